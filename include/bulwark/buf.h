@@ -1,0 +1,100 @@
+/*
+ * Bounded byte buffers and file I/O helpers.
+ */
+#ifndef BULWARK_BUF_H
+#define BULWARK_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bulwark/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * A growable byte buffer with a hard cap. data is always NUL-terminated
+ * (one byte beyond len, not counted) so text can be handed to parsers.
+ * Initialise with bw_buf_init(); release with bw_buf_dispose().
+ */
+struct bw_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	size_t max; /* appends beyond max fail with BW_ETOOBIG */
+};
+
+/* Initialise an empty buffer that may grow to max bytes. */
+void bw_buf_init(struct bw_buf *b, size_t max);
+
+/* Append len bytes. BW_ETOOBIG past max (buffer unchanged), BW_ENOMEM. */
+int bw_buf_append(struct bw_buf *b, const void *data, size_t len);
+
+/* Append a NUL-terminated string (without the NUL). */
+int bw_buf_append_str(struct bw_buf *b, const char *s);
+
+/* Forget the content, keep the allocation. */
+void bw_buf_reset(struct bw_buf *b);
+
+/* Free the storage. Safe on a zeroed or already disposed buffer. */
+void bw_buf_dispose(struct bw_buf *b);
+
+/* As bw_buf_dispose, but wipes the content first (for secrets). */
+void bw_buf_dispose_secret(struct bw_buf *b);
+
+/*
+ * Take the data out of the buffer: *out receives a malloc'd,
+ * NUL-terminated copy owner (caller frees with free()), *len its length.
+ * The buffer is left empty.
+ */
+int bw_buf_steal(struct bw_buf *b, uint8_t **out, size_t *len);
+
+/*
+ * Read a whole file of at most max bytes into b (which must be
+ * initialised; its cap is raised to max if smaller). BW_ENOTFOUND if the file
+ * does not exist, BW_ETOOBIG if it is larger than max, BW_EIO otherwise.
+ */
+int bw_io_read_file(const char *path, size_t max, struct bw_buf *b,
+		    struct bw_err *err);
+
+/*
+ * Write data to path atomically: a temporary file in the same directory is
+ * written with the given mode, fsync'd, renamed over path, and the
+ * directory is fsync'd. On any failure path is untouched and the temporary
+ * file is removed.
+ */
+int bw_io_write_atomic(const char *path, const void *data, size_t len,
+		       mode_t mode, struct bw_err *err);
+
+/* Remove path; success if it does not exist. Fsyncs the directory. */
+int bw_io_remove(const char *path, struct bw_err *err);
+
+/* mkdir -p with mode for created directories. */
+int bw_io_mkdirs(const char *path, mode_t mode, struct bw_err *err);
+
+/*
+ * Join dir and name with exactly one '/' into a malloc'd string (*out).
+ * Returns BW_ENOMEM or 0.
+ */
+int bw_path_join(const char *dir, const char *name, char **out);
+
+/* Lowercase hex of len bytes into out (which holds 2*len+1). */
+void bw_hex_encode(const uint8_t *in, size_t len, char *out);
+
+/*
+ * Decode hex (either case) of exactly 2*outlen characters. BW_EFORMAT on
+ * odd length, a non-hex character or a length other than expected.
+ * Use bw_hex_decode_alloc for variable length.
+ */
+int bw_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t outlen);
+
+/* Decode hex into a malloc'd buffer (*out, *outlen). Caller frees. */
+int bw_hex_decode_alloc(const char *hex, size_t hexlen, uint8_t **out,
+			size_t *outlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,170 @@
+/*
+ * The TUF (spec 1.0) client updater and metadata signing helpers.
+ *
+ * Typical use:
+ *   bw_tuf_trust_root(dir, root_bytes, len, &err);          // provisioning
+ *   bw_tuf_updater_new(dir, meta_url, tgt_dir, tgt_url, fetcher, &cfg,
+ *                      &u, &err);
+ *   bw_tuf_updater_refresh(u, &err);                         // TUF 5.3-5.6
+ *   bw_tuf_updater_get_target(u, "path", &t, &err);           // TUF 5.7
+ *   bw_tuf_updater_download(u, t, NULL, &local_path, &err);
+ *   bw_tuf_updater_free(u);
+ */
+#ifndef BULWARK_TUF_H
+#define BULWARK_TUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "bulwark/crypto.h"
+#include "bulwark/error.h"
+#include "bulwark/fetch.h"
+#include "bulwark/hash.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- time ------------------------------------------------------------ */
+
+/* "YYYY-MM-DDTHH:MM:SSZ" (exactly) to seconds since the epoch, UTC. */
+int bw_tuf_time_parse(const char *s, int64_t *out);
+/* The reverse; out holds at least 21 bytes. */
+int bw_tuf_time_format(int64_t t, char *out, size_t outlen);
+
+/* ---- target info ------------------------------------------------------ */
+
+struct bw_tuf_hash {
+	char *name;                     /* algorithm name as listed */
+	uint8_t digest[BW_HASH_MAX_LEN];
+	size_t len;                     /* digest length in bytes */
+};
+
+struct bw_tuf_target {
+	char *path;         /* target path as in the metadata (UTF-8) */
+	uint64_t length;
+	struct bw_tuf_hash *hashes;
+	size_t nhashes;
+	json_t *custom;     /* "custom" object or NULL; borrowed */
+};
+
+/* ---- updater ---------------------------------------------------------- */
+
+enum bw_log_level { BW_LOG_DEBUG = 0, BW_LOG_INFO = 1, BW_LOG_WARN = 2,
+		    BW_LOG_ERROR = 3 };
+
+typedef void (*bw_log_fn)(void *ctx, enum bw_log_level level, const char *msg);
+typedef int64_t (*bw_time_fn)(void *ctx);
+
+struct bw_tuf_config {
+	size_t max_root_bytes;      /* default 512 KiB */
+	size_t max_timestamp_bytes; /* default 16 KiB */
+	size_t max_snapshot_bytes;  /* default 8 MiB (when timestamp lists no length) */
+	size_t max_targets_bytes;   /* default 64 MiB (when snapshot lists no length) */
+	unsigned max_root_rotations; /* default 256 */
+	unsigned max_delegations;    /* roles visited per lookup; default 32 */
+	int prefix_targets_with_hash; /* default 1: "<hash>.<name>" with cs */
+	bw_time_fn now;   /* default: time(NULL); read once per refresh */
+	void *now_ctx;
+	bw_log_fn log;    /* default: silent */
+	void *log_ctx;
+};
+
+/* Fill cfg with the defaults. */
+void bw_tuf_config_init(struct bw_tuf_config *cfg);
+
+struct bw_tuf_updater;
+
+/*
+ * Store a trusted root in metadata_dir as root.json (atomically). The root
+ * must parse strictly and be signed by its own root threshold; it is not
+ * checked for expiry (TUF 5.2). No network.
+ */
+int bw_tuf_trust_root(const char *metadata_dir, const void *root, size_t len,
+		      struct bw_err *err);
+
+/*
+ * Create an updater. metadata_dir must hold a trusted root.json.
+ * metadata_url and target_base_url are base URLs (a trailing '/' is
+ * added if missing); target_dir may be NULL when nothing is downloaded.
+ * The fetcher is borrowed and must outlive the updater. cfg may be NULL.
+ */
+int bw_tuf_updater_new(const char *metadata_dir, const char *metadata_url,
+		       const char *target_dir, const char *target_base_url,
+		       struct bw_fetcher *fetcher,
+		       const struct bw_tuf_config *cfg,
+		       struct bw_tuf_updater **out, struct bw_err *err);
+
+/*
+ * Run the TUF client workflow for the top-level roles (TUF 5.3 root, 5.4
+ * timestamp, 5.5 snapshot, 5.6 targets). May be called once per updater.
+ * Verified metadata is cached in metadata_dir; on failure what was trusted
+ * before stays trusted and nothing unverified is written.
+ */
+int bw_tuf_updater_refresh(struct bw_tuf_updater *u, struct bw_err *err);
+
+/*
+ * Look up a target (TUF 5.7: pre-order depth-first search of delegations).
+ * Refreshes first if that has not been done. *out is borrowed from the
+ * updater. BW_ENOTFOUND if no trusted role lists it.
+ */
+int bw_tuf_updater_get_target(struct bw_tuf_updater *u, const char *path,
+			      const struct bw_tuf_target **out,
+			      struct bw_err *err);
+
+/*
+ * Where a target is (or would be) stored: filepath if not NULL, else
+ * target_dir/<path percent-encoded as one file name>. If that file exists
+ * and matches the target's length and every hash, 0 and *path_out (malloc'd);
+ * BW_ENOTFOUND otherwise.
+ */
+int bw_tuf_updater_find_cached(struct bw_tuf_updater *u,
+			       const struct bw_tuf_target *t,
+			       const char *filepath, char **path_out,
+			       struct bw_err *err);
+
+/*
+ * Download a target (bounded by its signed length), check the length and
+ * every listed hash, and write it atomically to filepath or the default
+ * location (see bw_tuf_updater_find_cached). *path_out (may be NULL)
+ * receives the malloc'd path. BW_EHASH on mismatch; nothing is written.
+ */
+int bw_tuf_updater_download(struct bw_tuf_updater *u,
+			    const struct bw_tuf_target *t, const char *filepath,
+			    char **path_out, struct bw_err *err);
+
+/*
+ * Top-level targets after a refresh: the number of targets and the i-th one
+ * (borrowed). For listing what a device may install.
+ */
+size_t bw_tuf_updater_targets_count(const struct bw_tuf_updater *u);
+const struct bw_tuf_target *bw_tuf_updater_target_at(
+	const struct bw_tuf_updater *u, size_t i);
+
+/* Trusted version of a top-level role after refresh ("root", "timestamp",
+ * "snapshot", "targets"); 0 if none is trusted. */
+int64_t bw_tuf_updater_role_version(const struct bw_tuf_updater *u,
+				    const char *role);
+
+void bw_tuf_updater_free(struct bw_tuf_updater *u);
+
+/* ---- signing (repository side) ---------------------------------------- */
+
+/*
+ * Wrap the "signed" object in a metadata envelope
+ * {"signatures":[...],"signed":signed_obj}, signing the canonical JSON of
+ * signed_obj with each signer. *out owns a new reference.
+ */
+int bw_tuf_envelope_sign(json_t *signed_obj, struct bw_signer *const *signers,
+			 size_t nsigners, json_t **out, struct bw_err *err);
+
+/* Add (or replace, same keyid) one signature on an existing envelope. */
+int bw_tuf_envelope_add_signature(json_t *envelope, struct bw_signer *signer,
+				  struct bw_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
