@@ -1,0 +1,215 @@
+/*
+ * File helpers: bounded reads, atomic writes (include/bulwark/buf.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bulwark/buf.h"
+
+int bw_path_join(const char *dir, const char *name, char **out)
+{
+	size_t dl = strlen(dir), nl = strlen(name);
+	int slash = dl > 0 && dir[dl - 1] == '/';
+	char *p;
+
+	*out = NULL;
+	if (dl > SIZE_MAX - nl - 2)
+		return BW_ENOMEM;
+	p = malloc(dl + nl + 2);
+	if (p == NULL)
+		return BW_ENOMEM;
+	memcpy(p, dir, dl);
+	if (!slash)
+		p[dl++] = '/';
+	memcpy(p + dl, name, nl + 1);
+	*out = p;
+	return 0;
+}
+
+int bw_io_read_file(const char *path, size_t max, struct bw_buf *b,
+		    struct bw_err *err)
+{
+	uint8_t chunk[65536];
+	struct stat st;
+	int fd, rc = BW_EIO;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return bw_err_set(err, BW_ENOTFOUND, "%s: not found", path);
+		return bw_err_set(err, BW_EIO, "%s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = bw_err_set(err, BW_EIO, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = bw_err_set(err, BW_ETOOBIG, "%s: larger than %zu bytes",
+				path, max);
+		goto out;
+	}
+	if (b->max < max)
+		b->max = max;
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = bw_err_set(err, BW_EIO, "%s: %s", path,
+					strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (b->len + (size_t)n > max) {
+			rc = bw_err_set(err, BW_ETOOBIG,
+					"%s: larger than %zu bytes", path, max);
+			goto out;
+		}
+		rc = bw_buf_append(b, chunk, (size_t)n);
+		if (rc != 0) {
+			bw_err_set(err, rc, "%s: out of memory", path);
+			goto out;
+		}
+	}
+	if (b->data == NULL && bw_buf_append(b, "", 0) != 0) {
+		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+/* fsync the directory holding path so a rename or unlink is durable. */
+static int sync_parent(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, rc = 0;
+
+	if (copy == NULL)
+		return BW_ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0)
+		rc = BW_EIO;
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return rc;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int bw_io_write_atomic(const char *path, const void *data, size_t len,
+		       mode_t mode, struct bw_err *err)
+{
+	char *tmp = NULL;
+	size_t pl = strlen(path);
+	int fd = -1, rc = BW_EIO;
+
+	tmp = malloc(pl + 16);
+	if (tmp == NULL)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	memcpy(tmp, path, pl);
+	memcpy(tmp + pl, ".tmp.XXXXXX", 12);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		rc = bw_err_set(err, BW_EIO, "%s: cannot create temporary file: %s",
+				path, strerror(errno));
+		free(tmp);
+		return rc;
+	}
+	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 ||
+	    fsync(fd) != 0) {
+		rc = bw_err_set(err, BW_EIO, "%s: write failed: %s", path,
+				strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		rc = bw_err_set(err, BW_EIO, "%s: close failed: %s", path,
+				strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		rc = bw_err_set(err, BW_EIO, "%s: rename failed: %s", path,
+				strerror(errno));
+		goto out;
+	}
+	if (sync_parent(path) != 0) {
+		/* The new content is in place; only durability is in doubt. */
+		free(tmp);
+		return bw_err_set(err, BW_EIO, "%s: fsync of directory failed",
+				  path);
+	}
+	free(tmp);
+	return 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int bw_io_remove(const char *path, struct bw_err *err)
+{
+	if (unlink(path) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		return bw_err_set(err, BW_EIO, "%s: cannot remove: %s", path,
+				  strerror(errno));
+	}
+	if (sync_parent(path) != 0)
+		return bw_err_set(err, BW_EIO, "%s: fsync of directory failed",
+				  path);
+	return 0;
+}
+
+int bw_io_mkdirs(const char *path, mode_t mode, struct bw_err *err)
+{
+	char *p = strdup(path);
+	int rc = 0;
+
+	if (p == NULL)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	for (char *s = p + 1;; s++) {
+		char c = *s;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) != 0 && errno != EEXIST) {
+			rc = bw_err_set(err, BW_EIO, "%s: cannot create: %s", p,
+					strerror(errno));
+			break;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return rc;
+}
