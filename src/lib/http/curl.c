@@ -1,0 +1,193 @@
+/*
+ * The default fetcher: libcurl (include/bulwark/fetch.h). One easy handle
+ * per fetcher, so consecutive requests reuse the connection and the TLS
+ * session.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "bulwark/fetch.h"
+
+struct curl_fetcher {
+	CURL *easy;
+	struct curl_slist *headers;
+	struct bw_http_opts opts;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct transfer {
+	uint64_t offset;
+	uint64_t max_len;
+	uint64_t got;
+	bw_fetch_sink_fn sink;
+	void *sink_ctx;
+	int rc; /* why the write callback stopped the transfer */
+	long status;
+	CURL *easy;
+};
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct transfer *t = ud;
+	size_t n = size * nmemb;
+
+	/* Only a successful response body goes to the sink. */
+	if (t->status == 0)
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+	if (t->status != 200 && t->status != 206)
+		return n;
+	/* A server that ignores Range resends from byte 0: never append
+	 * that to a partial download. */
+	if (t->offset > 0 && t->status != 206) {
+		t->rc = BW_ENET;
+		return 0;
+	}
+	if (n > t->max_len - t->got) {
+		t->rc = BW_ETOOBIG;
+		return 0;
+	}
+	t->got += n;
+	t->rc = t->sink(t->sink_ctx, (const uint8_t *)ptr, n);
+	return t->rc == 0 ? n : 0;
+}
+
+static int curl_fetch(struct bw_fetcher *f, const char *url, uint64_t offset,
+		      uint64_t max_len, bw_fetch_sink_fn sink, void *sink_ctx,
+		      struct bw_err *err)
+{
+	struct curl_fetcher *cf = f->ctx;
+	struct transfer t = {.offset = offset, .max_len = max_len, .sink = sink,
+			     .sink_ctx = sink_ctx, .easy = cf->easy};
+	char range[64];
+	CURLcode cc;
+	long status = 0;
+
+	cf->errbuf[0] = '\0';
+	curl_easy_setopt(cf->easy, CURLOPT_URL, url);
+	curl_easy_setopt(cf->easy, CURLOPT_WRITEDATA, &t);
+	if (offset > 0) {
+		snprintf(range, sizeof(range), "%llu-", (unsigned long long)offset);
+		curl_easy_setopt(cf->easy, CURLOPT_RANGE, range);
+	} else {
+		curl_easy_setopt(cf->easy, CURLOPT_RANGE, NULL);
+	}
+	cc = curl_easy_perform(cf->easy);
+	curl_easy_getinfo(cf->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (t.rc == BW_ENET)
+		return bw_err_set(err, BW_ENET,
+				  "%.256s: server ignored the Range request", url);
+	if (t.rc != 0)
+		return t.rc == BW_ETOOBIG
+			       ? bw_err_set(err, BW_ETOOBIG,
+					    "%.256s: more than %llu bytes", url,
+					    (unsigned long long)max_len)
+			       : bw_err_set(err, t.rc, "%.256s: transfer aborted",
+					    url);
+	if (cc != CURLE_OK)
+		return bw_err_set(err, BW_ENET, "%.256s: %s", url,
+				  cf->errbuf[0] ? cf->errbuf
+						: curl_easy_strerror(cc));
+	if (status == 404 || status == 403)
+		return bw_err_set(err, BW_ENOTFOUND, "%.256s: HTTP %ld", url,
+				  status);
+	if (offset > 0 && status != 206)
+		return bw_err_set(err, BW_ENET,
+				  "%.256s: server ignored the Range request "
+				  "(HTTP %ld)", url, status);
+	if (status != 200 && status != 206)
+		return bw_err_set(err, BW_ENET, "%.256s: HTTP %ld", url, status);
+	return 0;
+}
+
+static void curl_fetcher_free(struct bw_fetcher *f)
+{
+	struct curl_fetcher *cf = f->ctx;
+
+	if (cf != NULL) {
+		curl_slist_free_all(cf->headers);
+		if (cf->easy != NULL)
+			curl_easy_cleanup(cf->easy);
+		free(cf);
+	}
+	free(f);
+}
+
+static int setup_easy(struct curl_fetcher *cf, const struct bw_http_opts *o)
+{
+	CURL *e = cf->easy;
+	long lsb = o->low_speed_bytes > 0 ? o->low_speed_bytes : 1024;
+	long lst = o->low_speed_time_s > 0 ? o->low_speed_time_s : 30;
+
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cf->errbuf);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	/* Metadata and targets are never fetched through redirects to other
+	 * places; TUF verifies content, but the URL is the operator's. */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
+			 o->connect_timeout_s > 0 ? o->connect_timeout_s : 10L);
+	if (o->total_timeout_s > 0)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT, o->total_timeout_s);
+	/* TUF slow retrieval attack: give up below lsb bytes/s over lst s. */
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, lsb);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, lst);
+	curl_easy_setopt(e, CURLOPT_USERAGENT,
+			 o->user_agent ? o->user_agent : "bulwark/" BW_VERSION);
+	if (o->ca_file != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+	if (o->cert_file != NULL)
+		curl_easy_setopt(e, CURLOPT_SSLCERT, o->cert_file);
+	if (o->key_file != NULL)
+		curl_easy_setopt(e, CURLOPT_SSLKEY, o->key_file);
+	for (const char *const *h = o->headers; h != NULL && *h != NULL; h++) {
+		struct curl_slist *n = curl_slist_append(cf->headers, *h);
+
+		if (n == NULL)
+			return BW_ENOMEM;
+		cf->headers = n;
+	}
+	if (cf->headers != NULL)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, cf->headers);
+	return 0;
+}
+
+int bw_http_fetcher_new(const struct bw_http_opts *opts, struct bw_fetcher **out,
+			struct bw_err *err)
+{
+	static const struct bw_http_opts defaults;
+	struct bw_fetcher *f;
+	struct curl_fetcher *cf;
+
+	*out = NULL;
+	if (opts == NULL)
+		opts = &defaults;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return bw_err_set(err, BW_ENET, "libcurl initialisation failed");
+	f = calloc(1, sizeof(*f));
+	cf = calloc(1, sizeof(*cf));
+	if (f == NULL || cf == NULL) {
+		free(f);
+		free(cf);
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	}
+	f->fetch = curl_fetch;
+	f->free = curl_fetcher_free;
+	f->ctx = cf;
+	cf->easy = curl_easy_init();
+	if (cf->easy == NULL || setup_easy(cf, opts) != 0) {
+		curl_fetcher_free(f);
+		return bw_err_set(err, BW_ENOMEM, "libcurl handle setup failed");
+	}
+	*out = f;
+	return 0;
+}
+
+void bw_fetcher_free(struct bw_fetcher *f)
+{
+	if (f != NULL && f->free != NULL)
+		f->free(f);
+}

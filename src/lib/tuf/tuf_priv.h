@@ -1,0 +1,151 @@
+/*
+ * TUF metadata model shared by the updater's files (library-internal).
+ */
+#ifndef BW_TUF_PRIV_H
+#define BW_TUF_PRIV_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "bulwark/buf.h"
+#include "bulwark/crypto.h"
+#include "bulwark/error.h"
+#include "bulwark/hash.h"
+#include "bulwark/tuf.h"
+
+enum bw_tuf_role_type {
+	BW_TUF_ROOT = 0,
+	BW_TUF_TIMESTAMP = 1,
+	BW_TUF_SNAPSHOT = 2,
+	BW_TUF_TARGETS = 3,
+};
+
+/* Key ids and threshold of one role (top-level or delegated). */
+struct bw_tuf_role_keys {
+	char **keyids;
+	size_t nkeyids;
+	int64_t threshold;
+};
+
+/* keyid -> key; key is NULL for a key type this build cannot verify. */
+struct bw_tuf_keyring {
+	char **keyids;
+	struct bw_key **keys;
+	size_t nkeys;
+};
+
+/* A METAFILES entry: version and optionally length and hashes. */
+struct bw_tuf_metafile {
+	char *name;
+	int64_t version;
+	int64_t length; /* -1 when not listed */
+	struct bw_tuf_hash *hashes;
+	size_t nhashes;
+};
+
+struct bw_tuf_delegated_role {
+	char *name;
+	struct bw_tuf_role_keys keys;
+	int terminating;
+	char **paths;
+	size_t npaths;
+	char **prefixes;
+	size_t nprefixes;
+	int has_paths, has_prefixes;
+};
+
+struct bw_tuf_succinct {
+	struct bw_tuf_role_keys keys;
+	int64_t bit_length;
+	char *name_prefix;
+};
+
+struct bw_tuf_delegations {
+	struct bw_tuf_keyring keyring;
+	struct bw_tuf_delegated_role *roles;
+	size_t nroles;
+	struct bw_tuf_succinct *succinct; /* NULL unless succinct_roles */
+};
+
+/* One parsed, not necessarily verified, metadata file. */
+struct bw_tuf_md {
+	enum bw_tuf_role_type type;
+	json_t *doc;          /* the whole envelope */
+	json_t *signed_obj;   /* borrowed from doc */
+	json_t *signatures;   /* borrowed from doc */
+	uint8_t *canon;       /* canonical bytes of signed (lazily) */
+	size_t canon_len;
+	uint8_t *raw;         /* the exact bytes received */
+	size_t raw_len;
+	int64_t version;
+	int64_t expires;
+
+	/* root */
+	int consistent_snapshot;
+	struct bw_tuf_keyring keyring;
+	struct bw_tuf_role_keys roles[4];
+
+	/* timestamp (1 entry) and snapshot */
+	struct bw_tuf_metafile *meta;
+	size_t nmeta;
+
+	/* targets */
+	json_t *targets;                 /* borrowed "targets" object */
+	struct bw_tuf_delegations *deleg; /* NULL when none */
+};
+
+/* Name of a top-level role ("root", ...). */
+const char *bw_tuf__role_name(enum bw_tuf_role_type t);
+
+/*
+ * Parse metadata of the expected role type from bytes (strict JSON, spec
+ * version 1.x, _type, version, expires, role fields). Does not verify
+ * signatures. Takes a copy of the bytes.
+ */
+int bw_tuf__md_parse(const uint8_t *data, size_t len,
+		     enum bw_tuf_role_type type, struct bw_tuf_md **out,
+		     struct bw_err *err);
+void bw_tuf__md_free(struct bw_tuf_md *md);
+
+/*
+ * Check that md is signed by at least rk->threshold distinct keys of rk
+ * (looked up in keyring). Distinct means distinct key ids AND distinct key
+ * material. what names the role in the message.
+ */
+int bw_tuf__verify_sigs(struct bw_tuf_md *md,
+			const struct bw_tuf_keyring *keyring,
+			const struct bw_tuf_role_keys *rk, const char *what,
+			struct bw_err *err);
+
+/* Find a METAFILES entry by file name ("snapshot.json", "a.json"). */
+const struct bw_tuf_metafile *bw_tuf__md_meta(const struct bw_tuf_md *md,
+					      const char *name);
+
+/* Check data against a listed length and every listed hash. */
+int bw_tuf__check_length_hashes(const uint8_t *data, size_t len,
+				int64_t length, const struct bw_tuf_hash *h,
+				size_t nh, const char *what,
+				struct bw_err *err);
+
+/* Parse one TARGETS entry into a fresh target (caller frees). */
+int bw_tuf__target_parse(const char *path, const json_t *obj,
+			 struct bw_tuf_target **out, struct bw_err *err);
+void bw_tuf__target_free(struct bw_tuf_target *t);
+
+/* Delegation matching (delegation.c). */
+int bw_tuf__role_matches(const struct bw_tuf_delegated_role *r,
+			 const char *path);
+/* Name of the hash bin for path (malloc'd). */
+int bw_tuf__succinct_bin(const struct bw_tuf_succinct *s, const char *path,
+			 char **out);
+/* 1 if a target path is safe to look up and store. */
+int bw_tuf__path_is_safe(const char *path);
+
+/* Percent-encode like Python's urllib.parse.quote(s, safe). */
+int bw_tuf__quote(const char *s, const char *safe, char **out);
+
+void bw_tuf__role_keys_dispose(struct bw_tuf_role_keys *rk);
+#endif

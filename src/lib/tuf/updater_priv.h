@@ -1,0 +1,53 @@
+/*
+ * The updater's state, shared by updater.c (workflow) and lookup.c
+ * (delegation search, download). Library-internal.
+ */
+#ifndef BW_TUF_UPDATER_PRIV_H
+#define BW_TUF_UPDATER_PRIV_H
+
+#include "tuf_priv.h"
+
+struct bw_tuf_loaded_role {
+	char *name;
+	struct bw_tuf_md *md;
+};
+
+struct bw_tuf_updater {
+	char *mdir, *murl, *tdir, *turl;
+	struct bw_fetcher *fetcher; /* borrowed */
+	struct bw_tuf_config cfg;
+	int64_t now;
+	int refreshed;
+	int refresh_rc;
+	struct bw_tuf_md *first_root; /* during update_root only */
+	struct bw_tuf_md *root, *timestamp, *snapshot, *targets;
+	struct bw_tuf_loaded_role *roles; /* verified delegated roles */
+	size_t nroles;
+	struct bw_tuf_target **found; /* targets handed out (owned) */
+	size_t nfound;
+	const struct bw_tuf_target **list; /* top-level listing (borrowed) */
+	size_t nlist;
+};
+
+void bw_tuf__log(struct bw_tuf_updater *u, enum bw_log_level level,
+		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int bw_tuf__fetch_meta(struct bw_tuf_updater *u, const char *name, size_t max,
+		       struct bw_buf *out, struct bw_err *err);
+struct bw_tuf_md *bw_tuf__load_local(struct bw_tuf_updater *u,
+				     const char *name,
+				     enum bw_tuf_role_type type, size_t max);
+int bw_tuf__persist(struct bw_tuf_updater *u, const char *name,
+		    const struct bw_tuf_md *md, struct bw_err *err);
+int bw_tuf__check_expiry(const struct bw_tuf_updater *u,
+			 const struct bw_tuf_md *md, const char *what,
+			 struct bw_err *err);
+/*
+ * Load a targets role (top-level "targets" or delegated) as TUF 5.6 says:
+ * listed in the trusted snapshot, signed by a threshold of rk from kr,
+ * the version snapshot names, not expired. Cached copy used when valid.
+ */
+int bw_tuf__load_targets_role(struct bw_tuf_updater *u, const char *role,
+			      const struct bw_tuf_keyring *kr,
+			      const struct bw_tuf_role_keys *rk,
+			      struct bw_tuf_md **out, struct bw_err *err);
+#endif
