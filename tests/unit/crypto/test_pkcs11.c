@@ -1,0 +1,680 @@
+/*
+ * PKCS#11 signer backend against a real SoftHSM2 token made in a temporary
+ * directory (SOFTHSM2_CONF). Skips only if the SoftHSM2 module is absent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "bulwark/buf.h"
+#include "bulwark/crypto.h"
+#include "bulwark/pkcs11.h"
+
+extern char **environ;
+
+#define MODULE BW_PKCS11_DEFAULT_MODULE
+#define TOKEN "bw-test"
+#define TOKEN_PIN "bw-pin" /* never logged in by the engine before its test */
+#define TOKEN_ED "bw-ed"   /* holds an EdDSA key */
+#define PIN "1234"
+#define SO_PIN "5678"
+
+static char tmpdir[256];
+static int have_module;
+static int have_pkcs11_tool;
+
+/* Run argv (PATH lookup) with stdout/stderr to dev/null; exit status. */
+static int run(char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st = 0;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (getenv("BW_TEST_VERBOSE") == NULL)
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY,
+						 0);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* Run a shell pipeline and return its stdout (test-only helper). */
+static char *capture(const char *cmd)
+{
+	static char out[16384];
+	size_t n = 0;
+	FILE *f = popen(cmd, "r");
+
+	if (f == NULL)
+		return NULL;
+	while (n + 1 < sizeof(out)) {
+		size_t r = fread(out + n, 1, sizeof(out) - 1 - n, f);
+
+		if (r == 0)
+			break;
+		n += r;
+	}
+	out[n] = '\0';
+	pclose(f);
+	return out;
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static int init_token(const char *label)
+{
+	char *argv[] = { "softhsm2-util", "--init-token", "--free", "--label",
+			 (char *)label, "--pin", PIN, "--so-pin", SO_PIN,
+			 NULL };
+
+	return run(argv);
+}
+
+static int group_setup(void **state)
+{
+	char conf[512], tokens[512], text[600];
+
+	(void)state;
+	have_module = access(MODULE, R_OK) == 0;
+	if (!have_module)
+		return 0;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/bw-p11-test.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(tokens, sizeof(tokens), "%s/tokens", tmpdir);
+	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", tmpdir);
+	if (mkdir(tokens, 0700) != 0)
+		return -1;
+	snprintf(text, sizeof(text), "directories.tokendir = %s\n"
+		 "objectstore.backend = file\nlog.level = ERROR\n", tokens);
+	write_file(conf, text, 0600);
+	setenv("SOFTHSM2_CONF", conf, 1);
+	/*
+	 * Every token is made before the module is first initialised in this
+	 * process: SoftHSM2 only sees tokens that existed at C_Initialize,
+	 * and libp11 keeps the module initialised until exit.
+	 */
+	if (init_token(TOKEN) != 0 || init_token(TOKEN_PIN) != 0)
+		return -1;
+	have_pkcs11_tool = access("/usr/bin/pkcs11-tool", X_OK) == 0;
+	if (have_pkcs11_tool) {
+		char *argv[] = { "pkcs11-tool", "--module", MODULE,
+				 "--token-label", TOKEN_ED, "--login", "--pin",
+				 PIN, "--keypairgen", "--key-type",
+				 "EC:edwards25519", "--label", "edkey", "--id",
+				 "91", NULL };
+
+		if (init_token(TOKEN_ED) != 0 || run(argv) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char *argv[] = { "rm", "-rf", tmpdir, NULL };
+
+	(void)state;
+	if (have_module && tmpdir[0] != '\0')
+		run(argv);
+	return 0;
+}
+
+#define NEED_MODULE()                  \
+	do {                           \
+		if (!have_module)      \
+			skip();        \
+	} while (0)
+
+static struct bw_pkcs11_opts opts_for(const char *label, const char *id_hex)
+{
+	struct bw_pkcs11_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.token_label = TOKEN;
+	o.object_label = label;
+	o.id_hex = id_hex;
+	o.pin = PIN;
+	return o;
+}
+
+static void make_key(const char *label, uint8_t id)
+{
+	struct bw_pkcs11_opts o = opts_for(NULL, NULL);
+	struct bw_err err = { 0 };
+
+	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, label, &id, 1,
+					  &err), 0);
+}
+
+/* ---- URIs --------------------------------------------------------------- */
+
+static void test_pkcs11_uri__build_parse_roundtrip(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for("tuf root;1", "01ff");
+	struct bw_pkcs11_uri u;
+	struct bw_err err = { 0 };
+	char *uri = NULL;
+
+	(void)state;
+	assert_int_equal(bw_pkcs11_uri_build(&o, "private", &uri, &err), 0);
+	assert_string_equal(uri, "pkcs11:token=bw-test;object=tuf%20root%3B1;"
+			    "id=%01%FF;type=private");
+	assert_int_equal(bw_pkcs11_uri_parse(uri, &u, &err), 0);
+	assert_string_equal(u.token, "bw-test");
+	assert_string_equal(u.object, "tuf root;1");
+	assert_int_equal(u.id_len, 2);
+	assert_string_equal(u.id_hex, "01ff");
+	assert_string_equal(u.type, "private");
+	free(uri);
+
+	assert_int_equal(bw_pkcs11_uri_parse("pkcs11:token=a;object=b?"
+					     "module-path=/x/y.so&pin-source="
+					     "/p/pin", &u, &err), 0);
+	assert_string_equal(u.module_path, "/x/y.so");
+	assert_string_equal(u.pin_source, "/p/pin");
+	assert_int_equal(u.id_len, 0);
+}
+
+static void test_pkcs11_uri__parse_rejects(void **state)
+{
+	static const struct {
+		const char *uri;
+		int code;
+	} bad[] = {
+		{ "pkcs11:token=a;object=b?pin-value=1234", BW_EINVAL },
+		{ "pkcs11:token=a;serial=42", BW_EUNSUPPORTED },
+		{ "pkcs11:token=a;x-vendor=1", BW_EUNSUPPORTED },
+		{ "pkcs11:token=a;token=b", BW_EFORMAT },
+		{ "pkcs11:token=a%2", BW_EFORMAT },
+		{ "pkcs11:token=a%zz", BW_EFORMAT },
+		{ "pkcs11:token=a%00b", BW_EFORMAT },
+		{ "pkcs11:token=", BW_EFORMAT },
+		{ "pkcs11:token=a;", BW_EFORMAT },
+		{ "pkcs11:token", BW_EFORMAT },
+		{ "pkcs11:token=a b", BW_EFORMAT },
+		{ "pkcs11:type=weird", BW_EFORMAT },
+		{ "file:token=a", BW_EFORMAT },
+		{ "pkcs11:token=0123456789012345678901234567890123",
+		  BW_ETOOBIG },
+	};
+	struct bw_pkcs11_uri u;
+	struct bw_err err = { 0 };
+	char big[BW_PKCS11_URI_MAX + 20];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = bw_pkcs11_uri_parse(bad[i].uri, &u, &err);
+
+		if (rc != bad[i].code)
+			fail_msg("%s: got %d want %d", bad[i].uri, rc,
+				 bad[i].code);
+	}
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "pkcs11:token=", 13);
+	assert_int_equal(bw_pkcs11_uri_parse(big, &u, &err), BW_ETOOBIG);
+	/* A 65-byte id does not fit. */
+	{
+		char id[7 + 4 + 65 * 3 + 1];
+		size_t n = 0;
+
+		n += (size_t)snprintf(id, sizeof(id), "pkcs11:id=");
+		for (int i = 0; i < 65; i++)
+			n += (size_t)snprintf(id + n, sizeof(id) - n, "%%01");
+		assert_int_equal(bw_pkcs11_uri_parse(id, &u, &err),
+				 BW_ETOOBIG);
+	}
+}
+
+/* ---- PINs --------------------------------------------------------------- */
+
+static void test_pkcs11_pin__file_modes(void **state)
+{
+	char path[512], link[512];
+	struct bw_err err = { 0 };
+	char *pin = NULL;
+
+	(void)state;
+	NEED_MODULE();
+	snprintf(path, sizeof(path), "%s/pin", tmpdir);
+	write_file(path, "1234\n", 0600);
+	assert_int_equal(bw_pkcs11_pin_from_file(path, &pin, &err), 0);
+	assert_string_equal(pin, "1234");
+	bw_pkcs11_pin_free(pin);
+
+	write_file(path, "1234\n", 0644);
+	assert_int_equal(bw_pkcs11_pin_from_file(path, &pin, &err), BW_EINVAL);
+	assert_null(pin);
+	assert_non_null(strstr(err.msg, "group/others"));
+	write_file(path, "1234", 0640);
+	assert_int_equal(bw_pkcs11_pin_from_file(path, &pin, &err), BW_EINVAL);
+
+	write_file(path, "1234", 0600);
+	snprintf(link, sizeof(link), "%s/pinlink", tmpdir);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(bw_pkcs11_pin_from_file(link, &pin, &err), BW_EINVAL);
+	unlink(link);
+
+	write_file(path, "\n", 0600);
+	assert_int_equal(bw_pkcs11_pin_from_file(path, &pin, &err), BW_EFORMAT);
+	snprintf(link, sizeof(link), "%s/nope", tmpdir);
+	assert_int_equal(bw_pkcs11_pin_from_file(link, &pin, &err),
+			 BW_ENOTFOUND);
+	unlink(path);
+}
+
+static void test_pkcs11_pin__env(void **state)
+{
+	struct bw_err err = { 0 };
+	char *pin = NULL;
+
+	(void)state;
+	setenv("BW_TEST_P11_PIN", "9876", 1);
+	assert_int_equal(bw_pkcs11_pin_from_env("BW_TEST_P11_PIN", &pin, &err),
+			 0);
+	assert_string_equal(pin, "9876");
+	bw_pkcs11_pin_free(pin);
+	unsetenv("BW_TEST_P11_PIN");
+	assert_int_equal(bw_pkcs11_pin_from_env("BW_TEST_P11_PIN", &pin, &err),
+			 BW_ENOTFOUND);
+}
+
+/* ---- keygen ------------------------------------------------------------- */
+
+static void test_pkcs11_keygen__sensitive_not_extractable(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for("kg1", NULL);
+	struct bw_pkcs11_key_flags f;
+	struct bw_err err = { 0 };
+	char cmd[1024];
+	const char *out;
+
+	(void)state;
+	NEED_MODULE();
+	make_key("kg1", 0x11);
+	assert_int_equal(bw_pkcs11_key_flags(&o, &f, &err), 0);
+	assert_int_equal(f.sensitive, 1);
+	assert_int_equal(f.extractable, 0);
+	assert_int_equal(f.never_extractable, 1);
+	assert_int_equal(f.always_sensitive, 1);
+	if (!have_pkcs11_tool)
+		return;
+	/* Independent check with OpenSC's pkcs11-tool. */
+	snprintf(cmd, sizeof(cmd), "pkcs11-tool --module %s --token-label %s "
+		 "--login --pin %s --list-objects --type privkey --label kg1 "
+		 "2>/dev/null", MODULE, TOKEN, PIN);
+	out = capture(cmd);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "label:      kg1"));
+	assert_non_null(strstr(out, "Access:     sensitive, always sensitive, "
+			       "never extractable, local"));
+	assert_non_null(strstr(out, "Usage:      sign\n"));
+}
+
+static void test_pkcs11_keygen__duplicates_refused(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for(NULL, NULL);
+	struct bw_err err = { 0 };
+	uint8_t id = 0x21, other = 0x22;
+
+	(void)state;
+	NEED_MODULE();
+	make_key("dup", id);
+	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, "dup", &other,
+					  1, &err), BW_EEXIST);
+	assert_non_null(strstr(err.msg, "dup"));
+	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, "dup2", &id,
+					  1, &err), BW_EEXIST);
+	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ED25519, "ed", &other, 1,
+					  &err), BW_EUNSUPPORTED);
+	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_RSA, "rsa", &other, 1,
+					  &err), BW_EUNSUPPORTED);
+}
+
+/*
+ * On a token this process has not logged into yet (see pkcs11.h: once the
+ * engine logged in, the token stays logged in until exit).
+ */
+static void test_pkcs11_signer__wrong_pin(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for(NULL, NULL);
+	struct bw_signer *s = NULL;
+	struct bw_err err = { 0 };
+	uint8_t id = 0xa1;
+
+	(void)state;
+	NEED_MODULE();
+	o.token_label = TOKEN_PIN;
+	o.pin = "0000";
+	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, "pinkey", &id,
+					  1, &err), BW_EINVAL);
+	assert_non_null(strstr(err.msg, "wrong PIN"));
+	o.pin = PIN;
+	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, "pinkey", &id,
+					  1, &err), 0);
+	o.object_label = "pinkey";
+	o.pin = "4321";
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_EINVAL);
+	assert_non_null(strstr(err.msg, "wrong PIN for token 'bw-pin'"));
+	assert_null(s);
+	o.pin = NULL;
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_EINVAL);
+	assert_non_null(strstr(err.msg, "needs a PIN"));
+	o.pin = PIN;
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), 0);
+	bw_signer_free(s);
+}
+
+/* ---- signer ------------------------------------------------------------- */
+
+static void verify_openssl(const struct bw_key *key, const uint8_t *msg,
+			   size_t msglen, const uint8_t *sig, size_t siglen)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
+					      key->pkey), 1);
+	assert_int_equal(EVP_DigestVerify(ctx, sig, siglen, msg, msglen), 1);
+	EVP_MD_CTX_free(ctx);
+}
+
+static void test_pkcs11_signer__sign_verify(void **state)
+{
+	static const uint8_t msg[] = "{\"_type\":\"root\",\"version\":1}";
+	struct bw_pkcs11_opts o = opts_for("signer1", "31");
+	struct bw_signer *s = NULL;
+	struct bw_err err = { 0 };
+	uint8_t *sig = NULL;
+	size_t siglen = 0;
+	char *hex = NULL;
+
+	(void)state;
+	NEED_MODULE();
+	make_key("signer1", 0x31);
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), 0);
+	assert_string_equal(s->ops->name, "pkcs11");
+	assert_int_equal(s->key->type, BW_KEY_ECDSA_P256);
+	assert_string_equal(s->key->scheme, "ecdsa-sha2-nistp256");
+	assert_non_null(s->pkey);
+
+	assert_int_equal(bw_signer_sign_hex(s, msg, sizeof(msg) - 1, &hex,
+					    &err), 0);
+	assert_int_equal(bw_key_verify(s->key, msg, sizeof(msg) - 1, hex,
+				       strlen(hex), &err), 0);
+	/* The signature covers the message: a changed message fails. */
+	assert_int_equal(bw_key_verify(s->key, msg, sizeof(msg) - 2, hex,
+				       strlen(hex), &err), BW_ESIG);
+	free(hex);
+
+	assert_int_equal(s->ops->sign(s, msg, sizeof(msg) - 1, &sig, &siglen,
+				      &err), 0);
+	assert_true(siglen >= 8 && siglen <= 72 && sig[0] == 0x30);
+	verify_openssl(s->key, msg, sizeof(msg) - 1, sig, siglen);
+	free(sig);
+	bw_signer_free(s);
+}
+
+static void test_pkcs11_signer__uri_and_id(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for(NULL, NULL);
+	struct bw_signer *a = NULL, *b = NULL;
+	struct bw_err err = { 0 };
+	char *uri = NULL;
+
+	(void)state;
+	NEED_MODULE();
+	make_key("byuri", 0x41);
+	o.object_label = "byuri";
+	assert_int_equal(bw_pkcs11_uri_build(&o, "private", &uri, &err), 0);
+	memset(&o, 0, sizeof(o));
+	o.uri = uri;
+	o.pin = PIN;
+	assert_int_equal(bw_pkcs11_signer_open(&o, &a, &err), 0);
+	/* The same key by id only, open at the same time (shared engine). */
+	o = opts_for(NULL, "41");
+	assert_int_equal(bw_pkcs11_signer_open(&o, &b, &err), 0);
+	assert_true(bw_key_same_material(a->key, b->key));
+	assert_string_equal(a->key->keyid, b->key->keyid);
+	bw_signer_free(a);
+	/* b still signs after a released its hold on the engine. */
+	{
+		char *hex = NULL;
+
+		assert_int_equal(bw_signer_sign_hex(b, (const uint8_t *)"x", 1,
+						    &hex, &err), 0);
+		assert_int_equal(bw_key_verify(b->key, (const uint8_t *)"x", 1,
+					       hex, strlen(hex), &err), 0);
+		free(hex);
+	}
+	bw_signer_free(b);
+
+	/* A URI plus parts is ambiguous; a public-key URI is no signer. */
+	o = opts_for("byuri", NULL);
+	o.uri = uri;
+	assert_int_equal(bw_pkcs11_signer_open(&o, &a, &err), BW_EINVAL);
+	memset(&o, 0, sizeof(o));
+	o.uri = "pkcs11:token=bw-test;object=byuri;type=public";
+	o.pin = PIN;
+	assert_int_equal(bw_pkcs11_signer_open(&o, &a, &err), BW_EINVAL);
+	assert_null(a);
+	free(uri);
+}
+
+static void test_pkcs11_signer__errors(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for("errkey", NULL);
+	struct bw_signer *s = NULL;
+	struct bw_err err = { 0 };
+	uint8_t id = 0x51;
+
+	(void)state;
+	NEED_MODULE();
+	make_key("errkey", id);
+	o = opts_for("no-such-key", NULL);
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "no private key"));
+	o = opts_for("errkey", "52"); /* label right, id wrong */
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_ENOTFOUND);
+	o = opts_for("errkey", NULL);
+	o.token_label = "no-such-token";
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "no token"));
+	o = opts_for("errkey", NULL);
+	o.module_path = "/nonexistent/libnothing.so";
+	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, "m", &id, 1,
+					  &err), BW_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "cannot load module"));
+	/* Earlier tests bound the process's engine to SoftHSM2. */
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_ESTATE);
+	assert_non_null(strstr(err.msg, "already bound"));
+
+	/* Two keys with one label: refuse rather than pick one. */
+	id = 0x53;
+	o = opts_for(NULL, NULL);
+	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, "twin", &id, 1,
+					  &err), 0);
+	if (have_pkcs11_tool) {
+		char *argv[] = { "pkcs11-tool", "--module", MODULE,
+				 "--token-label", TOKEN, "--login", "--pin",
+				 PIN, "--keypairgen", "--key-type",
+				 "EC:prime256v1", "--label", "twin", "--id",
+				 "54", NULL };
+
+		assert_int_equal(run(argv), 0);
+		o = opts_for("twin", NULL);
+		assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err),
+				 BW_EEXIST);
+		/* By id each is unique again... */
+		o = opts_for(NULL, "54");
+		assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), 0);
+		bw_signer_free(s);
+		s = NULL;
+		/* ...but label+id must be unique under each alone. */
+		o = opts_for("twin", "54");
+		assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err),
+				 BW_EEXIST);
+	}
+	assert_null(s);
+}
+
+static void test_pkcs11_signer__x509_req(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for("csrkey", NULL);
+	struct bw_signer *s = NULL;
+	struct bw_err err = { 0 };
+	X509_REQ *req = NULL;
+	X509_NAME *name = NULL;
+
+	(void)state;
+	NEED_MODULE();
+	make_key("csrkey", 0x61);
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), 0);
+	req = X509_REQ_new();
+	name = X509_NAME_new();
+	assert_non_null(req);
+	assert_non_null(name);
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+		(const unsigned char *)"4b1c2f7e-device", -1, -1, 0), 1);
+	assert_int_equal(X509_REQ_set_subject_name(req, name), 1);
+	assert_int_equal(X509_REQ_set_pubkey(req, s->key->pkey), 1);
+	assert_true(X509_REQ_sign(req, s->pkey, EVP_sha256()) > 0);
+	assert_int_equal(X509_REQ_verify(req, s->key->pkey), 1);
+	/* And the CSR's own key is the token key. */
+	{
+		EVP_PKEY *k = X509_REQ_get0_pubkey(req);
+
+		assert_int_equal(EVP_PKEY_eq(k, s->key->pkey), 1);
+		assert_int_equal(X509_REQ_verify(req, k), 1);
+	}
+	X509_NAME_free(name);
+	X509_REQ_free(req);
+	bw_signer_free(s);
+}
+
+static void test_pkcs11_delete__removes_key(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for("gone", NULL);
+	struct bw_signer *s = NULL;
+	struct bw_err err = { 0 };
+	size_t n = 0;
+
+	(void)state;
+	NEED_MODULE();
+	make_key("gone", 0x71);
+	assert_int_equal(bw_pkcs11_delete_key(&o, &n, &err), 0);
+	assert_int_equal(n, 2); /* private and public key */
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_ENOTFOUND);
+	assert_int_equal(bw_pkcs11_delete_key(&o, &n, &err), BW_ENOTFOUND);
+	assert_int_equal(n, 0);
+	/* Label and id are free again. */
+	make_key("gone", 0x71);
+	o = opts_for(NULL, "71");
+	assert_int_equal(bw_pkcs11_delete_key(&o, &n, &err), 0);
+	assert_int_equal(n, 2);
+}
+
+static void test_pkcs11_signer__rsa_pss(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for("rsakey", NULL);
+	struct bw_signer *s = NULL;
+	struct bw_err err = { 0 };
+	char *hex = NULL;
+	char *argv[] = { "pkcs11-tool", "--module", MODULE, "--token-label",
+			 TOKEN, "--login", "--pin", PIN, "--keypairgen",
+			 "--key-type", "rsa:2048", "--label", "rsakey", "--id",
+			 "81", NULL };
+
+	(void)state;
+	NEED_MODULE();
+	if (!have_pkcs11_tool)
+		skip();
+	assert_int_equal(run(argv), 0);
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), 0);
+	assert_int_equal(s->key->type, BW_KEY_RSA);
+	assert_string_equal(s->key->scheme, "rsassa-pss-sha256");
+	assert_int_equal(bw_signer_sign_hex(s, (const uint8_t *)"abc", 3, &hex,
+					    &err), 0);
+	assert_int_equal(strlen(hex), 512);
+	assert_int_equal(bw_key_verify(s->key, (const uint8_t *)"abc", 3, hex,
+				       strlen(hex), &err), 0);
+	free(hex);
+	bw_signer_free(s);
+}
+
+/* libp11 0.4.12 cannot list keys on a token that holds an EdDSA key. */
+static void test_pkcs11_signer__ed25519_unsupported(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for(NULL, NULL);
+	struct bw_signer *s = NULL;
+	struct bw_err err = { 0 };
+	uint8_t id = 0x92;
+
+	(void)state;
+	NEED_MODULE();
+	if (!have_pkcs11_tool)
+		skip();
+	o.token_label = TOKEN_ED;
+	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, "eckey", &id,
+					  1, &err), 0);
+	o.object_label = "edkey";
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_EUNSUPPORTED);
+	assert_non_null(strstr(err.msg, "ed25519"));
+	o.object_label = "eckey";
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_EUNSUPPORTED);
+	assert_non_null(strstr(err.msg, "EdDSA"));
+	assert_null(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pkcs11_uri__build_parse_roundtrip),
+		cmocka_unit_test(test_pkcs11_uri__parse_rejects),
+		cmocka_unit_test(test_pkcs11_pin__file_modes),
+		cmocka_unit_test(test_pkcs11_pin__env),
+		cmocka_unit_test(test_pkcs11_keygen__sensitive_not_extractable),
+		cmocka_unit_test(test_pkcs11_keygen__duplicates_refused),
+		cmocka_unit_test(test_pkcs11_signer__sign_verify),
+		cmocka_unit_test(test_pkcs11_signer__uri_and_id),
+		cmocka_unit_test(test_pkcs11_signer__wrong_pin),
+		cmocka_unit_test(test_pkcs11_signer__errors),
+		cmocka_unit_test(test_pkcs11_signer__x509_req),
+		cmocka_unit_test(test_pkcs11_delete__removes_key),
+		cmocka_unit_test(test_pkcs11_signer__rsa_pss),
+		cmocka_unit_test(test_pkcs11_signer__ed25519_unsupported),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
