@@ -108,7 +108,7 @@ int bw_tuf__succinct_bin(const struct bw_tuf_succinct *s, const char *path,
 	nbins_minus_1 = s->bit_length == 32
 				? UINT32_MAX
 				: (uint32_t)((1ull << s->bit_length) - 1);
-	while ((nbins_minus_1 >> (4 * width)) != 0 && width < 8)
+	while (width < 8 && (nbins_minus_1 >> (4 * width)) != 0)
 		width++;
 	cap = strlen(s->name_prefix) + 12;
 	name = malloc(cap);

@@ -1,0 +1,596 @@
+/*
+ * TUF client updater: each defence of the client workflow, driven through
+ * the public API against an in-memory repository (injected transport and
+ * injected clock).
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "bulwark/buf.h"
+#include "bulwark/hash.h"
+#include "bulwark/json.h"
+#include "helper_repo.h"
+#include "tuf/tuf_priv.h"
+
+#define T0 2000000000LL /* "now" for most tests: 2033-05-18 */
+
+static int64_t fixed_now(void *ctx)
+{
+	return *(int64_t *)ctx;
+}
+
+struct client {
+	struct bw_tuf_updater *u;
+	struct bw_tuf_config cfg;
+	int64_t now;
+	char tdir[600];
+};
+
+static int client_open(struct client *c, struct repo *r, const char *dir,
+		       struct bw_err *err)
+{
+	if (c->cfg.max_root_bytes == 0)
+		bw_tuf_config_init(&c->cfg);
+	if (c->now == 0)
+		c->now = T0;
+	c->cfg.now = fixed_now;
+	c->cfg.now_ctx = &c->now;
+	snprintf(c->tdir, sizeof(c->tdir), "%s/targets", dir);
+	mkdir(c->tdir, 0755);
+	return bw_tuf_updater_new(dir, "mem://repo/metadata/", c->tdir,
+				  "mem://repo/targets/", &r->fetcher, &c->cfg,
+				  &c->u, err);
+}
+
+/* One updater, one refresh; returns the refresh result. */
+static int refresh_once(struct repo *r, const char *dir, int64_t now,
+			struct bw_tuf_config *cfg, struct bw_err *err)
+{
+	struct client c = {0};
+	int rc;
+
+	if (cfg != NULL)
+		c.cfg = *cfg;
+	c.now = now;
+	rc = client_open(&c, r, dir, err);
+	assert_int_equal(rc, 0);
+	rc = bw_tuf_updater_refresh(c.u, err);
+	bw_tuf_updater_free(c.u);
+	return rc;
+}
+
+/* Version of a cached metadata file, 0 if absent. */
+static int64_t cached_version(const char *dir, const char *name)
+{
+	char path[700];
+	struct bw_buf b;
+	json_t *doc = NULL;
+	int64_t v = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	bw_buf_init(&b, 1 << 20);
+	if (bw_io_read_file(path, 1 << 20, &b, NULL) == 0 &&
+	    bw_json_parse(b.data, b.len, NULL, &doc, NULL) == 0)
+		v = json_integer_value(json_object_get(
+			json_object_get(doc, "signed"), "version"));
+	json_decref(doc);
+	bw_buf_dispose(&b);
+	return v;
+}
+
+static size_t count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_updater_refresh__ok_then_download(void **state)
+{
+	struct repo r;
+	struct client c = {0};
+	const struct bw_tuf_target *t = NULL;
+	struct bw_err err = {0};
+	char *dir, *path = NULL;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	dir = repo_client_dir(&r);
+	assert_int_equal(client_open(&c, &r, dir, &err), 0);
+	assert_int_equal(bw_tuf_updater_refresh(c.u, &err), 0);
+	assert_int_equal(bw_tuf_updater_role_version(c.u, "targets"), 1);
+	assert_int_equal(bw_tuf_updater_targets_count(c.u), 1);
+	assert_string_equal(bw_tuf_updater_target_at(c.u, 0)->path, "hello.txt");
+	assert_int_equal(bw_tuf_updater_get_target(c.u, "hello.txt", &t, &err), 0);
+	assert_int_equal(t->length, 13);
+	assert_int_equal(bw_tuf_updater_find_cached(c.u, t, NULL, &path, NULL),
+			 BW_ENOTFOUND);
+	assert_int_equal(bw_tuf_updater_download(c.u, t, NULL, &path, &err), 0);
+	free(path);
+	assert_int_equal(bw_tuf_updater_find_cached(c.u, t, NULL, &path, NULL), 0);
+	assert_non_null(strstr(path, "hello.txt"));
+	free(path);
+	assert_int_equal(bw_tuf_updater_get_target(c.u, "nope.txt", &t, &err),
+			 BW_ENOTFOUND);
+	/* Only verified metadata, under the non-versioned names. */
+	assert_int_equal(cached_version(dir, "timestamp.json"), 1);
+	assert_int_equal(cached_version(dir, "snapshot.json"), 1);
+	assert_int_equal(cached_version(dir, "targets.json"), 1);
+	bw_tuf_updater_free(c.u);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
+/* Indefinite freeze: expiry judged against the injected start time. */
+static void test_updater_expiry__boundary(void **state)
+{
+	struct repo r;
+	struct bw_err err;
+	char *dir;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	repo_put_signed(&r, "metadata/timestamp.json",
+			repo_timestamp_signed(&r, 1, 1, T0 + 10), &r.timestamp, 1);
+	dir = repo_client_dir(&r);
+	assert_int_equal(refresh_once(&r, dir, T0 + 9, NULL, &err), 0);
+	repo_rmrf(dir);
+	free(dir);
+	dir = repo_client_dir(&r);
+	assert_int_equal(refresh_once(&r, dir, T0 + 10, NULL, &err), BW_EEXPIRED);
+	assert_int_equal(cached_version(dir, "timestamp.json"), 0);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
+/* Endless data: each role has its own size cap. */
+static void test_updater_timestamp__size_cap(void **state)
+{
+	struct repo r;
+	struct bw_tuf_config cfg;
+	struct bw_err err;
+	json_t *ts;
+	char *pad, *dir;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	ts = repo_timestamp_signed(&r, 1, 1, REPO_EXPIRES);
+	pad = calloc(1, 20000);
+	memset(pad, 'x', 19999);
+	json_object_set_new(ts, "padding", json_string(pad));
+	free(pad);
+	repo_put_signed(&r, "metadata/timestamp.json", ts, &r.timestamp, 1);
+	dir = repo_client_dir(&r);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), BW_ETOOBIG);
+	bw_tuf_config_init(&cfg);
+	cfg.max_timestamp_bytes = 64 * 1024;
+	assert_int_equal(refresh_once(&r, dir, T0, &cfg, &err), 0);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
+/* Rollback: a validly signed older timestamp is refused, state kept. */
+static void test_updater_timestamp__rollback(void **state)
+{
+	struct repo r;
+	struct bw_err err;
+	char *dir;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	repo_put_signed(&r, "metadata/timestamp.json",
+			repo_timestamp_signed(&r, 2, 1, REPO_EXPIRES),
+			&r.timestamp, 1);
+	dir = repo_client_dir(&r);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), 0);
+	assert_int_equal(cached_version(dir, "timestamp.json"), 2);
+	repo_put_signed(&r, "metadata/timestamp.json",
+			repo_timestamp_signed(&r, 1, 1, REPO_EXPIRES),
+			&r.timestamp, 1);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), BW_EROLLBACK);
+	assert_int_equal(cached_version(dir, "timestamp.json"), 2);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
+/* Mix-and-match: timestamp names snapshot v2, the server sends v1. */
+static void test_updater_snapshot__mix_and_match(void **state)
+{
+	struct repo r;
+	struct bw_err err;
+	char *dir;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	repo_put_signed(&r, "metadata/timestamp.json",
+			repo_timestamp_signed(&r, 2, 2, REPO_EXPIRES),
+			&r.timestamp, 1);
+	dir = repo_client_dir(&r);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), BW_EBADVERSION);
+	assert_int_equal(cached_version(dir, "snapshot.json"), 0);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
+/* Snapshot rollback: a role listed before may not go back or vanish. */
+static void test_updater_snapshot__targets_rollback(void **state)
+{
+	struct repo r;
+	struct bw_err err;
+	json_t *t;
+	char *dir;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	t = repo_targets_signed(2, REPO_EXPIRES);
+	repo_put_signed(&r, "metadata/targets.json", t, &r.targets, 1);
+	repo_put_signed(&r, "metadata/snapshot.json",
+			repo_snapshot_signed(&r, 1, 2, REPO_EXPIRES),
+			&r.snapshot, 1);
+	dir = repo_client_dir(&r);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), 0);
+	/* Next snapshot lists targets v1 again. */
+	repo_put_signed(&r, "metadata/timestamp.json",
+			repo_timestamp_signed(&r, 2, 2, REPO_EXPIRES),
+			&r.timestamp, 1);
+	repo_put_signed(&r, "metadata/snapshot.json",
+			repo_snapshot_signed(&r, 2, 1, REPO_EXPIRES),
+			&r.snapshot, 1);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), BW_EROLLBACK);
+	assert_int_equal(cached_version(dir, "snapshot.json"), 1);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
+/* Key compromise below threshold; one key's signature counts once. */
+static void test_updater_targets__threshold(void **state)
+{
+	struct repo r;
+	struct bw_err err;
+	struct bw_signer *two[2], *dup[2];
+	json_t *root;
+	char *dir;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	two[0] = r.targets;
+	two[1] = r.deleg;
+	dup[0] = r.targets;
+	dup[1] = r.targets;
+	root = repo_root_signed(&r, 1, REPO_EXPIRES);
+	json_object_set_new(json_object_get(root, "keys"),
+			    bw_signer_key(r.deleg)->keyid, repo_key_json(r.deleg));
+	json_object_set_new(json_object_get(root, "roles"), "targets",
+			    repo_role(two, 2, 2));
+	repo_put_signed(&r, "metadata/1.root.json", root, &r.root, 1);
+	repo_put_signed(&r, "metadata/targets.json",
+			repo_targets_signed(1, REPO_EXPIRES), dup, 2);
+	dir = repo_client_dir(&r);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), BW_ESIG);
+	assert_non_null(strstr(err.msg, "1/2"));
+	assert_int_equal(cached_version(dir, "targets.json"), 0);
+	repo_put_signed(&r, "metadata/targets.json",
+			repo_targets_signed(1, REPO_EXPIRES), two, 2);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), 0);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
+/* Root chain: version must be exactly N+1, signed by old and new keys. */
+static void test_updater_root__chain(void **state)
+{
+	struct repo r;
+	struct bw_err err;
+	struct bw_signer *both[2];
+	struct bw_signer *old_root;
+	char *dir;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	dir = repo_client_dir(&r);
+	/* 2.root.json that says version 3. */
+	repo_put_signed(&r, "metadata/2.root.json",
+			repo_root_signed(&r, 3, REPO_EXPIRES), &r.root, 1);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), BW_EBADVERSION);
+	assert_int_equal(cached_version(dir, "root.json"), 1);
+	/* Rotate the root key to r.deleg, signed by the new key only. */
+	old_root = r.root;
+	r.root = r.deleg;
+	repo_put_signed(&r, "metadata/2.root.json",
+			repo_root_signed(&r, 2, REPO_EXPIRES), &r.root, 1);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), BW_ESIG);
+	assert_int_equal(cached_version(dir, "root.json"), 1);
+	/* Signed by old and new: accepted and persisted. */
+	both[0] = old_root;
+	both[1] = r.root;
+	repo_put_signed(&r, "metadata/2.root.json",
+			repo_root_signed(&r, 2, REPO_EXPIRES), both, 2);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), 0);
+	assert_int_equal(cached_version(dir, "root.json"), 2);
+	r.root = old_root;
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
+/* ---- delegations ----------------------------------------------------- */
+
+static json_t *deleg_role(struct repo *r, const char *name, const char *path,
+			  int terminating)
+{
+	json_t *role = repo_role(&r->deleg, 1, 1);
+
+	json_object_set_new(role, "name", json_string(name));
+	json_object_set_new(role, "terminating", json_boolean(terminating));
+	json_object_set_new(role, "paths", json_pack("[s]", path));
+	return role;
+}
+
+static void add_delegations(struct repo *r, json_t *targets_signed,
+			    json_t *roles)
+{
+	json_t *keys = json_object();
+
+	json_object_set_new(keys, bw_signer_key(r->deleg)->keyid,
+			    repo_key_json(r->deleg));
+	json_object_set_new(targets_signed, "delegations",
+			    json_pack("{s:o,s:o}", "keys", keys, "roles", roles));
+}
+
+/* Publish targets + roles named in meta (each version 1) in snapshot. */
+static void publish_snapshot(struct repo *r, const char *const *roles,
+			     size_t n)
+{
+	json_t *snap = repo_snapshot_signed(r, 1, 1, REPO_EXPIRES);
+	json_t *meta = json_object_get(snap, "meta");
+	char name[128];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s.json", roles[i]);
+		json_object_set_new(meta, name, json_pack("{s:i}", "version", 1));
+	}
+	repo_put_signed(r, "metadata/snapshot.json", snap, &r->snapshot, 1);
+}
+
+static int lookup(struct repo *r, unsigned max_deleg, const char *path)
+{
+	struct client c = {0};
+	const struct bw_tuf_target *t = NULL;
+	struct bw_err err;
+	char *dir = repo_client_dir(r);
+	int rc;
+
+	bw_tuf_config_init(&c.cfg);
+	c.cfg.max_delegations = max_deleg;
+	assert_int_equal(client_open(&c, r, dir, &err), 0);
+	rc = bw_tuf_updater_get_target(c.u, path, &t, &err);
+	bw_tuf_updater_free(c.u);
+	repo_rmrf(dir);
+	free(dir);
+	return rc;
+}
+
+/* A cycle a -> b -> a ends; a chain longer than the bound is cut. */
+static void test_updater_delegation__cycle_and_bound(void **state)
+{
+	const char *names[40];
+	char buf[40][16], path[64];
+	struct repo r;
+	json_t *t;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	t = repo_targets_signed(1, REPO_EXPIRES);
+	add_delegations(&r, t, json_pack("[o]", deleg_role(&r, "r0", "*", 0)));
+	repo_put_signed(&r, "metadata/targets.json", t, &r.targets, 1);
+	for (int i = 0; i < 40; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "r%d", i);
+		names[i] = buf[i];
+	}
+	/* r0 -> r1 -> ... -> r39; r39 holds the target and points to r0. */
+	for (int i = 0; i < 40; i++) {
+		json_t *d = repo_targets_signed(1, REPO_EXPIRES);
+
+		snprintf(path, sizeof(path), "metadata/%s.json", names[i]);
+		add_delegations(&r, d,
+				json_pack("[o]", deleg_role(&r, names[(i + 1) % 40],
+							    "*", 0)));
+		if (i == 39)
+			repo_add_target(&r, d, "deep.txt", "deep\n");
+		repo_put_signed(&r, path, d, &r.deleg, 1);
+	}
+	publish_snapshot(&r, names, 40);
+	assert_int_equal(lookup(&r, 32, "deep.txt"), BW_ENOTFOUND);
+	assert_int_equal(lookup(&r, 64, "deep.txt"), 0);
+	/* The cycle back to r0 is not followed forever. */
+	assert_int_equal(lookup(&r, 1000, "missing.txt"), BW_ENOTFOUND);
+	repo_dispose(&r);
+}
+
+/* A terminating role that does not list the path hides later roles. */
+static void test_updater_delegation__terminating(void **state)
+{
+	const char *names[] = {"a1", "a2"};
+	struct repo r;
+
+	(void)state;
+	for (int term = 0; term <= 1; term++) {
+		json_t *t, *a1, *a2;
+
+		repo_init(&r);
+		repo_build_basic(&r);
+		t = repo_targets_signed(1, REPO_EXPIRES);
+		add_delegations(&r, t,
+				json_pack("[o,o]", deleg_role(&r, "a1", "x/*", term),
+					  deleg_role(&r, "a2", "x/*", 0)));
+		repo_put_signed(&r, "metadata/targets.json", t, &r.targets, 1);
+		a1 = repo_targets_signed(1, REPO_EXPIRES);
+		a2 = repo_targets_signed(1, REPO_EXPIRES);
+		repo_add_target(&r, a2, "x/f.txt", "f\n");
+		/* '*' does not match '/'. */
+		repo_add_target(&r, a2, "x/y/g.txt", "g\n");
+		repo_put_signed(&r, "metadata/a1.json", a1, &r.deleg, 1);
+		repo_put_signed(&r, "metadata/a2.json", a2, &r.deleg, 1);
+		publish_snapshot(&r, names, 2);
+		assert_int_equal(lookup(&r, 32, "x/f.txt"),
+				 term ? BW_ENOTFOUND : 0);
+		assert_int_equal(lookup(&r, 32, "x/y/g.txt"), BW_ENOTFOUND);
+		repo_dispose(&r);
+	}
+}
+
+/* A delegated role must be listed in snapshot. */
+static void test_updater_delegation__not_in_snapshot(void **state)
+{
+	struct repo r;
+	json_t *t, *a;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	t = repo_targets_signed(1, REPO_EXPIRES);
+	add_delegations(&r, t, json_pack("[o]", deleg_role(&r, "a", "*", 0)));
+	repo_put_signed(&r, "metadata/targets.json", t, &r.targets, 1);
+	a = repo_targets_signed(1, REPO_EXPIRES);
+	repo_add_target(&r, a, "f.txt", "f\n");
+	repo_put_signed(&r, "metadata/a.json", a, &r.deleg, 1);
+	assert_int_equal(lookup(&r, 32, "f.txt"), BW_ENOTFOUND);
+	repo_dispose(&r);
+}
+
+/* ---- downloads -------------------------------------------------------- */
+
+static void test_updater_download__tampered(void **state)
+{
+	static const char *const bodies[] = {"HELLO, WORLD\n", "hello, world\nX",
+					     "hello"};
+	struct repo r;
+	struct client c = {0};
+	const struct bw_tuf_target *t = NULL;
+	struct bw_err err;
+	char *dir, *path = NULL;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	dir = repo_client_dir(&r);
+	assert_int_equal(client_open(&c, &r, dir, &err), 0);
+	assert_int_equal(bw_tuf_updater_get_target(c.u, "hello.txt", &t, &err), 0);
+	for (size_t i = 0; i < 3; i++) {
+		repo_put(&r, "targets/hello.txt", bodies[i], strlen(bodies[i]));
+		assert_int_equal(bw_tuf_updater_download(c.u, t, NULL, &path, &err),
+				 BW_EHASH);
+		assert_null(path);
+		/* Nothing partial is left behind. */
+		assert_int_equal(count_files(c.tdir), 0);
+	}
+	bw_tuf_updater_free(c.u);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
+static void test_updater_paths__safety_and_quoting(void **state)
+{
+	static const char *const bad[] = {"", "/abs", "../x", "a/../../x", "a//b",
+					  "a/./b", "a\\b", "a/", ".", "..",
+					  "a\nb"};
+	static const char *const good[] = {"a", "a/b.txt", "files/r ü.txt",
+					   "..a", "a..", ".hidden"};
+	char *q = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(bw_tuf__path_is_safe(bad[i]));
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(bw_tuf__path_is_safe(good[i]));
+	assert_int_equal(bw_tuf__quote("a b/ü~-_.", "/", &q), 0);
+	assert_string_equal(q, "a%20b/%C3%BC~-_.");
+	free(q);
+	assert_int_equal(bw_tuf__quote("a/b", "", &q), 0);
+	assert_string_equal(q, "a%2Fb");
+	free(q);
+}
+
+/* TAP 15 bin names: prefix, '-', zero-padded lowercase hex. */
+static void test_updater_succinct__bin_names(void **state)
+{
+	struct bw_tuf_succinct s = {.name_prefix = "bins"};
+	char hex[BW_HASH_MAX_HEX], *name = NULL, want[32];
+	const char *path = "files/file-00.txt";
+	unsigned long first;
+
+	(void)state;
+	bw_hash_buf_hex(BW_HASH_SHA256, path, strlen(path), hex);
+	hex[8] = '\0';
+	first = strtoul(hex, NULL, 16);
+	s.bit_length = 4;
+	assert_int_equal(bw_tuf__succinct_bin(&s, path, &name), 0);
+	snprintf(want, sizeof(want), "bins-%lx", first >> 28);
+	assert_string_equal(name, want);
+	free(name);
+	s.bit_length = 9;
+	assert_int_equal(bw_tuf__succinct_bin(&s, path, &name), 0);
+	snprintf(want, sizeof(want), "bins-%03lx", first >> 23);
+	assert_string_equal(name, want);
+	free(name);
+	s.bit_length = 32;
+	assert_int_equal(bw_tuf__succinct_bin(&s, path, &name), 0);
+	snprintf(want, sizeof(want), "bins-%08lx", first);
+	assert_string_equal(name, want);
+	free(name);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_updater_refresh__ok_then_download),
+		cmocka_unit_test(test_updater_expiry__boundary),
+		cmocka_unit_test(test_updater_timestamp__size_cap),
+		cmocka_unit_test(test_updater_timestamp__rollback),
+		cmocka_unit_test(test_updater_snapshot__mix_and_match),
+		cmocka_unit_test(test_updater_snapshot__targets_rollback),
+		cmocka_unit_test(test_updater_targets__threshold),
+		cmocka_unit_test(test_updater_root__chain),
+		cmocka_unit_test(test_updater_delegation__cycle_and_bound),
+		cmocka_unit_test(test_updater_delegation__terminating),
+		cmocka_unit_test(test_updater_delegation__not_in_snapshot),
+		cmocka_unit_test(test_updater_download__tampered),
+		cmocka_unit_test(test_updater_paths__safety_and_quoting),
+		cmocka_unit_test(test_updater_succinct__bin_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
