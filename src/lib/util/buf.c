@@ -24,6 +24,9 @@ static int buf_reserve(struct bw_buf *b, size_t len)
 
 	if (len > b->max || b->len > b->max - len)
 		return BW_ETOOBIG;
+	/* With max == SIZE_MAX the NUL's byte could wrap need to 0. */
+	if (b->len + len == SIZE_MAX)
+		return BW_ENOMEM;
 	need = b->len + len + 1;
 	if (need <= b->cap)
 		return 0;

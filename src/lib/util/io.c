@@ -190,9 +190,14 @@ int bw_io_remove(const char *path, struct bw_err *err)
 
 int bw_io_mkdirs(const char *path, mode_t mode, struct bw_err *err)
 {
-	char *p = strdup(path);
+	struct stat st;
+	char *p;
 	int rc = 0;
 
+	/* The walk below starts at path + 1. */
+	if (path[0] == '\0')
+		return bw_err_set(err, BW_EINVAL, "mkdirs: empty path");
+	p = strdup(path);
 	if (p == NULL)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	for (char *s = p + 1;; s++) {
@@ -210,6 +215,9 @@ int bw_io_mkdirs(const char *path, mode_t mode, struct bw_err *err)
 		if (c == '\0')
 			break;
 	}
+	/* EEXIST above also covers a file where the directory should be. */
+	if (rc == 0 && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)))
+		rc = bw_err_set(err, BW_EIO, "%s: not a directory", path);
 	free(p);
 	return rc;
 }
