@@ -295,6 +295,29 @@ static struct blob canon(const json_t *env)
 	return b;
 }
 
+/*
+ * The bytes served for an envelope: its canonical JSON, unless that holds a
+ * raw control character (canonical JSON leaves the newlines of a PEM key
+ * unescaped, which is not valid JSON); then the same document as compact
+ * JSON with sorted keys, which escapes them.
+ */
+static struct blob serve_bytes(const json_t *env)
+{
+	struct blob b = canon(env);
+	char *text;
+
+	for (size_t i = 0; i < b.n; i++) {
+		if (b.p[i] >= 0x20)
+			continue;
+		free(b.p);
+		text = nonnull(json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS));
+		b.p = (uint8_t *)text;
+		b.n = strlen(text);
+		break;
+	}
+	return b;
+}
+
 /* File name a role's metadata is served under in state s. */
 static void meta_name(const struct st *s, const char *role, int version,
 		      char *out, size_t outlen)
@@ -341,7 +364,7 @@ static json_t *publish_env(const struct st *s, const char *role, json_t *env,
 	struct blob b;
 
 	meta_name(s, role, version, fname, sizeof(fname));
-	b = canon(env);
+	b = serve_bytes(env);
 	json_decref(env);
 	write_meta_bytes(s, fname, b.p, b.n);
 	meta = meta_of(version, &b);
@@ -724,9 +747,12 @@ static void sc_root_version_skip(const char *name)
 {
 	struct st s;
 	struct blob b;
+	json_t *env;
 
 	rot_start(&s, name);
-	b = canon(sign(root_v(3, VALID, 1, KEYS("R1")), KEYS("R1")));
+	env = sign(root_v(3, VALID, 1, KEYS("R1")), KEYS("R1"));
+	b = serve_bytes(env);
+	json_decref(env);
 	write_meta_bytes(&s, "2.root.json", b.p, b.n);
 	free(b.p);
 	rot_finish(name, "the file served as 2.root.json is a validly signed "
@@ -1029,7 +1055,7 @@ static void snapshot_defect(const char *name, enum snap_defect d)
 	json_object_set_new(m, "targets.json", publish(&s, "targets", t,
 						       KEYS("targets"), NULL));
 	env = sign(mk_snapshot(1, VALID, m), KEYS("snapshot"));
-	b = canon(env);
+	b = serve_bytes(env);
 	json_decref(env);
 	sm = meta_of(1, &b);
 	fmt(fname, sizeof(fname), "1.snapshot.json");
