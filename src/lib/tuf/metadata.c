@@ -274,7 +274,7 @@ static int parse_metafile(const char *name, const json_t *o,
 static int parse_meta(const json_t *o, struct bw_tuf_md *md,
 		      struct bw_err *err)
 {
-	const char *name;
+	const char *name = NULL;
 	json_t *v;
 	int rc;
 
@@ -406,7 +406,7 @@ static int parse_deleg_role(const json_t *o, struct bw_tuf_delegated_role *r,
 			    struct bw_err *err)
 {
 	const json_t *term, *paths, *prefixes;
-	const char *name;
+	const char *name = NULL;
 	int rc;
 
 	if (!json_is_object(o))
@@ -447,7 +447,7 @@ static int parse_deleg_role(const json_t *o, struct bw_tuf_delegated_role *r,
 static int parse_succinct(const json_t *o, struct bw_tuf_delegations *d,
 			  struct bw_err *err)
 {
-	const char *prefix;
+	const char *prefix = NULL;
 	int rc;
 
 	d->succinct = calloc(1, sizeof(*d->succinct));
@@ -602,7 +602,7 @@ static int check_spec_version(const char *v, struct bw_err *err)
 static int parse_common(struct bw_tuf_md *md, struct bw_err *err)
 {
 	const char *what = bw_tuf__role_name(md->type);
-	const char *type, *spec, *expires;
+	const char *type = NULL, *spec = NULL, *expires = NULL;
 	int rc;
 
 	if (!json_is_object(md->doc))
