@@ -1,0 +1,51 @@
+/*
+ * bulwark: the operator CLI. Dispatches from a table of command groups
+ * (wireguard-tools style); each group lives in its own file (cli.h says how
+ * to add one).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "cli.h"
+
+/* `bulwark keys <group>`: one line per key group. */
+static const struct bw_cli_cmd keys_cmds[] = {
+	{"ca", "factory PKI: factory CA, server certificates, device CAs, "
+	       "CRLs",
+	 bw_cli_keys_ca},
+};
+
+static int cmd_keys(int argc, char **argv)
+{
+	return bw_cli_dispatch("bulwark keys", "Offline keys and certificates.",
+			       keys_cmds, sizeof(keys_cmds) / sizeof(keys_cmds[0]),
+			       argc, argv);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("bulwark %s\n", BW_VERSION);
+	return BW_EXIT_OK;
+}
+
+/* `bulwark <group>`: one line per command group. */
+static const struct bw_cli_cmd top_cmds[] = {
+	{"keys", "offline keys: `keys ca` (factory PKI)", cmd_keys},
+	{"version", "print the version", cmd_version},
+};
+
+int main(int argc, char **argv)
+{
+	int rc = bw_cli_dispatch(
+		"bulwark",
+		"bulwark: secure OTA updates for embedded Linux fleets "
+		"(operator CLI).",
+		top_cmds, sizeof(top_cmds) / sizeof(top_cmds[0]), argc, argv);
+
+	fflush(stdout);
+	return rc;
+}
