@@ -138,8 +138,10 @@ int bw_pkcs11_signer_open(const struct bw_pkcs11_opts *opts,
  * not be NULL). Private key: CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE,
  * !CKA_EXTRACTABLE, CKA_SIGN; public key: CKA_TOKEN, CKA_VERIFY.
  * Only BW_KEY_ECDSA_P256 (BW_EUNSUPPORTED otherwise). BW_EEXIST if any
- * object with the same label or id already exists on the token.
- * opts->object_label / id_hex / uri are ignored.
+ * object with the same label or id already exists on the token (checked
+ * in the same session just before; a concurrent keygen from another
+ * process could still race). Only the token, module and PIN are taken
+ * from opts (parts or URI); opts->object_label / id_hex are ignored.
  */
 int bw_pkcs11_keygen(const struct bw_pkcs11_opts *opts, enum bw_key_type type,
 		     const char *label, const uint8_t *id, size_t id_len,
@@ -149,8 +151,8 @@ int bw_pkcs11_keygen(const struct bw_pkcs11_opts *opts, enum bw_key_type type,
  * Destroy every object (private, public key, certificate) on the token
  * that matches opts' object_label and/or id_hex (or the URI's object/id;
  * type is ignored). Used to remove a half-made key after a failed
- * registration. *ndeleted (may be NULL) receives the count; BW_ENOTFOUND
- * if nothing matched.
+ * registration. *ndeleted (may be NULL) receives the count, also on
+ * failure; BW_ENOTFOUND if nothing matched.
  */
 int bw_pkcs11_delete_key(const struct bw_pkcs11_opts *opts, size_t *ndeleted,
 			 struct bw_err *err);

@@ -27,6 +27,7 @@ static const CK_BYTE p256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48,
 
 #define P11_MAX_SLOTS 1024
 #define P11_MAX_DELETE 64
+#define P11_MAX_DELETE_ROUNDS 16
 
 /* Serialises C_Initialize/C_Finalize and the ENGINE set-up (pkcs11.c). */
 static pthread_mutex_t p11_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -470,6 +471,7 @@ int bw_pkcs11_keygen(const struct bw_pkcs11_opts *opts, enum bw_key_type type,
 
 /* ---- deletion and audit ----------------------------------------------- */
 
+/* Objects are found in batches: a search may not run across destroys. */
 static int delete_matching(struct p11 *p, const struct bw_pkcs11__sel *sel,
 			   size_t *ndeleted, struct bw_err *err)
 {
@@ -479,23 +481,30 @@ static int delete_matching(struct p11 *p, const struct bw_pkcs11__sel *sel,
 	CK_RV rv;
 	int rc;
 
-	rc = p11_find(p, NULL, NULL, sel->u.object, sel->u.id, sel->u.id_len,
-		      h, P11_MAX_DELETE, &n, err);
-	if (rc != 0)
-		return rc;
 	sel_describe(sel, what, sizeof(what));
-	if (n == 0)
-		return bw_err_set(err, BW_ENOTFOUND, "pkcs11: no object %s",
-				  what);
-	for (CK_ULONG i = 0; i < n; i++) {
-		rv = p->f->C_DestroyObject(p->sess, h[i]);
-		if (rv != CKR_OK)
-			return bw_err_set(err, BW_ECRYPTO, "pkcs11: "
-					  "C_DestroyObject failed (0x%lx) "
-					  "after %lu of %lu objects", rv, i, n);
-		(*ndeleted)++;
+	for (int round = 0; round < P11_MAX_DELETE_ROUNDS; round++) {
+		rc = p11_find(p, NULL, NULL, sel->u.object, sel->u.id,
+			      sel->u.id_len, h, P11_MAX_DELETE, &n, err);
+		if (rc != 0)
+			return rc;
+		if (n == 0 && *ndeleted == 0)
+			return bw_err_set(err, BW_ENOTFOUND, "pkcs11: no "
+					  "object %s", what);
+		if (n == 0)
+			return 0;
+		for (CK_ULONG i = 0; i < n; i++) {
+			rv = p->f->C_DestroyObject(p->sess, h[i]);
+			if (rv != CKR_OK)
+				return bw_err_set(err, BW_ECRYPTO, "pkcs11: "
+						  "C_DestroyObject failed "
+						  "(0x%lx) after %zu objects",
+						  rv, *ndeleted);
+			(*ndeleted)++;
+		}
 	}
-	return 0;
+	return bw_err_set(err, BW_ETOOBIG, "pkcs11: more than %d objects "
+			  "match %s; deleted %zu", P11_MAX_DELETE *
+			  P11_MAX_DELETE_ROUNDS, what, *ndeleted);
 }
 
 int bw_pkcs11_delete_key(const struct bw_pkcs11_opts *opts, size_t *ndeleted,
