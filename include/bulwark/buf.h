@@ -62,8 +62,9 @@ int bw_io_read_file(const char *path, size_t max, struct bw_buf *b,
 /*
  * Write data to path atomically: a temporary file in the same directory is
  * written with the given mode, fsync'd, renamed over path, and the
- * directory is fsync'd. On any failure path is untouched and the temporary
- * file is removed.
+ * directory is fsync'd. On any failure before the rename, path is
+ * untouched and the temporary file is removed; if only the final directory
+ * fsync fails, the new content is in place and BW_EIO is returned.
  */
 int bw_io_write_atomic(const char *path, const void *data, size_t len,
 		       mode_t mode, struct bw_err *err);

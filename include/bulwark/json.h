@@ -52,6 +52,18 @@ int bw_json_canonical(const json_t *v, struct bw_buf *out, struct bw_err *err);
 int bw_json_canonical_alloc(const json_t *v, uint8_t **out, size_t *len,
 			    struct bw_err *err);
 
+/*
+ * The form in which bulwark writes and serves metadata: compact JSON with
+ * object keys sorted, integers only, and the escapes JSON requires. It is
+ * byte-identical to the canonical form whenever that is valid JSON; where
+ * the canonical form is not (a PEM public key puts raw newlines into a
+ * string), the served bytes escape them. Signatures always cover the
+ * canonical form; lengths and hashes cover the served bytes. *out is
+ * malloc'd (free()).
+ */
+int bw_json_serialize(const json_t *v, uint8_t **out, size_t *len,
+		      struct bw_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,9 +41,16 @@ static int buf_reserve(struct bw_buf *b, size_t len)
 	/* Never allocate far past the cap: max + 1 holds the NUL. */
 	if (ncap > b->max + 1 && b->max < SIZE_MAX)
 		ncap = b->max + 1 > need ? b->max + 1 : need;
-	n = realloc(b->data, ncap);
+	/* Not realloc: the old block is wiped before it is freed, so a
+	 * buffer that held a secret leaves no copy behind when it grows. */
+	n = malloc(ncap);
 	if (n == NULL)
 		return BW_ENOMEM;
+	if (b->data != NULL) {
+		memcpy(n, b->data, b->len);
+		OPENSSL_cleanse(b->data, b->cap);
+		free(b->data);
+	}
 	b->data = n;
 	b->cap = ncap;
 	return 0;

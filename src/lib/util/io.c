@@ -40,7 +40,9 @@ int bw_io_read_file(const char *path, size_t max, struct bw_buf *b,
 	int fd, rc = BW_EIO;
 	ssize_t n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK so that a FIFO at path can not block us before fstat
+	 * sees it is not a regular file. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return bw_err_set(err, BW_ENOTFOUND, "%s: not found", path);
@@ -48,6 +50,10 @@ int bw_io_read_file(const char *path, size_t max, struct bw_buf *b,
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		rc = bw_err_set(err, BW_EIO, "%s: not a regular file", path);
+		goto out;
+	}
+	if (fcntl(fd, F_SETFL, 0) != 0) {
+		rc = bw_err_set(err, BW_EIO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if ((uint64_t)st.st_size > max) {
