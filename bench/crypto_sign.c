@@ -45,7 +45,8 @@ static int bench(const char *name, struct bw_signer *s, double secs)
 	printf("%-14s sign   %10.0f /s\n", name, (double)n / (t - t0));
 	t0 = now();
 	for (n = 0, t = t0; n < MAX_OPS && t - t0 < secs; n++) {
-		if (bw_key_verify(key, msg, sizeof(msg), sig, strlen(sig), NULL) != 0) {
+		if (bw_key_verify(key, msg, sizeof(msg), sig, strlen(sig),
+				  NULL) != 0) {
 			free(sig);
 			return -1;
 		}
@@ -68,7 +69,8 @@ static struct bw_signer *rsa2048(void)
 	long len;
 
 	if (pkey != NULL && bio != NULL &&
-	    PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1) {
+	    PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) ==
+		1) {
 		len = BIO_get_mem_data(bio, &pem);
 		if (len > 0)
 			bw_signer_keyfile_load_mem(pem, (size_t)len, &s, NULL);
@@ -80,14 +82,17 @@ static struct bw_signer *rsa2048(void)
 
 int main(int argc, char **argv)
 {
-	static const struct { const char *name; enum bw_key_type type; } types[] = {
-		{ "ed25519", BW_KEY_ED25519 },
-		{ "ecdsa-p256", BW_KEY_ECDSA_P256 },
-		{ "rsa-4096-pss", BW_KEY_RSA },
+	static const struct {
+		const char *name;
+		enum bw_key_type type;
+	} types[] = {
+	    {"ed25519", BW_KEY_ED25519},
+	    {"ecdsa-p256", BW_KEY_ECDSA_P256},
+	    {"rsa-4096-pss", BW_KEY_RSA},
 	};
 	double secs = 1.0;
 	struct bw_signer *s = NULL;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	size_t i;
 	int rc = 0;
 
@@ -95,8 +100,10 @@ int main(int argc, char **argv)
 		char *end = NULL;
 
 		secs = strtod(argv[1], &end);
-		if (end == argv[1] || *end != '\0' || !(secs > 0.0 && secs <= 60.0)) {
-			fprintf(stderr, "usage: %s [seconds-per-op, 0..60]\n", argv[0]);
+		if (end == argv[1] || *end != '\0' ||
+		    !(secs > 0.0 && secs <= 60.0)) {
+			fprintf(stderr, "usage: %s [seconds-per-op, 0..60]\n",
+				argv[0]);
 			return 2;
 		}
 	}

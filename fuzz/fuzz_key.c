@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void violation(const char *what, const struct bw_err *err)
 {
-	fprintf(stderr, "fuzz_key: %s (%s)\n", what, err != NULL ? err->msg : "");
+	fprintf(stderr, "fuzz_key: %s (%s)\n", what,
+		err != NULL ? err->msg : "");
 	abort();
 }
 
@@ -38,7 +39,7 @@ static void check_key(const json_t *obj, const struct bw_key *key)
 {
 	struct bw_key *again = NULL;
 	json_t *back = NULL;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 
 	if (strlen(key->keyid) != BW_KEYID_HEX_LEN ||
 	    strspn(key->keyid, "0123456789abcdef") != BW_KEYID_HEX_LEN)
@@ -58,15 +59,16 @@ static void check_key(const json_t *obj, const struct bw_key *key)
 static void check_verify(const struct bw_key *key, const json_t *msg,
 			 const json_t *sig)
 {
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	const char *m = msg != NULL ? json_string_value(msg) : "";
 	size_t mlen = msg != NULL ? json_string_length(msg) : 0;
 	int rc;
 
 	if (!json_is_string(sig))
 		return;
-	rc = bw_key_verify(key, (const uint8_t *)m, mlen, json_string_value(sig),
-			   json_string_length(sig), &err);
+	rc =
+	    bw_key_verify(key, (const uint8_t *)m, mlen, json_string_value(sig),
+			  json_string_length(sig), &err);
 	if (rc != 0 && rc != BW_ESIG)
 		violation("verify returned neither 0 nor BW_ESIG", &err);
 }
@@ -75,14 +77,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_t *doc = NULL, *obj, *msg;
 	struct bw_key *key = NULL;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	int rc;
 
 	if (bw_json_parse(data, size, NULL, &doc, NULL) != 0)
 		return 0;
 	obj = json_object_get(doc, "key") ? json_object_get(doc, "key") : doc;
-	msg = json_is_string(json_object_get(doc, "msg")) ?
-		      json_object_get(doc, "msg") : NULL;
+	msg = json_is_string(json_object_get(doc, "msg"))
+		  ? json_object_get(doc, "msg")
+		  : NULL;
 	key = (struct bw_key *)&err; /* must come back NULL on failure */
 	rc = bw_key_from_json(obj, &key, &err);
 	if (rc != 0) {

@@ -19,7 +19,7 @@
 #include "bulwark/json.h"
 #include "crypto_priv.h"
 
-/* A PEM SPKI of an RSA-16384 key is about 2.9 KB; anything far beyond is hostile. */
+/* PEM SPKI of RSA-16384 is about 2.9 KB; far beyond that is hostile. */
 #define KEY_PUBLIC_MAX (16u * 1024u)
 #define ED25519_RAW_LEN 32
 #define ED25519_SIG_LEN 64
@@ -34,13 +34,13 @@ struct scheme_entry {
 	enum bw_key_type type;
 };
 
-/* The first entry per type is the name bulwark writes (what python-tuf writes). */
+/* The first entry per type is what bulwark (and python-tuf) writes. */
 static const struct scheme_entry SCHEMES[] = {
-	{ "ed25519", "ed25519", BW_KEY_ED25519 },
-	{ "ecdsa", "ecdsa-sha2-nistp256", BW_KEY_ECDSA_P256 },
-	{ "rsa", "rsassa-pss-sha256", BW_KEY_RSA },
-	/* Older securesystemslib wrote the scheme as keytype; still accepted. */
-	{ "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256", BW_KEY_ECDSA_P256 },
+    {"ed25519", "ed25519", BW_KEY_ED25519},
+    {"ecdsa", "ecdsa-sha2-nistp256", BW_KEY_ECDSA_P256},
+    {"rsa", "rsassa-pss-sha256", BW_KEY_RSA},
+    /* Older securesystemslib wrote the scheme as keytype; still accepted. */
+    {"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256", BW_KEY_ECDSA_P256},
 };
 
 static const struct scheme_entry *scheme_for_type(enum bw_key_type type)
@@ -117,8 +117,9 @@ int bw_crypto__pkey_type(EVP_PKEY *pkey, enum bw_key_type *type,
 	default:
 		return bw_err_set(err, BW_EUNSUPPORTED,
 				  "unsupported key algorithm %.40s",
-				  EVP_PKEY_get0_type_name(pkey) ?
-					  EVP_PKEY_get0_type_name(pkey) : "?");
+				  EVP_PKEY_get0_type_name(pkey)
+				      ? EVP_PKEY_get0_type_name(pkey)
+				      : "?");
 	}
 }
 
@@ -156,9 +157,10 @@ int bw_crypto__pkey_check(EVP_PKEY *pkey, enum bw_key_type type,
 	if (rc != 0)
 		return rc == BW_EUNSUPPORTED ? BW_EFORMAT : rc;
 	if (actual != type)
-		return bw_err_set(err, BW_EFORMAT,
-				  "key material (%.40s) does not match key type",
-				  EVP_PKEY_get0_type_name(pkey));
+		return bw_err_set(
+		    err, BW_EFORMAT,
+		    "key material (%.40s) does not match key type",
+		    EVP_PKEY_get0_type_name(pkey));
 	switch (type) {
 	case BW_KEY_ED25519:
 		return 0;
@@ -184,8 +186,9 @@ static int parse_ed25519(const char *pub, size_t len, EVP_PKEY **out,
 
 	if (len != 2 * ED25519_RAW_LEN ||
 	    bw_hex_decode(pub, len, raw, sizeof(raw)) != 0)
-		return bw_err_set(err, BW_EFORMAT,
-				  "ed25519 public key is not 64 hex characters");
+		return bw_err_set(
+		    err, BW_EFORMAT,
+		    "ed25519 public key is not 64 hex characters");
 	*out = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw,
 					   sizeof(raw));
 	if (*out == NULL) {
@@ -250,7 +253,8 @@ static int ec_public_check(EVP_PKEY *pkey, struct bw_err *err)
 	EVP_PKEY_CTX_free(ctx);
 	if (!ok) {
 		ERR_clear_error();
-		return bw_err_set(err, BW_EFORMAT, "invalid ecdsa public point");
+		return bw_err_set(err, BW_EFORMAT,
+				  "invalid ecdsa public point");
 	}
 	return 0;
 }
@@ -266,23 +270,24 @@ static int key_set_spki(struct bw_key *key, struct bw_err *err)
 
 	if (key->type == BW_KEY_ECDSA_P256 &&
 	    EVP_PKEY_set_utf8_string_param(
-		    key->pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-		    OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1) {
+		key->pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+		OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1) {
 		ERR_clear_error();
-		return bw_err_set(err, BW_ECRYPTO, "ec point format not settable");
+		return bw_err_set(err, BW_ECRYPTO,
+				  "ec point format not settable");
 	}
 	len = i2d_PUBKEY(key->pkey, &p);
 	if (len <= 0) {
 		ERR_clear_error();
-		return bw_err_set(err, BW_ECRYPTO, "public key DER encoding failed");
+		return bw_err_set(err, BW_ECRYPTO,
+				  "public key DER encoding failed");
 	}
 	key->spki = p;
 	key->spki_len = (size_t)len;
 	return 0;
 }
 
-static int key_set_id(struct bw_key *key, const json_t *obj,
-		      struct bw_err *err)
+static int key_set_id(struct bw_key *key, const json_t *obj, struct bw_err *err)
 {
 	uint8_t *canon = NULL;
 	size_t canon_len = 0;
@@ -323,8 +328,7 @@ static int key_parse_material(struct bw_key *key, size_t publen,
 	return rc;
 }
 
-int bw_key_from_json(const json_t *obj, struct bw_key **out,
-		     struct bw_err *err)
+int bw_key_from_json(const json_t *obj, struct bw_key **out, struct bw_err *err)
 {
 	struct bw_key *key = NULL;
 	const char *keytype, *scheme, *pub;
@@ -332,7 +336,8 @@ int bw_key_from_json(const json_t *obj, struct bw_key **out,
 	int rc = BW_EFORMAT;
 
 	if (obj == NULL || out == NULL)
-		return bw_err_set(err, BW_EINVAL, "bw_key_from_json: NULL argument");
+		return bw_err_set(err, BW_EINVAL,
+				  "bw_key_from_json: NULL argument");
 	*out = NULL;
 	if (!json_is_object(obj)) {
 		bw_err_set(err, rc, "key is not an object");
@@ -340,17 +345,20 @@ int bw_key_from_json(const json_t *obj, struct bw_key **out,
 	}
 	keytype = json_str_member(obj, "keytype", &len);
 	scheme = json_str_member(obj, "scheme", &len);
-	pub = json_str_member(json_object_get(obj, "keyval"), "public", &publen);
+	pub =
+	    json_str_member(json_object_get(obj, "keyval"), "public", &publen);
 	if (keytype == NULL || scheme == NULL) {
 		bw_err_set(err, rc, "key needs string keytype and scheme");
 		goto out;
 	}
 	if (!json_is_object(json_object_get(obj, "keyval")) || pub == NULL) {
-		bw_err_set(err, rc, "keyval must be an object with string public");
+		bw_err_set(err, rc,
+			   "keyval must be an object with string public");
 		goto out;
 	}
 	if (publen > KEY_PUBLIC_MAX) {
-		rc = bw_err_set(err, BW_ETOOBIG, "public key of %zu bytes", publen);
+		rc = bw_err_set(err, BW_ETOOBIG, "public key of %zu bytes",
+				publen);
 		goto out;
 	}
 	key = calloc(1, sizeof(*key));
@@ -364,7 +372,8 @@ int bw_key_from_json(const json_t *obj, struct bw_key **out,
 	key->keytype = strdup(keytype);
 	key->scheme = strdup(scheme);
 	key->public = strdup(pub);
-	if (key->keytype == NULL || key->scheme == NULL || key->public == NULL) {
+	if (key->keytype == NULL || key->scheme == NULL ||
+	    key->public == NULL) {
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -384,9 +393,11 @@ int bw_key_to_json(const struct bw_key *key, json_t **out, struct bw_err *err)
 {
 	if (key == NULL || out == NULL || key->keytype == NULL ||
 	    key->scheme == NULL || key->public == NULL)
-		return bw_err_set(err, BW_EINVAL, "bw_key_to_json: NULL argument");
-	*out = json_pack("{s:s, s:{s:s}, s:s}", "keytype", key->keytype,
-			 "keyval", "public", key->public, "scheme", key->scheme);
+		return bw_err_set(err, BW_EINVAL,
+				  "bw_key_to_json: NULL argument");
+	*out =
+	    json_pack("{s:s, s:{s:s}, s:s}", "keytype", key->keytype, "keyval",
+		      "public", key->public, "scheme", key->scheme);
 	if (*out == NULL)
 		return bw_err_set(err, BW_ENOMEM, "building key JSON failed");
 	return 0;
@@ -413,8 +424,8 @@ static int pkey_public_pem(EVP_PKEY *pkey, enum bw_key_type type, char **out,
 		goto fail;
 	if (type == BW_KEY_ECDSA_P256 &&
 	    EVP_PKEY_set_utf8_string_param(
-		    pub, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-		    OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1)
+		pub, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+		OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1)
 		goto fail;
 	bio = BIO_new(BIO_s_mem());
 	if (bio == NULL || PEM_write_bio_PUBKEY(bio, pub) != 1)
@@ -445,7 +456,8 @@ static int pkey_public_text(EVP_PKEY *pkey, enum bw_key_type type, char **out,
 	if (EVP_PKEY_get_raw_public_key(pkey, raw, &len) != 1 ||
 	    len != sizeof(raw)) {
 		ERR_clear_error();
-		return bw_err_set(err, BW_ECRYPTO, "ed25519 public key export failed");
+		return bw_err_set(err, BW_ECRYPTO,
+				  "ed25519 public key export failed");
 	}
 	*out = malloc(2 * sizeof(raw) + 1);
 	if (*out == NULL)
@@ -463,7 +475,8 @@ int bw_key_from_pkey(EVP_PKEY *pkey, struct bw_key **out, struct bw_err *err)
 	int rc;
 
 	if (pkey == NULL || out == NULL)
-		return bw_err_set(err, BW_EINVAL, "bw_key_from_pkey: NULL argument");
+		return bw_err_set(err, BW_EINVAL,
+				  "bw_key_from_pkey: NULL argument");
 	*out = NULL;
 	rc = bw_crypto__pkey_type(pkey, &type, err);
 	if (rc == 0)
@@ -511,36 +524,46 @@ int bw_key_same_material(const struct bw_key *a, const struct bw_key *b)
  * Set up ctx for key's scheme. BW_ESIG if siglen can not be a signature
  * of this scheme, so hostile lengths never reach the primitives.
  */
-static int verify_init(const struct bw_key *key, EVP_MD_CTX *ctx,
-		       size_t siglen, struct bw_err *err)
+static int verify_init(const struct bw_key *key, EVP_MD_CTX *ctx, size_t siglen,
+		       struct bw_err *err)
 {
 	EVP_PKEY_CTX *pctx = NULL;
 
 	switch (key->type) {
 	case BW_KEY_ED25519:
 		if (siglen != ED25519_SIG_LEN)
-			return bw_err_set(err, BW_ESIG, "ed25519 signature of %zu bytes", siglen);
+			return bw_err_set(err, BW_ESIG,
+					  "ed25519 signature of %zu bytes",
+					  siglen);
 		if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) != 1)
 			break;
 		return 0;
 	case BW_KEY_ECDSA_P256:
 		if (siglen > ECDSA_P256_SIG_MAX)
-			return bw_err_set(err, BW_ESIG, "ecdsa signature of %zu bytes", siglen);
-		if (EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key->pkey) != 1)
+			return bw_err_set(err, BW_ESIG,
+					  "ecdsa signature of %zu bytes",
+					  siglen);
+		if (EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
+					 key->pkey) != 1)
 			break;
 		return 0;
 	case BW_KEY_RSA:
-		/* RFC 8017 8.1.2 step 1: exactly k bytes, as go-tuf demands too. */
+		/* RFC 8017 8.1.2 step 1: exactly k bytes (go-tuf too). */
 		if (siglen != (size_t)EVP_PKEY_get_size(key->pkey))
-			return bw_err_set(err, BW_ESIG, "rsa signature of %zu bytes", siglen);
-		if (EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), NULL, key->pkey) != 1 ||
-		    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+			return bw_err_set(err, BW_ESIG,
+					  "rsa signature of %zu bytes", siglen);
+		if (EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), NULL,
+					 key->pkey) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) !=
+			1 ||
 		    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
-		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) != 1)
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+						     RSA_PSS_SALTLEN_AUTO) != 1)
 			break;
 		return 0;
 	default:
-		return bw_err_set(err, BW_EINVAL, "unknown key type %d", (int)key->type);
+		return bw_err_set(err, BW_EINVAL, "unknown key type %d",
+				  (int)key->type);
 	}
 	ERR_clear_error();
 	return bw_err_set(err, BW_ECRYPTO, "verification setup failed");
@@ -557,11 +580,13 @@ int bw_key_verify(const struct bw_key *key, const uint8_t *msg, size_t msglen,
 
 	if (key == NULL || key->pkey == NULL || sig_hex == NULL ||
 	    (msg == NULL && msglen != 0))
-		return bw_err_set(err, BW_EINVAL, "bw_key_verify: NULL argument");
+		return bw_err_set(err, BW_EINVAL,
+				  "bw_key_verify: NULL argument");
 	if (msg == NULL)
 		msg = empty;
 	if (sig_hex_len == 0 || sig_hex_len > 2 * (size_t)BW_CRYPTO__SIG_MAX) {
-		bw_err_set(err, rc, "signature of %zu hex characters", sig_hex_len);
+		bw_err_set(err, rc, "signature of %zu hex characters",
+			   sig_hex_len);
 		goto out;
 	}
 	if (bw_hex_decode_alloc(sig_hex, sig_hex_len, &sig, &siglen) != 0) {
@@ -576,7 +601,7 @@ int bw_key_verify(const struct bw_key *key, const uint8_t *msg, size_t msglen,
 	rc = verify_init(key, ctx, siglen, err);
 	if (rc != 0)
 		goto out;
-	/* 0 is a bad signature, < 0 malformed input (bad DER, ...): both fail. */
+	/* 0: bad signature; < 0: malformed input (bad DER, ...). */
 	if (EVP_DigestVerify(ctx, sig, siglen, msg, msglen) != 1) {
 		ERR_clear_error();
 		rc = bw_err_set(err, BW_ESIG, "%s signature does not verify",

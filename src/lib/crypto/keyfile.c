@@ -33,9 +33,9 @@ static int keyfile_sign(struct bw_signer *s, const uint8_t *msg, size_t msglen,
  * EVP_PKEY_free clears private key material.
  */
 static const struct bw_signer_ops KEYFILE_OPS = {
-	.name = "file",
-	.sign = keyfile_sign,
-	.dispose = NULL,
+    .name = "file",
+    .sign = keyfile_sign,
+    .dispose = NULL,
 };
 
 /* On success *pkey belongs to the signer and is set to NULL. */
@@ -56,7 +56,8 @@ int bw_signer_keyfile_generate(enum bw_key_type type, struct bw_signer **out,
 	int rc;
 
 	if (out == NULL)
-		return bw_err_set(err, BW_EINVAL, "keyfile_generate: NULL argument");
+		return bw_err_set(err, BW_EINVAL,
+				  "keyfile_generate: NULL argument");
 	*out = NULL;
 	switch (type) {
 	case BW_KEY_ED25519:
@@ -99,7 +100,8 @@ int bw_signer_keyfile_load_mem(const void *pem, size_t len,
 	int rc = BW_EFORMAT;
 
 	if (pem == NULL || out == NULL)
-		return bw_err_set(err, BW_EINVAL, "keyfile_load_mem: NULL argument");
+		return bw_err_set(err, BW_EINVAL,
+				  "keyfile_load_mem: NULL argument");
 	*out = NULL;
 	if (len > KEYFILE_MAX)
 		return bw_err_set(err, BW_ETOOBIG, "key of %zu bytes", len);
@@ -142,7 +144,8 @@ static int read_fd_exact(int fd, size_t size, uint8_t *buf, struct bw_err *err)
 		got += (size_t)n;
 	}
 	if (got != size)
-		return bw_err_set(err, BW_EIO, "key file changed while reading");
+		return bw_err_set(err, BW_EIO,
+				  "key file changed while reading");
 	return 0;
 }
 
@@ -155,7 +158,8 @@ int bw_signer_keyfile_load(const char *path, int allow_loose_mode,
 	int fd = -1, rc = BW_EIO;
 
 	if (path == NULL || out == NULL)
-		return bw_err_set(err, BW_EINVAL, "keyfile_load: NULL argument");
+		return bw_err_set(err, BW_EINVAL,
+				  "keyfile_load: NULL argument");
 	*out = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
@@ -170,14 +174,16 @@ int bw_signer_keyfile_load(const char *path, int allow_loose_mode,
 	}
 	/* Like ssh: any group/other access to a private key is refused. */
 	if (!allow_loose_mode && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		rc = bw_err_set(err, BW_EINVAL,
-				"%s: key file mode %04o is accessible by group or "
-				"others (chmod 600)", path,
-				(unsigned)(st.st_mode & 07777));
+		rc = bw_err_set(
+		    err, BW_EINVAL,
+		    "%s: key file mode %04o is accessible by group or "
+		    "others (chmod 600)",
+		    path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_size < 0 || (uint64_t)st.st_size > KEYFILE_MAX) {
-		rc = bw_err_set(err, BW_ETOOBIG, "%s: key file too large", path);
+		rc =
+		    bw_err_set(err, BW_ETOOBIG, "%s: key file too large", path);
 		goto out;
 	}
 	size = (size_t)st.st_size;
@@ -207,19 +213,22 @@ int bw_signer_keyfile_save(const struct bw_signer *s, const char *path,
 	int rc = BW_ECRYPTO;
 
 	if (s == NULL || path == NULL || s->pkey == NULL)
-		return bw_err_set(err, BW_EINVAL, "keyfile_save: NULL argument");
-	if (s->ops != &KEYFILE_OPS)
 		return bw_err_set(err, BW_EINVAL,
-				  "a %s signer's key can not be saved to a file",
-				  s->ops && s->ops->name ? s->ops->name : "?");
-	/* secmem: the BIO's storage comes from the secure heap when there is one. */
+				  "keyfile_save: NULL argument");
+	if (s->ops != &KEYFILE_OPS)
+		return bw_err_set(
+		    err, BW_EINVAL,
+		    "a %s signer's key can not be saved to a file",
+		    s->ops && s->ops->name ? s->ops->name : "?");
+	/* secmem: the storage comes from the secure heap if there is one. */
 	bio = BIO_new(BIO_s_secmem());
 	if (bio == NULL) {
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 		goto out;
 	}
 	/* OpenSSL 3 writes PKCS#8 ("BEGIN PRIVATE KEY") here. */
-	if (PEM_write_bio_PrivateKey(bio, s->pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
+	if (PEM_write_bio_PrivateKey(bio, s->pkey, NULL, NULL, 0, NULL, NULL) !=
+		1 ||
 	    BIO_get_mem_ptr(bio, &bm) != 1 || bm == NULL) {
 		ERR_clear_error();
 		bw_err_set(err, rc, "encoding the private key failed");
@@ -241,7 +250,8 @@ int bw_signer_keyfile_from_ed25519_seed(const uint8_t seed[32],
 	int rc;
 
 	if (seed == NULL || out == NULL)
-		return bw_err_set(err, BW_EINVAL, "from_ed25519_seed: NULL argument");
+		return bw_err_set(err, BW_EINVAL,
+				  "from_ed25519_seed: NULL argument");
 	*out = NULL;
 	pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
 	if (pkey == NULL) {

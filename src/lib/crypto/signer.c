@@ -22,13 +22,17 @@ static int sign_init(EVP_MD_CTX *ctx, EVP_PKEY *pkey, enum bw_key_type type)
 	case BW_KEY_ED25519:
 		return EVP_DigestSignInit(ctx, NULL, NULL, NULL, pkey) == 1;
 	case BW_KEY_ECDSA_P256:
-		return EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1;
+		return EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
+					  pkey) == 1;
 	case BW_KEY_RSA:
 		/* securesystemslib's CryptoSigner: PSS.DIGEST_LENGTH salt. */
-		return EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, pkey) == 1 &&
-		       EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+		return EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL,
+					  pkey) == 1 &&
+		       EVP_PKEY_CTX_set_rsa_padding(
+			   pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
 		       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1 &&
-		       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+		       EVP_PKEY_CTX_set_rsa_pss_saltlen(
+			   pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
 	}
 	return 0;
 }
@@ -116,14 +120,15 @@ int bw_signer_sign_hex(struct bw_signer *s, const uint8_t *msg, size_t msglen,
 
 	if (s == NULL || s->ops == NULL || s->ops->sign == NULL ||
 	    sig_hex == NULL)
-		return bw_err_set(err, BW_EINVAL, "bw_signer_sign_hex: NULL argument");
+		return bw_err_set(err, BW_EINVAL,
+				  "bw_signer_sign_hex: NULL argument");
 	*sig_hex = NULL;
 	rc = s->ops->sign(s, msg, msglen, &sig, &siglen, err);
 	if (rc != 0)
 		goto out;
 	if (siglen == 0 || siglen > BW_CRYPTO__SIG_MAX) {
-		rc = bw_err_set(err, BW_ECRYPTO, "backend returned %zu signature bytes",
-				siglen);
+		rc = bw_err_set(err, BW_ECRYPTO,
+				"backend returned %zu signature bytes", siglen);
 		goto out;
 	}
 	hex = malloc(2 * siglen + 1);
@@ -149,7 +154,7 @@ void bw_signer_free(struct bw_signer *s)
 {
 	if (s == NULL)
 		return;
-	/* The backend goes first: it may still need pkey to log out or close. */
+	/* Backend first: it may need pkey to log out or close (or free it). */
 	if (s->ops != NULL && s->ops->dispose != NULL)
 		s->ops->dispose(s);
 	bw_key_free(s->key);

@@ -22,10 +22,10 @@
 
 /* RFC 8032 7.1 TEST 1: public key and the signature of the empty message. */
 static const char RFC8032_PUB[] =
-	"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 static const char RFC8032_SIG[] =
-	"e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555"
-	"fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555"
+    "fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
 
 static struct {
 	EVP_PKEY *p256, *p384, *rsa1024, *rsa2048, *ed25519, *x25519;
@@ -50,7 +50,9 @@ static int setup(void **state)
 	K.rsa2048_pem = bw_test_crypto_pubkey_pem(K.rsa2048);
 	K.ed25519_pem = bw_test_crypto_pubkey_pem(K.ed25519);
 	return K.p256_pem && K.p384_pem && K.rsa1024_pem && K.rsa2048_pem &&
-			       K.ed25519_pem ? 0 : -1;
+		       K.ed25519_pem
+		   ? 0
+		   : -1;
 }
 
 static int teardown(void **state)
@@ -74,7 +76,7 @@ static int teardown(void **state)
 static int parse(json_t *obj, struct bw_key **out)
 {
 	struct bw_key *key = NULL;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	int rc;
 
 	assert_non_null(obj);
@@ -95,7 +97,7 @@ static int parse(json_t *obj, struct bw_key **out)
 
 static int parse_text(const char *json)
 {
-	/* JSON_ALLOW_NUL: bw_json_parse refuses NULs, but keys also come from elsewhere. */
+	/* NULs allowed: keys do not only come from bw_json_parse. */
 	json_t *obj = json_loads(json, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
 
 	return parse(obj, NULL);
@@ -127,8 +129,9 @@ static void test_crypto_key_parse__ed25519(void **state)
 	assert_non_null(key->pkey);
 	assert_int_equal(key->spki_len, 44); /* 12-byte header + 32 */
 	expect_keyid(obj, key->keyid);
-	assert_int_equal(bw_key_verify(key, NULL, 0, RFC8032_SIG,
-				       strlen(RFC8032_SIG), NULL), 0);
+	assert_int_equal(
+	    bw_key_verify(key, NULL, 0, RFC8032_SIG, strlen(RFC8032_SIG), NULL),
+	    0);
 	assert_int_equal(bw_key_verify(key, (const uint8_t *)"x", 1,
 				       RFC8032_SIG, strlen(RFC8032_SIG), NULL),
 			 BW_ESIG);
@@ -142,17 +145,23 @@ static void test_crypto_key_parse__structure_errors(void **state)
 	assert_int_equal(parse_text("[]"), BW_EFORMAT);
 	assert_int_equal(parse_text("\"ed25519\""), BW_EFORMAT);
 	assert_int_equal(parse_text("{\"scheme\":\"ed25519\",\"keyval\":"
-				    "{\"public\":\"00\"}}"), BW_EFORMAT);
+				    "{\"public\":\"00\"}}"),
+			 BW_EFORMAT);
 	assert_int_equal(parse_text("{\"keytype\":1,\"scheme\":\"ed25519\","
-				    "\"keyval\":{\"public\":\"00\"}}"), BW_EFORMAT);
+				    "\"keyval\":{\"public\":\"00\"}}"),
+			 BW_EFORMAT);
 	assert_int_equal(parse_text("{\"keytype\":\"ed25519\",\"scheme\":null,"
-				    "\"keyval\":{\"public\":\"00\"}}"), BW_EFORMAT);
+				    "\"keyval\":{\"public\":\"00\"}}"),
+			 BW_EFORMAT);
 	assert_int_equal(parse_text("{\"keytype\":\"ed25519\",\"scheme\":"
-				    "\"ed25519\"}"), BW_EFORMAT);
+				    "\"ed25519\"}"),
+			 BW_EFORMAT);
 	assert_int_equal(parse_text("{\"keytype\":\"ed25519\",\"scheme\":"
-				    "\"ed25519\",\"keyval\":\"00\"}"), BW_EFORMAT);
+				    "\"ed25519\",\"keyval\":\"00\"}"),
+			 BW_EFORMAT);
 	assert_int_equal(parse_text("{\"keytype\":\"ed25519\",\"scheme\":"
-				    "\"ed25519\",\"keyval\":{}}"), BW_EFORMAT);
+				    "\"ed25519\",\"keyval\":{}}"),
+			 BW_EFORMAT);
 	assert_int_equal(parse_text("{\"keytype\":\"ed25519\",\"scheme\":"
 				    "\"ed25519\",\"keyval\":{\"public\":7}}"),
 			 BW_EFORMAT);
@@ -162,31 +171,37 @@ static void test_crypto_key_parse__structure_errors(void **state)
 	/* A NUL would hide the rest of the value from C string handling. */
 	assert_int_equal(parse_text("{\"keytype\":\"ed25519\",\"scheme\":"
 				    "\"ed25519\",\"keyval\":{\"public\":"
-				    "\"d75a\\u0000\"}}"), BW_EFORMAT);
+				    "\"d75a\\u0000\"}}"),
+			 BW_EFORMAT);
 	assert_int_equal(bw_key_from_json(NULL, NULL, NULL), BW_EINVAL);
 }
 
 static void test_crypto_key_parse__unsupported(void **state)
 {
 	(void)state;
-	assert_int_equal(parse(bw_test_crypto_key_obj("dsa", "dsa-sha1",
-						      RFC8032_PUB), NULL),
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("dsa", "dsa-sha1", RFC8032_PUB), NULL),
+	    BW_EUNSUPPORTED);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ed25519", "ecdsa-sha2-nistp256",
+					 RFC8032_PUB),
+		  NULL),
+	    BW_EUNSUPPORTED);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "rsa", "rsassa-pss-sha512", K.rsa2048_pem),
+			       NULL),
 			 BW_EUNSUPPORTED);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ed25519",
-						      "ecdsa-sha2-nistp256",
-						      RFC8032_PUB), NULL),
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "rsa", "ecdsa-sha2-nistp256", K.p256_pem),
+			       NULL),
 			 BW_EUNSUPPORTED);
-	assert_int_equal(parse(bw_test_crypto_key_obj("rsa", "rsassa-pss-sha512",
-						      K.rsa2048_pem), NULL),
-			 BW_EUNSUPPORTED);
-	assert_int_equal(parse(bw_test_crypto_key_obj("rsa", "ecdsa-sha2-nistp256",
-						      K.p256_pem), NULL),
-			 BW_EUNSUPPORTED);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ed25519",
-						      RFC8032_PUB), NULL),
-			 BW_EUNSUPPORTED);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ECDSA", "ecdsa-sha2-nistp256",
-						      K.p256_pem), NULL),
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ecdsa", "ed25519", RFC8032_PUB),
+		  NULL),
+	    BW_EUNSUPPORTED);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "ECDSA", "ecdsa-sha2-nistp256", K.p256_pem),
+			       NULL),
 			 BW_EUNSUPPORTED);
 }
 
@@ -197,23 +212,28 @@ static void test_crypto_key_parse__ed25519_bad_hex(void **state)
 	(void)state;
 	memcpy(buf, RFC8032_PUB, 62);
 	buf[62] = '\0';
-	assert_int_equal(parse(bw_test_crypto_key_obj("ed25519", "ed25519", buf),
-			       NULL), BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ed25519", "ed25519", buf), NULL),
+	    BW_EFORMAT);
 	memcpy(buf, RFC8032_PUB, 64);
 	memcpy(buf + 64, "00", 3);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ed25519", "ed25519", buf),
-			       NULL), BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ed25519", "ed25519", buf), NULL),
+	    BW_EFORMAT);
 	memcpy(buf, RFC8032_PUB, 65);
 	buf[10] = 'g';
 	buf[64] = '\0';
-	assert_int_equal(parse(bw_test_crypto_key_obj("ed25519", "ed25519", buf),
-			       NULL), BW_EFORMAT);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ed25519", "ed25519", ""),
-			       NULL), BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ed25519", "ed25519", buf), NULL),
+	    BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ed25519", "ed25519", ""), NULL),
+	    BW_EFORMAT);
 	/* A PEM is not how TUF writes ed25519 keys. */
-	assert_int_equal(parse(bw_test_crypto_key_obj("ed25519", "ed25519",
-						      K.ed25519_pem), NULL),
-			 BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ed25519", "ed25519", K.ed25519_pem),
+		  NULL),
+	    BW_EFORMAT);
 }
 
 static void test_crypto_key_parse__ecdsa(void **state)
@@ -221,15 +241,19 @@ static void test_crypto_key_parse__ecdsa(void **state)
 	struct bw_key *key = NULL;
 
 	(void)state;
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      K.p256_pem), &key), 0);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "ecdsa", "ecdsa-sha2-nistp256", K.p256_pem),
+			       &key),
+			 0);
 	assert_int_equal(key->type, BW_KEY_ECDSA_P256);
 	assert_int_equal(key->spki_len, 91);
 	bw_key_free(key);
 	/* The keytype older securesystemslib wrote. */
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa-sha2-nistp256",
-						      "ecdsa-sha2-nistp256",
-						      K.p256_pem), &key), 0);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ecdsa-sha2-nistp256",
+					 "ecdsa-sha2-nistp256", K.p256_pem),
+		  &key),
+	    0);
 	assert_string_equal(key->keytype, "ecdsa-sha2-nistp256");
 	bw_key_free(key);
 }
@@ -237,16 +261,28 @@ static void test_crypto_key_parse__ecdsa(void **state)
 static void test_crypto_key_parse__ecdsa_wrong_material(void **state)
 {
 	(void)state;
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      K.p384_pem), NULL), BW_EFORMAT);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      K.rsa2048_pem), NULL), BW_EFORMAT);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      K.ed25519_pem), NULL), BW_EFORMAT);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      RFC8032_PUB), NULL), BW_EFORMAT);
-	assert_int_equal(parse(bw_test_crypto_key_obj("rsa", "rsassa-pss-sha256",
-						      K.p256_pem), NULL), BW_EFORMAT);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "ecdsa", "ecdsa-sha2-nistp256", K.p384_pem),
+			       NULL),
+			 BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
+					 K.rsa2048_pem),
+		  NULL),
+	    BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
+					 K.ed25519_pem),
+		  NULL),
+	    BW_EFORMAT);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "ecdsa", "ecdsa-sha2-nistp256", RFC8032_PUB),
+			       NULL),
+			 BW_EFORMAT);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "rsa", "rsassa-pss-sha256", K.p256_pem),
+			       NULL),
+			 BW_EFORMAT);
 }
 
 static void test_crypto_key_parse__pem_garbage(void **state)
@@ -259,11 +295,15 @@ static void test_crypto_key_parse__pem_garbage(void **state)
 	assert_non_null(buf);
 	/* Leading text: PEM readers skip it, TUF keys never have it. */
 	snprintf(buf, len + 32, "hello\n%s", K.p256_pem);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      buf), NULL), BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256", buf),
+		  NULL),
+	    BW_EFORMAT);
 	snprintf(buf, len + 32, "%sjunk\n", K.p256_pem);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      buf), NULL), BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256", buf),
+		  NULL),
+	    BW_EFORMAT);
 	/* A second key after the first. */
 	snprintf(buf, len + 32, "%s", K.p256_pem);
 	{
@@ -273,27 +313,36 @@ static void test_crypto_key_parse__pem_garbage(void **state)
 		memcpy(two, K.p256_pem, len);
 		memcpy(two + len, K.p256_pem, len + 1);
 		assert_int_equal(parse(bw_test_crypto_key_obj(
-					       "ecdsa", "ecdsa-sha2-nistp256", two),
-				       NULL), BW_EFORMAT);
+					   "ecdsa", "ecdsa-sha2-nistp256", two),
+				       NULL),
+				 BW_EFORMAT);
 		free(two);
 	}
 	/* Trailing whitespace is harmless. */
 	snprintf(buf, len + 32, "%s\n\n", K.p256_pem);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      buf), NULL), 0);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256", buf),
+		  NULL),
+	    0);
 	/* Damaged base64 body. */
 	snprintf(buf, len + 32, "%s", K.p256_pem);
 	buf[40] = '*';
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      buf), NULL), BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256", buf),
+		  NULL),
+	    BW_EFORMAT);
 	/* Truncated. */
 	snprintf(buf, len + 32, "%s", K.p256_pem);
 	buf[len - 10] = '\0';
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      buf), NULL), BW_EFORMAT);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      "-----BEGIN PUBLIC KEY-----\n"),
-			       NULL), BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256", buf),
+		  NULL),
+	    BW_EFORMAT);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
+					 "-----BEGIN PUBLIC KEY-----\n"),
+		  NULL),
+	    BW_EFORMAT);
 	free(buf);
 }
 
@@ -302,10 +351,14 @@ static void test_crypto_key_parse__rsa_size(void **state)
 	struct bw_key *key = NULL;
 
 	(void)state;
-	assert_int_equal(parse(bw_test_crypto_key_obj("rsa", "rsassa-pss-sha256",
-						      K.rsa1024_pem), NULL), BW_EFORMAT);
-	assert_int_equal(parse(bw_test_crypto_key_obj("rsa", "rsassa-pss-sha256",
-						      K.rsa2048_pem), &key), 0);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "rsa", "rsassa-pss-sha256", K.rsa1024_pem),
+			       NULL),
+			 BW_EFORMAT);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "rsa", "rsassa-pss-sha256", K.rsa2048_pem),
+			       &key),
+			 0);
 	assert_int_equal(key->type, BW_KEY_RSA);
 	bw_key_free(key);
 }
@@ -320,16 +373,20 @@ static void test_crypto_key_parse__too_big(void **state)
 	memset(big, 'A', len);
 	memcpy(big, "-----BEGIN PUBLIC KEY-----\n", 27);
 	big[len] = '\0';
-	assert_int_equal(parse(bw_test_crypto_key_obj("rsa", "rsassa-pss-sha256",
-						      big), NULL), BW_ETOOBIG);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("rsa", "rsassa-pss-sha256", big),
+		  NULL),
+	    BW_ETOOBIG);
 	free(big);
 }
 
 /* Extra fields are covered by the key id; the material stays the same. */
 static void test_crypto_key_keyid__extra_fields(void **state)
 {
-	json_t *plain = bw_test_crypto_key_obj("ed25519", "ed25519", RFC8032_PUB);
-	json_t *extra = bw_test_crypto_key_obj("ed25519", "ed25519", RFC8032_PUB);
+	json_t *plain =
+	    bw_test_crypto_key_obj("ed25519", "ed25519", RFC8032_PUB);
+	json_t *extra =
+	    bw_test_crypto_key_obj("ed25519", "ed25519", RFC8032_PUB);
 	struct bw_key *a = NULL, *b = NULL;
 
 	(void)state;
@@ -359,28 +416,37 @@ static void test_crypto_key_same_material__ec_compressed(void **state)
 
 	(void)state;
 	assert_non_null(copy);
-	assert_int_equal(EVP_PKEY_set_utf8_string_param(
-				 copy, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-				 "compressed"), 1);
+	assert_int_equal(
+	    EVP_PKEY_set_utf8_string_param(
+		copy, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+	    1);
 	pem = bw_test_crypto_pubkey_pem(copy);
 	assert_non_null(pem);
 	assert_true(strlen(pem) < strlen(K.p256_pem));
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      pem), &a), 0);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      K.p256_pem), &b), 0);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256", pem),
+		  &a),
+	    0);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "ecdsa", "ecdsa-sha2-nistp256", K.p256_pem),
+			       &b),
+			 0);
 	assert_string_not_equal(a->keyid, b->keyid);
 	assert_int_equal(bw_key_same_material(a, b), 1);
 	/* python-tuf encoding of that key is the uncompressed one. */
 	assert_int_equal(bw_key_from_pkey(copy, &c, NULL), 0);
 	assert_string_equal(c->public, K.p256_pem);
 	assert_string_equal(c->keyid, b->keyid);
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      K.p384_pem), NULL), BW_EFORMAT);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "ecdsa", "ecdsa-sha2-nistp256", K.p384_pem),
+			       NULL),
+			 BW_EFORMAT);
 	bw_key_free(a);
 	bw_key_free(c);
-	assert_int_equal(parse(bw_test_crypto_key_obj("rsa", "rsassa-pss-sha256",
-						      K.rsa2048_pem), &a), 0);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "rsa", "rsassa-pss-sha256", K.rsa2048_pem),
+			       &a),
+			 0);
 	assert_int_equal(bw_key_same_material(a, b), 0);
 	assert_int_equal(bw_key_same_material(a, NULL), 0);
 	assert_int_equal(bw_key_same_material(NULL, NULL), 0);
@@ -432,7 +498,8 @@ static void test_crypto_key_from_pkey__encodings(void **state)
 	/* PEM_write_bio_PUBKEY output, trailing newline included. */
 	assert_int_equal(bw_key_from_pkey(K.p256, &key, NULL), 0);
 	assert_string_equal(key->public, K.p256_pem);
-	assert_true(strncmp(key->public, "-----BEGIN PUBLIC KEY-----\n", 27) == 0);
+	assert_true(strncmp(key->public, "-----BEGIN PUBLIC KEY-----\n", 27) ==
+		    0);
 	assert_string_equal(key->public + strlen(key->public) - 25,
 			    "-----END PUBLIC KEY-----\n");
 	bw_key_free(key);
@@ -449,7 +516,8 @@ static void test_crypto_key_from_pkey__rejects(void **state)
 	assert_int_equal(bw_key_from_pkey(K.p384, &key, NULL), BW_EFORMAT);
 	assert_null(key);
 	assert_int_equal(bw_key_from_pkey(K.rsa1024, &key, NULL), BW_EFORMAT);
-	assert_int_equal(bw_key_from_pkey(K.x25519, &key, NULL), BW_EUNSUPPORTED);
+	assert_int_equal(bw_key_from_pkey(K.x25519, &key, NULL),
+			 BW_EUNSUPPORTED);
 	assert_int_equal(bw_key_from_pkey(NULL, &key, NULL), BW_EINVAL);
 }
 
@@ -473,8 +541,9 @@ static void test_crypto_key_type__from_name(void **state)
 
 static int verify_hex(const struct bw_key *key, const char *sig)
 {
-	struct bw_err err = { 0 };
-	int rc = bw_key_verify(key, (const uint8_t *)"", 0, sig, strlen(sig), &err);
+	struct bw_err err = {0};
+	int rc =
+	    bw_key_verify(key, (const uint8_t *)"", 0, sig, strlen(sig), &err);
 
 	if (rc != 0)
 		assert_int_equal(err.code, rc);
@@ -487,8 +556,10 @@ static void test_crypto_key_verify__hostile_ed25519(void **state)
 	char sig[sizeof(RFC8032_SIG) + 4];
 
 	(void)state;
-	assert_int_equal(parse(bw_test_crypto_key_obj("ed25519", "ed25519",
-						      RFC8032_PUB), &key), 0);
+	assert_int_equal(
+	    parse(bw_test_crypto_key_obj("ed25519", "ed25519", RFC8032_PUB),
+		  &key),
+	    0);
 	assert_int_equal(verify_hex(key, RFC8032_SIG), 0);
 	/* Uppercase hex decodes to the same bytes. */
 	snprintf(sig, sizeof(sig), "%s", RFC8032_SIG);
@@ -508,7 +579,7 @@ static void test_crypto_key_verify__hostile_ed25519(void **state)
 	assert_int_equal(verify_hex(key, sig), BW_ESIG);
 	sig[5] = ' ';
 	assert_int_equal(verify_hex(key, sig), BW_ESIG);
-	/* A hex length containing a NUL must not be read as a shorter string. */
+	/* A NUL inside sig_hex_len must not shorten the signature. */
 	snprintf(sig, sizeof(sig), "%s", RFC8032_SIG);
 	sig[20] = '\0';
 	assert_int_equal(bw_key_verify(key, NULL, 0, sig, 128, NULL), BW_ESIG);
@@ -530,10 +601,14 @@ static void test_crypto_key_verify__hostile_lengths(void **state)
 	assert_non_null(huge);
 	memset(huge, 'a', len);
 	huge[len] = '\0';
-	assert_int_equal(parse(bw_test_crypto_key_obj("ecdsa", "ecdsa-sha2-nistp256",
-						      K.p256_pem), &ec), 0);
-	assert_int_equal(parse(bw_test_crypto_key_obj("rsa", "rsassa-pss-sha256",
-						      K.rsa2048_pem), &rsa), 0);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "ecdsa", "ecdsa-sha2-nistp256", K.p256_pem),
+			       &ec),
+			 0);
+	assert_int_equal(parse(bw_test_crypto_key_obj(
+				   "rsa", "rsassa-pss-sha256", K.rsa2048_pem),
+			       &rsa),
+			 0);
 	assert_int_equal(verify_hex(ec, huge), BW_ESIG);
 	assert_int_equal(verify_hex(rsa, huge), BW_ESIG);
 	/* Not DER at all, and DER of the wrong shape. */
@@ -547,7 +622,8 @@ static void test_crypto_key_verify__hostile_lengths(void **state)
 	huge[144] = '\0'; /* 72 bytes of 0xaa */
 	assert_int_equal(verify_hex(ec, huge), BW_ESIG);
 	huge[144] = 'a';
-	huge[512] = '\0'; /* 256 bytes: right length for RSA-2048, wrong value */
+	huge[512] =
+	    '\0'; /* 256 bytes: right length for RSA-2048, wrong value */
 	assert_int_equal(verify_hex(rsa, huge), BW_ESIG);
 	huge[510] = '\0';
 	assert_int_equal(verify_hex(rsa, huge), BW_ESIG);
@@ -564,22 +640,22 @@ static void test_crypto_key_verify__hostile_lengths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crypto_key_parse__ed25519),
-		cmocka_unit_test(test_crypto_key_parse__structure_errors),
-		cmocka_unit_test(test_crypto_key_parse__unsupported),
-		cmocka_unit_test(test_crypto_key_parse__ed25519_bad_hex),
-		cmocka_unit_test(test_crypto_key_parse__ecdsa),
-		cmocka_unit_test(test_crypto_key_parse__ecdsa_wrong_material),
-		cmocka_unit_test(test_crypto_key_parse__pem_garbage),
-		cmocka_unit_test(test_crypto_key_parse__rsa_size),
-		cmocka_unit_test(test_crypto_key_parse__too_big),
-		cmocka_unit_test(test_crypto_key_keyid__extra_fields),
-		cmocka_unit_test(test_crypto_key_same_material__ec_compressed),
-		cmocka_unit_test(test_crypto_key_from_pkey__encodings),
-		cmocka_unit_test(test_crypto_key_from_pkey__rejects),
-		cmocka_unit_test(test_crypto_key_type__from_name),
-		cmocka_unit_test(test_crypto_key_verify__hostile_ed25519),
-		cmocka_unit_test(test_crypto_key_verify__hostile_lengths),
+	    cmocka_unit_test(test_crypto_key_parse__ed25519),
+	    cmocka_unit_test(test_crypto_key_parse__structure_errors),
+	    cmocka_unit_test(test_crypto_key_parse__unsupported),
+	    cmocka_unit_test(test_crypto_key_parse__ed25519_bad_hex),
+	    cmocka_unit_test(test_crypto_key_parse__ecdsa),
+	    cmocka_unit_test(test_crypto_key_parse__ecdsa_wrong_material),
+	    cmocka_unit_test(test_crypto_key_parse__pem_garbage),
+	    cmocka_unit_test(test_crypto_key_parse__rsa_size),
+	    cmocka_unit_test(test_crypto_key_parse__too_big),
+	    cmocka_unit_test(test_crypto_key_keyid__extra_fields),
+	    cmocka_unit_test(test_crypto_key_same_material__ec_compressed),
+	    cmocka_unit_test(test_crypto_key_from_pkey__encodings),
+	    cmocka_unit_test(test_crypto_key_from_pkey__rejects),
+	    cmocka_unit_test(test_crypto_key_type__from_name),
+	    cmocka_unit_test(test_crypto_key_verify__hostile_ed25519),
+	    cmocka_unit_test(test_crypto_key_verify__hostile_lengths),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -58,7 +58,8 @@ static size_t check_keys(const json_t *keys, const char *file)
 	struct bw_err err;
 	size_t n = 0;
 
-	json_object_foreach((json_t *)keys, id, obj) {
+	json_object_foreach((json_t *)keys, id, obj)
+	{
 		key = NULL;
 		back = NULL;
 		memset(&err, 0, sizeof(err));
@@ -85,8 +86,9 @@ static size_t check_file(const char *path)
 	if (doc == NULL)
 		fail_msg("%s does not parse", path);
 	n += check_keys(json_object_get(signed_, "keys"), path);
-	n += check_keys(json_object_get(json_object_get(signed_, "delegations"),
-					"keys"), path);
+	n += check_keys(
+	    json_object_get(json_object_get(signed_, "delegations"), "keys"),
+	    path);
 	json_decref(doc);
 	return n;
 }
@@ -105,11 +107,12 @@ static size_t check_json_files(const char *dir)
 			continue;
 		p = join(dir, e->d_name);
 		if (is_dir(p)) {
-			/* metadata/, state1/, state2/; targets/ has no JSON keys. */
+			/* metadata/, state1/, state2/; not targets/. */
 			if (strcmp(e->d_name, "targets") != 0)
 				n += check_json_files(p);
 		} else if (strlen(e->d_name) > 5 &&
-			   strcmp(e->d_name + strlen(e->d_name) - 5, ".json") == 0 &&
+			   strcmp(e->d_name + strlen(e->d_name) - 5, ".json") ==
+			       0 &&
 			   strcmp(e->d_name, "expected.json") != 0) {
 			n += check_file(p);
 		}
@@ -137,16 +140,22 @@ static void test_crypto_vectors_keyids__all(void **state)
 static struct bw_key *role_key(const json_t *root, const char *role,
 			       const char *keyid)
 {
-	const json_t *rs = json_object_get(json_object_get(root, "signed"), "roles");
-	const json_t *ids = json_object_get(json_object_get(rs, role), "keyids");
-	const json_t *keys = json_object_get(json_object_get(root, "signed"), "keys");
+	const json_t *rs =
+	    json_object_get(json_object_get(root, "signed"), "roles");
+	const json_t *ids =
+	    json_object_get(json_object_get(rs, role), "keyids");
+	const json_t *keys =
+	    json_object_get(json_object_get(root, "signed"), "keys");
 	struct bw_key *key = NULL;
 	size_t i;
 
 	for (i = 0; i < json_array_size(ids); i++) {
-		if (strcmp(json_string_value(json_array_get(ids, i)), keyid) == 0) {
-			assert_int_equal(bw_key_from_json(json_object_get(keys, keyid),
-							  &key, NULL), 0);
+		if (strcmp(json_string_value(json_array_get(ids, i)), keyid) ==
+		    0) {
+			assert_int_equal(
+			    bw_key_from_json(json_object_get(keys, keyid), &key,
+					     NULL),
+			    0);
 			return key;
 		}
 	}
@@ -156,12 +165,14 @@ static struct bw_key *role_key(const json_t *root, const char *role,
 /* Any other key of the root: a signature must not verify under it. */
 static struct bw_key *other_key(const json_t *root, const char *keyid)
 {
-	const json_t *keys = json_object_get(json_object_get(root, "signed"), "keys");
+	const json_t *keys =
+	    json_object_get(json_object_get(root, "signed"), "keys");
 	const char *id;
 	json_t *obj;
 	struct bw_key *key = NULL;
 
-	json_object_foreach((json_t *)keys, id, obj) {
+	json_object_foreach((json_t *)keys, id, obj)
+	{
 		if (strcmp(id, keyid) != 0) {
 			assert_int_equal(bw_key_from_json(obj, &key, NULL), 0);
 			return key;
@@ -185,31 +196,38 @@ static void check_mutations(const struct bw_key *key, uint8_t *msg,
 	char *hex = malloc(hexlen + 1);
 
 	assert_non_null(hex);
-	/* Message: every 61st bit (all of them would take minutes), then the last. */
+	/* Message: every 61st bit and the last (all bits: minutes). */
 	for (bit = 0; bit < msglen * 8; bit = next_bit(bit, msglen * 8)) {
 		msg[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-		assert_int_equal(bw_key_verify(key, msg, msglen, sig_hex, hexlen,
-					       NULL), BW_ESIG);
+		assert_int_equal(
+		    bw_key_verify(key, msg, msglen, sig_hex, hexlen, NULL),
+		    BW_ESIG);
 		msg[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
-	assert_int_equal(bw_key_verify(key, msg, msglen - 1, sig_hex, hexlen,
-				       NULL), BW_ESIG);
+	assert_int_equal(
+	    bw_key_verify(key, msg, msglen - 1, sig_hex, hexlen, NULL),
+	    BW_ESIG);
 	/* Signature: every bit. */
-	assert_int_equal(bw_hex_decode_alloc(sig_hex, hexlen, &sig, &siglen), 0);
+	assert_int_equal(bw_hex_decode_alloc(sig_hex, hexlen, &sig, &siglen),
+			 0);
 	for (bit = 0; bit < siglen * 8; bit++) {
 		sig[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		bw_hex_encode(sig, siglen, hex);
-		if (bw_key_verify(key, msg, msglen, hex, hexlen, NULL) != BW_ESIG)
+		if (bw_key_verify(key, msg, msglen, hex, hexlen, NULL) !=
+		    BW_ESIG)
 			fail_msg("%s: flipped signature bit %zu verifies",
 				 key->scheme, bit);
 		sig[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
-	assert_int_equal(bw_key_verify(key, msg, msglen, sig_hex, hexlen - 2,
-				       NULL), BW_ESIG);
-	assert_int_equal(bw_key_verify(key, msg, msglen, sig_hex, hexlen - 1,
-				       NULL), BW_ESIG);
+	assert_int_equal(
+	    bw_key_verify(key, msg, msglen, sig_hex, hexlen - 2, NULL),
+	    BW_ESIG);
+	assert_int_equal(
+	    bw_key_verify(key, msg, msglen, sig_hex, hexlen - 1, NULL),
+	    BW_ESIG);
 	/* And the untouched pair still verifies. */
-	assert_int_equal(bw_key_verify(key, msg, msglen, sig_hex, hexlen, NULL), 0);
+	assert_int_equal(bw_key_verify(key, msg, msglen, sig_hex, hexlen, NULL),
+			 0);
 	free(sig);
 	free(hex);
 }
@@ -221,7 +239,7 @@ static size_t check_signatures(const json_t *root, const char *path,
 	json_t *doc = bw_test_crypto_load_json(path);
 	const json_t *sigs = json_object_get(doc, "signatures");
 	const char *role = json_string_value(
-		json_object_get(json_object_get(doc, "signed"), "_type"));
+	    json_object_get(json_object_get(doc, "signed"), "_type"));
 	uint8_t *msg = NULL;
 	size_t msglen = 0, i, ok = 0;
 	struct bw_err err;
@@ -229,10 +247,12 @@ static size_t check_signatures(const json_t *root, const char *path,
 	if (doc == NULL || role == NULL)
 		fail_msg("%s: not TUF metadata", path);
 	assert_int_equal(bw_json_canonical_alloc(json_object_get(doc, "signed"),
-						 &msg, &msglen, NULL), 0);
+						 &msg, &msglen, NULL),
+			 0);
 	for (i = 0; i < json_array_size(sigs); i++) {
 		const json_t *s = json_array_get(sigs, i);
-		const char *keyid = json_string_value(json_object_get(s, "keyid"));
+		const char *keyid =
+		    json_string_value(json_object_get(s, "keyid"));
 		const char *hex = json_string_value(json_object_get(s, "sig"));
 		struct bw_key *key = role_key(root, role, keyid);
 		struct bw_key *other;
@@ -249,13 +269,14 @@ static size_t check_signatures(const json_t *root, const char *path,
 			continue;
 		}
 		if (rc != 0)
-			fail_msg("%s: %s signature by %s: %s", path, key->scheme,
-				 keyid, err.msg);
+			fail_msg("%s: %s signature by %s: %s", path,
+				 key->scheme, keyid, err.msg);
 		ok++;
 		check_mutations(key, msg, msglen, hex);
 		other = other_key(root, keyid);
-		assert_int_equal(bw_key_verify(other, msg, msglen, hex,
-					       strlen(hex), NULL), BW_ESIG);
+		assert_int_equal(
+		    bw_key_verify(other, msg, msglen, hex, strlen(hex), NULL),
+		    BW_ESIG);
 		bw_key_free(other);
 		bw_key_free(key);
 	}
@@ -286,7 +307,7 @@ static void check_scenario(const char *name)
 		if (e->d_name[0] == '.')
 			continue;
 		p = join(mdir, e->d_name);
-		/* Every file of these scenarios is signed at least once by its role. */
+		/* Every file here is signed by its role at least once. */
 		if (check_signatures(root, p, 1) == 0)
 			fail_msg("%s: no signature verified", p);
 		files++;
@@ -363,12 +384,12 @@ static void test_crypto_vectors_sigs__bad_signature_targets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crypto_vectors_keyids__all),
-		cmocka_unit_test(test_crypto_vectors_sigs__basic_ed25519),
-		cmocka_unit_test(test_crypto_vectors_sigs__basic_ecdsa),
-		cmocka_unit_test(test_crypto_vectors_sigs__basic_rsa),
-		cmocka_unit_test(test_crypto_vectors_sigs__mixed_keys_threshold),
-		cmocka_unit_test(test_crypto_vectors_sigs__bad_signature_targets),
+	    cmocka_unit_test(test_crypto_vectors_keyids__all),
+	    cmocka_unit_test(test_crypto_vectors_sigs__basic_ed25519),
+	    cmocka_unit_test(test_crypto_vectors_sigs__basic_ecdsa),
+	    cmocka_unit_test(test_crypto_vectors_sigs__basic_rsa),
+	    cmocka_unit_test(test_crypto_vectors_sigs__mixed_keys_threshold),
+	    cmocka_unit_test(test_crypto_vectors_sigs__bad_signature_targets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
