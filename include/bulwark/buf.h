@@ -24,10 +24,17 @@ struct bw_buf {
 	size_t len;
 	size_t cap;
 	size_t max; /* appends beyond max fail with BW_ETOOBIG */
+	int secret; /* wipe every block it leaves behind (keys, PINs) */
 };
 
 /* Initialise an empty buffer that may grow to max bytes. */
 void bw_buf_init(struct bw_buf *b, size_t max);
+
+/*
+ * As bw_buf_init, for a buffer that will hold a secret: whenever it grows
+ * the old block is wiped before it is freed, and bw_buf_dispose wipes too.
+ */
+void bw_buf_init_secret(struct bw_buf *b, size_t max);
 
 /* Append len bytes. BW_ETOOBIG past max (buffer unchanged), BW_ENOMEM. */
 int bw_buf_append(struct bw_buf *b, const void *data, size_t len);

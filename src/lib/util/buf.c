@@ -14,6 +14,13 @@ void bw_buf_init(struct bw_buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->secret = 0;
+}
+
+void bw_buf_init_secret(struct bw_buf *b, size_t max)
+{
+	bw_buf_init(b, max);
+	b->secret = 1;
 }
 
 /* Make room for len more bytes plus the terminating NUL. */
@@ -41,15 +48,21 @@ static int buf_reserve(struct bw_buf *b, size_t len)
 	/* Never allocate far past the cap: max + 1 holds the NUL. */
 	if (ncap > b->max + 1 && b->max < SIZE_MAX)
 		ncap = b->max + 1 > need ? b->max + 1 : need;
-	/* Not realloc: the old block is wiped before it is freed, so a
-	 * buffer that held a secret leaves no copy behind when it grows. */
-	n = malloc(ncap);
-	if (n == NULL)
-		return BW_ENOMEM;
-	if (b->data != NULL) {
-		memcpy(n, b->data, b->len);
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
+	if (b->secret) {
+		/* Not realloc: the old block is wiped before it is freed, so
+		 * a secret leaves no copy behind when the buffer grows. */
+		n = malloc(ncap);
+		if (n == NULL)
+			return BW_ENOMEM;
+		if (b->data != NULL) {
+			memcpy(n, b->data, b->len);
+			OPENSSL_cleanse(b->data, b->cap);
+			free(b->data);
+		}
+	} else {
+		n = realloc(b->data, ncap);
+		if (n == NULL)
+			return BW_ENOMEM;
 	}
 	b->data = n;
 	b->cap = ncap;
@@ -86,6 +99,8 @@ void bw_buf_reset(struct bw_buf *b)
 
 void bw_buf_dispose(struct bw_buf *b)
 {
+	if (b->secret && b->data != NULL)
+		OPENSSL_cleanse(b->data, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = 0;

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "bulwark/buf.h"
 
 int bw_path_join(const char *dir, const char *name, char **out)
@@ -91,6 +93,8 @@ int bw_io_read_file(const char *path, size_t max, struct bw_buf *b,
 	}
 	rc = 0;
 out:
+	if (b->secret)
+		OPENSSL_cleanse(chunk, sizeof(chunk));
 	close(fd);
 	return rc;
 }
