@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "bulwark/buf.h"
@@ -583,6 +584,48 @@ static void test_pkcs11_signer__x509_req(void **state)
 	bw_signer_free(s);
 }
 
+/* A CA key in the token: self-signed certificate, then TLS use. */
+static void test_pkcs11_signer__x509_cert_and_tls(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for("cakey", NULL);
+	struct bw_signer *s = NULL;
+	struct bw_err err = { 0 };
+	X509 *cert = NULL;
+	X509_NAME *name = NULL;
+	SSL_CTX *ctx = NULL;
+
+	(void)state;
+	NEED_MODULE();
+	make_key("cakey", 0x65);
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), 0);
+	cert = X509_new();
+	name = X509_NAME_new();
+	assert_non_null(cert);
+	assert_non_null(name);
+	assert_int_equal(X509_set_version(cert, 2), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(cert), 1), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+		(const unsigned char *)"bulwark test factory CA", -1, -1, 0), 1);
+	assert_int_equal(X509_set_subject_name(cert, name), 1);
+	assert_int_equal(X509_set_issuer_name(cert, name), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(cert), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(cert), 3600));
+	assert_int_equal(X509_set_pubkey(cert, s->key->pkey), 1);
+	assert_true(X509_sign(cert, s->pkey, EVP_sha256()) > 0);
+	assert_int_equal(X509_verify(cert, s->key->pkey), 1);
+
+	/* The engine key as a TLS key (device mTLS client). */
+	ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	assert_int_equal(SSL_CTX_use_certificate(ctx, cert), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(ctx, s->pkey), 1);
+	assert_int_equal(SSL_CTX_check_private_key(ctx), 1);
+	SSL_CTX_free(ctx);
+	X509_NAME_free(name);
+	X509_free(cert);
+	bw_signer_free(s);
+}
+
 static void test_pkcs11_delete__removes_key(void **state)
 {
 	struct bw_pkcs11_opts o = opts_for("gone", NULL);
@@ -603,6 +646,39 @@ static void test_pkcs11_delete__removes_key(void **state)
 	o = opts_for(NULL, "71");
 	assert_int_equal(bw_pkcs11_delete_key(&o, &n, &err), 0);
 	assert_int_equal(n, 2);
+
+	/* Label and id together must both match; by URI as well. */
+	make_key("gone", 0x72);
+	o = opts_for("gone", "73");
+	assert_int_equal(bw_pkcs11_delete_key(&o, &n, &err), BW_ENOTFOUND);
+	memset(&o, 0, sizeof(o));
+	o.uri = "pkcs11:token=bw-test;object=gone;id=%72";
+	o.pin = PIN;
+	assert_int_equal(bw_pkcs11_delete_key(&o, &n, &err), 0);
+	assert_int_equal(n, 2);
+}
+
+static void test_pkcs11_keygen__by_uri(void **state)
+{
+	struct bw_pkcs11_opts o;
+	struct bw_signer *s = NULL;
+	struct bw_err err = { 0 };
+	uint8_t id[3] = { 0xb1, 0x00, 0xff };
+
+	(void)state;
+	NEED_MODULE();
+	memset(&o, 0, sizeof(o));
+	/* The URI's object/id are ignored by keygen: only the token counts. */
+	o.uri = "pkcs11:token=bw-test;object=ignored";
+	o.pin = PIN;
+	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, "uri key",
+					  id, sizeof(id), &err), 0);
+	o.uri = "pkcs11:token=bw-test;object=uri%20key;id=%B1%00%FF";
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), 0);
+	bw_signer_free(s);
+	o.uri = "pkcs11:token=bw-test;object=ignored";
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_ENOTFOUND);
+	assert_null(s);
 }
 
 static void test_pkcs11_signer__rsa_pss(void **state)
@@ -671,7 +747,9 @@ int main(void)
 		cmocka_unit_test(test_pkcs11_signer__wrong_pin),
 		cmocka_unit_test(test_pkcs11_signer__errors),
 		cmocka_unit_test(test_pkcs11_signer__x509_req),
+		cmocka_unit_test(test_pkcs11_signer__x509_cert_and_tls),
 		cmocka_unit_test(test_pkcs11_delete__removes_key),
+		cmocka_unit_test(test_pkcs11_keygen__by_uri),
 		cmocka_unit_test(test_pkcs11_signer__rsa_pss),
 		cmocka_unit_test(test_pkcs11_signer__ed25519_unsupported),
 	};
