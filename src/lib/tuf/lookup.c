@@ -219,12 +219,21 @@ int bw_tuf_updater_get_target(struct bw_tuf_updater *u, const char *path,
 	if (!bw_tuf__path_is_safe(path))
 		return bw_err_set(err, BW_EFORMAT, "unsafe target path \"%.128s\"",
 				  path);
+	rc = bw_tuf__ensure_targets(u, err);
+	if (rc != 0)
+		return rc;
 	return search(u, path, out, err);
 }
 
-size_t bw_tuf_updater_targets_count(const struct bw_tuf_updater *u)
+size_t bw_tuf_updater_targets_count(const struct bw_tuf_updater *cu)
 {
-	return u->targets != NULL ? json_object_size(u->targets->targets) : 0;
+	/* Loading deferred targets fills a cache of immutable trusted data. */
+	struct bw_tuf_updater *u = (struct bw_tuf_updater *)cu;
+
+	if (u->refresh_rc != 0 || !u->refreshed ||
+	    bw_tuf__ensure_targets(u, NULL) != 0)
+		return 0;
+	return json_object_size(u->targets->targets);
 }
 
 /* Top-level listing, built on first use. */
@@ -257,7 +266,8 @@ const struct bw_tuf_target *bw_tuf_updater_target_at(
 	/* The listing is a cache of immutable trusted data. */
 	struct bw_tuf_updater *u = (struct bw_tuf_updater *)cu;
 
-	if (u->targets == NULL || build_list(u) != 0 || i >= u->nlist)
+	if (bw_tuf_updater_targets_count(u) == 0 || build_list(u) != 0 ||
+	    i >= u->nlist)
 		return NULL;
 	return u->list[i];
 }

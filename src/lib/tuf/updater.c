@@ -547,6 +547,9 @@ int bw_tuf__load_targets_role(struct bw_tuf_updater *u, const char *role,
 	md = bw_tuf__load_local(u, file, BW_TUF_TARGETS, u->cfg.max_targets_bytes);
 	if (md != NULL &&
 	    (md->version != mf->version ||
+	     bw_tuf__check_length_hashes(md->raw, md->raw_len, mf->length,
+					 mf->hashes, mf->nhashes, role,
+					 NULL) != 0 ||
 	     bw_tuf__verify_sigs(md, kr, rk, role, NULL) != 0 ||
 	     bw_tuf__check_expiry(u, md, role, NULL) != 0)) {
 		bw_tuf__md_free(md);
@@ -635,6 +638,8 @@ fail:
 	return rc;
 }
 
+static int load_top_targets(struct bw_tuf_updater *u, struct bw_err *err);
+
 int bw_tuf_updater_refresh(struct bw_tuf_updater *u, struct bw_err *err)
 {
 	const struct bw_tuf_metafile *tm;
@@ -657,20 +662,57 @@ int bw_tuf_updater_refresh(struct bw_tuf_updater *u, struct bw_err *err)
 			rc = bw_err_set(err, BW_EFORMAT,
 					"snapshot does not list targets.json");
 	}
-	if (rc == 0)
-		rc = bw_tuf__load_targets_role(u, "targets", &u->root->keyring,
-					       &u->root->roles[BW_TUF_TARGETS],
-					       &u->targets, err);
+	if (rc == 0 && bw_tuf__record_matches(u, &u->targets_version)) {
+		/* Unchanged since it was last fully verified: see verified.c. */
+		u->targets_deferred = 1;
+	} else if (rc == 0) {
+		rc = load_top_targets(u, err);
+	}
 	u->refresh_rc = rc;
 	if (rc == 0)
 		bw_tuf__log(u, BW_LOG_INFO,
 			    "refreshed: root v%lld, timestamp v%lld, snapshot "
-			    "v%lld, targets v%lld",
+			    "v%lld, targets v%lld%s",
 			    (long long)u->root->version,
 			    (long long)u->timestamp->version,
 			    (long long)u->snapshot->version,
-			    (long long)u->targets->version);
+			    (long long)bw_tuf_updater_role_version(u, "targets"),
+			    u->targets_deferred ? " (unchanged)" : "");
 	return rc;
+}
+
+static int load_top_targets(struct bw_tuf_updater *u, struct bw_err *err)
+{
+	int rc;
+
+	bw_tuf__record_remove(u);
+	rc = bw_tuf__load_targets_role(u, "targets", &u->root->keyring,
+				       &u->root->roles[BW_TUF_TARGETS],
+				       &u->targets, err);
+	if (rc == 0)
+		bw_tuf__record_write(u, u->targets);
+	return rc;
+}
+
+int bw_tuf__ensure_targets(struct bw_tuf_updater *u, struct bw_err *err)
+{
+	int rc;
+
+	if (u->targets != NULL || !u->targets_deferred)
+		return u->targets != NULL ? 0
+					  : bw_err_set(err, BW_ESTATE,
+						       "no trusted targets");
+	rc = load_top_targets(u, err);
+	if (rc == 0 && u->targets->version != u->targets_version)
+		rc = bw_err_set(err, BW_EBADVERSION,
+				"targets changed under the updater");
+	if (rc != 0) {
+		bw_tuf__md_free(u->targets);
+		u->targets = NULL;
+		return rc;
+	}
+	u->targets_deferred = 0;
+	return 0;
 }
 
 int64_t bw_tuf_updater_role_version(const struct bw_tuf_updater *u,
@@ -686,6 +728,8 @@ int64_t bw_tuf_updater_role_version(const struct bw_tuf_updater *u,
 		md = u->snapshot;
 	else if (strcmp(role, "targets") == 0)
 		md = u->targets;
+	if (md == NULL && u->targets_deferred && strcmp(role, "targets") == 0)
+		return u->targets_version;
 	return md != NULL ? md->version : 0;
 }
 

@@ -21,6 +21,9 @@ struct bw_tuf_updater {
 	int refresh_rc;
 	struct bw_tuf_md *first_root; /* during update_root only */
 	struct bw_tuf_md *root, *timestamp, *snapshot, *targets;
+	int targets_deferred;    /* targets current per the verified record,
+				    loaded and verified on first use */
+	int64_t targets_version; /* when deferred */
 	struct bw_tuf_loaded_role *roles; /* verified delegated roles */
 	size_t nroles;
 	struct bw_tuf_target **found; /* targets handed out (owned) */
@@ -50,4 +53,11 @@ int bw_tuf__load_targets_role(struct bw_tuf_updater *u, const char *role,
 			      const struct bw_tuf_keyring *kr,
 			      const struct bw_tuf_role_keys *rk,
 			      struct bw_tuf_md **out, struct bw_err *err);
+
+/* verified.c: the record that lets a warm refresh skip targets.json. */
+int bw_tuf__record_matches(struct bw_tuf_updater *u, int64_t *version);
+void bw_tuf__record_write(struct bw_tuf_updater *u, const struct bw_tuf_md *md);
+void bw_tuf__record_remove(struct bw_tuf_updater *u);
+/* Load deferred top-level targets (full verification). */
+int bw_tuf__ensure_targets(struct bw_tuf_updater *u, struct bw_err *err);
 #endif

@@ -4,6 +4,8 @@
  * injected clock).
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -344,6 +346,70 @@ static void test_updater_root__chain(void **state)
 	repo_dispose(&r);
 }
 
+
+/* A warm refresh defers targets.json; first use verifies it fully. */
+static void test_updater_targets__verified_record(void **state)
+{
+	struct repo r;
+	struct client c = {0};
+	const struct bw_tuf_target *t = NULL;
+	struct bw_err err;
+	struct timespec times[2];
+	struct stat st;
+	char *dir, path[700];
+	FILE *f;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	dir = repo_client_dir(&r);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), 0);
+	snprintf(path, sizeof(path), "%s/targets.json.verified", dir);
+	assert_int_equal(stat(path, &st), 0);
+	/* Warm: targets.json is not fetched again. */
+	r.fetches = 0;
+	assert_int_equal(client_open(&c, &r, dir, &err), 0);
+	assert_int_equal(bw_tuf_updater_refresh(c.u, &err), 0);
+	assert_int_equal(bw_tuf_updater_role_version(c.u, "targets"), 1);
+	assert_int_equal(r.fetches, 2); /* 2.root.json (404), timestamp.json */
+	assert_int_equal(bw_tuf_updater_get_target(c.u, "hello.txt", &t, &err), 0);
+	bw_tuf_updater_free(c.u);
+	/* Corrupt targets.json in place, keeping inode, size and mtime: the
+	 * record still matches, but first use verifies, rejects the copy and
+	 * fetches the genuine one. */
+	snprintf(path, sizeof(path), "%s/targets.json", dir);
+	assert_int_equal(stat(path, &st), 0);
+	f = fopen(path, "r+");
+	assert_non_null(f);
+	fseek(f, 40, SEEK_SET);
+	fputc('#', f);
+	fclose(f);
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+	memset(&c, 0, sizeof(c));
+	r.fetches = 0;
+	assert_int_equal(client_open(&c, &r, dir, &err), 0);
+	assert_int_equal(bw_tuf_updater_refresh(c.u, &err), 0);
+	assert_int_equal(r.fetches, 2);
+	assert_int_equal(bw_tuf_updater_get_target(c.u, "hello.txt", &t, &err), 0);
+	assert_int_equal(r.fetches, 3); /* the genuine targets.json */
+	bw_tuf_updater_free(c.u);
+	/* A new targets version in snapshot invalidates the record. */
+	repo_put_signed(&r, "metadata/targets.json",
+			repo_targets_signed(2, REPO_EXPIRES), &r.targets, 1);
+	repo_put_signed(&r, "metadata/snapshot.json",
+			repo_snapshot_signed(&r, 2, 2, REPO_EXPIRES), &r.snapshot, 1);
+	repo_put_signed(&r, "metadata/timestamp.json",
+			repo_timestamp_signed(&r, 2, 2, REPO_EXPIRES),
+			&r.timestamp, 1);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), 0);
+	assert_int_equal(cached_version(dir, "targets.json"), 2);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
 /* ---- delegations ----------------------------------------------------- */
 
 static json_t *deleg_role(struct repo *r, const char *name, const char *path,
@@ -584,6 +650,7 @@ int main(void)
 		cmocka_unit_test(test_updater_snapshot__targets_rollback),
 		cmocka_unit_test(test_updater_targets__threshold),
 		cmocka_unit_test(test_updater_root__chain),
+		cmocka_unit_test(test_updater_targets__verified_record),
 		cmocka_unit_test(test_updater_delegation__cycle_and_bound),
 		cmocka_unit_test(test_updater_delegation__terminating),
 		cmocka_unit_test(test_updater_delegation__not_in_snapshot),
