@@ -588,5 +588,124 @@ class KeysCaTest(unittest.TestCase):
         run([BULWARK], check=2)
 
 
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+@unittest.skipUnless(shutil.which("softhsm2-util") and shutil.which(
+    "pkcs11-tool") and os.path.exists(SOFTHSM_MODULE), "SoftHSM2 not installed")
+class KeysCaHsmTest(unittest.TestCase):
+    """Factory CA key in a SoftHSM2 token: created non-extractable, every
+    factory signature goes through the token."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="bw-keys-ca-hsm-")
+        os.makedirs(os.path.join(self.tmp, "tokens"))
+        conf = os.path.join(self.tmp, "softhsm2.conf")
+        with open(conf, "w") as f:
+            f.write("directories.tokendir = %s/tokens\n"
+                    "objectstore.backend = file\nlog.level = ERROR\n"
+                    % self.tmp)
+        self.env_old = os.environ.get("SOFTHSM2_CONF")
+        os.environ["SOFTHSM2_CONF"] = conf
+        run(["softhsm2-util", "--init-token", "--free", "--label", "factory",
+             "--pin", "1234", "--so-pin", "5678"], check=0)
+        self.pin = os.path.join(self.tmp, "pin")
+        with open(self.pin, "w") as f:
+            f.write("1234\n")
+        os.chmod(self.pin, 0o600)
+        self.pki = os.path.join(self.tmp, "pki")
+
+    def tearDown(self):
+        if self.env_old is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = self.env_old
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def objects(self):
+        return run(["pkcs11-tool", "--module", SOFTHSM_MODULE, "--login",
+                    "--pin", "1234", "--list-objects"], check=0).stdout
+
+    def test_hsm_factory_ca(self):
+        bw("create", self.pki, "--factory", FACTORY, "--dns", "gw.example.com",
+           "--online-ca", "--local-ca", "--hsm-token", "factory",
+           "--hsm-pin-file", self.pin)
+        self.assertFalse(os.path.exists(os.path.join(self.pki,
+                                                     "factory_ca.key")))
+        uri = read(os.path.join(self.pki, "factory_ca.uri"))
+        self.assertTrue(uri.startswith("pkcs11:token=factory;"))
+        objs = self.objects()
+        self.assertIn("never extractable", objs)
+        self.assertIn("sensitive", objs)
+        ca = os.path.join(self.pki, "factory_ca.pem")
+        for n in ("tls.pem", "est-tls.pem", "online-ca.pem", "local-ca.pem"):
+            ossl("verify", "-CAfile", ca, os.path.join(self.pki, n))
+        # the token's public key is the factory CA's
+        tokpub = run(["pkcs11-tool", "--module", SOFTHSM_MODULE,
+                      "--read-object", "--type", "pubkey", "--label",
+                      "bulwark-factory-ca", "-o",
+                      os.path.join(self.tmp, "pub.der")], check=0)
+        del tokpub
+        a = ossl("pkey", "-pubin", "-inform", "DER", "-in",
+                 os.path.join(self.tmp, "pub.der"), "-outform", "PEM").stdout
+        b = ossl("x509", "-in", ca, "-noout", "-pubkey").stdout
+        self.assertEqual(a, b)
+        # factory signatures need the token: no PIN, wrong PIN fail
+        before = snapshot(self.pki)
+        p = bw("add-device-ca", self.pki, "--local", "--name", "b", check=2)
+        self.assertIn("--hsm-pin-file", p.stderr)
+        bad = os.path.join(self.tmp, "badpin")
+        with open(bad, "w") as f:
+            f.write("0000\n")
+        os.chmod(bad, 0o600)
+        p = bw("add-device-ca", self.pki, "--local", "--name", "b",
+               "--hsm-pin-file", bad, check=1)
+        self.assertIn("PIN", p.stderr)
+        self.assertEqual(before, snapshot(self.pki))
+        bw("add-device-ca", self.pki, "--local", "--name", "b",
+           "--hsm-pin-file", self.pin)
+        ossl("verify", "-CAfile", ca, os.path.join(self.pki,
+                                                   "local-ca-b.pem"))
+        bw("disable-device-ca", self.pki, "--ca", "online-ca",
+           "--hsm-pin-file", self.pin)
+        p = ossl("crl", "-in", os.path.join(self.pki, "crl",
+                                            "factory_ca.crl"),
+                 "-noout", "-text", "-CAfile", ca)
+        self.assertIn("verify OK", p.stdout + p.stderr)
+        self.assertIn("Certificate Hold", p.stdout)
+        bw("rotate-tls", self.pki, "--hsm-pin-file", self.pin)
+        ossl("verify", "-CAfile", ca, os.path.join(self.pki, "tls.pem"))
+        # device signing uses the device CA file key: no PIN needed
+        csr, _, _ = device_csr(self.tmp, "hsm-dev")
+        bw("sign", self.pki, csr, "-o", os.path.join(self.tmp, "d.pem"))
+        ossl("verify", "-CAfile", ca, "-untrusted",
+             os.path.join(self.pki, "local-ca.pem"),
+             os.path.join(self.tmp, "d.pem"))
+
+    def test_hsm_create_refusals_leave_token_unchanged(self):
+        bw("create", self.pki, "--factory", FACTORY, "--hsm-token", "factory",
+           "--hsm-pin-file", self.pin)
+        objs = self.objects()
+        before = snapshot(self.pki)
+        # existing root: refused; the key made for it is removed again
+        p = bw("create", self.pki, "--factory", FACTORY, "--hsm-token",
+               "factory", "--hsm-pin-file", self.pin, "--hsm-key-label", "k2",
+               check=1)
+        self.assertIn("existing root", p.stderr)
+        self.assertEqual(objs, self.objects())
+        self.assertEqual(before, snapshot(self.pki))
+        # same label again in another directory
+        p = bw("create", os.path.join(self.tmp, "pki2"), "--factory", FACTORY,
+               "--hsm-token", "factory", "--hsm-pin-file", self.pin, check=1)
+        self.assertIn("--hsm-key-label", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "pki2")))
+        p = bw("create", os.path.join(self.tmp, "pki3"), "--factory", FACTORY,
+               "--hsm-token", "nosuchtoken", "--hsm-pin-file", self.pin,
+               check=1)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "pki3")))
+        bw("create", os.path.join(self.tmp, "pki4"), "--factory", FACTORY,
+           "--hsm-token", "factory", check=2)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -168,7 +168,10 @@ static int hsm_create_key(const char *prog, const struct hsm_args *h,
 	rc = bw_pkcs11_keygen(o, BW_KEY_ECDSA_P256, o->object_label, id,
 			      sizeof(id), &err);
 	if (rc != 0)
-		return bw_cli_fail(prog, "HSM key generation: %s", err.msg);
+		return bw_cli_fail(prog, "HSM key generation: %s%s", err.msg,
+				   rc == BW_EEXIST ? " (choose another "
+						     "--hsm-key-label)"
+						   : "");
 	rc = bw_pkcs11_uri_build(o, "private", &base, &err);
 	if (rc == 0) {
 		size_t need = strlen(base) + strlen(module) + 16;
