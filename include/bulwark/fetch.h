@@ -46,7 +46,11 @@ struct bw_http_opts {
 	const char *user_agent;  /* default "bulwark/<version>" */
 };
 
-/* New libcurl fetcher; reuses one connection (and TLS session) per fetcher. */
+/*
+ * New libcurl fetcher for http://, https:// and file:// URLs (file:// serves
+ * an exported repository from a directory, e.g. an offline bundle). Reuses
+ * one connection (and TLS session) per fetcher.
+ */
 int bw_http_fetcher_new(const struct bw_http_opts *opts, struct bw_fetcher **out,
 			struct bw_err *err);
 

@@ -150,6 +150,52 @@ int64_t bw_tuf_updater_role_version(const struct bw_tuf_updater *u,
 
 void bw_tuf_updater_free(struct bw_tuf_updater *u);
 
+/* ---- verification for repository tools and servers --------------------- */
+
+/* What a metadata file says about itself (parsed strictly, not verified). */
+struct bw_tuf_info {
+	char type[16];   /* "root", "timestamp", "snapshot", "targets" */
+	int64_t version;
+	int64_t expires;
+};
+
+/*
+ * Parse metadata of any top-level type strictly (spec version, _type, and
+ * every field of that role) and report its type, version and expiry.
+ * Signatures are not checked.
+ */
+int bw_tuf_metadata_info(const void *md, size_t len, struct bw_tuf_info *out,
+			 struct bw_err *err);
+
+/*
+ * TUF 5.3.4 / 5.3.5 for an upload or a ceremony: new_root must be version
+ * trusted+1 and signed by the threshold of the trusted root's root keys
+ * and by the threshold of its own root keys. Expiry is not judged.
+ */
+int bw_tuf_verify_root_update(const void *trusted_root, size_t trusted_len,
+			      const void *new_root, size_t new_len,
+			      struct bw_err *err);
+
+/*
+ * Check metadata of a top-level role (role: "root", "timestamp",
+ * "snapshot", "targets") against root: the right _type, signed by the
+ * threshold of that role's keys in root (distinct keys), and, when now is
+ * not 0, not expired at now. *version (may be NULL) receives its version.
+ */
+int bw_tuf_verify_role(const void *root, size_t root_len, const char *role,
+		       const void *md, size_t md_len, int64_t now,
+		       int64_t *version, struct bw_err *err);
+
+/*
+ * Count the distinct keys of role in root that validly sign md (for a
+ * ceremony's "how many signatures so far"). *threshold receives the role's
+ * threshold. Returns 0 and *count, or an error if either does not parse.
+ */
+int bw_tuf_count_signatures(const void *root, size_t root_len,
+			    const char *role, const void *md, size_t md_len,
+			    size_t *count, int64_t *threshold,
+			    struct bw_err *err);
+
 /* ---- signing (repository side) ---------------------------------------- */
 
 /*

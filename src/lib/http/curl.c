@@ -37,6 +37,9 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	/* Only a successful response body goes to the sink. */
 	if (t->status == 0)
 		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+	/* file:// reports no response code: the body is the file. */
+	if (t->status == 0 && t->offset == 0)
+		t->status = 200;
 	if (t->status != 200 && t->status != 206)
 		return n;
 	/* A server that ignores Range resends from byte 0: never append
@@ -86,10 +89,15 @@ static int curl_fetch(struct bw_fetcher *f, const char *url, uint64_t offset,
 					    (unsigned long long)max_len)
 			       : bw_err_set(err, t.rc, "%.256s: transfer aborted",
 					    url);
+	/* file:// (offline bundles): a missing file is "not found". */
+	if (cc == CURLE_FILE_COULDNT_READ_FILE)
+		return bw_err_set(err, BW_ENOTFOUND, "%.256s: not found", url);
 	if (cc != CURLE_OK)
 		return bw_err_set(err, BW_ENET, "%.256s: %s", url,
 				  cf->errbuf[0] ? cf->errbuf
 						: curl_easy_strerror(cc));
+	if (status == 0 && strncmp(url, "file:", 5) == 0)
+		status = offset > 0 ? 206 : 200;
 	if (status == 404 || status == 403)
 		return bw_err_set(err, BW_ENOTFOUND, "%.256s: HTTP %ld", url,
 				  status);
@@ -127,7 +135,7 @@ static int setup_easy(struct curl_fetcher *cf, const struct bw_http_opts *o)
 	/* Metadata and targets are never fetched through redirects to other
 	 * places; TUF verifies content, but the URL is the operator's. */
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
 			 o->connect_timeout_s > 0 ? o->connect_timeout_s : 10L);
 	if (o->total_timeout_s > 0)

@@ -14,6 +14,7 @@
 #include "bulwark/crypto.h"
 #include "bulwark/error.h"
 #include "bulwark/hash.h"
+#include "bulwark/json.h"
 #include "bulwark/tuf.h"
 
 enum bw_tuf_role_type {
