@@ -202,6 +202,11 @@ class TransportAttacks(unittest.TestCase):
         self.assertIsNone(bwtest.read_version(
             os.path.join(self.md, "snapshot.json")))
 
+    def test_endless_root(self):
+        """2.root.json never ends: stop at the root cap (512 KiB), fail."""
+        self._endless("/metadata/2.root.json")
+        self.assertEqual(bwtest.read_versions(self.md)["root.json"], 1)
+
     def test_endless_target(self):
         """A target never ends: stop at its signed length and fail."""
         self._endless(_served_target("valid-cs", "hello.txt"), download=True)
@@ -258,6 +263,30 @@ class TransportAttacks(unittest.TestCase):
                                                 "hello.txt")])
         if not abs_existed:
             self.assertFalse(os.path.exists("/abs.txt"))
+
+    def test_role_name_stays_in_metadata_dir(self):
+        """A delegated role named ../../escape-role writes nothing outside."""
+        scen = os.path.join(OUT, "delegated-role-name-traversal")
+        work = os.path.join(self.work, "role")
+        md = os.path.join(work, "a", "b", "metadata")
+        tdir = os.path.join(work, "a", "b", "targets")
+        os.makedirs(md)
+        os.makedirs(tdir)
+        r = bwtest.cli_init(md, os.path.join(scen, "initial_root.json"))
+        self.assertEqual(r.returncode, 0, r.describe())
+        with bwtest.StaticServer(scen) as srv:
+            r = bwtest.cli_download(md, srv.url("metadata"),
+                                    srv.url("targets"), tdir,
+                                    ["top.txt", "e/x.txt"])
+        self.assertFalse(r.timed_out, r.describe())
+        self.assertIn(r.returncode, (0, 1), r.describe())
+        outside = [f for f in bwtest.list_files(work)
+                   if not f.startswith(os.path.join("a", "b", "metadata"))
+                   and not f.startswith(os.path.join("a", "b", "targets"))]
+        self.assertEqual(outside, [], r.describe())
+        # Whatever the client decided, top.txt (listed by targets) came
+        # first and is there.
+        self.assertIn("top.txt", bwtest.list_files(tdir), r.describe())
 
     def test_cached_target_not_downloaded_again(self):
         meta = self.server()

@@ -1517,42 +1517,54 @@ static void sc_delegated_not_in_snapshot(const char *name)
 
 /* ---- scenarios: target files ----------------------------------------------- */
 
-static void target_file_defect(const char *name, int longer)
+enum file_defect { FILE_OTHER_CONTENT, FILE_LONGER, FILE_SHORTER };
+
+static void target_file_defect(const char *name, enum file_defect d)
 {
+	static const char *const served[] = {
+		"firmware IMAGE v6.6\n",
+		"firmware image v1.0\nand more bytes after it\n",
+		"firmware image",
+	};
+	static const char *const why[] = {
+		"the served file's sha256 differs from the signed one",
+		"the server sends more bytes than the signed length",
+		"the server sends fewer bytes than the signed length",
+	};
+	static const char *const desc[] = {
+		"firmware.bin is served with the signed length and other content",
+		"firmware.bin is served with extra bytes after the signed content",
+		"firmware.bin is served truncated (a prefix of the signed content)",
+	};
 	struct st s;
 	json_t *t, *e;
 	char hex[BW_HASH_MAX_HEX];
 	const char *good = "firmware image v1.0\n";
-	const char *bad = "firmware IMAGE v6.6\n";
-	const char *more = "firmware image v1.0\nand more bytes after it\n";
 
 	st_open(&s, name, NULL, 1);
 	t = std_start(&s);
 	list_target(t, "firmware.bin", good, strlen(good), hex);
-	if (longer)
-		put_target_file(&s, "firmware.bin", hex, more, strlen(more));
-	else
-		put_target_file(&s, "firmware.bin", hex, bad, strlen(bad));
+	put_target_file(&s, "firmware.bin", hex, served[d], strlen(served[d]));
 	std_top(&s, t, NULL, 1, 1);
 	e = ex_step(NULL, "ok", "valid metadata", 1, 1, 1, 1);
 	ex_dl(e, "hello.txt", "ok", NULL);
-	ex_dl(e, "firmware.bin", "fail", longer ?
-	      "the server sends more bytes than the signed length" :
-	      "the served file's sha256 differs from the signed one");
-	ex_write(name, longer ? "firmware.bin is served with extra bytes "
-				"after the signed content" :
-				"firmware.bin is served with the signed "
-				"length and other content", e);
+	ex_dl(e, "firmware.bin", "fail", why[d]);
+	ex_write(name, desc[d], e);
 }
 
 static void sc_target_hash(const char *name)
 {
-	target_file_defect(name, 0);
+	target_file_defect(name, FILE_OTHER_CONTENT);
 }
 
 static void sc_target_length(const char *name)
 {
-	target_file_defect(name, 1);
+	target_file_defect(name, FILE_LONGER);
+}
+
+static void sc_target_shorter(const char *name)
+{
+	target_file_defect(name, FILE_SHORTER);
 }
 
 static void sc_bad_target_paths(const char *name)
@@ -1585,6 +1597,213 @@ static void sc_bad_target_paths(const char *name)
 	std_top(&s, t, NULL, 1, 1);
 	ex_write(name, "targets lists ../escape.txt, /abs.txt and a/../../x "
 		 "(files served where naive URL resolution would look)", e);
+}
+
+/* ---- scenarios: more format and delegation defects ----------------------- */
+
+static void sc_root_threshold_zero(const char *name)
+{
+	struct st s;
+	json_t *r;
+
+	rot_start(&s, name);
+	r = root_v(2, VALID, 1, KEYS("R1"));
+	json_object_set_new(json_object_get(json_object_get(r, "roles"),
+					    "targets"),
+			    "threshold", json_integer(0));
+	publish_root(&s, r, KEYS("R1"), 0);
+	rot_finish(name, "2.root.json (signed by R1) gives the targets role "
+		   "threshold 0", 0, "a threshold must be at least 1: "
+		   "2.root.json is malformed; root stays at v1", 1);
+}
+
+/* Insert text into b at offset at. */
+static void blob_insert(struct blob *b, size_t at, const char *text)
+{
+	size_t n = strlen(text);
+	uint8_t *p = nonnull(malloc(b->n + n));
+
+	memcpy(p, b->p, at);
+	memcpy(p + at, text, n);
+	memcpy(p + at + n, b->p + at, b->n - at);
+	free(b->p);
+	b->p = p;
+	b->n += n;
+}
+
+static void sc_timestamp_duplicate_key(const char *name)
+{
+	static const char tail[] = "\"version\":1}}";
+	struct st s;
+	json_t *t, *m, *sm, *env, *e;
+	struct blob b;
+
+	st_open(&s, name, NULL, 1);
+	t = std_start(&s);
+	m = nonnull(json_object());
+	json_object_set_new(m, "targets.json", publish(&s, "targets", t,
+						       KEYS("targets"), NULL));
+	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m),
+		     KEYS("snapshot"), NULL);
+	env = sign(mk_timestamp(1, VALID, sm), KEYS("timestamp"));
+	b = serve_bytes(env);
+	json_decref(env);
+	/* Canonical: the envelope ends with signed.version, the last key. */
+	if (b.n < sizeof(tail) ||
+	    memcmp(b.p + b.n - (sizeof(tail) - 1), tail, sizeof(tail) - 1))
+		die("unexpected timestamp tail");
+	blob_insert(&b, b.n - (sizeof(tail) - 1), "\"version\":2,");
+	write_meta_bytes(&s, "timestamp.json", b.p, b.n);
+	free(b.p);
+	e = ex_step(NULL, "fail", "duplicate key \"version\" in signed: the "
+		    "JSON is ambiguous and must be rejected (python's json "
+		    "keeps the last value, which is the signed one, so "
+		    "python-tuf would accept it)", 1, 0, 0, 0);
+	ex_dl(e, "hello.txt", "fail", NULL);
+	ex_write(name, "timestamp.json's signed object has \"version\":2 "
+		 "followed by \"version\":1; the signature covers the object "
+		 "with version 1", e);
+}
+
+static void sc_unsupported_spec_version(const char *name)
+{
+	struct st s;
+	json_t *t, *e;
+
+	st_open(&s, name, NULL, 1);
+	t = std_start(&s);
+	json_object_set_new(t, "spec_version", json_string("2.0.0"));
+	std_top(&s, t, NULL, 1, 1);
+	e = ex_step(NULL, "fail", "targets has spec_version 2.0.0: a major "
+		    "version this client does not implement", 1, 1, 1, 0);
+	ex_dl(e, "hello.txt", "fail", NULL);
+	ex_write(name, "targets.json (validly signed) says spec_version "
+		 "\"2.0.0\"", e);
+}
+
+static void sc_snapshot_version_mismatch(const char *name)
+{
+	struct st s;
+	json_t *t, *m, *sm, *env, *e;
+	struct blob b;
+
+	st_open(&s, name, NULL, 1);
+	t = std_start(&s);
+	m = nonnull(json_object());
+	json_object_set_new(m, "targets.json", publish(&s, "targets", t,
+						       KEYS("targets"), NULL));
+	env = sign(mk_snapshot(1, VALID, m), KEYS("snapshot"));
+	b = serve_bytes(env);
+	json_decref(env);
+	write_meta_bytes(&s, "2.snapshot.json", b.p, b.n);
+	free(b.p);
+	sm = nonnull(json_pack("{s:i}", "version", 2));
+	publish0(&s, "timestamp", mk_timestamp(1, VALID, sm),
+		 KEYS("timestamp"));
+	e = ex_step(NULL, "fail", "snapshot version 1, timestamp lists 2 "
+		    "(TUF 5.5.3)", 1, 1, 0, 0);
+	ex_dl(e, "hello.txt", "fail", NULL);
+	ex_write(name, "timestamp lists snapshot version 2 (version only); "
+		 "2.snapshot.json is a validly signed snapshot version 1", e);
+}
+
+enum deleg_defect { DELEG_BAD_SIG, DELEG_EXPIRED, DELEG_VERSION };
+
+static void delegated_defect(const char *name, enum deleg_defect d)
+{
+	static const char *const why[] = {
+		"a.json is signed by a key a's delegation does not list",
+		"a.json is expired",
+		"snapshot lists a.json version 2, the served 2.a.json says 1",
+	};
+	static const char *const desc[] = {
+		"targets delegates a/* to a; a.json is signed by the wrong key",
+		"targets delegates a/* to a; a.json expired 2020-01-01T00:00:00Z",
+		"targets delegates a/* to a; snapshot lists a.json version 2, "
+		"the server serves a validly signed version 1 as 2.a.json",
+	};
+	struct st s;
+	json_t *t, *a, *m, *e, *am;
+	struct blob b;
+
+	st_open(&s, name, NULL, 1);
+	publish_root(&s, std_root(1, VALID, 1), KEYS("root"), 1);
+	t = mk_targets(1, VALID);
+	add_target(&s, t, "top.txt", "listed by targets\n");
+	delegate(t, "a", KEYS("deleg-a"), 1, 0, KEYS("a/*"), NULL);
+	a = mk_targets(1, d == DELEG_EXPIRED ? EXPIRED : VALID);
+	add_target(&s, a, "a/x.txt", "listed by a\n");
+	m = nonnull(json_object());
+	am = publish(&s, "a", a, d == DELEG_BAD_SIG ? KEYS("deleg-b") :
+		     KEYS("deleg-a"), &b);
+	if (d == DELEG_VERSION) {
+		json_decref(am);
+		am = nonnull(json_pack("{s:i}", "version", 2));
+		write_meta_bytes(&s, "2.a.json", b.p, b.n);
+	}
+	free(b.p);
+	json_object_set_new(m, "a.json", am);
+	std_top(&s, t, m, 1, 1);
+	e = ex_step(NULL, "ok", "valid top-level metadata", 1, 1, 1, 1);
+	ex_dl(e, "top.txt", "ok", NULL);
+	ex_dl(e, "a/x.txt", "fail", why[d]);
+	ex_write(name, desc[d], e);
+}
+
+static void sc_deleg_bad_sig(const char *name)
+{
+	delegated_defect(name, DELEG_BAD_SIG);
+}
+
+static void sc_deleg_expired(const char *name)
+{
+	delegated_defect(name, DELEG_EXPIRED);
+}
+
+static void sc_deleg_version(const char *name)
+{
+	delegated_defect(name, DELEG_VERSION);
+}
+
+/*
+ * A delegated role named "../../escape-role". No outcome is prescribed
+ * ("download_any"): whatever the client does, the role's metadata must
+ * not be written outside the metadata dir (checked by
+ * test_tuf_scenarios.py). cs off: a client that percent-encodes the name
+ * asks for metadata/..%2F..%2Fescape-role.json, which the test server
+ * decodes and normalises to <scenario>/escape-role.json, where the file is.
+ */
+static void sc_role_name_traversal(const char *name)
+{
+	struct st s;
+	json_t *t, *a, *m, *e;
+	struct blob b;
+	char path[PATH_BUF];
+
+	st_open(&s, name, NULL, 0);
+	publish_root(&s, std_root(1, VALID, 0), KEYS("root"), 1);
+	t = mk_targets(1, VALID);
+	add_target(&s, t, "top.txt", "listed by targets\n");
+	delegate(t, "../../escape-role", KEYS("deleg-a"), 1, 0, KEYS("e/*"),
+		 NULL);
+	a = mk_targets(1, VALID);
+	add_target(&s, a, "e/x.txt", "listed by ../../escape-role\n");
+	m = nonnull(json_object());
+	json_object_set_new(m, "../../escape-role.json",
+			    publish(&s, "escape-role", a, KEYS("deleg-a"), &b));
+	fmt(path, sizeof(path), "%s/escape-role.json", s.dir);
+	write_file(path, b.p, b.n);
+	free(b.p);
+	std_top(&s, t, m, 1, 1);
+	e = ex_step(NULL, "ok", "valid metadata", 1, 1, 1, 1);
+	ex_dl(e, "top.txt", "ok", NULL);
+	json_object_set_new(e, "download_any",
+			    nonnull(json_pack("{s:s}", "e/x.txt",
+					      "ok or fail; nothing may be "
+					      "written outside the metadata "
+					      "and target dirs")));
+	ex_write(name, "targets delegates e/* to a role named "
+		 "\"../../escape-role\"", e);
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -1630,6 +1849,15 @@ static const struct scenario scenarios[] = {
 	{ "target-hash-mismatch", sc_target_hash },
 	{ "target-length-mismatch", sc_target_length },
 	{ "bad-target-paths", sc_bad_target_paths },
+	{ "target-length-shorter", sc_target_shorter },
+	{ "root-threshold-zero", sc_root_threshold_zero },
+	{ "timestamp-duplicate-json-key", sc_timestamp_duplicate_key },
+	{ "unsupported-spec-version", sc_unsupported_spec_version },
+	{ "snapshot-version-mismatch", sc_snapshot_version_mismatch },
+	{ "delegated-role-bad-signature", sc_deleg_bad_sig },
+	{ "delegated-role-expired", sc_deleg_expired },
+	{ "delegated-role-version-mismatch", sc_deleg_version },
+	{ "delegated-role-name-traversal", sc_role_name_traversal },
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
