@@ -13,9 +13,15 @@
  *
  * Keys are ed25519 from fixed seeds (sha256 of "bulwark tuf_gen <name>"),
  * so the output is the same on every run, except for the one delegated role
- * signed by an ecdsa key generated at run time. Served bytes are the
- * canonical JSON of each envelope. Valid metadata expires VALID, expired
- * metadata EXPIRED.
+ * signed by an ecdsa key generated at run time ("delegations"). Served bytes
+ * are the canonical JSON of each envelope (compact sorted JSON where a PEM
+ * key's newlines would make canonical JSON invalid JSON). Valid metadata
+ * expires VALID, expired metadata EXPIRED. Every failing scenario names its
+ * defect in "reason" / "download_reasons"; "download_any" lists targets
+ * whose outcome is free but whose side effects tests check.
+ *
+ * tests/integration/test_tuf_scenarios.py runs all of them against
+ * bulwark-tuf-client.
  *
  * A test tool, not library code: any failure prints a message and exits 1.
  */
