@@ -1812,6 +1812,85 @@ static void sc_role_name_traversal(const char *name)
 		 "\"../../escape-role\"", e);
 }
 
+static void sc_delegation_both_selectors(const char *name)
+{
+	struct st s;
+	json_t *t, *a, *m, *e;
+
+	st_open(&s, name, NULL, 1);
+	publish_root(&s, std_root(1, VALID, 1), KEYS("root"), 1);
+	t = mk_targets(1, VALID);
+	add_target(&s, t, "hello.txt", "hello from bulwark\n");
+	delegate(t, "a", KEYS("deleg-a"), 1, 0, KEYS("a/*"), KEYS("00", "ff"));
+	a = mk_targets(1, VALID);
+	m = nonnull(json_object());
+	publish_deleg(&s, m, "a", a, KEYS("deleg-a"));
+	std_top(&s, t, m, 1, 1);
+	e = ex_step(NULL, "fail", "a delegated role has both paths and "
+		    "path_hash_prefixes (exactly one is allowed): targets.json "
+		    "is malformed", 1, 1, 1, 0);
+	ex_dl(e, "hello.txt", "fail", NULL);
+	ex_write(name, "targets delegates to a with both \"paths\" and "
+		 "\"path_hash_prefixes\"", e);
+}
+
+static void sc_delegation_glob(const char *name)
+{
+	struct st s;
+	json_t *t, *q, *m, *e;
+
+	st_open(&s, name, NULL, 1);
+	publish_root(&s, std_root(1, VALID, 1), KEYS("root"), 1);
+	t = mk_targets(1, VALID);
+	delegate(t, "q", KEYS("deleg-a"), 1, 0,
+		 KEYS("q/file-?.txt", "r/[ab].txt", "s/*.bin"), NULL);
+	q = mk_targets(1, VALID);
+	add_target(&s, q, "q/file-1.txt", "q1\n");
+	add_target(&s, q, "q/file-10.txt", "q10\n");
+	add_target(&s, q, "r/a.txt", "ra\n");
+	add_target(&s, q, "r/c.txt", "rc\n");
+	add_target(&s, q, "s/x.bin", "sx\n");
+	add_target(&s, q, "s/x.bin.sig", "sxs\n");
+	m = nonnull(json_object());
+	publish_deleg(&s, m, "q", q, KEYS("deleg-a"));
+	std_top(&s, t, m, 1, 1);
+	e = ex_step(NULL, "ok", "valid repository; delegated paths are "
+		    "shell-style patterns matched per path segment (fnmatch: "
+		    "*, ?, [seq]) as python-tuf does", 1, 1, 1, 1);
+	ex_dl(e, "q/file-1.txt", "ok", "matches q/file-?.txt");
+	ex_dl(e, "q/file-10.txt", "fail", "'?' matches exactly one character");
+	ex_dl(e, "r/a.txt", "ok", "matches r/[ab].txt");
+	ex_dl(e, "r/c.txt", "fail", "c is not in [ab]");
+	ex_dl(e, "s/x.bin", "ok", "matches s/*.bin");
+	ex_dl(e, "s/x.bin.sig", "fail", "the pattern must match the whole "
+	      "name: s/*.bin does not match s/x.bin.sig");
+	ex_write(name, "targets delegates q/file-?.txt, r/[ab].txt and "
+		 "s/*.bin to q, which lists matching and non-matching paths", e);
+}
+
+static void sc_target_special_chars(const char *name)
+{
+	static const char *const paths[] = {
+		"pct/a%20b.txt", "pct/q?x=1.txt", "pct/hash#frag.txt",
+		"pct/plus+sign&amp;.txt", "pct/semi;colon:.txt",
+	};
+	struct st s;
+	json_t *t, *e;
+
+	st_open(&s, name, NULL, 1);
+	t = std_start(&s);
+	e = ex_step(NULL, "ok", "valid repository", 1, 1, 1, 1);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		add_target(&s, t, paths[i], paths[i]);
+		ex_dl(e, paths[i], "ok", "characters that are special in URLs "
+		      "must be percent-encoded ('%' as %25, '?' as %3F, '#' as "
+		      "%23)");
+	}
+	std_top(&s, t, NULL, 1, 1);
+	ex_write(name, "target paths with %, ?, #, +, &, ; and : (served "
+		 "under their literal names, hash-prefixed)", e);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 struct scenario {
@@ -1864,6 +1943,9 @@ static const struct scenario scenarios[] = {
 	{ "delegated-role-expired", sc_deleg_expired },
 	{ "delegated-role-version-mismatch", sc_deleg_version },
 	{ "delegated-role-name-traversal", sc_role_name_traversal },
+	{ "delegation-both-selectors", sc_delegation_both_selectors },
+	{ "delegation-glob-patterns", sc_delegation_glob },
+	{ "target-special-chars", sc_target_special_chars },
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
