@@ -309,10 +309,11 @@ int bw_pki_sign_csr(struct bw_pki *pki, const uint8_t *csr, size_t csr_len,
 
 /*
  * New gateway (est = 0) or EST (est = 1) server certificate and key from
- * the factory CA, same SANs as the current one; the old files are kept as
- * .bak.
+ * the factory CA, for sans (NULL or empty: the same SANs as the current
+ * one); the old files are kept as tls.pem.bak / tls.key.bak (est-tls.*).
  */
-int bw_pki_rotate_server(struct bw_pki *pki, int est, time_t now,
+int bw_pki_rotate_server(struct bw_pki *pki, int est,
+			 const struct bw_pki_sans *sans, time_t now,
 			 struct bw_err *err);
 
 /* Re-sign every CRL (new lastUpdate/nextUpdate and crlNumber). */

@@ -527,6 +527,17 @@ class KeysCaTest(unittest.TestCase):
             ossl("x509", "-in", os.path.join(pki, stem + ".pem"), "-noout",
                  "-pubkey")
 
+    def test_rotate_with_new_names(self):
+        pki = self.fresh_pki()
+        bw("rotate-tls", pki, "--dns", "gw2.example.com", "--ip", "10.0.0.7")
+        text = ossl("x509", "-in", os.path.join(pki, "tls.pem"), "-noout",
+                    "-text").stdout
+        self.assertIn("DNS:gw2.example.com, IP Address:10.0.0.7", text)
+        self.assertIn("Subject: CN = gw2.example.com", text)
+        self.assert_fails_unchanged(["rotate-est", pki, "--ip", "1.2.3"],
+                                    "bad IP", pki=pki)
+        bw("update-crl", pki, "--dns", "x", check=2)
+
     def test_update_crl_and_show(self):
         pki = self.fresh_pki("--online-ca")
         before = ossl("crl", "-in", os.path.join(pki, "crl", "online-ca.crl"),

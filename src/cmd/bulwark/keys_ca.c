@@ -708,12 +708,19 @@ static int ca_simple(int argc, char **argv, const char *prog, const char *desc,
 		     int what)
 {
 	const char *pos[1] = {NULL};
+	struct bw_cli_list dns = {0}, ip = {0};
+	struct bw_pki_sans sans = {0};
 	struct hsm_args h = {0};
 	int done = 0, rc;
-	const struct bw_cli_opt opts[] = {HSM_USE_OPTS(h)};
-	const struct bw_cli_spec spec = {prog, "DIR", desc, opts,
-					 sizeof(opts) / sizeof(opts[0]), pos,
-					 1, 1};
+	const struct bw_cli_opt opts[] = {
+		{"--dns", BW_CLI_LIST, "NAME", "rotate only: new DNS SANs "
+		 "(default: keep the current names)", &dns},
+		{"--ip", BW_CLI_LIST, "ADDR", "rotate only: new IP SANs", &ip},
+		HSM_USE_OPTS(h),
+	};
+	const struct bw_cli_spec spec = {
+		prog, what == 2 ? "DIR" : "DIR [--dns NAME ...] [--ip ADDR ...]",
+		desc, opts, sizeof(opts) / sizeof(opts[0]), pos, 1, 1};
 	struct ca_ctx c = {0};
 	struct bw_err err = {0};
 	int r;
@@ -721,11 +728,19 @@ static int ca_simple(int argc, char **argv, const char *prog, const char *desc,
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
+	if (what == 2 && dns.n + ip.n > 0)
+		return bw_cli_usage(prog, "--dns and --ip are for rotate-tls "
+				    "and rotate-est");
+	sans.dns = dns.v;
+	sans.ndns = dns.n;
+	sans.ip = ip.v;
+	sans.nip = ip.n;
 	rc = ctx_open(prog, pos[0], 1, &h, &c);
 	if (rc != BW_EXIT_OK)
 		goto out;
 	r = what == 2 ? bw_pki_update_crls(c.pki, time(NULL), &err)
-		      : bw_pki_rotate_server(c.pki, what, time(NULL), &err);
+		      : bw_pki_rotate_server(c.pki, what, &sans, time(NULL),
+					     &err);
 	if (r != 0)
 		rc = bw_cli_fail(prog, "%s", err.msg);
 	else
@@ -742,8 +757,8 @@ static int ca_rotate_tls(int argc, char **argv)
 {
 	return ca_simple(argc, argv, "bulwark keys ca rotate-tls",
 			 "New gateway TLS key and certificate (tls.*) from the "
-			 "factory CA,\nfor the same names; the old pair is kept "
-			 "as tls.pem.bak / tls.key.bak.",
+			 "factory CA,\nfor the same names unless --dns/--ip; the "
+			 "old pair is kept\nas tls.pem.bak / tls.key.bak.",
 			 0);
 }
 
@@ -751,8 +766,9 @@ static int ca_rotate_est(int argc, char **argv)
 {
 	return ca_simple(argc, argv, "bulwark keys ca rotate-est",
 			 "New EST server key and certificate (est-tls.*) from "
-			 "the factory CA,\nfor the same names; the old pair is "
-			 "kept as est-tls.pem.bak / est-tls.key.bak.",
+			 "the factory CA,\nfor the same names unless --dns/--ip; "
+			 "the old pair is kept\nas est-tls.pem.bak / "
+			 "est-tls.key.bak.",
 			 1);
 }
 

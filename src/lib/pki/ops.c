@@ -683,7 +683,8 @@ static int sans_of(X509 *cert, struct bw_pki_sans *sans, char ***store,
 	return rc;
 }
 
-int bw_pki_rotate_server(struct bw_pki *pki, int est, time_t now,
+int bw_pki_rotate_server(struct bw_pki *pki, int est,
+			 const struct bw_pki_sans *want, time_t now,
 			 struct bw_err *err)
 {
 	const char *stem = est ? "est-tls" : "tls";
@@ -701,7 +702,9 @@ int bw_pki_rotate_server(struct bw_pki *pki, int est, time_t now,
 	if (bw_path_join(pki->dir, bak, &path) != 0)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	rc = bw_pki_cert_load(path, &old, err);
-	if (rc == 0)
+	if (rc == 0 && want != NULL && want->ndns + want->nip > 0)
+		sans = *want;
+	else if (rc == 0)
 		rc = sans_of(old, &sans, &store, &nstore, err);
 	if (rc == 0) {
 		char src[32];
