@@ -291,43 +291,6 @@ out:
 	return rc;
 }
 
-/*
- * Copy the SubjectPublicKeyInfo of a (checked) CSR into x as it is.
- * X509_set_pubkey would re-encode the key through OpenSSL 3's encoders,
- * which costs more than the rest of the issuance together.
- */
-static int pubkey_copy(X509 *x, X509_REQ *req, struct bw_err *err)
-{
-	ASN1_OBJECT *alg_obj = NULL, *a = NULL, *curve = NULL;
-	const ASN1_OBJECT *param_obj = NULL;
-	const unsigned char *pk = NULL;
-	unsigned char *copy = NULL;
-	X509_ALGOR *alg = NULL;
-	const void *pval = NULL;
-	int pklen = 0, ptype = 0;
-
-	if (!X509_PUBKEY_get0_param(&alg_obj, &pk, &pklen, &alg,
-				    X509_REQ_get_X509_PUBKEY(req)) ||
-	    pk == NULL || pklen <= 0)
-		return bw_err_set(err, BW_EFORMAT, "CSR: unreadable public key");
-	X509_ALGOR_get0(&param_obj, &ptype, &pval, alg);
-	if (ptype != V_ASN1_OBJECT || pval == NULL)
-		return bw_err_set(err, BW_EUNSUPPORTED,
-				  "CSR key does not name its curve");
-	a = OBJ_dup(alg_obj);
-	curve = OBJ_dup(pval);
-	copy = OPENSSL_memdup(pk, (size_t)pklen);
-	if (a == NULL || curve == NULL || copy == NULL ||
-	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), a, V_ASN1_OBJECT,
-				    curve, copy, pklen)) {
-		ASN1_OBJECT_free(a);
-		ASN1_OBJECT_free(curve);
-		OPENSSL_free(copy);
-		return bw_err_set(err, BW_ENOMEM, "cannot copy public key");
-	}
-	return 0;
-}
-
 /* One extension spec: nid and its v3 config value. */
 struct ext_spec {
 	int nid;
@@ -338,8 +301,8 @@ struct ext_spec {
  * Common skeleton: v3, serial, subject, issuer, validity [nb, na], key,
  * SKI / AKI, profile extensions, optional SANs, signature.
  */
-static int cert_build(X509_NAME *subject, EVP_PKEY *pub, X509_REQ *req,
-		      X509 *issuer, EVP_PKEY *issuer_key, time_t nb, time_t na,
+static int cert_build(X509_NAME *subject, EVP_PKEY *pub, X509 *issuer,
+		      EVP_PKEY *issuer_key, time_t nb, time_t na,
 		      const struct ext_spec *exts, size_t nexts,
 		      const struct bw_pki_sans *sans, X509 **out,
 		      struct bw_err *err)
@@ -350,8 +313,6 @@ static int cert_build(X509_NAME *subject, EVP_PKEY *pub, X509_REQ *req,
 	*out = NULL;
 	if (x == NULL)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
-	if (req != NULL)
-		pub = X509_REQ_get0_pubkey(req);
 	if (!bw_pki__is_p256(pub)) {
 		rc = bw_err_set(err, BW_EUNSUPPORTED,
 				"subject key is not ECDSA P-256");
@@ -364,14 +325,9 @@ static int cert_build(X509_NAME *subject, EVP_PKEY *pub, X509_REQ *req,
 					     : subject) ||
 	    ASN1_TIME_set(X509_getm_notBefore(x), nb) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(x), na) == NULL ||
-	    (req == NULL && !X509_set_pubkey(x, pub))) {
+	    !X509_set_pubkey(x, pub)) {
 		rc = bw_err_set(err, BW_ECRYPTO, "cannot fill certificate");
 		goto out;
-	}
-	if (req != NULL) {
-		rc = pubkey_copy(x, req, err);
-		if (rc != 0)
-			goto out;
 	}
 	rc = serial_set(x, err);
 	if (rc != 0)
@@ -428,7 +384,7 @@ int bw_pki_factory_ca_create(EVP_PKEY *key, const char *factory, time_t now,
 	rc = name_build("Factory-CA", factory, 0, &name, err);
 	if (rc != 0)
 		return rc;
-	rc = cert_build(name, key, NULL, NULL, key, now - BW_PKI_BACKDATE,
+	rc = cert_build(name, key, NULL, key, now - BW_PKI_BACKDATE,
 			now + BW_PKI_FACTORY_CA_DAYS * BW_PKI_DAY, exts,
 			sizeof(exts) / sizeof(exts[0]), NULL, out, err);
 	X509_NAME_free(name);
@@ -466,7 +422,7 @@ int bw_pki_server_cert_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *pub,
 	rc = name_build(cn, factory, 0, &name, err);
 	if (rc != 0)
 		return rc;
-	rc = cert_build(name, pub, NULL, ca, ca_key, now - BW_PKI_BACKDATE,
+	rc = cert_build(name, pub, ca, ca_key, now - BW_PKI_BACKDATE,
 			not_after(ca, now, BW_PKI_SERVER_DAYS), exts,
 			sizeof(exts) / sizeof(exts[0]), sans, out, err);
 	X509_NAME_free(name);
@@ -503,7 +459,7 @@ int bw_pki_device_ca_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *pub,
 	rc = name_build(cn, factory, 0, &name, err);
 	if (rc != 0)
 		return rc;
-	rc = cert_build(name, pub, NULL, ca, ca_key, now - BW_PKI_BACKDATE,
+	rc = cert_build(name, pub, ca, ca_key, now - BW_PKI_BACKDATE,
 			not_after(ca, now, BW_PKI_DEVICE_CA_DAYS), exts,
 			sizeof(exts) / sizeof(exts[0]), NULL, out, err);
 	X509_NAME_free(name);
@@ -541,7 +497,7 @@ int bw_pki_device_cert_issue(X509 *ca, EVP_PKEY *ca_key, X509_REQ *req,
 	rc = name_build(uuid, factory, production, &name, err);
 	if (rc != 0)
 		return rc;
-	rc = cert_build(name, NULL, req, ca, ca_key, now - BW_PKI_BACKDATE,
+	rc = cert_build(name, pub, ca, ca_key, now - BW_PKI_BACKDATE,
 			not_after(ca, now, days), exts,
 			sizeof(exts) / sizeof(exts[0]), NULL, out, err);
 	X509_NAME_free(name);
