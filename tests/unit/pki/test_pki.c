@@ -295,6 +295,8 @@ static void test_pki_cert__profiles_and_expiry(void **state)
 						  NOW, &dev, &err),
 			 0);
 	assert_int_equal(X509_verify(dev, ck), 1);
+	/* the returned certificate is fully usable in memory, key included */
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(dev), dk), 1);
 	assert_int_equal(X509_check_purpose(dev, X509_PURPOSE_SSL_CLIENT, 0), 1);
 	assert_int_equal(X509_check_purpose(dev, X509_PURPOSE_SSL_SERVER, 0), 0);
 	assert_int_equal(X509_NAME_entry_count(X509_get_subject_name(dev)), 3);
