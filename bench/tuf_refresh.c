@@ -10,6 +10,7 @@
  * Bounded: a fixed number of runs per measurement.
  */
 #include <errno.h>
+#include <spawn.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@
 #include "bulwark/tuf.h"
 
 #define RUNS 5
+
+extern char **environ;
 #define EXPIRES "2099-01-01T00:00:00Z"
 #define MAX_FILE (256u * 1024u * 1024u)
 
@@ -256,36 +259,66 @@ struct result {
 	size_t bytes;
 };
 
-/* Run fn in a child; return its peak RSS (KiB) and its timing via a pipe. */
+/*
+ * Peak RSS of this address space (VmHWM). Not getrusage: the kernel carries
+ * the spawning parent's high-water mark into ru_maxrss across exec.
+ */
+static long peak_rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/*
+ * One refresh in a freshly spawned copy of this program. posix_spawn (not
+ * fork) so the child never holds a copy of the generator's heap: its peak
+ * RSS is the refresh's own.
+ */
 static double in_child(int cold, const char *repo, const char *mdir,
 		       const char *lookup, long *rss_kb)
 {
+	posix_spawn_file_actions_t fa;
 	struct rusage ru;
 	int fds[2], status;
-	double ms = -1;
+	char out[64] = {0};
+	char *args[] = {"bench_tuf_refresh", "--refresh", (char *)repo,
+			(char *)mdir, (char *)(lookup ? lookup : "-"), NULL};
+	ssize_t n;
 	pid_t pid;
 
+	if (cold)
+		reset_mdir(repo, mdir);
 	if (pipe(fds) != 0)
 		die("pipe", NULL);
-	pid = fork();
-	if (pid == 0) {
-		close(fds[0]);
-		if (cold)
-			reset_mdir(repo, mdir);
-		ms = refresh(repo, mdir, lookup);
-		if (write(fds[1], &ms, sizeof(ms)) != sizeof(ms))
-			_exit(1);
-		_exit(0);
-	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	posix_spawn_file_actions_addclose(&fa, fds[0]);
+	if (posix_spawn(&pid, "/proc/self/exe", &fa, NULL, args, environ) != 0)
+		die("spawn", NULL);
+	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
-	if (read(fds[0], &ms, sizeof(ms)) != sizeof(ms))
-		die("child failed", NULL);
+	n = read(fds[0], out, sizeof(out) - 1);
 	close(fds[0]);
 	if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0)
-		die("child exit", NULL);
-	*rss_kb = ru.ru_maxrss;
-	return ms;
+	    WEXITSTATUS(status) != 0 || n <= 0)
+		die("child refresh failed", NULL);
+	{
+		char *end = NULL;
+		double ms = strtod(out, &end);
+
+		*rss_kb = strtol(end, NULL, 10);
+		(void)ru;
+		return ms;
+	}
 }
 
 static double median(double *v, int n)
@@ -379,8 +412,13 @@ int main(int argc, char **argv)
 	struct bw_err err;
 	uint8_t seed[32];
 
-	(void)argc;
-	(void)argv;
+	if (argc == 5 && strcmp(argv[1], "--refresh") == 0) {
+		double ms = refresh(argv[2], argv[3],
+				    strcmp(argv[4], "-") ? argv[4] : NULL);
+
+		printf("%.3f %ld\n", ms, peak_rss_kb());
+		return 0;
+	}
 	if (mkdtemp(base) == NULL)
 		die("mkdtemp", NULL);
 	for (int i = 0; i < 5; i++) {

@@ -634,30 +634,75 @@ static int parse_common(struct bw_tuf_md *md, struct bw_err *err)
 	return rc;
 }
 
+/*
+ * Find the exact text of the "signed" value inside raw when the envelope is
+ * {"signatures":C,"signed":S} with C the canonical form of the parsed
+ * signatures (what bulwark and other canonical writers serve). The strict
+ * parser read raw as an object of exactly these two members, C is a
+ * complete JSON value, so S is precisely the text the parser turned into
+ * "signed". A signature that verifies over S was made over those bytes,
+ * which mean exactly the tree we use: verify_sigs may then skip
+ * re-encoding a large "signed" object. Any other layout (indented, keys in
+ * another order, escaped PEM newlines) falls back to the canonical form.
+ */
+static void locate_signed(struct bw_tuf_md *md)
+{
+	static const char head[] = "{\"signatures\":", mid[] = ",\"signed\":";
+	uint8_t *c = NULL;
+	size_t clen = 0, pre, end = md->raw_len;
+
+	if (json_object_size(md->doc) != 2 ||
+	    bw_json_canonical_alloc(md->signatures, &c, &clen, NULL) != 0)
+		return;
+	while (end > 0 && (md->raw[end - 1] == '\n' || md->raw[end - 1] == ' '))
+		end--;
+	pre = strlen(head) + clen + strlen(mid);
+	if (end > pre + 1 && md->raw[end - 1] == '}' &&
+	    memcmp(md->raw, head, strlen(head)) == 0 &&
+	    memcmp(md->raw + strlen(head), c, clen) == 0 &&
+	    memcmp(md->raw + strlen(head) + clen, mid, strlen(mid)) == 0) {
+		md->signed_raw = md->raw + pre;
+		md->signed_raw_len = end - 1 - pre;
+	}
+	free(c);
+}
+
 int bw_tuf__md_parse(const uint8_t *data, size_t len,
 		     enum bw_tuf_role_type type, struct bw_tuf_md **out,
 		     struct bw_err *err)
 {
-	struct bw_json_limits lim = {.max_bytes = len + 1};
+	struct bw_buf b;
+	int rc;
+
+	*out = NULL;
+	bw_buf_init(&b, len);
+	rc = bw_buf_append(&b, data, len);
+	if (rc != 0)
+		return bw_err_set(err, rc, "out of memory");
+	return bw_tuf__md_parse_buf(&b, type, out, err);
+}
+
+int bw_tuf__md_parse_buf(struct bw_buf *b, enum bw_tuf_role_type type,
+			 struct bw_tuf_md **out, struct bw_err *err)
+{
+	struct bw_json_limits lim = {.max_bytes = b->len + 1};
 	struct bw_tuf_md *md;
 	int rc;
 
 	*out = NULL;
 	md = calloc(1, sizeof(*md));
-	if (md == NULL)
+	if (md == NULL || bw_buf_steal(b, &md->raw, &md->raw_len) != 0) {
+		free(md);
+		bw_buf_dispose(b);
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
-	md->type = type;
-	md->raw = malloc(len ? len : 1);
-	if (md->raw == NULL) {
-		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
-		goto out;
 	}
-	memcpy(md->raw, data, len);
-	md->raw_len = len;
-	rc = bw_json_parse(data, len, &lim, &md->doc, err);
+	md->type = type;
+	rc = bw_json_parse(md->raw, md->raw_len, &lim, &md->doc, err);
 	if (rc != 0)
 		goto out;
 	rc = parse_common(md, err);
+	if (rc == 0)
+		locate_signed(md);
 	if (rc != 0)
 		goto out;
 	switch (type) {
@@ -716,6 +761,29 @@ static int role_has_keyid(const struct bw_tuf_role_keys *rk, const char *id)
 	return 0;
 }
 
+/* Over the served text of "signed" when it is canonical, else over the
+ * canonical form (see locate_signed). */
+static int sig_valid(struct bw_tuf_md *md, const struct bw_key *key,
+		     const json_t *sig)
+{
+	const char *hex = json_string_value(sig);
+	size_t hexlen = json_string_length(sig);
+
+	if (md->signed_raw != NULL &&
+	    bw_key_verify(key, md->signed_raw, md->signed_raw_len, hex, hexlen,
+			  NULL) == 0)
+		return 1;
+	if (md->canon == NULL &&
+	    bw_json_canonical_alloc(md->signed_obj, &md->canon, &md->canon_len,
+				    NULL) != 0)
+		return 0;
+	if (md->signed_raw != NULL && md->canon_len == md->signed_raw_len &&
+	    memcmp(md->canon, md->signed_raw, md->canon_len) == 0)
+		return 0; /* same bytes: already refused above */
+	return bw_key_verify(key, md->canon, md->canon_len, hex, hexlen,
+			     NULL) == 0;
+}
+
 /*
  * TUF 5.3.4 / 5.4.2 / 5.5.3 / 5.6.3: the threshold counts distinct keys of
  * the role. A signature by an unknown key, by a key of another role, or
@@ -731,13 +799,6 @@ int bw_tuf__verify_sigs(struct bw_tuf_md *md,
 	size_t nsigs, valid = 0;
 	int rc = BW_ESIG;
 
-	if (md->canon == NULL) {
-		rc = bw_json_canonical_alloc(md->signed_obj, &md->canon,
-					     &md->canon_len, err);
-		if (rc != 0)
-			return rc;
-		rc = BW_ESIG;
-	}
 	nsigs = json_array_size(md->signatures);
 	counted = calloc(nsigs + 1, sizeof(*counted));
 	if (counted == NULL)
@@ -761,9 +822,7 @@ int bw_tuf__verify_sigs(struct bw_tuf_md *md,
 				dup = 1;
 		if (dup)
 			continue;
-		if (bw_key_verify(key, md->canon, md->canon_len,
-				  json_string_value(sig), json_string_length(sig),
-				  NULL) == 0)
+		if (sig_valid(md, key, sig))
 			counted[valid++] = key;
 	}
 	if ((int64_t)valid >= rk->threshold)

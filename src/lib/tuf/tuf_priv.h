@@ -81,6 +81,9 @@ struct bw_tuf_md {
 	size_t canon_len;
 	uint8_t *raw;         /* the exact bytes received */
 	size_t raw_len;
+	const uint8_t *signed_raw; /* the text of "signed" inside raw, when the
+				      envelope is in canonical form; or NULL */
+	size_t signed_raw_len;
 	int64_t version;
 	int64_t expires;
 
@@ -110,6 +113,11 @@ int bw_tuf__md_parse(const uint8_t *data, size_t len,
 		     enum bw_tuf_role_type type, struct bw_tuf_md **out,
 		     struct bw_err *err);
 void bw_tuf__md_free(struct bw_tuf_md *md);
+
+/* As bw_tuf__md_parse, taking ownership of the buffer (freed on failure).
+ * b is left empty. */
+int bw_tuf__md_parse_buf(struct bw_buf *b, enum bw_tuf_role_type type,
+			 struct bw_tuf_md **out, struct bw_err *err);
 
 /*
  * Check that md is signed by at least rk->threshold distinct keys of rk

@@ -87,7 +87,7 @@ struct bw_tuf_md *bw_tuf__load_local(struct bw_tuf_updater *u,
 		return NULL;
 	bw_buf_init(&b, max);
 	if (bw_io_read_file(path, max, &b, &err) == 0 &&
-	    bw_tuf__md_parse(b.data, b.len, type, &md, &err) != 0)
+	    bw_tuf__md_parse_buf(&b, type, &md, &err) != 0)
 		bw_tuf__log(u, BW_LOG_WARN, "ignoring local %s: %s", name,
 			    err.msg);
 	bw_buf_dispose(&b);
@@ -171,7 +171,7 @@ static int load_trusted_root(struct bw_tuf_updater *u, struct bw_err *err)
 	bw_buf_init(&b, u->cfg.max_root_bytes);
 	rc = bw_io_read_file(path, u->cfg.max_root_bytes, &b, err);
 	if (rc == 0)
-		rc = bw_tuf__md_parse(b.data, b.len, BW_TUF_ROOT, &u->root, err);
+		rc = bw_tuf__md_parse_buf(&b, BW_TUF_ROOT, &u->root, err);
 	if (rc == 0)
 		rc = verify_root_self(u->root, err);
 	if (rc != 0) {
@@ -219,7 +219,7 @@ static int root_step(struct bw_tuf_updater *u, int64_t next, int *done,
 	}
 	if (rc != 0)
 		return rc;
-	rc = bw_tuf__md_parse(b.data, b.len, BW_TUF_ROOT, &md, err);
+	rc = bw_tuf__md_parse_buf(&b, BW_TUF_ROOT, &md, err);
 	bw_buf_dispose(&b);
 	if (rc != 0)
 		return rc;
@@ -316,7 +316,7 @@ static int update_timestamp(struct bw_tuf_updater *u, struct bw_err *err)
 				u->cfg.max_timestamp_bytes, &b, err);
 	if (rc != 0)
 		goto out;
-	rc = bw_tuf__md_parse(b.data, b.len, BW_TUF_TIMESTAMP, &md, err);
+	rc = bw_tuf__md_parse_buf(&b, BW_TUF_TIMESTAMP, &md, err);
 	bw_buf_dispose(&b);
 	/* TUF 5.4.2: arbitrary software attack. */
 	if (rc == 0)
@@ -433,7 +433,7 @@ static int update_snapshot(struct bw_tuf_updater *u, struct bw_err *err)
 	rc = bw_tuf__check_length_hashes(b.data, b.len, sm->length, sm->hashes,
 					 sm->nhashes, "snapshot", err);
 	if (rc == 0)
-		rc = bw_tuf__md_parse(b.data, b.len, BW_TUF_SNAPSHOT, &md, err);
+		rc = bw_tuf__md_parse_buf(&b, BW_TUF_SNAPSHOT, &md, err);
 	bw_buf_dispose(&b);
 	/* TUF 5.5.3: arbitrary software attack. */
 	if (rc == 0)
@@ -496,7 +496,7 @@ static int fetch_targets_role(struct bw_tuf_updater *u, const char *role,
 	rc = bw_tuf__check_length_hashes(b.data, b.len, mf->length, mf->hashes,
 					 mf->nhashes, role, err);
 	if (rc == 0)
-		rc = bw_tuf__md_parse(b.data, b.len, BW_TUF_TARGETS, &md, err);
+		rc = bw_tuf__md_parse_buf(&b, BW_TUF_TARGETS, &md, err);
 	bw_buf_dispose(&b);
 	/* TUF 5.6.3: signed by the threshold of the delegating role's keys. */
 	if (rc == 0)

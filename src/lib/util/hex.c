@@ -16,30 +16,28 @@ void bw_hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* Nibble value + 1 of each hex digit; 0 marks a byte that is not one. */
+static const uint8_t hex_values[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 int bw_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t outlen)
 {
+	const uint8_t *h = (const uint8_t *)hex;
+	int bad = 0;
+
 	if (hexlen % 2 != 0 || hexlen / 2 != outlen)
 		return BW_EFORMAT;
 	for (size_t i = 0; i < outlen; i++) {
-		int hi = hex_nibble(hex[2 * i]);
-		int lo = hex_nibble(hex[2 * i + 1]);
+		uint8_t hi = hex_values[h[2 * i]], lo = hex_values[h[2 * i + 1]];
 
-		if (hi < 0 || lo < 0)
-			return BW_EFORMAT;
-		out[i] = (uint8_t)((hi << 4) | lo);
+		bad |= (hi == 0) | (lo == 0);
+		out[i] = (uint8_t)(((hi - 1) << 4) | ((lo - 1) & 0x0f));
 	}
-	return 0;
+	return bad ? BW_EFORMAT : 0;
 }
 
 int bw_hex_decode_alloc(const char *hex, size_t hexlen, uint8_t **out,
