@@ -4,10 +4,12 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "bulwark/json.h"
 #include "helper_repo.h"
 
 static void test_verify_role__threshold_type_expiry(void **state)
@@ -54,6 +56,51 @@ static void test_verify_role__threshold_type_expiry(void **state)
 	repo_dispose(&r);
 }
 
+/* The same signed metadata verifies whatever its layout; tampering never. */
+static void test_verify_role__any_layout(void **state)
+{
+	static const size_t flags[] = {0, JSON_INDENT(2),
+				       JSON_INDENT(1) | JSON_SORT_KEYS,
+				       JSON_COMPACT | JSON_PRESERVE_ORDER};
+	struct repo r;
+	const struct repo_file *root, *ts;
+	json_t *doc = NULL, *rev = NULL;
+	struct bw_err err;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	root = repo_get(&r, "metadata/1.root.json");
+	ts = repo_get(&r, "metadata/timestamp.json");
+	assert_int_equal(bw_json_parse(ts->data, ts->len, NULL, &doc, NULL), 0);
+	/* "signed" before "signatures": not the canonical envelope. */
+	rev = json_pack("{s:O,s:O}", "signed", json_object_get(doc, "signed"),
+			"signatures", json_object_get(doc, "signatures"));
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		json_t *v = i == 3 ? rev : doc;
+		char *text = json_dumps(v, flags[i]);
+		size_t n = strlen(text);
+
+		assert_int_equal(bw_tuf_verify_role(root->data, root->len,
+						    "timestamp", text, n, 0, NULL,
+						    &err), 0);
+		/* Change the version digit: no layout makes that verify. */
+		for (char *p = strstr(text, "\"version\""); p && *p; p++) {
+			if (*p >= '0' && *p <= '9') {
+				*p = *p == '9' ? '8' : (char)(*p + 1);
+				break;
+			}
+		}
+		assert_int_equal(bw_tuf_verify_role(root->data, root->len,
+						    "timestamp", text, n, 0, NULL,
+						    &err), BW_ESIG);
+		free(text);
+	}
+	json_decref(doc);
+	json_decref(rev);
+	repo_dispose(&r);
+}
+
 static void test_verify_root_update__old_and_new(void **state)
 {
 	struct repo r;
@@ -93,6 +140,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verify_role__threshold_type_expiry),
+		cmocka_unit_test(test_verify_role__any_layout),
 		cmocka_unit_test(test_verify_root_update__old_and_new),
 	};
 
