@@ -9,12 +9,15 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "repo_cli.h"
 
 /* `bulwark keys <group>`: one line per key group. */
 static const struct bw_cli_cmd keys_cmds[] = {
 	{"ca", "factory PKI: factory CA, server certificates, device CAs, "
 	       "CRLs",
 	 bw_cli_keys_ca},
+	{"tuf", "offline TUF keys: root chain, rotation, ceremony",
+	 bw_cli_keys_tuf},
 };
 
 static int cmd_keys(int argc, char **argv)
@@ -35,6 +38,9 @@ static int cmd_version(int argc, char **argv)
 /* `bulwark <group>`: one line per command group. */
 static const struct bw_cli_cmd top_cmds[] = {
 	{"keys", "offline keys: `keys ca` (factory PKI)", cmd_keys},
+	{"factory", "create a factory TUF repository", bw_cli_factory},
+	{"targets", "add, promote and sign targets", bw_cli_targets},
+	{"repo", "export a static TUF repository", bw_cli_repo},
 	{"version", "print the version", cmd_version},
 };
 

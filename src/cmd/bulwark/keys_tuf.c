@@ -1,0 +1,106 @@
+/*
+ * `bulwark keys tuf ...`: the offline TUF keys of a factory: show and
+ * verify the root chain, rotate offline keys, and the multi-person key
+ * ceremony (`updates ...`, keys_tuf_updates.c).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bulwark/json.h"
+#include "repo_cli.h"
+
+int bw_cli_keys_tuf_updates(int argc, char **argv);
+int bw_cli_keys_tuf_rotate(int argc, char **argv);
+
+static int cmd_show_root(int argc, char **argv)
+{
+	static const char *prog = "bulwark keys tuf show-root";
+	const char *repo = NULL, *ver = NULL;
+	int prod = 0, done = 0, rc;
+	const struct bw_cli_opt opts[] = {
+		REPO_OPT(repo),
+		{"--prod", BW_CLI_FLAG, NULL, "the production flavour", &prod},
+		{"--version", BW_CLI_STR, "N", "root version (latest)", &ver},
+	};
+	const struct bw_cli_spec spec = {
+		prog, "[--prod] [--version N]",
+		"Print a root.json of the factory (CI flavour unless --prod), "
+		"as served.",
+		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	struct bw_repo *r = NULL;
+	struct bw_err err = {0};
+	uint8_t *b = NULL;
+	size_t n = 0;
+	int64_t v = 0;
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if (ver != NULL)
+		rc = bw_cli_int(prog, "--version", ver, 1, INT64_MAX, &v);
+	if (rc == BW_EXIT_OK)
+		rc = bw_cli_repo_open(prog, repo, &r);
+	if (rc != BW_EXIT_OK)
+		return rc;
+	if (bw_repo_root_read(r, prod, v, &b, &n, &err) != 0)
+		rc = bw_cli_fail(prog, "%s", err.msg);
+	else if (fwrite(b, 1, n, stdout) != n || putchar('\n') == EOF)
+		rc = bw_cli_fail(prog, "write failed");
+	free(b);
+	bw_repo_free(r);
+	return rc;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+	static const char *prog = "bulwark keys tuf verify";
+	const char *repo = NULL, *dir = NULL;
+	int done = 0, rc;
+	const struct bw_cli_opt opts[] = {REPO_OPT(repo)};
+	const struct bw_cli_spec spec = {
+		prog, "[DIR]",
+		"Check the whole repository in workspace DIR (or --repo) as a "
+		"device would:\nfor CI and every production tag, export it and "
+		"run the TUF client over\nfile:// from root version 1 through "
+		"every root version to the latest\ntargets, downloading every "
+		"target. Warns about roles that expire within\n30 days (the "
+		"timestamp, which the server renews, only once expired).",
+		opts, sizeof(opts) / sizeof(opts[0]), &dir, 0, 1};
+	struct bw_repo *r = NULL;
+	struct bw_err err = {0};
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if (dir != NULL && repo != NULL)
+		return bw_cli_usage(prog, "give DIR or --repo, not both");
+	rc = bw_cli_repo_open(prog, dir != NULL ? dir : repo, &r);
+	if (rc != BW_EXIT_OK)
+		return rc;
+	if (bw_repo_verify(r, bw_cli_repo_report, NULL, &err) != 0)
+		rc = bw_cli_fail(prog, "verification failed: %s", err.msg);
+	else
+		printf("repository of '%s' verified (root v%" PRId64 ")\n",
+		       bw_repo_name(r), bw_repo_root_version(r));
+	bw_repo_free(r);
+	return rc;
+}
+
+int bw_cli_keys_tuf(int argc, char **argv)
+{
+	static const struct bw_cli_cmd cmds[] = {
+		{"show-root", "print a root.json", cmd_show_root},
+		{"verify", "check the repository as a client would", cmd_verify},
+		{"rotate-offline-key",
+		 "one admin: replace an offline key and sign the new root",
+		 bw_cli_keys_tuf_rotate},
+		{"updates", "multi-person key ceremony (proposal file)",
+		 bw_cli_keys_tuf_updates},
+	};
+
+	return bw_cli_dispatch("bulwark keys tuf",
+			       "Offline TUF keys (root, production targets).",
+			       cmds, sizeof(cmds) / sizeof(cmds[0]), argc,
+			       argv);
+}

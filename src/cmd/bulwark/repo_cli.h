@@ -1,0 +1,43 @@
+/*
+ * The TUF repository command groups of the bulwark CLI (issue 3):
+ * `bulwark factory`, `bulwark keys tuf`, `bulwark targets`, `bulwark repo`,
+ * and what they share (the --repo option, loading offline keys).
+ */
+#ifndef BW_REPO_CLI_H
+#define BW_REPO_CLI_H
+
+#include "bulwark/repo.h"
+#include "cli.h"
+
+int bw_cli_factory(int argc, char **argv);
+int bw_cli_keys_tuf(int argc, char **argv);
+int bw_cli_targets(int argc, char **argv);
+int bw_cli_repo(int argc, char **argv);
+
+#define BW_REPO_ENV "BULWARK_REPO"
+#define BW_PIN_ENV "BULWARK_HSM_PIN"
+
+/* --repo DIR, or $BULWARK_REPO. */
+#define REPO_OPT(dest)                                                         \
+	{"--repo", BW_CLI_STR, "DIR",                                          \
+	 "factory workspace (default: $" BW_REPO_ENV ")", &(dest)}
+
+/* Open the workspace named by dir or the environment; prints the error. */
+int bw_cli_repo_open(const char *prog, const char *dir, struct bw_repo **out);
+
+/*
+ * Load every --keys entry (archive path or pkcs11: URI). The PIN for URIs
+ * comes from pin_file, else $BULWARK_HSM_PIN. Prints the error.
+ */
+int bw_cli_repo_keys(const char *prog, struct bw_repo *r,
+		     const struct bw_cli_list *specs, const char *pin_file,
+		     struct bw_repo_keys *out);
+
+/* Report callback printing "warning: " lines to stderr, the rest to stdout. */
+void bw_cli_repo_report(void *ctx, int warning, const char *msg);
+
+/* Parse a positive integer option ("--version"). */
+int bw_cli_int(const char *prog, const char *name, const char *s,
+	       int64_t min, int64_t max, int64_t *out);
+
+#endif
