@@ -10,7 +10,8 @@
   $BW_VECTORS/python-tuf/<scenario> (expected.json, initial_root.json,
   metadata/, targets/ or state1/, state2/ ...) against the CLI.
 
-Environment: BW_BINARY_DIR (build dir), BW_SOURCE_DIR, BW_VECTORS.
+Environment: BW_BINARY_DIR (build dir), BW_SOURCE_DIR, BW_VECTORS, and
+optionally BW_TUF_CLIENT (another client program with the same CLI).
 """
 
 import http.server
@@ -30,7 +31,10 @@ SOURCE_DIR = os.environ.get(
 BINARY_DIR = os.environ.get("BW_BINARY_DIR", os.path.join(SOURCE_DIR, "build"))
 VECTORS_DIR = os.environ.get(
     "BW_VECTORS", os.path.join(SOURCE_DIR, "..", "shared", "vectors"))
-CLI = os.path.join(BINARY_DIR, "bulwark-tuf-client")
+# BW_TUF_CLIENT runs the suites against another client with the same
+# command-line interface (e.g. a wrapper around python-tuf or tuf-js).
+CLI = os.environ.get("BW_TUF_CLIENT",
+                     os.path.join(BINARY_DIR, "bulwark-tuf-client"))
 
 TOP_LEVEL = ("root.json", "timestamp.json", "snapshot.json", "targets.json")
 
