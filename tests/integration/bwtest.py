@@ -14,6 +14,7 @@ Environment: BW_BINARY_DIR (build dir), BW_SOURCE_DIR, BW_VECTORS, and
 optionally BW_TUF_CLIENT (another client program with the same CLI).
 """
 
+import hashlib
 import http.server
 import json
 import os
@@ -357,8 +358,32 @@ class ScenarioRunner:
             with StaticServer(served) as srv:
                 self._run_step(work, md, idx, label, step, srv)
 
+    @staticmethod
+    def _is_served_content(root, target, local):
+        """local holds the bytes served for target (plain or hash-prefixed
+        name; a prefixed name must be the digest of those bytes)."""
+        with open(local, "rb") as f:
+            data = f.read()
+        d, _, base = target.rpartition("/")
+        tdir = os.path.join(root, "targets", d)
+        plain = os.path.join(tdir, base)
+        if os.path.isfile(plain):
+            with open(plain, "rb") as f:
+                if f.read() == data:
+                    return True
+        digests = {hashlib.sha256(data).hexdigest(),
+                   hashlib.sha512(data).hexdigest()}
+        for h in digests:
+            p = os.path.join(tdir, "%s.%s" % (h, base))
+            if os.path.isfile(p):
+                with open(p, "rb") as f:
+                    if f.read() == data:
+                        return True
+        return False
+
     def _run_step(self, work, md, idx, label, step, srv):
         tc = self.tc
+        srv_root = srv.root
         meta_url = srv.url("metadata")
         tgt_url = srv.url("targets")
         why = step.get("reason", "")
@@ -392,6 +417,10 @@ class ScenarioRunner:
                     tc.assertEqual(list_files(tdir),
                                    [local_target_name(target)],
                                    "target dir content\n" + r.describe())
+                    tc.assertTrue(self._is_served_content(
+                        srv_root, target,
+                        os.path.join(tdir, local_target_name(target))),
+                        "downloaded bytes are not the served file")
                 else:
                     tc.assertEqual(r.returncode, 1, "expected download fail "
                                    "(%s)\n%s" % (why_t, r.describe()))
