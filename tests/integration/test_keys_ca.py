@@ -576,6 +576,18 @@ class KeysCaTest(unittest.TestCase):
             f.write(good)
         bw("show", pki)
 
+    def test_one_process_at_a_time(self):
+        import fcntl
+        pki = self.fresh_pki("--online-ca")
+        fd = os.open(pki, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self.assert_fails_unchanged(["add-device-ca", pki, "--local"],
+                                        "in use", pki=pki)
+        finally:
+            os.close(fd)
+        bw("add-device-ca", pki, "--local")
+
     def test_loose_key_mode_refused(self):
         pki = self.fresh_pki("--online-ca")
         os.chmod(os.path.join(pki, "factory_ca.key"), 0o644)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -389,7 +390,31 @@ void bw_pki_free(struct bw_pki *pki)
 	EVP_PKEY_free(pki->factory_key);
 	free(pki->factory_uri);
 	bw_pki__state_dispose(&pki->st);
+	if (pki->lock_fd >= 0)
+		close(pki->lock_fd); /* releases the flock */
 	free(pki);
+}
+
+/*
+ * One writer at a time: two operators changing the same directory at once
+ * would lose one's state.json update. The lock is an flock on the
+ * directory itself, so nothing is added to it.
+ */
+static int lock_dir(struct bw_pki *pki, struct bw_err *err)
+{
+	pki->lock_fd = open(pki->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pki->lock_fd < 0 && errno == ENOENT)
+		return bw_err_set(err, BW_ENOTFOUND,
+				  "%s: no such PKI directory (run `bulwark "
+				  "keys ca create` first)", pki->dir);
+	if (pki->lock_fd < 0)
+		return bw_err_set(err, BW_EIO, "%s: %s", pki->dir,
+				  strerror(errno));
+	if (flock(pki->lock_fd, LOCK_EX | LOCK_NB) != 0)
+		return bw_err_set(err, BW_ESTATE,
+				  "%s is in use by another bulwark process",
+				  pki->dir);
+	return 0;
 }
 
 static int file_exists(const char *dir, const char *name)
@@ -466,6 +491,10 @@ int bw_pki_open(const char *dir, struct bw_pki **out, struct bw_err *err)
 		free(pki);
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	}
+	pki->lock_fd = -1;
+	rc = lock_dir(pki, err);
+	if (rc != 0)
+		goto out;
 	if (bw_path_join(dir, "factory_ca.pem", &path) != 0) {
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 		goto out;
@@ -724,6 +753,8 @@ int bw_pki_create(const struct bw_pki_create_opts *o, struct bw_err *err)
 	if (rc != 0)
 		return rc;
 	pki = calloc(1, sizeof(*pki));
+	if (pki != NULL)
+		pki->lock_fd = -1;
 	if (pki == NULL || (pki->dir = strdup(o->dir)) == NULL ||
 	    (pki->st.factory = strdup(o->factory)) == NULL) {
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");

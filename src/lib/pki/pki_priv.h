@@ -97,6 +97,7 @@ struct bw_pki {
 	X509 *factory_ca;
 	EVP_PKEY *factory_key; /* NULL until loaded / given */
 	char *factory_uri;     /* factory_ca.uri content, or NULL */
+	int lock_fd;           /* the directory, flock'ed while open; -1 */
 	struct bw_pki__state st;
 };
 

@@ -591,6 +591,14 @@ static void test_pki_dir__create_open_and_atomic_failures(void **state)
 	free(after);
 
 	assert_int_equal(bw_pki_open(dir, &pki, &err), 0);
+	{
+		/* one process at a time per directory */
+		struct bw_pki *second = NULL;
+
+		assert_int_equal(bw_pki_open(dir, &second, &err), BW_ESTATE);
+		assert_null(second);
+		assert_non_null(strstr(err.msg, "in use"));
+	}
 	assert_string_equal(bw_pki_factory(pki), FACTORY);
 	assert_true(bw_pki_factory_key_is_file(pki));
 	/* nothing that needs the factory key works before it is loaded */
