@@ -238,9 +238,14 @@ static int p11_find(struct p11 *p, const CK_OBJECT_CLASS *cls,
 static void sel_describe(const struct bw_pkcs11__sel *sel, char *buf,
 			 size_t cap)
 {
-	snprintf(buf, cap, "object='%s' id=%s on token '%s'",
-		 sel->u.object[0] ? sel->u.object : "(any)",
-		 sel->u.id_hex[0] ? sel->u.id_hex : "(any)", sel->u.token);
+	int n = snprintf(buf, cap, "object='%s' id=%s on token '%s'",
+			 sel->u.object[0] ? sel->u.object : "(any)",
+			 sel->u.id_hex[0] ? sel->u.id_hex : "(any)",
+			 sel->u.token);
+
+	/* A description cut short is still a useful message. */
+	if (n < 0 && cap > 0)
+		buf[0] = '\0';
 }
 
 /* The one private key sel names (ENOTFOUND / EEXIST otherwise). */
