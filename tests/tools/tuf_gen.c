@@ -1598,7 +1598,8 @@ static void sc_bad_target_paths(const char *name)
 		write_file(path, "escaped!\n", 9);
 		ex_dl(e, bad[i], "fail", "a target path with '..' segments or "
 		      "a leading '/' is refused; nothing is written outside "
-		      "the target dir");
+		      "the target dir (stricter than tuf-js, which fetches "
+		      "and stores it under a flat encoded name)");
 	}
 	std_top(&s, t, NULL, 1, 1);
 	ex_write(name, "targets lists ../escape.txt, /abs.txt and a/../../x "
@@ -1884,7 +1885,9 @@ static void sc_target_special_chars(const char *name)
 		add_target(&s, t, paths[i], paths[i]);
 		ex_dl(e, paths[i], "ok", "characters that are special in URLs "
 		      "must be percent-encoded ('%' as %25, '?' as %3F, '#' as "
-		      "%23)");
+		      "%23), as bulwark's client contract says (python's "
+		      "urllib.parse.quote); python-tuf and tuf-js put the path "
+		      "into the URL as it is and fail here");
 	}
 	std_top(&s, t, NULL, 1, 1);
 	ex_write(name, "target paths with %, ?, #, +, &, ; and : (served "
