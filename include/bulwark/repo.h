@@ -196,6 +196,9 @@ int bw_repo_proposal_parse(const void *buf, size_t len,
 			   struct bw_repo_proposal **out, struct bw_err *err);
 void bw_repo_proposal_free(struct bw_repo_proposal *p);
 
+/* A proposal for root version latest+1 in memory (same keys, new expiry). */
+int bw_repo_proposal_new(struct bw_repo *r, struct bw_repo_proposal **out,
+			 struct bw_err *err);
 /* Start a proposal for root version latest+1 and write it (must not exist). */
 int bw_repo_proposal_init(struct bw_repo *r, const char *path,
 			  struct bw_err *err);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bulwark/buf.h"
 #include "bulwark/json.h"
@@ -222,7 +223,16 @@ int bw_repo_tags(struct bw_repo *r, char ***out, struct bw_err *err)
 	}
 	d = opendir(p);
 	while (d != NULL && (de = readdir(d)) != NULL) {
+		char *tp;
+		int has;
+
 		if (!bw_repo__tag_ok(de->d_name))
+			continue;
+		/* Only tags with published targets (not just pending). */
+		tp = bw_repo__path(p, "%s/targets.json", de->d_name);
+		has = tp != NULL && access(tp, F_OK) == 0;
+		free(tp);
+		if (!has)
 			continue;
 		if (n == MAX_TAGS || (v[n++] = strdup(de->d_name)) == NULL) {
 			rc = bw_err_set(err, BW_ENOMEM, "too many tags");

@@ -82,6 +82,9 @@ int bw_repo__expires(int64_t t, char out[32]);
 /* rm -r (best effort). */
 void bw_repo__rmtree(const char *path);
 
+/* Copy of env's signed part with version+1, new expiry (targets.c). */
+json_t *bw_repo__next_signed(const json_t *env, int64_t expires);
+
 /* metadata (meta.c) */
 json_t *bw_repo__signed_new(const char *type, int64_t version, int64_t expires);
 int bw_repo__serialize(const json_t *v, uint8_t **out, size_t *len,

@@ -151,7 +151,7 @@ static int check_target_opts(const struct bw_repo_target_opts *o,
 }
 
 /* Copy of the signed part with version+1, new expiry, no signatures. */
-static json_t *next_signed(const json_t *env, int64_t expires)
+json_t *bw_repo__next_signed(const json_t *env, int64_t expires)
 {
 	json_t *sg = json_deep_copy(json_object_get(env, "signed"));
 	char exp[32];
@@ -210,7 +210,7 @@ int bw_repo_targets_add(struct bw_repo *r, const struct bw_repo_target_opts *o,
 		rc = bw_repo_targets_load(r, 0, NULL, &env, err);
 	if (rc != 0)
 		goto out;
-	sg = next_signed(env, bw_repo__now(r) + r->exp.targets_ci);
+	sg = bw_repo__next_signed(env, bw_repo__now(r) + r->exp.targets_ci);
 	if (sg == NULL) {
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 		goto out;
@@ -361,7 +361,7 @@ static int prod_next(struct bw_repo *r, const char *tag, json_t **sg,
 			*sg = NULL;
 		}
 	} else if (rc == 0) {
-		*sg = next_signed(cur, exp);
+		*sg = bw_repo__next_signed(cur, exp);
 	}
 	json_decref(cur);
 	if (rc == BW_ENOTFOUND || rc == 0)
