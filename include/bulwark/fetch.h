@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bulwark/buf.h"
 #include "bulwark/error.h"
 
 #ifdef __cplusplus
@@ -44,6 +45,14 @@ struct bw_http_opts {
 	long low_speed_bytes;    /* default 1024 bytes/s ... */
 	long low_speed_time_s;   /* ... averaged over 30 s, else BW_ENET */
 	const char *user_agent;  /* default "bulwark/<version>" */
+	/*
+	 * Client key for mutual TLS as an OpenSSL EVP_PKEY * (borrowed; must
+	 * outlive the fetcher), e.g. bw_pkcs11_signer_open()'s signer->pkey, so
+	 * a key that lives in a token signs the handshake without ever being
+	 * exported. Needs cert_file (the certificate chain, PEM); key_file must
+	 * then be NULL. Set on the SSL_CTX through CURLOPT_SSL_CTX_FUNCTION.
+	 */
+	void *client_pkey;
 };
 
 /*
@@ -53,6 +62,28 @@ struct bw_http_opts {
  */
 int bw_http_fetcher_new(const struct bw_http_opts *opts, struct bw_fetcher **out,
 			struct bw_err *err);
+
+/* A request with a body (registration, event upload). */
+struct bw_http_request {
+	const char *method;         /* NULL: "POST" */
+	const char *url;
+	const char *content_type;   /* NULL: "application/json" */
+	const char *const *headers; /* extra "Name: value", NULL-terminated */
+	const void *body;
+	size_t body_len;
+	size_t max_response;        /* 0: 1 MiB; larger bodies: BW_ETOOBIG */
+};
+
+/*
+ * Send req on a fetcher made by bw_http_fetcher_new (BW_EINVAL for any
+ * other fetcher), on its connection and TLS session, with its options
+ * (CA, client certificate and key, headers, timeouts). *status receives
+ * the HTTP status and resp (initialised by the caller) the response body
+ * whatever the status. Returns 0 when a response arrived (check *status),
+ * BW_ENET when none did, BW_ETOOBIG for an oversized response.
+ */
+int bw_http_request(struct bw_fetcher *f, const struct bw_http_request *req,
+		    long *status, struct bw_buf *resp, struct bw_err *err);
 
 /* Free any fetcher (calls its free op). NULL is a no-op. */
 void bw_fetcher_free(struct bw_fetcher *f);

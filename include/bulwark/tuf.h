@@ -135,6 +135,25 @@ int bw_tuf_updater_download(struct bw_tuf_updater *u,
 			    const struct bw_tuf_target *t, const char *filepath,
 			    char **path_out, struct bw_err *err);
 
+/* Progress of a download: done of total bytes (resumed bytes included). */
+typedef void (*bw_tuf_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/*
+ * As bw_tuf_updater_download, but resumable (src/lib/tuf/resume.c): bytes
+ * arrive in "<path>.part" (0644), which is kept (fsync'd) when the transfer
+ * fails, and the next call hashes what is there and asks for the rest with
+ * an HTTP Range request (fetcher offset). A part longer than the signed
+ * length, or a completed file whose hashes do not match, is deleted, so a
+ * bad part never poisons later attempts. On success the part is renamed to
+ * the path atomically. progress (may be NULL) is called as bytes arrive.
+ */
+int bw_tuf_updater_download_resumable(struct bw_tuf_updater *u,
+				      const struct bw_tuf_target *t,
+				      const char *filepath,
+				      bw_tuf_progress_fn progress,
+				      void *progress_ctx, char **path_out,
+				      struct bw_err *err);
+
 /*
  * Top-level targets after a refresh: the number of targets and the i-th one
  * (borrowed). For listing what a device may install.

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "bulwark/fetch.h"
 
@@ -16,6 +17,8 @@ struct curl_fetcher {
 	struct curl_slist *headers;
 	struct bw_http_opts opts;
 	char errbuf[CURL_ERROR_SIZE];
+	void *client_pkey; /* EVP_PKEY, borrowed (opts.client_pkey) */
+	char *chain_file;  /* opts.cert_file when client_pkey is set */
 };
 
 struct transfer {
@@ -116,11 +119,26 @@ static void curl_fetcher_free(struct bw_fetcher *f)
 
 	if (cf != NULL) {
 		curl_slist_free_all(cf->headers);
+		free(cf->chain_file);
 		if (cf->easy != NULL)
 			curl_easy_cleanup(cf->easy);
 		free(cf);
 	}
 	free(f);
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: client certificate chain and token key. */
+static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *ud)
+{
+	struct curl_fetcher *cf = ud;
+	SSL_CTX *ctx = ssl_ctx;
+
+	(void)easy;
+	if (SSL_CTX_use_certificate_chain_file(ctx, cf->chain_file) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, cf->client_pkey) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		return CURLE_SSL_CERTPROBLEM;
+	return CURLE_OK;
 }
 
 static int setup_easy(struct curl_fetcher *cf, const struct bw_http_opts *o)
@@ -147,8 +165,16 @@ static int setup_easy(struct curl_fetcher *cf, const struct bw_http_opts *o)
 			 o->user_agent ? o->user_agent : "bulwark/" BW_VERSION);
 	if (o->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
-	if (o->cert_file != NULL)
+	if (o->client_pkey != NULL) {
+		/* Key in a token: curl never sees a key file; the SSL_CTX gets
+		 * the chain and the EVP_PKEY (on_ssl_ctx). */
+		if (o->cert_file == NULL || o->key_file != NULL)
+			return BW_EINVAL;
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, cf);
+	} else if (o->cert_file != NULL) {
 		curl_easy_setopt(e, CURLOPT_SSLCERT, o->cert_file);
+	}
 	if (o->key_file != NULL)
 		curl_easy_setopt(e, CURLOPT_SSLKEY, o->key_file);
 	for (const char *const *h = o->headers; h != NULL && *h != NULL; h++) {
@@ -185,6 +211,14 @@ int bw_http_fetcher_new(const struct bw_http_opts *opts, struct bw_fetcher **out
 	f->fetch = curl_fetch;
 	f->free = curl_fetcher_free;
 	f->ctx = cf;
+	if (opts->client_pkey != NULL && opts->cert_file != NULL) {
+		cf->client_pkey = opts->client_pkey;
+		cf->chain_file = strdup(opts->cert_file);
+		if (cf->chain_file == NULL) {
+			curl_fetcher_free(f);
+			return bw_err_set(err, BW_ENOMEM, "out of memory");
+		}
+	}
 	cf->easy = curl_easy_init();
 	if (cf->easy == NULL || setup_easy(cf, opts) != 0) {
 		curl_fetcher_free(f);
@@ -192,6 +226,95 @@ int bw_http_fetcher_new(const struct bw_http_opts *opts, struct bw_fetcher **out
 	}
 	*out = f;
 	return 0;
+}
+
+/* ---- requests with a body ------------------------------------------------ */
+
+struct body_sink {
+	struct bw_buf *resp;
+	int rc;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct body_sink *b = ud;
+	size_t n = size * nmemb;
+
+	b->rc = bw_buf_append(b->resp, ptr, n);
+	return b->rc == 0 ? n : 0;
+}
+
+/* The fetcher's headers plus the request's (curl keeps no copy of the
+ * list, so it lives until the transfer is done). */
+static int request_headers(struct curl_fetcher *cf,
+			   const struct bw_http_request *req,
+			   struct curl_slist **out)
+{
+	char ct[256];
+	const char *type = req->content_type ? req->content_type
+					      : "application/json";
+	struct curl_slist *l = NULL, *n;
+
+	snprintf(ct, sizeof(ct), "Content-Type: %.200s", type);
+	n = curl_slist_append(l, ct);
+	for (struct curl_slist *h = cf->headers; n != NULL && h != NULL;
+	     h = h->next)
+		n = curl_slist_append(l = n, h->data);
+	for (const char *const *h = req->headers; n != NULL && h && *h; h++)
+		n = curl_slist_append(l = n, *h);
+	if (n == NULL) {
+		curl_slist_free_all(l);
+		return BW_ENOMEM;
+	}
+	*out = n;
+	return 0;
+}
+
+int bw_http_request(struct bw_fetcher *f, const struct bw_http_request *req,
+		    long *status, struct bw_buf *resp, struct bw_err *err)
+{
+	struct curl_fetcher *cf;
+	struct curl_slist *hdrs = NULL;
+	struct body_sink b = {.resp = resp};
+	CURLcode cc;
+	int rc;
+
+	*status = 0;
+	if (f == NULL || f->fetch != curl_fetch || req->url == NULL)
+		return bw_err_set(err, BW_EINVAL, "not a libcurl fetcher");
+	cf = f->ctx;
+	if (resp->max == 0 || req->max_response != 0)
+		resp->max = req->max_response ? req->max_response : 1u << 20;
+	if (request_headers(cf, req, &hdrs) != 0)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	cf->errbuf[0] = '\0';
+	curl_easy_setopt(cf->easy, CURLOPT_URL, req->url);
+	curl_easy_setopt(cf->easy, CURLOPT_RANGE, NULL);
+	curl_easy_setopt(cf->easy, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(cf->easy, CURLOPT_POSTFIELDS, req->body);
+	curl_easy_setopt(cf->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+			 (curl_off_t)req->body_len);
+	curl_easy_setopt(cf->easy, CURLOPT_CUSTOMREQUEST, req->method);
+	curl_easy_setopt(cf->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(cf->easy, CURLOPT_WRITEDATA, &b);
+	cc = curl_easy_perform(cf->easy);
+	curl_easy_getinfo(cf->easy, CURLINFO_RESPONSE_CODE, status);
+	/* Back to the GET set-up that fetch() expects. */
+	curl_easy_setopt(cf->easy, CURLOPT_CUSTOMREQUEST, NULL);
+	curl_easy_setopt(cf->easy, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(cf->easy, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(cf->easy, CURLOPT_HTTPHEADER, cf->headers);
+	curl_slist_free_all(hdrs);
+	if (b.rc != 0)
+		rc = bw_err_set(err, BW_ETOOBIG, "%.256s: response too large",
+				req->url);
+	else if (cc != CURLE_OK)
+		rc = bw_err_set(err, BW_ENET, "%.256s: %s", req->url,
+				cf->errbuf[0] ? cf->errbuf
+					      : curl_easy_strerror(cc));
+	else
+		rc = 0;
+	return rc;
 }
 
 void bw_fetcher_free(struct bw_fetcher *f)
