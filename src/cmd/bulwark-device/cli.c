@@ -1,0 +1,163 @@
+/*
+ * Command table and option parser of bulwark-device (cli.h; the same code
+ * as the operator CLI's). The option table parses and prints --help.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+int bw_cli_fail(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return BW_EXIT_FAIL;
+}
+
+int bw_cli_usage(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", prog);
+	return BW_EXIT_USAGE;
+}
+
+static void print_table(FILE *f, const char *prog, const char *what,
+			const struct bw_cli_cmd *cmds, size_t n)
+{
+	fprintf(f, "Usage: %s <command> [options]\n\n%s\n\nCommands:\n", prog,
+		what);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "  %-20s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\nRun '%s <command> --help' for the options of a command.\n"
+		   "Exit codes: docs/device.md (0 success, 1 failure, 2 usage).\n",
+		prog);
+}
+
+int bw_cli_dispatch(const char *prog, const char *what,
+		    const struct bw_cli_cmd *cmds, size_t n, int argc,
+		    char **argv)
+{
+	if (argc < 2) {
+		print_table(stderr, prog, what, cmds, n);
+		return BW_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		print_table(stdout, prog, what, cmds, n);
+		return BW_EXIT_OK;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].run(argc - 1, argv + 1);
+	return bw_cli_usage(prog, "unknown command '%.64s'", argv[1]);
+}
+
+static void print_help(const struct bw_cli_spec *s)
+{
+	printf("Usage: %s %s\n\n%s\n", s->prog, s->usage, s->desc);
+	if (s->nopts > 0)
+		printf("\nOptions:\n");
+	for (size_t i = 0; i < s->nopts; i++) {
+		const struct bw_cli_opt *o = &s->opts[i];
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s%s%s%s", o->name,
+			 o->arg != NULL ? " " : "", o->arg != NULL ? o->arg : "",
+			 o->type == BW_CLI_LIST ? " ..." : "");
+		printf("  %-26s %s\n", left, o->help);
+	}
+	printf("  %-26s %s\n", "-h, --help", "show this help");
+	printf("\nExit codes: docs/device.md (0 success, 1 failure, 2 usage).\n");
+}
+
+static const struct bw_cli_opt *find_opt(const struct bw_cli_spec *s,
+					 const char *name, size_t len)
+{
+	for (size_t i = 0; i < s->nopts; i++)
+		if (strlen(s->opts[i].name) == len &&
+		    strncmp(s->opts[i].name, name, len) == 0)
+			return &s->opts[i];
+	return NULL;
+}
+
+static int take_value(const struct bw_cli_spec *s, const struct bw_cli_opt *o,
+		      const char *val)
+{
+	if (o->type == BW_CLI_STR) {
+		const char **d = o->dest;
+
+		if (*d != NULL)
+			return bw_cli_usage(s->prog, "%s given twice", o->name);
+		*d = val;
+	} else {
+		struct bw_cli_list *l = o->dest;
+
+		if (l->n >= BW_CLI_LIST_MAX)
+			return bw_cli_usage(s->prog, "%s given more than %d times",
+					    o->name, BW_CLI_LIST_MAX);
+		l->v[l->n++] = val;
+	}
+	return BW_EXIT_OK;
+}
+
+int bw_cli_parse(const struct bw_cli_spec *s, int argc, char **argv, int *done)
+{
+	size_t npos = 0;
+	int only_pos = 0;
+
+	*done = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		const struct bw_cli_opt *o;
+		int rc;
+
+		if (!only_pos && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+			print_help(s);
+			*done = 1;
+			return BW_EXIT_OK;
+		}
+		if (!only_pos && strcmp(a, "--") == 0) {
+			only_pos = 1;
+			continue;
+		}
+		if (only_pos || a[0] != '-' || a[1] == '\0') {
+			if (npos >= s->npos_max)
+				return bw_cli_usage(s->prog,
+						    "unexpected argument '%.64s'",
+						    a);
+			s->pos[npos++] = a;
+			continue;
+		}
+		eq = strchr(a, '=');
+		o = find_opt(s, a, eq != NULL ? (size_t)(eq - a) : strlen(a));
+		if (o == NULL)
+			return bw_cli_usage(s->prog, "unknown option '%.64s'", a);
+		if (o->type == BW_CLI_FLAG) {
+			if (eq != NULL)
+				return bw_cli_usage(s->prog,
+						    "%s takes no value", o->name);
+			*(int *)o->dest = 1;
+			continue;
+		}
+		if (eq == NULL && i + 1 >= argc)
+			return bw_cli_usage(s->prog, "%s needs %s", o->name,
+					    o->arg);
+		rc = take_value(s, o, eq != NULL ? eq + 1 : argv[++i]);
+		if (rc != BW_EXIT_OK)
+			return rc;
+	}
+	if (npos < s->npos_min)
+		return bw_cli_usage(s->prog, "missing %s", s->usage);
+	return BW_EXIT_OK;
+}

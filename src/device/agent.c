@@ -1,0 +1,250 @@
+/*
+ * The agent object: configuration, state database, the one fetcher of a
+ * run (so every request of a check-in reuses one TLS session, and a slow
+ * secure element signs once), recovery after a power cut, target matching
+ * and version order.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "bulwark/buf.h"
+#include "bulwark/pkcs11.h"
+#include "device.h"
+
+#define DEFAULT_KEY_LABEL "bulwark-device"
+
+/*
+ * A slot left WRITING was cut mid-write: its content is unknown, so it
+ * becomes EMPTY (never bootable); the download it came from is still
+ * there and install can run again. Nothing else needs repair: every other
+ * change was a single transaction.
+ */
+static int recover(struct bw_dev *d, struct bw_err *err)
+{
+	int dirty = 0;
+
+	for (int i = 0; i < BW_DEV_SLOTS; i++) {
+		if (d->st.slot_state[i] != BW_DEV_SLOT_WRITING)
+			continue;
+		fprintf(stderr, "bulwark-device: slot %c was being written when "
+				"the agent stopped: marked empty\n", 'A' + i);
+		d->st.slot_state[i] = BW_DEV_SLOT_EMPTY;
+		memset(&d->st.slot[i], 0, sizeof(d->st.slot[i]));
+		d->st.slot[i].bootfw = -1;
+		dirty = 1;
+	}
+	/* A pending slot must be PENDING; anything else is a torn install. */
+	if (d->st.pending >= 0 &&
+	    d->st.slot_state[d->st.pending] != BW_DEV_SLOT_PENDING) {
+		d->st.pending = -1;
+		dirty = 1;
+	}
+	return dirty ? bw_dev_save(d, NULL, 0, err) : 0;
+}
+
+static int make_dirs(struct bw_dev *d, struct bw_err *err)
+{
+	int rc = bw_io_mkdirs(d->cfg.state_dir, 0700, err);
+
+	if (rc == 0 && (bw_path_join(d->cfg.state_dir, "metadata", &d->mdir) ||
+			bw_path_join(d->cfg.state_dir, "downloads", &d->ddir)))
+		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = bw_io_mkdirs(d->mdir, 0755, err);
+	if (rc == 0)
+		rc = bw_io_mkdirs(d->ddir, 0700, err);
+	return rc;
+}
+
+int bw_dev_open(const char *config_path, struct bw_dev **out,
+		struct bw_err *err)
+{
+	struct bw_dev *d = calloc(1, sizeof(*d));
+	char *dbp = NULL;
+	int rc;
+
+	*out = NULL;
+	if (d == NULL)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	bw_dev_config_init(&d->cfg);
+	rc = bw_dev_config_load(&d->cfg, config_path, err);
+	if (rc == 0)
+		rc = make_dirs(d, err);
+	if (rc == 0 && bw_path_join(d->cfg.state_dir, "sota.db", &dbp) != 0)
+		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = bw_dev_state_open(dbp, &d->db, err);
+	if (rc == 0)
+		rc = bw_dev_state_load(d->db, &d->st, err);
+	if (rc == 0)
+		rc = recover(d, err);
+	free(dbp);
+	if (rc != 0) {
+		bw_dev_free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+void bw_dev_free(struct bw_dev *d)
+{
+	if (d == NULL)
+		return;
+	bw_fetcher_free(d->fetcher);
+	bw_signer_free(d->signer);
+	sqlite3_close(d->db);
+	bw_dev_config_dispose(&d->cfg);
+	free(d->mdir);
+	free(d->ddir);
+	free(d);
+}
+
+int bw_dev_save(struct bw_dev *d, const struct bw_dev_event *evs, size_t n,
+		struct bw_err *err)
+{
+	return bw_dev_state_save(d->db, &d->st, evs, n, d->cfg.max_events, err);
+}
+
+/* The token key for mutual TLS: used through PKCS#11, never exported. */
+static int open_token_key(struct bw_dev *d, struct bw_err *err)
+{
+	struct bw_pkcs11_opts o = {0};
+	char *pin = NULL;
+	int rc;
+
+	if (d->cfg.pin_file == NULL)
+		return bw_err_set(err, BW_EINVAL, "[pkcs11] pin_file is not set");
+	rc = bw_pkcs11_pin_from_file(d->cfg.pin_file, &pin, err);
+	if (rc != 0)
+		return rc;
+	o.module_path = d->cfg.pkcs11_module;
+	o.token_label = d->cfg.token_label;
+	o.object_label = d->cfg.key_label ? d->cfg.key_label
+					  : DEFAULT_KEY_LABEL;
+	o.pin = pin;
+	rc = bw_pkcs11_signer_open(&o, &d->signer, err);
+	bw_pkcs11_pin_free(pin);
+	return rc;
+}
+
+int bw_dev_fetcher(struct bw_dev *d, struct bw_fetcher **out,
+		   struct bw_err *err)
+{
+	struct bw_http_opts o = {0};
+	char tags[300];
+	const char *hdrs[2] = {NULL, NULL};
+	int rc;
+
+	*out = d->fetcher;
+	if (d->fetcher != NULL)
+		return 0;
+	if (d->cfg.token_label != NULL && d->signer == NULL) {
+		rc = open_token_key(d, err);
+		if (rc != 0)
+			return rc;
+	}
+	if (d->cfg.tag != NULL) {
+		snprintf(tags, sizeof(tags), "x-ats-tags: %.256s", d->cfg.tag);
+		hdrs[0] = tags;
+	}
+	o.headers = hdrs;
+	o.ca_file = d->cfg.ca_file;
+	o.cert_file = d->cfg.cert_file;
+	o.key_file = d->cfg.key_file;
+	o.client_pkey = d->signer ? d->signer->pkey : NULL;
+	o.low_speed_time_s = d->cfg.low_speed_time_s;
+	rc = bw_http_fetcher_new(&o, &d->fetcher, err);
+	*out = d->fetcher;
+	return rc;
+}
+
+/* ---- versions and matching ----------------------------------------------- */
+
+int bw_dev_version_cmp(const char *a, const char *b)
+{
+	/* strverscmp orders digit runs by value: "10" > "9", "1.10" > "1.9". */
+	int c = strverscmp(a, b);
+
+	return c < 0 ? -1 : c > 0;
+}
+
+static int json_has_string(const json_t *arr, const char *want)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(arr))
+		return 0;
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
+			return 1;
+	return 0;
+}
+
+/* custom.version: a string (aktualizr) or a non-negative integer. */
+static int custom_version(const json_t *v, char *out, size_t cap)
+{
+	if (json_is_string(v) && json_string_length(v) > 0 &&
+	    json_string_length(v) < cap) {
+		snprintf(out, cap, "%s", json_string_value(v));
+		return 1;
+	}
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		snprintf(out, cap, "%lld", (long long)json_integer_value(v));
+		return 1;
+	}
+	return 0;
+}
+
+int bw_dev_target_matches(const struct bw_dev_config *c, const char *name,
+			  uint64_t length, const void *custom_json,
+			  struct bw_dev_target *t)
+{
+	const json_t *cu = custom_json, *fw;
+
+	memset(t, 0, sizeof(*t));
+	t->bootfw = -1;
+	if (!json_is_object(cu) || strlen(name) >= sizeof(t->name))
+		return 0;
+	if (!json_has_string(json_object_get(cu, "hardwareIds"),
+			     c->hardware_id))
+		return 0;
+	/* A tagged device sees only targets carrying its tag. */
+	if (c->tag != NULL &&
+	    !json_has_string(json_object_get(cu, "tags"), c->tag))
+		return 0;
+	if (!custom_version(json_object_get(cu, "version"), t->version,
+			    sizeof(t->version)))
+		return 0;
+	fw = json_object_get(cu, "bootfirmware_version");
+	if (json_is_integer(fw) && json_integer_value(fw) >= 0)
+		t->bootfw = json_integer_value(fw);
+	else if (json_is_string(fw) && isdigit((unsigned char)
+					       json_string_value(fw)[0])) {
+		char *end = NULL;
+		long long v = strtoll(json_string_value(fw), &end, 10);
+
+		if (*end != '\0' || v < 0)
+			return 0;
+		t->bootfw = v;
+	} else if (fw != NULL) {
+		return 0; /* present but unreadable: not ours to guess */
+	}
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->length = length;
+	return 1;
+}
+
+int bw_dev_bootfw_refused(const struct bw_dev *d, const struct bw_dev_target *t)
+{
+	/* Boot-firmware anti-rollback: never below what is installed. */
+	if (!d->cfg.rollback_protection || d->st.bootfw < 0 || t->bootfw < 0)
+		return 0;
+	return t->bootfw < d->st.bootfw;
+}

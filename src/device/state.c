@@ -1,0 +1,411 @@
+/*
+ * The agent's state in SQLite (WAL, synchronous=FULL): every state change
+ * is one transaction, so a power cut leaves either the old or the new
+ * state, never a mix. Schema versions are applied in order by migrate().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+
+/* migrations[i] takes the schema from version i to i + 1. */
+static const char *const migrations[] = {
+	"CREATE TABLE agent(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" active INTEGER NOT NULL, booted INTEGER NOT NULL,"
+	" pending INTEGER NOT NULL, attempts_left INTEGER NOT NULL,"
+	" correlation TEXT NOT NULL, bootfw INTEGER NOT NULL,"
+	" last_checkin INTEGER NOT NULL, dl_state INTEGER NOT NULL,"
+	" dl_path TEXT NOT NULL);"
+	/* role: 'slot0', 'slot1' (state = slot state) or 'download'. */
+	"CREATE TABLE target_rec(role TEXT PRIMARY KEY, state INTEGER NOT NULL,"
+	" name TEXT NOT NULL, version TEXT NOT NULL, length INTEGER NOT NULL,"
+	" sha256 TEXT NOT NULL, bootfw INTEGER NOT NULL);"
+	"CREATE TABLE failed_target(name TEXT PRIMARY KEY, version TEXT,"
+	" at INTEGER NOT NULL);"
+	"CREATE TABLE event(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" body TEXT NOT NULL);"
+	"CREATE TABLE listing(name TEXT PRIMARY KEY, version TEXT NOT NULL,"
+	" length INTEGER NOT NULL, sha256 TEXT NOT NULL,"
+	" bootfw INTEGER NOT NULL);"
+	/* Slot A holds the factory image: confirmed, version unknown. */
+	"INSERT INTO agent VALUES(1, 0, -1, -1, 0, '', -1, 0, 0, '');"
+	"INSERT INTO target_rec VALUES('slot0', 3, 'factory', '', 0, '', -1);"
+	"INSERT INTO target_rec VALUES('slot1', 0, '', '', 0, '', -1);"
+	"INSERT INTO target_rec VALUES('download', 0, '', '', 0, '', -1);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static int db_fail(sqlite3 *db, struct bw_err *err, const char *what)
+{
+	return bw_err_set(err, BW_EIO, "state database: %s: %s", what,
+			  sqlite3_errmsg(db));
+}
+
+static int exec(sqlite3 *db, const char *sql, struct bw_err *err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+
+	if (rc == SQLITE_OK)
+		return 0;
+	rc = bw_err_set(err, BW_EIO, "state database: %.200s",
+			msg ? msg : sqlite3_errstr(rc));
+	sqlite3_free(msg);
+	return rc;
+}
+
+static int user_version(sqlite3 *db, int *v)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = BW_EIO;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW) {
+		*v = sqlite3_column_int(s, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int migrate(sqlite3 *db, struct bw_err *err)
+{
+	char sql[64];
+	int v = 0, rc;
+
+	if (user_version(db, &v) != 0)
+		return db_fail(db, err, "schema version");
+	if (v > SCHEMA_VERSION)
+		return bw_err_set(err, BW_EUNSUPPORTED,
+				  "state database schema %d is newer than this "
+				  "agent (%d)", v, SCHEMA_VERSION);
+	for (; v < SCHEMA_VERSION; v++) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		rc = exec(db, "BEGIN IMMEDIATE", err);
+		if (rc == 0)
+			rc = exec(db, migrations[v], err);
+		if (rc == 0)
+			rc = exec(db, sql, err);
+		if (rc == 0)
+			rc = exec(db, "COMMIT", err);
+		if (rc != 0) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int bw_dev_state_open(const char *path, sqlite3 **out, struct bw_err *err)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	*out = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+				   SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+			    NULL) != SQLITE_OK) {
+		rc = bw_err_set(err, BW_EIO, "%s: %s", path,
+				db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return rc;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	/* FULL: a commit is on disk when it returns (WAL's NORMAL could lose
+	 * the last commit on power loss, e.g. "pending" after a slot write). */
+	rc = exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+		      "PRAGMA foreign_keys = ON", err);
+	if (rc == 0)
+		rc = migrate(db, err);
+	if (rc != 0) {
+		sqlite3_close(db);
+		return rc;
+	}
+	*out = db;
+	return 0;
+}
+
+static void copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+	snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+static void read_target(sqlite3_stmt *s, int col, struct bw_dev_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	copy_text(t->name, sizeof(t->name), sqlite3_column_text(s, col));
+	copy_text(t->version, sizeof(t->version),
+		  sqlite3_column_text(s, col + 1));
+	t->length = (uint64_t)sqlite3_column_int64(s, col + 2);
+	copy_text(t->sha256, sizeof(t->sha256), sqlite3_column_text(s, col + 3));
+	t->bootfw = sqlite3_column_int64(s, col + 4);
+}
+
+static int load_targets(sqlite3 *db, struct bw_dev_state *st,
+			struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = 0, n = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT role, state, name, version, length,"
+			       " sha256, bootfw FROM target_rec", -1, &s,
+			       NULL) != SQLITE_OK)
+		return db_fail(db, err, "load targets");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *role = (const char *)sqlite3_column_text(s, 0);
+		int state = sqlite3_column_int(s, 1);
+
+		if (role == NULL || state < 0 || state > BW_DEV_SLOT_BAD)
+			break;
+		if (strcmp(role, "download") == 0) {
+			read_target(s, 2, &st->dl);
+		} else if (strcmp(role, "slot0") == 0 ||
+			   strcmp(role, "slot1") == 0) {
+			st->slot_state[role[4] - '0'] = state;
+			read_target(s, 2, &st->slot[role[4] - '0']);
+		}
+		n++;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE || n != 3)
+		return bw_err_set(err, BW_EFORMAT, "state database: bad targets");
+	return 0;
+}
+
+int bw_dev_state_load(sqlite3 *db, struct bw_dev_state *st,
+		      struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = BW_EFORMAT;
+
+	memset(st, 0, sizeof(*st));
+	if (sqlite3_prepare_v2(db, "SELECT active, booted, pending,"
+			       " attempts_left, correlation, bootfw,"
+			       " last_checkin, dl_state, dl_path FROM agent",
+			       -1, &s, NULL) != SQLITE_OK)
+		return db_fail(db, err, "load");
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		st->active = sqlite3_column_int(s, 0);
+		st->booted = sqlite3_column_int(s, 1);
+		st->pending = sqlite3_column_int(s, 2);
+		st->attempts_left = (long)sqlite3_column_int64(s, 3);
+		copy_text(st->correlation, sizeof(st->correlation),
+			  sqlite3_column_text(s, 4));
+		st->bootfw = sqlite3_column_int64(s, 5);
+		st->last_checkin = sqlite3_column_int64(s, 6);
+		st->dl_state = sqlite3_column_int(s, 7);
+		copy_text(st->dl_path, sizeof(st->dl_path),
+			  sqlite3_column_text(s, 8));
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	/* Rows are trusted only within range (a damaged database must not
+	 * index outside the slot array). */
+	if (rc == 0 && (st->active < 0 || st->active >= BW_DEV_SLOTS ||
+			st->pending < -1 || st->pending >= BW_DEV_SLOTS ||
+			st->booted < -1 || st->booted >= BW_DEV_SLOTS ||
+			st->dl_state < 0 || st->dl_state > BW_DEV_DL_DONE))
+		rc = BW_EFORMAT;
+	if (rc != 0)
+		return bw_err_set(err, rc, "state database: bad agent row");
+	return load_targets(db, st, err);
+}
+
+static int save_target(sqlite3 *db, const char *role, int state,
+		       const struct bw_dev_target *t, struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "UPDATE target_rec SET state = ?, name = ?,"
+			       " version = ?, length = ?, sha256 = ?,"
+			       " bootfw = ? WHERE role = ?", -1, &s,
+			       NULL) != SQLITE_OK)
+		return db_fail(db, err, "save target");
+	sqlite3_bind_int(s, 1, state);
+	sqlite3_bind_text(s, 2, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, t->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)t->length);
+	sqlite3_bind_text(s, 5, t->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, t->bootfw);
+	sqlite3_bind_text(s, 7, role, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(db, err, role);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int save_agent(sqlite3 *db, const struct bw_dev_state *st,
+		      struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "UPDATE agent SET active = ?, booted = ?,"
+			       " pending = ?, attempts_left = ?,"
+			       " correlation = ?, bootfw = ?, last_checkin = ?,"
+			       " dl_state = ?, dl_path = ?", -1, &s,
+			       NULL) != SQLITE_OK)
+		return db_fail(db, err, "save");
+	sqlite3_bind_int(s, 1, st->active);
+	sqlite3_bind_int(s, 2, st->booted);
+	sqlite3_bind_int(s, 3, st->pending);
+	sqlite3_bind_int64(s, 4, st->attempts_left);
+	sqlite3_bind_text(s, 5, st->correlation, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, st->bootfw);
+	sqlite3_bind_int64(s, 7, st->last_checkin);
+	sqlite3_bind_int(s, 8, st->dl_state);
+	sqlite3_bind_text(s, 9, st->dl_path, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(db, err, "save");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int bw_dev_state_save(sqlite3 *db, const struct bw_dev_state *st,
+		      const struct bw_dev_event *evs, size_t nevs,
+		      long max_events, struct bw_err *err)
+{
+	int rc = exec(db, "BEGIN IMMEDIATE", err);
+
+	if (rc != 0)
+		return rc;
+	rc = save_agent(db, st, err);
+	for (int i = 0; rc == 0 && i < BW_DEV_SLOTS; i++)
+		rc = save_target(db, i ? "slot1" : "slot0", st->slot_state[i],
+				 &st->slot[i], err);
+	if (rc == 0)
+		rc = save_target(db, "download", st->dl_state, &st->dl, err);
+	for (size_t i = 0; rc == 0 && i < nevs; i++)
+		rc = bw_dev_event_queue(db, &evs[i], st->correlation,
+					max_events, err);
+	if (rc == 0)
+		rc = exec(db, "COMMIT", err);
+	if (rc != 0) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	bw_dev_durable("state");
+	return 0;
+}
+
+int bw_dev_state_mark_failed(sqlite3 *db, const struct bw_dev_target *t,
+			     struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO failed_target"
+			       " VALUES(?, ?, strftime('%s','now'))", -1, &s,
+			       NULL) != SQLITE_OK)
+		return db_fail(db, err, "failed target");
+	sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, t->version, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0
+					     : db_fail(db, err, "failed target");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int bw_dev_state_is_failed(sqlite3 *db, const char *name, int *failed,
+			   struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*failed = 0;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM failed_target WHERE name = ?",
+			       -1, &s, NULL) != SQLITE_OK)
+		return db_fail(db, err, "failed target");
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	*failed = rc == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		       ? 0
+		       : db_fail(db, err, "failed target");
+}
+
+static int listing_insert(sqlite3 *db, const struct bw_dev_target *t,
+			  struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO listing"
+			       " VALUES(?, ?, ?, ?, ?)", -1, &s,
+			       NULL) != SQLITE_OK)
+		return db_fail(db, err, "listing");
+	sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, t->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)t->length);
+	sqlite3_bind_text(s, 4, t->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, t->bootfw);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(db, err, "listing");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int bw_dev_state_listing_save(sqlite3 *db, const struct bw_dev_target *ts,
+			      size_t n, int64_t checkin, struct bw_err *err)
+{
+	char sql[96];
+	int rc = exec(db, "BEGIN IMMEDIATE; DELETE FROM listing", err);
+
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = listing_insert(db, &ts[i], err);
+	snprintf(sql, sizeof(sql), "UPDATE agent SET last_checkin = %lld",
+		 (long long)checkin);
+	if (rc == 0)
+		rc = exec(db, sql, err);
+	if (rc == 0)
+		rc = exec(db, "COMMIT", err);
+	if (rc != 0) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	bw_dev_durable("listing");
+	return 0;
+}
+
+int bw_dev_state_listing_load(sqlite3 *db, struct bw_dev_target **out,
+			      size_t *n, struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct bw_dev_target *ts = NULL, *nt;
+	size_t cnt = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(db, "SELECT name, version, length, sha256,"
+			       " bootfw FROM listing ORDER BY name", -1, &s,
+			       NULL) != SQLITE_OK)
+		return db_fail(db, err, "listing");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		nt = reallocarray(ts, cnt + 1, sizeof(*ts));
+		if (nt == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		ts = nt;
+		read_target(s, 0, &ts[cnt++]);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(ts);
+		return bw_err_set(err, BW_EIO, "state database: listing");
+	}
+	*out = ts;
+	*n = cnt;
+	return 0;
+}
+
+const char *bw_dev_slot_state_name(int s)
+{
+	static const char *const names[] = {"empty", "writing", "pending",
+					    "good", "bad"};
+
+	return s >= 0 && s <= BW_DEV_SLOT_BAD ? names[s] : "?";
+}

@@ -1,0 +1,442 @@
+/*
+ * check, list, pull, event upload and the daemon loop. Everything the
+ * device may install comes out of a TUF refresh (TUF 5.3-5.7) through the
+ * gateway; the listing of matching targets is kept in the state database
+ * so `list`, `install` and `status` need no network.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/rand.h>
+
+#include "bulwark/buf.h"
+#include "bulwark/tuf.h"
+#include "device.h"
+
+#define MAX_MATCHES 100000
+
+/* What a failed refresh means to the operator (exit code and hint). */
+static int refresh_exit(int rc)
+{
+	switch (rc) {
+	case BW_ENET:
+		return BW_DEV_EXIT_CHECKIN_FAILED;
+	case BW_EEXPIRED:
+		return BW_DEV_EXIT_TUF_EXPIRED;
+	case BW_ENOTFOUND:
+		return BW_DEV_EXIT_TUF_FETCH_FAILED;
+	case BW_ESIG: case BW_EROLLBACK: case BW_EFORMAT: case BW_EHASH:
+	case BW_EBADVERSION: case BW_ETOOBIG: case BW_EUNSUPPORTED:
+		return BW_DEV_EXIT_TUF_INVALID;
+	default:
+		return BW_DEV_EXIT_FAIL;
+	}
+}
+
+static int sha256_hex(const struct bw_tuf_target *t, char out[65])
+{
+	for (size_t i = 0; i < t->nhashes; i++)
+		if (strcmp(t->hashes[i].name, "sha256") == 0 &&
+		    t->hashes[i].len == 32) {
+			bw_hex_encode(t->hashes[i].digest, 32, out);
+			return 1;
+		}
+	return 0;
+}
+
+/* Refresh and collect the targets for this hardware id and tag. */
+static int refresh(struct bw_dev *d, struct bw_tuf_updater **u,
+		   struct bw_dev_target **ts, size_t *n, struct bw_err *err)
+{
+	struct bw_fetcher *f = NULL;
+	size_t cnt;
+	int rc;
+
+	*u = NULL;
+	*ts = NULL;
+	*n = 0;
+	rc = bw_dev_fetcher(d, &f, err);
+	if (rc == 0)
+		rc = bw_tuf_updater_new(d->mdir, d->cfg.metadata_url, d->ddir,
+					d->cfg.targets_url, f, NULL, u, err);
+	if (rc == 0)
+		rc = bw_tuf_updater_refresh(*u, err);
+	if (rc != 0)
+		return rc;
+	cnt = bw_tuf_updater_targets_count(*u);
+	if (cnt > MAX_MATCHES)
+		cnt = MAX_MATCHES;
+	if (cnt > 0 && (*ts = calloc(cnt, sizeof(**ts))) == NULL)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	for (size_t i = 0; i < cnt; i++) {
+		const struct bw_tuf_target *t = bw_tuf_updater_target_at(*u, i);
+
+		if (t != NULL &&
+		    bw_dev_target_matches(&d->cfg, t->path, t->length,
+					  t->custom, &(*ts)[*n]) &&
+		    sha256_hex(t, (*ts)[*n].sha256))
+			(*n)++;
+	}
+	return bw_dev_state_listing_save(d->db, *ts, *n, (int64_t)time(NULL),
+					 err);
+}
+
+static const char *current_version(const struct bw_dev *d)
+{
+	return d->st.slot[d->st.active].version;
+}
+
+/*
+ * The target to install: the named version, or else the highest version
+ * that is newer than the running one and has not failed here before (no
+ * silent downgrade, no automatic retry of a rolled-back target).
+ */
+static const struct bw_dev_target *pick(struct bw_dev *d,
+					const struct bw_dev_target *ts,
+					size_t n, const char *version)
+{
+	const struct bw_dev_target *best = NULL;
+	int failed;
+
+	for (size_t i = 0; i < n; i++) {
+		if (version != NULL) {
+			if (strcmp(ts[i].version, version) == 0)
+				return &ts[i];
+			continue;
+		}
+		if (bw_dev_version_cmp(ts[i].version, current_version(d)) <= 0)
+			continue;
+		if (bw_dev_state_is_failed(d->db, ts[i].name, &failed, NULL) ||
+		    failed)
+			continue;
+		if (best == NULL ||
+		    bw_dev_version_cmp(ts[i].version, best->version) > 0)
+			best = &ts[i];
+	}
+	return best;
+}
+
+static void print_target(const struct bw_dev *d, const struct bw_dev_target *t,
+			 const struct bw_dev_target *best)
+{
+	int failed = 0;
+
+	bw_dev_state_is_failed(d->db, t->name, &failed, NULL);
+	printf("%c %-40s version %-12s %12llu bytes%s%s\n",
+	       t == best ? '*' : ' ', t->name, t->version,
+	       (unsigned long long)t->length,
+	       strcmp(t->version, current_version(d)) == 0 ? " (running)" : "",
+	       failed ? " (failed here before)" : "");
+}
+
+static int report_refresh_error(int rc, const struct bw_err *err)
+{
+	fprintf(stderr, "bulwark-device: check failed: %s\n", err->msg);
+	if (rc == BW_ENET)
+		fprintf(stderr, "bulwark-device: server unreachable; trusted "
+				"metadata and state are unchanged\n");
+	return refresh_exit(rc);
+}
+
+int bw_dev_check(struct bw_dev *d, int print)
+{
+	struct bw_err err = {0};
+	struct bw_tuf_updater *u = NULL;
+	struct bw_dev_target *ts = NULL;
+	const struct bw_dev_target *best;
+	size_t n = 0;
+	int rc = refresh(d, &u, &ts, &n, &err);
+
+	if (rc != 0) {
+		rc = report_refresh_error(rc, &err);
+		goto out;
+	}
+	best = pick(d, ts, n, NULL);
+	for (size_t i = 0; print && i < n; i++)
+		print_target(d, &ts[i], best);
+	if (n == 0) {
+		printf("no target for hardware id %s%s%s\n", d->cfg.hardware_id,
+		       d->cfg.tag ? " and tag " : "", d->cfg.tag ? d->cfg.tag : "");
+		rc = BW_DEV_EXIT_NO_MATCHING_TARGET;
+	} else if (best != NULL) {
+		printf("update available: %s (version %s)\n", best->name,
+		       best->version);
+		rc = BW_DEV_EXIT_UPDATE_AVAILABLE;
+	} else {
+		printf("up to date (version %s)\n",
+		       current_version(d)[0] ? current_version(d) : "factory");
+	}
+	bw_dev_send_events(d);
+out:
+	bw_tuf_updater_free(u);
+	free(ts);
+	return rc;
+}
+
+int bw_dev_list(struct bw_dev *d)
+{
+	struct bw_err err = {0};
+	struct bw_dev_target *ts = NULL;
+	const struct bw_dev_target *best;
+	size_t n = 0;
+
+	if (bw_dev_state_listing_load(d->db, &ts, &n, &err) != 0) {
+		fprintf(stderr, "bulwark-device: %s\n", err.msg);
+		return BW_DEV_EXIT_FAIL;
+	}
+	best = pick(d, ts, n, NULL);
+	for (size_t i = 0; i < n; i++)
+		print_target(d, &ts[i], best);
+	if (d->st.last_checkin == 0)
+		printf("never checked in: run `bulwark-device check`\n");
+	free(ts);
+	if (n == 0)
+		return BW_DEV_EXIT_NO_MATCHING_TARGET;
+	return best ? BW_DEV_EXIT_UPDATE_AVAILABLE : BW_DEV_EXIT_OK;
+}
+
+/* ---- pull ------------------------------------------------------------------ */
+
+struct bar {
+	int last;
+};
+
+static void draw_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct bar *b = ctx;
+	int pct = total ? (int)(done * 100 / total) : 100;
+
+	if (pct == b->last)
+		return;
+	b->last = pct;
+	printf("\r[%-50.*s] %3d%% %llu/%llu MiB", pct / 2,
+	       "##################################################", pct,
+	       (unsigned long long)(done >> 20),
+	       (unsigned long long)(total >> 20));
+	if (done == total)
+		putchar('\n');
+	fflush(stdout);
+}
+
+/* Start (or resume) the download record for t. */
+static int begin_download(struct bw_dev *d, const struct bw_dev_target *t,
+			  struct bw_err *err)
+{
+	struct bw_dev_event ev = {"EcuDownloadStarted", -1, NULL, NULL};
+	char id[37], file[80];
+
+	if (d->st.dl_state == BW_DEV_DL_ACTIVE &&
+	    strcmp(d->st.dl.name, t->name) == 0 &&
+	    strcmp(d->st.dl.sha256, t->sha256) == 0)
+		return 0; /* resume: same target, same correlation */
+	if (d->st.dl_state != BW_DEV_DL_NONE && d->st.dl_path[0] != '\0') {
+		char part[sizeof(d->st.dl_path) + 8];
+
+		snprintf(part, sizeof(part), "%s.part", d->st.dl_path);
+		unlink(part);
+		unlink(d->st.dl_path);
+	}
+	if (bw_dev_uuid(id) != 0)
+		return bw_err_set(err, BW_ECRYPTO, "no random bytes");
+	/* Named by content: the target name is remote text, the hash was
+	 * checked to be 64 hex digits when the listing was built. */
+	snprintf(file, sizeof(file), "%s.img", t->sha256);
+	snprintf(d->st.dl_path, sizeof(d->st.dl_path), "%s/%s", d->ddir, file);
+	snprintf(d->st.correlation, sizeof(d->st.correlation), "%s", id);
+	d->st.dl = *t;
+	d->st.dl_state = BW_DEV_DL_ACTIVE;
+	ev.target = &d->st.dl;
+	return bw_dev_save(d, &ev, 1, err);
+}
+
+static int finish_download(struct bw_dev *d, int rc, const struct bw_err *derr)
+{
+	struct bw_dev_event ev = {"EcuDownloadCompleted", rc == 0, NULL,
+				  &d->st.dl};
+	struct bw_err err = {0};
+
+	if (rc == 0) {
+		d->st.dl_state = BW_DEV_DL_DONE;
+	} else {
+		ev.details = derr->msg;
+		/* Bad bytes are gone (resume.c deleted them); a transport
+		 * failure keeps the part for the next attempt. */
+		if (rc == BW_EHASH)
+			d->st.dl_state = BW_DEV_DL_NONE;
+	}
+	if (bw_dev_save(d, &ev, 1, &err) != 0) {
+		fprintf(stderr, "bulwark-device: %s\n", err.msg);
+		return BW_DEV_EXIT_FAIL;
+	}
+	if (rc == 0) {
+		printf("downloaded %s (version %s, %llu bytes, sha256 verified)\n",
+		       d->st.dl.name, d->st.dl.version,
+		       (unsigned long long)d->st.dl.length);
+		return BW_DEV_EXIT_OK;
+	}
+	fprintf(stderr, "bulwark-device: download failed: %s\n", derr->msg);
+	return rc == BW_EHASH ? BW_DEV_EXIT_VERIFY_FAILED
+			      : BW_DEV_EXIT_DOWNLOAD_FAILED;
+}
+
+static int download(struct bw_dev *d, struct bw_tuf_updater *u,
+		    const struct bw_dev_target *t)
+{
+	const struct bw_tuf_target *tt = NULL;
+	struct bw_err err = {0};
+	struct bar bar = {-1};
+	int rc;
+
+	if (d->st.dl_state == BW_DEV_DL_DONE && strcmp(d->st.dl.name, t->name) == 0
+	    && strcmp(d->st.dl.sha256, t->sha256) == 0 &&
+	    access(d->st.dl_path, R_OK) == 0) {
+		printf("%s already downloaded\n", t->name);
+		return BW_DEV_EXIT_OK;
+	}
+	rc = bw_tuf_updater_get_target(u, t->name, &tt, &err);
+	if (rc == 0)
+		rc = begin_download(d, t, &err);
+	if (rc != 0) {
+		fprintf(stderr, "bulwark-device: %s\n", err.msg);
+		return rc == BW_ENOTFOUND ? BW_DEV_EXIT_TARGET_NOT_FOUND
+					  : BW_DEV_EXIT_FAIL;
+	}
+	rc = bw_tuf_updater_download_resumable(u, tt, d->st.dl_path,
+					       d->progress ? draw_progress
+							   : NULL,
+					       &bar, NULL, &err);
+	if (d->progress && rc != 0 && bar.last >= 0)
+		putchar('\n');
+	return finish_download(d, rc, &err);
+}
+
+int bw_dev_pull(struct bw_dev *d, const char *version)
+{
+	struct bw_err err = {0};
+	struct bw_tuf_updater *u = NULL;
+	struct bw_dev_target *ts = NULL;
+	const struct bw_dev_target *t;
+	size_t n = 0;
+	int rc = refresh(d, &u, &ts, &n, &err);
+
+	if (rc != 0) {
+		rc = report_refresh_error(rc, &err);
+		goto out;
+	}
+	t = pick(d, ts, n, version);
+	if (t == NULL) {
+		if (version != NULL)
+			fprintf(stderr, "bulwark-device: no target with version "
+					"%s for this device\n", version);
+		else
+			printf("nothing to pull: up to date\n");
+		rc = version ? BW_DEV_EXIT_TARGET_NOT_FOUND
+			     : n ? BW_DEV_EXIT_OK : BW_DEV_EXIT_NO_MATCHING_TARGET;
+		goto out;
+	}
+	if (bw_dev_bootfw_refused(d, t)) {
+		fprintf(stderr, "bulwark-device: %s carries boot firmware "
+				"version %lld, below the installed %lld "
+				"(anti-rollback)\n", t->name,
+			(long long)t->bootfw, (long long)d->st.bootfw);
+		rc = BW_DEV_EXIT_REFUSED;
+		goto out;
+	}
+	rc = download(d, u, t);
+	bw_dev_send_events(d);
+out:
+	bw_tuf_updater_free(u);
+	free(ts);
+	return rc;
+}
+
+/* ---- events and the daemon ------------------------------------------------ */
+
+int bw_dev_send_events(struct bw_dev *d)
+{
+	struct bw_err err = {0};
+	struct bw_fetcher *f = NULL;
+	size_t sent = 0;
+	long left = 0;
+	int rc;
+
+	if (d->cfg.events_url == NULL)
+		return BW_DEV_EXIT_OK;
+	rc = bw_dev_fetcher(d, &f, &err);
+	if (rc == 0)
+		rc = bw_dev_events_flush(d->db, f, d->cfg.events_url,
+					 d->cfg.event_batch, &sent, &err);
+	bw_dev_events_count(d->db, &left, NULL);
+	if (d->verbose || rc != 0)
+		fprintf(stderr, "bulwark-device: events: %zu sent, %ld queued%s%s\n",
+			sent, left, rc ? ": " : "", rc ? err.msg : "");
+	return rc ? BW_DEV_EXIT_CHECKIN_FAILED : BW_DEV_EXIT_OK;
+}
+
+static int is_failure(int rc)
+{
+	return rc != BW_DEV_EXIT_OK && rc != BW_DEV_EXIT_UPDATE_AVAILABLE &&
+	       rc != BW_DEV_EXIT_NO_MATCHING_TARGET &&
+	       rc != BW_DEV_EXIT_NEEDS_REBOOT;
+}
+
+/* interval, or interval * 2^failures capped, plus up to jitter seconds. */
+static long next_sleep(const struct bw_dev *d, long interval, int failures)
+{
+	long s = interval;
+	uint32_t r = 0;
+
+	for (int i = 0; i < failures && s < d->cfg.max_backoff_s; i++)
+		s *= 2;
+	if (s > d->cfg.max_backoff_s)
+		s = d->cfg.max_backoff_s;
+	if (d->cfg.jitter_s > 0 && RAND_bytes((uint8_t *)&r, sizeof(r)) == 1)
+		s += (long)(r % (uint32_t)(d->cfg.jitter_s + 1));
+	return s;
+}
+
+static int daemon_round(struct bw_dev *d)
+{
+	int rc;
+
+	if (d->st.pending >= 0)
+		return BW_DEV_EXIT_PENDING; /* `run` finishes it after reboot */
+	rc = bw_dev_check(d, 0);
+	if (rc == BW_DEV_EXIT_UPDATE_AVAILABLE)
+		rc = bw_dev_pull(d, NULL);
+	else
+		return rc;
+	if (rc == BW_DEV_EXIT_OK && d->st.dl_state == BW_DEV_DL_DONE)
+		rc = bw_dev_install(d);
+	bw_dev_send_events(d);
+	return rc;
+}
+
+int bw_dev_daemon(struct bw_dev *d, long max_loops, long interval_s)
+{
+	long interval = interval_s > 0 ? interval_s : d->cfg.interval_s;
+	int failures = 0, rc = 0;
+
+	for (long loop = 0; max_loops == 0 || loop < max_loops; loop++) {
+		rc = daemon_round(d);
+		if (rc == BW_DEV_EXIT_NEEDS_REBOOT || rc == BW_DEV_EXIT_PENDING) {
+			printf("installation pending: reboot, then run "
+			       "`bulwark-device run`\n");
+			return rc;
+		}
+		failures = is_failure(rc) ? failures + 1 : 0;
+		if (max_loops == 0 || loop + 1 < max_loops) {
+			long s = next_sleep(d, interval, failures);
+
+			if (d->verbose || failures)
+				fprintf(stderr, "bulwark-device: next check in "
+						"%ld s\n", s);
+			sleep((unsigned)s);
+		}
+	}
+	return rc;
+}
