@@ -1,0 +1,382 @@
+/*
+ * The admin API (TLS with server authentication; operator bearer token).
+ * Every body is parsed with bw_json_parse (bounded); uploads are verified
+ * with the TUF client rules in repo.c. docs/server.md lists the wire
+ * format.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "bulwark/buf.h"
+#include "bulwark/hash.h"
+#include "bulwark/json.h"
+#include "log.h"
+#include "server.h"
+
+#define TOKEN_BYTES 32
+#define LIST_MAX 1000
+
+/* Constant time whatever the lengths: compare digests. */
+static int token_ok(struct bw_srv *srv, struct evhttp_request *req)
+{
+	const char *h = bw_srv_http_header(req, "Authorization", 512);
+	uint8_t a[32], b[32];
+
+	if (!h || strncmp(h, "Bearer ", 7) || !srv->admin_token)
+		return 0;
+	bw_hash_buf(BW_HASH_SHA256, h + 7, strlen(h + 7), a);
+	bw_hash_buf(BW_HASH_SHA256, srv->admin_token, srv->admin_token_len, b);
+	return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+}
+
+static json_t *body_json(struct evhttp_request *req, struct bw_err *err)
+{
+	struct bw_json_limits lim = { .max_depth = 8 };
+	size_t len = 0;
+	const uint8_t *body = bw_srv_http_body(req, &len);
+	json_t *v = NULL;
+
+	lim.max_bytes = len + 1;
+	if (!body || bw_json_parse(body, len, &lim, &v, err))
+		return NULL;
+	return v;
+}
+
+static void reply_rc(struct evhttp_request *req, int rc, struct bw_err *err,
+		     int ok_code)
+{
+	if (!rc)
+		bw_srv_http_json(req, ok_code, json_pack("{s:s}", "status", "ok"));
+	else
+		bw_srv_http_json(req, bw_srv_http_code(rc),
+				 json_pack("{s:s,s:s}", "error", bw_strerror(rc),
+					   "reason", err->msg));
+}
+
+static int uuid_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > BW_STORE_UUID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		      (s[i] >= 'A' && s[i] <= 'F') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* PUT /repo/<flavour>/root, PUT /repo/ci/targets,
+ * PUT /repo/production/targets/<tag> */
+static void repo_upload(struct bw_srv *srv, struct evhttp_request *req,
+			const char *rest)
+{
+	struct bw_err err = { 0 };
+	size_t len = 0;
+	const uint8_t *md = bw_srv_http_body(req, &len);
+	char tag[BW_STORE_TAG_MAX + 1];
+	int rc = 0;
+
+	if (!md) {
+		bw_srv_http_status(req, 500);
+		return;
+	}
+	if (!strcmp(rest, "ci/root") || !strcmp(rest, "production/root"))
+		rc = bw_srv_repo_root_upload(srv->repo, rest[0] == 'c' ? "ci"
+						: "production", md, len,
+					     time(NULL), &err);
+	else if (!strcmp(rest, "ci/targets"))
+		rc = bw_srv_repo_targets_upload(srv->repo, "ci", "", md, len,
+						time(NULL), &err);
+	else if (!strncmp(rest, "production/targets/", 19) &&
+		 !bw_srv_tag_parse(rest + 19, tag, sizeof(tag)) && tag[0] &&
+		 !strcmp(tag, rest + 19))
+		rc = bw_srv_repo_targets_upload(srv->repo, "production", tag,
+						md, len, time(NULL), &err);
+	else
+		rc = bw_err_set(&err, BW_ENOTFOUND, "no such repository role");
+	if (rc)
+		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: upload %.64s refused: %s",
+			   rest, err.msg);
+	reply_rc(req, rc, &err, 200);
+}
+
+/* {"name", "length", "hashes": {"sha256", ...}, "custom"?} */
+static int fileinfo_check(json_t *b, json_t **fileinfo, struct bw_err *err)
+{
+	json_t *name = json_object_get(b, "name");
+	json_t *len = json_object_get(b, "length");
+	json_t *hashes = json_object_get(b, "hashes");
+	json_t *custom = json_object_get(b, "custom");
+	const char *sha = json_string_value(json_object_get(hashes, "sha256"));
+	uint8_t d[32];
+
+	if (!json_is_string(name) ||
+	    !bw_srv_target_path_ok(json_string_value(name),
+				   json_string_length(name)) ||
+	    !json_is_integer(len) || json_integer_value(len) < 0 ||
+	    !json_is_object(hashes) || !sha || strlen(sha) != 64 ||
+	    bw_hex_decode(sha, 64, d, 32) || (custom && !json_is_object(custom)))
+		return bw_err_set(err, BW_EFORMAT,
+				  "need name (target path), length, "
+				  "hashes.sha256 (hex), optional custom object");
+	*fileinfo = json_pack("{s:O,s:O}", "length", len, "hashes", hashes);
+	if (*fileinfo && custom)
+		json_object_set(*fileinfo, "custom", custom);
+	return *fileinfo ? 0 : BW_ENOMEM;
+}
+
+static void ci_target_add(struct bw_srv *srv, struct evhttp_request *req)
+{
+	struct bw_err err = { 0 };
+	json_t *b = body_json(req, &err), *fi = NULL;
+	int rc = b ? fileinfo_check(b, &fi, &err) : BW_EFORMAT;
+
+	if (!rc)
+		rc = bw_srv_repo_ci_target_add(
+			srv->repo, json_string_value(json_object_get(b, "name")),
+			fi, time(NULL), &err);
+	reply_rc(req, rc, &err, 200);
+	json_decref(fi);
+	json_decref(b);
+}
+
+static int64_t query_int(struct evkeyvalq *q, const char *k, int64_t def,
+			 int64_t max)
+{
+	const char *v = evhttp_find_header(q, k);
+	char *end = NULL;
+	long long n = 0;
+
+	if (!v)
+		return def;
+	n = strtoll(v, &end, 10);
+	if (end == v || *end || n < 1)
+		return def;
+	return n > max ? max : n;
+}
+
+static void devices(struct bw_srv *srv, struct evhttp_request *req,
+		    const char *rest, struct evkeyvalq *q)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct bw_store *st = srv->store;
+	struct bw_err err = { 0 };
+	char uuid[BW_STORE_UUID_MAX + 1];
+	const char *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+	json_t *out = NULL, *b = NULL;
+	int rc = 0;
+
+	if (!*rest && cmd == EVHTTP_REQ_GET) {
+		const char *after = evhttp_find_header(q, "after");
+
+		rc = st->ops->device_list(st, after && uuid_ok(after) ? after : "",
+					  query_int(q, "limit", 100, LIST_MAX), &out, &err);
+		goto reply;
+	}
+	if (n == 0 || n >= sizeof(uuid)) {
+		rc = bw_err_set(&err, BW_ENOTFOUND, "no such device");
+		goto reply;
+	}
+	memcpy(uuid, rest, n);
+	uuid[n] = '\0';
+	if (!uuid_ok(uuid)) {
+		rc = bw_err_set(&err, BW_ENOTFOUND, "no such device");
+	} else if (!slash && cmd == EVHTTP_REQ_GET) {
+		struct bw_device_rec d;
+
+		if (!(rc = st->ops->device_get(st, uuid, &d, &err)))
+				out = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b}",
+						"uuid", d.uuid, "production", d.production,
+						"name", d.name, "hardware-id", d.hwid,
+						"tag", d.tag, "target", d.target,
+						"fingerprint", d.fingerprint,
+						"first-seen", (json_int_t)d.first_seen,
+						"last-seen", (json_int_t)d.last_seen,
+						"registered", (json_int_t)d.registered,
+						"denied", st->ops->deny_has(st, uuid, NULL) == 1);
+	} else if (slash && !strcmp(slash, "/deny") &&
+		   (cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_DELETE)) {
+		const char *reason = "";
+
+		if (cmd == EVHTTP_REQ_POST && evbuffer_get_length(
+			    evhttp_request_get_input_buffer(req))) {
+			b = body_json(req, &err);
+			reason = json_string_value(json_object_get(b, "reason"));
+			if (!b || (reason && strlen(reason) > 256))
+				rc = bw_err_set(&err, BW_EFORMAT, "bad body");
+			if (!reason)
+				reason = "";
+		}
+		if (!rc)
+			rc = st->ops->deny_set(st, uuid, cmd == EVHTTP_REQ_POST,
+					       reason, time(NULL), &err);
+		if (!rc) {
+			srv->generation++; /* open connections re-check */
+			bw_srv_log(BW_SRV_LOG_NOTICE, "admin: device %s %s",
+				   uuid, cmd == EVHTTP_REQ_POST ? "deny-listed"
+								: "allowed");
+		}
+		reply_rc(req, rc, &err, 200);
+		json_decref(b);
+		return;
+	} else {
+		rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");
+	}
+reply:
+	if (rc)
+		reply_rc(req, rc, &err, 200);
+	else
+		bw_srv_http_json(req, 200, out);
+}
+
+static void token_create(struct bw_srv *srv, struct evhttp_request *req)
+{
+	struct bw_err err = { 0 };
+	json_t *b = body_json(req, &err);
+	const char *scope = json_string_value(json_object_get(b, "scope"));
+	const char *comment = json_string_value(json_object_get(b, "comment"));
+	json_t *jexp = json_object_get(b, "expires-in");
+	json_t *juses = json_object_get(b, "uses");
+	uint8_t raw[TOKEN_BYTES];
+	char tok[2 * TOKEN_BYTES + 1], hash[65];
+	int64_t id = 0, now = time(NULL);
+	int rc = 0;
+
+	if (!scope || (strcmp(scope, "ci") && strcmp(scope, "production")) ||
+	    !json_is_integer(jexp) || json_integer_value(jexp) <= 0 ||
+	    json_integer_value(jexp) > 10LL * 365 * 86400 ||
+	    (juses && (!json_is_integer(juses) || json_integer_value(juses) < 1)) ||
+	    (comment && strlen(comment) > 256)) {
+		rc = bw_err_set(&err, BW_EFORMAT, "need scope (ci|production), "
+				"expires-in (seconds), optional uses, comment");
+		goto out;
+	}
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		rc = bw_err_set(&err, BW_ECRYPTO, "random");
+		goto out;
+	}
+	bw_hex_encode(raw, sizeof(raw), tok);
+	bw_hash_buf_hex(BW_HASH_SHA256, tok, strlen(tok), hash);
+	rc = srv->store->ops->token_add(srv->store, hash, scope,
+					now + json_integer_value(jexp),
+					juses ? json_integer_value(juses) : -1,
+					comment, now, &id, &err);
+out:
+	if (rc)
+		reply_rc(req, rc, &err, 201);
+	else
+		bw_srv_http_json(req, 201, json_pack("{s:I,s:s,s:s}", "id",
+						     (json_int_t)id, "token", tok,
+						     "scope", scope));
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(tok, sizeof(tok));
+	json_decref(b);
+}
+
+static void tokens(struct bw_srv *srv, struct evhttp_request *req,
+		   const char *rest)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct bw_err err = { 0 };
+	json_t *out = NULL;
+	char *end = NULL;
+	long long id = 0;
+	int rc = 0;
+
+	if (!*rest && cmd == EVHTTP_REQ_POST) {
+		token_create(srv, req);
+		return;
+	}
+	if (!*rest && cmd == EVHTTP_REQ_GET) {
+		if ((rc = srv->store->ops->token_list(srv->store, &out, &err)))
+			reply_rc(req, rc, &err, 200);
+		else
+			bw_srv_http_json(req, 200, out);
+		return;
+	}
+	id = strtoll(rest, &end, 10);
+	if (cmd != EVHTTP_REQ_DELETE || end == rest || *end || id < 1)
+		rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");
+	else
+		rc = srv->store->ops->token_revoke(srv->store, id, &err);
+	reply_rc(req, rc, &err, 200);
+}
+
+static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
+		     const char *path, struct evkeyvalq *q)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct bw_err err = { 0 };
+	json_t *out = NULL;
+	int rc = 0;
+
+	if (!strncmp(path, "/repo/", 6) && cmd == EVHTTP_REQ_PUT) {
+		repo_upload(srv, req, path + 6);
+	} else if (!strcmp(path, "/repo/ci/targets/add") && cmd == EVHTTP_REQ_POST) {
+		ci_target_add(srv, req);
+	} else if (!strcmp(path, "/status") && cmd == EVHTTP_REQ_GET) {
+		if ((rc = bw_srv_repo_status(srv->repo, time(NULL), &out, &err)))
+			reply_rc(req, rc, &err, 200);
+		else
+			bw_srv_http_json(req, 200, json_pack("{s:o}", "repository", out));
+	} else if (!strcmp(path, "/devices") || !strncmp(path, "/devices/", 9)) {
+		devices(srv, req, path[8] ? path + 9 : "", q);
+	} else if (!strcmp(path, "/deny") && cmd == EVHTTP_REQ_GET) {
+		if ((rc = srv->store->ops->deny_list(srv->store, &out, &err)))
+			reply_rc(req, rc, &err, 200);
+		else
+			bw_srv_http_json(req, 200, out);
+	} else if (!strcmp(path, "/events") && cmd == EVHTTP_REQ_GET) {
+		const char *dev = evhttp_find_header(q, "device");
+
+		if ((rc = srv->store->ops->event_list(
+			     srv->store, dev && uuid_ok(dev) ? dev : NULL,
+			     query_int(q, "limit", 100, LIST_MAX), &out, &err)))
+			reply_rc(req, rc, &err, 200);
+		else
+			bw_srv_http_json(req, 200, out);
+	} else if (!strcmp(path, "/tokens") || !strncmp(path, "/tokens/", 8)) {
+		tokens(srv, req, path[7] ? path + 8 : "");
+	} else {
+		bw_srv_http_error(req, 404, "no such resource");
+	}
+}
+
+void bw_srv_admin_handle(struct evhttp_request *req, void *arg)
+{
+	struct bw_srv *srv = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq q;
+
+	if (!bw_srv_tls_ssl(req) || !path) {
+		evhttp_send_error(req, 400, NULL);
+		return;
+	}
+	bw_srv_tls_track(req);
+	if (!token_ok(srv, req)) {
+		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: bad token from %s",
+			   bw_srv_peer_addr(req));
+		bw_srv_http_error(req, 401, "unauthorized");
+		return;
+	}
+	TAILQ_INIT(&q);
+	if (query && evhttp_parse_query_str(query, &q)) {
+		bw_srv_http_error(req, 400, "bad query");
+		return;
+	}
+	dispatch(srv, req, path, &q);
+	evhttp_clear_headers(&q);
+}

@@ -1,0 +1,105 @@
+/*
+ * bulwarkd configuration: an INI file (libinih) plus command-line
+ * overrides of the form section.key=value. Every key is documented in
+ * docs/server.md; the table in config.c is the single source of names,
+ * types, ranges and defaults.
+ */
+#ifndef BW_SRV_CONFIG_H
+#define BW_SRV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bulwark/error.h"
+
+#define BW_SRV_PATH_MAX 4096
+#define BW_SRV_STR_MAX 256
+
+/* Which listeners a process runs (--role / server.role). */
+enum {
+	BW_SRV_ROLE_GATEWAY = 1,
+	BW_SRV_ROLE_ADMIN = 2,
+	BW_SRV_ROLE_REGISTRATION = 4,
+};
+
+struct bw_srv_config {
+	/* [server] */
+	char database[BW_SRV_PATH_MAX];
+	char pki_dir[BW_SRV_PATH_MAX];
+	char factory[BW_SRV_STR_MAX]; /* "" = OU of the factory CA */
+	int roles;                    /* BW_SRV_ROLE_* bits */
+	char tls_cert[BW_SRV_PATH_MAX]; /* "" = <pki_dir>/tls.pem */
+	char tls_key[BW_SRV_PATH_MAX];  /* "" = <pki_dir>/tls.key */
+	int64_t max_connections;
+	int64_t handshake_timeout;
+	int64_t idle_timeout;
+	int64_t max_header_bytes;
+	int log_level; /* syslog priority: 3 err .. 7 debug */
+	/* [gateway] */
+	char gw_listen[BW_SRV_STR_MAX];
+	char targets_dir[BW_SRV_PATH_MAX];
+	int64_t max_events_body;
+	int64_t max_events;
+	int64_t last_seen_interval;
+	int64_t policy_reload_interval;
+	/* [admin] */
+	char admin_listen[BW_SRV_STR_MAX];
+	char admin_token_file[BW_SRV_PATH_MAX];
+	int64_t max_upload_bytes;
+	/* [registration] */
+	char reg_listen[BW_SRV_STR_MAX];
+	char reg_ca_cert[BW_SRV_PATH_MAX]; /* "" = <pki_dir>/online-ca.pem */
+	char reg_ca_key[BW_SRV_PATH_MAX];  /* "" = <pki_dir>/online-ca.key */
+	char reg_ca_pkcs11_uri[BW_SRV_PATH_MAX];
+	char reg_ca_pkcs11_module[BW_SRV_PATH_MAX];
+	char reg_ca_pin_file[BW_SRV_PATH_MAX];
+	char reg_gateway_url[BW_SRV_STR_MAX];
+	int64_t reg_max_body;
+	int64_t reg_rate_per_minute;
+	int64_t reg_cert_days;
+	/* [signing] */
+	char timestamp_key[BW_SRV_PATH_MAX];
+	char snapshot_key[BW_SRV_PATH_MAX];
+	char ci_targets_key[BW_SRV_PATH_MAX];
+	int64_t timestamp_expiry;
+	int64_t timestamp_resign_before;
+	int64_t snapshot_expiry;
+	int64_t ci_targets_expiry;
+	int64_t expiry_warn;
+	int64_t resign_interval;
+};
+
+/* Fill cfg with the defaults. */
+void bw_srv_config_init(struct bw_srv_config *cfg);
+
+/*
+ * Read an INI file into cfg (keys not in the file keep their value).
+ * Unknown sections or keys, bad values and out-of-range numbers are
+ * errors (BW_EFORMAT with file:line in err); BW_ENOTFOUND / BW_EIO if the
+ * file can not be read.
+ */
+int bw_srv_config_load(struct bw_srv_config *cfg, const char *path,
+		       struct bw_err *err);
+
+/* Apply one "section.key=value" override (command line). */
+int bw_srv_config_set(struct bw_srv_config *cfg, const char *assignment,
+		      struct bw_err *err);
+
+/*
+ * Parse a role list ("gateway,admin", "all", "registration") into
+ * BW_SRV_ROLE_* bits.
+ */
+int bw_srv_config_roles_parse(const char *s, int *out);
+
+/*
+ * Cross-field checks after loading and overrides: required paths are set
+ * for the enabled roles, listen addresses parse. Fills derived defaults
+ * (tls cert/key and registration CA under pki_dir).
+ */
+int bw_srv_config_finish(struct bw_srv_config *cfg, struct bw_err *err);
+
+/* Parse "host:port" (IPv4 literal) into host (out, hostlen) and port. */
+int bw_srv_listen_parse(const char *s, char *host, size_t hostlen,
+			uint16_t *port);
+
+#endif

@@ -1,0 +1,293 @@
+/*
+ * The device gateway (mutual TLS): repository metadata, target files,
+ * events and the device's own record. Identity comes only from the
+ * client certificate (tls.c); the response never says why a device was
+ * refused, the log does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "log.h"
+#include "server.h"
+
+#define META_NAME_MAX 64
+
+/* Record first contact; later writes only when something changed or the
+ * last-seen throttle expired. */
+static void device_touch(struct bw_srv *srv, struct evhttp_request *req,
+			 const struct bw_srv_identity *id, const char *tag)
+{
+	struct bw_device_rec *dev = bw_srv_tls_device(req);
+	struct bw_err err = { 0 };
+	int64_t now = time(NULL);
+	int changed = 0, rc = 0;
+
+	if (!dev)
+		return;
+	if (strcmp(dev->uuid, id->uuid)) {
+		rc = srv->store->ops->device_get(srv->store, id->uuid, dev, &err);
+		if (rc == BW_ENOTFOUND) {
+			snprintf(dev->uuid, sizeof(dev->uuid), "%s", id->uuid);
+			dev->first_seen = now;
+			changed = 1;
+		} else if (rc) {
+			bw_srv_log(BW_SRV_LOG_ERR, "device lookup: %s", err.msg);
+			dev->uuid[0] = '\0';
+			return;
+		}
+	}
+	if (dev->production != id->production ||
+	    strcmp(dev->fingerprint, id->fingerprint) ||
+	    (tag[0] && strcmp(dev->tag, tag)))
+		changed = 1;
+	if (!changed && now - dev->last_seen < srv->cfg->last_seen_interval)
+		return;
+	dev->production = id->production;
+	snprintf(dev->fingerprint, sizeof(dev->fingerprint), "%s", id->fingerprint);
+	if (tag[0])
+		snprintf(dev->tag, sizeof(dev->tag), "%s", tag);
+	dev->last_seen = now;
+	if (srv->store->ops->device_put(srv->store, dev, &err))
+		bw_srv_log(BW_SRV_LOG_ERR, "device update: %s", err.msg);
+}
+
+/* "timestamp.json", "snapshot.json", "targets.json", "root.json" or
+ * "<N>.<role>.json" (N: 1..2^53). */
+static int meta_name_parse(const char *name, char *role, size_t rolelen,
+			   int64_t *version)
+{
+	static const char *const roles[] = { "root", "timestamp", "snapshot",
+					     "targets" };
+	const char *p = name;
+	int64_t v = 0;
+
+	*version = 0;
+	if (strnlen(name, META_NAME_MAX + 1) > META_NAME_MAX)
+		return BW_EFORMAT;
+	if (*p >= '1' && *p <= '9') {
+		for (; *p >= '0' && *p <= '9'; p++) {
+			if (v > (INT64_C(1) << 53) / 10)
+				return BW_EFORMAT;
+			v = v * 10 + (*p - '0');
+		}
+		if (*p++ != '.')
+			return BW_EFORMAT;
+	}
+	for (size_t i = 0; i < 4; i++) {
+		size_t n = strlen(roles[i]);
+
+		if (!strncmp(p, roles[i], n) && !strcmp(p + n, ".json")) {
+			/* timestamp is never versioned (TUF 5.4) */
+			if (i == 1 && v)
+				return BW_EFORMAT;
+			snprintf(role, rolelen, "%s", roles[i]);
+			*version = v;
+			return 0;
+		}
+	}
+	return BW_EFORMAT;
+}
+
+static void serve_meta(struct bw_srv *srv, struct evhttp_request *req,
+		       const struct bw_srv_identity *id, const char *tag,
+		       const char *name)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	const char *flavour = id->production ? "production" : "ci";
+	const char *inm = bw_srv_http_header(req, "If-None-Match", 128);
+	struct bw_meta_rec m;
+	struct bw_err err = { 0 };
+	char role[16], etag[70];
+	int64_t version = 0;
+	int rc = 0;
+
+	memset(&m, 0, sizeof(m));
+	if (meta_name_parse(name, role, sizeof(role), &version)) {
+		bw_srv_http_status(req, 404);
+		return;
+	}
+	/* root and CI roles are per flavour; production roles per tag */
+	rc = srv->store->ops->meta_get(srv->store, flavour,
+				       strcmp(role, "root") && id->production ? tag : "",
+				       role, version, &m, &err);
+	if (rc) {
+		if (rc != BW_ENOTFOUND)
+			bw_srv_log(BW_SRV_LOG_ERR, "metadata: %s", err.msg);
+		bw_srv_http_status(req, rc == BW_ENOTFOUND ? 404 : 500);
+		return;
+	}
+	snprintf(etag, sizeof(etag), "\"%s\"", m.sha256);
+	evhttp_add_header(oh, "ETag", etag);
+	evhttp_add_header(oh, "Cache-Control", "no-cache");
+	if (inm && !strcmp(inm, etag)) {
+		bw_srv_http_status(req, 304);
+	} else {
+		evhttp_add_header(oh, "Content-Type", "application/json");
+		evbuffer_add(evhttp_request_get_output_buffer(req), m.data, m.len);
+		evhttp_send_reply(req, 200, "OK", NULL);
+	}
+	free(m.data);
+}
+
+static int target_open(struct bw_srv *srv, const char *path, int *fd,
+		       uint64_t *size)
+{
+	char full[BW_SRV_PATH_MAX + 1100];
+	struct stat st;
+	int n = snprintf(full, sizeof(full), "%s/%s", srv->cfg->targets_dir, path);
+
+	if (n < 0 || (size_t)n >= sizeof(full))
+		return BW_ENOTFOUND;
+	*fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (*fd < 0)
+		return BW_ENOTFOUND;
+	if (fstat(*fd, &st) || !S_ISREG(st.st_mode)) {
+		close(*fd);
+		*fd = -1;
+		return BW_ENOTFOUND;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static void serve_target(struct bw_srv *srv, struct evhttp_request *req,
+			 const char *raw)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	uint64_t size = 0, first = 0, last = 0;
+	char *path = NULL, cr[96];
+	size_t plen = 0;
+	int fd = -1, rc = 0, code = 200;
+
+	path = evhttp_uridecode(raw, 0, &plen);
+	if (!path || strlen(path) != plen || !bw_srv_target_path_ok(path, plen) ||
+	    target_open(srv, path, &fd, &size)) {
+		bw_srv_http_status(req, 404);
+		goto out;
+	}
+	rc = bw_srv_range_parse(bw_srv_http_header(req, "Range", 64), size,
+				&first, &last);
+	if (rc == BW_EFORMAT) {
+		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
+		evhttp_add_header(oh, "Content-Range", cr);
+		bw_srv_http_status(req, 416);
+		goto out;
+	}
+	if (rc == 0) {
+		code = 206;
+		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+			 first, last, size);
+		evhttp_add_header(oh, "Content-Range", cr);
+	} else {
+		first = 0;
+		last = size ? size - 1 : 0;
+	}
+	evhttp_add_header(oh, "Accept-Ranges", "bytes");
+	evhttp_add_header(oh, "Content-Type", "application/octet-stream");
+	if (size && evbuffer_add_file(evhttp_request_get_output_buffer(req), fd,
+				      (ev_off_t)first,
+				      (ev_off_t)(last - first + 1)) == 0)
+		fd = -1; /* transferred */
+	evhttp_send_reply(req, code, code == 206 ? "Partial Content" : "OK", NULL);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+}
+
+static void post_events(struct bw_srv *srv, struct evhttp_request *req,
+			const struct bw_srv_identity *id)
+{
+	struct bw_device_rec *dev = bw_srv_tls_device(req);
+	struct bw_err err = { 0 };
+	char target[BW_STORE_NAME_MAX + 1] = "";
+	size_t len = 0;
+	const uint8_t *body = bw_srv_http_body(req, &len);
+	int rc = 0;
+
+	if (!body) {
+		bw_srv_http_status(req, 500);
+		return;
+	}
+	rc = bw_srv_events_store(srv->store, id->uuid, body, len,
+				 (size_t)srv->cfg->max_events, time(NULL),
+				 target, sizeof(target), &err);
+	if (rc) {
+		bw_srv_log(BW_SRV_LOG_INFO, "events from %s refused: %s",
+			   id->uuid, err.msg);
+		bw_srv_http_status(req, rc == BW_ETOOBIG ? 413 :
+					rc == BW_EIO ? 500 : 400);
+		return;
+	}
+	if (target[0] && dev && !strcmp(dev->uuid, id->uuid) &&
+	    strcmp(dev->target, target)) {
+		snprintf(dev->target, sizeof(dev->target), "%s", target);
+		if (srv->store->ops->device_put(srv->store, dev, &err))
+			bw_srv_log(BW_SRV_LOG_ERR, "device update: %s", err.msg);
+	}
+	bw_srv_http_status(req, 204);
+}
+
+static void get_device(struct bw_srv *srv, struct evhttp_request *req,
+		       const struct bw_srv_identity *id)
+{
+	struct bw_device_rec d;
+	struct bw_err err = { 0 };
+
+	if (srv->store->ops->device_get(srv->store, id->uuid, &d, &err)) {
+		bw_srv_http_status(req, 500);
+		return;
+	}
+	bw_srv_http_json(req, 200, json_pack(
+		"{s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "uuid", d.uuid,
+		"production", d.production, "name", d.name, "hardware-id",
+		d.hwid, "tag", d.tag, "target", d.target, "fingerprint",
+		d.fingerprint, "first-seen", (json_int_t)d.first_seen,
+		"last-seen", (json_int_t)d.last_seen));
+}
+
+void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)
+{
+	struct bw_srv *srv = arg;
+	const struct bw_srv_identity *id = NULL;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	char tag[BW_STORE_TAG_MAX + 1];
+
+	if (!bw_srv_tls_ssl(req) || !path) {
+		evhttp_send_error(req, 400, NULL);
+		return;
+	}
+	bw_srv_tls_track(req);
+	if (!(id = bw_srv_tls_identity(srv, req))) {
+		bw_srv_http_status(req, 403);
+		return;
+	}
+	if (bw_srv_tag_parse(bw_srv_http_header(req, "x-ats-tags", 512), tag,
+			     sizeof(tag))) {
+		bw_srv_http_status(req, 400);
+		return;
+	}
+	device_touch(srv, req, id, tag);
+	if (cmd == EVHTTP_REQ_GET && !strncmp(path, "/repo/", 6))
+		serve_meta(srv, req, id, tag[0] ? tag : bw_srv_tls_device(req)->tag,
+			   path + 6);
+	else if (cmd == EVHTTP_REQ_GET && !strncmp(path, "/targets/", 9))
+		serve_target(srv, req, path + 9);
+	else if (cmd == EVHTTP_REQ_POST && !strcmp(path, "/events"))
+		post_events(srv, req, id);
+	else if (cmd == EVHTTP_REQ_GET && !strcmp(path, "/device"))
+		get_device(srv, req, id);
+	else
+		bw_srv_http_status(req, 404);
+}

@@ -1,0 +1,403 @@
+/*
+ * Device trust policy for the gateway (server.h): which device CAs exist
+ * and in which state, which device serials are revoked, and the checks a
+ * device certificate must pass. Pure: no database, no TLS.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "bulwark/buf.h"
+#include "bulwark/hash.h"
+#include "bulwark/pki.h"
+#include "server.h"
+
+#define CRL_MAX (16u * 1024u * 1024u)
+
+struct ca {
+	char base[64];
+	X509 *cert;
+	enum bw_srv_ca_status status;
+	char **revoked; /* sorted uppercase hex serials */
+	size_t nrevoked;
+};
+
+struct bw_srv_policy {
+	char factory[BW_PKI_FACTORY_MAX + 1];
+	X509 *factory_ca;
+	struct ca *cas;
+	size_t ncas;
+};
+
+void bw_srv_policy_free(struct bw_srv_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->ncas; i++) {
+		X509_free(p->cas[i].cert);
+		for (size_t j = 0; j < p->cas[i].nrevoked; j++)
+			free(p->cas[i].revoked[j]);
+		free(p->cas[i].revoked);
+	}
+	free(p->cas);
+	X509_free(p->factory_ca);
+	free(p);
+}
+
+const char *bw_srv_policy_factory(const struct bw_srv_policy *p)
+{
+	return p->factory;
+}
+
+X509 *bw_srv_policy_factory_cert(const struct bw_srv_policy *p)
+{
+	return p->factory_ca;
+}
+
+X509 *bw_srv_policy_ca_cert(const struct bw_srv_policy *p, const char *base)
+{
+	for (size_t i = 0; i < p->ncas; i++)
+		if (!strcmp(p->cas[i].base, base))
+			return p->cas[i].cert;
+	return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int serial_hex(const ASN1_INTEGER *ai, char **out)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(ai, NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+	BN_free(bn);
+	*out = hex ? strdup(hex) : NULL;
+	OPENSSL_free(hex);
+	return *out ? 0 : BW_ENOMEM;
+}
+
+/* Load and signature-check a PEM CRL issued by issuer. */
+static int crl_load(const char *path, X509 *issuer, X509_CRL **out,
+		    struct bw_err *err)
+{
+	struct bw_buf b;
+	BIO *bio = NULL;
+	X509_CRL *crl = NULL;
+	EVP_PKEY *pub = X509_get0_pubkey(issuer);
+	int rc = 0;
+
+	*out = NULL;
+	bw_buf_init(&b, CRL_MAX);
+	if ((rc = bw_io_read_file(path, CRL_MAX, &b, err)))
+		goto out;
+	rc = bw_err_set(err, BW_EFORMAT, "%s: not a CRL of its CA", path);
+	if (!(bio = BIO_new_mem_buf(b.data, (int)b.len)) ||
+	    !(crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) ||
+	    X509_NAME_cmp(X509_CRL_get_issuer(crl),
+			  X509_get_subject_name(issuer)) != 0 ||
+	    !pub || X509_CRL_verify(crl, pub) != 1)
+		goto out;
+	rc = 0;
+	*out = crl;
+	crl = NULL; /* transferred */
+out:
+	X509_CRL_free(crl);
+	BIO_free(bio);
+	bw_buf_dispose(&b);
+	return rc;
+}
+
+/* certificateHold disables a CA; any other reason revokes it. */
+static void apply_factory_crl(struct bw_srv_policy *p, X509_CRL *crl)
+{
+	STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(crl);
+
+	for (int i = 0; i < sk_X509_REVOKED_num(revs); i++) {
+		X509_REVOKED *r = sk_X509_REVOKED_value(revs, i);
+		ASN1_ENUMERATED *reason = X509_REVOKED_get_ext_d2i(
+			r, NID_crl_reason, NULL, NULL);
+		long code = reason ? ASN1_ENUMERATED_get(reason) : 0;
+
+		ASN1_ENUMERATED_free(reason);
+		for (size_t j = 0; j < p->ncas; j++) {
+			struct ca *c = &p->cas[j];
+
+			if (ASN1_INTEGER_cmp(X509_REVOKED_get0_serialNumber(r),
+					     X509_get0_serialNumber(c->cert)))
+				continue;
+			if (code == BW_PKI_REASON_HOLD) {
+				if (c->status == BW_SRV_CA_ENABLED)
+					c->status = BW_SRV_CA_DISABLED;
+			} else {
+				c->status = BW_SRV_CA_REVOKED;
+			}
+		}
+	}
+}
+
+static int ca_revoked_load(struct ca *c, X509_CRL *crl)
+{
+	STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(crl);
+	int n = sk_X509_REVOKED_num(revs);
+
+	if (n <= 0)
+		return 0;
+	c->revoked = calloc((size_t)n, sizeof(char *));
+	if (!c->revoked)
+		return BW_ENOMEM;
+	for (int i = 0; i < n; i++) {
+		X509_REVOKED *r = sk_X509_REVOKED_value(revs, i);
+
+		if (serial_hex(X509_REVOKED_get0_serialNumber(r),
+			       &c->revoked[c->nrevoked]))
+			return BW_ENOMEM;
+		c->nrevoked++;
+	}
+	qsort(c->revoked, c->nrevoked, sizeof(char *), cmp_str);
+	return 0;
+}
+
+static int load_file_in(const char *dir, const char *name, char **path)
+{
+	return bw_path_join(dir, name, path);
+}
+
+/* One device CA from the `show` listing of the PKI directory. */
+static int ca_add(struct bw_srv_policy *p, const char *dir, json_t *o,
+		  struct bw_err *err)
+{
+	const char *file = json_string_value(json_object_get(o, "file"));
+	const char *status = json_string_value(json_object_get(o, "status"));
+	char *path = NULL, crlname[128];
+	struct ca *c = &p->cas[p->ncas];
+	X509_CRL *crl = NULL;
+	size_t n = file ? strlen(file) : 0;
+	int rc = 0;
+
+	if (n < 5 || n - 4 >= sizeof(c->base) || strcmp(file + n - 4, ".pem") ||
+	    !status)
+		return bw_err_set(err, BW_EFORMAT, "bad device CA entry");
+	memcpy(c->base, file, n - 4);
+	c->base[n - 4] = '\0';
+	c->status = !strcmp(status, "enabled")	  ? BW_SRV_CA_ENABLED
+		    : !strcmp(status, "disabled") ? BW_SRV_CA_DISABLED
+						  : BW_SRV_CA_REVOKED;
+	if ((rc = load_file_in(dir, file, &path)) ||
+	    (rc = bw_pki_cert_load(path, &c->cert, err)))
+		goto out;
+	p->ncas++;
+	free(path);
+	path = NULL;
+	snprintf(crlname, sizeof(crlname), "crl/%s.crl", c->base);
+	if ((rc = load_file_in(dir, crlname, &path)))
+		goto out;
+	rc = crl_load(path, c->cert, &crl, err);
+	if (rc == BW_ENOTFOUND) {
+		rc = 0; /* a local CA whose key lives at its site: no CRL here */
+		goto out;
+	}
+	if (!rc)
+		rc = ca_revoked_load(c, crl);
+out:
+	X509_CRL_free(crl);
+	free(path);
+	return rc;
+}
+
+static int load_cas(struct bw_srv_policy *p, const char *dir, json_t *show,
+		    struct bw_err *err)
+{
+	json_t *certs = json_object_get(show, "certificates"), *o = NULL;
+	size_t i = 0;
+	int rc = 0;
+
+	p->cas = calloc(json_array_size(certs) + 1, sizeof(*p->cas));
+	if (!p->cas)
+		return BW_ENOMEM;
+	json_array_foreach(certs, i, o) {
+		const char *role = json_string_value(json_object_get(o, "role"));
+		size_t n = role ? strlen(role) : 0;
+
+		if (n < 9 || strcmp(role + n - 9, "device-ca"))
+			continue;
+		if ((rc = ca_add(p, dir, o, err)))
+			return rc;
+	}
+	return 0;
+}
+
+int bw_srv_policy_load(const char *pki_dir, const char *factory,
+		       struct bw_srv_policy **out, struct bw_err *err)
+{
+	struct bw_srv_policy *p = calloc(1, sizeof(*p));
+	struct bw_pki *pki = NULL;
+	json_t *show = NULL;
+	X509_CRL *fcrl = NULL;
+	char *path = NULL;
+	int rc = BW_ENOMEM;
+
+	*out = NULL;
+	if (!p)
+		goto out;
+	if ((rc = bw_pki_open(pki_dir, &pki, err)) ||
+	    (rc = bw_pki_show(pki, time(NULL), &show, err)))
+		goto out;
+	snprintf(p->factory, sizeof(p->factory), "%s",
+		 factory && factory[0] ? factory : bw_pki_factory(pki));
+	if ((rc = load_file_in(pki_dir, "factory_ca.pem", &path)) ||
+	    (rc = bw_pki_cert_load(path, &p->factory_ca, err)) ||
+	    (rc = load_cas(p, pki_dir, show, err)))
+		goto out;
+	free(path);
+	if ((rc = load_file_in(pki_dir, "crl/factory_ca.crl", &path)))
+		goto out;
+	rc = crl_load(path, p->factory_ca, &fcrl, err);
+	if (rc && rc != BW_ENOTFOUND)
+		goto out;
+	if (fcrl)
+		apply_factory_crl(p, fcrl);
+	rc = 0;
+	*out = p;
+	p = NULL; /* transferred */
+out:
+	X509_CRL_free(fcrl);
+	free(path);
+	json_decref(show);
+	bw_pki_free(pki);
+	bw_srv_policy_free(p);
+	return rc;
+}
+
+X509_STORE *bw_srv_policy_store(const struct bw_srv_policy *p)
+{
+	X509_STORE *st = X509_STORE_new();
+
+	if (!st || !X509_STORE_add_cert(st, p->factory_ca))
+		goto fail;
+	for (size_t i = 0; i < p->ncas; i++)
+		if (p->cas[i].status != BW_SRV_CA_REVOKED &&
+		    !X509_STORE_add_cert(st, p->cas[i].cert))
+			goto fail;
+	return st;
+fail:
+	X509_STORE_free(st);
+	return NULL;
+}
+
+/* Exactly one subject entry of nid, copied as UTF-8. 0, 1 or error. */
+static int subject_get(X509_NAME *name, int nid, char *out, size_t outlen)
+{
+	int idx = X509_NAME_get_index_by_NID(name, nid, -1);
+	ASN1_STRING *s = NULL;
+	unsigned char *u = NULL;
+	int n = 0;
+
+	out[0] = '\0';
+	if (idx < 0)
+		return 0;
+	if (X509_NAME_get_index_by_NID(name, nid, idx) >= 0)
+		return BW_EFORMAT;
+	s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+	n = ASN1_STRING_to_UTF8(&u, s);
+	if (n < 0 || (size_t)n >= outlen || memchr(u, 0, (size_t)n)) {
+		OPENSSL_free(u);
+		return BW_EFORMAT;
+	}
+	memcpy(out, u, (size_t)n);
+	out[n] = '\0';
+	OPENSSL_free(u);
+	return 1;
+}
+
+static int is_uuid(const char *s)
+{
+	if (strlen(s) != 36)
+		return 0;
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static const struct ca *ca_of(const struct bw_srv_policy *p, X509 *cert)
+{
+	X509_NAME *issuer = X509_get_issuer_name(cert);
+
+	for (size_t i = 0; i < p->ncas; i++)
+		if (!X509_NAME_cmp(issuer, X509_get_subject_name(p->cas[i].cert)))
+			return &p->cas[i];
+	return NULL;
+}
+
+static int subject_check(const struct bw_srv_policy *p, X509 *cert,
+			 struct bw_srv_identity *id, struct bw_err *err)
+{
+	X509_NAME *subj = X509_get_subject_name(cert);
+	char ou[BW_PKI_FACTORY_MAX + 1], bc[32];
+	int rc = 0;
+
+	if (subject_get(subj, NID_commonName, id->uuid, sizeof(id->uuid)) != 1 ||
+	    !is_uuid(id->uuid))
+		return bw_err_set(err, BW_EFORMAT, "CN is not a device uuid");
+	if (subject_get(subj, NID_organizationalUnitName, ou, sizeof(ou)) != 1 ||
+	    strcmp(ou, p->factory))
+		return bw_err_set(err, BW_EFORMAT, "OU is not this factory");
+	rc = subject_get(subj, NID_businessCategory, bc, sizeof(bc));
+	if (rc < 0 || (rc == 1 && strcmp(bc, "production")))
+		return bw_err_set(err, BW_EFORMAT, "bad businessCategory");
+	id->production = rc == 1;
+	return 0;
+}
+
+int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert,
+			time_t now, struct bw_srv_identity *id,
+			struct bw_err *err)
+{
+	const struct ca *ca = NULL;
+	char *serial = NULL;
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	int rc = 0;
+
+	memset(id, 0, sizeof(*id));
+	if (!(ca = ca_of(p, cert)))
+		return bw_err_set(err, BW_ENOTFOUND, "issuer is no device CA");
+	if (ca->status == BW_SRV_CA_REVOKED)
+		return bw_err_set(err, BW_ESTATE, "device CA %s revoked", ca->base);
+	if (X509_verify(cert, X509_get0_pubkey(ca->cert)) != 1)
+		return bw_err_set(err, BW_ESIG, "not signed by device CA %s",
+				  ca->base);
+	if (X509_cmp_time(X509_get0_notBefore(cert), &now) >= 0 ||
+	    X509_cmp_time(X509_get0_notAfter(cert), &now) <= 0)
+		return bw_err_set(err, BW_EEXPIRED, "certificate not valid now");
+	if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1)
+		return bw_err_set(err, BW_EFORMAT, "no clientAuth usage");
+	if ((rc = subject_check(p, cert, id, err)))
+		return rc;
+	if (serial_hex(X509_get0_serialNumber(cert), &serial))
+		return BW_ENOMEM;
+	snprintf(id->serial, sizeof(id->serial), "%s", serial);
+	if (ca->nrevoked && bsearch(&serial, ca->revoked, ca->nrevoked,
+				    sizeof(char *), cmp_str)) {
+		free(serial);
+		return bw_err_set(err, BW_ESTATE, "certificate revoked");
+	}
+	free(serial);
+	if (!X509_digest(cert, EVP_sha256(), md, &mdlen) || mdlen != 32)
+		return bw_err_set(err, BW_ECRYPTO, "digest");
+	bw_hex_encode(md, 32, id->fingerprint);
+	snprintf(id->ca, sizeof(id->ca), "%s", ca->base);
+	id->ca_disabled = ca->status == BW_SRV_CA_DISABLED;
+	return 0;
+}

@@ -1,0 +1,318 @@
+/*
+ * Registration: POST /sign (TLS with server authentication, no client
+ * certificate). A factory token decides the scope (ci / production); the
+ * CSR must name the uuid (CN), this factory (OU, if present), an EC P-256
+ * key and a valid self-signature (bw_pki_csr_check). The device record,
+ * the token use and the issuance commit together, so a refused request
+ * stores nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+#include <openssl/crypto.h>
+
+#include "bulwark/hash.h"
+#include "bulwark/json.h"
+#include "bulwark/pki.h"
+#include "log.h"
+#include "server.h"
+
+#define RL_SLOTS 1024
+#define REG_STR_MAX 128
+
+struct rl_slot {
+	char addr[48];
+	int64_t minute;
+	int64_t count;
+};
+
+struct bw_srv_ratelimit {
+	struct rl_slot s[RL_SLOTS];
+};
+
+/* Fixed table, one slot per address hash: a collision only shares a
+ * budget, memory never grows. */
+static int rate_ok(struct bw_srv *srv, const char *addr)
+{
+	uint8_t h[32];
+	struct rl_slot *s = NULL;
+	int64_t minute = time(NULL) / 60;
+
+	if (!srv->reg_rl && !(srv->reg_rl = calloc(1, sizeof(*srv->reg_rl))))
+		return 0;
+	bw_hash_buf(BW_HASH_SHA256, addr, strlen(addr), h);
+	s = &srv->reg_rl->s[(h[0] | (h[1] << 8)) % RL_SLOTS];
+	if (strcmp(s->addr, addr) || s->minute != minute) {
+		snprintf(s->addr, sizeof(s->addr), "%s", addr);
+		s->minute = minute;
+		s->count = 0;
+	}
+	return ++s->count <= srv->cfg->reg_rate_per_minute;
+}
+
+static const char *token_of(struct evhttp_request *req)
+{
+	const char *t = bw_srv_http_header(req, "OSF-TOKEN", 512);
+	const char *a = NULL;
+
+	if (t && *t)
+		return t;
+	a = bw_srv_http_header(req, "Authorization", 512);
+	if (a && !strncmp(a, "Bearer ", 7) && a[7])
+		return a + 7;
+	return NULL;
+}
+
+/* A string field (JSON string, or number as lmp-device-register may send
+ * for scalars) that is printable, without quotes or backslashes. */
+static int str_field(json_t *b, const char *k, int required, char *out,
+		     size_t outlen)
+{
+	json_t *v = json_object_get(b, k);
+	const char *s = NULL;
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (!v)
+		return !required;
+	if (json_is_integer(v)) {
+		snprintf(out, outlen, "%lld", (long long)json_integer_value(v));
+		return 1;
+	}
+	if (!json_is_string(v) || (n = json_string_length(v)) >= outlen)
+		return 0;
+	s = json_string_value(v);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '"' ||
+		    s[i] == '\\')
+			return 0;
+	memcpy(out, s, n + 1);
+	return 1;
+}
+
+struct reg_req {
+	char uuid[BW_STORE_UUID_MAX + 1];
+	char name[REG_STR_MAX + 1];
+	char hwid[REG_STR_MAX + 1];
+	const char *csr;
+	size_t csr_len;
+};
+
+static int body_parse(json_t *b, struct reg_req *r, struct bw_err *err)
+{
+	const char *k = NULL;
+	json_t *v = NULL, *csr = json_object_get(b, "csr");
+	char tmp[REG_STR_MAX + 1];
+
+	if (!json_is_object(b))
+		return bw_err_set(err, BW_EFORMAT, "body is not an object");
+	json_object_foreach(b, k, v) {
+		if (strcmp(k, "uuid") && strcmp(k, "name") &&
+		    strcmp(k, "hardware-id") && strcmp(k, "csr") &&
+		    strcmp(k, "group") && strcmp(k, "overrides"))
+			return bw_err_set(err, BW_EFORMAT, "unknown field");
+	}
+	if (!str_field(b, "uuid", 1, r->uuid, sizeof(r->uuid)) ||
+	    !str_field(b, "name", 0, r->name, sizeof(r->name)) ||
+	    !str_field(b, "hardware-id", 1, r->hwid, sizeof(r->hwid)) ||
+	    !str_field(b, "group", 0, tmp, sizeof(tmp)) ||
+	    !json_is_string(csr) || json_string_length(csr) > BW_PKI_CSR_MAX)
+		return bw_err_set(err, BW_EFORMAT,
+				  "need uuid, hardware-id, csr (strings)");
+	if (bw_srv_tag_parse(r->hwid, tmp, sizeof(tmp)) || strcmp(tmp, r->hwid) ||
+	    !r->hwid[0])
+		return bw_err_set(err, BW_EFORMAT, "bad hardware-id");
+	if (json_object_get(b, "overrides") &&
+	    !json_is_object(json_object_get(b, "overrides")))
+		return bw_err_set(err, BW_EFORMAT, "overrides is not an object");
+	r->csr = json_string_value(csr);
+	r->csr_len = json_string_length(csr);
+	return 0;
+}
+
+static int csr_asks_production(X509_REQ *req)
+{
+	return X509_NAME_get_index_by_NID(X509_REQ_get_subject_name(req),
+					  NID_businessCategory, -1) >= 0;
+}
+
+/* The answer: root.crt, client.pem, client.chained, sota.toml. */
+static json_t *answer(struct bw_srv *srv, const struct reg_req *r, X509 *cert)
+{
+	char *root = NULL, *leaf = NULL, *ca = NULL, *chained = NULL;
+	char toml[2048];
+	size_t n1 = 0, n2 = 0, n3 = 0;
+	const char *url = srv->cfg->reg_gateway_url;
+	json_t *o = NULL;
+
+	if (bw_pki_cert_pem(bw_srv_policy_factory_cert(srv->policy), &root, &n1, NULL) ||
+	    bw_pki_cert_pem(cert, &leaf, &n2, NULL) ||
+	    bw_pki_cert_pem(srv->reg_ca, &ca, &n3, NULL) ||
+	    !(chained = malloc(n2 + n3 + 1)))
+		goto out;
+	memcpy(chained, leaf, n2);
+	memcpy(chained + n2, ca, n3 + 1);
+	snprintf(toml, sizeof(toml),
+		 "[tls]\nserver = \"%s\"\nca_source = \"file\"\n"
+		 "pkey_source = \"pkcs11\"\ncert_source = \"file\"\n\n"
+		 "[provision]\nserver = \"%s\"\nprimary_ecu_hardware_id = \"%s\"\n\n"
+		 "[uptane]\nrepo_server = \"%s/repo\"\n\n"
+		 "[pacman]\nostree_server = \"%s/treehub\"\n\n"
+		 "[import]\ntls_cacert_path = \"/var/sota/root.crt\"\n"
+		 "tls_clientcert_path = \"/var/sota/client.pem\"\n",
+		 url, url, r->hwid, url, url);
+	o = json_pack("{s:s,s:s,s:s,s:s}", "root.crt", root, "client.pem", leaf,
+		      "client.chained", chained, "sota.toml", toml);
+out:
+	free(root);
+	free(leaf);
+	free(ca);
+	free(chained);
+	return o;
+}
+
+/* Everything after the token check, inside one transaction. */
+static int do_sign(struct bw_srv *srv, const struct reg_req *r,
+		   const struct bw_token_use *tok, X509 **cert, int *status,
+		   struct bw_err *err)
+{
+	struct bw_store *st = srv->store;
+	struct bw_pki_csr_policy pol = { BW_PKI_PROFILE_DEVICE,
+					 bw_srv_policy_factory(srv->policy), 0 };
+	struct bw_device_rec d;
+	X509_REQ *req = NULL;
+	char uuid[37];
+	int production = !strcmp(tok->scope, "production"), rc = 0;
+	int64_t now = time(NULL);
+
+	*status = 400;
+	pol.production = production;
+	if ((rc = bw_pki_csr_parse((const uint8_t *)r->csr, r->csr_len, &req, err)))
+		goto out;
+	if (!production && csr_asks_production(req)) {
+		*status = 403;
+		rc = bw_err_set(err, BW_ESTATE, "CI token, production CSR");
+		goto out;
+	}
+	if ((rc = bw_pki_csr_check(req, &pol, err)) ||
+	    (rc = bw_pki_csr_uuid(req, uuid, err)))
+		goto out;
+	if (strcmp(uuid, r->uuid)) {
+		rc = bw_err_set(err, BW_EFORMAT, "CSR CN is not the uuid");
+		goto out;
+	}
+	if ((rc = st->ops->deny_has(st, r->uuid, err)) != 0) {
+		*status = rc == 1 ? 403 : 500;
+		rc = rc == 1 ? bw_err_set(err, BW_ESTATE, "deny-listed") : rc;
+		goto out;
+	}
+	rc = st->ops->device_get(st, r->uuid, &d, err);
+	if (rc != BW_ENOTFOUND) {
+		*status = rc ? 500 : 409;
+		rc = rc ? rc : bw_err_set(err, BW_EEXIST, "uuid already registered");
+		goto out;
+	}
+	*status = 500;
+	if ((rc = bw_pki_device_cert_issue(srv->reg_ca, srv->reg_ca_key, req,
+					   pol.factory, production,
+					   (long)srv->cfg->reg_cert_days, now,
+					   cert, err)))
+		goto out;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.uuid, sizeof(d.uuid), "%s", r->uuid);
+	snprintf(d.name, sizeof(d.name), "%s", r->name);
+	snprintf(d.hwid, sizeof(d.hwid), "%s", r->hwid);
+	d.production = production;
+	d.registered = now;
+	d.first_seen = now;
+	rc = st->ops->device_put(st, &d, err);
+out:
+	X509_REQ_free(req);
+	return rc;
+}
+
+static void sign(struct bw_srv *srv, struct evhttp_request *req)
+{
+	struct bw_err err = { 0 };
+	struct bw_json_limits lim = { .max_depth = 4 };
+	struct bw_token_use tok;
+	struct reg_req r;
+	const char *token = token_of(req);
+	char hash[65];
+	size_t len = 0;
+	const uint8_t *body = bw_srv_http_body(req, &len);
+	json_t *b = NULL;
+	X509 *cert = NULL;
+	int rc = 0, status = 400;
+
+	memset(&r, 0, sizeof(r));
+	lim.max_bytes = len + 1;
+	if (!token) {
+		status = 401;
+		rc = bw_err_set(&err, BW_EINVAL, "no token");
+		goto out;
+	}
+	if (!body || (rc = bw_json_parse(body, len, &lim, &b, &err)) ||
+	    (rc = body_parse(b, &r, &err)))
+		goto out;
+	bw_hash_buf_hex(BW_HASH_SHA256, token, strlen(token), hash);
+	if ((rc = srv->store->ops->begin(srv->store, &err))) {
+		status = 500;
+		goto out;
+	}
+	if ((rc = srv->store->ops->token_use(srv->store, hash, time(NULL), &tok,
+					     &err))) {
+		status = rc == BW_EIO ? 500 : 401;
+	} else if (!(rc = do_sign(srv, &r, &tok, &cert, &status, &err))) {
+		rc = srv->store->ops->commit(srv->store, &err);
+		status = rc ? 500 : 201;
+	}
+out:
+	if (rc)
+		srv->store->ops->rollback(srv->store);
+	if (rc) {
+		char who[40];
+
+		bw_srv_log(BW_SRV_LOG_NOTICE, "registration from %s (uuid %s) "
+			   "refused: %s", bw_srv_peer_addr(req),
+			   bw_srv_log_clean(r.uuid, strlen(r.uuid), who, sizeof(who)),
+			   err.msg);
+		bw_srv_http_error(req, status, status == 401 ? "unauthorized"
+					       : status == 403 ? "forbidden"
+					       : status == 409 ? "already registered"
+					       : status == 500 ? "internal error"
+							       : "bad request");
+	} else {
+		bw_srv_log(BW_SRV_LOG_NOTICE, "registered %s (%s, token %lld)",
+			   r.uuid, tok.scope, (long long)tok.id);
+		bw_srv_http_json(req, 201, answer(srv, &r, cert));
+	}
+	X509_free(cert);
+	json_decref(b);
+	OPENSSL_cleanse(hash, sizeof(hash));
+}
+
+void bw_srv_registration_handle(struct evhttp_request *req, void *arg)
+{
+	struct bw_srv *srv = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+
+	if (!bw_srv_tls_ssl(req) || !path) {
+		evhttp_send_error(req, 400, NULL);
+		return;
+	}
+	bw_srv_tls_track(req);
+	if (!rate_ok(srv, bw_srv_peer_addr(req))) {
+		bw_srv_http_error(req, 429, "too many requests");
+		return;
+	}
+	if (strcmp(path, "/sign") ||
+	    evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		bw_srv_http_error(req, 404, "no such resource");
+		return;
+	}
+	sign(srv, req);
+}

@@ -1,0 +1,405 @@
+/*
+ * bulwarkd process: builds the server from its configuration, runs the
+ * event loop, timers (timestamp re-signing, trust policy reload) and the
+ * signal handling for a clean shutdown (server.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/crypto.h>
+
+#include "bulwark/pkcs11.h"
+#include "bulwark/pki.h"
+#include "log.h"
+#include "server.h"
+
+int bw_srv_secret_read(const char *path, size_t max, char **out,
+		       size_t *len, struct bw_err *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = BW_EINVAL;
+
+	*out = NULL;
+	*len = 0;
+	if (fd < 0)
+		return bw_err_set(err, errno == ENOENT ? BW_ENOTFOUND : BW_EIO,
+				  "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077)) {
+		bw_err_set(err, rc, "%s: must be a regular file of ours with "
+			   "mode 0600 or stricter", path);
+		goto out;
+	}
+	if (!(buf = calloc(1, max + 2))) {
+		rc = BW_ENOMEM;
+		goto out;
+	}
+	n = read(fd, buf, max + 1);
+	if (n < 0 || (size_t)n > max) {
+		rc = bw_err_set(err, n < 0 ? BW_EIO : BW_ETOOBIG, "%s: %s", path,
+				n < 0 ? strerror(errno) : "too large");
+		goto out;
+	}
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n == 0 || memchr(buf, 0, (size_t)n)) {
+		rc = bw_err_set(err, BW_EFORMAT, "%s: empty or binary", path);
+		goto out;
+	}
+	*out = buf;
+	*len = (size_t)n;
+	buf = NULL; /* transferred */
+	rc = 0;
+out:
+	if (buf) {
+		OPENSSL_cleanse(buf, max + 2);
+		free(buf);
+	}
+	close(fd);
+	return rc;
+}
+
+int bw_srv_signer_load(const char *spec, struct bw_signer **out,
+		       struct bw_err *err)
+{
+	struct bw_pkcs11_uri u;
+	struct bw_pkcs11_opts o;
+	char *pin = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (strncmp(spec, "pkcs11:", 7))
+		return bw_signer_keyfile_load(spec, 0, out, err);
+	memset(&o, 0, sizeof(o));
+	if ((rc = bw_pkcs11_uri_parse(spec, &u, err)))
+		return rc;
+	if (!u.pin_source[0])
+		return bw_err_set(err, BW_EINVAL, "a pkcs11 key needs "
+				  "?pin-source=FILE (mode 0600)");
+	if ((rc = bw_pkcs11_pin_from_file(u.pin_source, &pin, err)))
+		return rc;
+	o.uri = spec;
+	o.pin = pin;
+	rc = bw_pkcs11_signer_open(&o, out, err);
+	bw_pkcs11_pin_free(pin);
+	return rc;
+}
+
+static int load_signers(struct bw_srv *srv, struct bw_err *err)
+{
+	const char *specs[3] = { srv->cfg->timestamp_key, srv->cfg->snapshot_key,
+				 srv->cfg->ci_targets_key };
+	int rc = 0;
+
+	for (int i = 0; i < 3; i++) {
+		if (!specs[i][0])
+			continue;
+		if ((rc = bw_srv_signer_load(specs[i], &srv->signers[i], err)))
+			return rc;
+	}
+	if (!srv->signers[0] || !srv->signers[1])
+		bw_srv_log(BW_SRV_LOG_WARN, "no timestamp/snapshot key: "
+			   "targets uploads and re-signing are refused");
+	return 0;
+}
+
+static int load_registration(struct bw_srv *srv, struct bw_err *err)
+{
+	struct bw_srv_config *c = srv->cfg;
+	int rc = 0;
+
+	if ((rc = bw_pki_cert_load(c->reg_ca_cert, &srv->reg_ca, err)))
+		return rc;
+	if (c->reg_ca_pkcs11_uri[0]) {
+		struct bw_pkcs11_opts o;
+		char *pin = NULL;
+
+		memset(&o, 0, sizeof(o));
+		o.uri = c->reg_ca_pkcs11_uri;
+		o.module_path = c->reg_ca_pkcs11_module[0] ? c->reg_ca_pkcs11_module
+							   : NULL;
+		if ((rc = bw_pkcs11_pin_from_file(c->reg_ca_pin_file, &pin, err)))
+			return rc;
+		o.pin = pin;
+		rc = bw_pkcs11_signer_open(&o, &srv->reg_signer, err);
+		bw_pkcs11_pin_free(pin);
+		if (rc)
+			return rc;
+		srv->reg_ca_key = srv->reg_signer->pkey;
+		EVP_PKEY_up_ref(srv->reg_ca_key);
+		return 0;
+	}
+	return bw_pki_key_load(c->reg_ca_key, &srv->reg_ca_key, err);
+}
+
+static int reg_enabled(const struct bw_srv_config *c)
+{
+	return (c->roles & BW_SRV_ROLE_REGISTRATION) && c->reg_listen[0];
+}
+
+/* Open everything a configuration names (no listening). */
+static int srv_open(struct bw_srv *srv, struct bw_err *err)
+{
+	struct bw_srv_config *c = srv->cfg;
+	struct bw_srv_repo_opts ro;
+	int rc = 0;
+
+	memset(&ro, 0, sizeof(ro));
+	if ((rc = bw_store_sqlite_open(c->database, &srv->store, err)) ||
+	    (rc = bw_srv_policy_load(c->pki_dir, c->factory, &srv->policy, err)) ||
+	    (rc = load_signers(srv, err)))
+		return rc;
+	ro.timestamp = srv->signers[0];
+	ro.snapshot = srv->signers[1];
+	ro.ci_targets = srv->signers[2];
+	ro.timestamp_expiry = c->timestamp_expiry;
+	ro.timestamp_resign_before = c->timestamp_resign_before;
+	ro.snapshot_expiry = c->snapshot_expiry;
+	ro.ci_targets_expiry = c->ci_targets_expiry;
+	ro.expiry_warn = c->expiry_warn;
+	ro.max_bytes = (size_t)c->max_upload_bytes;
+	if ((rc = bw_srv_repo_new(srv->store, &ro, &srv->repo)))
+		return rc;
+	if ((c->roles & BW_SRV_ROLE_ADMIN) &&
+	    (rc = bw_srv_secret_read(c->admin_token_file, 4096, &srv->admin_token,
+				     &srv->admin_token_len, err)))
+		return rc;
+	if (reg_enabled(c) && (rc = load_registration(srv, err)))
+		return rc;
+	return 0;
+}
+
+int bw_srv_check(struct bw_srv_config *cfg, struct bw_err *err)
+{
+	struct bw_srv *srv = NULL;
+	int rc = bw_srv_new(cfg, &srv, err);
+
+	bw_srv_free(srv);
+	return rc;
+}
+
+static void reload_policy(struct bw_srv *srv)
+{
+	struct bw_srv_policy *p = NULL;
+	struct bw_err err = { 0 };
+	X509_STORE *st = NULL;
+	int rc = bw_srv_policy_load(srv->cfg->pki_dir, srv->cfg->factory, &p,
+				    &err);
+
+	if (rc) {
+		bw_srv_log(BW_SRV_LOG_ERR, "PKI reload failed, keeping the "
+			   "current policy: %s", err.msg);
+		srv->generation++; /* deny-list changes still apply */
+		return;
+	}
+	if (srv->gw.ctx && (st = bw_srv_policy_store(p)) != NULL) {
+		SSL_CTX_set1_cert_store(srv->gw.ctx, st);
+		X509_STORE_free(st);
+	}
+	bw_srv_policy_free(srv->policy);
+	srv->policy = p;
+	srv->generation++;
+}
+
+static void reload_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	reload_policy(arg);
+}
+
+static void resign_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bw_srv *srv = arg;
+	struct bw_err err = { 0 };
+	int n = 0;
+
+	(void)fd, (void)what;
+	if (!srv->signers[0])
+		return;
+	bw_srv_repo_resign(srv->repo, time(NULL), &n, &err);
+	if (n)
+		bw_srv_log(BW_SRV_LOG_INFO, "re-signed %d timestamp(s)", n);
+}
+
+static void stop_listening(struct bw_srv_listener *l)
+{
+	if (l->http && l->bound) {
+		evhttp_del_accept_socket(l->http, l->bound);
+		l->bound = NULL;
+	}
+}
+
+/* Finish: no new connections; requests in flight complete, then exit
+ * when every connection is gone or after a grace period. */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bw_srv *srv = arg;
+	static int ticks;
+
+	(void)fd, (void)what;
+	if (srv->nconns <= 0 || ++ticks > 20)
+		event_base_loopexit(srv->base, NULL);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct bw_srv *srv = arg;
+	struct timeval tv = { 0, 100000 };
+	(void)what;
+	if (sig == SIGHUP) {
+		bw_srv_log(BW_SRV_LOG_INFO, "SIGHUP: reloading the PKI");
+		reload_policy(srv);
+		return;
+	}
+	if (srv->stopping)
+		return;
+	srv->stopping = 1;
+	bw_srv_log(BW_SRV_LOG_NOTICE, "stopping (signal %d)", (int)sig);
+	stop_listening(&srv->gw);
+	stop_listening(&srv->admin);
+	stop_listening(&srv->reg);
+	srv->ev_drain = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
+	if (!srv->ev_drain || event_add(srv->ev_drain, &tv))
+		event_base_loopexit(srv->base, NULL);
+}
+
+static int add_timer(struct bw_srv *srv, struct event **ev, int64_t secs,
+		     event_callback_fn cb)
+{
+	struct timeval tv = { (time_t)secs, 0 };
+
+	*ev = event_new(srv->base, -1, EV_PERSIST, cb, srv);
+	return *ev && event_add(*ev, &tv) == 0 ? 0 : BW_ENOMEM;
+}
+
+static int start_listeners(struct bw_srv *srv, struct bw_err *err)
+{
+	struct bw_srv_config *c = srv->cfg;
+	struct bw_srv_listener *ls[3] = { &srv->gw, &srv->admin, &srv->reg };
+	const char *addr[3] = { c->gw_listen, c->admin_listen, c->reg_listen };
+	int on[3] = { c->roles & BW_SRV_ROLE_GATEWAY, c->roles & BW_SRV_ROLE_ADMIN,
+		      reg_enabled(c) };
+	int rc = 0;
+
+	srv->gw = (struct bw_srv_listener){ srv, "gateway", NULL, NULL, NULL, 1,
+					    (long)c->max_events_body,
+					    bw_srv_gateway_handle };
+	srv->admin = (struct bw_srv_listener){ srv, "admin", NULL, NULL, NULL, 0,
+					       (long)c->max_upload_bytes,
+					       bw_srv_admin_handle };
+	srv->reg = (struct bw_srv_listener){ srv, "registration", NULL, NULL, NULL,
+					     0, (long)c->reg_max_body,
+					     bw_srv_registration_handle };
+	for (int i = 0; i < 3; i++) {
+		if (!on[i])
+			continue;
+		if ((rc = bw_srv_tls_ctx_new(srv, c->tls_cert, c->tls_key,
+					     ls[i]->mtls, &ls[i]->ctx, err)) ||
+		    (rc = bw_srv_listener_start(srv, ls[i], addr[i], err)))
+			return rc;
+	}
+	return 0;
+}
+
+int bw_srv_new(struct bw_srv_config *cfg, struct bw_srv **out,
+	       struct bw_err *err)
+{
+	struct bw_srv *srv = calloc(1, sizeof(*srv));
+	int rc = BW_ENOMEM;
+
+	*out = srv;
+	if (!srv)
+		return bw_err_set(err, rc, "out of memory");
+	srv->cfg = cfg;
+	bw_srv_log_set_level(cfg->log_level);
+	if ((rc = srv_open(srv, err)))
+		return rc;
+	if (!(srv->base = event_base_new()))
+		return bw_err_set(err, BW_ENOMEM, "event_base_new");
+	/* check every TLS file too, without listening */
+	if ((rc = bw_srv_tls_ctx_new(srv, cfg->tls_cert, cfg->tls_key, 1,
+				     &srv->gw.ctx, err)))
+		return rc;
+	SSL_CTX_free(srv->gw.ctx);
+	srv->gw.ctx = NULL;
+	return 0;
+}
+
+int bw_srv_run(struct bw_srv *srv)
+{
+	struct bw_err err = { 0 };
+	int rc = 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = start_listeners(srv, &err))) {
+		bw_srv_log(BW_SRV_LOG_ERR, "%s", err.msg);
+		return rc;
+	}
+	srv->ev_sigterm = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
+	srv->ev_sigint = evsignal_new(srv->base, SIGINT, signal_cb, srv);
+	srv->ev_sighup = evsignal_new(srv->base, SIGHUP, signal_cb, srv);
+	if (!srv->ev_sigterm || !srv->ev_sigint || !srv->ev_sighup ||
+	    event_add(srv->ev_sigterm, NULL) || event_add(srv->ev_sigint, NULL) ||
+	    event_add(srv->ev_sighup, NULL) ||
+	    add_timer(srv, &srv->ev_resign, srv->cfg->resign_interval, resign_cb) ||
+	    add_timer(srv, &srv->ev_reload, srv->cfg->policy_reload_interval,
+		      reload_cb))
+		return BW_ENOMEM;
+	resign_cb(-1, 0, srv); /* expired timestamps after a long stop */
+	bw_srv_log(BW_SRV_LOG_NOTICE, "started (factory %s)",
+		   bw_srv_policy_factory(srv->policy));
+	event_base_dispatch(srv->base);
+	bw_srv_log(BW_SRV_LOG_NOTICE, "stopped");
+	return 0;
+}
+
+static void listener_free(struct bw_srv_listener *l)
+{
+	if (l->http)
+		evhttp_free(l->http); /* closes its connections */
+	SSL_CTX_free(l->ctx);
+	l->http = NULL;
+	l->ctx = NULL;
+}
+
+void bw_srv_free(struct bw_srv *srv)
+{
+	struct event *evs[6];
+
+	if (!srv)
+		return;
+	evs[0] = srv->ev_sigterm, evs[1] = srv->ev_sigint;
+	evs[2] = srv->ev_sighup, evs[3] = srv->ev_resign;
+	evs[4] = srv->ev_reload, evs[5] = srv->ev_drain;
+	listener_free(&srv->gw);
+	listener_free(&srv->admin);
+	listener_free(&srv->reg);
+	for (int i = 0; i < 6; i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (srv->base)
+		event_base_free(srv->base);
+	for (int i = 0; i < 3; i++)
+		bw_signer_free(srv->signers[i]);
+	bw_srv_repo_free(srv->repo);
+	bw_srv_policy_free(srv->policy);
+	bw_store_close(srv->store); /* checkpoints the WAL */
+	if (srv->admin_token) {
+		OPENSSL_cleanse(srv->admin_token, srv->admin_token_len);
+		free(srv->admin_token);
+	}
+	X509_free(srv->reg_ca);
+	EVP_PKEY_free(srv->reg_ca_key);
+	bw_signer_free(srv->reg_signer);
+	free(srv->reg_rl);
+	free(srv);
+}

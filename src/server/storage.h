@@ -1,0 +1,146 @@
+/*
+ * bulwarkd storage behind a small ops struct. One file per backend
+ * (storage_sqlite.c; PostgreSQL later). All SQL lives in the backend;
+ * callers see records, JSON listings and BW_E* codes only.
+ *
+ * Lists come back as JSON arrays (new references) because every caller
+ * serves them on the admin API as they are.
+ */
+#ifndef BW_SRV_STORAGE_H
+#define BW_SRV_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "bulwark/error.h"
+
+#define BW_STORE_UUID_MAX 64
+#define BW_STORE_NAME_MAX 256
+#define BW_STORE_TAG_MAX 128
+
+struct bw_device_rec {
+	char uuid[BW_STORE_UUID_MAX + 1];
+	int production;
+	char name[BW_STORE_NAME_MAX + 1];
+	char hwid[BW_STORE_NAME_MAX + 1];
+	char tag[BW_STORE_TAG_MAX + 1];
+	char target[BW_STORE_NAME_MAX + 1];  /* current target (events) */
+	char fingerprint[65];                /* sha256 hex of the cert DER */
+	int64_t first_seen;
+	int64_t last_seen;
+	int64_t registered;                  /* time of POST /sign, or 0 */
+};
+
+/* One metadata file as served. flavour "ci" / "production"; tag "" for
+ * root and CI roles. */
+struct bw_meta_rec {
+	char flavour[16];
+	char tag[BW_STORE_TAG_MAX + 1];
+	char role[16];
+	int64_t version;
+	int64_t expires;
+	char sha256[65];
+	uint8_t *data; /* meta_get: malloc'd, caller frees */
+	size_t len;
+};
+
+struct bw_token_use {
+	int64_t id;
+	char scope[16];
+};
+
+struct bw_store;
+
+struct bw_store_ops {
+	const char *name;
+	void (*close)(struct bw_store *s);
+	/* One transaction at a time; rollback is safe without begin. */
+	int (*begin)(struct bw_store *s, struct bw_err *err);
+	int (*commit)(struct bw_store *s, struct bw_err *err);
+	void (*rollback)(struct bw_store *s);
+
+	/* BW_ENOTFOUND if unknown. */
+	int (*device_get)(struct bw_store *s, const char *uuid,
+			  struct bw_device_rec *out, struct bw_err *err);
+	/* Insert or replace every field. */
+	int (*device_put)(struct bw_store *s, const struct bw_device_rec *d,
+			  struct bw_err *err);
+	/* Devices ordered by uuid, those after `after` ("" = from start). */
+	int (*device_list)(struct bw_store *s, const char *after, int64_t limit,
+			   json_t **out, struct bw_err *err);
+
+	/* deny != 0 adds (or updates the reason), 0 removes. */
+	int (*deny_set)(struct bw_store *s, const char *uuid, int deny,
+			const char *reason, int64_t now, struct bw_err *err);
+	/* 1 if deny-listed, 0 if not, < 0 on error. */
+	int (*deny_has)(struct bw_store *s, const char *uuid,
+			struct bw_err *err);
+	int (*deny_list)(struct bw_store *s, json_t **out, struct bw_err *err);
+
+	/* Duplicates (same device and event id) are ignored (retries). */
+	int (*event_add)(struct bw_store *s, const char *uuid,
+			 const char *event_id, const char *event_type,
+			 int64_t received, const uint8_t *json, size_t len,
+			 struct bw_err *err);
+	/* Newest first; uuid NULL for every device. */
+	int (*event_list)(struct bw_store *s, const char *uuid, int64_t limit,
+			  json_t **out, struct bw_err *err);
+
+	/* hash_hex: sha256 of the token; uses < 0: unlimited. */
+	int (*token_add)(struct bw_store *s, const char *hash_hex,
+			 const char *scope, int64_t expires, int64_t uses,
+			 const char *comment, int64_t now, int64_t *id,
+			 struct bw_err *err);
+	int (*token_list)(struct bw_store *s, json_t **out,
+			  struct bw_err *err);
+	int (*token_revoke)(struct bw_store *s, int64_t id, struct bw_err *err);
+	/*
+	 * Find a live token (not revoked, not expired at now, uses left) and
+	 * count one use. BW_ENOTFOUND / BW_EEXPIRED otherwise. Call inside a
+	 * transaction so a failed registration gives the use back.
+	 */
+	int (*token_use)(struct bw_store *s, const char *hash_hex, int64_t now,
+			 struct bw_token_use *out, struct bw_err *err);
+
+	/* BW_EEXIST if that (flavour, tag, role, version) exists. */
+	int (*meta_put)(struct bw_store *s, const struct bw_meta_rec *m,
+			int64_t now, struct bw_err *err);
+	/*
+	 * version 0: the newest. Fills *out (out->data malloc'd).
+	 * BW_ENOTFOUND if none.
+	 */
+	int (*meta_get)(struct bw_store *s, const char *flavour,
+			const char *tag, const char *role, int64_t version,
+			struct bw_meta_rec *out, struct bw_err *err);
+	/* Newest version of every (flavour, tag, role), without data:
+	 * [{"flavour","tag","role","version","expires"}]. */
+	int (*meta_heads)(struct bw_store *s, json_t **out, struct bw_err *err);
+
+	int (*ci_target_add)(struct bw_store *s, const char *name,
+			     uint64_t length, const char *sha256,
+			     const char *custom_json, int64_t now,
+			     struct bw_err *err);
+};
+
+struct bw_store {
+	const struct bw_store_ops *ops;
+	void *backend;
+};
+
+/*
+ * Open (creating if needed) an SQLite database at path: WAL, foreign
+ * keys, busy timeout, schema migrated to the newest version. BW_ESTATE if
+ * the file has a newer schema than this program knows.
+ */
+int bw_store_sqlite_open(const char *path, struct bw_store **out,
+			 struct bw_err *err);
+
+/* The schema version this program writes. */
+int bw_store_schema_version(void);
+
+/* Close and free. NULL is a no-op. */
+void bw_store_close(struct bw_store *s);
+
+#endif

@@ -1,0 +1,759 @@
+/*
+ * SQLite backend of the storage ops (storage.h). WAL journal, FULL sync
+ * (an accepted upload survives kill -9 and power loss), prepared
+ * statements cached per connection, schema migrations in a table.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "storage.h"
+
+static const char *const migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE devices (uuid TEXT PRIMARY KEY, production INTEGER NOT NULL,"
+	" name TEXT NOT NULL, hwid TEXT NOT NULL, tag TEXT NOT NULL,"
+	" target TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+	" first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+	" registered INTEGER NOT NULL);"
+	"CREATE TABLE deny (uuid TEXT PRIMARY KEY, reason TEXT NOT NULL,"
+	" since INTEGER NOT NULL);"
+	"CREATE TABLE events (id INTEGER PRIMARY KEY, device TEXT NOT NULL,"
+	" event_id TEXT NOT NULL, event_type TEXT NOT NULL,"
+	" received INTEGER NOT NULL, body BLOB NOT NULL,"
+	" UNIQUE (device, event_id));"
+	"CREATE INDEX events_received ON events (received);"
+	"CREATE TABLE tokens (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+	" scope TEXT NOT NULL CHECK (scope IN ('ci', 'production')),"
+	" expires INTEGER NOT NULL, uses_left INTEGER NOT NULL,"
+	" created INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+	" comment TEXT NOT NULL);"
+	"CREATE TABLE metadata (flavour TEXT NOT NULL"
+	" CHECK (flavour IN ('ci', 'production')), tag TEXT NOT NULL,"
+	" role TEXT NOT NULL, version INTEGER NOT NULL CHECK (version > 0),"
+	" expires INTEGER NOT NULL, sha256 TEXT NOT NULL, data BLOB NOT NULL,"
+	" created INTEGER NOT NULL, PRIMARY KEY (flavour, tag, role, version));"
+	"CREATE TABLE ci_targets (name TEXT PRIMARY KEY, length INTEGER NOT NULL,"
+	" sha256 TEXT NOT NULL, custom TEXT, added INTEGER NOT NULL);",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+enum stmt_id {
+	S_DEV_GET, S_DEV_PUT, S_DEV_LIST, S_DENY_ADD, S_DENY_DEL, S_DENY_HAS,
+	S_DENY_LIST, S_EV_ADD, S_EV_LIST_ALL, S_EV_LIST_DEV, S_TOK_ADD,
+	S_TOK_LIST, S_TOK_REVOKE, S_TOK_FIND, S_TOK_DEC, S_META_PUT,
+	S_META_GET, S_META_LATEST, S_META_HEADS, S_CI_ADD, S_NSTMT
+};
+
+static const char *const sql[S_NSTMT] = {
+	[S_DEV_GET] = "SELECT uuid, production, name, hwid, tag, target,"
+		" fingerprint, first_seen, last_seen, registered FROM devices"
+		" WHERE uuid = ?1",
+	[S_DEV_PUT] = "INSERT OR REPLACE INTO devices (uuid, production, name,"
+		" hwid, tag, target, fingerprint, first_seen, last_seen,"
+		" registered) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_DEV_LIST] = "SELECT uuid, production, name, hwid, tag, target,"
+		" fingerprint, first_seen, last_seen, registered,"
+		" EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid)"
+		" FROM devices WHERE uuid > ?1 ORDER BY uuid LIMIT ?2",
+	[S_DENY_ADD] = "INSERT OR REPLACE INTO deny (uuid, reason, since)"
+		" VALUES (?1, ?2, ?3)",
+	[S_DENY_DEL] = "DELETE FROM deny WHERE uuid = ?1",
+	[S_DENY_HAS] = "SELECT 1 FROM deny WHERE uuid = ?1",
+	[S_DENY_LIST] = "SELECT uuid, reason, since FROM deny ORDER BY uuid",
+	[S_EV_ADD] = "INSERT OR IGNORE INTO events (device, event_id,"
+		" event_type, received, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_EV_LIST_ALL] = "SELECT device, received, body FROM events"
+		" ORDER BY id DESC LIMIT ?1",
+	[S_EV_LIST_DEV] = "SELECT device, received, body FROM events"
+		" WHERE device = ?2 ORDER BY id DESC LIMIT ?1",
+	[S_TOK_ADD] = "INSERT INTO tokens (hash, scope, expires, uses_left,"
+		" created, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_TOK_LIST] = "SELECT id, scope, expires, uses_left, created, revoked,"
+		" comment FROM tokens ORDER BY id",
+	[S_TOK_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE id = ?1",
+	[S_TOK_FIND] = "SELECT id, scope, expires, uses_left, revoked FROM"
+		" tokens WHERE hash = ?1",
+	[S_TOK_DEC] = "UPDATE tokens SET uses_left = uses_left - 1"
+		" WHERE id = ?1 AND uses_left > 0",
+	[S_META_PUT] = "INSERT INTO metadata (flavour, tag, role, version,"
+		" expires, sha256, data, created) VALUES (?1, ?2, ?3, ?4, ?5,"
+		" ?6, ?7, ?8)",
+	[S_META_GET] = "SELECT version, expires, sha256, data FROM metadata"
+		" WHERE flavour = ?1 AND tag = ?2 AND role = ?3 AND version = ?4",
+	[S_META_LATEST] = "SELECT version, expires, sha256, data FROM metadata"
+		" WHERE flavour = ?1 AND tag = ?2 AND role = ?3"
+		" ORDER BY version DESC LIMIT 1",
+	[S_META_HEADS] = "SELECT flavour, tag, role, MAX(version), expires"
+		" FROM metadata GROUP BY flavour, tag, role"
+		" ORDER BY flavour, tag, role",
+	[S_CI_ADD] = "INSERT OR REPLACE INTO ci_targets (name, length, sha256,"
+		" custom, added) VALUES (?1, ?2, ?3, ?4, ?5)",
+};
+
+struct sq {
+	sqlite3 *db;
+	sqlite3_stmt *st[S_NSTMT];
+	int in_txn;
+};
+
+static struct sq *SQ(struct bw_store *s)
+{
+	return s->backend;
+}
+
+static int db_err(struct sq *q, struct bw_err *err, const char *what)
+{
+	int ext = sqlite3_errcode(q->db);
+
+	if (ext == SQLITE_CONSTRAINT)
+		return bw_err_set(err, BW_EEXIST, "%s: %s", what,
+				  sqlite3_errmsg(q->db));
+	return bw_err_set(err, BW_EIO, "%s: %s", what, sqlite3_errmsg(q->db));
+}
+
+/* The cached statement, reset and with bindings cleared. */
+static sqlite3_stmt *stmt(struct sq *q, enum stmt_id id, struct bw_err *err)
+{
+	if (!q->st[id] &&
+	    sqlite3_prepare_v3(q->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+			       &q->st[id], NULL) != SQLITE_OK) {
+		db_err(q, err, "prepare");
+		return NULL;
+	}
+	sqlite3_reset(q->st[id]);
+	sqlite3_clear_bindings(q->st[id]);
+	return q->st[id];
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Run a statement that returns no rows. */
+static int run(struct sq *q, sqlite3_stmt *st, struct bw_err *err,
+	       const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_err(q, err, what);
+	return 0;
+}
+
+static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+
+	if (n >= size)
+		n = size - 1;
+	if (n)
+		memcpy(dst, t, n);
+	dst[n] = '\0';
+}
+
+static json_t *col_json_str(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return json_stringn(t ? (const char *)t : "",
+			    t ? (size_t)sqlite3_column_bytes(st, i) : 0);
+}
+
+/* ---- lifecycle and transactions --------------------------------------- */
+
+static int exec(struct sq *q, const char *s, struct bw_err *err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(q->db, s, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		bw_err_set(err, BW_EIO, "sqlite: %s", msg ? msg : "error");
+		sqlite3_free(msg);
+		return BW_EIO;
+	}
+	return 0;
+}
+
+static void sq_close(struct bw_store *s)
+{
+	struct sq *q = SQ(s);
+
+	for (int i = 0; i < S_NSTMT; i++)
+		sqlite3_finalize(q->st[i]);
+	/* the last connection to close checkpoints and removes the WAL */
+	sqlite3_close(q->db);
+	free(q);
+	free(s);
+}
+
+static int sq_begin(struct bw_store *s, struct bw_err *err)
+{
+	int rc = exec(SQ(s), "BEGIN IMMEDIATE", err);
+
+	if (!rc)
+		SQ(s)->in_txn = 1;
+	return rc;
+}
+
+static int sq_commit(struct bw_store *s, struct bw_err *err)
+{
+	int rc = exec(SQ(s), "COMMIT", err);
+
+	if (!rc)
+		SQ(s)->in_txn = 0;
+	return rc;
+}
+
+static void sq_rollback(struct bw_store *s)
+{
+	if (SQ(s)->in_txn)
+		exec(SQ(s), "ROLLBACK", NULL);
+	SQ(s)->in_txn = 0;
+}
+
+/* ---- devices ----------------------------------------------------------- */
+
+static int sq_device_get(struct bw_store *s, const char *uuid,
+			 struct bw_device_rec *d, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_DEV_GET, err);
+	int rc = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, uuid);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return bw_err_set(err, BW_ENOTFOUND, "unknown device");
+	}
+	if (rc != SQLITE_ROW) {
+		rc = db_err(q, err, "device get");
+		sqlite3_reset(st);
+		return rc;
+	}
+	col_copy(st, 0, d->uuid, sizeof(d->uuid));
+	d->production = sqlite3_column_int(st, 1);
+	col_copy(st, 2, d->name, sizeof(d->name));
+	col_copy(st, 3, d->hwid, sizeof(d->hwid));
+	col_copy(st, 4, d->tag, sizeof(d->tag));
+	col_copy(st, 5, d->target, sizeof(d->target));
+	col_copy(st, 6, d->fingerprint, sizeof(d->fingerprint));
+	d->first_seen = sqlite3_column_int64(st, 7);
+	d->last_seen = sqlite3_column_int64(st, 8);
+	d->registered = sqlite3_column_int64(st, 9);
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_device_put(struct bw_store *s, const struct bw_device_rec *d,
+			 struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_DEV_PUT, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, d->uuid);
+	sqlite3_bind_int(st, 2, d->production ? 1 : 0);
+	bind_text(st, 3, d->name);
+	bind_text(st, 4, d->hwid);
+	bind_text(st, 5, d->tag);
+	bind_text(st, 6, d->target);
+	bind_text(st, 7, d->fingerprint);
+	sqlite3_bind_int64(st, 8, d->first_seen);
+	sqlite3_bind_int64(st, 9, d->last_seen);
+	sqlite3_bind_int64(st, 10, d->registered);
+	return run(q, st, err, "device put");
+}
+
+static json_t *device_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:b}",
+			 "uuid", col_json_str(st, 0),
+			 "production", sqlite3_column_int(st, 1),
+			 "name", col_json_str(st, 2),
+			 "hardware-id", col_json_str(st, 3),
+			 "tag", col_json_str(st, 4),
+			 "target", col_json_str(st, 5),
+			 "fingerprint", col_json_str(st, 6),
+			 "first-seen", (json_int_t)sqlite3_column_int64(st, 7),
+			 "last-seen", (json_int_t)sqlite3_column_int64(st, 8),
+			 "registered", (json_int_t)sqlite3_column_int64(st, 9),
+			 "denied", sqlite3_column_int(st, 10));
+}
+
+/* Step st to the end, appending rowfn(st) of each row to a new array. */
+static int collect(struct sq *q, sqlite3_stmt *st,
+		   json_t *(*rowfn)(sqlite3_stmt *), json_t **out,
+		   struct bw_err *err)
+{
+	json_t *arr = json_array();
+	int rc = 0;
+
+	*out = NULL;
+	if (!arr) {
+		sqlite3_reset(st);
+		return BW_ENOMEM;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (json_array_append_new(arr, rowfn(st))) {
+			rc = BW_ENOMEM;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		rc = db_err(q, err, "list");
+		goto out;
+	}
+	rc = 0;
+	*out = arr;
+	arr = NULL; /* transferred */
+out:
+	sqlite3_reset(st);
+	json_decref(arr);
+	return rc;
+}
+
+static int sq_device_list(struct bw_store *s, const char *after,
+			  int64_t limit, json_t **out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_DEV_LIST, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, after ? after : "");
+	sqlite3_bind_int64(st, 2, limit);
+	return collect(q, st, device_row_json, out, err);
+}
+
+/* ---- deny-list --------------------------------------------------------- */
+
+static int sq_deny_set(struct bw_store *s, const char *uuid, int deny,
+		       const char *reason, int64_t now, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, deny ? S_DENY_ADD : S_DENY_DEL, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, uuid);
+	if (deny) {
+		bind_text(st, 2, reason ? reason : "");
+		sqlite3_bind_int64(st, 3, now);
+	}
+	return run(q, st, err, "deny-list");
+}
+
+static int sq_deny_has(struct bw_store *s, const char *uuid,
+		       struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_DENY_HAS, err);
+	int rc = 0;
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, uuid);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return db_err(q, err, "deny-list lookup");
+}
+
+static json_t *deny_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{s:o,s:o,s:I}", "uuid", col_json_str(st, 0),
+			 "reason", col_json_str(st, 1), "since",
+			 (json_int_t)sqlite3_column_int64(st, 2));
+}
+
+static int sq_deny_list(struct bw_store *s, json_t **out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_DENY_LIST, err);
+
+	if (!st)
+		return BW_EIO;
+	return collect(q, st, deny_row_json, out, err);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static int sq_event_add(struct bw_store *s, const char *uuid,
+			const char *event_id, const char *event_type,
+			int64_t received, const uint8_t *json, size_t len,
+			struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_EV_ADD, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, uuid);
+	bind_text(st, 2, event_id);
+	bind_text(st, 3, event_type);
+	sqlite3_bind_int64(st, 4, received);
+	sqlite3_bind_blob(st, 5, json, (int)len, SQLITE_TRANSIENT);
+	return run(q, st, err, "event add");
+}
+
+static json_t *event_row_json(sqlite3_stmt *st)
+{
+	json_t *ev = json_loadb(sqlite3_column_blob(st, 2),
+				(size_t)sqlite3_column_bytes(st, 2), 0, NULL);
+
+	return json_pack("{s:o,s:I,s:o}", "device", col_json_str(st, 0),
+			 "received", (json_int_t)sqlite3_column_int64(st, 1),
+			 "event", ev ? ev : json_null());
+}
+
+static int sq_event_list(struct bw_store *s, const char *uuid, int64_t limit,
+			 json_t **out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, uuid ? S_EV_LIST_DEV : S_EV_LIST_ALL, err);
+
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int64(st, 1, limit);
+	if (uuid)
+		bind_text(st, 2, uuid);
+	return collect(q, st, event_row_json, out, err);
+}
+
+/* ---- registration tokens ---------------------------------------------- */
+
+static int sq_token_add(struct bw_store *s, const char *hash_hex,
+			const char *scope, int64_t expires, int64_t uses,
+			const char *comment, int64_t now, int64_t *id,
+			struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TOK_ADD, err);
+	int rc = 0;
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, hash_hex);
+	bind_text(st, 2, scope);
+	sqlite3_bind_int64(st, 3, expires);
+	sqlite3_bind_int64(st, 4, uses);
+	sqlite3_bind_int64(st, 5, now);
+	bind_text(st, 6, comment ? comment : "");
+	rc = run(q, st, err, "token add");
+	if (!rc && id)
+		*id = sqlite3_last_insert_rowid(q->db);
+	return rc;
+}
+
+static json_t *token_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{s:I,s:o,s:I,s:I,s:I,s:b,s:o}", "id",
+			 (json_int_t)sqlite3_column_int64(st, 0), "scope",
+			 col_json_str(st, 1), "expires",
+			 (json_int_t)sqlite3_column_int64(st, 2), "uses-left",
+			 (json_int_t)sqlite3_column_int64(st, 3), "created",
+			 (json_int_t)sqlite3_column_int64(st, 4), "revoked",
+			 sqlite3_column_int(st, 5), "comment",
+			 col_json_str(st, 6));
+}
+
+static int sq_token_list(struct bw_store *s, json_t **out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TOK_LIST, err);
+
+	if (!st)
+		return BW_EIO;
+	return collect(q, st, token_row_json, out, err);
+}
+
+static int sq_token_revoke(struct bw_store *s, int64_t id, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TOK_REVOKE, err);
+	int rc = 0;
+
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = run(q, st, err, "token revoke");
+	if (!rc && sqlite3_changes(q->db) == 0)
+		return bw_err_set(err, BW_ENOTFOUND, "no token %lld",
+				  (long long)id);
+	return rc;
+}
+
+static int sq_token_use(struct bw_store *s, const char *hash_hex, int64_t now,
+			struct bw_token_use *out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TOK_FIND, err);
+	int64_t expires = 0, uses = 0;
+	int rc = 0, revoked = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, hash_hex);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return db_err(q, err, "token lookup");
+		return bw_err_set(err, BW_ENOTFOUND, "unknown token");
+	}
+	out->id = sqlite3_column_int64(st, 0);
+	col_copy(st, 1, out->scope, sizeof(out->scope));
+	expires = sqlite3_column_int64(st, 2);
+	uses = sqlite3_column_int64(st, 3);
+	revoked = sqlite3_column_int(st, 4);
+	sqlite3_reset(st);
+	if (revoked)
+		return bw_err_set(err, BW_ENOTFOUND, "token revoked");
+	if (expires <= now)
+		return bw_err_set(err, BW_EEXPIRED, "token expired");
+	if (uses == 0)
+		return bw_err_set(err, BW_EEXPIRED, "token used up");
+	if (uses < 0)
+		return 0;
+	if (!(st = stmt(q, S_TOK_DEC, err)))
+		return BW_EIO;
+	sqlite3_bind_int64(st, 1, out->id);
+	return run(q, st, err, "token use");
+}
+
+/* ---- metadata ------------------------------------------------------------ */
+
+static int sq_meta_put(struct bw_store *s, const struct bw_meta_rec *m,
+		       int64_t now, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_META_PUT, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, m->flavour);
+	bind_text(st, 2, m->tag);
+	bind_text(st, 3, m->role);
+	sqlite3_bind_int64(st, 4, m->version);
+	sqlite3_bind_int64(st, 5, m->expires);
+	bind_text(st, 6, m->sha256);
+	sqlite3_bind_blob(st, 7, m->data, (int)m->len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 8, now);
+	return run(q, st, err, "metadata put");
+}
+
+static int sq_meta_get(struct bw_store *s, const char *flavour,
+		       const char *tag, const char *role, int64_t version,
+		       struct bw_meta_rec *m, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, version ? S_META_GET : S_META_LATEST, err);
+	int rc = 0;
+	size_t n = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, flavour);
+	bind_text(st, 2, tag);
+	bind_text(st, 3, role);
+	if (version)
+		sqlite3_bind_int64(st, 4, version);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return db_err(q, err, "metadata get");
+		return bw_err_set(err, BW_ENOTFOUND, "no %s metadata", role);
+	}
+	snprintf(m->flavour, sizeof(m->flavour), "%s", flavour);
+	snprintf(m->tag, sizeof(m->tag), "%s", tag);
+	snprintf(m->role, sizeof(m->role), "%s", role);
+	m->version = sqlite3_column_int64(st, 0);
+	m->expires = sqlite3_column_int64(st, 1);
+	col_copy(st, 2, m->sha256, sizeof(m->sha256));
+	n = (size_t)sqlite3_column_bytes(st, 3);
+	m->data = malloc(n + 1);
+	if (m->data) {
+		if (n)
+			memcpy(m->data, sqlite3_column_blob(st, 3), n);
+		m->data[n] = 0;
+		m->len = n;
+	}
+	sqlite3_reset(st);
+	return m->data ? 0 : BW_ENOMEM;
+}
+
+static json_t *head_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{s:o,s:o,s:o,s:I,s:I}", "flavour",
+			 col_json_str(st, 0), "tag", col_json_str(st, 1),
+			 "role", col_json_str(st, 2), "version",
+			 (json_int_t)sqlite3_column_int64(st, 3), "expires",
+			 (json_int_t)sqlite3_column_int64(st, 4));
+}
+
+static int sq_meta_heads(struct bw_store *s, json_t **out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_META_HEADS, err);
+
+	if (!st)
+		return BW_EIO;
+	return collect(q, st, head_row_json, out, err);
+}
+
+static int sq_ci_target_add(struct bw_store *s, const char *name,
+			    uint64_t length, const char *sha256,
+			    const char *custom_json, int64_t now,
+			    struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_CI_ADD, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)length);
+	bind_text(st, 3, sha256);
+	if (custom_json)
+		bind_text(st, 4, custom_json);
+	sqlite3_bind_int64(st, 5, now);
+	return run(q, st, err, "ci target add");
+}
+
+static const struct bw_store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.device_get = sq_device_get,
+	.device_put = sq_device_put,
+	.device_list = sq_device_list,
+	.deny_set = sq_deny_set,
+	.deny_has = sq_deny_has,
+	.deny_list = sq_deny_list,
+	.event_add = sq_event_add,
+	.event_list = sq_event_list,
+	.token_add = sq_token_add,
+	.token_list = sq_token_list,
+	.token_revoke = sq_token_revoke,
+	.token_use = sq_token_use,
+	.meta_put = sq_meta_put,
+	.meta_get = sq_meta_get,
+	.meta_heads = sq_meta_heads,
+	.ci_target_add = sq_ci_target_add,
+};
+
+/* ---- open and migrate -------------------------------------------------- */
+
+static int schema_get(struct sq *q, int *version, struct bw_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = exec(q, "CREATE TABLE IF NOT EXISTS schema_version"
+			 " (version INTEGER NOT NULL)", err);
+
+	*version = 0;
+	if (rc)
+		return rc;
+	if (sqlite3_prepare_v2(q->db, "SELECT MAX(version) FROM schema_version",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_err(q, err, "schema version");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* Each migration and its version row commit together. */
+static int migrate(struct sq *q, struct bw_err *err)
+{
+	char buf[96];
+	int v = 0, rc = 0;
+
+	if ((rc = exec(q, "BEGIN IMMEDIATE", err)))
+		return rc;
+	if ((rc = schema_get(q, &v, err)))
+		goto out;
+	if (v > SCHEMA_VERSION) {
+		rc = bw_err_set(err, BW_ESTATE,
+				"database schema %d is newer than this "
+				"bulwarkd (%d)", v, SCHEMA_VERSION);
+		goto out;
+	}
+	for (; v < SCHEMA_VERSION; v++) {
+		snprintf(buf, sizeof(buf),
+			 "INSERT INTO schema_version VALUES (%d)", v + 1);
+		if ((rc = exec(q, migrations[v], err)) ||
+		    (rc = exec(q, buf, err)))
+			goto out;
+	}
+	rc = exec(q, "COMMIT", err);
+out:
+	if (rc)
+		exec(q, "ROLLBACK", NULL);
+	return rc;
+}
+
+int bw_store_schema_version(void)
+{
+	return SCHEMA_VERSION;
+}
+
+int bw_store_sqlite_open(const char *path, struct bw_store **out,
+			 struct bw_err *err)
+{
+	struct bw_store *s = calloc(1, sizeof(*s));
+	struct sq *q = calloc(1, sizeof(*q));
+	int rc = BW_ENOMEM;
+
+	*out = NULL;
+	if (!s || !q)
+		goto out;
+	s->ops = &sqlite_ops;
+	s->backend = q;
+	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		rc = bw_err_set(err, BW_EIO, "%s: %s", path,
+				q->db ? sqlite3_errmsg(q->db) : "open failed");
+		goto out;
+	}
+	sqlite3_busy_timeout(q->db, 5000);
+	if ((rc = exec(q, "PRAGMA journal_mode=WAL", err)) ||
+	    (rc = exec(q, "PRAGMA synchronous=FULL", err)) ||
+	    (rc = exec(q, "PRAGMA foreign_keys=ON", err)) ||
+	    (rc = migrate(q, err)))
+		goto out;
+	*out = s;
+	s = NULL; /* transferred */
+	q = NULL;
+out:
+	if (s)
+		sq_close(s);
+	else
+		free(q);
+	return rc;
+}
+
+void bw_store_close(struct bw_store *s)
+{
+	if (s)
+		s->ops->close(s);
+}

@@ -1,0 +1,378 @@
+/*
+ * TLS plumbing for the listeners (server.h): SSL_CTX set-up, one
+ * bufferevent_openssl per connection, a connection cap, a handshake
+ * deadline, close_notify on close (so clients keep their session for
+ * resumption), and the device identity check in the handshake and again
+ * per request (a resumed session skips the verify callback).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "bulwark/pki.h"
+#include "log.h"
+#include "server.h"
+
+struct conn {
+	struct bw_srv *srv;
+	struct bufferevent *bev;
+	struct event *hs_timer;
+	int tracked;
+	int logged;          /* one refusal line per connection */
+	int id_ok;
+	unsigned long gen;
+	struct bw_srv_identity id;
+	struct bw_device_rec dev;
+};
+
+static int g_conn_idx = -1;
+
+static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+			 int idx, long argl, void *argp)
+{
+	struct conn *c = ptr;
+
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	if (!c)
+		return;
+	if (c->hs_timer)
+		event_free(c->hs_timer);
+	c->srv->nconns--;
+	free(c);
+}
+
+static struct conn *conn_of(SSL *ssl)
+{
+	return ssl ? SSL_get_ex_data(ssl, g_conn_idx) : NULL;
+}
+
+/* Full identity check: policy, deny-list, disabled CA only for known. */
+static int identity_check(struct bw_srv *srv, struct conn *c, X509 *cert)
+{
+	struct bw_err err = { 0 };
+	struct bw_device_rec dev;
+	char who[40];
+	int rc = bw_srv_policy_check(srv->policy, cert, time(NULL), &c->id,
+				     &err);
+
+	if (!rc) {
+		rc = srv->store->ops->deny_has(srv->store, c->id.uuid, &err);
+		if (rc == 1)
+			rc = bw_err_set(&err, BW_ESTATE, "deny-listed");
+	}
+	if (!rc && c->id.ca_disabled) {
+		rc = srv->store->ops->device_get(srv->store, c->id.uuid, &dev,
+						 &err);
+		if (rc == BW_ENOTFOUND)
+			bw_err_set(&err, rc, "new device from disabled CA %s",
+				   c->id.ca);
+	}
+	c->id_ok = rc == 0;
+	c->gen = srv->generation;
+	if (rc && !c->logged) {
+		c->logged = 1;
+		bw_srv_log(BW_SRV_LOG_NOTICE, "gateway: refused device %s: %s",
+			   bw_srv_log_clean(c->id.uuid, strlen(c->id.uuid), who,
+					    sizeof(who)),
+			   err.msg);
+	}
+	return rc;
+}
+
+static int verify_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+		x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct conn *c = conn_of(ssl);
+	int depth = X509_STORE_CTX_get_error_depth(x);
+
+	if (!c)
+		return 0;
+	if (!ok) {
+		if (!c->logged) {
+			c->logged = 1;
+			bw_srv_log(BW_SRV_LOG_NOTICE,
+				   "gateway: refused certificate (depth %d): %s",
+				   depth,
+				   X509_verify_cert_error_string(
+					   X509_STORE_CTX_get_error(x)));
+		}
+		return 0;
+	}
+	if (depth != 0)
+		return 1;
+	return identity_check(c->srv, c, X509_STORE_CTX_get_current_cert(x)) == 0;
+}
+
+const struct bw_srv_identity *bw_srv_tls_identity(struct bw_srv *srv,
+						  struct evhttp_request *req)
+{
+	SSL *ssl = bw_srv_tls_ssl(req);
+	struct conn *c = conn_of(ssl);
+	X509 *cert = NULL;
+
+	if (!c)
+		return NULL;
+	if (c->gen == srv->generation)
+		return c->id_ok ? &c->id : NULL;
+	cert = SSL_get0_peer_certificate(ssl);
+	if (!cert)
+		return NULL;
+	c->logged = 0;
+	return identity_check(srv, c, cert) == 0 ? &c->id : NULL;
+}
+
+struct bw_device_rec *bw_srv_tls_device(struct evhttp_request *req)
+{
+	struct conn *c = conn_of(bw_srv_tls_ssl(req));
+
+	return c ? &c->dev : NULL;
+}
+
+SSL *bw_srv_tls_ssl(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon)
+					: NULL;
+
+	return bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+}
+
+const char *bw_srv_peer_addr(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (!evcon)
+		return "?";
+	evhttp_connection_get_peer(evcon, &addr, &port);
+	return addr ? addr : "?";
+}
+
+/* libevent 2.1 never sends close_notify; OpenSSL 3 clients then drop the
+ * session (stack.md trap 2). */
+static void close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+	(void)arg;
+	if (ssl && SSL_is_init_finished(ssl))
+		SSL_shutdown(ssl);
+}
+
+void bw_srv_tls_track(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct conn *c = conn_of(bw_srv_tls_ssl(req));
+
+	if (!c || c->tracked || !evcon)
+		return;
+	c->tracked = 1;
+	evhttp_connection_set_closecb(evcon, close_cb, NULL);
+}
+
+/* The handshake deadline: shut the socket, evhttp then frees the
+ * connection on the resulting EOF. */
+static void hs_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	evutil_socket_t sfd = bufferevent_getfd(c->bev);
+
+	(void)fd, (void)what;
+	if (ssl && !SSL_is_init_finished(ssl) && sfd >= 0)
+		shutdown(sfd, SHUT_RDWR);
+}
+
+static struct bufferevent *bev_cb(struct event_base *base, void *arg)
+{
+	struct bw_srv_listener *l = arg;
+	struct bw_srv *srv = l->srv;
+	struct timeval tv = { (time_t)srv->cfg->handshake_timeout, 0 };
+	struct conn *c = NULL;
+	SSL *ssl = NULL;
+
+	/* Over the cap: a plain socket; evhttp answers the ClientHello with
+	 * 400 and closes, and handlers refuse anything without TLS. */
+	if (srv->nconns >= srv->cfg->max_connections || srv->stopping)
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!(c = calloc(1, sizeof(*c))))
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!(ssl = SSL_new(l->ctx))) {
+		free(c);
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	c->srv = srv;
+	srv->nconns++; /* conn_free_cb gives it back with the SSL */
+	if (!SSL_set_ex_data(ssl, g_conn_idx, c)) {
+		srv->nconns--;
+		free(c);
+		SSL_free(ssl);
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	c->bev = bufferevent_openssl_socket_new(base, -1, ssl,
+						BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) /* ssl and c were freed with it */
+		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	c->hs_timer = evtimer_new(base, hs_timeout_cb, c);
+	if (c->hs_timer)
+		evtimer_add(c->hs_timer, &tv);
+	return c->bev;
+}
+
+static int ctx_load_keys(SSL_CTX *ctx, const char *cert, const char *key,
+			 struct bw_err *err)
+{
+	EVP_PKEY *pk = NULL;
+	int rc = 0;
+
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		return bw_err_set(err, BW_EFORMAT, "%s: no usable certificate",
+				  cert);
+	/* refuses a key file readable by group or others */
+	if ((rc = bw_pki_key_load(key, &pk, err)))
+		return rc;
+	if (SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		rc = bw_err_set(err, BW_ECRYPTO, "%s does not match %s", key,
+				cert);
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+static int ctx_mtls(struct bw_srv *srv, SSL_CTX *ctx, struct bw_err *err)
+{
+	X509_STORE *st = bw_srv_policy_store(srv->policy);
+	STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+	X509_NAME *fn = NULL;
+
+	if (!st || !names)
+		goto fail;
+	fn = X509_NAME_dup(X509_get_subject_name(
+		bw_srv_policy_factory_cert(srv->policy)));
+	if (!fn || !sk_X509_NAME_push(names, fn))
+		goto fail;
+	fn = NULL; /* transferred */
+	SSL_CTX_set_client_CA_list(ctx, names);
+	names = NULL;
+	SSL_CTX_set_cert_store(ctx, st);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+			   SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	SSL_CTX_set_verify_depth(ctx, 2);
+	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+	return 0;
+fail:
+	X509_NAME_free(fn);
+	sk_X509_NAME_pop_free(names, X509_NAME_free);
+	X509_STORE_free(st);
+	return bw_err_set(err, BW_ENOMEM, "TLS trust store");
+}
+
+int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert,
+		       const char *key, int mtls, SSL_CTX **out,
+		       struct bw_err *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	static const unsigned char sid[] = "bulwarkd";
+	int rc = BW_ECRYPTO;
+
+	*out = NULL;
+	if (g_conn_idx < 0)
+		g_conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+						  conn_free_cb);
+	if (!ctx || g_conn_idx < 0) {
+		bw_err_set(err, rc, "SSL_CTX_new");
+		goto out;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+			    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* stack.md traps 3 and 4: resumption with client auth needs a
+	 * session id context; one ticket per handshake is cheaper */
+	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	SSL_CTX_set_num_tickets(ctx, 1);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	if ((rc = ctx_load_keys(ctx, cert, key, err)) ||
+	    (mtls && (rc = ctx_mtls(srv, ctx, err))))
+		goto out;
+	*out = ctx;
+	ctx = NULL; /* transferred */
+out:
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+static int listen_socket(const char *listen_on, struct bw_err *err)
+{
+	struct sockaddr_in sa;
+	char host[64];
+	uint16_t port = 0;
+	int fd = -1, one = 1;
+
+	memset(&sa, 0, sizeof(sa));
+	if (bw_srv_listen_parse(listen_on, host, sizeof(host), &port))
+		return bw_err_set(err, BW_EINVAL, "bad listen address");
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	inet_pton(AF_INET, host, &sa.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return bw_err_set(err, BW_EIO, "socket: %s", strerror(errno));
+	/* no SO_REUSEPORT: a second server on the port must fail to start
+	 * (stack.md trap 7); TCP_NODELAY is inherited by accepted sockets */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1024)) {
+		int e = errno;
+
+		close(fd);
+		return bw_err_set(err, BW_EIO, "listen on %s: %s", listen_on,
+				  strerror(e));
+	}
+	return fd;
+}
+
+int bw_srv_listener_start(struct bw_srv *srv, struct bw_srv_listener *l,
+			  const char *listen_on, struct bw_err *err)
+{
+	int fd = listen_socket(listen_on, err);
+
+	if (fd < 0)
+		return fd;
+	l->srv = srv;
+	l->http = evhttp_new(srv->base);
+	if (!l->http) {
+		close(fd);
+		return bw_err_set(err, BW_ENOMEM, "evhttp_new");
+	}
+	evhttp_set_bevcb(l->http, bev_cb, l);
+	evhttp_set_gencb(l->http, l->handler, srv);
+	evhttp_set_max_headers_size(l->http, srv->cfg->max_header_bytes);
+	evhttp_set_max_body_size(l->http, l->max_body);
+	evhttp_set_timeout(l->http, (int)srv->cfg->idle_timeout);
+	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+				   EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+				   EVHTTP_REQ_DELETE);
+	if (!(l->bound = evhttp_accept_socket_with_handle(l->http, fd))) {
+		close(fd);
+		return bw_err_set(err, BW_EIO, "evhttp_accept_socket");
+	}
+	bw_srv_log(BW_SRV_LOG_INFO, "%s listening on %s", l->name, listen_on);
+	return 0;
+}
