@@ -1894,6 +1894,45 @@ static void sc_target_special_chars(const char *name)
 		 "under their literal names, hash-prefixed)", e);
 }
 
+static void sc_snapshot_without_targets(const char *name)
+{
+	struct st s;
+	json_t *t, *m, *sm, *e;
+
+	st_open(&s, name, NULL, 1);
+	t = std_start(&s);
+	json_decref(publish(&s, "targets", t, KEYS("targets"), NULL));
+	m = nonnull(json_object());
+	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m),
+		     KEYS("snapshot"), NULL);
+	publish0(&s, "timestamp", mk_timestamp(1, VALID, sm),
+		 KEYS("timestamp"));
+	e = ex_step(NULL, "fail", "snapshot does not list targets.json: the "
+		    "top-level targets can not be verified", 1, 1, 1, 0);
+	ex_dl(e, "hello.txt", "fail", NULL);
+	ex_write(name, "snapshot.meta is empty (no targets.json entry); "
+		 "1.targets.json is on the server", e);
+}
+
+static void sc_timestamp_without_snapshot(const char *name)
+{
+	struct st s;
+	json_t *t, *ts, *e;
+
+	st_open(&s, name, NULL, 1);
+	t = std_start(&s);
+	std_top(&s, t, NULL, 1, 1);
+	/* Overwrite timestamp.json with one whose meta lacks snapshot.json. */
+	ts = mk_timestamp(2, VALID, nonnull(json_pack("{s:i}", "version", 1)));
+	json_object_set_new(ts, "meta", json_object());
+	publish0(&s, "timestamp", ts, KEYS("timestamp"));
+	e = ex_step(NULL, "fail", "timestamp.meta must hold exactly "
+		    "snapshot.json: timestamp.json is malformed", 1, 0, 0, 0);
+	ex_dl(e, "hello.txt", "fail", NULL);
+	ex_write(name, "timestamp.json (validly signed) has an empty meta "
+		 "object", e);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 struct scenario {
@@ -1949,6 +1988,8 @@ static const struct scenario scenarios[] = {
 	{ "delegation-both-selectors", sc_delegation_both_selectors },
 	{ "delegation-glob-patterns", sc_delegation_glob },
 	{ "target-special-chars", sc_target_special_chars },
+	{ "snapshot-without-targets", sc_snapshot_without_targets },
+	{ "timestamp-without-snapshot", sc_timestamp_without_snapshot },
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
