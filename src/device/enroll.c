@@ -247,10 +247,9 @@ static int read_token(const char *path, struct bw_buf *tok)
 
 static json_t *sign_body(struct enroll *e, const char *csr)
 {
-	json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s}", "uuid", e->uuid,
+	json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "uuid", e->uuid,
 			      "name", e->o->name ? e->o->name : e->uuid,
-			      "hardware-id", e->hwid, "csr", csr,
-			      "sota-config-dir", e->state_dir);
+			      "hardware-id", e->hwid, "csr", csr);
 
 	if (b != NULL && e->tag != NULL)
 		json_object_set_new(b, "overrides",

@@ -229,6 +229,11 @@ class Server(http.server.ThreadingHTTPServer):
     def handle_error(self, request, client_address):
         pass
 
+    def verify_request(self, request, client_address):
+        with self.lock:
+            self.connections += 1  # one TLS handshake each
+        return True
+
 
 class RepoServer:
     """HTTP(S) on 127.0.0.1 for a Repo; tls=(cert, key, client_ca|None)."""
@@ -238,6 +243,7 @@ class RepoServer:
         h = self.httpd
         h.top, h.lock, h.log, h.events = top, threading.Lock(), [], []
         h.tamper, h.cut, h.events_down, h.sign = {}, {}, False, sign
+        h.connections = 0
         self.scheme = "http"
         if tls is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
