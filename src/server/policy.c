@@ -381,7 +381,10 @@ int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert,
 	if (X509_cmp_time(X509_get0_notBefore(cert), &now) >= 0 ||
 	    X509_cmp_time(X509_get0_notAfter(cert), &now) <= 0)
 		return bw_err_set(err, BW_EEXPIRED, "certificate not valid now");
-	if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1)
+	/* an explicit clientAuth EKU: "no EKU = any use" is not enough */
+	if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1 ||
+	    !(X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) ||
+	    !(X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT))
 		return bw_err_set(err, BW_EFORMAT, "no clientAuth usage");
 	if ((rc = subject_check(p, cert, id, err)))
 		return rc;

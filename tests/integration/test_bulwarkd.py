@@ -1,0 +1,462 @@
+"""bulwarkd end to end: a real process on 127.0.0.1, a PKI made by
+`bulwark keys ca`, TUF metadata signed with real keys, devices with real
+client certificates over real TLS (see test_bulwarkd_common.py)."""
+import json
+import os
+import shutil
+import sqlite3
+import ssl
+import sys
+import tempfile
+import time
+import unittest
+import uuid as uuidlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_bulwarkd_common as c  # noqa: E402
+
+
+class GatewayTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="bwd-gw-")
+        cls.tuf = c.Tuf()
+        cls.srv = c.Server(cls.dir, cls.tuf).start()
+        cls.srv.seed(tag="prod")
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.srv.stop()
+        shutil.rmtree(cls.dir)
+        assert rc == 0, "bulwarkd did not stop cleanly: %r" % rc
+
+    def dev(self, name, **kw):
+        return c.device_cert(self.srv.pki, self.dir, name, **kw)
+
+    def signed(self, body):
+        return json.loads(body)["signed"]
+
+    def test_ci_device_refreshes_ci_flavour(self):
+        d = self.dev("ci1")
+        st, _, root = self.srv.device_get(d, "/repo/1.root.json")
+        self.assertEqual(st, 200)
+        self.assertEqual(root, self.tuf.root())  # byte-exact as uploaded
+        self.assertEqual(self.signed(root)["roles"]["targets"]["threshold"], 1)
+        self.assertEqual(self.srv.device_get(d, "/repo/2.root.json")[0], 404)
+        st, _, ts = self.srv.device_get(d, "/repo/timestamp.json")
+        self.assertEqual(st, 200)
+        snapinfo = self.signed(ts)["meta"]["snapshot.json"]
+        st, _, snap = self.srv.device_get(d, "/repo/snapshot.json")
+        self.assertEqual(len(snap), snapinfo["length"])
+        st2, _, snap2 = self.srv.device_get(
+            d, "/repo/%d.snapshot.json" % snapinfo["version"])
+        self.assertEqual((st2, snap2), (200, snap))
+        st, _, tg = self.srv.device_get(d, "/repo/targets.json")
+        self.assertIn("fw-ci-1", self.signed(tg)["targets"])
+        st, _, dv = self.srv.device_get(d, "/device")
+        self.assertEqual(json.loads(dv)["uuid"], d["uuid"])
+        self.assertFalse(json.loads(dv)["production"])
+
+    def test_production_device_gets_production_metadata_of_its_tag(self):
+        d = self.dev("prod1", production=True)
+        st, _, root = self.srv.device_get(d, "/repo/1.root.json")
+        self.assertEqual(self.signed(root)["roles"]["targets"]["threshold"], 2)
+        st, _, tg = self.srv.device_get(d, "/repo/targets.json",
+                                        {"x-ats-tags": "prod"})
+        self.assertEqual(st, 200)
+        self.assertEqual(list(self.signed(tg)["targets"]), ["fw-prod-1"])
+        # the tag is remembered for the device
+        st, _, tg2 = self.srv.device_get(d, "/repo/targets.json")
+        self.assertEqual(tg2, tg)
+        self.assertEqual(self.srv.device_get(
+            d, "/repo/targets.json", {"x-ats-tags": "other"})[0], 404)
+        self.assertEqual(self.srv.device_get(
+            d, "/repo/targets.json", {"x-ats-tags": "bad$tag"})[0], 400)
+
+    def test_etag_304(self):
+        d = self.dev("etag")
+        st, h, body = self.srv.device_get(d, "/repo/timestamp.json")
+        st, h2, body2 = self.srv.device_get(
+            d, "/repo/timestamp.json", {"If-None-Match": h["ETag"]})
+        self.assertEqual((st, body2), (304, b""))
+        st, _, _ = self.srv.device_get(d, "/repo/timestamp.json",
+                                       {"If-None-Match": '"nope"'})
+        self.assertEqual(st, 200)
+
+    def test_target_range_and_paths(self):
+        d = self.dev("range")
+        with open(os.path.join(self.srv.targets_dir, "fw-ci-1"), "rb") as f:
+            full = f.read()
+        st, h, body = self.srv.device_get(d, "/targets/fw-ci-1",
+                                          {"Range": "bytes=10-19"})
+        self.assertEqual((st, body), (206, full[10:20]))
+        self.assertEqual(h["Content-Range"], "bytes 10-19/%d" % len(full))
+        st, _, body = self.srv.device_get(d, "/targets/fw-ci-1",
+                                          {"Range": "bytes=100-"})
+        self.assertEqual((st, body), (206, full[100:]))
+        st, _, body = self.srv.device_get(d, "/targets/fw-ci-1",
+                                          {"Range": "bytes=-5"})
+        self.assertEqual((st, body), (206, full[-5:]))
+        st, _, _ = self.srv.device_get(d, "/targets/fw-ci-1",
+                                       {"Range": "bytes=999999-"})
+        self.assertEqual(st, 416)
+        secret = os.path.join(self.dir, "secret")
+        with open(secret, "w") as f:
+            f.write("x")
+        for p in ("/targets/../secret", "/targets/%2e%2e/secret",
+                  "/targets/a/%2e%2e/%2e%2e/secret", "/targets//etc/passwd",
+                  "/targets/fw-ci-1%00x", "/targets/"):
+            self.assertEqual(self.srv.device_get(d, p)[0], 404, p)
+
+    def test_refusals(self):
+        other = c.make_pki(os.path.join(self.dir, "other-pki"))
+        cases = {
+            "unknown CA": c.device_cert(other, self.dir, "unk"),
+            "expired": self.dev("expired", not_before=c.datetime.datetime(
+                2020, 1, 1, tzinfo=c.datetime.timezone.utc), days=30),
+            "not yet valid": self.dev("future", not_before=c.datetime.datetime(
+                2090, 1, 1, tzinfo=c.datetime.timezone.utc)),
+            "other factory OU": self.dev("ou", ou="evil"),
+            "no clientAuth": self.dev("noeku", client_auth=False),
+        }
+        for what, d in cases.items():
+            self.assertTrue(self.srv.refused(d), what)
+        # no client certificate at all: refused in the handshake
+        self.assertTrue(self.srv.refused({"cert": None, "key": None}))
+        # a valid device still works afterwards
+        ok = self.dev("after-refusals")
+        self.assertEqual(self.srv.device_get(ok, "/repo/1.root.json")[0], 200)
+
+    def test_deny_list_applies_to_open_connections(self):
+        d = self.dev("deny")
+        conn = self.srv.device(d)
+        conn.request("GET", "/repo/1.root.json")
+        r = conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 200)
+        st, _ = self.srv.admin("POST", "/devices/%s/deny" % d["uuid"],
+                               {"reason": "stolen"})
+        self.assertEqual(st, 200)
+        conn.request("GET", "/repo/1.root.json")  # same TLS connection
+        r = conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 403)
+        conn.close()
+        self.assertTrue(self.srv.refused(d))
+        st, lst = self.srv.admin("GET", "/deny")
+        self.assertIn(d["uuid"], [x["uuid"] for x in lst])
+        self.assertEqual(self.srv.admin(
+            "DELETE", "/devices/%s/deny" % d["uuid"])[0], 200)
+        self.assertEqual(self.srv.device_get(d, "/repo/1.root.json")[0], 200)
+
+    def test_revoked_cert_and_disabled_then_revoked_ca(self):
+        pki = self.srv.pki
+        rev = self.dev("revoked")
+        self.assertEqual(self.srv.device_get(rev, "/device")[0], 200)
+        c.run(c.BULWARK, "keys", "ca", "revoke-device", pki, "--cert",
+              rev["cert"], "--issuer", "online-ca")
+        known = self.dev("known-local", ca="local-ca")
+        self.assertEqual(self.srv.device_get(known, "/device")[0], 200)
+        c.run(c.BULWARK, "keys", "ca", "disable-device-ca", pki, "--ca",
+              "local-ca")
+        self.srv.hup()
+        self.assertTrue(self.srv.refused(rev), "revoked certificate")
+        # disabled CA: the known device keeps working, a new one is refused
+        self.assertEqual(self.srv.device_get(known, "/device")[0], 200)
+        self.assertTrue(self.srv.refused(self.dev("new-local", ca="local-ca")))
+        c.run(c.BULWARK, "keys", "ca", "revoke-device-ca", pki, "--ca",
+              "local-ca")
+        self.srv.hup()
+        self.assertTrue(self.srv.refused(known), "revoked CA")
+        self.assertEqual(self.srv.device_get(self.dev("online-ok"),
+                                             "/device")[0], 200)
+
+    def test_events(self):
+        d = self.dev("events")
+        ev = [{"id": str(uuidlib.uuid4()), "deviceTime": "2026-01-01T00:00:00Z",
+               "eventType": {"id": "EcuInstallationCompleted", "version": 0},
+               "event": {"correlationId": "c1", "targetName": "fw-ci-1",
+                         "version": "1", "success": True, "ecu": "x"}}]
+        conn = self.srv.device(d)
+        try:
+            for body, want in ((ev, 204), (ev, 204), ({"not": "array"}, 400),
+                               ([{"id": "x"}], 400), ("[" * 100, 400),
+                               (ev * 101, 413)):
+                raw = body if isinstance(body, str) else json.dumps(body)
+                conn.request("POST", "/events", body=raw.encode())
+                r = conn.getresponse()
+                r.read()
+                self.assertEqual(r.status, want, raw[:60])
+        finally:
+            conn.close()
+        st, lst = self.srv.admin("GET", "/events?device=" + d["uuid"])
+        self.assertEqual(st, 200)
+        self.assertEqual(len(lst), 1)  # the retry was not stored twice
+        self.assertEqual(lst[0]["event"]["event"]["targetName"], "fw-ci-1")
+        st, dv = self.srv.admin("GET", "/devices/" + d["uuid"])
+        self.assertEqual(dv["target"], "fw-ci-1")
+
+    def test_session_resumption(self):
+        d = self.dev("resume")
+        ctx = self.srv.ctx(d["cert"], d["key"])
+        s1 = ctx.wrap_socket(c.socket.create_connection(
+            ("127.0.0.1", self.srv.gw_port)))
+        s1.sendall(b"GET /device HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b"200", s1.recv(65536))
+        sess = s1.session
+        s1.close()  # the server sent close_notify on its side too
+        s2 = ctx.wrap_socket(c.socket.create_connection(
+            ("127.0.0.1", self.srv.gw_port)), session=sess)
+        s2.sendall(b"GET /device HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b"200", s2.recv(65536))
+        self.assertTrue(s2.session_reused)
+        s2.close()
+
+
+class AdminTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="bwd-adm-")
+        cls.tuf = c.Tuf()
+        cls.srv = c.Server(cls.dir, cls.tuf).start()
+        cls.srv.seed(tag="prod")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.dir)
+
+    def test_bad_token(self):
+        st, _ = self.srv.admin("GET", "/devices", token="x" * 32)
+        self.assertEqual(st, 401)
+
+    def test_root_uploads_verified(self):
+        t = self.tuf
+        # wrong signature: signed by a key that is not a root key
+        st, r = self.srv.admin("PUT", "/repo/ci/root",
+                               t.root(2, signers=[c.TufKey()]))
+        self.assertEqual(st, 400, r)
+        # version going backwards / repeating
+        st, r = self.srv.admin("PUT", "/repo/ci/root", t.root(1))
+        self.assertEqual(st, 400, r)
+        # rotation to a new root key, signed by old and new
+        newkey = c.TufKey()
+        v2 = c.envelope(t.root_signed(2, False, root_keys=[newkey]),
+                        [t.root_key, newkey])
+        st, r = self.srv.admin("PUT", "/repo/ci/root", v2)
+        self.assertEqual(st, 200, r)
+        d = c.device_cert(self.srv.pki, self.dir, "rot")
+        self.assertEqual(self.srv.device_get(d, "/repo/2.root.json")[2], v2)
+        # production root is unaffected
+        dp = c.device_cert(self.srv.pki, self.dir, "rotp", production=True)
+        self.assertEqual(self.srv.device_get(dp, "/repo/2.root.json")[0], 404)
+
+    def test_targets_uploads_verified(self):
+        t = self.tuf
+        data = b"x"
+        one_sig = t.targets(5, {"a": c.fileinfo(data)}, [t.offline_targets])
+        st, r = self.srv.admin("PUT", "/repo/production/targets/prod", one_sig)
+        self.assertEqual(st, 400)
+        self.assertIn("1/2", r["reason"])
+        back = t.targets(1, {"a": c.fileinfo(data)},
+                         [t.ci_targets, t.offline_targets])
+        st, r = self.srv.admin("PUT", "/repo/production/targets/prod", back)
+        self.assertEqual(st, 400, r)
+        expired = t.targets(7, {}, [t.ci_targets, t.offline_targets], days=-1)
+        self.assertEqual(self.srv.admin(
+            "PUT", "/repo/production/targets/prod", expired)[0], 400)
+        good = t.targets(2, {"b": c.fileinfo(data)},
+                         [t.ci_targets, t.offline_targets])
+        st, r = self.srv.admin("PUT", "/repo/production/targets/prod", good)
+        self.assertEqual(st, 200, r)
+        st, r = self.srv.admin("PUT", "/repo/production/targets/bad%20tag",
+                               good)
+        self.assertEqual(st, 404)
+
+    def test_ci_target_add_is_atomic_and_versioned(self):
+        d = c.device_cert(self.srv.pki, self.dir, "ci-add")
+        _, _, ts1 = self.srv.device_get(d, "/repo/timestamp.json")
+        body = dict(c.fileinfo(b"new"), name="dir/fw-ci-2")
+        self.assertEqual(self.srv.admin("POST", "/repo/ci/targets/add",
+                                        body)[0], 200)
+        _, _, ts2 = self.srv.device_get(d, "/repo/timestamp.json")
+        v1 = json.loads(ts1)["signed"]["version"]
+        self.assertEqual(json.loads(ts2)["signed"]["version"], v1 + 1)
+        _, _, tg = self.srv.device_get(d, "/repo/targets.json")
+        self.assertEqual(set(json.loads(tg)["signed"]["targets"]),
+                         {"fw-ci-1", "dir/fw-ci-2"})
+        for bad in ({"name": "../x", "length": 1, "hashes": {"sha256": "00" * 32}},
+                    {"name": "x", "length": -1, "hashes": {"sha256": "00" * 32}},
+                    {"name": "x", "length": 1, "hashes": {"sha256": "zz"}}):
+            self.assertEqual(self.srv.admin("POST", "/repo/ci/targets/add",
+                                            bad)[0], 400)
+
+    def test_status_reports_expiry(self):
+        st, r = self.srv.admin("GET", "/status")
+        self.assertEqual(st, 200)
+        roles = {(x["flavour"], x["tag"], x["role"]) for x in r["repository"]}
+        self.assertIn(("production", "prod", "timestamp"), roles)
+
+
+class RegistrationTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="bwd-reg-")
+        cls.tuf = c.Tuf()
+        cls.srv = c.Server(cls.dir, cls.tuf).start()
+        cls.srv.seed(tag="prod")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.dir)
+
+    def token(self, scope="ci", expires_in=3600, uses=None):
+        body = {"scope": scope, "expires-in": expires_in}
+        if uses:
+            body["uses"] = uses
+        st, r = self.srv.admin("POST", "/tokens", body)
+        self.assertEqual(st, 201, r)
+        return r["token"]
+
+    def body(self, uid=None, **kw):
+        uid = uid or str(uuidlib.uuid4())
+        b = {"uuid": uid, "name": "dev", "hardware-id": "board",
+             "csr": c.csr_pem(uid, **kw)}
+        return b
+
+    def devices(self):
+        return {d["uuid"] for d in self.srv.admin("GET", "/devices")[1]}
+
+    def test_register_and_use_the_certificate(self):
+        tok = self.token()
+        b = self.body()
+        key = None
+        st, r = self.srv.register(b, tok)
+        self.assertEqual(st, 201, r)
+        self.assertEqual(set(r), {"root.crt", "client.pem", "client.chained",
+                                  "sota.toml"})
+        cert = c.x509.load_pem_x509_certificate(r["client.pem"].encode())
+        self.assertNotIn("businessCategory", cert.subject.rfc4514_string())
+        self.assertIn(b["uuid"], self.devices())
+        # replayed uuid
+        self.assertEqual(self.srv.register(b, tok)[0], 409)
+        del key
+
+    def test_certificate_works_on_the_gateway(self):
+        uid = str(uuidlib.uuid4())
+        key = c.ec.generate_private_key(c.ec.SECP256R1())
+        tok = self.token("production")
+        b = {"uuid": uid, "hardware-id": "board",
+             "csr": c.csr_pem(uid, key=key)}
+        st, r = self.srv.register(b, tok, header="Authorization")
+        self.assertEqual(st, 201, r)
+        cpath = os.path.join(self.dir, uid + ".pem")
+        kpath = os.path.join(self.dir, uid + ".key")
+        with open(cpath, "w") as f:
+            f.write(r["client.pem"])
+        with open(kpath, "wb") as f:
+            f.write(key.private_bytes(
+                c.serialization.Encoding.PEM,
+                c.serialization.PrivateFormat.PKCS8,
+                c.serialization.NoEncryption()))
+        st, _, root = self.srv.device_get({"cert": cpath, "key": kpath},
+                                          "/repo/1.root.json")
+        self.assertEqual(st, 200)
+        # production token: production metadata
+        self.assertEqual(json.loads(root)["signed"]["roles"]["targets"]
+                         ["threshold"], 2)
+
+    def test_refusals_store_nothing(self):
+        before = self.devices()
+        ci = self.token("ci")
+        expired = self.token("ci", expires_in=1)
+        time.sleep(1.5)
+        denied = str(uuidlib.uuid4())
+        self.srv.admin("POST", "/devices/%s/deny" % denied)
+        bad_csr = self.body()
+        bad_csr["csr"] = "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n" \
+                         "-----END CERTIFICATE REQUEST-----\n"
+        other_uuid = self.body()
+        other_uuid["uuid"] = str(uuidlib.uuid4())
+        cases = [
+            ("no token", self.body(), None, 401),
+            ("unknown token", self.body(), "f" * 64, 401),
+            ("expired token", self.body(), expired, 401),
+            ("CI token asks production", self.body(production=True), ci, 403),
+            ("malformed CSR", bad_csr, ci, 400),
+            ("CSR of another uuid", other_uuid, ci, 400),
+            ("other factory", self.body(ou="evil"), ci, 400),
+            ("deny-listed", self.body(denied), ci, 403),
+            ("missing fields", {"uuid": "x"}, ci, 400),
+        ]
+        for what, body, tok, want in cases:
+            st, r = self.srv.register(body, tok)
+            self.assertEqual(st, want, "%s: %r" % (what, r))
+        try:  # 413, or the server closes while the client still sends
+            st, _ = self.srv.register(None, ci,
+                                      raw=b"{" + b" " * 100000 + b"}")
+            self.assertEqual(st, 413)
+        except (ssl.SSLError, ConnectionError):
+            pass
+        self.assertEqual(self.devices(), before)
+
+    def test_token_uses_and_revoke(self):
+        tok = self.token("ci", uses=1)
+        self.assertEqual(self.srv.register(self.body(), tok)[0], 201)
+        self.assertEqual(self.srv.register(self.body(), tok)[0], 401)
+        tok2 = self.token("ci")
+        lst = self.srv.admin("GET", "/tokens")[1]
+        self.assertNotIn(tok2, json.dumps(lst))  # only hashes are stored
+        tid = lst[-1]["id"]
+        self.assertEqual(self.srv.admin("DELETE", "/tokens/%d" % tid)[0], 200)
+        self.assertEqual(self.srv.register(self.body(), tok2)[0], 401)
+        db = sqlite3.connect(self.srv.db)
+        hashes = [r[0] for r in db.execute("SELECT hash FROM tokens")]
+        db.close()
+        self.assertNotIn(tok2, hashes)
+
+
+class ProcessTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="bwd-proc-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_check_config_and_secret_modes(self):
+        srv = c.Server(self.dir, c.Tuf())
+        p = c.run(c.BULWARKD, "--config", srv.conf, "--check-config")
+        self.assertIn("configuration OK", p.stderr)
+        os.chmod(srv.token_file, 0o644)
+        p = c.run(c.BULWARKD, "--config", srv.conf, "--check-config",
+                  check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("0600", p.stderr)
+        self.assertNotIn(srv.token, p.stderr)
+        os.chmod(srv.token_file, 0o600)
+        p = c.run(c.BULWARKD, "--config", srv.conf, "--check-config",
+                  "--set", "server.max_connections=0", check=False)
+        self.assertEqual(p.returncode, 1)
+        p = c.run(c.BULWARKD, "--config", srv.conf, "--check-config",
+                  "--set", "nosuch.key=1", check=False)
+        self.assertEqual(p.returncode, 1)
+        p = c.run(c.BULWARKD, "--bogus", check=False)
+        self.assertEqual(p.returncode, 2)
+
+    def test_port_in_use_refused(self):
+        srv = c.Server(self.dir, c.Tuf())
+        srv.start()
+        try:
+            p = c.run(c.BULWARKD, "--config", srv.conf, check=False)
+            self.assertEqual(p.returncode, 1)
+        finally:
+            self.assertEqual(srv.stop(), 0)
+        db = sqlite3.connect(srv.db)
+        self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0],
+                         "ok")
+        db.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
