@@ -48,7 +48,7 @@
 #define PATH_BUF 4096
 
 /* NULL-terminated list of key names: KEYS("a", "b"). */
-#define KEYS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define CK(expr) ck((expr), #expr, __LINE__)
 
 struct blob {
@@ -60,7 +60,7 @@ struct blob {
 struct st {
 	char scen[PATH_BUF]; /* OUTDIR/<scenario> */
 	char dir[PATH_BUF];  /* the scenario dir, or a state below it */
-	int cs;              /* consistent snapshots */
+	int cs;		     /* consistent snapshots */
 };
 
 struct nkey {
@@ -74,8 +74,8 @@ static size_t g_nkeys;
 
 /* ---- failure handling -------------------------------------------------- */
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-						      noreturn));
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -102,7 +102,7 @@ static void *nonnull(void *p)
 }
 
 static void fmt(char *buf, size_t len, const char *f, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void fmt(char *buf, size_t len, const char *f, ...)
 {
 	va_list ap;
@@ -267,8 +267,9 @@ static json_t *mk_timestamp(int version, const char *expires, json_t *snap)
 {
 	json_t *t = mk_signed("timestamp", version, expires);
 
-	json_object_set_new(t, "meta", nonnull(json_pack("{s:o}",
-				"snapshot.json", snap))); /* snap stolen */
+	json_object_set_new(t, "meta",
+			    nonnull(json_pack("{s:o}", "snapshot.json",
+					      snap))); /* snap stolen */
 	return t;
 }
 
@@ -293,7 +294,7 @@ static json_t *sign(json_t *signed_obj, const char *const *names)
 
 static struct blob canon(const json_t *env)
 {
-	struct blob b = { NULL, 0 };
+	struct blob b = {NULL, 0};
 	struct bw_err err;
 
 	if (bw_json_canonical_alloc(env, &b.p, &b.n, &err) != 0)
@@ -352,8 +353,8 @@ static json_t *meta_of(int version, const struct blob *b)
 
 	sha256_hex(b->p, b->n, hex);
 	return nonnull(json_pack("{s:i, s:I, s:{s:s}}", "version", version,
-				 "length", (json_int_t)b->n, "hashes",
-				 "sha256", hex));
+				 "length", (json_int_t)b->n, "hashes", "sha256",
+				 hex));
 }
 
 /*
@@ -364,7 +365,7 @@ static json_t *publish_env(const struct st *s, const char *role, json_t *env,
 			   struct blob *out)
 {
 	int version = (int)json_integer_value(
-		json_object_get(json_object_get(env, "signed"), "version"));
+	    json_object_get(json_object_get(env, "signed"), "version"));
 	char fname[PATH_BUF];
 	json_t *meta;
 	struct blob b;
@@ -382,9 +383,8 @@ static json_t *publish_env(const struct st *s, const char *role, json_t *env,
 }
 
 /* Sign signed_obj (stolen) with names and publish it as role. */
-static json_t *publish(const struct st *s, const char *role,
-		       json_t *signed_obj, const char *const *names,
-		       struct blob *out)
+static json_t *publish(const struct st *s, const char *role, json_t *signed_obj,
+		       const char *const *names, struct blob *out)
 {
 	return publish_env(s, role, sign(signed_obj, names), out);
 }
@@ -462,10 +462,10 @@ static void list_target(json_t *tsigned, const char *path, const void *data,
 			size_t len, char hex[BW_HASH_MAX_HEX])
 {
 	sha256_hex(data, len, hex);
-	json_object_set_new(json_object_get(tsigned, "targets"), path,
-			    nonnull(json_pack("{s:I, s:{s:s}}", "length",
-					      (json_int_t)len, "hashes",
-					      "sha256", hex)));
+	json_object_set_new(
+	    json_object_get(tsigned, "targets"), path,
+	    nonnull(json_pack("{s:I, s:{s:s}}", "length", (json_int_t)len,
+			      "hashes", "sha256", hex)));
 }
 
 /* List a target and serve its content. */
@@ -490,17 +490,15 @@ static json_t *delegations_of(json_t *tsigned)
 }
 
 /* Delegate to role name; paths or prefixes (path_hash_prefixes) or both. */
-static void delegate(json_t *tsigned, const char *name,
-		     const char *const *keys, int threshold, int terminating,
-		     const char *const *paths, const char *const *prefixes)
+static void delegate(json_t *tsigned, const char *name, const char *const *keys,
+		     int threshold, int terminating, const char *const *paths,
+		     const char *const *prefixes)
 {
 	json_t *d = delegations_of(tsigned);
-	json_t *role = nonnull(json_pack("{s:s, s:o, s:i, s:b}", "name", name,
-					 "keyids",
-					 add_keys(json_object_get(d, "keys"),
-						  keys),
-					 "threshold", threshold,
-					 "terminating", terminating));
+	json_t *role = nonnull(
+	    json_pack("{s:s, s:o, s:i, s:b}", "name", name, "keyids",
+		      add_keys(json_object_get(d, "keys"), keys), "threshold",
+		      threshold, "terminating", terminating));
 	json_t *arr;
 
 	if (paths != NULL) {
@@ -541,9 +539,9 @@ static void std_top(const struct st *s, json_t *tsigned, json_t *snap_meta,
 	json_t *m = snap_meta != NULL ? snap_meta : nonnull(json_object());
 	json_t *sm;
 
-	json_object_set_new(m, "targets.json",
-			    publish(s, "targets", tsigned, KEYS("targets"),
-				    NULL));
+	json_object_set_new(
+	    m, "targets.json",
+	    publish(s, "targets", tsigned, KEYS("targets"), NULL));
 	sm = publish(s, "snapshot", mk_snapshot(sn_ver, VALID, m),
 		     KEYS("snapshot"), NULL);
 	publish0(s, "timestamp", mk_timestamp(ts_ver, VALID, sm),
@@ -567,9 +565,9 @@ static json_t *ex_step(const char *state, const char *refresh,
 		       const char *reason, int root, int ts, int sn, int tg)
 {
 	json_t *e = nonnull(json_object());
-	const int v[4] = { root, ts, sn, tg };
-	const char *const names[4] = { "root.json", "timestamp.json",
-				       "snapshot.json", "targets.json" };
+	const int v[4] = {root, ts, sn, tg};
+	const char *const names[4] = {"root.json", "timestamp.json",
+				      "snapshot.json", "targets.json"};
 	json_t *after = nonnull(json_object());
 
 	if (state != NULL)
@@ -578,8 +576,9 @@ static json_t *ex_step(const char *state, const char *refresh,
 	json_object_set_new(e, "reason", json_string(reason));
 	json_object_set_new(e, "download", json_object());
 	for (int i = 0; i < 4; i++)
-		json_object_set_new(after, names[i], v[i] > 0 ?
-				    json_integer(v[i]) : json_null());
+		json_object_set_new(after, names[i],
+				    v[i] > 0 ? json_integer(v[i])
+					     : json_null());
 	json_object_set_new(e, "metadata_dir_after", after);
 	return e;
 }
@@ -605,9 +604,15 @@ static void ex_dump(const char *scen, json_t *top)
 {
 	char path[PATH_BUF];
 	char *text = nonnull(json_dumps(top, JSON_INDENT(2)));
+	size_t n = strlen(text);
+	char *line = nonnull(malloc(n + 2));
 
+	memcpy(line, text, n);
+	line[n] = '\n';
+	line[n + 1] = '\0';
 	fmt(path, sizeof(path), "%s/%s/expected.json", g_outdir, scen);
-	write_file(path, text, strlen(text));
+	write_file(path, line, n + 1);
+	free(line);
 	free(text);
 	json_decref(top);
 }
@@ -615,8 +620,8 @@ static void ex_dump(const char *scen, json_t *top)
 /* One server state: step (stolen) holds the outcome. */
 static void ex_write(const char *scen, const char *desc, json_t *step)
 {
-	json_t *top = nonnull(json_pack("{s:s, s:s}", "scenario", scen,
-					"description", desc));
+	json_t *top = nonnull(
+	    json_pack("{s:s, s:s}", "scenario", scen, "description", desc));
 
 	json_object_update(top, step);
 	json_decref(step);
@@ -627,11 +632,11 @@ static void ex_write(const char *scen, const char *desc, json_t *step)
 static void ex_write_seq(const char *scen, const char *desc, json_t *s1,
 			 json_t *s2)
 {
-	json_t *top = nonnull(json_pack("{s:s, s:s, s:O, s:O, s:{}, s:[o, o]}",
-					"scenario", scen, "description", desc,
-					"refresh", json_object_get(s2, "refresh"),
-					"reason", json_object_get(s2, "reason"),
-					"download", "sequence", s1, s2));
+	json_t *top = nonnull(json_pack(
+	    "{s:s, s:s, s:O, s:O, s:{}, s:[o, o]}", "scenario", scen,
+	    "description", desc, "refresh", json_object_get(s2, "refresh"),
+	    "reason", json_object_get(s2, "reason"), "download", "sequence", s1,
+	    s2));
 
 	ex_dump(scen, top);
 }
@@ -656,11 +661,12 @@ static void valid_repo(const char *name, int cs)
 	ex_dl(e, "dir/sub/nested.bin", "ok", NULL);
 	ex_dl(e, "files/notes \xc3\xbc \xe6\x97\xa5.txt", "ok", NULL);
 	ex_dl(e, "missing.txt", "fail", "no role lists it");
-	ex_write(name, cs ? "valid repository, consistent snapshots on "
-			    "(versions: timestamp 4, snapshot 3, targets 2; "
-			    "hash-prefixed target files)"
-			  : "valid repository, consistent snapshots off "
-			    "(snapshot.json, targets.json, plain target files)",
+	ex_write(name,
+		 cs ? "valid repository, consistent snapshots on "
+		      "(versions: timestamp 4, snapshot 3, targets 2; "
+		      "hash-prefixed target files)"
+		    : "valid repository, consistent snapshots off "
+		      "(snapshot.json, targets.json, plain target files)",
 		 e);
 }
 
@@ -674,7 +680,8 @@ static void sc_valid_no_cs(const char *name)
 	valid_repo(name, 0);
 }
 
-/* ---- scenarios: root rotation ---------------------------------------------- */
+/* ---- scenarios: root rotation ----------------------------------------------
+ */
 
 /* Root of version v whose root role is keys/threshold; std other roles. */
 static json_t *root_v(int v, const char *expires, int threshold,
@@ -704,8 +711,8 @@ static void rot_start(struct st *s, const char *name)
 static void rot_finish(const char *name, const char *desc, int ok,
 		       const char *reason, int root)
 {
-	json_t *e = ex_step(NULL, ok ? "ok" : "fail", reason, root,
-			    ok ? 1 : 0, ok ? 1 : 0, ok ? 1 : 0);
+	json_t *e = ex_step(NULL, ok ? "ok" : "fail", reason, root, ok ? 1 : 0,
+			    ok ? 1 : 0, ok ? 1 : 0);
 
 	ex_dl(e, "hello.txt", ok ? "ok" : "fail", NULL);
 	ex_write(name, desc, e);
@@ -720,11 +727,14 @@ static void sc_root_rotation(const char *name)
 		     KEYS("R1", "R2"), 0);
 	publish_root(&s, root_v(3, VALID, 2, KEYS("R2", "R3")),
 		     KEYS("R2", "R3"), 0);
-	rot_finish(name, "root 1 -> 2 -> 3: v1 R1 threshold 1; v2 adds R2, R3 "
+	rot_finish(name,
+		   "root 1 -> 2 -> 3: v1 R1 threshold 1; v2 adds R2, R3 "
 		   "and raises the threshold to 2 (signed by R1, R2); v3 "
-		   "removes R1 (signed by R2, R3)", 1,
+		   "removes R1 (signed by R2, R3)",
+		   1,
 		   "every new root is signed by a threshold of the old and of "
-		   "its own keys; the client ends at root v3", 3);
+		   "its own keys; the client ends at root v3",
+		   3);
 }
 
 static void sc_root_unsigned_by_old(const char *name)
@@ -733,9 +743,13 @@ static void sc_root_unsigned_by_old(const char *name)
 
 	rot_start(&s, name);
 	publish_root(&s, root_v(2, VALID, 1, KEYS("R2")), KEYS("R2"), 0);
-	rot_finish(name, "2.root.json replaces R1 by R2 and is signed by R2 "
-		   "only", 0, "2.root.json is not signed by a threshold of "
-		   "trusted root v1's keys (TUF 5.3.4); root stays at v1", 1);
+	rot_finish(name,
+		   "2.root.json replaces R1 by R2 and is signed by R2 "
+		   "only",
+		   0,
+		   "2.root.json is not signed by a threshold of "
+		   "trusted root v1's keys (TUF 5.3.4); root stays at v1",
+		   1);
 }
 
 static void sc_root_threshold_unmet(const char *name)
@@ -744,9 +758,13 @@ static void sc_root_threshold_unmet(const char *name)
 
 	rot_start(&s, name);
 	publish_root(&s, root_v(2, VALID, 2, KEYS("R1", "R2")), KEYS("R1"), 0);
-	rot_finish(name, "2.root.json lists R1, R2 with threshold 2 and is "
-		   "signed by R1 only", 0, "2.root.json is signed by 1 of its "
-		   "own threshold of 2 (TUF 5.3.5); root stays at v1", 1);
+	rot_finish(name,
+		   "2.root.json lists R1, R2 with threshold 2 and is "
+		   "signed by R1 only",
+		   0,
+		   "2.root.json is signed by 1 of its "
+		   "own threshold of 2 (TUF 5.3.5); root stays at v1",
+		   1);
 }
 
 static void sc_root_version_skip(const char *name)
@@ -761,9 +779,13 @@ static void sc_root_version_skip(const char *name)
 	json_decref(env);
 	write_meta_bytes(&s, "2.root.json", b.p, b.n);
 	free(b.p);
-	rot_finish(name, "the file served as 2.root.json is a validly signed "
-		   "root whose version is 3", 0, "2.root.json has version 3, "
-		   "not 2 (TUF 5.3.5: version must be trusted + 1)", 1);
+	rot_finish(name,
+		   "the file served as 2.root.json is a validly signed "
+		   "root whose version is 3",
+		   0,
+		   "2.root.json has version 3, "
+		   "not 2 (TUF 5.3.5: version must be trusted + 1)",
+		   1);
 }
 
 static void sc_root_expired(const char *name)
@@ -772,8 +794,10 @@ static void sc_root_expired(const char *name)
 
 	rot_start(&s, name);
 	publish_root(&s, root_v(2, EXPIRED, 1, KEYS("R1")), KEYS("R1"), 0);
-	rot_finish(name, "2.root.json (the newest root, correctly signed) "
-		   "expired 2020-01-01T00:00:00Z", 0,
+	rot_finish(name,
+		   "2.root.json (the newest root, correctly signed) "
+		   "expired 2020-01-01T00:00:00Z",
+		   0,
 		   "the final root is expired (TUF 5.3.10 freeze attack); v2 "
 		   "itself is verified and persisted (5.3.8) before that check",
 		   2);
@@ -786,9 +810,13 @@ static void sc_root_expired_intermediate(const char *name)
 	rot_start(&s, name);
 	publish_root(&s, root_v(2, EXPIRED, 1, KEYS("R1")), KEYS("R1"), 0);
 	publish_root(&s, root_v(3, VALID, 1, KEYS("R1")), KEYS("R1"), 0);
-	rot_finish(name, "2.root.json expired 2020-01-01T00:00:00Z, "
-		   "3.root.json is valid", 1, "only the final root's expiry "
-		   "matters (TUF 5.3.10); the client ends at root v3", 3);
+	rot_finish(name,
+		   "2.root.json expired 2020-01-01T00:00:00Z, "
+		   "3.root.json is valid",
+		   1,
+		   "only the final root's expiry "
+		   "matters (TUF 5.3.10); the client ends at root v3",
+		   3);
 }
 
 static void sc_root_one_key_two_keyids(const char *name)
@@ -807,13 +835,16 @@ static void sc_root_one_key_two_keyids(const char *name)
 	env = sign(r, KEYS("R1"));
 	dup_signature(env, alias);
 	json_decref(publish_env(&s, "root", env, NULL));
-	rot_finish(name, "2.root.json lists root key R1 twice, under its key "
+	rot_finish(name,
+		   "2.root.json lists root key R1 twice, under its key "
 		   "id and under a second key id (the key object with an "
 		   "extra field), threshold 2, and carries R1's signature "
-		   "under both key ids", 0,
+		   "under both key ids",
+		   0,
 		   "one key counted twice: 2.root.json has 1 distinct signing "
 		   "key of threshold 2 (python-tuf counts key ids and would "
-		   "accept it)", 1);
+		   "accept it)",
+		   1);
 }
 
 /* state1 trusted ts/sn v3; state2 rotates timestamp+snapshot keys and
@@ -840,8 +871,8 @@ static void sc_rotate_ts_sn_keys(const char *name)
 	t = mk_targets(1, VALID);
 	add_target(&s2, t, "hello.txt", "hello from bulwark\n");
 	m = nonnull(json_object());
-	json_object_set_new(m, "targets.json", publish(&s2, "targets", t,
-						       KEYS("targets"), NULL));
+	json_object_set_new(m, "targets.json",
+			    publish(&s2, "targets", t, KEYS("targets"), NULL));
 	sm = publish(&s2, "snapshot", mk_snapshot(1, VALID, m),
 		     KEYS("snapshot-2"), NULL);
 	publish0(&s2, "timestamp", mk_timestamp(1, VALID, sm),
@@ -849,18 +880,23 @@ static void sc_rotate_ts_sn_keys(const char *name)
 
 	e1 = ex_step("state1", "ok", "valid repository", 1, 3, 3, 1);
 	ex_dl(e1, "hello.txt", "ok", NULL);
-	e2 = ex_step("state2", "ok", "root v2 rotates the timestamp and "
+	e2 = ex_step("state2", "ok",
+		     "root v2 rotates the timestamp and "
 		     "snapshot keys; the cached v3 timestamp/snapshot no "
 		     "longer verify and must be dropped (TUF 5.3.11, fast-"
 		     "forward attack recovery), so the new v1 ones are "
-		     "accepted", 2, 1, 1, 1);
+		     "accepted",
+		     2, 1, 1, 1);
 	ex_dl(e2, "hello.txt", "ok", NULL);
-	ex_write_seq(name, "state1: timestamp/snapshot v3 signed by the old "
+	ex_write_seq(name,
+		     "state1: timestamp/snapshot v3 signed by the old "
 		     "keys; state2: root v2 with new timestamp and snapshot "
-		     "keys, timestamp/snapshot v1 signed by them", e1, e2);
+		     "keys, timestamp/snapshot v1 signed by them",
+		     e1, e2);
 }
 
-/* ---- scenarios: expiry ---------------------------------------------------- */
+/* ---- scenarios: expiry ----------------------------------------------------
+ */
 
 /* Top-level set with one role expired. */
 static void expired_role(const char *name, const char *role)
@@ -876,17 +912,20 @@ static void expired_role(const char *name, const char *role)
 	t = std_start(&s);
 	json_object_set_new(t, "expires", json_string(is_tg ? EXPIRED : VALID));
 	m = nonnull(json_object());
-	json_object_set_new(m, "targets.json", publish(&s, "targets", t,
-						       KEYS("targets"), NULL));
-	sm = publish(&s, "snapshot",
-		     mk_snapshot(1, is_sn ? EXPIRED : VALID, m),
+	json_object_set_new(m, "targets.json",
+			    publish(&s, "targets", t, KEYS("targets"), NULL));
+	sm = publish(&s, "snapshot", mk_snapshot(1, is_sn ? EXPIRED : VALID, m),
 		     KEYS("snapshot"), NULL);
 	publish0(&s, "timestamp", mk_timestamp(1, is_ts ? EXPIRED : VALID, sm),
 		 KEYS("timestamp"));
-	fmt(desc, sizeof(desc), "%s (correctly signed) expired %s; the other "
-	    "roles are valid", role, EXPIRED);
-	fmt(why, sizeof(why), "%s is expired (freeze attack); it must not be "
-	    "persisted", role);
+	fmt(desc, sizeof(desc),
+	    "%s (correctly signed) expired %s; the other "
+	    "roles are valid",
+	    role, EXPIRED);
+	fmt(why, sizeof(why),
+	    "%s is expired (freeze attack); it must not be "
+	    "persisted",
+	    role);
 	e = ex_step(NULL, "fail", why, 1, is_ts ? 0 : 1, is_ts || is_sn ? 0 : 1,
 		    0);
 	ex_dl(e, "hello.txt", "fail", NULL);
@@ -939,7 +978,8 @@ static void versioned_state(const struct st *s, int initial, int ts, int sn,
 			json_decref(sm);
 	}
 	json_decref(m);
-	publish0(s, "timestamp", mk_timestamp(ts, VALID, sm), KEYS("timestamp"));
+	publish0(s, "timestamp", mk_timestamp(ts, VALID, sm),
+		 KEYS("timestamp"));
 }
 
 static json_t *state1_v2(const char *name)
@@ -962,11 +1002,15 @@ static void sc_rollback_timestamp(const char *name)
 
 	st_open(&s2, name, "state2", 1);
 	versioned_state(&s2, 0, 1, 1, 1);
-	e2 = ex_step("state2", "fail", "timestamp rollback: trusted v2, "
-		     "served v1 (validly signed) (TUF 5.4.3.1)", 1, 2, 2, 2);
+	e2 = ex_step("state2", "fail",
+		     "timestamp rollback: trusted v2, "
+		     "served v1 (validly signed) (TUF 5.4.3.1)",
+		     1, 2, 2, 2);
 	ex_dl(e2, "hello.txt", "fail", NULL);
-	ex_write_seq(name, "state1: timestamp/snapshot/targets v2; state2: the "
-		     "repository rolled back to v1", e1, e2);
+	ex_write_seq(name,
+		     "state1: timestamp/snapshot/targets v2; state2: the "
+		     "repository rolled back to v1",
+		     e1, e2);
 }
 
 static void sc_rollback_snapshot(const char *name)
@@ -979,18 +1023,22 @@ static void sc_rollback_snapshot(const char *name)
 	t = mk_targets(1, VALID);
 	add_target(&s2, t, "hello.txt", "hello from bulwark\n");
 	m = nonnull(json_object());
-	json_object_set_new(m, "targets.json", publish(&s2, "targets", t,
-						       KEYS("targets"), NULL));
+	json_object_set_new(m, "targets.json",
+			    publish(&s2, "targets", t, KEYS("targets"), NULL));
 	sm = publish(&s2, "snapshot", mk_snapshot(1, VALID, m),
 		     KEYS("snapshot"), NULL);
 	publish0(&s2, "timestamp", mk_timestamp(3, VALID, sm),
 		 KEYS("timestamp"));
-	e2 = ex_step("state2", "fail", "snapshot rollback: the new timestamp "
+	e2 = ex_step("state2", "fail",
+		     "snapshot rollback: the new timestamp "
 		     "v3 lists snapshot v1, the trusted timestamp listed v2 "
-		     "(TUF 5.4.3.2); the new timestamp is rejected", 1, 2, 2, 2);
+		     "(TUF 5.4.3.2); the new timestamp is rejected",
+		     1, 2, 2, 2);
 	ex_dl(e2, "hello.txt", "fail", NULL);
-	ex_write_seq(name, "state1: v2 everywhere; state2: a newer timestamp v3 "
-		     "that lists the old snapshot v1 (validly signed)", e1, e2);
+	ex_write_seq(name,
+		     "state1: v2 everywhere; state2: a newer timestamp v3 "
+		     "that lists the old snapshot v1 (validly signed)",
+		     e1, e2);
 }
 
 static void sc_rollback_targets(const char *name)
@@ -1003,18 +1051,21 @@ static void sc_rollback_targets(const char *name)
 	t = mk_targets(1, VALID);
 	add_target(&s2, t, "hello.txt", "hello from bulwark\n");
 	m = nonnull(json_object());
-	json_object_set_new(m, "targets.json", publish(&s2, "targets", t,
-						       KEYS("targets"), NULL));
+	json_object_set_new(m, "targets.json",
+			    publish(&s2, "targets", t, KEYS("targets"), NULL));
 	sm = publish(&s2, "snapshot", mk_snapshot(3, VALID, m),
 		     KEYS("snapshot"), NULL);
 	publish0(&s2, "timestamp", mk_timestamp(3, VALID, sm),
 		 KEYS("timestamp"));
-	e2 = ex_step("state2", "fail", "targets rollback: the new snapshot v3 "
+	e2 = ex_step("state2", "fail",
+		     "targets rollback: the new snapshot v3 "
 		     "lists targets v1, the trusted snapshot listed v2 (TUF "
 		     "5.5.5); timestamp v3 is valid and kept, the snapshot is "
-		     "rejected", 1, 3, 2, 2);
+		     "rejected",
+		     1, 3, 2, 2);
 	ex_dl(e2, "hello.txt", "fail", NULL);
-	ex_write_seq(name, "state1: v2 everywhere; state2: timestamp and "
+	ex_write_seq(name,
+		     "state1: v2 everywhere; state2: timestamp and "
 		     "snapshot v3 (valid), snapshot lists the old targets v1",
 		     e1, e2);
 }
@@ -1031,17 +1082,20 @@ static void sc_mix_and_match(const char *name)
 	t = std_start(&s);
 	json_decref(publish(&s, "targets", t, KEYS("targets"), NULL));
 	m = nonnull(json_pack("{s:{s:i}}", "targets.json", "version", 2));
-	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m),
-		     KEYS("snapshot"), NULL);
+	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m), KEYS("snapshot"),
+		     NULL);
 	publish0(&s, "timestamp", mk_timestamp(1, VALID, sm),
 		 KEYS("timestamp"));
-	e = ex_step(NULL, "fail", "mix-and-match: snapshot lists targets v2, "
+	e = ex_step(NULL, "fail",
+		    "mix-and-match: snapshot lists targets v2, "
 		    "the served targets.json is v1 (TUF 5.6.2 version check)",
 		    1, 1, 1, 0);
 	ex_dl(e, "hello.txt", "fail", NULL);
-	ex_write(name, "consistent snapshots off; snapshot lists targets.json "
+	ex_write(name,
+		 "consistent snapshots off; snapshot lists targets.json "
 		 "version 2 (version only), the server serves a validly "
-		 "signed targets.json version 1", e);
+		 "signed targets.json version 1",
+		 e);
 }
 
 enum snap_defect { SNAP_LEN_PLUS1, SNAP_BAD_HASH, SNAP_SERVED_LONGER };
@@ -1058,8 +1112,8 @@ static void snapshot_defect(const char *name, enum snap_defect d)
 	st_open(&s, name, NULL, 1);
 	t = std_start(&s);
 	m = nonnull(json_object());
-	json_object_set_new(m, "targets.json", publish(&s, "targets", t,
-						       KEYS("targets"), NULL));
+	json_object_set_new(m, "targets.json",
+			    publish(&s, "targets", t, KEYS("targets"), NULL));
 	env = sign(mk_snapshot(1, VALID, m), KEYS("snapshot"));
 	b = serve_bytes(env);
 	json_decref(env);
@@ -1067,18 +1121,24 @@ static void snapshot_defect(const char *name, enum snap_defect d)
 	fmt(fname, sizeof(fname), "1.snapshot.json");
 	switch (d) {
 	case SNAP_LEN_PLUS1:
-		json_object_set_new(sm, "length", json_integer((json_int_t)b.n + 1));
+		json_object_set_new(sm, "length",
+				    json_integer((json_int_t)b.n + 1));
 		write_meta_bytes(&s, fname, b.p, b.n);
-		desc = "timestamp lists the snapshot's length + 1 (sha256 right)";
-		why = "snapshot length differs from the timestamp's (TUF 5.5.2)";
+		desc =
+		    "timestamp lists the snapshot's length + 1 (sha256 right)";
+		why =
+		    "snapshot length differs from the timestamp's (TUF 5.5.2)";
 		break;
 	case SNAP_BAD_HASH:
-		json_object_set_new(json_object_get(sm, "hashes"), "sha256",
-				    json_string("00000000000000000000000000000000"
-						"00000000000000000000000000000000"));
+		json_object_set_new(
+		    json_object_get(sm, "hashes"), "sha256",
+		    json_string("00000000000000000000000000000000"
+				"00000000000000000000000000000000"));
 		write_meta_bytes(&s, fname, b.p, b.n);
-		desc = "timestamp lists the snapshot's length and a wrong sha256";
-		why = "snapshot sha256 differs from the timestamp's (TUF 5.5.2)";
+		desc =
+		    "timestamp lists the snapshot's length and a wrong sha256";
+		why =
+		    "snapshot sha256 differs from the timestamp's (TUF 5.5.2)";
 		break;
 	case SNAP_SERVED_LONGER: {
 		size_t extra = 64 * 1024;
@@ -1131,15 +1191,19 @@ static void sc_snapshot_targets_hash(const char *name)
 			    json_string("ffffffffffffffffffffffffffffffff"
 					"ffffffffffffffffffffffffffffffff"));
 	m = nonnull(json_pack("{s:o}", "targets.json", tm));
-	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m),
-		     KEYS("snapshot"), NULL);
+	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m), KEYS("snapshot"),
+		     NULL);
 	publish0(&s, "timestamp", mk_timestamp(1, VALID, sm),
 		 KEYS("timestamp"));
-	e = ex_step(NULL, "fail", "targets sha256 differs from the snapshot's "
-		    "(TUF 5.6.2)", 1, 1, 1, 0);
+	e = ex_step(NULL, "fail",
+		    "targets sha256 differs from the snapshot's "
+		    "(TUF 5.6.2)",
+		    1, 1, 1, 0);
 	ex_dl(e, "hello.txt", "fail", NULL);
-	ex_write(name, "snapshot lists targets v1 with the right length and a "
-		 "wrong sha256", e);
+	ex_write(name,
+		 "snapshot lists targets v1 with the right length and a "
+		 "wrong sha256",
+		 e);
 }
 
 static void sc_oversize_timestamp(const char *name)
@@ -1151,21 +1215,25 @@ static void sc_oversize_timestamp(const char *name)
 	st_open(&s, name, NULL, 1);
 	t = std_start(&s);
 	m = nonnull(json_object());
-	json_object_set_new(m, "targets.json", publish(&s, "targets", t,
-						       KEYS("targets"), NULL));
-	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m),
-		     KEYS("snapshot"), NULL);
+	json_object_set_new(m, "targets.json",
+			    publish(&s, "targets", t, KEYS("targets"), NULL));
+	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m), KEYS("snapshot"),
+		     NULL);
 	ts = mk_timestamp(1, VALID, sm);
 	memset(pad, 'x', 20000);
 	pad[20000] = '\0';
 	json_object_set_new(ts, "x-padding", json_string(pad));
 	free(pad);
 	publish0(&s, "timestamp", ts, KEYS("timestamp"));
-	e = ex_step(NULL, "fail", "timestamp.json is larger than the 16 KiB "
-		    "the client accepts for it (endless data)", 1, 0, 0, 0);
+	e = ex_step(NULL, "fail",
+		    "timestamp.json is larger than the 16 KiB "
+		    "the client accepts for it (endless data)",
+		    1, 0, 0, 0);
 	ex_dl(e, "hello.txt", "fail", NULL);
-	ex_write(name, "a validly signed timestamp.json of about 20 KiB (a "
-		 "custom field holds 20000 characters)", e);
+	ex_write(name,
+		 "a validly signed timestamp.json of about 20 KiB (a "
+		 "custom field holds 20000 characters)",
+		 e);
 }
 
 /* ---- scenarios: signatures --------------------------------------------- */
@@ -1187,8 +1255,9 @@ static void targets_sig_defect(const char *name, int mode)
 		root_role(r, "targets", 2, KEYS("T1"));
 		ak = alias_key("T1", alias);
 		json_object_set_new(json_object_get(r, "keys"), alias, ak);
-		ids = json_object_get(json_object_get(json_object_get(r,
-				"roles"), "targets"), "keyids");
+		ids = json_object_get(
+		    json_object_get(json_object_get(r, "roles"), "targets"),
+		    "keyids");
 		json_array_append_new(ids, json_string(alias));
 	} else {
 		root_role(r, "targets", 2, KEYS("T1", "T2"));
@@ -1217,10 +1286,10 @@ static void targets_sig_defect(const char *name, int mode)
 		      "(python-tuf counts key ids and would accept it)";
 	}
 	m = nonnull(json_object());
-	json_object_set_new(m, "targets.json", publish_env(&s, "targets", env,
-							   NULL));
-	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m),
-		     KEYS("snapshot"), NULL);
+	json_object_set_new(m, "targets.json",
+			    publish_env(&s, "targets", env, NULL));
+	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m), KEYS("snapshot"),
+		     NULL);
 	publish0(&s, "timestamp", mk_timestamp(1, VALID, sm),
 		 KEYS("timestamp"));
 	e = ex_step(NULL, "fail", why, 1, 1, 1, 0);
@@ -1251,16 +1320,17 @@ static void sc_timestamp_wrong_key(const char *name)
 	st_open(&s, name, NULL, 1);
 	t = std_start(&s);
 	m = nonnull(json_object());
-	json_object_set_new(m, "targets.json", publish(&s, "targets", t,
-						       KEYS("targets"), NULL));
-	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m),
-		     KEYS("snapshot"), NULL);
+	json_object_set_new(m, "targets.json",
+			    publish(&s, "targets", t, KEYS("targets"), NULL));
+	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m), KEYS("snapshot"),
+		     NULL);
 	publish0(&s, "timestamp", mk_timestamp(1, VALID, sm), KEYS("targets"));
-	e = ex_step(NULL, "fail", "timestamp is signed by the targets key, "
-		    "not by a timestamp key (0 of threshold 1)", 1, 0, 0, 0);
+	e = ex_step(NULL, "fail",
+		    "timestamp is signed by the targets key, "
+		    "not by a timestamp key (0 of threshold 1)",
+		    1, 0, 0, 0);
 	ex_dl(e, "hello.txt", "fail", NULL);
-	ex_write(name, "timestamp.json is signed by the targets role's key",
-		 e);
+	ex_write(name, "timestamp.json is signed by the targets role's key", e);
 }
 
 static void sc_snapshot_wrong_type(const char *name)
@@ -1271,8 +1341,8 @@ static void sc_snapshot_wrong_type(const char *name)
 	st_open(&s, name, NULL, 1);
 	t = std_start(&s);
 	m = nonnull(json_object());
-	json_object_set_new(m, "targets.json", publish(&s, "targets", t,
-						       KEYS("targets"), NULL));
+	json_object_set_new(m, "targets.json",
+			    publish(&s, "targets", t, KEYS("targets"), NULL));
 	sn = mk_snapshot(1, VALID, m);
 	json_object_set_new(sn, "_type", json_string("timestamp"));
 	sm = publish(&s, "snapshot", sn, KEYS("snapshot"), NULL);
@@ -1281,12 +1351,15 @@ static void sc_snapshot_wrong_type(const char *name)
 	e = ex_step(NULL, "fail", "the snapshot file's _type is \"timestamp\"",
 		    1, 1, 0, 0);
 	ex_dl(e, "hello.txt", "fail", NULL);
-	ex_write(name, "1.snapshot.json is validly signed by the snapshot key "
+	ex_write(name,
+		 "1.snapshot.json is validly signed by the snapshot key "
 		 "and listed correctly by timestamp, but its _type is "
-		 "\"timestamp\"", e);
+		 "\"timestamp\"",
+		 e);
 }
 
-/* ---- scenarios: delegations ----------------------------------------------- */
+/* ---- scenarios: delegations -----------------------------------------------
+ */
 
 /* Publish a delegated role (stolen) and list it in snapshot meta m. */
 static void publish_deleg(const struct st *s, json_t *m, const char *role,
@@ -1314,7 +1387,7 @@ static void sc_delegations(const char *name)
 	struct st s;
 	json_t *t, *a, *a1, *a2, *b, *o1, *o2, *m, *e;
 	char pfx_in[3], pfx_out[3], out_name[64], hex[BW_HASH_MAX_HEX];
-	const char *const prefixes[2] = { pfx_in, NULL };
+	const char *const prefixes[2] = {pfx_in, NULL};
 	const char *o2_text = "o/x.txt as o2 lists it\n";
 
 	st_open(&s, name, NULL, 1);
@@ -1362,29 +1435,38 @@ static void sc_delegations(const char *name)
 	publish_deleg(&s, m, "o2", o2, KEYS("deleg-o2"));
 	std_top(&s, t, m, 1, 1);
 
-	e = ex_step(NULL, "ok", "valid repository; lookups follow the "
+	e = ex_step(NULL, "ok",
+		    "valid repository; lookups follow the "
 		    "pre-order depth-first delegation search (TUF 5.7)",
 		    1, 1, 1, 1);
 	ex_dl(e, "top.txt", "ok", "listed by targets");
 	ex_dl(e, "a/a.txt", "ok", "listed by a");
 	ex_dl(e, "a/a1-fw.bin", "ok", "listed by a1 (ecdsa key), via a");
-	ex_dl(e, "a/a2-cfg.txt", "ok", "listed by a2; the terminating a1 "
+	ex_dl(e, "a/a2-cfg.txt", "ok",
+	      "listed by a2; the terminating a1 "
 	      "does not match it, so the search goes on");
-	ex_dl(e, "b/in.txt", "ok", "listed by b; its path hash prefix is "
+	ex_dl(e, "b/in.txt", "ok",
+	      "listed by b; its path hash prefix is "
 	      "delegated");
-	ex_dl(e, "o/x.txt", "ok", "o1 and o2 both list it with different "
+	ex_dl(e, "o/x.txt", "ok",
+	      "o1 and o2 both list it with different "
 	      "hashes; o1 comes first and wins (only o1's file is served)");
-	ex_dl(e, "a/a1-shadow.txt", "fail", "only a2 lists it, but a1 is "
+	ex_dl(e, "a/a1-shadow.txt", "fail",
+	      "only a2 lists it, but a1 is "
 	      "terminating and matches a/a1-*: the search stops at a1");
-	ex_dl(e, "a/sub/deep.txt", "fail", "'*' does not match '/': a is not "
+	ex_dl(e, "a/sub/deep.txt", "fail",
+	      "'*' does not match '/': a is not "
 	      "trusted for it");
 	ex_dl(e, "c/outside-a.txt", "fail", "a lists it outside its paths");
-	ex_dl(e, out_name, "fail", "b lists it, but its path hash prefix is "
+	ex_dl(e, out_name, "fail",
+	      "b lists it, but its path hash prefix is "
 	      "not delegated to b");
-	ex_write(name, "targets delegates, in order, to a (a/*), b "
+	ex_write(name,
+		 "targets delegates, in order, to a (a/*), b "
 		 "(path_hash_prefixes), o1 (o/*), o2 (o/*); a delegates to "
 		 "a1 (a/a1-*, terminating, ecdsa key generated at run time) "
-		 "and a2 (a/*)", e);
+		 "and a2 (a/*)",
+		 e);
 }
 
 static void sc_delegation_cycle(const char *name)
@@ -1406,14 +1488,17 @@ static void sc_delegation_cycle(const char *name)
 	publish_deleg(&s, m, "cyc-a", ca, KEYS("deleg-a"));
 	publish_deleg(&s, m, "cyc-b", cb, KEYS("deleg-b"));
 	std_top(&s, t, m, 1, 1);
-	e = ex_step(NULL, "ok", "valid metadata with a delegation cycle",
-		    1, 1, 1, 1);
+	e = ex_step(NULL, "ok", "valid metadata with a delegation cycle", 1, 1,
+		    1, 1);
 	ex_dl(e, "top.txt", "ok", NULL);
 	ex_dl(e, "in-b.txt", "ok", "targets -> cyc-a -> cyc-b lists it");
-	ex_dl(e, "nowhere.txt", "fail", "no role lists it; the search must "
+	ex_dl(e, "nowhere.txt", "fail",
+	      "no role lists it; the search must "
 	      "not loop through cyc-a -> cyc-b -> cyc-a and must end");
-	ex_write(name, "targets delegates * to cyc-a, cyc-a to cyc-b, cyc-b "
-		 "back to cyc-a", e);
+	ex_write(name,
+		 "targets delegates * to cyc-a, cyc-a to cyc-b, cyc-b "
+		 "back to cyc-a",
+		 e);
 }
 
 #define CHAIN_LEN 34
@@ -1446,12 +1531,15 @@ static void sc_delegation_chain(const char *name)
 	e = ex_step(NULL, "ok", "valid repository", 1, 1, 1, 1);
 	ex_dl(e, "top.txt", "ok", NULL);
 	ex_dl(e, "shallow.txt", "ok", "listed by c03 (4th role visited)");
-	fmt(why, sizeof(why), "only c%02d lists it: the lookup would visit %d "
+	fmt(why, sizeof(why),
+	    "only c%02d lists it: the lookup would visit %d "
 	    "roles, more than the 32 allowed; it must stop and fail cleanly",
 	    CHAIN_LEN, CHAIN_LEN + 1);
 	ex_dl(e, "deep.txt", "fail", why);
-	ex_write(name, "a chain of 34 delegations targets -> c01 -> ... -> "
-		 "c34, each for *", e);
+	ex_write(name,
+		 "a chain of 34 delegations targets -> c01 -> ... -> "
+		 "c34, each for *",
+		 e);
 }
 
 static void sc_hash_bins(const char *name)
@@ -1484,9 +1572,12 @@ static void sc_hash_bins(const char *name)
 	}
 	CK(bw_hash_buf(BW_HASH_SHA256, "files/misplaced.txt", 19, dg));
 	bin = dg[0] >> 5;
-	add_target(&s, bins[(bin + 1) % 8], "files/misplaced.txt", "wrong bin\n");
-	fmt(why, sizeof(why), "it hashes to bins-%x, which does not list it; "
-	    "bins-%x lists it but is not trusted for it", bin, (bin + 1) % 8);
+	add_target(&s, bins[(bin + 1) % 8], "files/misplaced.txt",
+		   "wrong bin\n");
+	fmt(why, sizeof(why),
+	    "it hashes to bins-%x, which does not list it; "
+	    "bins-%x lists it but is not trusted for it",
+	    bin, (bin + 1) % 8);
 	ex_dl(e, "files/misplaced.txt", "fail", why);
 	m = nonnull(json_object());
 	for (int i = 0; i < 8; i++) {
@@ -1494,9 +1585,11 @@ static void sc_hash_bins(const char *name)
 		publish_deleg(&s, m, rn, bins[i], KEYS("bins-key"));
 	}
 	std_top(&s, t, m, 1, 1);
-	ex_write(name, "succinct hash-bin delegation (TAP 15), bit_length 3, "
+	ex_write(name,
+		 "succinct hash-bin delegation (TAP 15), bit_length 3, "
 		 "name_prefix bins: bins-0 ... bins-7, one shared key; six "
-		 "targets in their bins, one in the wrong bin", e);
+		 "targets in their bins, one in the wrong bin",
+		 e);
 }
 
 static void sc_delegated_not_in_snapshot(const char *name)
@@ -1515,32 +1608,36 @@ static void sc_delegated_not_in_snapshot(const char *name)
 	std_top(&s, t, NULL, 1, 1);
 	e = ex_step(NULL, "ok", "valid top-level metadata", 1, 1, 1, 1);
 	ex_dl(e, "top.txt", "ok", NULL);
-	ex_dl(e, "a/x.txt", "fail", "snapshot does not list a.json: role a "
+	ex_dl(e, "a/x.txt", "fail",
+	      "snapshot does not list a.json: role a "
 	      "can not be verified (TUF 5.6.1 / 5.7)");
-	ex_write(name, "targets delegates a/* to a; 1.a.json is on the server "
-		 "but snapshot does not list a.json", e);
+	ex_write(name,
+		 "targets delegates a/* to a; 1.a.json is on the server "
+		 "but snapshot does not list a.json",
+		 e);
 }
 
-/* ---- scenarios: target files ----------------------------------------------- */
+/* ---- scenarios: target files -----------------------------------------------
+ */
 
 enum file_defect { FILE_OTHER_CONTENT, FILE_LONGER, FILE_SHORTER };
 
 static void target_file_defect(const char *name, enum file_defect d)
 {
 	static const char *const served[] = {
-		"firmware IMAGE v6.6\n",
-		"firmware image v1.0\nand more bytes after it\n",
-		"firmware image",
+	    "firmware IMAGE v6.6\n",
+	    "firmware image v1.0\nand more bytes after it\n",
+	    "firmware image",
 	};
 	static const char *const why[] = {
-		"the served file's sha256 differs from the signed one",
-		"the server sends more bytes than the signed length",
-		"the server sends fewer bytes than the signed length",
+	    "the served file's sha256 differs from the signed one",
+	    "the server sends more bytes than the signed length",
+	    "the server sends fewer bytes than the signed length",
 	};
 	static const char *const desc[] = {
-		"firmware.bin is served with the signed length and other content",
-		"firmware.bin is served with extra bytes after the signed content",
-		"firmware.bin is served truncated (a prefix of the signed content)",
+	    "firmware.bin is served with the signed length and other content",
+	    "firmware.bin is served with extra bytes after the signed content",
+	    "firmware.bin is served truncated (a prefix of the signed content)",
 	};
 	struct st s;
 	json_t *t, *e;
@@ -1575,11 +1672,11 @@ static void sc_target_shorter(const char *name)
 
 static void sc_bad_target_paths(const char *name)
 {
-	static const char *const bad[] = { "../escape.txt", "/abs.txt",
-					   "a/../../x" };
+	static const char *const bad[] = {"../escape.txt", "/abs.txt",
+					  "a/../../x"};
 	/* Where a client that resolves the URL naively would fetch them. */
-	static const char *const served[] = { "escape.txt", "targets/abs.txt",
-					      "x" };
+	static const char *const served[] = {"escape.txt", "targets/abs.txt",
+					     "x"};
 	struct st s;
 	json_t *t, *e;
 	char hex[BW_HASH_MAX_HEX], path[PATH_BUF];
@@ -1596,14 +1693,17 @@ static void sc_bad_target_paths(const char *name)
 		list_target(t, bad[i], "escaped!\n", 9, hex);
 		fmt(path, sizeof(path), "%s/%s", s.dir, served[i]);
 		write_file(path, "escaped!\n", 9);
-		ex_dl(e, bad[i], "fail", "a target path with '..' segments or "
+		ex_dl(e, bad[i], "fail",
+		      "a target path with '..' segments or "
 		      "a leading '/' is refused; nothing is written outside "
 		      "the target dir (stricter than tuf-js, which fetches "
 		      "and stores it under a flat encoded name)");
 	}
 	std_top(&s, t, NULL, 1, 1);
-	ex_write(name, "targets lists ../escape.txt, /abs.txt and a/../../x "
-		 "(files served where naive URL resolution would look)", e);
+	ex_write(name,
+		 "targets lists ../escape.txt, /abs.txt and a/../../x "
+		 "(files served where naive URL resolution would look)",
+		 e);
 }
 
 /* ---- scenarios: more format and delegation defects ----------------------- */
@@ -1615,13 +1715,17 @@ static void sc_root_threshold_zero(const char *name)
 
 	rot_start(&s, name);
 	r = root_v(2, VALID, 1, KEYS("R1"));
-	json_object_set_new(json_object_get(json_object_get(r, "roles"),
-					    "targets"),
-			    "threshold", json_integer(0));
+	json_object_set_new(
+	    json_object_get(json_object_get(r, "roles"), "targets"),
+	    "threshold", json_integer(0));
 	publish_root(&s, r, KEYS("R1"), 0);
-	rot_finish(name, "2.root.json (signed by R1) gives the targets role "
-		   "threshold 0", 0, "a threshold must be at least 1: "
-		   "2.root.json is malformed; root stays at v1", 1);
+	rot_finish(name,
+		   "2.root.json (signed by R1) gives the targets role "
+		   "threshold 0",
+		   0,
+		   "a threshold must be at least 1: "
+		   "2.root.json is malformed; root stays at v1",
+		   1);
 }
 
 /* Insert text into b at offset at. */
@@ -1648,10 +1752,10 @@ static void sc_timestamp_duplicate_key(const char *name)
 	st_open(&s, name, NULL, 1);
 	t = std_start(&s);
 	m = nonnull(json_object());
-	json_object_set_new(m, "targets.json", publish(&s, "targets", t,
-						       KEYS("targets"), NULL));
-	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m),
-		     KEYS("snapshot"), NULL);
+	json_object_set_new(m, "targets.json",
+			    publish(&s, "targets", t, KEYS("targets"), NULL));
+	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m), KEYS("snapshot"),
+		     NULL);
 	env = sign(mk_timestamp(1, VALID, sm), KEYS("timestamp"));
 	b = serve_bytes(env);
 	json_decref(env);
@@ -1662,14 +1766,18 @@ static void sc_timestamp_duplicate_key(const char *name)
 	blob_insert(&b, b.n - (sizeof(tail) - 1), "\"version\":2,");
 	write_meta_bytes(&s, "timestamp.json", b.p, b.n);
 	free(b.p);
-	e = ex_step(NULL, "fail", "duplicate key \"version\" in signed: the "
+	e = ex_step(NULL, "fail",
+		    "duplicate key \"version\" in signed: the "
 		    "JSON is ambiguous and must be rejected (python's json "
 		    "keeps the last value, which is the signed one, so "
-		    "python-tuf would accept it)", 1, 0, 0, 0);
+		    "python-tuf would accept it)",
+		    1, 0, 0, 0);
 	ex_dl(e, "hello.txt", "fail", NULL);
-	ex_write(name, "timestamp.json's signed object has \"version\":2 "
+	ex_write(name,
+		 "timestamp.json's signed object has \"version\":2 "
 		 "followed by \"version\":1; the signature covers the object "
-		 "with version 1", e);
+		 "with version 1",
+		 e);
 }
 
 static void sc_unsupported_spec_version(const char *name)
@@ -1681,11 +1789,15 @@ static void sc_unsupported_spec_version(const char *name)
 	t = std_start(&s);
 	json_object_set_new(t, "spec_version", json_string("2.0.0"));
 	std_top(&s, t, NULL, 1, 1);
-	e = ex_step(NULL, "fail", "targets has spec_version 2.0.0: a major "
-		    "version this client does not implement", 1, 1, 1, 0);
+	e = ex_step(NULL, "fail",
+		    "targets has spec_version 2.0.0: a major "
+		    "version this client does not implement",
+		    1, 1, 1, 0);
 	ex_dl(e, "hello.txt", "fail", NULL);
-	ex_write(name, "targets.json (validly signed) says spec_version "
-		 "\"2.0.0\"", e);
+	ex_write(name,
+		 "targets.json (validly signed) says spec_version "
+		 "\"2.0.0\"",
+		 e);
 }
 
 static void sc_snapshot_version_mismatch(const char *name)
@@ -1697,8 +1809,8 @@ static void sc_snapshot_version_mismatch(const char *name)
 	st_open(&s, name, NULL, 1);
 	t = std_start(&s);
 	m = nonnull(json_object());
-	json_object_set_new(m, "targets.json", publish(&s, "targets", t,
-						       KEYS("targets"), NULL));
+	json_object_set_new(m, "targets.json",
+			    publish(&s, "targets", t, KEYS("targets"), NULL));
 	env = sign(mk_snapshot(1, VALID, m), KEYS("snapshot"));
 	b = serve_bytes(env);
 	json_decref(env);
@@ -1707,11 +1819,15 @@ static void sc_snapshot_version_mismatch(const char *name)
 	sm = nonnull(json_pack("{s:i}", "version", 2));
 	publish0(&s, "timestamp", mk_timestamp(1, VALID, sm),
 		 KEYS("timestamp"));
-	e = ex_step(NULL, "fail", "snapshot version 1, timestamp lists 2 "
-		    "(TUF 5.5.3)", 1, 1, 0, 0);
+	e = ex_step(NULL, "fail",
+		    "snapshot version 1, timestamp lists 2 "
+		    "(TUF 5.5.3)",
+		    1, 1, 0, 0);
 	ex_dl(e, "hello.txt", "fail", NULL);
-	ex_write(name, "timestamp lists snapshot version 2 (version only); "
-		 "2.snapshot.json is a validly signed snapshot version 1", e);
+	ex_write(name,
+		 "timestamp lists snapshot version 2 (version only); "
+		 "2.snapshot.json is a validly signed snapshot version 1",
+		 e);
 }
 
 enum deleg_defect { DELEG_BAD_SIG, DELEG_EXPIRED, DELEG_VERSION };
@@ -1719,15 +1835,15 @@ enum deleg_defect { DELEG_BAD_SIG, DELEG_EXPIRED, DELEG_VERSION };
 static void delegated_defect(const char *name, enum deleg_defect d)
 {
 	static const char *const why[] = {
-		"a.json is signed by a key a's delegation does not list",
-		"a.json is expired",
-		"snapshot lists a.json version 2, the served 2.a.json says 1",
+	    "a.json is signed by a key a's delegation does not list",
+	    "a.json is expired",
+	    "snapshot lists a.json version 2, the served 2.a.json says 1",
 	};
 	static const char *const desc[] = {
-		"targets delegates a/* to a; a.json is signed by the wrong key",
-		"targets delegates a/* to a; a.json expired 2020-01-01T00:00:00Z",
-		"targets delegates a/* to a; snapshot lists a.json version 2, "
-		"the server serves a validly signed version 1 as 2.a.json",
+	    "targets delegates a/* to a; a.json is signed by the wrong key",
+	    "targets delegates a/* to a; a.json expired 2020-01-01T00:00:00Z",
+	    "targets delegates a/* to a; snapshot lists a.json version 2, "
+	    "the server serves a validly signed version 1 as 2.a.json",
 	};
 	struct st s;
 	json_t *t, *a, *m, *e, *am;
@@ -1741,8 +1857,9 @@ static void delegated_defect(const char *name, enum deleg_defect d)
 	a = mk_targets(1, d == DELEG_EXPIRED ? EXPIRED : VALID);
 	add_target(&s, a, "a/x.txt", "listed by a\n");
 	m = nonnull(json_object());
-	am = publish(&s, "a", a, d == DELEG_BAD_SIG ? KEYS("deleg-b") :
-		     KEYS("deleg-a"), &b);
+	am =
+	    publish(&s, "a", a,
+		    d == DELEG_BAD_SIG ? KEYS("deleg-b") : KEYS("deleg-a"), &b);
 	if (d == DELEG_VERSION) {
 		json_decref(am);
 		am = nonnull(json_pack("{s:i}", "version", 2));
@@ -1809,8 +1926,10 @@ static void sc_role_name_traversal(const char *name)
 					      "ok or fail; nothing may be "
 					      "written outside the metadata "
 					      "and target dirs")));
-	ex_write(name, "targets delegates e/* to a role named "
-		 "\"../../escape-role\"", e);
+	ex_write(name,
+		 "targets delegates e/* to a role named "
+		 "\"../../escape-role\"",
+		 e);
 }
 
 static void sc_delegation_both_selectors(const char *name)
@@ -1827,12 +1946,16 @@ static void sc_delegation_both_selectors(const char *name)
 	m = nonnull(json_object());
 	publish_deleg(&s, m, "a", a, KEYS("deleg-a"));
 	std_top(&s, t, m, 1, 1);
-	e = ex_step(NULL, "fail", "a delegated role has both paths and "
+	e = ex_step(NULL, "fail",
+		    "a delegated role has both paths and "
 		    "path_hash_prefixes (exactly one is allowed): targets.json "
-		    "is malformed", 1, 1, 1, 0);
+		    "is malformed",
+		    1, 1, 1, 0);
 	ex_dl(e, "hello.txt", "fail", NULL);
-	ex_write(name, "targets delegates to a with both \"paths\" and "
-		 "\"path_hash_prefixes\"", e);
+	ex_write(name,
+		 "targets delegates to a with both \"paths\" and "
+		 "\"path_hash_prefixes\"",
+		 e);
 }
 
 static void sc_delegation_glob(const char *name)
@@ -1855,25 +1978,31 @@ static void sc_delegation_glob(const char *name)
 	m = nonnull(json_object());
 	publish_deleg(&s, m, "q", q, KEYS("deleg-a"));
 	std_top(&s, t, m, 1, 1);
-	e = ex_step(NULL, "ok", "valid repository; delegated paths are "
+	e = ex_step(NULL, "ok",
+		    "valid repository; delegated paths are "
 		    "shell-style patterns matched per path segment (fnmatch: "
-		    "*, ?, [seq]) as python-tuf does", 1, 1, 1, 1);
+		    "*, ?, [seq]) as python-tuf does",
+		    1, 1, 1, 1);
 	ex_dl(e, "q/file-1.txt", "ok", "matches q/file-?.txt");
 	ex_dl(e, "q/file-10.txt", "fail", "'?' matches exactly one character");
 	ex_dl(e, "r/a.txt", "ok", "matches r/[ab].txt");
 	ex_dl(e, "r/c.txt", "fail", "c is not in [ab]");
 	ex_dl(e, "s/x.bin", "ok", "matches s/*.bin");
-	ex_dl(e, "s/x.bin.sig", "fail", "the pattern must match the whole "
+	ex_dl(e, "s/x.bin.sig", "fail",
+	      "the pattern must match the whole "
 	      "name: s/*.bin does not match s/x.bin.sig");
-	ex_write(name, "targets delegates q/file-?.txt, r/[ab].txt and "
-		 "s/*.bin to q, which lists matching and non-matching paths", e);
+	ex_write(name,
+		 "targets delegates q/file-?.txt, r/[ab].txt and "
+		 "s/*.bin to q, which lists matching and non-matching paths",
+		 e);
 }
 
 static void sc_target_special_chars(const char *name)
 {
 	static const char *const paths[] = {
-		"pct/a%20b.txt", "pct/q?x=1.txt", "pct/hash#frag.txt",
-		"pct/plus+sign&amp;.txt", "pct/semi;colon:.txt",
+	    "pct/a%20b.txt",	   "pct/q?x=1.txt",
+	    "pct/hash#frag.txt",   "pct/plus+sign&amp;.txt",
+	    "pct/semi;colon:.txt",
 	};
 	struct st s;
 	json_t *t, *e;
@@ -1883,15 +2012,18 @@ static void sc_target_special_chars(const char *name)
 	e = ex_step(NULL, "ok", "valid repository", 1, 1, 1, 1);
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		add_target(&s, t, paths[i], paths[i]);
-		ex_dl(e, paths[i], "ok", "characters that are special in URLs "
+		ex_dl(e, paths[i], "ok",
+		      "characters that are special in URLs "
 		      "must be percent-encoded ('%' as %25, '?' as %3F, '#' as "
 		      "%23), as bulwark's client contract says (python's "
 		      "urllib.parse.quote); python-tuf and tuf-js put the path "
 		      "into the URL as it is and fail here");
 	}
 	std_top(&s, t, NULL, 1, 1);
-	ex_write(name, "target paths with %, ?, #, +, &, ; and : (served "
-		 "under their literal names, hash-prefixed)", e);
+	ex_write(name,
+		 "target paths with %, ?, #, +, &, ; and : (served "
+		 "under their literal names, hash-prefixed)",
+		 e);
 }
 
 static void sc_snapshot_without_targets(const char *name)
@@ -1903,15 +2035,19 @@ static void sc_snapshot_without_targets(const char *name)
 	t = std_start(&s);
 	json_decref(publish(&s, "targets", t, KEYS("targets"), NULL));
 	m = nonnull(json_object());
-	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m),
-		     KEYS("snapshot"), NULL);
+	sm = publish(&s, "snapshot", mk_snapshot(1, VALID, m), KEYS("snapshot"),
+		     NULL);
 	publish0(&s, "timestamp", mk_timestamp(1, VALID, sm),
 		 KEYS("timestamp"));
-	e = ex_step(NULL, "fail", "snapshot does not list targets.json: the "
-		    "top-level targets can not be verified", 1, 1, 1, 0);
+	e = ex_step(NULL, "fail",
+		    "snapshot does not list targets.json: the "
+		    "top-level targets can not be verified",
+		    1, 1, 1, 0);
 	ex_dl(e, "hello.txt", "fail", NULL);
-	ex_write(name, "snapshot.meta is empty (no targets.json entry); "
-		 "1.targets.json is on the server", e);
+	ex_write(name,
+		 "snapshot.meta is empty (no targets.json entry); "
+		 "1.targets.json is on the server",
+		 e);
 }
 
 static void sc_timestamp_without_snapshot(const char *name)
@@ -1926,11 +2062,15 @@ static void sc_timestamp_without_snapshot(const char *name)
 	ts = mk_timestamp(2, VALID, nonnull(json_pack("{s:i}", "version", 1)));
 	json_object_set_new(ts, "meta", json_object());
 	publish0(&s, "timestamp", ts, KEYS("timestamp"));
-	e = ex_step(NULL, "fail", "timestamp.meta must hold exactly "
-		    "snapshot.json: timestamp.json is malformed", 1, 0, 0, 0);
+	e = ex_step(NULL, "fail",
+		    "timestamp.meta must hold exactly "
+		    "snapshot.json: timestamp.json is malformed",
+		    1, 0, 0, 0);
 	ex_dl(e, "hello.txt", "fail", NULL);
-	ex_write(name, "timestamp.json (validly signed) has an empty meta "
-		 "object", e);
+	ex_write(name,
+		 "timestamp.json (validly signed) has an empty meta "
+		 "object",
+		 e);
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -1941,55 +2081,55 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-	{ "valid-cs", sc_valid_cs },
-	{ "valid-no-cs", sc_valid_no_cs },
-	{ "root-rotation", sc_root_rotation },
-	{ "root-rotation-unsigned-by-old", sc_root_unsigned_by_old },
-	{ "root-rotation-threshold-unmet", sc_root_threshold_unmet },
-	{ "root-version-skip", sc_root_version_skip },
-	{ "root-expired", sc_root_expired },
-	{ "root-expired-intermediate", sc_root_expired_intermediate },
-	{ "root-one-key-two-keyids", sc_root_one_key_two_keyids },
-	{ "rotate-timestamp-snapshot-keys", sc_rotate_ts_sn_keys },
-	{ "expired-timestamp", sc_expired_timestamp },
-	{ "expired-snapshot", sc_expired_snapshot },
-	{ "expired-targets", sc_expired_targets },
-	{ "rollback-timestamp", sc_rollback_timestamp },
-	{ "rollback-snapshot", sc_rollback_snapshot },
-	{ "rollback-targets", sc_rollback_targets },
-	{ "mix-and-match-targets", sc_mix_and_match },
-	{ "timestamp-snapshot-length-mismatch", sc_ts_snapshot_length },
-	{ "timestamp-snapshot-hash-mismatch", sc_ts_snapshot_hash },
-	{ "snapshot-served-longer", sc_snapshot_longer },
-	{ "snapshot-targets-hash-mismatch", sc_snapshot_targets_hash },
-	{ "oversize-timestamp", sc_oversize_timestamp },
-	{ "targets-threshold-unmet", sc_targets_threshold },
-	{ "targets-duplicate-signature", sc_targets_dup_sig },
-	{ "targets-one-key-two-keyids", sc_targets_one_key_two_ids },
-	{ "timestamp-signed-by-targets-key", sc_timestamp_wrong_key },
-	{ "snapshot-wrong-type", sc_snapshot_wrong_type },
-	{ "delegations", sc_delegations },
-	{ "delegation-cycle", sc_delegation_cycle },
-	{ "delegation-chain", sc_delegation_chain },
-	{ "hash-bins", sc_hash_bins },
-	{ "delegated-role-not-in-snapshot", sc_delegated_not_in_snapshot },
-	{ "target-hash-mismatch", sc_target_hash },
-	{ "target-length-mismatch", sc_target_length },
-	{ "bad-target-paths", sc_bad_target_paths },
-	{ "target-length-shorter", sc_target_shorter },
-	{ "root-threshold-zero", sc_root_threshold_zero },
-	{ "timestamp-duplicate-json-key", sc_timestamp_duplicate_key },
-	{ "unsupported-spec-version", sc_unsupported_spec_version },
-	{ "snapshot-version-mismatch", sc_snapshot_version_mismatch },
-	{ "delegated-role-bad-signature", sc_deleg_bad_sig },
-	{ "delegated-role-expired", sc_deleg_expired },
-	{ "delegated-role-version-mismatch", sc_deleg_version },
-	{ "delegated-role-name-traversal", sc_role_name_traversal },
-	{ "delegation-both-selectors", sc_delegation_both_selectors },
-	{ "delegation-glob-patterns", sc_delegation_glob },
-	{ "target-special-chars", sc_target_special_chars },
-	{ "snapshot-without-targets", sc_snapshot_without_targets },
-	{ "timestamp-without-snapshot", sc_timestamp_without_snapshot },
+    {"valid-cs", sc_valid_cs},
+    {"valid-no-cs", sc_valid_no_cs},
+    {"root-rotation", sc_root_rotation},
+    {"root-rotation-unsigned-by-old", sc_root_unsigned_by_old},
+    {"root-rotation-threshold-unmet", sc_root_threshold_unmet},
+    {"root-version-skip", sc_root_version_skip},
+    {"root-expired", sc_root_expired},
+    {"root-expired-intermediate", sc_root_expired_intermediate},
+    {"root-one-key-two-keyids", sc_root_one_key_two_keyids},
+    {"rotate-timestamp-snapshot-keys", sc_rotate_ts_sn_keys},
+    {"expired-timestamp", sc_expired_timestamp},
+    {"expired-snapshot", sc_expired_snapshot},
+    {"expired-targets", sc_expired_targets},
+    {"rollback-timestamp", sc_rollback_timestamp},
+    {"rollback-snapshot", sc_rollback_snapshot},
+    {"rollback-targets", sc_rollback_targets},
+    {"mix-and-match-targets", sc_mix_and_match},
+    {"timestamp-snapshot-length-mismatch", sc_ts_snapshot_length},
+    {"timestamp-snapshot-hash-mismatch", sc_ts_snapshot_hash},
+    {"snapshot-served-longer", sc_snapshot_longer},
+    {"snapshot-targets-hash-mismatch", sc_snapshot_targets_hash},
+    {"oversize-timestamp", sc_oversize_timestamp},
+    {"targets-threshold-unmet", sc_targets_threshold},
+    {"targets-duplicate-signature", sc_targets_dup_sig},
+    {"targets-one-key-two-keyids", sc_targets_one_key_two_ids},
+    {"timestamp-signed-by-targets-key", sc_timestamp_wrong_key},
+    {"snapshot-wrong-type", sc_snapshot_wrong_type},
+    {"delegations", sc_delegations},
+    {"delegation-cycle", sc_delegation_cycle},
+    {"delegation-chain", sc_delegation_chain},
+    {"hash-bins", sc_hash_bins},
+    {"delegated-role-not-in-snapshot", sc_delegated_not_in_snapshot},
+    {"target-hash-mismatch", sc_target_hash},
+    {"target-length-mismatch", sc_target_length},
+    {"bad-target-paths", sc_bad_target_paths},
+    {"target-length-shorter", sc_target_shorter},
+    {"root-threshold-zero", sc_root_threshold_zero},
+    {"timestamp-duplicate-json-key", sc_timestamp_duplicate_key},
+    {"unsupported-spec-version", sc_unsupported_spec_version},
+    {"snapshot-version-mismatch", sc_snapshot_version_mismatch},
+    {"delegated-role-bad-signature", sc_deleg_bad_sig},
+    {"delegated-role-expired", sc_deleg_expired},
+    {"delegated-role-version-mismatch", sc_deleg_version},
+    {"delegated-role-name-traversal", sc_role_name_traversal},
+    {"delegation-both-selectors", sc_delegation_both_selectors},
+    {"delegation-glob-patterns", sc_delegation_glob},
+    {"target-special-chars", sc_target_special_chars},
+    {"snapshot-without-targets", sc_snapshot_without_targets},
+    {"timestamp-without-snapshot", sc_timestamp_without_snapshot},
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))

@@ -27,7 +27,8 @@ static int sign_into(json_t *sigs, const uint8_t *msg, size_t msglen,
 		return bw_err_set(err, BW_EINVAL, "envelope: NULL signer");
 	key = bw_signer_key(signer);
 	if (key == NULL)
-		return bw_err_set(err, BW_EINVAL, "envelope: signer has no key");
+		return bw_err_set(err, BW_EINVAL,
+				  "envelope: signer has no key");
 	rc = bw_signer_sign_hex(signer, msg, msglen, &sig_hex, err);
 	if (rc != 0)
 		goto out;
@@ -38,7 +39,7 @@ static int sign_into(json_t *sigs, const uint8_t *msg, size_t msglen,
 	}
 	for (i = 0; i < json_array_size(sigs); i++) {
 		const char *kid = json_string_value(
-			json_object_get(json_array_get(sigs, i), "keyid"));
+		    json_object_get(json_array_get(sigs, i), "keyid"));
 
 		if (kid != NULL && strcmp(kid, key->keyid) == 0)
 			break;

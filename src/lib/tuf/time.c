@@ -34,8 +34,8 @@ static int is_leap(int64_t y)
 
 static int days_in_month(int64_t y, int m)
 {
-	static const int days[12] = { 31, 28, 31, 30, 31, 30,
-				      31, 31, 30, 31, 30, 31 };
+	static const int days[12] = {31, 28, 31, 30, 31, 30,
+				     31, 31, 30, 31, 30, 31};
 
 	if (m == 2 && is_leap(y))
 		return 29;

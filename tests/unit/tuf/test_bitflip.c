@@ -39,7 +39,7 @@ struct mem_file {
 struct fixture {
 	struct bw_signer *root, *timestamp, *snapshot, *targets;
 	struct mem_file files[NFILES]; /* root, timestamp, snapshot, targets */
-	char dir[64];                  /* client metadata dir */
+	char dir[64];		       /* client metadata dir */
 };
 
 enum { F_ROOT, F_TIMESTAMP, F_SNAPSHOT, F_TARGETS };
@@ -52,7 +52,8 @@ static struct bw_signer *seeded(uint8_t n)
 	memset(seed, 0, sizeof(seed));
 	seed[0] = 0xb1;
 	seed[31] = n;
-	assert_int_equal(bw_signer_keyfile_from_ed25519_seed(seed, &s, NULL), 0);
+	assert_int_equal(bw_signer_keyfile_from_ed25519_seed(seed, &s, NULL),
+			 0);
 	return s;
 }
 
@@ -77,11 +78,12 @@ static void put(struct fixture *fx, int i, const char *name, json_t *signed_obj,
 	json_t *env = NULL;
 
 	assert_non_null(signed_obj);
-	assert_int_equal(bw_tuf_envelope_sign(signed_obj, &signer, 1, &env,
-					      NULL), 0);
+	assert_int_equal(
+	    bw_tuf_envelope_sign(signed_obj, &signer, 1, &env, NULL), 0);
 	fx->files[i].name = name;
 	assert_int_equal(bw_json_canonical_alloc(env, &fx->files[i].data,
-						 &fx->files[i].len, NULL), 0);
+						 &fx->files[i].len, NULL),
+			 0);
 	json_decref(env);
 	json_decref(signed_obj);
 }
@@ -107,12 +109,12 @@ static int setup(void **state)
 	add_key(keys, fx->timestamp);
 	add_key(keys, fx->snapshot);
 	add_key(keys, fx->targets);
-	root = json_pack("{s:s, s:s, s:i, s:s, s:b, s:o, s:{s:o, s:o, s:o, s:o}}",
-			 "_type", "root", "spec_version", "1.0.31", "version", 1,
-			 "expires", EXPIRES, "consistent_snapshot", 0, "keys",
-			 keys, "roles", "root", role(fx->root), "timestamp",
-			 role(fx->timestamp), "snapshot", role(fx->snapshot),
-			 "targets", role(fx->targets));
+	root = json_pack(
+	    "{s:s, s:s, s:i, s:s, s:b, s:o, s:{s:o, s:o, s:o, s:o}}", "_type",
+	    "root", "spec_version", "1.0.31", "version", 1, "expires", EXPIRES,
+	    "consistent_snapshot", 0, "keys", keys, "roles", "root",
+	    role(fx->root), "timestamp", role(fx->timestamp), "snapshot",
+	    role(fx->snapshot), "targets", role(fx->targets));
 	put(fx, F_ROOT, "1.root.json", root, fx->root);
 	put(fx, F_TIMESTAMP, "timestamp.json",
 	    json_pack("{s:s, s:s, s:i, s:s, s:{s:o}}", "_type", "timestamp",
@@ -129,7 +131,8 @@ static int setup(void **state)
 		      "targets", "spec_version", "1.0.31", "version", 1,
 		      "expires", EXPIRES, "targets", "a.txt", "length", 1,
 		      "hashes", "sha256",
-		      "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"),
+		      "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785"
+		      "afee48bb"),
 	    fx->targets);
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/bw-bitflip-XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
@@ -140,8 +143,8 @@ static int setup(void **state)
 /* Remove the top-level metadata from dir (root.json too if with_root). */
 static void clear_metadata(const char *dir, int with_root)
 {
-	static const char *const names[] = { "timestamp.json", "snapshot.json",
-					     "targets.json", "root.json" };
+	static const char *const names[] = {"timestamp.json", "snapshot.json",
+					    "targets.json", "root.json"};
 	char *p;
 
 	for (size_t i = 0; i < (with_root ? 4u : 3u); i++) {
@@ -167,7 +170,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* ---- in-memory fetcher ----------------------------------------------------- */
+/* ---- in-memory fetcher -----------------------------------------------------
+ */
 
 struct mem_repo {
 	const struct mem_file *files; /* NFILES, one of them possibly mutated */
@@ -203,8 +207,8 @@ static void mem_free(struct bw_fetcher *f)
 /* Refresh fx->dir (holding only root.json) against files. */
 static int refresh(struct fixture *fx, const struct mem_file *files)
 {
-	struct mem_repo repo = { files, 0 };
-	struct bw_fetcher f = { mem_fetch, mem_free, &repo };
+	struct mem_repo repo = {files, 0};
+	struct bw_fetcher f = {mem_fetch, mem_free, &repo};
 	struct bw_tuf_updater *u = NULL;
 	struct bw_err err;
 	int rc;
@@ -244,14 +248,15 @@ static int check_benign(const struct mem_file *orig, const uint8_t *mut,
 	size_t alen = 0, blen = 0;
 	uint8_t *a = signed_canonical(orig->data, orig->len, &alen);
 	uint8_t *b = signed_canonical(mut, len, &blen);
-	int same = a != NULL && b != NULL && alen == blen &&
-		   memcmp(a, b, alen) == 0;
+	int same =
+	    a != NULL && b != NULL && alen == blen && memcmp(a, b, alen) == 0;
 
 	free(a);
 	free(b);
 	if (!same)
-		fail_msg("%s: mutation at %zu verified with other signed content",
-			 orig->name, pos);
+		fail_msg(
+		    "%s: mutation at %zu verified with other signed content",
+		    orig->name, pos);
 	return 1;
 }
 
@@ -287,7 +292,8 @@ static void prepare(struct fixture *fx, int which)
 				 0);
 	/* The unmutated fixture verifies. */
 	assert_int_equal(verify_variant(fx, which, fx->files[which].data,
-					fx->files[which].len), 0);
+					fx->files[which].len),
+			 0);
 }
 
 /*
@@ -388,14 +394,14 @@ static void test_tuf_bitflip__truncate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_tuf_bitflip__root, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_tuf_bitflip__timestamp,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tuf_bitflip__snapshot,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tuf_bitflip__truncate,
-						setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tuf_bitflip__root, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_tuf_bitflip__timestamp, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_tuf_bitflip__snapshot, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_tuf_bitflip__truncate, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

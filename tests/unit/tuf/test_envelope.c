@@ -20,7 +20,8 @@ static struct bw_signer *seeded_signer(uint8_t fill)
 	struct bw_signer *s = NULL;
 
 	memset(seed, fill, sizeof(seed));
-	assert_int_equal(bw_signer_keyfile_from_ed25519_seed(seed, &s, NULL), 0);
+	assert_int_equal(bw_signer_keyfile_from_ed25519_seed(seed, &s, NULL),
+			 0);
 	assert_non_null(s);
 	return s;
 }
@@ -37,7 +38,8 @@ static json_t *sample_signed(void)
 /* Verify signature entry i of env against signer's key. */
 static int verify_entry(const json_t *env, size_t i, struct bw_signer *s)
 {
-	const json_t *sig = json_array_get(json_object_get(env, "signatures"), i);
+	const json_t *sig =
+	    json_array_get(json_object_get(env, "signatures"), i);
 	const char *hex = json_string_value(json_object_get(sig, "sig"));
 	uint8_t *msg = NULL;
 	size_t len = 0;
@@ -47,7 +49,8 @@ static int verify_entry(const json_t *env, size_t i, struct bw_signer *s)
 	assert_string_equal(json_string_value(json_object_get(sig, "keyid")),
 			    bw_signer_key(s)->keyid);
 	assert_int_equal(bw_json_canonical_alloc(json_object_get(env, "signed"),
-						 &msg, &len, NULL), 0);
+						 &msg, &len, NULL),
+			 0);
 	rc = bw_key_verify(bw_signer_key(s), msg, len, hex, strlen(hex), NULL);
 	free(msg);
 	return rc;
@@ -56,13 +59,14 @@ static int verify_entry(const json_t *env, size_t i, struct bw_signer *s)
 static void test_tuf_envelope__sign_verifies(void **state)
 {
 	struct bw_signer *a = seeded_signer(1), *b = seeded_signer(2);
-	struct bw_signer *signers[2] = { a, b };
+	struct bw_signer *signers[2] = {a, b};
 	json_t *sobj = sample_signed(), *env = NULL;
 	struct bw_err err;
 
 	(void)state;
 	assert_int_equal(bw_tuf_envelope_sign(sobj, signers, 2, &env, &err), 0);
-	assert_int_equal(json_array_size(json_object_get(env, "signatures")), 2);
+	assert_int_equal(json_array_size(json_object_get(env, "signatures")),
+			 2);
 	assert_int_equal(verify_entry(env, 0, a), 0);
 	assert_int_equal(verify_entry(env, 1, b), 0);
 	assert_true(json_object_get(env, "signed") == sobj);
@@ -79,12 +83,13 @@ static void test_tuf_envelope__sign_verifies(void **state)
 static void test_tuf_envelope__same_key_once(void **state)
 {
 	struct bw_signer *a = seeded_signer(3);
-	struct bw_signer *signers[2] = { a, a };
+	struct bw_signer *signers[2] = {a, a};
 	json_t *sobj = sample_signed(), *env = NULL;
 
 	(void)state;
 	assert_int_equal(bw_tuf_envelope_sign(sobj, signers, 2, &env, NULL), 0);
-	assert_int_equal(json_array_size(json_object_get(env, "signatures")), 1);
+	assert_int_equal(json_array_size(json_object_get(env, "signatures")),
+			 1);
 	assert_int_equal(verify_entry(env, 0, a), 0);
 	json_decref(env);
 	json_decref(sobj);
@@ -158,18 +163,29 @@ static void test_tuf_time__parse_valid(void **state)
 static void test_tuf_time__parse_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"2020-02-30T00:00:00Z",  "2021-02-29T00:00:00Z",
-		"2100-02-29T00:00:00Z",  "2020-04-31T00:00:00Z",
-		"2020-13-01T00:00:00Z",  "2020-00-01T00:00:00Z",
-		"2020-01-00T00:00:00Z",  "2020-01-01T24:00:00Z",
-		"2020-01-01T00:60:00Z",  "2020-01-01T00:00:60Z",
-		"2020-01-01T00:00:00",   "2020-01-01 00:00:00Z",
-		"2020-01-01T00:00:00.5Z", "+2020-01-01T00:00:00Z",
-		"2020-01-01T00:00:00Z ", "2020-01-01T00:00:00ZZ",
-		"2020-01-01T00:00:00z",  "2020-1-01T00:00:00Z",
-		"2020-01-01T00:00:00+00:00", "-020-01-01T00:00:00Z",
-		"2020-01-01T0a:00:00Z",  " 2020-01-01T00:00:00Z",
-		"",
+	    "2020-02-30T00:00:00Z",
+	    "2021-02-29T00:00:00Z",
+	    "2100-02-29T00:00:00Z",
+	    "2020-04-31T00:00:00Z",
+	    "2020-13-01T00:00:00Z",
+	    "2020-00-01T00:00:00Z",
+	    "2020-01-00T00:00:00Z",
+	    "2020-01-01T24:00:00Z",
+	    "2020-01-01T00:60:00Z",
+	    "2020-01-01T00:00:60Z",
+	    "2020-01-01T00:00:00",
+	    "2020-01-01 00:00:00Z",
+	    "2020-01-01T00:00:00.5Z",
+	    "+2020-01-01T00:00:00Z",
+	    "2020-01-01T00:00:00Z ",
+	    "2020-01-01T00:00:00ZZ",
+	    "2020-01-01T00:00:00z",
+	    "2020-1-01T00:00:00Z",
+	    "2020-01-01T00:00:00+00:00",
+	    "-020-01-01T00:00:00Z",
+	    "2020-01-01T0a:00:00Z",
+	    " 2020-01-01T00:00:00Z",
+	    "",
 	};
 	int64_t t = 42;
 
@@ -185,10 +201,10 @@ static void test_tuf_time__parse_rejects(void **state)
 static void test_tuf_time__format_roundtrip(void **state)
 {
 	static const char *const good[] = {
-		"2099-01-01T00:00:00Z", "2020-01-01T00:00:00Z",
-		"2020-02-29T23:59:59Z", "1970-01-01T00:00:00Z",
-		"1969-12-31T23:59:59Z", "9999-12-31T23:59:59Z",
-		"0000-01-01T00:00:00Z", "2038-01-19T03:14:08Z",
+	    "2099-01-01T00:00:00Z", "2020-01-01T00:00:00Z",
+	    "2020-02-29T23:59:59Z", "1970-01-01T00:00:00Z",
+	    "1969-12-31T23:59:59Z", "9999-12-31T23:59:59Z",
+	    "0000-01-01T00:00:00Z", "2038-01-19T03:14:08Z",
 	};
 	char buf[21];
 	int64_t t;
@@ -206,8 +222,8 @@ static void test_tuf_time__format_roundtrip(void **state)
 	for (int64_t d = 10950; d < 10950 + 4 * 366 + 30; d++) {
 		int64_t back = -1;
 
-		assert_int_equal(bw_tuf_time_format(d * 86400 + 3661, buf,
-						    sizeof(buf)), 0);
+		assert_int_equal(
+		    bw_tuf_time_format(d * 86400 + 3661, buf, sizeof(buf)), 0);
 		assert_int_equal(bw_tuf_time_parse(buf, &back), 0);
 		assert_int_equal(back, d * 86400 + 3661);
 	}
@@ -216,13 +232,13 @@ static void test_tuf_time__format_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tuf_envelope__sign_verifies),
-		cmocka_unit_test(test_tuf_envelope__same_key_once),
-		cmocka_unit_test(test_tuf_envelope__add_replaces),
-		cmocka_unit_test(test_tuf_envelope__bad_args),
-		cmocka_unit_test(test_tuf_time__parse_valid),
-		cmocka_unit_test(test_tuf_time__parse_rejects),
-		cmocka_unit_test(test_tuf_time__format_roundtrip),
+	    cmocka_unit_test(test_tuf_envelope__sign_verifies),
+	    cmocka_unit_test(test_tuf_envelope__same_key_once),
+	    cmocka_unit_test(test_tuf_envelope__add_replaces),
+	    cmocka_unit_test(test_tuf_envelope__bad_args),
+	    cmocka_unit_test(test_tuf_time__parse_valid),
+	    cmocka_unit_test(test_tuf_time__parse_rejects),
+	    cmocka_unit_test(test_tuf_time__format_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
