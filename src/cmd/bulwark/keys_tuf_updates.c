@@ -525,6 +525,9 @@ static int rot_replace(struct rot *x, const char *role,
 		return bw_err_set(err, BW_EINVAL, "--key-type: ed25519, ecdsa, "
 				  "rsa");
 	for (size_t i = 0; rc == 0 && i < old->n; i++) {
+		if (x->u.key_id != NULL &&
+		    strcmp(x->u.key_id, old->s[i]->key->keyid) != 0)
+			continue;
 		rc = bw_signer_keyfile_generate(kt, &s, err);
 		if (rc == 0)
 			rc = bw_repo_proposal_add_key(x->u.r, x->p, role, s->key,
@@ -635,6 +638,9 @@ int bw_cli_keys_tuf_rotate(int argc, char **argv)
 		 "root, the keys replaced)", &x.u.keys},
 		{"--targets-keys", BW_CLI_LIST, "ARCHIVE|URI",
 		 "offline targets keys to replace (--role targets)", &x.tkeys},
+		{"--key-id", BW_CLI_STR, "ID",
+		 "replace only this key (default: every key of the role in "
+		 "the archives)", &x.u.key_id},
 		{"--out", BW_CLI_STR, "ARCHIVE",
 		 "archive for the new key(s) (must not exist)", &x.u.out},
 		{"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",
