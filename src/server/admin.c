@@ -111,7 +111,8 @@ static void repo_upload(struct bw_srv *srv, struct evhttp_request *req,
 }
 
 /* {"name", "length", "hashes": {"sha256", ...}, "custom"?} */
-static int fileinfo_check(json_t *b, json_t **fileinfo, struct bw_err *err)
+int bw_srv_admin_fileinfo_parse(json_t *b, json_t **fileinfo,
+				struct bw_err *err)
 {
 	json_t *name = json_object_get(b, "name");
 	json_t *len = json_object_get(b, "length");
@@ -120,6 +121,7 @@ static int fileinfo_check(json_t *b, json_t **fileinfo, struct bw_err *err)
 	const char *sha = json_string_value(json_object_get(hashes, "sha256"));
 	uint8_t d[32];
 
+	*fileinfo = NULL;
 	if (!json_is_string(name) ||
 	    !bw_srv_target_path_ok(json_string_value(name),
 				   json_string_length(name)) ||
@@ -139,7 +141,7 @@ static void ci_target_add(struct bw_srv *srv, struct evhttp_request *req)
 {
 	struct bw_err err = { 0 };
 	json_t *b = body_json(req, &err), *fi = NULL;
-	int rc = b ? fileinfo_check(b, &fi, &err) : BW_EFORMAT;
+	int rc = b ? bw_srv_admin_fileinfo_parse(b, &fi, &err) : BW_EFORMAT;
 
 	if (!rc)
 		rc = bw_srv_repo_ci_target_add(

@@ -62,7 +62,7 @@ static void device_touch(struct bw_srv *srv, struct evhttp_request *req,
 
 /* "timestamp.json", "snapshot.json", "targets.json", "root.json" or
  * "<N>.<role>.json" (N: 1..2^53). */
-static int meta_name_parse(const char *name, char *role, size_t rolelen,
+int bw_srv_meta_name_parse(const char *name, char *role, size_t rolelen,
 			   int64_t *version)
 {
 	static const char *const roles[] = { "root", "timestamp", "snapshot",
@@ -111,7 +111,7 @@ static void serve_meta(struct bw_srv *srv, struct evhttp_request *req,
 	int rc = 0;
 
 	memset(&m, 0, sizeof(m));
-	if (meta_name_parse(name, role, sizeof(role), &version)) {
+	if (bw_srv_meta_name_parse(name, role, sizeof(role), &version)) {
 		bw_srv_http_status(req, 404);
 		return;
 	}

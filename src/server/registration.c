@@ -20,7 +20,6 @@
 #include "server.h"
 
 #define RL_SLOTS 1024
-#define REG_STR_MAX 128
 
 struct rl_slot {
 	char addr[48];
@@ -92,19 +91,12 @@ static int str_field(json_t *b, const char *k, int required, char *out,
 	return 1;
 }
 
-struct reg_req {
-	char uuid[BW_STORE_UUID_MAX + 1];
-	char name[REG_STR_MAX + 1];
-	char hwid[REG_STR_MAX + 1];
-	const char *csr;
-	size_t csr_len;
-};
-
-static int body_parse(json_t *b, struct reg_req *r, struct bw_err *err)
+int bw_srv_registration_parse(json_t *b, struct bw_srv_reg_req *r,
+			      struct bw_err *err)
 {
 	const char *k = NULL;
 	json_t *v = NULL, *csr = json_object_get(b, "csr");
-	char tmp[REG_STR_MAX + 1];
+	char tmp[BW_SRV_REG_STR_MAX + 1];
 
 	if (!json_is_object(b))
 		return bw_err_set(err, BW_EFORMAT, "body is not an object");
@@ -139,7 +131,7 @@ static int csr_asks_production(X509_REQ *req)
 }
 
 /* The answer: root.crt, client.pem, client.chained, sota.toml. */
-static json_t *answer(struct bw_srv *srv, const struct reg_req *r, X509 *cert)
+static json_t *answer(struct bw_srv *srv, const struct bw_srv_reg_req *r, X509 *cert)
 {
 	char *root = NULL, *leaf = NULL, *ca = NULL, *chained = NULL;
 	char toml[2048];
@@ -174,7 +166,7 @@ out:
 }
 
 /* Everything after the token check, inside one transaction. */
-static int do_sign(struct bw_srv *srv, const struct reg_req *r,
+static int do_sign(struct bw_srv *srv, const struct bw_srv_reg_req *r,
 		   const struct bw_token_use *tok, X509 **cert, int *status,
 		   struct bw_err *err)
 {
@@ -238,7 +230,7 @@ static void sign(struct bw_srv *srv, struct evhttp_request *req)
 	struct bw_err err = { 0 };
 	struct bw_json_limits lim = { .max_depth = 4 };
 	struct bw_token_use tok;
-	struct reg_req r;
+	struct bw_srv_reg_req r;
 	const char *token = token_of(req);
 	char hash[65];
 	size_t len = 0;
@@ -255,7 +247,7 @@ static void sign(struct bw_srv *srv, struct evhttp_request *req)
 		goto out;
 	}
 	if (!body || (rc = bw_json_parse(body, len, &lim, &b, &err)) ||
-	    (rc = body_parse(b, &r, &err)))
+	    (rc = bw_srv_registration_parse(b, &r, &err)))
 		goto out;
 	bw_hash_buf_hex(BW_HASH_SHA256, token, strlen(token), hash);
 	if ((rc = srv->store->ops->begin(srv->store, &err))) {

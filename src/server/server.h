@@ -268,6 +268,29 @@ int bw_srv_range_parse(const char *h, uint64_t size, uint64_t *first,
  * control characters or backslash, bounded. */
 int bw_srv_target_path_ok(const char *path, size_t len);
 
+/* Metadata file names a device may ask for: "timestamp.json",
+ * "[N.]snapshot.json", "[N.]targets.json", "[N.]root.json". */
+int bw_srv_meta_name_parse(const char *name, char *role, size_t rolelen,
+			   int64_t *version);
+
+/* POST /sign body: {uuid, name?, hardware-id, csr, group?, overrides?};
+ * integers are accepted for string scalars. r->csr points into b. */
+#define BW_SRV_REG_STR_MAX 128
+struct bw_srv_reg_req {
+	char uuid[BW_STORE_UUID_MAX + 1];
+	char name[BW_SRV_REG_STR_MAX + 1];
+	char hwid[BW_SRV_REG_STR_MAX + 1];
+	const char *csr;
+	size_t csr_len;
+};
+int bw_srv_registration_parse(json_t *b, struct bw_srv_reg_req *r,
+			      struct bw_err *err);
+
+/* Admin "add CI target" body {name, length, hashes.sha256, custom?} into
+ * a TUF fileinfo (*fileinfo new reference). */
+int bw_srv_admin_fileinfo_parse(json_t *b, json_t **fileinfo,
+				struct bw_err *err);
+
 /* A device tag from x-ats-tags: first entry, [A-Za-z0-9._-], <= 128. */
 int bw_srv_tag_parse(const char *h, char *out, size_t outlen);
 
