@@ -13,32 +13,32 @@
 
 #include "device.h"
 
-static long crash_after = -1; /* -1: not read yet; 0: inert */
 static long writes;
+static pid_t writes_pid; /* writes count per process, not per fork */
 
+/* Read every time (a few writes per command): a forked test child sees
+ * the variable its parent set after the first write. */
 static long crash_limit(void)
 {
-	const char *v;
+	const char *v = getenv("BW_DEVICE_CRASH_AFTER_WRITES");
 	char *end = NULL;
 	long n;
 
-	if (crash_after >= 0)
-		return crash_after;
-	crash_after = 0;
-	v = getenv("BW_DEVICE_CRASH_AFTER_WRITES");
 	if (v == NULL || *v == '\0')
 		return 0;
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (errno == 0 && end != v && *end == '\0' && n > 0)
-		crash_after = n;
-	return crash_after;
+	return errno == 0 && end != v && *end == '\0' && n > 0 ? n : 0;
 }
 
 void bw_dev_durable(const char *what)
 {
 	long limit = crash_limit();
 
+	if (writes_pid != getpid()) {
+		writes_pid = getpid();
+		writes = 0;
+	}
 	writes++;
 	if (limit > 0 && writes >= limit) {
 		fprintf(stderr, "bulwark-device: crash hook: killed after "

@@ -1,0 +1,403 @@
+/*
+ * Unit tests for the device agent's modules (src/device/): state database
+ * (schema, round trip, damaged rows, newer schema), event queue (bound,
+ * batch wire format), config parsing, target matching and version order,
+ * recovery of an interrupted install, and the power-loss hook (in a
+ * forked child, which must die by SIGKILL at exactly the N-th write).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "bulwark/buf.h"
+#include "device.h"
+
+/* ---- fixtures -------------------------------------------------------------- */
+
+struct fx {
+	char dir[64];
+	char db[128];
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/bw_test_device.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/sota.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static sqlite3 *open_db(struct fx *f)
+{
+	sqlite3 *db = NULL;
+	struct bw_err err = {0};
+
+	assert_int_equal(bw_dev_state_open(f->db, &db, &err), 0);
+	return db;
+}
+
+static struct bw_dev_target target(const char *name, const char *version)
+{
+	struct bw_dev_target t;
+
+	memset(&t, 0, sizeof(t));
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	snprintf(t.version, sizeof(t.version), "%s", version);
+	t.length = 1234;
+	memset(t.sha256, 'a', 64);
+	t.bootfw = -1;
+	return t;
+}
+
+/* ---- state --------------------------------------------------------------- */
+
+static void test_device_state__fresh_database(void **state)
+{
+	sqlite3 *db = open_db(*state);
+	struct bw_dev_state st;
+
+	assert_int_equal(bw_dev_state_load(db, &st, NULL), 0);
+	assert_int_equal(st.active, 0);
+	assert_int_equal(st.pending, -1);
+	assert_int_equal(st.booted, -1);
+	assert_int_equal(st.slot_state[0], BW_DEV_SLOT_GOOD);
+	assert_string_equal(st.slot[0].name, "factory");
+	assert_int_equal(st.slot_state[1], BW_DEV_SLOT_EMPTY);
+	assert_int_equal(st.dl_state, BW_DEV_DL_NONE);
+	assert_int_equal(st.bootfw, -1);
+	sqlite3_close(db);
+}
+
+static void test_device_state__round_trip_and_reopen(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db = open_db(f);
+	struct bw_dev_state st, st2;
+
+	assert_int_equal(bw_dev_state_load(db, &st, NULL), 0);
+	st.pending = 1;
+	st.attempts_left = 2;
+	st.slot_state[1] = BW_DEV_SLOT_PENDING;
+	st.slot[1] = target("fw-2", "2");
+	st.slot[1].bootfw = 7;
+	snprintf(st.correlation, sizeof(st.correlation), "corr-1");
+	assert_int_equal(bw_dev_state_save(db, &st, NULL, 0, 10, NULL), 0);
+	sqlite3_close(db);
+	db = open_db(f); /* migrations are not re-applied */
+	assert_int_equal(bw_dev_state_load(db, &st2, NULL), 0);
+	assert_int_equal(st2.pending, 1);
+	assert_int_equal(st2.attempts_left, 2);
+	assert_int_equal(st2.slot_state[1], BW_DEV_SLOT_PENDING);
+	assert_string_equal(st2.slot[1].name, "fw-2");
+	assert_int_equal(st2.slot[1].bootfw, 7);
+	assert_int_equal(st2.slot[1].length, 1234);
+	assert_string_equal(st2.correlation, "corr-1");
+	sqlite3_close(db);
+}
+
+static void test_device_state__damaged_row_refused(void **state)
+{
+	sqlite3 *db = open_db(*state);
+	struct bw_dev_state st;
+	struct bw_err err = {0};
+
+	/* A slot index out of range must never reach the slot array. */
+	assert_int_equal(sqlite3_exec(db, "UPDATE agent SET pending = 7", NULL,
+				      NULL, NULL), SQLITE_OK);
+	assert_int_equal(bw_dev_state_load(db, &st, &err), BW_EFORMAT);
+	assert_non_null(strstr(err.msg, "agent row"));
+	assert_int_equal(sqlite3_exec(db, "UPDATE agent SET pending = -1;"
+				      "UPDATE target_rec SET state = 99 WHERE "
+				      "role = 'slot1'", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(bw_dev_state_load(db, &st, &err), BW_EFORMAT);
+	sqlite3_close(db);
+}
+
+static void test_device_state__newer_schema_refused(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db = open_db(f);
+	struct bw_err err = {0};
+
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL,
+				      NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	db = NULL;
+	assert_int_equal(bw_dev_state_open(f->db, &db, &err), BW_EUNSUPPORTED);
+	assert_null(db);
+}
+
+static void test_device_state__failed_and_listing(void **state)
+{
+	sqlite3 *db = open_db(*state);
+	struct bw_dev_target ts[2] = {target("a", "1"), target("b", "2")};
+	struct bw_dev_target *out = NULL;
+	size_t n = 0;
+	int failed = 1;
+
+	assert_int_equal(bw_dev_state_is_failed(db, "a", &failed, NULL), 0);
+	assert_int_equal(failed, 0);
+	assert_int_equal(bw_dev_state_mark_failed(db, &ts[0], NULL), 0);
+	assert_int_equal(bw_dev_state_is_failed(db, "a", &failed, NULL), 0);
+	assert_int_equal(failed, 1);
+	assert_int_equal(bw_dev_state_listing_save(db, ts, 2, 42, NULL), 0);
+	assert_int_equal(bw_dev_state_listing_save(db, ts + 1, 1, 43, NULL), 0);
+	assert_int_equal(bw_dev_state_listing_load(db, &out, &n, NULL), 0);
+	assert_int_equal(n, 1); /* replaced, not appended */
+	assert_string_equal(out[0].name, "b");
+	free(out);
+	sqlite3_close(db);
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static void test_device_events__bounded_and_wire_format(void **state)
+{
+	sqlite3 *db = open_db(*state);
+	struct bw_dev_target t = target("fw-2", "2");
+	struct bw_dev_event ev = {"EcuDownloadStarted", -1, NULL, &t};
+	struct bw_dev_event done = {"EcuInstallationCompleted", 0, "boom", &t};
+	char *json = NULL;
+	size_t len = 0, cnt = 0, i;
+	int64_t last = 0;
+	long n = 0;
+	json_t *arr, *e;
+
+	for (int k = 0; k < 10; k++)
+		assert_int_equal(bw_dev_event_queue(db, &ev, "c1", 3, NULL), 0);
+	assert_int_equal(bw_dev_event_queue(db, &done, "c1", 3, NULL), 0);
+	assert_int_equal(bw_dev_events_count(db, &n, NULL), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(bw_dev_events_batch(db, 2, &json, &len, &last, &cnt,
+					     NULL), 0);
+	assert_int_equal(cnt, 2);
+	arr = json_loadb(json, len, 0, NULL);
+	assert_true(json_is_array(arr));
+	assert_int_equal(json_array_size(arr), 2);
+	json_array_foreach(arr, i, e) {
+		assert_int_equal(json_object_size(e), 4);
+		assert_int_equal(json_string_length(json_object_get(e, "id")), 36);
+		assert_non_null(json_object_get(e, "deviceTime"));
+		assert_string_equal(json_string_value(json_object_get(
+			json_object_get(e, "event"), "correlationId")), "c1");
+	}
+	json_decref(arr);
+	free(json);
+	assert_int_equal(bw_dev_events_drop(db, last, NULL), 0);
+	assert_int_equal(bw_dev_events_batch(db, 10, &json, &len, &last, &cnt,
+					     NULL), 0);
+	assert_int_equal(cnt, 1); /* the newest survived the bound */
+	arr = json_loadb(json, len, 0, NULL);
+	e = json_object_get(json_array_get(arr, 0), "event");
+	assert_true(json_is_false(json_object_get(e, "success")));
+	assert_string_equal(json_string_value(json_object_get(e, "details")),
+			    "boom");
+	json_decref(arr);
+	free(json);
+	sqlite3_close(db);
+}
+
+/* ---- config -------------------------------------------------------------- */
+
+static void test_device_config__parse(void **state)
+{
+	struct bw_dev_config c;
+	struct bw_err err = {0};
+
+	(void)state;
+	bw_dev_config_init(&c);
+	assert_int_equal(bw_dev_config_parse(&c, "[device]\nhardware_id = hw\n"
+					     "[update]\nboot_attempts = 5\n"
+					     "rollback_protection = off\n", 0,
+					     &err), 0);
+	assert_string_equal(c.hardware_id, "hw");
+	assert_int_equal(c.boot_attempts, 5);
+	assert_int_equal(c.rollback_protection, 0);
+	/* A second file only fills gaps. */
+	assert_int_equal(bw_dev_config_parse(&c, "[device]\nhardware_id = x\n"
+					     "tag = t\n", 1, &err), 0);
+	assert_string_equal(c.hardware_id, "hw");
+	assert_string_equal(c.tag, "t");
+	assert_int_equal(bw_dev_config_parse(&c, "[device]\nhwid = x\n", 0,
+					     &err), BW_EFORMAT);
+	assert_non_null(strstr(err.msg, "unknown key"));
+	assert_int_equal(bw_dev_config_parse(&c, "[update]\nboot_attempts = 0\n",
+					     0, &err), BW_EFORMAT);
+	assert_int_equal(bw_dev_config_parse(&c, "[update]\ninterval = 5x\n",
+					     0, &err), BW_EFORMAT);
+	assert_int_equal(bw_dev_config_parse(&c, "[update]\nrollback_protection"
+					     " = maybe\n", 0, &err), BW_EFORMAT);
+	bw_dev_config_dispose(&c);
+}
+
+/* ---- matching and versions ---------------------------------------------- */
+
+static void test_device_match__versions(void **state)
+{
+	(void)state;
+	assert_int_equal(bw_dev_version_cmp("1.10", "1.9"), 1);
+	assert_int_equal(bw_dev_version_cmp("10", "9"), 1);
+	assert_int_equal(bw_dev_version_cmp("2", "2"), 0);
+	assert_int_equal(bw_dev_version_cmp("", "1"), -1);
+	assert_int_equal(bw_dev_version_cmp("1.2.3", "1.2.10"), -1);
+}
+
+static int match(const char *custom, struct bw_dev_target *t)
+{
+	struct bw_dev_config c;
+	json_t *j = json_loads(custom, 0, NULL);
+	int r;
+
+	bw_dev_config_init(&c);
+	c.hardware_id = "hw";
+	c.tag = "main";
+	r = bw_dev_target_matches(&c, "fw", 10, j, t);
+	json_decref(j);
+	return r;
+}
+
+static void test_device_match__custom(void **state)
+{
+	struct bw_dev_target t;
+
+	(void)state;
+	assert_int_equal(match("{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+			       "\"tags\":[\"main\"]}", &t), 1);
+	assert_string_equal(t.version, "3");
+	assert_int_equal(t.bootfw, -1);
+	assert_int_equal(match("{\"version\":4,\"hardwareIds\":[\"hw\"],"
+			       "\"tags\":[\"main\"],\"bootfirmware_version\":"
+			       "\"12\"}", &t), 1);
+	assert_string_equal(t.version, "4");
+	assert_int_equal(t.bootfw, 12);
+	/* Other hardware, other tag, no version, unreadable bootfw: no. */
+	assert_int_equal(match("{\"version\":\"3\",\"hardwareIds\":[\"hx\"],"
+			       "\"tags\":[\"main\"]}", &t), 0);
+	assert_int_equal(match("{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+			       "\"tags\":[\"beta\"]}", &t), 0);
+	assert_int_equal(match("{\"hardwareIds\":[\"hw\"],\"tags\":[\"main\"]}",
+			       &t), 0);
+	assert_int_equal(match("{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+			       "\"tags\":[\"main\"],\"bootfirmware_version\":"
+			       "\"-1\"}", &t), 0);
+	assert_int_equal(match("[1]", &t), 0);
+}
+
+/* ---- recovery and the crash hook ---------------------------------------- */
+
+static void write_config(struct fx *f, char *path, size_t cap)
+{
+	char text[512];
+	struct bw_err err = {0};
+
+	snprintf(path, cap, "%s/device.ini", f->dir);
+	snprintf(text, sizeof(text), "[device]\nstate_dir = %s\nhardware_id = "
+		 "hw\n[update]\nslot_a = %s/a\nslot_b = %s/b\n", f->dir, f->dir,
+		 f->dir);
+	assert_int_equal(bw_io_write_atomic(path, text, strlen(text), 0600,
+					    &err), 0);
+}
+
+static void test_device_recover__torn_install(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db = open_db(f);
+	struct bw_dev_state st;
+	struct bw_dev *d = NULL;
+	char cfg[128];
+
+	assert_int_equal(bw_dev_state_load(db, &st, NULL), 0);
+	st.slot_state[1] = BW_DEV_SLOT_WRITING;
+	st.slot[1] = target("fw-2", "2");
+	assert_int_equal(bw_dev_state_save(db, &st, NULL, 0, 10, NULL), 0);
+	sqlite3_close(db);
+	write_config(f, cfg, sizeof(cfg));
+	assert_int_equal(bw_dev_open(cfg, &d, NULL), 0);
+	/* Never bootable: what was being written is unknown. */
+	assert_int_equal(d->st.slot_state[1], BW_DEV_SLOT_EMPTY);
+	assert_int_equal(d->st.pending, -1);
+	bw_dev_free(d);
+}
+
+static void test_device_crash__hook_kills_at_nth_write(void **state)
+{
+	pid_t pid;
+	int status = 0, fds[2];
+	char c = 0;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Counting starts in the child, whatever the parent wrote. */
+		setenv("BW_DEVICE_CRASH_AFTER_WRITES", "3", 1);
+		bw_dev_durable("one");
+		bw_dev_durable("two");
+		if (write(fds[1], "2", 1) != 1) /* two writes survived */
+			_exit(3);
+		bw_dev_durable("three");
+		_exit(0); /* must not be reached */
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	assert_int_equal(c, '2');
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	/* Unset: inert. */
+	unsetenv("BW_DEVICE_CRASH_AFTER_WRITES");
+	for (int i = 0; i < 5; i++)
+		bw_dev_durable("inert");
+}
+
+#define FX(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		FX(test_device_state__fresh_database),
+		FX(test_device_state__round_trip_and_reopen),
+		FX(test_device_state__damaged_row_refused),
+		FX(test_device_state__newer_schema_refused),
+		FX(test_device_state__failed_and_listing),
+		FX(test_device_events__bounded_and_wire_format),
+		cmocka_unit_test(test_device_config__parse),
+		cmocka_unit_test(test_device_match__versions),
+		cmocka_unit_test(test_device_match__custom),
+		FX(test_device_recover__torn_install),
+		cmocka_unit_test(test_device_crash__hook_kills_at_nth_write),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
