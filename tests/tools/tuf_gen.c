@@ -2073,6 +2073,94 @@ static void sc_timestamp_without_snapshot(const char *name)
 		 e);
 }
 
+/* state1: ts/sn v3; state2: root v2 with the same keys, ts/sn v1. */
+static void sc_root_rotation_keeps_rollback(const char *name)
+{
+	struct st s1, s2;
+	json_t *t, *e1, *e2;
+
+	st_open(&s1, name, "state1", 1);
+	publish_root(&s1, std_root(1, VALID, 1), KEYS("root"), 1);
+	t = mk_targets(1, VALID);
+	add_target(&s1, t, "hello.txt", "hello from bulwark\n");
+	std_top(&s1, t, NULL, 3, 3);
+
+	st_open(&s2, name, "state2", 1);
+	publish_root(&s2, std_root(1, VALID, 1), KEYS("root"), 0);
+	publish_root(&s2, std_root(2, VALID, 1), KEYS("root"), 0);
+	t = mk_targets(1, VALID);
+	add_target(&s2, t, "hello.txt", "hello from bulwark\n");
+	std_top(&s2, t, NULL, 1, 1);
+
+	e1 = ex_step("state1", "ok", "valid repository", 1, 3, 3, 1);
+	ex_dl(e1, "hello.txt", "ok", NULL);
+	e2 = ex_step("state2", "fail",
+		     "root v2 keeps the timestamp and snapshot keys, so the "
+		     "trusted timestamp v3 stays trusted (TUF 5.3.11 only "
+		     "drops it when the keys change) and timestamp v1 is a "
+		     "rollback; root v2 itself is verified and kept",
+		     2, 3, 3, 1);
+	ex_dl(e2, "hello.txt", "fail", NULL);
+	ex_write_seq(name,
+		     "state1: timestamp/snapshot v3; state2: root v2 with the "
+		     "same keys for every role and timestamp/snapshot v1",
+		     e1, e2);
+}
+
+static void sc_initial_root_expired(const char *name)
+{
+	struct st s;
+	json_t *t, *e;
+
+	st_open(&s, name, NULL, 1);
+	publish_root(&s, std_root(1, EXPIRED, 1), KEYS("root"), 1);
+	publish_root(&s, std_root(2, VALID, 1), KEYS("root"), 0);
+	t = mk_targets(1, VALID);
+	add_target(&s, t, "hello.txt", "hello from bulwark\n");
+	std_top(&s, t, NULL, 1, 1);
+	e = ex_step(NULL, "ok",
+		    "the provisioned root may be expired (TUF 5.2 "
+		    "does not check it); the client updates to root v2, which "
+		    "is not",
+		    2, 1, 1, 1);
+	ex_dl(e, "hello.txt", "ok", NULL);
+	ex_write(name,
+		 "initial_root.json (root v1) expired "
+		 "2020-01-01T00:00:00Z; 2.root.json is valid",
+		 e);
+}
+
+static void sc_target_edge_files(const char *name)
+{
+	static const char sha512_text[] = "listed with sha512 only\n";
+	char hex[BW_HASH_MAX_HEX];
+	struct st s;
+	json_t *t, *e;
+
+	st_open(&s, name, NULL, 1);
+	t = std_start(&s);
+	add_target(&s, t, "empty.txt", "");
+	CK(bw_hash_buf_hex(BW_HASH_SHA512, sha512_text, strlen(sha512_text),
+			   hex));
+	json_object_set_new(json_object_get(t, "targets"), "sha512-only.txt",
+			    nonnull(json_pack("{s:I, s:{s:s}}", "length",
+					      (json_int_t)strlen(sha512_text),
+					      "hashes", "sha512", hex)));
+	put_target_file(&s, "sha512-only.txt", hex, sha512_text,
+			strlen(sha512_text));
+	std_top(&s, t, NULL, 1, 1);
+	e = ex_step(NULL, "ok", "valid repository", 1, 1, 1, 1);
+	ex_dl(e, "hello.txt", "ok", NULL);
+	ex_dl(e, "empty.txt", "ok", "a zero-length target is a valid target");
+	ex_dl(e, "sha512-only.txt", "ok",
+	      "listed with a sha512 hash only "
+	      "(served as <sha512>.sha512-only.txt)");
+	ex_write(name,
+		 "targets lists an empty file and a file with only a "
+		 "sha512 hash",
+		 e);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 struct scenario {
@@ -2130,6 +2218,9 @@ static const struct scenario scenarios[] = {
     {"target-special-chars", sc_target_special_chars},
     {"snapshot-without-targets", sc_snapshot_without_targets},
     {"timestamp-without-snapshot", sc_timestamp_without_snapshot},
+    {"root-rotation-keeps-rollback", sc_root_rotation_keeps_rollback},
+    {"initial-root-expired", sc_initial_root_expired},
+    {"target-edge-files", sc_target_edge_files},
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
