@@ -75,6 +75,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             return self._send_endless()
         if path in self.server.slow:
             return self._send_slow(self.server.slow[path])
+        if self.server.ranges and self.headers.get("Range"):
+            return self._send_range(self.headers["Range"])
         return super().do_GET()
 
     def do_HEAD(self):
@@ -89,6 +91,33 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             return None
         with open(fs_path, "rb") as f:
             return f.read()
+
+    def _send_range(self, spec):
+        """One "bytes=N-" or "bytes=N-M" range: 206, or 416 past the end."""
+        body = self._file_bytes()
+        if body is None:
+            return self.send_error(404)
+        unit, _, rng = spec.partition("=")
+        first, _, last = rng.partition("-")
+        if (unit.strip() != "bytes" or not first.isdigit() or
+                (last and not last.isdigit())):
+            return super().do_GET()  # unsupported: ignore it like a server may
+        start = int(first)
+        end = min(int(last), len(body) - 1) if last else len(body) - 1
+        if start >= len(body) or end < start:
+            self.send_response(416)
+            self.send_header("Content-Range", "bytes */%d" % len(body))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Range", "bytes %d-%d/%d" %
+                         (start, end, len(body)))
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        self.wfile.write(body[start:end + 1])
+        return None
 
     def _send_slow(self, interval):
         """Announce the real length, then drip one byte per interval."""
@@ -151,14 +180,17 @@ class _Server(http.server.ThreadingHTTPServer):
 class StaticServer:
     """Serve a directory on 127.0.0.1 in a thread.
 
-    slow: {url_path: seconds_per_byte}; endless: set of url paths.
+    slow: {url_path: seconds_per_byte}; endless: set of url paths;
+    ranges: honour single "Range: bytes=N-[M]" requests (http.server's
+    handler ignores Range, as some static servers do).
     misbehave_limit_s bounds how long a slow/endless response may last.
     Use as a context manager or call start()/stop().
     """
 
     def __init__(self, root, slow=None, endless=None, misbehave_limit_s=90,
-                 endless_cap=1 << 30):
+                 endless_cap=1 << 30, ranges=False):
         self.root = os.path.abspath(root)
+        self.ranges = ranges
         self.slow = dict(slow or {})
         self.endless = set(endless or ())
         self.misbehave_limit_s = misbehave_limit_s
@@ -173,6 +205,7 @@ class StaticServer:
         httpd.endless = self.endless
         httpd.misbehave_limit_s = self.misbehave_limit_s
         httpd.endless_cap = self.endless_cap
+        httpd.ranges = self.ranges
         httpd.lock = threading.Lock()
         httpd.stopping = threading.Event()
         httpd.requests = []
