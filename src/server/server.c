@@ -320,6 +320,7 @@ int bw_srv_new(struct bw_srv_config *cfg, struct bw_srv **out,
 	if (!srv)
 		return bw_err_set(err, rc, "out of memory");
 	srv->cfg = cfg;
+	srv->generation = 1; /* a connection's 0 means "never checked" */
 	bw_srv_log_set_level(cfg->log_level);
 	if ((rc = srv_open(srv, err)))
 		return rc;

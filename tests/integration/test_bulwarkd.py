@@ -444,6 +444,25 @@ class ProcessTest(unittest.TestCase):
         p = c.run(c.BULWARKD, "--bogus", check=False)
         self.assertEqual(p.returncode, 2)
 
+    def test_resumed_session_on_a_fresh_server(self):
+        # regression: a resumed session (no verify callback) on a server
+        # whose policy generation never moved was refused with 403
+        srv = c.Server(self.dir, c.Tuf()).start()
+        try:
+            d = c.device_cert(srv.pki, self.dir, "fresh")
+            ctx = srv.ctx(d["cert"], d["key"])
+            sess = None
+            for i in range(3):
+                s = ctx.wrap_socket(c.socket.create_connection(
+                    ("127.0.0.1", srv.gw_port)), session=sess)
+                s.sendall(b"GET /device HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertIn(b"HTTP/1.1 200", s.recv(65536))
+                self.assertEqual(s.session_reused, i > 0)
+                sess = s.session
+                s.close()
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
     def test_port_in_use_refused(self):
         srv = c.Server(self.dir, c.Tuf())
         srv.start()

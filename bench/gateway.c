@@ -1,0 +1,648 @@
+/*
+ * bulwarkd gateway load: a self-contained benchmark. It builds a factory
+ * PKI, N device certificates and a signed CI repository in a temporary
+ * directory, forks a real bulwarkd server (the bwserver library, gateway +
+ * registration listeners on 127.0.0.1) and drives it with client threads
+ * speaking TLS with client certificates (OpenSSL):
+ *
+ *   full       connect, full mTLS handshake, GET /repo/timestamp.json, close
+ *   resumed    the same with a TLS 1.3 session ticket (no client signature)
+ *   keepalive  N devices on N open connections, each sending
+ *              GET /repo/timestamp.json with If-None-Match (304), all
+ *              requests of a round in flight at once
+ *   register   POST /sign with a fresh CSR (token, CSR checks, issuance,
+ *              one SQLite transaction) on keep-alive connections
+ *
+ * and reports operations per second and the server's peak RSS. Every mode
+ * is bounded in time (--seconds, default 2) and count (--max, default
+ * 200000). 127.0.0.1 only.
+ *
+ * Usage: bench_gateway [--seconds S] [--devices N] [--threads T] [--max M]
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "bulwark/hash.h"
+#include "bulwark/json.h"
+#include "bulwark/pki.h"
+#include "bulwark/tuf.h"
+#include "config.h"
+#include "server.h"
+#include "storage.h"
+
+#define MAX_DEVICES 1000
+#define MAX_THREADS 16
+#define TOKEN "bench-token-0123456789abcdef"
+#define RESP_MAX 65536
+
+struct dev {
+	X509 *cert;
+	EVP_PKEY *key;
+	SSL_CTX *ctx;
+};
+
+static struct {
+	char dir[256];
+	int gw_port, reg_port;
+	double seconds;
+	long max_ops;
+	int ndev, nthreads;
+	struct dev devs[MAX_DEVICES];
+	SSL_CTX *reg_ctx;
+	char etag[80];
+	volatile long ops;
+	volatile int stop;
+	pthread_mutex_t lock;
+} B;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_gateway: %s\n", what);
+	ERR_print_errors_fp(stderr);
+	exit(1);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t n = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &n))
+		die("free port");
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static int tcp_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+static void make_pki(void)
+{
+	struct bw_pki_create_opts o;
+	const char *ips[] = { "127.0.0.1" };
+	struct bw_err err = { 0 };
+
+	memset(&o, 0, sizeof(o));
+	o.dir = B.dir;
+	o.factory = "bench";
+	o.sans.ip = ips;
+	o.sans.nip = 1;
+	o.online_ca = 1;
+	o.now = time(NULL);
+	if (bw_pki_create(&o, &err))
+		die(err.msg);
+}
+
+static X509_REQ *make_csr(const char *uuid, EVP_PKEY *key)
+{
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *n = X509_NAME_new();
+
+	X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+				   (const unsigned char *)uuid, -1, -1, 0);
+	X509_NAME_add_entry_by_NID(n, NID_organizationalUnitName, MBSTRING_UTF8,
+				   (const unsigned char *)"bench", -1, -1, 0);
+	X509_REQ_set_subject_name(req, n);
+	X509_REQ_set_pubkey(req, key);
+	X509_REQ_sign(req, key, EVP_sha256());
+	X509_NAME_free(n);
+	return req;
+}
+
+static void random_uuid(char out[37])
+{
+	unsigned char r[16];
+	char hex[33];
+
+	RAND_bytes(r, sizeof(r));
+	bw_hex_encode(r, 16, hex);
+	snprintf(out, 37, "%.8s-%.4s-4%.3s-8%.3s-%.12s", hex, hex + 8, hex + 12,
+		 hex + 16, hex + 20);
+}
+
+static SSL_CTX *client_ctx(X509 *cert, EVP_PKEY *key)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	char ca[300];
+
+	snprintf(ca, sizeof(ca), "%s/factory_ca.pem", B.dir);
+	if (!ctx || SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+		die("client ctx");
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+	if (cert && (SSL_CTX_use_certificate(ctx, cert) != 1 ||
+		     SSL_CTX_use_PrivateKey(ctx, key) != 1))
+		die("client cert");
+	return ctx;
+}
+
+static void make_devices(void)
+{
+	char path[300], uuid[37];
+	X509 *ca = NULL;
+	EVP_PKEY *cakey = NULL;
+
+	snprintf(path, sizeof(path), "%s/online-ca.pem", B.dir);
+	if (bw_pki_cert_load(path, &ca, NULL))
+		die("online-ca.pem");
+	snprintf(path, sizeof(path), "%s/online-ca.key", B.dir);
+	if (bw_pki_key_load(path, &cakey, NULL))
+		die("online-ca.key");
+	for (int i = 0; i < B.ndev; i++) {
+		X509_REQ *req = NULL;
+
+		if (bw_pki_key_generate(&B.devs[i].key, NULL))
+			die("keygen");
+		random_uuid(uuid);
+		req = make_csr(uuid, B.devs[i].key);
+		if (bw_pki_device_cert_issue(ca, cakey, req, "bench", 0, 30,
+					     time(NULL), &B.devs[i].cert, NULL))
+			die("device cert");
+		X509_REQ_free(req);
+		B.devs[i].ctx = client_ctx(B.devs[i].cert, B.devs[i].key);
+	}
+	B.reg_ctx = client_ctx(NULL, NULL);
+	X509_free(ca);
+	EVP_PKEY_free(cakey);
+}
+
+/* A CI root and one server-signed target, through the server's own code. */
+static void make_repo(const char *db)
+{
+	struct bw_signer *k[4] = { NULL };
+	const char *roles[4] = { "root", "timestamp", "snapshot", "targets" };
+	struct bw_store *st = NULL;
+	struct bw_srv_repo *r = NULL;
+	struct bw_srv_repo_opts o = { .timestamp_expiry = 86400,
+				      .timestamp_resign_before = 3600,
+				      .snapshot_expiry = 86400 * 30,
+				      .ci_targets_expiry = 86400 * 30 };
+	struct bw_err err = { 0 };
+	json_t *keys = json_object(), *rl = json_object(), *obj = NULL,
+	       *env = NULL, *fi = NULL;
+	uint8_t *root = NULL;
+	size_t len = 0;
+	char hash[65];
+
+	for (int i = 0; i < 4; i++) {
+		json_t *kj = NULL;
+
+		if (bw_signer_keyfile_generate(BW_KEY_ED25519, &k[i], NULL) ||
+		    bw_key_to_json(bw_signer_key(k[i]), &kj, NULL))
+			die("tuf key");
+		json_object_set_new(keys, bw_signer_key(k[i])->keyid, kj);
+		json_object_set_new(rl, roles[i], json_pack(
+			"{s:[s],s:i}", "keyids", bw_signer_key(k[i])->keyid,
+			"threshold", 1));
+	}
+	obj = json_pack("{s:s,s:s,s:i,s:s,s:b,s:o,s:o}", "_type", "root",
+			"spec_version", "1.0.31", "version", 1, "expires",
+			"2099-01-01T00:00:00Z", "consistent_snapshot", 0, "keys",
+			keys, "roles", rl);
+	if (bw_tuf_envelope_sign(obj, &k[0], 1, &env, NULL) ||
+	    bw_json_serialize(env, &root, &len, NULL))
+		die("root");
+	o.timestamp = k[1], o.snapshot = k[2], o.ci_targets = k[3];
+	bw_hash_buf_hex(BW_HASH_SHA256, "fw", 2, hash);
+	fi = json_pack("{s:i,s:{s:s}}", "length", 2, "hashes", "sha256", hash);
+	if (bw_store_sqlite_open(db, &st, &err) || bw_srv_repo_new(st, &o, &r) ||
+	    bw_srv_repo_root_upload(r, "ci", root, len, time(NULL), &err) ||
+	    bw_srv_repo_ci_target_add(r, "fw", fi, time(NULL), &err))
+		die(err.msg);
+	bw_hash_buf_hex(BW_HASH_SHA256, TOKEN, strlen(TOKEN), hash);
+	if (st->ops->token_add(st, hash, "ci", time(NULL) + 3600, -1, "bench",
+			       time(NULL), NULL, &err))
+		die(err.msg);
+	bw_srv_repo_free(r);
+	bw_store_close(st);
+	for (int i = 0; i < 4; i++)
+		bw_signer_free(k[i]);
+	free(root);
+	json_decref(fi);
+	json_decref(obj);
+	json_decref(env);
+}
+
+/* ---- the server (child process) --------------------------------------- */
+
+static pid_t start_server(void)
+{
+	struct bw_srv_config cfg;
+	struct bw_srv *srv = NULL;
+	struct bw_err err = { 0 };
+	pid_t pid = 0;
+
+	bw_srv_config_init(&cfg);
+	snprintf(cfg.database, sizeof(cfg.database), "%s/bench.db", B.dir);
+	snprintf(cfg.pki_dir, sizeof(cfg.pki_dir), "%s", B.dir);
+	snprintf(cfg.gw_listen, sizeof(cfg.gw_listen), "127.0.0.1:%d", B.gw_port);
+	snprintf(cfg.reg_listen, sizeof(cfg.reg_listen), "127.0.0.1:%d", B.reg_port);
+	snprintf(cfg.targets_dir, sizeof(cfg.targets_dir), "%s", B.dir);
+	cfg.roles = BW_SRV_ROLE_GATEWAY | BW_SRV_ROLE_REGISTRATION;
+	cfg.reg_rate_per_minute = 100000000;
+	cfg.log_level = 4;
+	if (bw_srv_config_finish(&cfg, &err))
+		die(err.msg);
+	make_repo(cfg.database);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid > 0)
+		return pid;
+	if (bw_srv_new(&cfg, &srv, &err)) {
+		fprintf(stderr, "server: %s\n", err.msg);
+		_exit(1);
+	}
+	bw_srv_run(srv);
+	bw_srv_free(srv);
+	_exit(0);
+}
+
+static void wait_port(int port)
+{
+	for (int i = 0; i < 200; i++) {
+		int fd = tcp_connect(port);
+
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		usleep(25000);
+	}
+	die("server did not start");
+}
+
+/* ---- HTTP over TLS ------------------------------------------------------- */
+
+static int ssl_write_all(SSL *ssl, const char *buf, size_t n)
+{
+	return SSL_write(ssl, buf, (int)n) == (int)n ? 0 : -1;
+}
+
+/* Read one response; returns the status code or -1. */
+static int read_response(SSL *ssl, char *buf, size_t cap)
+{
+	size_t have = 0, need = 0;
+	char *hdr_end = NULL, *cl = NULL;
+	int status = 0;
+
+	while (!hdr_end) {
+		int n = SSL_read(ssl, buf + have, (int)(cap - have - 1));
+
+		if (n <= 0)
+			return -1;
+		have += (size_t)n;
+		buf[have] = '\0';
+		hdr_end = strstr(buf, "\r\n\r\n");
+		if (!hdr_end && have >= cap - 1)
+			return -1;
+	}
+	if (strncmp(buf, "HTTP/1.1 ", 9))
+		return -1;
+	status = (int)strtol(buf + 9, NULL, 10);
+	cl = strcasestr(buf, "Content-Length:");
+	need = (size_t)(hdr_end + 4 - buf) + (cl && cl < hdr_end ?
+					      strtoul(cl + 15, NULL, 10) : 0);
+	if (need >= cap)
+		return -1;
+	while (have < need) {
+		int n = SSL_read(ssl, buf + have, (int)(need - have));
+
+		if (n <= 0)
+			return -1;
+		have += (size_t)n;
+	}
+	buf[have] = '\0';
+	return status;
+}
+
+static SSL *tls_open(SSL_CTX *ctx, int port, SSL_SESSION *sess)
+{
+	int fd = tcp_connect(port);
+	SSL *ssl = fd >= 0 ? SSL_new(ctx) : NULL;
+
+	if (!ssl) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	SSL_set_fd(ssl, fd);
+	if (sess)
+		SSL_set_session(ssl, sess);
+	if (SSL_connect(ssl) != 1) {
+		SSL_free(ssl);
+		close(fd);
+		return NULL;
+	}
+	return ssl;
+}
+
+static void tls_close(SSL *ssl)
+{
+	int fd = SSL_get_fd(ssl);
+
+	SSL_shutdown(ssl);
+	SSL_free(ssl);
+	close(fd);
+}
+
+static const char *ts_request(int with_etag)
+{
+	static char req[256];
+
+	snprintf(req, sizeof(req), "GET /repo/timestamp.json HTTP/1.1\r\n"
+		 "Host: 127.0.0.1\r\n%s%s%s\r\n", with_etag ? "If-None-Match: " : "",
+		 with_etag ? B.etag : "", with_etag ? "\r\n" : "");
+	return req;
+}
+
+/* ---- modes ----------------------------------------------------------------- */
+
+struct worker {
+	int idx;
+	int mode;
+	long ok, fail, reused;
+};
+
+enum { M_FULL, M_RESUMED, M_KEEPALIVE, M_REGISTER };
+
+static int more(void)
+{
+	return !B.stop && __atomic_add_fetch(&B.ops, 1, __ATOMIC_RELAXED) <= B.max_ops;
+}
+
+static void *worker_handshake(struct worker *w)
+{
+	struct dev *d = &B.devs[w->idx % B.ndev];
+	SSL_SESSION *sess = NULL;
+	char *buf = malloc(RESP_MAX);
+	const char *req = ts_request(1);
+
+	while (buf && more()) {
+		SSL *ssl = tls_open(d->ctx, B.gw_port,
+				    w->mode == M_RESUMED ? sess : NULL);
+
+		if (!ssl || ssl_write_all(ssl, req, strlen(req)) ||
+		    read_response(ssl, buf, RESP_MAX) != 304) {
+			w->fail++;
+		} else {
+			w->ok++;
+			w->reused += SSL_session_reused(ssl);
+			/* TLS 1.3 tickets are single-use on the client:
+			 * keep the one that came with this response */
+			if (w->mode == M_RESUMED) {
+				SSL_SESSION_free(sess);
+				sess = SSL_get1_session(ssl);
+			}
+		}
+		if (ssl)
+			tls_close(ssl);
+	}
+	SSL_SESSION_free(sess);
+	free(buf);
+	return NULL;
+}
+
+/* This worker's share of the devices, each on its own connection; every
+ * round sends one request on each and then reads every answer. */
+static void *worker_keepalive(struct worker *w)
+{
+	SSL *ssl[MAX_DEVICES] = { NULL };
+	char *buf = malloc(RESP_MAX);
+	const char *req = ts_request(1);
+	int n = 0;
+
+	for (int i = w->idx; i < B.ndev; i += B.nthreads)
+		if ((ssl[n] = tls_open(B.devs[i].ctx, B.gw_port, NULL)))
+			n++;
+	while (buf && n && !B.stop) {
+		for (int i = 0; i < n; i++)
+			if (ssl_write_all(ssl[i], req, strlen(req)))
+				w->fail++;
+		for (int i = 0; i < n; i++) {
+			if (read_response(ssl[i], buf, RESP_MAX) == 304)
+				w->ok++;
+			else
+				w->fail++;
+		}
+		if (__atomic_add_fetch(&B.ops, n, __ATOMIC_RELAXED) >= B.max_ops)
+			break;
+	}
+	for (int i = 0; i < n; i++)
+		tls_close(ssl[i]);
+	free(buf);
+	return NULL;
+}
+
+static char *register_body(void)
+{
+	EVP_PKEY *key = NULL;
+	X509_REQ *req = NULL;
+	BIO *b = BIO_new(BIO_s_mem());
+	char uuid[37], *pem = NULL, *out = NULL;
+	long n = 0;
+	json_t *j = NULL;
+
+	random_uuid(uuid);
+	if (bw_pki_key_generate(&key, NULL) || !b)
+		die("csr key");
+	req = make_csr(uuid, key);
+	PEM_write_bio_X509_REQ(b, req);
+	n = BIO_get_mem_data(b, &pem);
+	j = json_pack("{s:s,s:s,s:s%}", "uuid", uuid, "hardware-id", "board",
+		      "csr", pem, (size_t)n);
+	out = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	BIO_free(b);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	return out;
+}
+
+static void *worker_register(struct worker *w)
+{
+	SSL *ssl = tls_open(B.reg_ctx, B.reg_port, NULL);
+	char *buf = malloc(RESP_MAX), head[256];
+
+	while (ssl && buf && more()) {
+		char *body = register_body();
+		int hn = snprintf(head, sizeof(head), "POST /sign HTTP/1.1\r\n"
+				  "Host: 127.0.0.1\r\nOSF-TOKEN: %s\r\n"
+				  "Content-Length: %zu\r\n\r\n", TOKEN, strlen(body));
+
+		if (ssl_write_all(ssl, head, (size_t)hn) ||
+		    ssl_write_all(ssl, body, strlen(body)) ||
+		    read_response(ssl, buf, RESP_MAX) != 201)
+			w->fail++;
+		else
+			w->ok++;
+		free(body);
+	}
+	if (ssl)
+		tls_close(ssl);
+	free(buf);
+	return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->mode == M_KEEPALIVE)
+		return worker_keepalive(w);
+	if (w->mode == M_REGISTER)
+		return worker_register(w);
+	return worker_handshake(w);
+}
+
+static void run_mode(int mode, const char *name, const char *unit)
+{
+	pthread_t th[MAX_THREADS];
+	struct worker w[MAX_THREADS];
+	long ok = 0, fail = 0, reused = 0;
+	double t0 = 0, dt = 0;
+
+	B.ops = 0;
+	B.stop = 0;
+	memset(w, 0, sizeof(w));
+	t0 = now_s();
+	for (int i = 0; i < B.nthreads; i++) {
+		w[i].idx = i;
+		w[i].mode = mode;
+		pthread_create(&th[i], NULL, worker_main, &w[i]);
+	}
+	while (now_s() - t0 < B.seconds && B.ops < B.max_ops)
+		usleep(10000);
+	B.stop = 1;
+	for (int i = 0; i < B.nthreads; i++) {
+		pthread_join(th[i], NULL);
+		ok += w[i].ok, fail += w[i].fail, reused += w[i].reused;
+	}
+	dt = now_s() - t0;
+	printf("| %-34s | %10.0f %-12s | %8ld | %6ld | %s\n", name, ok / dt, unit,
+	       ok, fail, mode == M_RESUMED ? (reused * 2 >= ok ? "resumed" :
+					      "NOT resumed") : "");
+}
+
+static void get_etag(void)
+{
+	char *buf = malloc(RESP_MAX), *e = NULL, *end = NULL;
+	SSL *ssl = tls_open(B.devs[0].ctx, B.gw_port, NULL);
+	const char *req = ts_request(0);
+
+	if (!buf || !ssl || ssl_write_all(ssl, req, strlen(req)) ||
+	    read_response(ssl, buf, RESP_MAX) != 200 ||
+	    !(e = strcasestr(buf, "ETag: ")) || !(end = strstr(e, "\r\n")) ||
+	    end - e - 6 >= (long)sizeof(B.etag))
+		die("GET /repo/timestamp.json");
+	memcpy(B.etag, e + 6, (size_t)(end - e - 6));
+	B.etag[end - e - 6] = '\0';
+	tls_close(ssl);
+	free(buf);
+}
+
+static void args(int argc, char **argv)
+{
+	B.seconds = 2;
+	B.ndev = 100;
+	B.nthreads = 2;
+	B.max_ops = 200000;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		long v = strtol(argv[i + 1], NULL, 10);
+
+		if (!strcmp(argv[i], "--seconds") && v >= 1 && v <= 60)
+			B.seconds = (double)v;
+		else if (!strcmp(argv[i], "--devices") && v >= 1 && v <= MAX_DEVICES)
+			B.ndev = (int)v;
+		else if (!strcmp(argv[i], "--threads") && v >= 1 && v <= MAX_THREADS)
+			B.nthreads = (int)v;
+		else if (!strcmp(argv[i], "--max") && v >= 1 && v <= 10000000)
+			B.max_ops = v;
+		else
+			die("usage: bench_gateway [--seconds 1..60] [--devices 1..1000] "
+			    "[--threads 1..16] [--max N]");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct rusage ru;
+	char cmd[300];
+	pid_t pid = 0;
+	int status = 0;
+
+	args(argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(B.dir, sizeof(B.dir), "/tmp/bench-gateway-XXXXXX");
+	if (!mkdtemp(B.dir))
+		die("mkdtemp");
+	B.gw_port = free_port();
+	B.reg_port = free_port();
+	make_pki();
+	make_devices();
+	pid = start_server();
+	wait_port(B.gw_port);
+	wait_port(B.reg_port);
+	get_etag();
+	printf("# bulwarkd gateway, 127.0.0.1, %d devices, %d client threads, "
+	       "%.0f s per case, ECDSA P-256 client certificates\n\n",
+	       B.ndev, B.nthreads, B.seconds);
+	printf("| case                               | rate                    |"
+	       "       ok |  fails |\n|---|---|---|---|---|\n");
+	run_mode(M_FULL, "full mTLS handshake + GET (304)", "conn/s");
+	run_mode(M_RESUMED, "resumed TLS 1.3 + GET (304)", "conn/s");
+	run_mode(M_KEEPALIVE, "keep-alive GET timestamp (304)", "req/s");
+	run_mode(M_REGISTER, "registration POST /sign (201)", "reg/s");
+	kill(pid, SIGTERM);
+	if (wait4(pid, &status, 0, &ru) == pid)
+		printf("\nserver peak RSS: %ld KiB; clean exit: %s\n", ru.ru_maxrss,
+		       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes" : "no");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", B.dir);
+	return system(cmd) == 0 ? 0 : 1;
+}
