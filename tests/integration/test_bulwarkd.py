@@ -223,8 +223,10 @@ class AdminTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
+        rc = cls.srv.stop()
+        log = cls.srv.logtext()
         shutil.rmtree(cls.dir)
+        assert rc == 0, "bulwarkd did not stop cleanly: %r\n%s" % (rc, log)
 
     def test_bad_token(self):
         st, _ = self.srv.admin("GET", "/devices", token="x" * 32)
@@ -308,8 +310,10 @@ class RegistrationTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.srv.stop()
+        rc = cls.srv.stop()
+        log = cls.srv.logtext()
         shutil.rmtree(cls.dir)
+        assert rc == 0, "bulwarkd did not stop cleanly: %r\n%s" % (rc, log)
 
     def token(self, scope="ci", expires_in=3600, uses=None):
         body = {"scope": scope, "expires-in": expires_in}
