@@ -415,7 +415,7 @@ static int ap_tag(struct ap *a, const char *tag, struct bw_err *err)
 			   env == NULL ? ": run sign-prod-targets" : "");
 	}
 	if (rc == 0)
-		rc = bw_repo__publish(a->r, &a->t, 1, tag, b, n, err);
+		rc = bw_repo__publish(a->r, &a->t, 1, tag, b, n, 0, err);
 	json_decref(cur);
 	free(b);
 	return rc;
@@ -448,7 +448,7 @@ static int ap_ci(struct ap *a, struct bw_err *err)
 			rc = bw_repo__serialize(env, &b, &n, err);
 	}
 	if (rc == 0)
-		rc = bw_repo__publish(a->r, &a->t, 0, NULL, b, n, err);
+		rc = bw_repo__publish(a->r, &a->t, 0, NULL, b, n, 0, err);
 	json_decref(cur);
 	json_decref(sg);
 	json_decref(env);

@@ -218,7 +218,7 @@ static int ci_targets(struct init_ctx *c, struct bw_err *err)
 	if (rc == 0)
 		rc = bw_repo__serialize(env, &b, &n, err);
 	if (rc == 0)
-		rc = bw_repo__publish(&c->r, &c->t, 0, NULL, b, n, err);
+		rc = bw_repo__publish(&c->r, &c->t, 0, NULL, b, n, 1, err);
 out:
 	if (rc == BW_ENOMEM)
 		bw_err_set(err, rc, "out of memory");

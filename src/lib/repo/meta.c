@@ -187,7 +187,7 @@ static int stage_timestamp(struct bw_repo *r, struct bw_repo_txn *t,
 
 int bw_repo__publish(struct bw_repo *r, struct bw_repo_txn *t, int prod,
 		     const char *tag, const uint8_t *targets, size_t tlen,
-		     struct bw_err *err)
+		     int64_t tversion, struct bw_err *err)
 {
 	char fdir[128], rel[160];
 	struct bw_tuf_info info;
@@ -200,7 +200,10 @@ int bw_repo__publish(struct bw_repo *r, struct bw_repo_txn *t, int prod,
 	rc = bw_repo__flavour_dir(prod, tag, fdir, sizeof(fdir));
 	if (rc != 0)
 		return bw_err_set(err, rc, "bad tag");
-	rc = bw_tuf_metadata_info(targets, tlen, &info, err);
+	info.version = tversion;
+	/* A strict parse of a large targets.json costs; callers that built
+	 * it know its version. */
+	rc = tversion > 0 ? 0 : bw_tuf_metadata_info(targets, tlen, &info, err);
 	if (rc == 0)
 		rc = cur_version(r, fdir, "snapshot", &v, err);
 	if (rc != 0)
@@ -276,23 +279,60 @@ int bw_repo__sign_as(const json_t *root_signed, const char *role,
 	return 0;
 }
 
+/* One signature by key kid of the role, checked against root's key. */
+static int sig_valid(const json_t *root_signed, const char *kid,
+		     const char *sig, const uint8_t *msg, size_t len)
+{
+	const json_t *kj = json_object_get(json_object_get(root_signed, "keys"),
+					   kid);
+	struct bw_key *k = NULL;
+	int ok;
+
+	if (kj == NULL || bw_key_from_json(kj, &k, NULL) != 0)
+		return 0;
+	ok = strcmp(k->keyid, kid) == 0 &&
+	     bw_key_verify(k, msg, len, sig, strlen(sig), NULL) == 0;
+	bw_key_free(k);
+	return ok;
+}
+
+/*
+ * TUF 5.4.2-style count over the canonical form of env's signed part:
+ * distinct key ids of the role with a valid signature. Encodes the
+ * (possibly very large) signed part once instead of re-parsing it.
+ */
 int bw_repo__count(const json_t *root_env, const char *role,
 		   const json_t *env, size_t *have, int64_t *need,
 		   struct bw_err *err)
 {
-	uint8_t *rb = NULL, *mb = NULL;
-	size_t rn = 0, mn = 0;
+	const json_t *rs = json_object_get(root_env, "signed");
+	const json_t *r = json_object_get(json_object_get(rs, "roles"), role);
+	json_t *seen = json_object(), *v;
+	uint8_t *msg = NULL;
+	size_t len = 0, i;
 	int rc;
 
 	*have = 0;
-	*need = 0;
-	rc = bw_repo__serialize(root_env, &rb, &rn, err);
-	if (rc == 0)
-		rc = bw_repo__serialize(env, &mb, &mn, err);
-	if (rc == 0)
-		rc = bw_tuf_count_signatures(rb, rn, role, mb, mn, have, need,
-					     err);
-	free(rb);
-	free(mb);
+	*need = json_integer_value(json_object_get(r, "threshold"));
+	if (r == NULL || seen == NULL || *need < 1) {
+		json_decref(seen);
+		return bw_err_set(err, BW_EFORMAT, "root has no %s role", role);
+	}
+	rc = bw_json_canonical_alloc(json_object_get(env, "signed"), &msg, &len,
+				     err);
+	json_array_foreach(json_object_get(env, "signatures"), i, v) {
+		const char *kid = json_string_value(json_object_get(v, "keyid"));
+		const char *sig = json_string_value(json_object_get(v, "sig"));
+
+		if (rc != 0 || kid == NULL || sig == NULL ||
+		    json_object_get(seen, kid) != NULL ||
+		    !role_has(rs, role, kid) ||
+		    !sig_valid(rs, kid, sig, msg, len))
+			continue;
+		json_object_set_new(seen, kid, json_true());
+		(*have)++;
+	}
+	json_decref(seen);
+	free(msg);
 	return rc;
 }

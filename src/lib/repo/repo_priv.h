@@ -96,10 +96,11 @@ int bw_repo__online(struct bw_repo *r, enum bw_repo_online role,
 const char *bw_repo__online_name(enum bw_repo_online role);
 /* Relative directory of a flavour: "ci" or "prod/tags/<tag>". */
 int bw_repo__flavour_dir(int prod, const char *tag, char *out, size_t len);
-/* Stage new snapshot + timestamp over targets_bytes for a flavour. */
+/* Stage targets bytes (of version tversion; 0: read it from them) and
+ * a new snapshot + timestamp for a flavour. */
 int bw_repo__publish(struct bw_repo *r, struct bw_repo_txn *t, int prod,
 		     const char *tag, const uint8_t *targets, size_t tlen,
-		     struct bw_err *err);
+		     int64_t tversion, struct bw_err *err);
 /* Root signed parts of the latest version (new references). */
 int bw_repo__root_latest(struct bw_repo *r, int prod, json_t **env,
 			 struct bw_err *err);

@@ -183,7 +183,9 @@ static int publish_signed(struct bw_repo *r, struct bw_repo_txn *t,
 	if (rc == 0)
 		rc = bw_repo__serialize(env, &b, &n, err);
 	if (rc == 0)
-		rc = bw_repo__publish(r, t, 0, NULL, b, n, err);
+		rc = bw_repo__publish(
+			r, t, 0, NULL, b, n,
+			json_integer_value(json_object_get(sg, "version")), err);
 	json_decref(env);
 	free(b);
 	return rc;
@@ -246,31 +248,62 @@ out:
 }
 
 /* Every keys entry must be a targets key of the production root. */
+static int check_prod_keys(const json_t *root_env,
+			   const struct bw_repo_keys *keys, struct bw_err *err)
+{
+	const json_t *rs = json_object_get(root_env, "signed");
+	const json_t *ids = json_object_get(
+		json_object_get(json_object_get(rs, "roles"), "targets"),
+		"keyids");
+
+	for (size_t i = 0; i < keys->n; i++) {
+		size_t j;
+		json_t *v;
+		int found = 0;
+
+		json_array_foreach(ids, j, v)
+			found |= strcmp(json_string_value(v),
+					keys->s[i]->key->keyid) == 0;
+		if (!found)
+			return bw_err_set(
+				err, BW_ESIG,
+				"key %.16s... (%.200s) is not a production "
+				"targets key of root v%lld",
+				keys->s[i]->key->keyid, keys->where[i],
+				(long long)json_integer_value(
+					json_object_get(rs, "version")));
+	}
+	return 0;
+}
+
 static int sign_prod(const json_t *root_env, json_t *env,
 		     const struct bw_repo_keys *keys, struct bw_err *err)
 {
-	const json_t *rs = json_object_get(root_env, "signed");
-	size_t n = 0;
-	int rc;
+	int rc = check_prod_keys(root_env, keys, err);
 
-	for (size_t i = 0; i < keys->n; i++) {
-		struct bw_repo_keys one = {.s = &keys->s[i],
-					   .where = &keys->where[i], .n = 1};
+	for (size_t i = 0; rc == 0 && i < keys->n; i++)
+		rc = bw_tuf_envelope_add_signature(env, keys->s[i], err);
+	return rc;
+}
 
-		rc = bw_repo__sign_as(rs, "targets", env, &one, &n, err);
-		if (rc != 0)
-			return rc;
-		if (n == 0)
-			return bw_err_set(err, BW_ESIG,
-					  "key %.16s... (%.200s) is not a "
-					  "production targets key of root v%lld",
-					  keys->s[i]->key->keyid,
-					  keys->where[i],
-					  (long long)json_integer_value(
-						  json_object_get(rs,
-								  "version")));
-	}
-	return 0;
+/* The online targets key and keys, in one pass over the canonical form. */
+static int sign_prod_new(struct bw_repo *r, const json_t *root_env,
+			 json_t *sg, const struct bw_repo_keys *keys,
+			 json_t **env, struct bw_err *err)
+{
+	struct bw_signer **all = calloc(keys->n + 1, sizeof(*all));
+	int rc = all != NULL ? 0 : bw_err_set(err, BW_ENOMEM, "no memory");
+
+	if (rc == 0)
+		rc = check_prod_keys(root_env, keys, err);
+	if (rc == 0)
+		rc = bw_repo__online(r, BW_ONLINE_TARGETS, &all[0], err);
+	for (size_t i = 0; rc == 0 && i < keys->n; i++)
+		all[i + 1] = keys->s[i];
+	if (rc == 0)
+		rc = bw_tuf_envelope_sign(sg, all, keys->n + 1, env, err);
+	free(all);
+	return rc;
 }
 
 /* Publish env for tag when it meets the threshold, else keep it pending. */
@@ -299,7 +332,11 @@ static int finish_prod(struct bw_repo *r, const char *tag,
 	else if (rc == 0)
 		rc = bw_repo__serialize(env, &b, &n, err);
 	if (rc == 0 && (int64_t)*have >= *need) {
-		rc = bw_repo__publish(r, &t, 1, tag, b, n, err);
+		rc = bw_repo__publish(
+			r, &t, 1, tag, b, n,
+			json_integer_value(json_object_get(
+				json_object_get(env, "signed"), "version")),
+			err);
 		if (rc == 0)
 			rc = bw_repo__txn_del(&t, rel, err);
 	}
@@ -375,7 +412,6 @@ int bw_repo_targets_promote(struct bw_repo *r, int64_t version,
 			    struct bw_err *err)
 {
 	json_t *ci = NULL, *root = NULL, *sg = NULL, *env = NULL;
-	struct bw_signer *s = NULL;
 	size_t h = 0;
 	int64_t nd = 0;
 	int rc;
@@ -392,11 +428,7 @@ int bw_repo_targets_promote(struct bw_repo *r, int64_t version,
 		rc = take_version(ci, version, tag,
 				  json_object_get(sg, "targets"), err);
 	if (rc == 0)
-		rc = bw_repo__online(r, BW_ONLINE_TARGETS, &s, err);
-	if (rc == 0)
-		rc = bw_tuf_envelope_sign(sg, &s, 1, &env, err);
-	if (rc == 0)
-		rc = sign_prod(root, env, keys, err);
+		rc = sign_prod_new(r, root, sg, keys, &env, err);
 	if (rc == 0)
 		rc = finish_prod(r, tag, root, env, partial, &h, &nd, err);
 	if (have != NULL)
