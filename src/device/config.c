@@ -217,7 +217,7 @@ static int parse_file(struct bw_dev_config *c, const char *path, int keep_set,
 		if (rc != 0 && err != NULL) {
 			char m[BW_ERR_MSG_MAX];
 
-			snprintf(m, sizeof(m), "%.200s: %s", path, err->msg);
+			snprintf(m, sizeof(m), "%.200s: %.300s", path, err->msg);
 			bw_err_set(err, rc, "%s", m);
 		}
 	}

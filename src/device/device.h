@@ -143,9 +143,15 @@ int bw_dev_state_mark_failed(sqlite3 *db, const struct bw_dev_target *t,
 			     struct bw_err *err);
 int bw_dev_state_is_failed(sqlite3 *db, const char *name, int *failed,
 			   struct bw_err *err);
-/* Replace the cached listing of targets for this device (one txn). */
+/* Replace the cached listing of targets for this device and record the
+ * check-in time and what the listing was built from (key), one txn. */
 int bw_dev_state_listing_save(sqlite3 *db, const struct bw_dev_target *ts,
-			      size_t n, int64_t checkin, struct bw_err *err);
+			      size_t n, int64_t checkin, const char *key,
+			      struct bw_err *err);
+/* The key the current listing was built from ("" if none). */
+int bw_dev_state_listing_key(sqlite3 *db, char *out, size_t cap);
+/* Record a check-in that found the listing unchanged. */
+int bw_dev_state_checkin(sqlite3 *db, int64_t checkin, struct bw_err *err);
 /* The cached listing, malloc'd array (*out, free()). */
 int bw_dev_state_listing_load(sqlite3 *db, struct bw_dev_target **out,
 			      size_t *n, struct bw_err *err);
@@ -153,6 +159,8 @@ const char *bw_dev_slot_state_name(int s);
 
 /* ---- events.c ----------------------------------------------------------- */
 
+/* Server text for a message: printable ASCII only, at most cap - 1. */
+void bw_dev_printable(const uint8_t *in, size_t len, char *out, size_t cap);
 /* A random RFC 4122 version 4 UUID (event ids, correlation ids). */
 int bw_dev_uuid(char out[37]);
 /* Queue one event (inside the caller's transaction). */

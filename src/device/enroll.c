@@ -282,10 +282,12 @@ static int post_sign(struct enroll *e, const char *csr, const char *token)
 	req.body_len = text ? strlen(text) : 0;
 	if (rc == 0)
 		rc = bw_http_request(f, &req, &status, &resp, &err);
-	if (rc == 0 && status != 201)
-		rc = bw_err_set(&err, BW_ENET, "HTTP %ld: %.*s", status,
-				(int)(resp.len > 300 ? 300 : resp.len),
-				resp.data ? (char *)resp.data : "");
+	if (rc == 0 && status != 201) {
+		char said[121];
+
+		bw_dev_printable(resp.data, resp.len, said, sizeof(said));
+		rc = bw_err_set(&err, BW_ENET, "HTTP %ld: %s", status, said);
+	}
 	if (rc == 0)
 		rc = bw_json_parse(resp.data, resp.len, NULL, &e->answer, &err);
 	OPENSSL_cleanse(hdr, sizeof(hdr));

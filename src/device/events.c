@@ -24,6 +24,16 @@
 
 #define EVENT_MAX_BYTES 4096
 
+void bw_dev_printable(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; in != NULL && i < len && n + 1 < cap; i++)
+		if (in[i] >= 0x20 && in[i] < 0x7f)
+			out[n++] = (char)in[i];
+	out[n] = '\0';
+}
+
 int bw_dev_uuid(char out[37])
 {
 	uint8_t b[16];
@@ -180,10 +190,13 @@ static int send_batch(struct bw_fetcher *f, const char *url, const char *json,
 
 	bw_buf_init(&resp, 65536);
 	rc = bw_http_request(f, &req, &status, &resp, err);
-	if (rc == 0 && (status < 200 || status > 299))
-		rc = bw_err_set(err, BW_ENET, "%.200s: HTTP %ld: %.*s", url,
-				status, (int)(resp.len > 200 ? 200 : resp.len),
-				resp.data ? (const char *)resp.data : "");
+	if (rc == 0 && (status < 200 || status > 299)) {
+		char said[81];
+
+		bw_dev_printable(resp.data, resp.len, said, sizeof(said));
+		rc = bw_err_set(err, BW_ENET, "%.200s: HTTP %ld: %s", url,
+				status, said);
+	}
 	bw_buf_dispose(&resp);
 	return rc;
 }

@@ -48,12 +48,39 @@ static int sha256_hex(const struct bw_tuf_target *t, char out[65])
 	return 0;
 }
 
-/* Refresh and collect the targets for this hardware id and tag. */
+/* Walk the verified top-level targets for this hardware id and tag. */
+static int collect(struct bw_dev *d, struct bw_tuf_updater *u,
+		   struct bw_dev_target **ts, size_t *n, struct bw_err *err)
+{
+	size_t cnt = bw_tuf_updater_targets_count(u);
+
+	if (cnt > MAX_MATCHES)
+		cnt = MAX_MATCHES;
+	if (cnt > 0 && (*ts = calloc(cnt, sizeof(**ts))) == NULL)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	for (size_t i = 0; i < cnt; i++) {
+		const struct bw_tuf_target *t = bw_tuf_updater_target_at(u, i);
+
+		if (t != NULL &&
+		    bw_dev_target_matches(&d->cfg, t->path, t->length,
+					  t->custom, &(*ts)[*n]) &&
+		    sha256_hex(t, (*ts)[*n].sha256))
+			(*n)++;
+	}
+	return 0;
+}
+
+/*
+ * Refresh and collect the targets for this hardware id and tag. When the
+ * trusted targets version and the device's selectors are those the stored
+ * listing was built from, the listing is reused: a check that finds
+ * nothing new does not re-read targets.json.
+ */
 static int refresh(struct bw_dev *d, struct bw_tuf_updater **u,
 		   struct bw_dev_target **ts, size_t *n, struct bw_err *err)
 {
 	struct bw_fetcher *f = NULL;
-	size_t cnt;
+	char key[600], old[600];
 	int rc;
 
 	*u = NULL;
@@ -67,22 +94,18 @@ static int refresh(struct bw_dev *d, struct bw_tuf_updater **u,
 		rc = bw_tuf_updater_refresh(*u, err);
 	if (rc != 0)
 		return rc;
-	cnt = bw_tuf_updater_targets_count(*u);
-	if (cnt > MAX_MATCHES)
-		cnt = MAX_MATCHES;
-	if (cnt > 0 && (*ts = calloc(cnt, sizeof(**ts))) == NULL)
-		return bw_err_set(err, BW_ENOMEM, "out of memory");
-	for (size_t i = 0; i < cnt; i++) {
-		const struct bw_tuf_target *t = bw_tuf_updater_target_at(*u, i);
-
-		if (t != NULL &&
-		    bw_dev_target_matches(&d->cfg, t->path, t->length,
-					  t->custom, &(*ts)[*n]) &&
-		    sha256_hex(t, (*ts)[*n].sha256))
-			(*n)++;
+	snprintf(key, sizeof(key), "%lld|%.256s|%.256s",
+		 (long long)bw_tuf_updater_role_version(*u, "targets"),
+		 d->cfg.hardware_id, d->cfg.tag ? d->cfg.tag : "");
+	if (bw_dev_state_listing_key(d->db, old, sizeof(old)) == 0 &&
+	    strcmp(old, key) == 0) {
+		rc = bw_dev_state_listing_load(d->db, ts, n, err);
+		return rc ? rc : bw_dev_state_checkin(d->db, time(NULL), err);
 	}
-	return bw_dev_state_listing_save(d->db, *ts, *n, (int64_t)time(NULL),
-					 err);
+	rc = collect(d, *u, ts, n, err);
+	return rc ? rc : bw_dev_state_listing_save(d->db, *ts, *n,
+						   (int64_t)time(NULL), key,
+						   err);
 }
 
 static const char *current_version(const struct bw_dev *d)
@@ -364,8 +387,8 @@ int bw_dev_send_events(struct bw_dev *d)
 	long left = 0;
 	int rc;
 
-	if (d->cfg.events_url == NULL)
-		return BW_DEV_EXIT_OK;
+	if (d->cfg.events_url == NULL || d->cfg.events_url[0] == '\0')
+		return BW_DEV_EXIT_OK; /* reporting switched off */
 	rc = bw_dev_fetcher(d, &f, &err);
 	if (rc == 0)
 		rc = bw_dev_events_flush(d->db, f, d->cfg.events_url,

@@ -156,11 +156,34 @@ static void test_device_state__newer_schema_refused(void **state)
 	assert_null(db);
 }
 
+static void test_device_state__migrates_v1(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db = open_db(f);
+	struct bw_dev_state st;
+	char key[16];
+
+	/* Make it a schema-1 database holding a pending install. */
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE agent DROP COLUMN "
+				      "listing_key; UPDATE agent SET pending ="
+				      " 1; UPDATE target_rec SET state = 2 WHERE"
+				      " role = 'slot1'; PRAGMA user_version = 1",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	db = open_db(f);
+	assert_int_equal(bw_dev_state_load(db, &st, NULL), 0);
+	assert_int_equal(st.pending, 1); /* kept across the migration */
+	assert_int_equal(bw_dev_state_listing_key(db, key, sizeof(key)), 0);
+	assert_string_equal(key, "");
+	sqlite3_close(db);
+}
+
 static void test_device_state__failed_and_listing(void **state)
 {
 	sqlite3 *db = open_db(*state);
 	struct bw_dev_target ts[2] = {target("a", "1"), target("b", "2")};
 	struct bw_dev_target *out = NULL;
+	char key[64];
 	size_t n = 0;
 	int failed = 1;
 
@@ -169,12 +192,14 @@ static void test_device_state__failed_and_listing(void **state)
 	assert_int_equal(bw_dev_state_mark_failed(db, &ts[0], NULL), 0);
 	assert_int_equal(bw_dev_state_is_failed(db, "a", &failed, NULL), 0);
 	assert_int_equal(failed, 1);
-	assert_int_equal(bw_dev_state_listing_save(db, ts, 2, 42, NULL), 0);
-	assert_int_equal(bw_dev_state_listing_save(db, ts + 1, 1, 43, NULL), 0);
+	assert_int_equal(bw_dev_state_listing_save(db, ts, 2, 42, "1|hw|", NULL), 0);
+	assert_int_equal(bw_dev_state_listing_save(db, ts + 1, 1, 43, "2|hw|", NULL), 0);
 	assert_int_equal(bw_dev_state_listing_load(db, &out, &n, NULL), 0);
 	assert_int_equal(n, 1); /* replaced, not appended */
 	assert_string_equal(out[0].name, "b");
 	free(out);
+	assert_int_equal(bw_dev_state_listing_key(db, key, sizeof(key)), 0);
+	assert_string_equal(key, "2|hw|");
 	sqlite3_close(db);
 }
 
@@ -390,6 +415,7 @@ int main(void)
 		FX(test_device_state__round_trip_and_reopen),
 		FX(test_device_state__damaged_row_refused),
 		FX(test_device_state__newer_schema_refused),
+		FX(test_device_state__migrates_v1),
 		FX(test_device_state__failed_and_listing),
 		FX(test_device_events__bounded_and_wire_format),
 		cmocka_unit_test(test_device_config__parse),

@@ -1,0 +1,442 @@
+/*
+ * bench/device_download: what the device agent costs.
+ *
+ * 1. Download-and-verify throughput of one large target (BW_BENCH_MB,
+ *    default 256, clamped to 256..1024 MiB) served on 127.0.0.1, over
+ *    plain HTTP (python3 http.server) and over mutual TLS (openssl
+ *    s_server -WWW, client certificate required): `bulwark-device pull`
+ *    (TUF refresh, length-bounded download, sha256 check, state commits)
+ *    against `curl -o F URL && sha256sum F` of the same file from the same
+ *    server. Best of RUNS runs each.
+ * 2. Peak RSS of `bulwark-device check` refreshing a repository of 100k
+ *    targets that all match the device (file:// transport, so the figure
+ *    is the agent's own), measured with wait4().
+ *
+ * Needs bulwark-device next to the bench directory (BW_BINARY_DIR/..),
+ * python3, openssl, curl, sha256sum. Bounded: fixed runs, one file.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bulwark/buf.h"
+#include "bulwark/crypto.h"
+#include "bulwark/hash.h"
+#include "bulwark/json.h"
+#include "bulwark/tuf.h"
+
+#define RUNS 3
+#define EXPIRES "2099-01-01T00:00:00Z"
+#define HWID "bench-board"
+
+static struct bw_signer *key;
+static char dir[64], agent[512];
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "device_download: %s\n", what);
+	exit(1);
+}
+
+static void sh(const char *cmd)
+{
+	if (system(cmd) != 0) {
+		fprintf(stderr, "device_download: failed: %s\n", cmd);
+		exit(1);
+	}
+}
+
+/* ---- repository ----------------------------------------------------------- */
+
+static void put(const char *name, json_t *signed_obj, size_t *len_out)
+{
+	struct bw_signer *signers[1] = {key};
+	struct bw_err err;
+	json_t *env = NULL;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	char path[256];
+
+	if (bw_tuf_envelope_sign(signed_obj, signers, 1, &env, &err) != 0 ||
+	    bw_json_canonical_alloc(env, &bytes, &len, &err) != 0)
+		die(err.msg);
+	snprintf(path, sizeof(path), "%s/srv/repo/%s", dir, name);
+	if (bw_io_write_atomic(path, bytes, len, 0644, &err) != 0)
+		die(err.msg);
+	if (len_out != NULL)
+		*len_out = len;
+	json_decref(env);
+	json_decref(signed_obj);
+	free(bytes);
+}
+
+static json_t *role(const char *type)
+{
+	return json_pack("{s:s, s:s, s:i, s:s}", "_type", type, "spec_version",
+			 "1.0.31", "version", 1, "expires", EXPIRES);
+}
+
+static void write_root(void)
+{
+	json_t *r = role("root"), *keys = json_object(), *roles = json_object();
+	const char *names[] = {"root", "targets", "snapshot", "timestamp"};
+	json_t *kj = NULL;
+
+	if (bw_key_to_json(bw_signer_key(key), &kj, NULL) != 0)
+		die("key to json");
+	json_object_set_new(keys, bw_signer_key(key)->keyid, kj);
+	for (size_t i = 0; i < 4; i++)
+		json_object_set_new(roles, names[i],
+				    json_pack("{s:[s], s:i}", "keyids",
+					      bw_signer_key(key)->keyid,
+					      "threshold", 1));
+	json_object_set_new(r, "consistent_snapshot", json_false());
+	json_object_set_new(r, "keys", keys);
+	json_object_set_new(r, "roles", roles);
+	put("1.root.json", r, NULL);
+}
+
+static json_t *target_entry(uint64_t len, const char *sha, const char *ver)
+{
+	return json_pack("{s:I, s:{s:s}, s:{s:s, s:[s], s:[s]}}", "length",
+			 (json_int_t)len, "hashes", "sha256", sha, "custom",
+			 "version", ver, "hardwareIds", HWID, "tags", "main");
+}
+
+/* targets.json from tmap, then snapshot and timestamp naming it. */
+static void write_top(json_t *tmap)
+{
+	json_t *t = role("targets");
+
+	json_object_set_new(t, "targets", tmap);
+	put("targets.json", t, NULL);
+	t = role("snapshot");
+	json_object_set_new(t, "meta", json_pack("{s:{s:i}}", "targets.json",
+						 "version", 1));
+	put("snapshot.json", t, NULL);
+	t = role("timestamp");
+	json_object_set_new(t, "meta", json_pack("{s:{s:i}}", "snapshot.json",
+						 "version", 1));
+	put("timestamp.json", t, NULL);
+}
+
+/* A file of mb MiB of pseudo-random bytes and its sha256. */
+static void make_image(const char *path, size_t mb, char *sha_hex)
+{
+	struct bw_hash *h = NULL;
+	uint8_t *buf = malloc(1u << 20), d[32];
+	FILE *f = fopen(path, "wb");
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	if (buf == NULL || f == NULL || bw_hash_new(BW_HASH_SHA256, &h) != 0)
+		die("image");
+	for (size_t m = 0; m < mb; m++) {
+		for (size_t i = 0; i < (1u << 20); i += 8) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			memcpy(buf + i, &x, 8);
+		}
+		if (fwrite(buf, 1, 1u << 20, f) != 1u << 20 ||
+		    bw_hash_update(h, buf, 1u << 20) != 0)
+			die("write image");
+	}
+	if (fclose(f) != 0 || bw_hash_final(h, d) != 0)
+		die("close image");
+	bw_hex_encode(d, 32, sha_hex);
+	bw_hash_free(h);
+	free(buf);
+}
+
+/* ---- processes -------------------------------------------------------------- */
+
+static pid_t spawn_sh(const char *cmd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Run cmd, return seconds; *rss_kib (may be NULL) gets its peak RSS. */
+static double timed(const char *cmd, long *rss_kib, int want_rc)
+{
+	struct rusage ru;
+	double t0 = now_s();
+	pid_t pid = spawn_sh(cmd);
+	int st = 0;
+
+	if (pid < 0 || wait4(pid, &st, 0, &ru) != pid)
+		die("wait4");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != want_rc) {
+		fprintf(stderr, "device_download: `%s` exited %d\n", cmd,
+			WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		exit(1);
+	}
+	if (rss_kib != NULL)
+		*rss_kib = ru.ru_maxrss;
+	return now_s() - t0;
+}
+
+static void write_config(const char *url, const char *tls)
+{
+	char path[128], text[2048];
+	struct bw_err err;
+
+	snprintf(path, sizeof(path), "%s/device.ini", dir);
+	snprintf(text, sizeof(text),
+		 "[server]\nurl = %s\nevents_url =\n%s[device]\nstate_dir = %s/state\n"
+		 "hardware_id = " HWID "\ntag = main\n[update]\nslot_a = %s/a\n"
+		 "slot_b = %s/b\n", url, tls, dir, dir, dir);
+	if (bw_io_write_atomic(path, text, strlen(text), 0600, &err) != 0)
+		die(err.msg);
+}
+
+static double agent_pull(void)
+{
+	char cmd[4096];
+
+	/* Fresh state each run: a full refresh and a full download. */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/state && %s provision --config "
+		 "%s/device.ini --root %s/srv/repo/1.root.json && %s pull "
+		 "--config %s/device.ini >/dev/null", dir, agent, dir, dir,
+		 agent, dir);
+	return timed(cmd, NULL, 0);
+}
+
+static double curl_sha(const char *url, const char *tlsopts)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "curl -sf %s -o %s/curl.img %s/repo/targets/"
+		 "big.img && sha256sum %s/curl.img >/dev/null && rm -f "
+		 "%s/curl.img", tlsopts, dir, url, dir, dir);
+	return timed(cmd, NULL, 0);
+}
+
+static void compare(const char *label, const char *url, const char *tls_ini,
+		    const char *curl_opts, size_t mb)
+{
+	double a = 1e9, c = 1e9;
+
+	write_config(url, tls_ini);
+	for (int i = 0; i < RUNS; i++) {
+		double t = agent_pull(), u = curl_sha(url, curl_opts);
+
+		a = t < a ? t : a;
+		c = u < c ? u : c;
+	}
+	printf("| %s | %zu MiB | %.2f s (%.0f MiB/s) | %.2f s (%.0f MiB/s) | "
+	       "%.2f |\n", label, mb, a, mb / a, c, mb / c, a / c);
+	fflush(stdout);
+}
+
+/* ---- servers -------------------------------------------------------------- */
+
+static pid_t start_server(const char *cmd, const char *probe)
+{
+	pid_t pid = spawn_sh(cmd);
+
+	/* Up when a probe request answers (bounded wait). */
+	for (int i = 0; i < 100; i++) {
+		usleep(100000);
+		if (system(probe) == 0)
+			return pid;
+	}
+	kill(pid, SIGTERM);
+	die("server did not start");
+	return -1;
+}
+
+static void stop_server(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+static int free_port(void)
+{
+	/* Distinct per run; collisions fail the start probe loudly. */
+	return 20000 + (int)(getpid() % 20000);
+}
+
+static void make_certs(void)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && for n in server client; do openssl req -x509 "
+		 "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+		 "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+		 "-keyout $n.key -out $n.pem 2>/dev/null || exit 1; done", dir);
+	sh(cmd);
+}
+
+static void throughput(size_t mb)
+{
+	char sha[65], cmd[4096], probe[2048], url[64], tls[1024], copts[1024];
+	int port = free_port();
+	json_t *tmap;
+	pid_t srv;
+
+	snprintf(cmd, sizeof(cmd), "%s/srv/repo/targets/big.img", dir);
+	make_image(cmd, mb, sha);
+	tmap = json_object();
+	json_object_set_new(tmap, "big.img",
+			    target_entry((uint64_t)mb << 20, sha, "2"));
+	write_top(tmap);
+	printf("| transport | size | bulwark-device pull | curl + sha256sum | "
+	       "ratio |\n|---|---|---|---|---|\n");
+	snprintf(cmd, sizeof(cmd), "cd %s/srv && exec python3 -m http.server "
+		 "--bind 127.0.0.1 %d >/dev/null 2>&1", dir, port);
+	snprintf(probe, sizeof(probe), "curl -sf -o /dev/null "
+		 "http://127.0.0.1:%d/repo/timestamp.json", port);
+	srv = start_server(cmd, probe);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	compare("HTTP (python3 http.server)", url, "", "", mb);
+	stop_server(srv);
+
+	make_certs();
+	port++;
+	/* python's ssl server, client certificate required: the same
+	 * server code as the HTTP run (openssl s_server -WWW answers a
+	 * missing file with 200 and an error text, which TUF rightly
+	 * rejects). */
+	snprintf(cmd, sizeof(cmd), "exec python3 -c '%s' %s/srv %d %s/server.pem "
+		 "%s/server.key %s/client.pem >/dev/null 2>&1",
+		 "import http.server as h,ssl,sys,os;os.chdir(sys.argv[1]);"
+		 "s=h.ThreadingHTTPServer((\"127.0.0.1\",int(sys.argv[2])),"
+		 "h.SimpleHTTPRequestHandler);c=ssl.SSLContext("
+		 "ssl.PROTOCOL_TLS_SERVER);c.load_cert_chain(sys.argv[3],"
+		 "sys.argv[4]);c.load_verify_locations(sys.argv[5]);"
+		 "c.verify_mode=ssl.CERT_REQUIRED;s.socket=c.wrap_socket("
+		 "s.socket,server_side=True);s.serve_forever()",
+		 dir, port, dir, dir, dir);
+	snprintf(copts, sizeof(copts), "--cacert %s/server.pem --cert "
+		 "%s/client.pem --key %s/client.key", dir, dir, dir);
+	snprintf(probe, sizeof(probe), "curl -sf -o /dev/null %s "
+		 "https://127.0.0.1:%d/repo/timestamp.json", copts, port);
+	srv = start_server(cmd, probe);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+	snprintf(tls, sizeof(tls), "[tls]\nca_file = %s/server.pem\ncert_file "
+		 "= %s/client.pem\nkey_file = %s/client.key\n", dir, dir, dir);
+	compare("mTLS (python3 http.server + ssl)", url, tls, copts, mb);
+	stop_server(srv);
+	snprintf(cmd, sizeof(cmd), "rm -f %s/srv/repo/targets/big.img", dir);
+	sh(cmd);
+}
+
+/* ---- 100k-target refresh --------------------------------------------------- */
+
+/* In a child: the parent's RSS high-water mark would otherwise be
+ * inherited by every process it forks (Linux keeps it across exec), and
+ * 100k targets of JSON would show up as the agent's. */
+static void write_many(size_t n)
+{
+	json_t *tmap;
+	char name[64];
+	pid_t pid = fork();
+	int st = 0;
+
+	if (pid < 0)
+		die("fork");
+	if (pid > 0) {
+		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != 0)
+			die("repository generation failed");
+		return;
+	}
+	tmap = json_object();
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "fw-%06zu.img", i);
+		json_object_set_new(tmap, name,
+				    target_entry(1000 + i, "00000000000000000"
+						 "000000000000000000000000000000"
+						 "00000000000000000", "1"));
+	}
+	write_top(tmap);
+	_exit(0);
+}
+
+static void refresh_rss(size_t n)
+{
+	char url[128], cmd[4096];
+	long rss = 0;
+	double t;
+
+	write_many(n);
+	snprintf(url, sizeof(url), "file://%s/srv", dir);
+	write_config(url, "");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/state && %s provision --config "
+		 "%s/device.ini --root %s/srv/repo/1.root.json", dir, agent, dir,
+		 dir);
+	sh(cmd);
+	snprintf(cmd, sizeof(cmd), "exec %s check --config %s/device.ini "
+		 ">/dev/null", agent, dir);
+	t = timed(cmd, &rss, 16);
+	printf("\n| refresh | targets | wall | peak RSS |\n|---|---|---|---|\n"
+	       "| `bulwark-device check`, cold, file:// | %zu | %.2f s | "
+	       "%.1f MiB |\n", n, t, rss / 1024.0);
+	t = timed(cmd, &rss, 16);
+	printf("| `bulwark-device check`, warm (nothing new) | %zu | %.2f s | "
+	       "%.1f MiB |\n", n, t, rss / 1024.0);
+	t = timed(cmd, &rss, 16);
+	printf("| `bulwark-device check`, warm again | %zu | %.2f s | "
+	       "%.1f MiB |\n", n, t, rss / 1024.0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mbs = getenv("BW_BENCH_MB");
+	long mb = mbs ? strtol(mbs, NULL, 10) : 256;
+	char *slash, path[256];
+	struct bw_err err;
+
+	(void)argc;
+	mb = mb < 256 ? 256 : mb > 1024 ? 1024 : mb;
+	/* build/bench/bench_device_download -> build/bulwark-device */
+	snprintf(agent, sizeof(agent), "%s", argv[0]);
+	slash = strrchr(agent, '/');
+	if (slash == NULL)
+		die("run with a path");
+	snprintf(slash, sizeof(agent) - (size_t)(slash - agent),
+		 "/../bulwark-device");
+	if (access(agent, X_OK) != 0)
+		die("bulwark-device not found next to the bench directory");
+	snprintf(dir, sizeof(dir), "/tmp/bw_bench_device.XXXXXX");
+	if (mkdtemp(dir) == NULL ||
+	    bw_signer_keyfile_generate(BW_KEY_ED25519, &key, &err) != 0)
+		die("setup");
+	snprintf(path, sizeof(path), "%s/srv/repo/targets", dir);
+	if (bw_io_mkdirs(path, 0755, &err) != 0)
+		die(err.msg);
+	write_root();
+	printf("# device_download\n\n");
+	if (getenv("BW_BENCH_RSS_ONLY") == NULL)
+		throughput((size_t)mb);
+	refresh_rss(100000);
+	bw_signer_free(key);
+	if (getenv("BW_BENCH_KEEP") != NULL) {
+		fprintf(stderr, "kept %s\n", dir);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	sh(path);
+	return 0;
+}
