@@ -159,6 +159,27 @@ static int target_open(struct bw_srv *srv, const char *path, int *fd,
 	return 0;
 }
 
+/*
+ * With consistent snapshots a client asks for "<dir>/<hex digest>.<name>"
+ * (TUF 5.7.3). Files are stored once under their plain name, so drop the
+ * digest prefix of the last segment (integrity comes from TUF, which
+ * checks length and hashes of what it downloads).
+ */
+static int strip_digest(char *path)
+{
+	char *base = strrchr(path, '/');
+	size_t n = 0;
+
+	base = base ? base + 1 : path;
+	while (base[n] && ((base[n] >= '0' && base[n] <= '9') ||
+			   (base[n] >= 'a' && base[n] <= 'f')))
+		n++;
+	if ((n != 64 && n != 128) || base[n] != '.' || !base[n + 1])
+		return 0;
+	memmove(base, base + n + 1, strlen(base + n + 1) + 1);
+	return 1;
+}
+
 static void serve_target(struct bw_srv *srv, struct evhttp_request *req,
 			 const char *raw)
 {
@@ -170,7 +191,9 @@ static void serve_target(struct bw_srv *srv, struct evhttp_request *req,
 
 	path = evhttp_uridecode(raw, 0, &plen);
 	if (!path || strlen(path) != plen || !bw_srv_target_path_ok(path, plen) ||
-	    target_open(srv, path, &fd, &size)) {
+	    (target_open(srv, path, &fd, &size) &&
+	     (!strip_digest(path) || !bw_srv_target_path_ok(path, strlen(path)) ||
+	      target_open(srv, path, &fd, &size)))) {
 		bw_srv_http_status(req, 404);
 		goto out;
 	}
