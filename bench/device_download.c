@@ -295,7 +295,7 @@ static void throughput(size_t mb)
 	json_t *tmap;
 	pid_t srv;
 
-	snprintf(cmd, sizeof(cmd), "%s/srv/repo/targets/big.img", dir);
+	snprintf(cmd, sizeof(cmd), "%s/srv/targets/big.img", dir);
 	make_image(cmd, mb, sha);
 	tmap = json_object();
 	json_object_set_new(tmap, "big.img",
@@ -338,7 +338,7 @@ static void throughput(size_t mb)
 		 "= %s/client.pem\nkey_file = %s/client.key\n", dir, dir, dir);
 	compare("mTLS (python3 http.server + ssl)", url, tls, copts, mb);
 	stop_server(srv);
-	snprintf(cmd, sizeof(cmd), "rm -f %s/srv/repo/targets/big.img", dir);
+	snprintf(cmd, sizeof(cmd), "rm -f %s/srv/targets/big.img", dir);
 	sh(cmd);
 }
 
@@ -423,7 +423,10 @@ int main(int argc, char **argv)
 	if (mkdtemp(dir) == NULL ||
 	    bw_signer_keyfile_generate(BW_KEY_ED25519, &key, &err) != 0)
 		die("setup");
-	snprintf(path, sizeof(path), "%s/srv/repo/targets", dir);
+	snprintf(path, sizeof(path), "%s/srv/targets", dir);
+	if (bw_io_mkdirs(path, 0755, &err) != 0)
+		die(err.msg);
+	snprintf(path, sizeof(path), "%s/srv/repo", dir);
 	if (bw_io_mkdirs(path, 0755, &err) != 0)
 		die(err.msg);
 	write_root();

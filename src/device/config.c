@@ -188,7 +188,7 @@ static int finish(struct bw_dev_config *c, struct bw_err *err)
 	if (c->rollback_protection < 0)
 		c->rollback_protection = 1;
 	if (default_url(&c->metadata_url, c->server_url, "repo/") != 0 ||
-	    default_url(&c->targets_url, c->server_url, "repo/targets/") != 0 ||
+	    default_url(&c->targets_url, c->server_url, "targets/") != 0 ||
 	    default_url(&c->events_url, c->server_url, "events") != 0)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	if (c->state_dir == NULL)

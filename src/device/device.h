@@ -55,7 +55,7 @@ enum bw_dev_exit {
 struct bw_dev_config {
 	char *server_url;     /* [server] url */
 	char *metadata_url;   /* default <url>/repo/ */
-	char *targets_url;    /* default <url>/repo/targets/ */
+	char *targets_url;    /* default <url>/targets/ (bulwarkd gateway) */
 	char *events_url;     /* default <url>/events */
 	char *ca_file, *cert_file, *key_file;
 	char *pkcs11_module, *token_label, *key_label, *pin_file;

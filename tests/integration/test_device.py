@@ -170,9 +170,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self._record()
         s = self.server
-        if not self.path.startswith("/repo/") or ".." in self.path:
+        # bulwarkd's layout: /repo/<metadata>, /targets/<file>.
+        if self.path.startswith("/targets/"):
+            rel = "repo" + self.path
+        elif self.path.startswith("/repo/"):
+            rel = self.path.lstrip("/")
+        else:
             return self._plain(404, b"not found")
-        fs = os.path.join(s.top, self.path.lstrip("/"))
+        if ".." in rel:
+            return self._plain(404, b"not found")
+        fs = os.path.join(s.top, rel)
         if not os.path.isfile(fs):
             return self._plain(404, b"not found")
         with open(fs, "rb") as f:
@@ -379,7 +386,7 @@ class Lifecycle(DeviceTest):
         self.assertNotIn("other-board", p.stdout)
         self.assertNotIn("other-tag", p.stdout)
         tags = {t for (_, path, t, _) in self.srv.httpd.log
-                if path.startswith("/repo/")}
+                if path.startswith(("/repo/", "/targets/"))}
         self.assertEqual(tags, {TAG})
         self.assertExit(self.dev.run("list"), UPDATE)
         self.assertExit(self.dev.run("install"), NOT_FOUND)  # nothing pulled
