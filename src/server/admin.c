@@ -315,6 +315,30 @@ static void tokens(struct bw_srv *srv, struct evhttp_request *req,
 	reply_rc(req, rc, &err, 200);
 }
 
+/* PUT /pki/crl/<issuer>: a newer CRL of the factory CA ("factory_ca") or
+ * of a device CA; takes effect at once, also on open connections. */
+static void crl_upload(struct bw_srv *srv, struct evhttp_request *req,
+		       const char *issuer)
+{
+	struct bw_err err = { 0 };
+	size_t len = 0;
+	const uint8_t *pem = bw_srv_http_body(req, &len);
+	int64_t number = 0;
+	int rc = 0;
+
+	if (!pem)
+		rc = bw_err_set(&err, BW_ENOMEM, "body");
+	else if (!(rc = bw_srv_policy_crl_check(srv->policy, issuer, pem, len,
+						&number, &err)) &&
+		 !(rc = srv->store->ops->crl_put(srv->store, issuer, number, pem,
+						 len, time(NULL), &err)))
+		rc = bw_srv_policy_reload(srv, &err);
+	if (!rc)
+		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: CRL %lld of %s installed",
+			   (long long)number, issuer);
+	reply_rc(req, rc, &err, 200);
+}
+
 static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		     const char *path, struct evkeyvalq *q)
 {
@@ -327,6 +351,9 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		repo_upload(srv, req, path + 6);
 	} else if (!strcmp(path, "/repo/ci/targets/add") && cmd == EVHTTP_REQ_POST) {
 		ci_target_add(srv, req);
+	} else if (!strncmp(path, "/pki/crl/", 9) && cmd == EVHTTP_REQ_PUT &&
+		   strlen(path + 9) < 64) {
+		crl_upload(srv, req, path + 9);
 	} else if (!strcmp(path, "/status") && cmd == EVHTTP_REQ_GET) {
 		if ((rc = bw_srv_repo_status(srv->repo, time(NULL), &out, &err)))
 			reply_rc(req, rc, &err, 200);

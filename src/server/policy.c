@@ -24,11 +24,13 @@ struct ca {
 	enum bw_srv_ca_status status;
 	char **revoked; /* sorted uppercase hex serials */
 	size_t nrevoked;
+	int64_t crl_number; /* of the CRL in use; -1: none */
 };
 
 struct bw_srv_policy {
 	char factory[BW_PKI_FACTORY_MAX + 1];
 	X509 *factory_ca;
+	int64_t factory_crl_number;
 	struct ca *cas;
 	size_t ncas;
 };
@@ -82,35 +84,81 @@ static int serial_hex(const ASN1_INTEGER *ai, char **out)
 	return *out ? 0 : BW_ENOMEM;
 }
 
-/* Load and signature-check a PEM CRL issued by issuer. */
-static int crl_load(const char *path, X509 *issuer, X509_CRL **out,
-		    struct bw_err *err)
+/* Parse and signature-check a PEM CRL issued by issuer. */
+static int crl_parse(const void *pem, size_t len, X509 *issuer,
+		     X509_CRL **out, int64_t *number, struct bw_err *err)
 {
-	struct bw_buf b;
 	BIO *bio = NULL;
 	X509_CRL *crl = NULL;
 	EVP_PKEY *pub = X509_get0_pubkey(issuer);
-	int rc = 0;
+	ASN1_INTEGER *num = NULL;
+	int rc = BW_EFORMAT;
 
 	*out = NULL;
-	bw_buf_init(&b, CRL_MAX);
-	if ((rc = bw_io_read_file(path, CRL_MAX, &b, err)))
-		goto out;
-	rc = bw_err_set(err, BW_EFORMAT, "%s: not a CRL of its CA", path);
-	if (!(bio = BIO_new_mem_buf(b.data, (int)b.len)) ||
+	*number = 0;
+	if (len > CRL_MAX || !(bio = BIO_new_mem_buf(pem, (int)len)) ||
 	    !(crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) ||
 	    X509_NAME_cmp(X509_CRL_get_issuer(crl),
 			  X509_get_subject_name(issuer)) != 0 ||
-	    !pub || X509_CRL_verify(crl, pub) != 1)
+	    !pub || X509_CRL_verify(crl, pub) != 1) {
+		bw_err_set(err, rc, "not a CRL signed by its CA");
 		goto out;
+	}
+	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	if (num)
+		*number = ASN1_INTEGER_get(num);
 	rc = 0;
 	*out = crl;
 	crl = NULL; /* transferred */
 out:
+	ASN1_INTEGER_free(num);
 	X509_CRL_free(crl);
 	BIO_free(bio);
-	bw_buf_dispose(&b);
 	return rc;
+}
+
+/*
+ * The CRL of issuer: the one in the PKI directory (path) or the one
+ * uploaded on the admin API (base in `uploaded`), whichever has the
+ * higher crlNumber. BW_ENOTFOUND if neither exists.
+ */
+static int crl_load(const char *path, const char *base, json_t *uploaded,
+		    X509 *issuer, X509_CRL **out, int64_t *number,
+		    struct bw_err *err)
+{
+	struct bw_buf b;
+	X509_CRL *up = NULL;
+	json_t *e = NULL;
+	int64_t upn = -1;
+	size_t i = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*number = -1;
+	bw_buf_init(&b, CRL_MAX);
+	rc = bw_io_read_file(path, CRL_MAX, &b, err);
+	if (!rc)
+		rc = crl_parse(b.data, b.len, issuer, out, number, err);
+	bw_buf_dispose(&b);
+	if (rc && rc != BW_ENOTFOUND)
+		return rc;
+	json_array_foreach(uploaded, i, e) {
+		const char *pem = json_string_value(json_object_get(e, "pem"));
+
+		if (strcmp(json_string_value(json_object_get(e, "issuer")), base) ||
+		    !pem || crl_parse(pem, strlen(pem), issuer, &up, &upn, NULL))
+			continue;
+		if (!*out || upn > *number) {
+			X509_CRL_free(*out);
+			*out = up;
+			*number = upn;
+		} else {
+			X509_CRL_free(up);
+		}
+		up = NULL;
+		rc = 0;
+	}
+	return *out ? 0 : rc;
 }
 
 /* certificateHold disables a CA; any other reason revokes it. */
@@ -170,7 +218,7 @@ static int load_file_in(const char *dir, const char *name, char **path)
 
 /* One device CA from the `show` listing of the PKI directory. */
 static int ca_add(struct bw_srv_policy *p, const char *dir, json_t *o,
-		  struct bw_err *err)
+		  json_t *uploaded, struct bw_err *err)
 {
 	const char *file = json_string_value(json_object_get(o, "file"));
 	const char *status = json_string_value(json_object_get(o, "status"));
@@ -197,7 +245,7 @@ static int ca_add(struct bw_srv_policy *p, const char *dir, json_t *o,
 	snprintf(crlname, sizeof(crlname), "crl/%s.crl", c->base);
 	if ((rc = load_file_in(dir, crlname, &path)))
 		goto out;
-	rc = crl_load(path, c->cert, &crl, err);
+	rc = crl_load(path, c->base, uploaded, c->cert, &crl, &c->crl_number, err);
 	if (rc == BW_ENOTFOUND) {
 		rc = 0; /* a local CA whose key lives at its site: no CRL here */
 		goto out;
@@ -211,7 +259,7 @@ out:
 }
 
 static int load_cas(struct bw_srv_policy *p, const char *dir, json_t *show,
-		    struct bw_err *err)
+		    json_t *uploaded, struct bw_err *err)
 {
 	json_t *certs = json_object_get(show, "certificates"), *o = NULL;
 	size_t i = 0;
@@ -226,14 +274,15 @@ static int load_cas(struct bw_srv_policy *p, const char *dir, json_t *show,
 
 		if (n < 9 || strcmp(role + n - 9, "device-ca"))
 			continue;
-		if ((rc = ca_add(p, dir, o, err)))
+		if ((rc = ca_add(p, dir, o, uploaded, err)))
 			return rc;
 	}
 	return 0;
 }
 
 int bw_srv_policy_load(const char *pki_dir, const char *factory,
-		       struct bw_srv_policy **out, struct bw_err *err)
+		       json_t *uploaded, struct bw_srv_policy **out,
+		       struct bw_err *err)
 {
 	struct bw_srv_policy *p = calloc(1, sizeof(*p));
 	struct bw_pki *pki = NULL;
@@ -252,12 +301,13 @@ int bw_srv_policy_load(const char *pki_dir, const char *factory,
 		 factory && factory[0] ? factory : bw_pki_factory(pki));
 	if ((rc = load_file_in(pki_dir, "factory_ca.pem", &path)) ||
 	    (rc = bw_pki_cert_load(path, &p->factory_ca, err)) ||
-	    (rc = load_cas(p, pki_dir, show, err)))
+	    (rc = load_cas(p, pki_dir, show, uploaded, err)))
 		goto out;
 	free(path);
 	if ((rc = load_file_in(pki_dir, "crl/factory_ca.crl", &path)))
 		goto out;
-	rc = crl_load(path, p->factory_ca, &fcrl, err);
+	rc = crl_load(path, "factory_ca", uploaded, p->factory_ca, &fcrl,
+		      &p->factory_crl_number, err);
 	if (rc && rc != BW_ENOTFOUND)
 		goto out;
 	if (fcrl)
@@ -272,6 +322,32 @@ out:
 	bw_pki_free(pki);
 	bw_srv_policy_free(p);
 	return rc;
+}
+
+int bw_srv_policy_crl_check(const struct bw_srv_policy *p,
+			    const char *issuer, const uint8_t *pem, size_t len,
+			    int64_t *number, struct bw_err *err)
+{
+	X509 *ca = !strcmp(issuer, "factory_ca") ? p->factory_ca
+						 : bw_srv_policy_ca_cert(p, issuer);
+	int64_t cur = -1;
+	X509_CRL *crl = NULL;
+	int rc = 0;
+
+	if (!ca)
+		return bw_err_set(err, BW_ENOTFOUND, "no CA %.64s", issuer);
+	if ((rc = crl_parse(pem, len, ca, &crl, number, err)))
+		return rc;
+	X509_CRL_free(crl);
+	cur = p->factory_crl_number;
+	for (size_t i = 0; ca != p->factory_ca && i < p->ncas; i++)
+		if (p->cas[i].cert == ca)
+			cur = p->cas[i].crl_number;
+	if (*number <= cur)
+		return bw_err_set(err, BW_EROLLBACK,
+				  "crlNumber %lld is not above %lld in use",
+				  (long long)*number, (long long)cur);
+	return 0;
 }
 
 X509_STORE *bw_srv_policy_store(const struct bw_srv_policy *p)

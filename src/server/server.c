@@ -151,12 +151,16 @@ static int srv_open(struct bw_srv *srv, struct bw_err *err)
 {
 	struct bw_srv_config *c = srv->cfg;
 	struct bw_srv_repo_opts ro;
+	json_t *crls = NULL;
 	int rc = 0;
 
 	memset(&ro, 0, sizeof(ro));
 	if ((rc = bw_store_sqlite_open(c->database, &srv->store, err)) ||
-	    (rc = bw_srv_policy_load(c->pki_dir, c->factory, &srv->policy, err)) ||
-	    (rc = load_signers(srv, err)))
+	    (rc = srv->store->ops->crl_list(srv->store, &crls, err)))
+		return rc;
+	rc = bw_srv_policy_load(c->pki_dir, c->factory, crls, &srv->policy, err);
+	json_decref(crls);
+	if (rc || (rc = load_signers(srv, err)))
 		return rc;
 	ro.timestamp = srv->signers[0];
 	ro.snapshot = srv->signers[1];
@@ -187,27 +191,36 @@ int bw_srv_check(struct bw_srv_config *cfg, struct bw_err *err)
 	return rc;
 }
 
-static void reload_policy(struct bw_srv *srv)
+int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err)
 {
 	struct bw_srv_policy *p = NULL;
-	struct bw_err err = { 0 };
 	X509_STORE *st = NULL;
-	int rc = bw_srv_policy_load(srv->cfg->pki_dir, srv->cfg->factory, &p,
-				    &err);
+	json_t *crls = NULL;
+	int rc = srv->store->ops->crl_list(srv->store, &crls, err);
 
-	if (rc) {
-		bw_srv_log(BW_SRV_LOG_ERR, "PKI reload failed, keeping the "
-			   "current policy: %s", err.msg);
-		srv->generation++; /* deny-list changes still apply */
-		return;
-	}
+	srv->generation++; /* deny-list changes apply even if this fails */
+	if (!rc)
+		rc = bw_srv_policy_load(srv->cfg->pki_dir, srv->cfg->factory,
+					crls, &p, err);
+	json_decref(crls);
+	if (rc)
+		return rc;
 	if (srv->gw.ctx && (st = bw_srv_policy_store(p)) != NULL) {
 		SSL_CTX_set1_cert_store(srv->gw.ctx, st);
 		X509_STORE_free(st);
 	}
 	bw_srv_policy_free(srv->policy);
 	srv->policy = p;
-	srv->generation++;
+	return 0;
+}
+
+static void reload_policy(struct bw_srv *srv)
+{
+	struct bw_err err = { 0 };
+
+	if (bw_srv_policy_reload(srv, &err))
+		bw_srv_log(BW_SRV_LOG_ERR, "PKI reload failed, keeping the "
+			   "current policy: %s", err.msg);
 }
 
 static void reload_cb(evutil_socket_t fd, short what, void *arg)

@@ -48,16 +48,34 @@ struct bw_srv_identity {
 };
 
 struct bw_srv_policy;
+struct bw_srv;
 
 /*
  * Load the trust material from a PKI directory (docs/pki.md): the factory
  * CA, every device CA with its status (state.json, overridden by
  * crl/factory_ca.crl entries: certificateHold = disabled, any other reason
  * = revoked) and each device CA's revoked serials (crl/<base>.crl, whose
- * signature is checked). factory: "" takes the factory CA's OU.
+ * signature is checked). uploaded (may be NULL): CRLs from the admin API
+ * ([{"issuer","pem"}]); per issuer the CRL with the higher crlNumber wins.
+ * factory: "" takes the factory CA's OU.
  */
 int bw_srv_policy_load(const char *pki_dir, const char *factory,
-		       struct bw_srv_policy **out, struct bw_err *err);
+		       json_t *uploaded, struct bw_srv_policy **out,
+		       struct bw_err *err);
+
+/*
+ * An uploaded CRL (PEM) for issuer ("factory_ca" or a device CA file
+ * base): signed by that CA and with a crlNumber above the one in use.
+ * *number receives its crlNumber. BW_ENOTFOUND / BW_EFORMAT /
+ * BW_EROLLBACK.
+ */
+int bw_srv_policy_crl_check(const struct bw_srv_policy *p,
+			    const char *issuer, const uint8_t *pem, size_t len,
+			    int64_t *number, struct bw_err *err);
+
+/* Re-read the PKI directory and uploaded CRLs; on failure the current
+ * policy stays. Open connections re-check their identity. */
+int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err);
 void bw_srv_policy_free(struct bw_srv_policy *p);
 
 /* Factory name (borrowed). */

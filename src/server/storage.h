@@ -118,6 +118,14 @@ struct bw_store_ops {
 	 * [{"flavour","tag","role","version","expires"}]. */
 	int (*meta_heads)(struct bw_store *s, json_t **out, struct bw_err *err);
 
+	/* Uploaded CRLs (admin API), one per issuer (a CA file base, or
+	 * "factory_ca"); a later upload replaces the earlier one. */
+	int (*crl_put)(struct bw_store *s, const char *issuer, int64_t number,
+		       const uint8_t *pem, size_t len, int64_t now,
+		       struct bw_err *err);
+	/* [{"issuer", "number", "pem"}] */
+	int (*crl_list)(struct bw_store *s, json_t **out, struct bw_err *err);
+
 	int (*ci_target_add)(struct bw_store *s, const char *name,
 			     uint64_t length, const char *sha256,
 			     const char *custom_json, int64_t now,

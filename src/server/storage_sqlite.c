@@ -37,6 +37,9 @@ static const char *const migrations[] = {
 	" created INTEGER NOT NULL, PRIMARY KEY (flavour, tag, role, version));"
 	"CREATE TABLE ci_targets (name TEXT PRIMARY KEY, length INTEGER NOT NULL,"
 	" sha256 TEXT NOT NULL, custom TEXT, added INTEGER NOT NULL);",
+	/* 2: CRLs uploaded on the admin API */
+	"CREATE TABLE crls (issuer TEXT PRIMARY KEY, number INTEGER NOT NULL,"
+	" pem BLOB NOT NULL, uploaded INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -44,7 +47,7 @@ enum stmt_id {
 	S_DEV_GET, S_DEV_PUT, S_DEV_LIST, S_DENY_ADD, S_DENY_DEL, S_DENY_HAS,
 	S_DENY_LIST, S_EV_ADD, S_EV_LIST_ALL, S_EV_LIST_DEV, S_TOK_ADD,
 	S_TOK_LIST, S_TOK_REVOKE, S_TOK_FIND, S_TOK_DEC, S_META_PUT,
-	S_META_GET, S_META_LATEST, S_META_HEADS, S_CI_ADD, S_NSTMT
+	S_META_GET, S_META_LATEST, S_META_HEADS, S_CI_ADD, S_CRL_PUT, S_CRL_LIST, S_NSTMT
 };
 
 static const char *const sql[S_NSTMT] = {
@@ -91,6 +94,9 @@ static const char *const sql[S_NSTMT] = {
 		" ORDER BY flavour, tag, role",
 	[S_CI_ADD] = "INSERT OR REPLACE INTO ci_targets (name, length, sha256,"
 		" custom, added) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_CRL_PUT] = "INSERT OR REPLACE INTO crls (issuer, number, pem,"
+		" uploaded) VALUES (?1, ?2, ?3, ?4)",
+	[S_CRL_LIST] = "SELECT issuer, number, pem FROM crls ORDER BY issuer",
 };
 
 struct sq {
@@ -637,6 +643,40 @@ static int sq_ci_target_add(struct bw_store *s, const char *name,
 	return run(q, st, err, "ci target add");
 }
 
+static int sq_crl_put(struct bw_store *s, const char *issuer, int64_t number,
+		      const uint8_t *pem, size_t len, int64_t now,
+		      struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_CRL_PUT, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, issuer);
+	sqlite3_bind_int64(st, 2, number);
+	sqlite3_bind_blob(st, 3, pem, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, now);
+	return run(q, st, err, "crl put");
+}
+
+static json_t *crl_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{s:o,s:I,s:s%}", "issuer", col_json_str(st, 0),
+			 "number", (json_int_t)sqlite3_column_int64(st, 1),
+			 "pem", (const char *)sqlite3_column_blob(st, 2),
+			 (size_t)sqlite3_column_bytes(st, 2));
+}
+
+static int sq_crl_list(struct bw_store *s, json_t **out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_CRL_LIST, err);
+
+	if (!st)
+		return BW_EIO;
+	return collect(q, st, crl_row_json, out, err);
+}
+
 static const struct bw_store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -658,6 +698,8 @@ static const struct bw_store_ops sqlite_ops = {
 	.meta_put = sq_meta_put,
 	.meta_get = sq_meta_get,
 	.meta_heads = sq_meta_heads,
+	.crl_put = sq_crl_put,
+	.crl_list = sq_crl_list,
 	.ci_target_add = sq_ci_target_add,
 };
 

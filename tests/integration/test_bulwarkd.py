@@ -293,6 +293,41 @@ class AdminTest(unittest.TestCase):
             self.assertEqual(self.srv.admin("POST", "/repo/ci/targets/add",
                                             bad)[0], 400)
 
+    def test_crl_upload(self):
+        srv = self.srv
+        offline = os.path.join(self.dir, "offline-pki")
+        shutil.copytree(srv.pki, offline)
+        dev = c.device_cert(srv.pki, self.dir, "crl-dev")
+        known = c.device_cert(srv.pki, self.dir, "crl-known", ca="local-ca")
+        for d in (dev, known):
+            self.assertEqual(srv.device_get(d, "/device")[0], 200)
+
+        def upload(issuer, name):
+            with open(os.path.join(offline, "crl", name), "rb") as f:
+                return srv.admin("PUT", "/pki/crl/" + issuer, f.read())
+
+        c.run(c.BULWARK, "keys", "ca", "revoke-device", offline, "--cert",
+              dev["cert"], "--issuer", "online-ca")
+        # a CRL signed by another CA, an unknown issuer: refused
+        self.assertEqual(upload("online-ca", "factory_ca.crl")[0], 400)
+        self.assertEqual(upload("nosuch-ca", "online-ca.crl")[0], 404)
+        st, r = upload("online-ca", "online-ca.crl")
+        self.assertEqual(st, 200, r)
+        self.assertTrue(srv.refused(dev))  # at once, no reload needed
+        st, r = upload("online-ca", "online-ca.crl")  # not newer
+        self.assertEqual(st, 400, r)
+        c.run(c.BULWARK, "keys", "ca", "disable-device-ca", offline, "--ca",
+              "local-ca")
+        self.assertEqual(upload("factory_ca", "factory_ca.crl")[0], 200)
+        self.assertEqual(srv.device_get(known, "/device")[0], 200)
+        self.assertTrue(srv.refused(c.device_cert(
+            srv.pki, self.dir, "crl-new", ca="local-ca")))
+        # uploaded CRLs survive a restart
+        srv.stop()
+        srv.start()
+        self.assertTrue(srv.refused(dev))
+        self.assertEqual(srv.device_get(known, "/device")[0], 200)
+
     def test_status_reports_expiry(self):
         st, r = self.srv.admin("GET", "/status")
         self.assertEqual(st, 200)

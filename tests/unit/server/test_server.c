@@ -409,7 +409,7 @@ static void test_server_policy__checks(void **state)
 	o.local_ca = 1;
 	o.now = now;
 	assert_int_equal(bw_pki_create(&o, &err), 0);
-	assert_int_equal(bw_srv_policy_load(dir, "", &p, &err), 0);
+	assert_int_equal(bw_srv_policy_load(dir, "", NULL, &p, &err), 0);
 	assert_string_equal(bw_srv_policy_factory(p), "acme");
 	good = device_cert(dir, "online-ca", "acme", 0, now);
 	prod = device_cert(dir, "online-ca", "acme", 1, now);
@@ -446,7 +446,7 @@ static void test_server_policy__checks(void **state)
 						     BW_PKI_CA_DISABLED,
 						     BW_PKI_REASON_HOLD, now, &err), 0);
 	bw_pki_free(pki);
-	assert_int_equal(bw_srv_policy_load(dir, "", &p, &err), 0);
+	assert_int_equal(bw_srv_policy_load(dir, "", NULL, &p, &err), 0);
 	assert_int_equal(bw_srv_policy_check(p, good, now, &id, &err), BW_ESTATE);
 	assert_int_equal(bw_srv_policy_check(p, prod, now, &id, &err), 0);
 	assert_int_equal(bw_srv_policy_check(p, local, now, &id, &err), 0);
