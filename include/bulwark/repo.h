@@ -182,6 +182,14 @@ typedef void (*bw_repo_report_fn)(void *ctx, int warning, const char *msg);
 int bw_repo_verify(struct bw_repo *r, bw_repo_report_fn report, void *ctx,
 		   struct bw_err *err);
 
+/*
+ * The same check for an exported repository (an absolute path holding
+ * metadata/1.root.json and targets/): trust its root v1, refresh to the
+ * latest, download every target. Wall-clock time.
+ */
+int bw_repo_verify_export(const char *dir, bw_repo_report_fn report,
+			  void *ctx, struct bw_err *err);
+
 /* ---- the key ceremony (proposal file) ------------------------------------ */
 
 /*

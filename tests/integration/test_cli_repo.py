@@ -325,6 +325,16 @@ class ChainTest(RepoTestBase):
         self.assertIn("%s.fw-2.bin" % ent["hashes"]["sha256"],
                       os.listdir(os.path.join(out, "targets")))
         self.assertIn("%d.targets.json" % tg["version"], names)
+        v = self.bw("keys", "tuf", "verify", out)
+        self.assertIn("reached root v4", v.stdout)
+        # A tampered export: the client refuses it.
+        with open(os.path.join(out, "targets", "fw-2.bin"), "ab") as f:
+            f.write(b"!")
+        for t in os.listdir(os.path.join(out, "targets")):
+            if t.endswith("fw-2.bin"):
+                with open(os.path.join(out, "targets", t), "ab") as f:
+                    f.write(b"!")
+        self.bw("keys", "tuf", "verify", out, check=1)
 
 
 class BadInputTest(RepoTestBase):
@@ -387,6 +397,22 @@ class BadInputTest(RepoTestBase):
                             "production", "--keys",
                             self.keys("targets-1.tar.gz"),
                             msg="no CI target has version 9")
+
+    def test_stale_pending(self):
+        """Pending targets overtaken by a ceremony's re-signed v2."""
+        self.bw("targets", "promote", "--version", "1", "--tag", "prod",
+                "--keys", self.keys("targets-1.tar.gz"))
+        self.bw("targets", "promote", "--version", "1", "--tag", "prod",
+                "--partial")
+        self.bw("keys", "tuf", "updates", "init")
+        self.bw("keys", "tuf", "updates", "sign", "--keys",
+                self.keys("root-1.tar.gz"))
+        self.bw("keys", "tuf", "updates", "sign-prod-targets", "--keys",
+                self.keys("targets-1.tar.gz"))
+        self.bw("keys", "tuf", "updates", "apply")
+        self.assert_refused("targets", "sign", "--tag", "prod", "--keys",
+                            self.keys("targets-1.tar.gz"),
+                            msg="not newer than the published")
 
     def test_expired_role(self):
         """An expired CI timestamp (re-signed by its own online key, so

@@ -6,6 +6,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include "bulwark/buf.h"
 
 #include "bulwark/json.h"
 #include "repo_cli.h"
@@ -52,6 +55,33 @@ static int cmd_show_root(int argc, char **argv)
 	return rc;
 }
 
+/* An exported repository rather than a workspace. */
+static int is_export(const char *dir)
+{
+	char *a = NULL, *b = NULL;
+	int yes = bw_path_join(dir, "factory.json", &a) == 0 &&
+		  bw_path_join(dir, "metadata/1.root.json", &b) == 0 &&
+		  access(a, F_OK) != 0 && access(b, F_OK) == 0;
+
+	free(a);
+	free(b);
+	return yes;
+}
+
+static int verify_export(const char *prog, const char *dir)
+{
+	struct bw_err err = {0};
+	char *abs = realpath(dir, NULL);
+	int rc = BW_EXIT_OK;
+
+	if (abs == NULL)
+		return bw_cli_fail(prog, "%s: cannot resolve", dir);
+	if (bw_repo_verify_export(abs, bw_cli_repo_report, NULL, &err) != 0)
+		rc = bw_cli_fail(prog, "verification failed: %s", err.msg);
+	free(abs);
+	return rc;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
 	static const char *prog = "bulwark keys tuf verify";
@@ -61,7 +91,8 @@ static int cmd_verify(int argc, char **argv)
 	const struct bw_cli_spec spec = {
 		prog, "[DIR]",
 		"Check the whole repository in workspace DIR (or --repo) as a "
-		"device would:\nfor CI and every production tag, export it and "
+		"device would\n(DIR may also be an export from `bulwark repo "
+		"export`):\nfor CI and every production tag, export it and "
 		"run the TUF client over\nfile:// from root version 1 through "
 		"every root version to the latest\ntargets, downloading every "
 		"target. Warns about roles that expire within\n30 days (the "
@@ -75,6 +106,8 @@ static int cmd_verify(int argc, char **argv)
 		return rc;
 	if (dir != NULL && repo != NULL)
 		return bw_cli_usage(prog, "give DIR or --repo, not both");
+	if (dir != NULL && is_export(dir))
+		return verify_export(prog, dir);
 	rc = bw_cli_repo_open(prog, dir != NULL ? dir : repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;

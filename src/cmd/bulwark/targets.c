@@ -120,9 +120,9 @@ static int cmd_promote(int argc, char **argv)
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (ver == NULL || tag == NULL || keys.n == 0)
-		return bw_cli_usage(prog, "--version, --tag and --keys are "
-				    "required");
+	if (ver == NULL || tag == NULL || (keys.n == 0 && !partial))
+		return bw_cli_usage(prog, "--version, --tag and --keys (or "
+				    "--partial) are required");
 	rc = bw_cli_int(prog, "--version", ver, 1, INT64_MAX, &v);
 	if (rc == BW_EXIT_OK)
 		rc = bw_cli_repo_open(prog, repo, &r);

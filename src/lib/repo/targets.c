@@ -442,6 +442,31 @@ int bw_repo_targets_promote(struct bw_repo *r, int64_t version,
 	return rc;
 }
 
+/* TUF 5.6.5 from the signing side: never publish a version that is not
+ * above the published one (another promote may have happened since). */
+static int pending_fresh(struct bw_repo *r, const char *tag,
+			 const json_t *env, struct bw_err *err)
+{
+	json_t *cur = NULL;
+	json_int_t pv = json_integer_value(
+		json_object_get(json_object_get(env, "signed"), "version"));
+	json_int_t cv;
+	int rc = bw_repo_targets_load(r, 1, tag, &cur, err);
+
+	if (rc == BW_ENOTFOUND)
+		return 0;
+	cv = json_integer_value(
+		json_object_get(json_object_get(cur, "signed"), "version"));
+	json_decref(cur);
+	if (rc == 0 && pv <= cv)
+		rc = bw_err_set(err, BW_EROLLBACK,
+				"pending targets v%" JSON_INTEGER_FORMAT
+				" of '%s' are not newer than the published v%"
+				JSON_INTEGER_FORMAT ": promote again",
+				pv, tag, cv);
+	return rc;
+}
+
 int bw_repo_targets_sign(struct bw_repo *r, const char *tag,
 			 const struct bw_repo_keys *keys, size_t *have,
 			 int64_t *need, struct bw_err *err)
@@ -462,6 +487,8 @@ int bw_repo_targets_sign(struct bw_repo *r, const char *tag,
 	if (rc == BW_ENOTFOUND)
 		bw_err_set(err, rc, "nothing pending for tag '%s' (see "
 			   "bulwark targets promote --partial)", tag);
+	if (rc == 0)
+		rc = pending_fresh(r, tag, env, err);
 	if (rc == 0)
 		rc = bw_repo__root_latest(r, 1, &root, err);
 	if (rc == 0)

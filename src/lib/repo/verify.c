@@ -83,7 +83,8 @@ static void vctx_dispose(struct vctx *v)
 	memset(v, 0, sizeof(*v));
 }
 
-static int vctx_paths(struct vctx *v, struct bw_err *err)
+/* A temp dir for the client; src is the export to read (NULL: tmp/export). */
+static int vctx_paths(struct vctx *v, const char *src, struct bw_err *err)
 {
 	const char *base = getenv("TMPDIR");
 	char *t = NULL;
@@ -99,34 +100,25 @@ static int vctx_paths(struct vctx *v, struct bw_err *err)
 	v->md = bw_repo__path(t, "client");
 	v->dl = bw_repo__path(t, "dl");
 	if (v->md == NULL || v->dl == NULL ||
-	    asprintf(&v->mu, "file://%s/export/metadata/", t) < 0 ||
-	    asprintf(&v->tu, "file://%s/export/targets/", t) < 0)
+	    asprintf(&v->mu, "file://%s%s/metadata/", src != NULL ? src : t,
+		     src != NULL ? "" : "/export") < 0 ||
+	    asprintf(&v->tu, "file://%s%s/targets/", src != NULL ? src : t,
+		     src != NULL ? "" : "/export") < 0)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	return 0;
 }
 
-/* Export, trust root v1, refresh over file:// (TUF 5.3-5.6). */
-static int client_refresh(struct vctx *v, int prod, const char *tag,
-			  struct bw_err *err)
+/* Trust root (version 1) and refresh over file:// (TUF 5.3-5.6). */
+static int client_start(struct vctx *v, const uint8_t *root, size_t n,
+			struct bw_err *err)
 {
 	struct bw_tuf_config cfg;
-	uint8_t *root = NULL;
-	char *ex = NULL;
-	size_t n = 0;
 	int rc;
 
 	bw_tuf_config_init(&cfg);
 	cfg.now = now_cb;
 	cfg.now_ctx = v->r;
-	rc = vctx_paths(v, err);
-	if (rc == 0 && (ex = bw_repo__path(v->tmp, "export")) == NULL)
-		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
-	if (rc == 0)
-		rc = bw_repo_export(v->r, ex, prod, tag, err);
-	if (rc == 0)
-		rc = bw_repo_root_read(v->r, prod, 1, &root, &n, err);
-	if (rc == 0)
-		rc = bw_io_mkdirs(v->md, 0700, err);
+	rc = bw_io_mkdirs(v->md, 0700, err);
 	if (rc == 0)
 		rc = bw_io_mkdirs(v->dl, 0700, err);
 	if (rc == 0)
@@ -138,8 +130,63 @@ static int client_refresh(struct vctx *v, int prod, const char *tag,
 					&v->u, err);
 	if (rc == 0)
 		rc = bw_tuf_updater_refresh(v->u, err);
+	return rc;
+}
+
+/* Export the flavour, then run the client over it from root v1. */
+static int client_refresh(struct vctx *v, int prod, const char *tag,
+			  struct bw_err *err)
+{
+	uint8_t *root = NULL;
+	char *ex = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = vctx_paths(v, NULL, err);
+	if (rc == 0 && (ex = bw_repo__path(v->tmp, "export")) == NULL)
+		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+	if (rc == 0)
+		rc = bw_repo_export(v->r, ex, prod, tag, err);
+	if (rc == 0)
+		rc = bw_repo_root_read(v->r, prod, 1, &root, &n, err);
+	if (rc == 0)
+		rc = client_start(v, root, n, err);
 	free(root);
 	free(ex);
+	return rc;
+}
+
+int bw_repo_verify_export(const char *dir, bw_repo_report_fn report,
+			  void *ctx, struct bw_err *err)
+{
+	struct vctx v = {0};
+	char *rp = bw_repo__path(dir, "metadata/1.root.json");
+	uint8_t *root = NULL;
+	size_t n = 0, nt;
+	int rc;
+
+	if (rp == NULL || dir[0] != '/')
+		rc = bw_err_set(err, BW_EINVAL, "give the export's absolute "
+				"path");
+	else
+		rc = bw_repo__read(rp, BW_REPO_MAX_SMALL, &root, &n, err);
+	if (rc == 0)
+		rc = vctx_paths(&v, dir, err);
+	if (rc == 0)
+		rc = client_start(&v, root, n, err);
+	nt = rc == 0 ? bw_tuf_updater_targets_count(v.u) : 0;
+	for (size_t i = 0; rc == 0 && i < nt; i++)
+		rc = bw_tuf_updater_download(
+			v.u, bw_tuf_updater_target_at(v.u, i), NULL, NULL, err);
+	if (rc == 0)
+		say(report, ctx, 0,
+		    "%s: ok (a client from root v1 reached root v%lld, "
+		    "targets v%lld, %zu target(s) downloaded and checked)",
+		    dir, (long long)bw_tuf_updater_role_version(v.u, "root"),
+		    (long long)bw_tuf_updater_role_version(v.u, "targets"), nt);
+	vctx_dispose(&v);
+	free(rp);
+	free(root);
 	return rc;
 }
 
