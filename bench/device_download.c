@@ -224,7 +224,7 @@ static double curl_sha(const char *url, const char *tlsopts)
 {
 	char cmd[4096];
 
-	snprintf(cmd, sizeof(cmd), "curl -sf %s -o %s/curl.img %s/repo/targets/"
+	snprintf(cmd, sizeof(cmd), "curl -sf %s -o %s/curl.img %s/targets/"
 		 "big.img && sha256sum %s/curl.img >/dev/null && rm -f "
 		 "%s/curl.img", tlsopts, dir, url, dir, dir);
 	return timed(cmd, NULL, 0);
@@ -276,6 +276,32 @@ static int free_port(void)
 	return 20000 + (int)(getpid() % 20000);
 }
 
+/* A SoftHSM2 token with a P-256 key and a self-signed certificate made
+ * through the engine: the agent's production set-up (key never leaves the
+ * token). 0 when SoftHSM2 is not installed. */
+static int make_token(void)
+{
+	char cmd[4096];
+
+	if (access("/usr/lib/softhsm/libsofthsm2.so", R_OK) != 0)
+		return 0;
+	snprintf(cmd, sizeof(cmd), "%s/softhsm2.conf", dir);
+	setenv("SOFTHSM2_CONF", cmd, 1);
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && mkdir tokens && echo 'directories.tokendir = %s/tokens'"
+		 " > softhsm2.conf && printf 1234 > pin && chmod 600 pin && "
+		 "softhsm2-util --init-token --free --label bench --pin 1234 "
+		 "--so-pin 5678 >/dev/null && pkcs11-tool --module "
+		 "/usr/lib/softhsm/libsofthsm2.so --token-label bench --login "
+		 "--pin 1234 --keypairgen --key-type EC:prime256v1 --label devkey"
+		 " --id 01 >/dev/null 2>&1 && openssl req -new -x509 -days 2 "
+		 "-engine pkcs11 -keyform engine -key "
+		 "'pkcs11:token=bench;object=devkey;type=private;pin-value=1234'"
+		 " -subj /CN=token-device -out token.pem 2>/dev/null", dir, dir);
+	sh(cmd);
+	return 1;
+}
+
 static void make_certs(void)
 {
 	char cmd[4096];
@@ -284,14 +310,16 @@ static void make_certs(void)
 		 "cd %s && for n in server client; do openssl req -x509 "
 		 "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
 		 "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
-		 "-keyout $n.key -out $n.pem 2>/dev/null || exit 1; done", dir);
+		 "-keyout $n.key -out $n.pem 2>/dev/null || exit 1; done && "
+		 "cat client.pem > clients.pem && (cat token.pem >> clients.pem "
+		 "2>/dev/null || true)", dir);
 	sh(cmd);
 }
 
 static void throughput(size_t mb)
 {
 	char sha[65], cmd[4096], probe[2048], url[64], tls[1024], copts[1024];
-	int port = free_port();
+	int port = free_port(), token;
 	json_t *tmap;
 	pid_t srv;
 
@@ -312,6 +340,7 @@ static void throughput(size_t mb)
 	compare("HTTP (python3 http.server)", url, "", "", mb);
 	stop_server(srv);
 
+	token = make_token();
 	make_certs();
 	port++;
 	/* python's ssl server, client certificate required: the same
@@ -319,7 +348,7 @@ static void throughput(size_t mb)
 	 * missing file with 200 and an error text, which TUF rightly
 	 * rejects). */
 	snprintf(cmd, sizeof(cmd), "exec python3 -c '%s' %s/srv %d %s/server.pem "
-		 "%s/server.key %s/client.pem >/dev/null 2>&1",
+		 "%s/server.key %s/clients.pem >/dev/null 2>&1",
 		 "import http.server as h,ssl,sys,os;os.chdir(sys.argv[1]);"
 		 "s=h.ThreadingHTTPServer((\"127.0.0.1\",int(sys.argv[2])),"
 		 "h.SimpleHTTPRequestHandler);c=ssl.SSLContext("
@@ -336,7 +365,20 @@ static void throughput(size_t mb)
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
 	snprintf(tls, sizeof(tls), "[tls]\nca_file = %s/server.pem\ncert_file "
 		 "= %s/client.pem\nkey_file = %s/client.key\n", dir, dir, dir);
-	compare("mTLS (python3 http.server + ssl)", url, tls, copts, mb);
+	compare("mTLS, key file (python3 http.server + ssl)", url, tls, copts,
+		mb);
+	if (token) {
+		snprintf(tls, sizeof(tls), "[tls]\nca_file = %s/server.pem\n"
+			 "cert_file = %s/token.pem\n[pkcs11]\ntoken_label = "
+			 "bench\nkey_label = devkey\npin_file = %s/pin\n", dir,
+			 dir, dir);
+		snprintf(copts, sizeof(copts), "--cacert %s/server.pem --engine "
+			 "pkcs11 --key-type ENG --key 'pkcs11:token=bench;"
+			 "object=devkey;type=private;pin-value=1234' --cert "
+			 "%s/token.pem", dir, dir);
+		compare("mTLS, key in SoftHSM2 (same server)", url, tls, copts,
+			mb);
+	}
 	stop_server(srv);
 	snprintf(cmd, sizeof(cmd), "rm -f %s/srv/targets/big.img", dir);
 	sh(cmd);

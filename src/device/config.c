@@ -167,7 +167,7 @@ static int default_url(char **dst, const char *base, const char *suffix)
 {
 	size_t n;
 
-	if (*dst != NULL || base == NULL)
+	if (*dst != NULL || base == NULL || base[0] == '\0')
 		return 0;
 	n = strlen(base) + strlen(suffix) + 2;
 	if ((*dst = malloc(n)) == NULL)

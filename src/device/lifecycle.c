@@ -83,7 +83,7 @@ static int verify_bytes(const char *path, const struct bw_dev_target *t,
 static int open_slot(const char *path, struct bw_err *err)
 {
 	struct stat sb;
-	int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW;
+	int flags = O_WRONLY | O_CLOEXEC; /* by-partlabel symlinks are normal */
 	int fd;
 
 	/* A block device keeps its size; a file slot is replaced whole. */

@@ -86,6 +86,8 @@ static int refresh(struct bw_dev *d, struct bw_tuf_updater **u,
 	*u = NULL;
 	*ts = NULL;
 	*n = 0;
+	if (d->cfg.metadata_url == NULL || d->cfg.targets_url == NULL)
+		return bw_err_set(err, BW_EINVAL, "[server] url is not set");
 	rc = bw_dev_fetcher(d, &f, err);
 	if (rc == 0)
 		rc = bw_tuf_updater_new(d->mdir, d->cfg.metadata_url, d->ddir,

@@ -437,6 +437,41 @@ class Lifecycle(DeviceTest):
         self.assertEqual(sha(self.dev.slot[1]),
                          hashlib.sha256(self.v2).hexdigest())
 
+    def test_progress_bar_on_a_terminal(self):
+        import pty
+        self.standard_repo(v2_size=2 * 1024 * 1024)
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.run([AGENT, "pull", "--config", self.dev.config],
+                               stdout=slave, stderr=subprocess.PIPE,
+                               timeout=60)
+            os.close(slave)
+            slave = None
+            out = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        self.assertEqual(p.returncode, OK, p.stderr)
+        self.assertIn(b"100% 2/2 MiB", out)
+        self.assertIn(b"\r[", out)
+        # Not a terminal: no bar.
+        self.assertNotIn("%", self.dev.run("pull", "--version", "1").stdout)
+
+    def test_no_server_url(self):
+        self.dev.write_config("")
+        p = self.dev.run("check")
+        self.assertExit(p, 1)
+        self.assertIn("url is not set", p.stderr)
+
     def test_tampered_target_refused_before_install(self):
         self.standard_repo()
         bad = bytearray(self.v2)
