@@ -90,7 +90,7 @@ static void die(const char *what)
 
 static int free_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t n = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
 
@@ -105,7 +105,7 @@ static int free_port(void)
 
 static int tcp_connect(int port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
 	sa.sin_port = htons((uint16_t)port);
@@ -125,8 +125,8 @@ static int tcp_connect(int port)
 static void make_pki(void)
 {
 	struct bw_pki_create_opts o;
-	const char *ips[] = { "127.0.0.1" };
-	struct bw_err err = { 0 };
+	const char *ips[] = {"127.0.0.1"};
+	struct bw_err err = {0};
 
 	memset(&o, 0, sizeof(o));
 	o.dir = B.dir;
@@ -215,15 +215,15 @@ static void make_devices(void)
 /* A CI root and one server-signed target, through the server's own code. */
 static void make_repo(const char *db)
 {
-	struct bw_signer *k[4] = { NULL };
-	const char *roles[4] = { "root", "timestamp", "snapshot", "targets" };
+	struct bw_signer *k[4] = {NULL};
+	const char *roles[4] = {"root", "timestamp", "snapshot", "targets"};
 	struct bw_store *st = NULL;
 	struct bw_srv_repo *r = NULL;
-	struct bw_srv_repo_opts o = { .timestamp_expiry = 86400,
-				      .timestamp_resign_before = 3600,
-				      .snapshot_expiry = 86400 * 30,
-				      .ci_targets_expiry = 86400 * 30 };
-	struct bw_err err = { 0 };
+	struct bw_srv_repo_opts o = {.timestamp_expiry = 86400,
+				     .timestamp_resign_before = 3600,
+				     .snapshot_expiry = 86400 * 30,
+				     .ci_targets_expiry = 86400 * 30};
+	struct bw_err err = {0};
 	json_t *keys = json_object(), *rl = json_object(), *obj = NULL,
 	       *env = NULL, *fi = NULL;
 	uint8_t *root = NULL;
@@ -237,21 +237,23 @@ static void make_repo(const char *db)
 		    bw_key_to_json(bw_signer_key(k[i]), &kj, NULL))
 			die("tuf key");
 		json_object_set_new(keys, bw_signer_key(k[i])->keyid, kj);
-		json_object_set_new(rl, roles[i], json_pack(
-			"{s:[s],s:i}", "keyids", bw_signer_key(k[i])->keyid,
-			"threshold", 1));
+		json_object_set_new(rl, roles[i],
+				    json_pack("{s:[s],s:i}", "keyids",
+					      bw_signer_key(k[i])->keyid,
+					      "threshold", 1));
 	}
 	obj = json_pack("{s:s,s:s,s:i,s:s,s:b,s:o,s:o}", "_type", "root",
 			"spec_version", "1.0.31", "version", 1, "expires",
-			"2099-01-01T00:00:00Z", "consistent_snapshot", 0, "keys",
-			keys, "roles", rl);
+			"2099-01-01T00:00:00Z", "consistent_snapshot", 0,
+			"keys", keys, "roles", rl);
 	if (bw_tuf_envelope_sign(obj, &k[0], 1, &env, NULL) ||
 	    bw_json_serialize(env, &root, &len, NULL))
 		die("root");
 	o.timestamp = k[1], o.snapshot = k[2], o.ci_targets = k[3];
 	bw_hash_buf_hex(BW_HASH_SHA256, "fw", 2, hash);
 	fi = json_pack("{s:i,s:{s:s}}", "length", 2, "hashes", "sha256", hash);
-	if (bw_store_sqlite_open(db, &st, &err) || bw_srv_repo_new(st, &o, &r) ||
+	if (bw_store_sqlite_open(db, &st, &err) ||
+	    bw_srv_repo_new(st, &o, &r) ||
 	    bw_srv_repo_root_upload(r, "ci", root, len, time(NULL), &err) ||
 	    bw_srv_repo_ci_target_add(r, "fw", fi, time(NULL), &err))
 		die(err.msg);
@@ -275,14 +277,16 @@ static pid_t start_server(void)
 {
 	struct bw_srv_config cfg;
 	struct bw_srv *srv = NULL;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	pid_t pid = 0;
 
 	bw_srv_config_init(&cfg);
 	snprintf(cfg.database, sizeof(cfg.database), "%s/bench.db", B.dir);
 	snprintf(cfg.pki_dir, sizeof(cfg.pki_dir), "%s", B.dir);
-	snprintf(cfg.gw_listen, sizeof(cfg.gw_listen), "127.0.0.1:%d", B.gw_port);
-	snprintf(cfg.reg_listen, sizeof(cfg.reg_listen), "127.0.0.1:%d", B.reg_port);
+	snprintf(cfg.gw_listen, sizeof(cfg.gw_listen), "127.0.0.1:%d",
+		 B.gw_port);
+	snprintf(cfg.reg_listen, sizeof(cfg.reg_listen), "127.0.0.1:%d",
+		 B.reg_port);
 	snprintf(cfg.targets_dir, sizeof(cfg.targets_dir), "%s", B.dir);
 	cfg.roles = BW_SRV_ROLE_GATEWAY | BW_SRV_ROLE_REGISTRATION;
 	cfg.reg_rate_per_minute = 100000000;
@@ -347,8 +351,8 @@ static int read_response(SSL *ssl, char *buf, size_t cap)
 		return -1;
 	status = (int)strtol(buf + 9, NULL, 10);
 	cl = strcasestr(buf, "Content-Length:");
-	need = (size_t)(hdr_end + 4 - buf) + (cl && cl < hdr_end ?
-					      strtoul(cl + 15, NULL, 10) : 0);
+	need = (size_t)(hdr_end + 4 - buf) +
+	       (cl && cl < hdr_end ? strtoul(cl + 15, NULL, 10) : 0);
 	if (need >= cap)
 		return -1;
 	while (have < need) {
@@ -396,13 +400,16 @@ static const char *ts_request(int with_etag)
 {
 	static char req[256];
 
-	snprintf(req, sizeof(req), "GET /repo/timestamp.json HTTP/1.1\r\n"
-		 "Host: 127.0.0.1\r\n%s%s%s\r\n", with_etag ? "If-None-Match: " : "",
-		 with_etag ? B.etag : "", with_etag ? "\r\n" : "");
+	snprintf(req, sizeof(req),
+		 "GET /repo/timestamp.json HTTP/1.1\r\n"
+		 "Host: 127.0.0.1\r\n%s%s%s\r\n",
+		 with_etag ? "If-None-Match: " : "", with_etag ? B.etag : "",
+		 with_etag ? "\r\n" : "");
 	return req;
 }
 
-/* ---- modes ----------------------------------------------------------------- */
+/* ---- modes -----------------------------------------------------------------
+ */
 
 struct worker {
 	int idx;
@@ -414,7 +421,8 @@ enum { M_FULL, M_RESUMED, M_KEEPALIVE, M_REGISTER };
 
 static int more(void)
 {
-	return !B.stop && __atomic_add_fetch(&B.ops, 1, __ATOMIC_RELAXED) <= B.max_ops;
+	return !B.stop &&
+	       __atomic_add_fetch(&B.ops, 1, __ATOMIC_RELAXED) <= B.max_ops;
 }
 
 static void *worker_handshake(struct worker *w)
@@ -453,7 +461,7 @@ static void *worker_handshake(struct worker *w)
  * round sends one request on each and then reads every answer. */
 static void *worker_keepalive(struct worker *w)
 {
-	SSL *ssl[MAX_DEVICES] = { NULL };
+	SSL *ssl[MAX_DEVICES] = {NULL};
 	char *buf = malloc(RESP_MAX);
 	const char *req = ts_request(1);
 	int n = 0;
@@ -471,7 +479,8 @@ static void *worker_keepalive(struct worker *w)
 			else
 				w->fail++;
 		}
-		if (__atomic_add_fetch(&B.ops, n, __ATOMIC_RELAXED) >= B.max_ops)
+		if (__atomic_add_fetch(&B.ops, n, __ATOMIC_RELAXED) >=
+		    B.max_ops)
 			break;
 	}
 	for (int i = 0; i < n; i++)
@@ -512,9 +521,11 @@ static void *worker_register(struct worker *w)
 
 	while (ssl && buf && more()) {
 		char *body = register_body();
-		int hn = snprintf(head, sizeof(head), "POST /sign HTTP/1.1\r\n"
+		int hn = snprintf(head, sizeof(head),
+				  "POST /sign HTTP/1.1\r\n"
 				  "Host: 127.0.0.1\r\nOSF-TOKEN: %s\r\n"
-				  "Content-Length: %zu\r\n\r\n", TOKEN, strlen(body));
+				  "Content-Length: %zu\r\n\r\n",
+				  TOKEN, strlen(body));
 
 		if (ssl_write_all(ssl, head, (size_t)hn) ||
 		    ssl_write_all(ssl, body, strlen(body)) ||
@@ -565,9 +576,11 @@ static void run_mode(int mode, const char *name, const char *unit)
 		ok += w[i].ok, fail += w[i].fail, reused += w[i].reused;
 	}
 	dt = now_s() - t0;
-	printf("| %-34s | %10.0f %-12s | %8ld | %6ld | %s\n", name, ok / dt, unit,
-	       ok, fail, mode == M_RESUMED ? (reused * 2 >= ok ? "resumed" :
-					      "NOT resumed") : "");
+	printf("| %-34s | %10.0f %-12s | %8ld | %6ld | %s\n", name, ok / dt,
+	       unit, ok, fail,
+	       mode == M_RESUMED
+		   ? (reused * 2 >= ok ? "resumed" : "NOT resumed")
+		   : "");
 }
 
 static void get_etag(void)
@@ -598,14 +611,17 @@ static void args(int argc, char **argv)
 
 		if (!strcmp(argv[i], "--seconds") && v >= 1 && v <= 60)
 			B.seconds = (double)v;
-		else if (!strcmp(argv[i], "--devices") && v >= 1 && v <= MAX_DEVICES)
+		else if (!strcmp(argv[i], "--devices") && v >= 1 &&
+			 v <= MAX_DEVICES)
 			B.ndev = (int)v;
-		else if (!strcmp(argv[i], "--threads") && v >= 1 && v <= MAX_THREADS)
+		else if (!strcmp(argv[i], "--threads") && v >= 1 &&
+			 v <= MAX_THREADS)
 			B.nthreads = (int)v;
 		else if (!strcmp(argv[i], "--max") && v >= 1 && v <= 10000000)
 			B.max_ops = v;
 		else
-			die("usage: bench_gateway [--seconds 1..60] [--devices 1..1000] "
+			die("usage: bench_gateway [--seconds 1..60] [--devices "
+			    "1..1000] "
 			    "[--threads 1..16] [--max N]");
 	}
 }
@@ -633,16 +649,19 @@ int main(int argc, char **argv)
 	printf("# bulwarkd gateway, 127.0.0.1, %d devices, %d client threads, "
 	       "%.0f s per case, ECDSA P-256 client certificates\n\n",
 	       B.ndev, B.nthreads, B.seconds);
-	printf("| case                               | rate                    |"
-	       "       ok |  fails |\n|---|---|---|---|---|\n");
+	printf(
+	    "| case                               | rate                    |"
+	    "       ok |  fails |\n|---|---|---|---|---|\n");
 	run_mode(M_FULL, "full mTLS handshake + GET (304)", "conn/s");
 	run_mode(M_RESUMED, "resumed TLS 1.3 + GET (304)", "conn/s");
 	run_mode(M_KEEPALIVE, "keep-alive GET timestamp (304)", "req/s");
 	run_mode(M_REGISTER, "registration POST /sign (201)", "reg/s");
 	kill(pid, SIGTERM);
 	if (wait4(pid, &status, 0, &ru) == pid)
-		printf("\nserver peak RSS: %ld KiB; clean exit: %s\n", ru.ru_maxrss,
-		       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes" : "no");
+		printf("\nserver peak RSS: %ld KiB; clean exit: %s\n",
+		       ru.ru_maxrss,
+		       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes"
+								     : "no");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", B.dir);
 	return system(cmd) == 0 ? 0 : 1;
 }

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct bw_json_limits lim = { .max_bytes = 1u << 20, .max_depth = 8 };
+	struct bw_json_limits lim = {.max_bytes = 1u << 20, .max_depth = 8};
 	struct bw_tuf_info info;
 	struct bw_err err;
 	json_t *b = NULL, *fi = NULL;

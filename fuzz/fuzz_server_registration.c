@@ -14,8 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct bw_json_limits lim = { .max_bytes = 32768, .max_depth = 4 };
-	struct bw_pki_csr_policy pol = { BW_PKI_PROFILE_DEVICE, "acme", 0 };
+	struct bw_json_limits lim = {.max_bytes = 32768, .max_depth = 4};
+	struct bw_pki_csr_policy pol = {BW_PKI_PROFILE_DEVICE, "acme", 0};
 	struct bw_srv_reg_req r;
 	struct bw_err err;
 	X509_REQ *req = NULL;

@@ -40,7 +40,7 @@ static int token_ok(struct bw_srv *srv, struct evhttp_request *req)
 
 static json_t *body_json(struct evhttp_request *req, struct bw_err *err)
 {
-	struct bw_json_limits lim = { .max_depth = 8 };
+	struct bw_json_limits lim = {.max_depth = 8};
 	size_t len = 0;
 	const uint8_t *body = bw_srv_http_body(req, &len);
 	json_t *v = NULL;
@@ -55,11 +55,13 @@ static void reply_rc(struct evhttp_request *req, int rc, struct bw_err *err,
 		     int ok_code)
 {
 	if (!rc)
-		bw_srv_http_json(req, ok_code, json_pack("{s:s}", "status", "ok"));
+		bw_srv_http_json(req, ok_code,
+				 json_pack("{s:s}", "status", "ok"));
 	else
 		bw_srv_http_json(req, bw_srv_http_code(rc),
-				 json_pack("{s:s,s:s}", "error", bw_strerror(rc),
-					   "reason", err->msg));
+				 json_pack("{s:s,s:s}", "error",
+					   bw_strerror(rc), "reason",
+					   err->msg));
 }
 
 static int uuid_ok(const char *s)
@@ -69,7 +71,8 @@ static int uuid_ok(const char *s)
 	if (n == 0 || n > BW_STORE_UUID_MAX)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f') ||
 		      (s[i] >= 'A' && s[i] <= 'F') || s[i] == '-'))
 			return 0;
 	return 1;
@@ -80,7 +83,7 @@ static int uuid_ok(const char *s)
 static void repo_upload(struct bw_srv *srv, struct evhttp_request *req,
 			const char *rest)
 {
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	size_t len = 0;
 	const uint8_t *md = bw_srv_http_body(req, &len);
 	char tag[BW_STORE_TAG_MAX + 1];
@@ -91,9 +94,9 @@ static void repo_upload(struct bw_srv *srv, struct evhttp_request *req,
 		return;
 	}
 	if (!strcmp(rest, "ci/root") || !strcmp(rest, "production/root"))
-		rc = bw_srv_repo_root_upload(srv->repo, rest[0] == 'c' ? "ci"
-						: "production", md, len,
-					     time(NULL), &err);
+		rc = bw_srv_repo_root_upload(
+		    srv->repo, rest[0] == 'c' ? "ci" : "production", md, len,
+		    time(NULL), &err);
 	else if (!strcmp(rest, "ci/targets"))
 		rc = bw_srv_repo_targets_upload(srv->repo, "ci", "", md, len,
 						time(NULL), &err);
@@ -127,10 +130,12 @@ int bw_srv_admin_fileinfo_parse(json_t *b, json_t **fileinfo,
 				   json_string_length(name)) ||
 	    !json_is_integer(len) || json_integer_value(len) < 0 ||
 	    !json_is_object(hashes) || !sha || strlen(sha) != 64 ||
-	    bw_hex_decode(sha, 64, d, 32) || (custom && !json_is_object(custom)))
-		return bw_err_set(err, BW_EFORMAT,
-				  "need name (target path), length, "
-				  "hashes.sha256 (hex), optional custom object");
+	    bw_hex_decode(sha, 64, d, 32) ||
+	    (custom && !json_is_object(custom)))
+		return bw_err_set(
+		    err, BW_EFORMAT,
+		    "need name (target path), length, "
+		    "hashes.sha256 (hex), optional custom object");
 	*fileinfo = json_pack("{s:O,s:O}", "length", len, "hashes", hashes);
 	if (*fileinfo && custom)
 		json_object_set(*fileinfo, "custom", custom);
@@ -139,14 +144,14 @@ int bw_srv_admin_fileinfo_parse(json_t *b, json_t **fileinfo,
 
 static void ci_target_add(struct bw_srv *srv, struct evhttp_request *req)
 {
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	json_t *b = body_json(req, &err), *fi = NULL;
 	int rc = b ? bw_srv_admin_fileinfo_parse(b, &fi, &err) : BW_EFORMAT;
 
 	if (!rc)
 		rc = bw_srv_repo_ci_target_add(
-			srv->repo, json_string_value(json_object_get(b, "name")),
-			fi, time(NULL), &err);
+		    srv->repo, json_string_value(json_object_get(b, "name")),
+		    fi, time(NULL), &err);
 	reply_rc(req, rc, &err, 200);
 	json_decref(fi);
 	json_decref(b);
@@ -167,75 +172,86 @@ static int64_t query_int(struct evkeyvalq *q, const char *k, int64_t def,
 	return n > max ? max : n;
 }
 
+static json_t *device_json(struct bw_store *st, const struct bw_device_rec *d)
+{
+	return json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b}",
+			 "uuid", d->uuid, "production", d->production, "name",
+			 d->name, "hardware-id", d->hwid, "tag", d->tag,
+			 "target", d->target, "fingerprint", d->fingerprint,
+			 "first-seen", (json_int_t)d->first_seen, "last-seen",
+			 (json_int_t)d->last_seen, "registered",
+			 (json_int_t)d->registered, "denied",
+			 st->ops->deny_has(st, d->uuid, NULL) == 1);
+}
+
+/* POST (with optional {"reason"}) or DELETE /devices/<uuid>/deny */
+static void device_deny(struct bw_srv *srv, struct evhttp_request *req,
+			const char *uuid, int deny)
+{
+	struct bw_store *st = srv->store;
+	struct bw_err err = {0};
+	const char *reason = "";
+	json_t *b = NULL;
+	int rc = 0;
+
+	if (deny && evbuffer_get_length(evhttp_request_get_input_buffer(req))) {
+		b = body_json(req, &err);
+		reason = json_string_value(json_object_get(b, "reason"));
+		if (!b || (reason && strlen(reason) > 256))
+			rc = bw_err_set(&err, BW_EFORMAT, "bad body");
+		if (!reason)
+			reason = "";
+	}
+	if (!rc)
+		rc =
+		    st->ops->deny_set(st, uuid, deny, reason, time(NULL), &err);
+	if (!rc) {
+		srv->generation++; /* open connections re-check */
+		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: device %s %s", uuid,
+			   deny ? "deny-listed" : "allowed");
+	}
+	reply_rc(req, rc, &err, 200);
+	json_decref(b);
+}
+
+/* GET /devices, GET /devices/<uuid>, POST|DELETE /devices/<uuid>/deny */
 static void devices(struct bw_srv *srv, struct evhttp_request *req,
 		    const char *rest, struct evkeyvalq *q)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct bw_store *st = srv->store;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
+	struct bw_device_rec d;
 	char uuid[BW_STORE_UUID_MAX + 1];
 	const char *slash = strchr(rest, '/');
 	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
-	json_t *out = NULL, *b = NULL;
+	json_t *out = NULL;
 	int rc = 0;
 
 	if (!*rest && cmd == EVHTTP_REQ_GET) {
 		const char *after = evhttp_find_header(q, "after");
 
-		rc = st->ops->device_list(st, after && uuid_ok(after) ? after : "",
-					  query_int(q, "limit", 100, LIST_MAX), &out, &err);
-		goto reply;
-	}
-	if (n == 0 || n >= sizeof(uuid)) {
+		rc = st->ops->device_list(
+		    st, after && uuid_ok(after) ? after : "",
+		    query_int(q, "limit", 100, LIST_MAX), &out, &err);
+	} else if (n == 0 || n >= sizeof(uuid)) {
 		rc = bw_err_set(&err, BW_ENOTFOUND, "no such device");
-		goto reply;
-	}
-	memcpy(uuid, rest, n);
-	uuid[n] = '\0';
-	if (!uuid_ok(uuid)) {
-		rc = bw_err_set(&err, BW_ENOTFOUND, "no such device");
-	} else if (!slash && cmd == EVHTTP_REQ_GET) {
-		struct bw_device_rec d;
-
-		if (!(rc = st->ops->device_get(st, uuid, &d, &err)))
-				out = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b}",
-						"uuid", d.uuid, "production", d.production,
-						"name", d.name, "hardware-id", d.hwid,
-						"tag", d.tag, "target", d.target,
-						"fingerprint", d.fingerprint,
-						"first-seen", (json_int_t)d.first_seen,
-						"last-seen", (json_int_t)d.last_seen,
-						"registered", (json_int_t)d.registered,
-						"denied", st->ops->deny_has(st, uuid, NULL) == 1);
-	} else if (slash && !strcmp(slash, "/deny") &&
-		   (cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_DELETE)) {
-		const char *reason = "";
-
-		if (cmd == EVHTTP_REQ_POST && evbuffer_get_length(
-			    evhttp_request_get_input_buffer(req))) {
-			b = body_json(req, &err);
-			reason = json_string_value(json_object_get(b, "reason"));
-			if (!b || (reason && strlen(reason) > 256))
-				rc = bw_err_set(&err, BW_EFORMAT, "bad body");
-			if (!reason)
-				reason = "";
-		}
-		if (!rc)
-			rc = st->ops->deny_set(st, uuid, cmd == EVHTTP_REQ_POST,
-					       reason, time(NULL), &err);
-		if (!rc) {
-			srv->generation++; /* open connections re-check */
-			bw_srv_log(BW_SRV_LOG_NOTICE, "admin: device %s %s",
-				   uuid, cmd == EVHTTP_REQ_POST ? "deny-listed"
-								: "allowed");
-		}
-		reply_rc(req, rc, &err, 200);
-		json_decref(b);
-		return;
 	} else {
-		rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");
+		memcpy(uuid, rest, n);
+		uuid[n] = '\0';
+		if (!uuid_ok(uuid)) {
+			rc = bw_err_set(&err, BW_ENOTFOUND, "no such device");
+		} else if (slash && !strcmp(slash, "/deny") &&
+			   (cmd == EVHTTP_REQ_POST ||
+			    cmd == EVHTTP_REQ_DELETE)) {
+			device_deny(srv, req, uuid, cmd == EVHTTP_REQ_POST);
+			return;
+		} else if (slash || cmd != EVHTTP_REQ_GET) {
+			rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");
+		} else if (!(rc = st->ops->device_get(st, uuid, &d, &err))) {
+			out = device_json(st, &d);
+		}
 	}
-reply:
 	if (rc)
 		reply_rc(req, rc, &err, 200);
 	else
@@ -244,7 +260,7 @@ reply:
 
 static void token_create(struct bw_srv *srv, struct evhttp_request *req)
 {
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	json_t *b = body_json(req, &err);
 	const char *scope = json_string_value(json_object_get(b, "scope"));
 	const char *comment = json_string_value(json_object_get(b, "comment"));
@@ -258,9 +274,11 @@ static void token_create(struct bw_srv *srv, struct evhttp_request *req)
 	if (!scope || (strcmp(scope, "ci") && strcmp(scope, "production")) ||
 	    !json_is_integer(jexp) || json_integer_value(jexp) <= 0 ||
 	    json_integer_value(jexp) > 10LL * 365 * 86400 ||
-	    (juses && (!json_is_integer(juses) || json_integer_value(juses) < 1)) ||
+	    (juses &&
+	     (!json_is_integer(juses) || json_integer_value(juses) < 1)) ||
 	    (comment && strlen(comment) > 256)) {
-		rc = bw_err_set(&err, BW_EFORMAT, "need scope (ci|production), "
+		rc = bw_err_set(&err, BW_EFORMAT,
+				"need scope (ci|production), "
 				"expires-in (seconds), optional uses, comment");
 		goto out;
 	}
@@ -270,17 +288,17 @@ static void token_create(struct bw_srv *srv, struct evhttp_request *req)
 	}
 	bw_hex_encode(raw, sizeof(raw), tok);
 	bw_hash_buf_hex(BW_HASH_SHA256, tok, strlen(tok), hash);
-	rc = srv->store->ops->token_add(srv->store, hash, scope,
-					now + json_integer_value(jexp),
-					juses ? json_integer_value(juses) : -1,
-					comment, now, &id, &err);
+	rc = srv->store->ops->token_add(
+	    srv->store, hash, scope, now + json_integer_value(jexp),
+	    juses ? json_integer_value(juses) : -1, comment, now, &id, &err);
 out:
 	if (rc)
 		reply_rc(req, rc, &err, 201);
 	else
-		bw_srv_http_json(req, 201, json_pack("{s:I,s:s,s:s}", "id",
-						     (json_int_t)id, "token", tok,
-						     "scope", scope));
+		bw_srv_http_json(req, 201,
+				 json_pack("{s:I,s:s,s:s}", "id",
+					   (json_int_t)id, "token", tok,
+					   "scope", scope));
 	OPENSSL_cleanse(raw, sizeof(raw));
 	OPENSSL_cleanse(tok, sizeof(tok));
 	json_decref(b);
@@ -290,7 +308,7 @@ static void tokens(struct bw_srv *srv, struct evhttp_request *req,
 		   const char *rest)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	json_t *out = NULL;
 	char *end = NULL;
 	long long id = 0;
@@ -320,7 +338,7 @@ static void tokens(struct bw_srv *srv, struct evhttp_request *req,
 static void crl_upload(struct bw_srv *srv, struct evhttp_request *req,
 		       const char *issuer)
 {
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	size_t len = 0;
 	const uint8_t *pem = bw_srv_http_body(req, &len);
 	int64_t number = 0;
@@ -330,8 +348,8 @@ static void crl_upload(struct bw_srv *srv, struct evhttp_request *req,
 		rc = bw_err_set(&err, BW_ENOMEM, "body");
 	else if (!(rc = bw_srv_policy_crl_check(srv->policy, issuer, pem, len,
 						&number, &err)) &&
-		 !(rc = srv->store->ops->crl_put(srv->store, issuer, number, pem,
-						 len, time(NULL), &err)))
+		 !(rc = srv->store->ops->crl_put(srv->store, issuer, number,
+						 pem, len, time(NULL), &err)))
 		rc = bw_srv_policy_reload(srv, &err);
 	if (!rc)
 		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: CRL %lld of %s installed",
@@ -343,23 +361,27 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		     const char *path, struct evkeyvalq *q)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	json_t *out = NULL;
 	int rc = 0;
 
 	if (!strncmp(path, "/repo/", 6) && cmd == EVHTTP_REQ_PUT) {
 		repo_upload(srv, req, path + 6);
-	} else if (!strcmp(path, "/repo/ci/targets/add") && cmd == EVHTTP_REQ_POST) {
+	} else if (!strcmp(path, "/repo/ci/targets/add") &&
+		   cmd == EVHTTP_REQ_POST) {
 		ci_target_add(srv, req);
 	} else if (!strncmp(path, "/pki/crl/", 9) && cmd == EVHTTP_REQ_PUT &&
 		   strlen(path + 9) < 64) {
 		crl_upload(srv, req, path + 9);
 	} else if (!strcmp(path, "/status") && cmd == EVHTTP_REQ_GET) {
-		if ((rc = bw_srv_repo_status(srv->repo, time(NULL), &out, &err)))
+		if ((rc =
+			 bw_srv_repo_status(srv->repo, time(NULL), &out, &err)))
 			reply_rc(req, rc, &err, 200);
 		else
-			bw_srv_http_json(req, 200, json_pack("{s:o}", "repository", out));
-	} else if (!strcmp(path, "/devices") || !strncmp(path, "/devices/", 9)) {
+			bw_srv_http_json(req, 200,
+					 json_pack("{s:o}", "repository", out));
+	} else if (!strcmp(path, "/devices") ||
+		   !strncmp(path, "/devices/", 9)) {
 		devices(srv, req, path[8] ? path + 9 : "", q);
 	} else if (!strcmp(path, "/deny") && cmd == EVHTTP_REQ_GET) {
 		if ((rc = srv->store->ops->deny_list(srv->store, &out, &err)))
@@ -370,8 +392,8 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		const char *dev = evhttp_find_header(q, "device");
 
 		if ((rc = srv->store->ops->event_list(
-			     srv->store, dev && uuid_ok(dev) ? dev : NULL,
-			     query_int(q, "limit", 100, LIST_MAX), &out, &err)))
+			 srv->store, dev && uuid_ok(dev) ? dev : NULL,
+			 query_int(q, "limit", 100, LIST_MAX), &out, &err)))
 			reply_rc(req, rc, &err, 200);
 		else
 			bw_srv_http_json(req, 200, out);

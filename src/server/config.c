@@ -20,58 +20,75 @@ struct key {
 	const char *name;
 	enum kind kind;
 	size_t off;
-	size_t size;  /* K_STR: buffer size */
-	int64_t min;  /* K_INT / K_DUR */
+	size_t size; /* K_STR: buffer size */
+	int64_t min; /* K_INT / K_DUR */
 	int64_t max;
 	const char *def;
 };
 
 #define OFF(f) offsetof(struct bw_srv_config, f)
-#define STR(s, n, f, d) { s, n, K_STR, OFF(f), sizeof(((struct bw_srv_config *)0)->f), 0, 0, d }
-#define INT(s, n, f, lo, hi, d) { s, n, K_INT, OFF(f), 0, lo, hi, d }
-#define DUR(s, n, f, lo, hi, d) { s, n, K_DUR, OFF(f), 0, lo, hi, d }
+#define STR(s, n, f, d)                                                        \
+	{                                                                      \
+		s, n, K_STR, OFF(f), sizeof(((struct bw_srv_config *)0)->f),   \
+		    0, 0, d                                                    \
+	}
+#define INT(s, n, f, lo, hi, d)                                                \
+	{                                                                      \
+		s, n, K_INT, OFF(f), 0, lo, hi, d                              \
+	}
+#define DUR(s, n, f, lo, hi, d)                                                \
+	{                                                                      \
+		s, n, K_DUR, OFF(f), 0, lo, hi, d                              \
+	}
 #define DAY 86400LL
 
 static const struct key keys[] = {
-	STR("server", "database", database, "/var/lib/bulwark/bulwarkd.db"),
-	STR("server", "pki_dir", pki_dir, "/etc/bulwark/pki"),
-	STR("server", "factory", factory, ""),
-	{ "server", "role", K_ROLES, OFF(roles), 0, 0, 0, "all" },
-	STR("server", "tls_cert", tls_cert, ""),
-	STR("server", "tls_key", tls_key, ""),
-	INT("server", "max_connections", max_connections, 1, 1000000, "4096"),
-	DUR("server", "handshake_timeout", handshake_timeout, 1, 3600, "10"),
-	DUR("server", "idle_timeout", idle_timeout, 1, 86400, "60"),
-	INT("server", "max_header_bytes", max_header_bytes, 1024, 1048576, "8192"),
-	{ "server", "log_level", K_LEVEL, OFF(log_level), 0, 0, 0, "info" },
-	STR("gateway", "listen", gw_listen, "0.0.0.0:8443"),
-	STR("gateway", "targets_dir", targets_dir, "/var/lib/bulwark/targets"),
-	INT("gateway", "max_events_body", max_events_body, 1024, 16777216, "65536"),
-	INT("gateway", "max_events", max_events, 1, 10000, "100"),
-	DUR("gateway", "last_seen_interval", last_seen_interval, 0, 30 * DAY, "300"),
-	DUR("gateway", "policy_reload_interval", policy_reload_interval, 1, DAY, "30"),
-	STR("admin", "listen", admin_listen, "127.0.0.1:8444"),
-	STR("admin", "token_file", admin_token_file, "/etc/bulwark/admin.token"),
-	INT("admin", "max_upload_bytes", max_upload_bytes, 4096, 268435456, "8388608"),
-	STR("registration", "listen", reg_listen, ""),
-	STR("registration", "ca_cert", reg_ca_cert, ""),
-	STR("registration", "ca_key", reg_ca_key, ""),
-	STR("registration", "ca_pkcs11_uri", reg_ca_pkcs11_uri, ""),
-	STR("registration", "ca_pkcs11_module", reg_ca_pkcs11_module, ""),
-	STR("registration", "ca_pin_file", reg_ca_pin_file, ""),
-	STR("registration", "gateway_url", reg_gateway_url, "https://127.0.0.1:8443"),
-	INT("registration", "max_body", reg_max_body, 1024, 1048576, "32768"),
-	INT("registration", "rate_per_minute", reg_rate_per_minute, 1, 1000000, "60"),
-	INT("registration", "cert_days", reg_cert_days, 1, 3652, "3652"),
-	STR("signing", "timestamp_key", timestamp_key, ""),
-	STR("signing", "snapshot_key", snapshot_key, ""),
-	STR("signing", "ci_targets_key", ci_targets_key, ""),
-	DUR("signing", "timestamp_expiry", timestamp_expiry, 60, 365 * DAY, "1d"),
-	DUR("signing", "timestamp_resign_before", timestamp_resign_before, 30, 365 * DAY, "12h"),
-	DUR("signing", "snapshot_expiry", snapshot_expiry, 60, 3650 * DAY, "30d"),
-	DUR("signing", "ci_targets_expiry", ci_targets_expiry, 60, 3650 * DAY, "365d"),
-	DUR("signing", "expiry_warn", expiry_warn, 0, 3650 * DAY, "30d"),
-	DUR("signing", "resign_interval", resign_interval, 1, DAY, "60"),
+    STR("server", "database", database, "/var/lib/bulwark/bulwarkd.db"),
+    STR("server", "pki_dir", pki_dir, "/etc/bulwark/pki"),
+    STR("server", "factory", factory, ""),
+    {"server", "role", K_ROLES, OFF(roles), 0, 0, 0, "all"},
+    STR("server", "tls_cert", tls_cert, ""),
+    STR("server", "tls_key", tls_key, ""),
+    INT("server", "max_connections", max_connections, 1, 1000000, "4096"),
+    DUR("server", "handshake_timeout", handshake_timeout, 1, 3600, "10"),
+    DUR("server", "idle_timeout", idle_timeout, 1, 86400, "60"),
+    INT("server", "max_header_bytes", max_header_bytes, 1024, 1048576, "8192"),
+    {"server", "log_level", K_LEVEL, OFF(log_level), 0, 0, 0, "info"},
+    STR("gateway", "listen", gw_listen, "0.0.0.0:8443"),
+    STR("gateway", "targets_dir", targets_dir, "/var/lib/bulwark/targets"),
+    INT("gateway", "max_events_body", max_events_body, 1024, 16777216, "65536"),
+    INT("gateway", "max_events", max_events, 1, 10000, "100"),
+    DUR("gateway", "last_seen_interval", last_seen_interval, 0, 30 * DAY,
+	"300"),
+    DUR("gateway", "policy_reload_interval", policy_reload_interval, 1, DAY,
+	"30"),
+    STR("admin", "listen", admin_listen, "127.0.0.1:8444"),
+    STR("admin", "token_file", admin_token_file, "/etc/bulwark/admin.token"),
+    INT("admin", "max_upload_bytes", max_upload_bytes, 4096, 268435456,
+	"8388608"),
+    STR("registration", "listen", reg_listen, ""),
+    STR("registration", "ca_cert", reg_ca_cert, ""),
+    STR("registration", "ca_key", reg_ca_key, ""),
+    STR("registration", "ca_pkcs11_uri", reg_ca_pkcs11_uri, ""),
+    STR("registration", "ca_pkcs11_module", reg_ca_pkcs11_module, ""),
+    STR("registration", "ca_pin_file", reg_ca_pin_file, ""),
+    STR("registration", "gateway_url", reg_gateway_url,
+	"https://127.0.0.1:8443"),
+    INT("registration", "max_body", reg_max_body, 1024, 1048576, "32768"),
+    INT("registration", "rate_per_minute", reg_rate_per_minute, 1, 1000000,
+	"60"),
+    INT("registration", "cert_days", reg_cert_days, 1, 3652, "3652"),
+    STR("signing", "timestamp_key", timestamp_key, ""),
+    STR("signing", "snapshot_key", snapshot_key, ""),
+    STR("signing", "ci_targets_key", ci_targets_key, ""),
+    DUR("signing", "timestamp_expiry", timestamp_expiry, 60, 365 * DAY, "1d"),
+    DUR("signing", "timestamp_resign_before", timestamp_resign_before, 30,
+	365 * DAY, "12h"),
+    DUR("signing", "snapshot_expiry", snapshot_expiry, 60, 3650 * DAY, "30d"),
+    DUR("signing", "ci_targets_expiry", ci_targets_expiry, 60, 3650 * DAY,
+	"365d"),
+    DUR("signing", "expiry_warn", expiry_warn, 0, 3650 * DAY, "30d"),
+    DUR("signing", "resign_interval", resign_interval, 1, DAY, "60"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -98,8 +115,7 @@ static int parse_i64(const char *v, int64_t min, int64_t max, int64_t mult,
 }
 
 /* "90", "90s", "15m", "12h", "7d". */
-static int parse_duration(const char *v, int64_t min, int64_t max,
-			  int64_t *out)
+static int parse_duration(const char *v, int64_t min, int64_t max, int64_t *out)
 {
 	char buf[32];
 	size_t n = strlen(v);
@@ -109,10 +125,17 @@ static int parse_duration(const char *v, int64_t min, int64_t max,
 		return BW_EFORMAT;
 	memcpy(buf, v, n + 1);
 	switch (buf[n - 1]) {
-	case 'm': mult = 60; break;
-	case 'h': mult = 3600; break;
-	case 'd': mult = DAY; break;
-	default: break;
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	case 'd':
+		mult = DAY;
+		break;
+	default:
+		break;
 	}
 	if (mult > 1)
 		buf[n - 1] = '\0';
@@ -151,8 +174,8 @@ int bw_srv_config_roles_parse(const char *s, int *out)
 
 static int parse_level(const char *v, int *out)
 {
-	static const char *const names[] = { "error", "warning", "notice",
-					     "info", "debug" };
+	static const char *const names[] = {"error", "warning", "notice",
+					    "info", "debug"};
 	for (int i = 0; i < 5; i++) {
 		if (!strcmp(v, names[i])) {
 			*out = 3 + i;
@@ -178,7 +201,8 @@ static int key_apply(struct bw_srv_config *cfg, const struct key *k,
 	case K_INT:
 		return parse_i64(v, k->min, k->max, 1, (int64_t *)(void *)base);
 	case K_DUR:
-		return parse_duration(v, k->min, k->max, (int64_t *)(void *)base);
+		return parse_duration(v, k->min, k->max,
+				      (int64_t *)(void *)base);
 	case K_ROLES:
 		return bw_srv_config_roles_parse(v, (int *)(void *)base);
 	case K_LEVEL:
@@ -219,8 +243,9 @@ static int ini_cb(void *user, const char *section, const char *name,
 	int rc = 0;
 
 	if (!k) {
-		ctx->rc = bw_err_set(ctx->err, BW_EFORMAT,
-				     "unknown key [%.64s] %.64s", section, name);
+		ctx->rc =
+		    bw_err_set(ctx->err, BW_EFORMAT,
+			       "unknown key [%.64s] %.64s", section, name);
 		return 0;
 	}
 	rc = key_apply(ctx->cfg, k, value);
@@ -235,7 +260,7 @@ static int ini_cb(void *user, const char *section, const char *name,
 int bw_srv_config_load(struct bw_srv_config *cfg, const char *path,
 		       struct bw_err *err)
 {
-	struct load_ctx ctx = { cfg, err, 0 };
+	struct load_ctx ctx = {cfg, err, 0};
 	FILE *f = fopen(path, "r");
 	int line = 0;
 
@@ -263,7 +288,8 @@ int bw_srv_config_set(struct bw_srv_config *cfg, const char *assignment,
 	const char *eq = strchr(assignment, '=');
 	const struct key *k = NULL;
 
-	if (!dot || !eq || dot > eq || (size_t)(dot - assignment) >= sizeof(section) ||
+	if (!dot || !eq || dot > eq ||
+	    (size_t)(dot - assignment) >= sizeof(section) ||
 	    (size_t)(eq - dot - 1) >= sizeof(name))
 		return bw_err_set(err, BW_EFORMAT,
 				  "override must be section.key=value");
@@ -273,8 +299,8 @@ int bw_srv_config_set(struct bw_srv_config *cfg, const char *assignment,
 	name[eq - dot - 1] = '\0';
 	k = key_find(section, name);
 	if (!k)
-		return bw_err_set(err, BW_EFORMAT, "unknown key %s.%s",
-				  section, name);
+		return bw_err_set(err, BW_EFORMAT, "unknown key %s.%s", section,
+				  name);
 	if (key_apply(cfg, k, eq + 1))
 		return bw_err_set(err, BW_EFORMAT, "bad value for %s.%s",
 				  section, name);
@@ -332,14 +358,19 @@ int bw_srv_config_finish(struct bw_srv_config *cfg, struct bw_err *err)
 	int rc = 0;
 
 	if (!cfg->database[0] || !cfg->pki_dir[0])
-		return bw_err_set(err, BW_EFORMAT,
-				  "server.database and server.pki_dir are required");
-	if (default_path(cfg->tls_cert, sizeof(cfg->tls_cert), cfg->pki_dir, "tls.pem") ||
-	    default_path(cfg->tls_key, sizeof(cfg->tls_key), cfg->pki_dir, "tls.key") ||
-	    default_path(cfg->reg_ca_cert, sizeof(cfg->reg_ca_cert), cfg->pki_dir, "online-ca.pem"))
+		return bw_err_set(
+		    err, BW_EFORMAT,
+		    "server.database and server.pki_dir are required");
+	if (default_path(cfg->tls_cert, sizeof(cfg->tls_cert), cfg->pki_dir,
+			 "tls.pem") ||
+	    default_path(cfg->tls_key, sizeof(cfg->tls_key), cfg->pki_dir,
+			 "tls.key") ||
+	    default_path(cfg->reg_ca_cert, sizeof(cfg->reg_ca_cert),
+			 cfg->pki_dir, "online-ca.pem"))
 		return bw_err_set(err, BW_ETOOBIG, "path too long");
 	if (!cfg->reg_ca_pkcs11_uri[0] &&
-	    default_path(cfg->reg_ca_key, sizeof(cfg->reg_ca_key), cfg->pki_dir, "online-ca.key"))
+	    default_path(cfg->reg_ca_key, sizeof(cfg->reg_ca_key), cfg->pki_dir,
+			 "online-ca.key"))
 		return bw_err_set(err, BW_ETOOBIG, "path too long");
 	if ((cfg->roles & BW_SRV_ROLE_GATEWAY) &&
 	    (rc = check_listen("gateway", cfg->gw_listen, err)))

@@ -26,10 +26,10 @@ struct bw_srv_config {
 	/* [server] */
 	char database[BW_SRV_PATH_MAX];
 	char pki_dir[BW_SRV_PATH_MAX];
-	char factory[BW_SRV_STR_MAX]; /* "" = OU of the factory CA */
-	int roles;                    /* BW_SRV_ROLE_* bits */
+	char factory[BW_SRV_STR_MAX];	/* "" = OU of the factory CA */
+	int roles;			/* BW_SRV_ROLE_* bits */
 	char tls_cert[BW_SRV_PATH_MAX]; /* "" = <pki_dir>/tls.pem */
-	char tls_key[BW_SRV_PATH_MAX];  /* "" = <pki_dir>/tls.key */
+	char tls_key[BW_SRV_PATH_MAX];	/* "" = <pki_dir>/tls.key */
 	int64_t max_connections;
 	int64_t handshake_timeout;
 	int64_t idle_timeout;

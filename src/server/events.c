@@ -47,7 +47,8 @@ static int event_obj_ok(json_t *ev)
 	      (!strcmp(json_string_value(succ), "true") ||
 	       !strcmp(json_string_value(succ), "false"))))
 		return 0;
-	json_object_foreach(ev, k, v) {
+	json_object_foreach(ev, k, v)
+	{
 		if (strlen(k) > 64)
 			return 0;
 		if (json_is_object(v) || json_is_array(v))
@@ -85,7 +86,7 @@ static void note_target(json_t *e, char *target, size_t target_len)
 {
 	json_t *ev = json_object_get(e, "event");
 	const char *type = json_string_value(
-		json_object_get(json_object_get(e, "eventType"), "id"));
+	    json_object_get(json_object_get(e, "eventType"), "id"));
 	const char *name = json_string_value(json_object_get(ev, "targetName"));
 
 	if (type && name && !strcmp(type, "EcuInstallationCompleted") &&
@@ -98,7 +99,7 @@ int bw_srv_events_store(struct bw_store *store, const char *uuid,
 			int64_t now, char *target, size_t target_len,
 			struct bw_err *err)
 {
-	struct bw_json_limits lim = { .max_bytes = len + 1, .max_depth = 4 };
+	struct bw_json_limits lim = {.max_bytes = len + 1, .max_depth = 4};
 	json_t *arr = NULL, *e = NULL;
 	uint8_t *bytes = NULL;
 	size_t i = 0, n = 0;
@@ -114,20 +115,20 @@ int bw_srv_events_store(struct bw_store *store, const char *uuid,
 				max_events);
 		goto out;
 	}
-	json_array_foreach(arr, i, e)
-		if (!one_event_ok(e))
-			goto out;
+	json_array_foreach(arr, i, e) if (!one_event_ok(e)) goto out;
 	if ((rc = store->ops->begin(store, err)))
 		goto out;
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		free(bytes);
 		bytes = NULL;
 		if ((rc = bw_json_serialize(e, &bytes, &n, err)) ||
 		    (rc = store->ops->event_add(
-			     store, uuid, json_string_value(json_object_get(e, "id")),
-			     json_string_value(json_object_get(
-				     json_object_get(e, "eventType"), "id")),
-			     now, bytes, n, err)))
+			 store, uuid,
+			 json_string_value(json_object_get(e, "id")),
+			 json_string_value(json_object_get(
+			     json_object_get(e, "eventType"), "id")),
+			 now, bytes, n, err)))
 			goto out;
 		if (target)
 			note_target(e, target, target_len);

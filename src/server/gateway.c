@@ -27,20 +27,22 @@ static void device_touch(struct bw_srv *srv, struct evhttp_request *req,
 			 const struct bw_srv_identity *id, const char *tag)
 {
 	struct bw_device_rec *dev = bw_srv_tls_device(req);
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	int64_t now = time(NULL);
 	int changed = 0, rc = 0;
 
 	if (!dev)
 		return;
 	if (strcmp(dev->uuid, id->uuid)) {
-		rc = srv->store->ops->device_get(srv->store, id->uuid, dev, &err);
+		rc = srv->store->ops->device_get(srv->store, id->uuid, dev,
+						 &err);
 		if (rc == BW_ENOTFOUND) {
 			snprintf(dev->uuid, sizeof(dev->uuid), "%s", id->uuid);
 			dev->first_seen = now;
 			changed = 1;
 		} else if (rc) {
-			bw_srv_log(BW_SRV_LOG_ERR, "device lookup: %s", err.msg);
+			bw_srv_log(BW_SRV_LOG_ERR, "device lookup: %s",
+				   err.msg);
 			dev->uuid[0] = '\0';
 			return;
 		}
@@ -52,7 +54,8 @@ static void device_touch(struct bw_srv *srv, struct evhttp_request *req,
 	if (!changed && now - dev->last_seen < srv->cfg->last_seen_interval)
 		return;
 	dev->production = id->production;
-	snprintf(dev->fingerprint, sizeof(dev->fingerprint), "%s", id->fingerprint);
+	snprintf(dev->fingerprint, sizeof(dev->fingerprint), "%s",
+		 id->fingerprint);
 	if (tag[0])
 		snprintf(dev->tag, sizeof(dev->tag), "%s", tag);
 	dev->last_seen = now;
@@ -65,8 +68,8 @@ static void device_touch(struct bw_srv *srv, struct evhttp_request *req,
 int bw_srv_meta_name_parse(const char *name, char *role, size_t rolelen,
 			   int64_t *version)
 {
-	static const char *const roles[] = { "root", "timestamp", "snapshot",
-					     "targets" };
+	static const char *const roles[] = {"root", "timestamp", "snapshot",
+					    "targets"};
 	const char *p = name;
 	int64_t v = 0;
 
@@ -105,7 +108,7 @@ static void serve_meta(struct bw_srv *srv, struct evhttp_request *req,
 	const char *flavour = id->production ? "production" : "ci";
 	const char *inm = bw_srv_http_header(req, "If-None-Match", 128);
 	struct bw_meta_rec m;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	char role[16], etag[70];
 	int64_t version = 0;
 	int rc = 0;
@@ -116,9 +119,10 @@ static void serve_meta(struct bw_srv *srv, struct evhttp_request *req,
 		return;
 	}
 	/* root and CI roles are per flavour; production roles per tag */
-	rc = srv->store->ops->meta_get(srv->store, flavour,
-				       strcmp(role, "root") && id->production ? tag : "",
-				       role, version, &m, &err);
+	rc = srv->store->ops->meta_get(
+	    srv->store, flavour,
+	    strcmp(role, "root") && id->production ? tag : "", role, version,
+	    &m, &err);
 	if (rc) {
 		if (rc != BW_ENOTFOUND)
 			bw_srv_log(BW_SRV_LOG_ERR, "metadata: %s", err.msg);
@@ -132,7 +136,8 @@ static void serve_meta(struct bw_srv *srv, struct evhttp_request *req,
 		bw_srv_http_status(req, 304);
 	} else {
 		evhttp_add_header(oh, "Content-Type", "application/json");
-		evbuffer_add(evhttp_request_get_output_buffer(req), m.data, m.len);
+		evbuffer_add(evhttp_request_get_output_buffer(req), m.data,
+			     m.len);
 		evhttp_send_reply(req, 200, "OK", NULL);
 	}
 	free(m.data);
@@ -143,7 +148,8 @@ static int target_open(struct bw_srv *srv, const char *path, int *fd,
 {
 	char full[BW_SRV_PATH_MAX + 1100];
 	struct stat st;
-	int n = snprintf(full, sizeof(full), "%s/%s", srv->cfg->targets_dir, path);
+	int n =
+	    snprintf(full, sizeof(full), "%s/%s", srv->cfg->targets_dir, path);
 
 	if (n < 0 || (size_t)n >= sizeof(full))
 		return BW_ENOTFOUND;
@@ -190,9 +196,11 @@ static void serve_target(struct bw_srv *srv, struct evhttp_request *req,
 	int fd = -1, rc = 0, code = 200;
 
 	path = evhttp_uridecode(raw, 0, &plen);
-	if (!path || strlen(path) != plen || !bw_srv_target_path_ok(path, plen) ||
+	if (!path || strlen(path) != plen ||
+	    !bw_srv_target_path_ok(path, plen) ||
 	    (target_open(srv, path, &fd, &size) &&
-	     (!strip_digest(path) || !bw_srv_target_path_ok(path, strlen(path)) ||
+	     (!strip_digest(path) ||
+	      !bw_srv_target_path_ok(path, strlen(path)) ||
 	      target_open(srv, path, &fd, &size)))) {
 		bw_srv_http_status(req, 404);
 		goto out;
@@ -207,8 +215,9 @@ static void serve_target(struct bw_srv *srv, struct evhttp_request *req,
 	}
 	if (rc == 0) {
 		code = 206;
-		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
-			 first, last, size);
+		snprintf(cr, sizeof(cr),
+			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last,
+			 size);
 		evhttp_add_header(oh, "Content-Range", cr);
 	} else {
 		first = 0;
@@ -220,7 +229,8 @@ static void serve_target(struct bw_srv *srv, struct evhttp_request *req,
 				      (ev_off_t)first,
 				      (ev_off_t)(last - first + 1)) == 0)
 		fd = -1; /* transferred */
-	evhttp_send_reply(req, code, code == 206 ? "Partial Content" : "OK", NULL);
+	evhttp_send_reply(req, code, code == 206 ? "Partial Content" : "OK",
+			  NULL);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -231,7 +241,7 @@ static void post_events(struct bw_srv *srv, struct evhttp_request *req,
 			const struct bw_srv_identity *id)
 {
 	struct bw_device_rec *dev = bw_srv_tls_device(req);
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	char target[BW_STORE_NAME_MAX + 1] = "";
 	size_t len = 0;
 	const uint8_t *body = bw_srv_http_body(req, &len);
@@ -247,15 +257,17 @@ static void post_events(struct bw_srv *srv, struct evhttp_request *req,
 	if (rc) {
 		bw_srv_log(BW_SRV_LOG_INFO, "events from %s refused: %s",
 			   id->uuid, err.msg);
-		bw_srv_http_status(req, rc == BW_ETOOBIG ? 413 :
-					rc == BW_EIO ? 500 : 400);
+		bw_srv_http_status(req, rc == BW_ETOOBIG ? 413
+					: rc == BW_EIO	 ? 500
+							 : 400);
 		return;
 	}
 	if (target[0] && dev && !strcmp(dev->uuid, id->uuid) &&
 	    strcmp(dev->target, target)) {
 		snprintf(dev->target, sizeof(dev->target), "%s", target);
 		if (srv->store->ops->device_put(srv->store, dev, &err))
-			bw_srv_log(BW_SRV_LOG_ERR, "device update: %s", err.msg);
+			bw_srv_log(BW_SRV_LOG_ERR, "device update: %s",
+				   err.msg);
 	}
 	bw_srv_http_status(req, 204);
 }
@@ -264,18 +276,19 @@ static void get_device(struct bw_srv *srv, struct evhttp_request *req,
 		       const struct bw_srv_identity *id)
 {
 	struct bw_device_rec d;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 
 	if (srv->store->ops->device_get(srv->store, id->uuid, &d, &err)) {
 		bw_srv_http_status(req, 500);
 		return;
 	}
-	bw_srv_http_json(req, 200, json_pack(
-		"{s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "uuid", d.uuid,
-		"production", d.production, "name", d.name, "hardware-id",
-		d.hwid, "tag", d.tag, "target", d.target, "fingerprint",
-		d.fingerprint, "first-seen", (json_int_t)d.first_seen,
-		"last-seen", (json_int_t)d.last_seen));
+	bw_srv_http_json(
+	    req, 200,
+	    json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "uuid", d.uuid,
+		      "production", d.production, "name", d.name, "hardware-id",
+		      d.hwid, "tag", d.tag, "target", d.target, "fingerprint",
+		      d.fingerprint, "first-seen", (json_int_t)d.first_seen,
+		      "last-seen", (json_int_t)d.last_seen));
 }
 
 void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)
@@ -303,7 +316,8 @@ void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)
 	}
 	device_touch(srv, req, id, tag);
 	if (cmd == EVHTTP_REQ_GET && !strncmp(path, "/repo/", 6))
-		serve_meta(srv, req, id, tag[0] ? tag : bw_srv_tls_device(req)->tag,
+		serve_meta(srv, req, id,
+			   tag[0] ? tag : bw_srv_tls_device(req)->tag,
 			   path + 6);
 	else if (cmd == EVHTTP_REQ_GET && !strncmp(path, "/targets/", 9))
 		serve_target(srv, req, path + 9);

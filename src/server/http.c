@@ -61,8 +61,8 @@ const uint8_t *bw_srv_http_body(struct evhttp_request *req, size_t *len)
 const char *bw_srv_http_header(struct evhttp_request *req, const char *name,
 			       size_t max)
 {
-	const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
-					   name);
+	const char *v =
+	    evhttp_find_header(evhttp_request_get_input_headers(req), name);
 
 	if (v && strnlen(v, max + 1) > max)
 		return NULL;
@@ -72,12 +72,20 @@ const char *bw_srv_http_header(struct evhttp_request *req, const char *name,
 int bw_srv_http_code(int rc)
 {
 	switch (rc) {
-	case 0: return 200;
-	case BW_ENOTFOUND: return 404;
-	case BW_EEXIST: return 409;
-	case BW_ETOOBIG: return 413;
-	case BW_EIO: case BW_ENOMEM: case BW_ECRYPTO: return 500;
-	default: return 400;
+	case 0:
+		return 200;
+	case BW_ENOTFOUND:
+		return 404;
+	case BW_EEXIST:
+		return 409;
+	case BW_ETOOBIG:
+		return 413;
+	case BW_EIO:
+	case BW_ENOMEM:
+	case BW_ECRYPTO:
+		return 500;
+	default:
+		return 400;
 	}
 }
 

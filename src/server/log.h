@@ -21,7 +21,7 @@ enum {
 void bw_srv_log_set_level(int level);
 
 void bw_srv_log(int prio, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * Copy at most outlen-1 bytes of in[0..len) into out, replacing anything

@@ -85,8 +85,8 @@ static int serial_hex(const ASN1_INTEGER *ai, char **out)
 }
 
 /* Parse and signature-check a PEM CRL issued by issuer. */
-static int crl_parse(const void *pem, size_t len, X509 *issuer,
-		     X509_CRL **out, int64_t *number, struct bw_err *err)
+static int crl_parse(const void *pem, size_t len, X509 *issuer, X509_CRL **out,
+		     int64_t *number, struct bw_err *err)
 {
 	BIO *bio = NULL;
 	X509_CRL *crl = NULL;
@@ -142,11 +142,14 @@ static int crl_load(const char *path, const char *base, json_t *uploaded,
 	bw_buf_dispose(&b);
 	if (rc && rc != BW_ENOTFOUND)
 		return rc;
-	json_array_foreach(uploaded, i, e) {
+	json_array_foreach(uploaded, i, e)
+	{
 		const char *pem = json_string_value(json_object_get(e, "pem"));
 
-		if (strcmp(json_string_value(json_object_get(e, "issuer")), base) ||
-		    !pem || crl_parse(pem, strlen(pem), issuer, &up, &upn, NULL))
+		if (strcmp(json_string_value(json_object_get(e, "issuer")),
+			   base) ||
+		    !pem ||
+		    crl_parse(pem, strlen(pem), issuer, &up, &upn, NULL))
 			continue;
 		if (!*out || upn > *number) {
 			X509_CRL_free(*out);
@@ -168,8 +171,8 @@ static void apply_factory_crl(struct bw_srv_policy *p, X509_CRL *crl)
 
 	for (int i = 0; i < sk_X509_REVOKED_num(revs); i++) {
 		X509_REVOKED *r = sk_X509_REVOKED_value(revs, i);
-		ASN1_ENUMERATED *reason = X509_REVOKED_get_ext_d2i(
-			r, NID_crl_reason, NULL, NULL);
+		ASN1_ENUMERATED *reason =
+		    X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
 		long code = reason ? ASN1_ENUMERATED_get(reason) : 0;
 
 		ASN1_ENUMERATED_free(reason);
@@ -245,9 +248,11 @@ static int ca_add(struct bw_srv_policy *p, const char *dir, json_t *o,
 	snprintf(crlname, sizeof(crlname), "crl/%s.crl", c->base);
 	if ((rc = load_file_in(dir, crlname, &path)))
 		goto out;
-	rc = crl_load(path, c->base, uploaded, c->cert, &crl, &c->crl_number, err);
+	rc = crl_load(path, c->base, uploaded, c->cert, &crl, &c->crl_number,
+		      err);
 	if (rc == BW_ENOTFOUND) {
-		rc = 0; /* a local CA whose key lives at its site: no CRL here */
+		rc =
+		    0; /* a local CA whose key lives at its site: no CRL here */
 		goto out;
 	}
 	if (!rc)
@@ -268,8 +273,10 @@ static int load_cas(struct bw_srv_policy *p, const char *dir, json_t *show,
 	p->cas = calloc(json_array_size(certs) + 1, sizeof(*p->cas));
 	if (!p->cas)
 		return BW_ENOMEM;
-	json_array_foreach(certs, i, o) {
-		const char *role = json_string_value(json_object_get(o, "role"));
+	json_array_foreach(certs, i, o)
+	{
+		const char *role =
+		    json_string_value(json_object_get(o, "role"));
 		size_t n = role ? strlen(role) : 0;
 
 		if (n < 9 || strcmp(role + n - 9, "device-ca"))
@@ -324,12 +331,13 @@ out:
 	return rc;
 }
 
-int bw_srv_policy_crl_check(const struct bw_srv_policy *p,
-			    const char *issuer, const uint8_t *pem, size_t len,
-			    int64_t *number, struct bw_err *err)
+int bw_srv_policy_crl_check(const struct bw_srv_policy *p, const char *issuer,
+			    const uint8_t *pem, size_t len, int64_t *number,
+			    struct bw_err *err)
 {
-	X509 *ca = !strcmp(issuer, "factory_ca") ? p->factory_ca
-						 : bw_srv_policy_ca_cert(p, issuer);
+	X509 *ca = !strcmp(issuer, "factory_ca")
+		       ? p->factory_ca
+		       : bw_srv_policy_ca_cert(p, issuer);
 	int64_t cur = -1;
 	X509_CRL *crl = NULL;
 	int rc = 0;
@@ -411,7 +419,8 @@ static const struct ca *ca_of(const struct bw_srv_policy *p, X509 *cert)
 	X509_NAME *issuer = X509_get_issuer_name(cert);
 
 	for (size_t i = 0; i < p->ncas; i++)
-		if (!X509_NAME_cmp(issuer, X509_get_subject_name(p->cas[i].cert)))
+		if (!X509_NAME_cmp(issuer,
+				   X509_get_subject_name(p->cas[i].cert)))
 			return &p->cas[i];
 	return NULL;
 }
@@ -423,10 +432,12 @@ static int subject_check(const struct bw_srv_policy *p, X509 *cert,
 	char ou[BW_PKI_FACTORY_MAX + 1], bc[32];
 	int rc = 0;
 
-	if (subject_get(subj, NID_commonName, id->uuid, sizeof(id->uuid)) != 1 ||
+	if (subject_get(subj, NID_commonName, id->uuid, sizeof(id->uuid)) !=
+		1 ||
 	    !is_uuid(id->uuid))
 		return bw_err_set(err, BW_EFORMAT, "CN is not a device uuid");
-	if (subject_get(subj, NID_organizationalUnitName, ou, sizeof(ou)) != 1 ||
+	if (subject_get(subj, NID_organizationalUnitName, ou, sizeof(ou)) !=
+		1 ||
 	    strcmp(ou, p->factory))
 		return bw_err_set(err, BW_EFORMAT, "OU is not this factory");
 	rc = subject_get(subj, NID_businessCategory, bc, sizeof(bc));
@@ -436,9 +447,8 @@ static int subject_check(const struct bw_srv_policy *p, X509 *cert,
 	return 0;
 }
 
-int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert,
-			time_t now, struct bw_srv_identity *id,
-			struct bw_err *err)
+int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert, time_t now,
+			struct bw_srv_identity *id, struct bw_err *err)
 {
 	const struct ca *ca = NULL;
 	char *serial = NULL;
@@ -450,13 +460,15 @@ int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert,
 	if (!(ca = ca_of(p, cert)))
 		return bw_err_set(err, BW_ENOTFOUND, "issuer is no device CA");
 	if (ca->status == BW_SRV_CA_REVOKED)
-		return bw_err_set(err, BW_ESTATE, "device CA %s revoked", ca->base);
+		return bw_err_set(err, BW_ESTATE, "device CA %s revoked",
+				  ca->base);
 	if (X509_verify(cert, X509_get0_pubkey(ca->cert)) != 1)
 		return bw_err_set(err, BW_ESIG, "not signed by device CA %s",
 				  ca->base);
 	if (X509_cmp_time(X509_get0_notBefore(cert), &now) >= 0 ||
 	    X509_cmp_time(X509_get0_notAfter(cert), &now) <= 0)
-		return bw_err_set(err, BW_EEXPIRED, "certificate not valid now");
+		return bw_err_set(err, BW_EEXPIRED,
+				  "certificate not valid now");
 	/* an explicit clientAuth EKU: "no EKU = any use" is not enough */
 	if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1 ||
 	    !(X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) ||

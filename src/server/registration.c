@@ -100,7 +100,8 @@ int bw_srv_registration_parse(json_t *b, struct bw_srv_reg_req *r,
 
 	if (!json_is_object(b))
 		return bw_err_set(err, BW_EFORMAT, "body is not an object");
-	json_object_foreach(b, k, v) {
+	json_object_foreach(b, k, v)
+	{
 		if (strcmp(k, "uuid") && strcmp(k, "name") &&
 		    strcmp(k, "hardware-id") && strcmp(k, "csr") &&
 		    strcmp(k, "group") && strcmp(k, "overrides"))
@@ -113,12 +114,13 @@ int bw_srv_registration_parse(json_t *b, struct bw_srv_reg_req *r,
 	    !json_is_string(csr) || json_string_length(csr) > BW_PKI_CSR_MAX)
 		return bw_err_set(err, BW_EFORMAT,
 				  "need uuid, hardware-id, csr (strings)");
-	if (bw_srv_tag_parse(r->hwid, tmp, sizeof(tmp)) || strcmp(tmp, r->hwid) ||
-	    !r->hwid[0])
+	if (bw_srv_tag_parse(r->hwid, tmp, sizeof(tmp)) ||
+	    strcmp(tmp, r->hwid) || !r->hwid[0])
 		return bw_err_set(err, BW_EFORMAT, "bad hardware-id");
 	if (json_object_get(b, "overrides") &&
 	    !json_is_object(json_object_get(b, "overrides")))
-		return bw_err_set(err, BW_EFORMAT, "overrides is not an object");
+		return bw_err_set(err, BW_EFORMAT,
+				  "overrides is not an object");
 	r->csr = json_string_value(csr);
 	r->csr_len = json_string_length(csr);
 	return 0;
@@ -131,7 +133,8 @@ static int csr_asks_production(X509_REQ *req)
 }
 
 /* The answer: root.crt, client.pem, client.chained, sota.toml. */
-static json_t *answer(struct bw_srv *srv, const struct bw_srv_reg_req *r, X509 *cert)
+static json_t *answer(struct bw_srv *srv, const struct bw_srv_reg_req *r,
+		      X509 *cert)
 {
 	char *root = NULL, *leaf = NULL, *ca = NULL, *chained = NULL;
 	char toml[2048];
@@ -139,22 +142,24 @@ static json_t *answer(struct bw_srv *srv, const struct bw_srv_reg_req *r, X509 *
 	const char *url = srv->cfg->reg_gateway_url;
 	json_t *o = NULL;
 
-	if (bw_pki_cert_pem(bw_srv_policy_factory_cert(srv->policy), &root, &n1, NULL) ||
+	if (bw_pki_cert_pem(bw_srv_policy_factory_cert(srv->policy), &root, &n1,
+			    NULL) ||
 	    bw_pki_cert_pem(cert, &leaf, &n2, NULL) ||
 	    bw_pki_cert_pem(srv->reg_ca, &ca, &n3, NULL) ||
 	    !(chained = malloc(n2 + n3 + 1)))
 		goto out;
 	memcpy(chained, leaf, n2);
 	memcpy(chained + n2, ca, n3 + 1);
-	snprintf(toml, sizeof(toml),
-		 "[tls]\nserver = \"%s\"\nca_source = \"file\"\n"
-		 "pkey_source = \"pkcs11\"\ncert_source = \"file\"\n\n"
-		 "[provision]\nserver = \"%s\"\nprimary_ecu_hardware_id = \"%s\"\n\n"
-		 "[uptane]\nrepo_server = \"%s/repo\"\n\n"
-		 "[pacman]\nostree_server = \"%s/treehub\"\n\n"
-		 "[import]\ntls_cacert_path = \"/var/sota/root.crt\"\n"
-		 "tls_clientcert_path = \"/var/sota/client.pem\"\n",
-		 url, url, r->hwid, url, url);
+	snprintf(
+	    toml, sizeof(toml),
+	    "[tls]\nserver = \"%s\"\nca_source = \"file\"\n"
+	    "pkey_source = \"pkcs11\"\ncert_source = \"file\"\n\n"
+	    "[provision]\nserver = \"%s\"\nprimary_ecu_hardware_id = \"%s\"\n\n"
+	    "[uptane]\nrepo_server = \"%s/repo\"\n\n"
+	    "[pacman]\nostree_server = \"%s/treehub\"\n\n"
+	    "[import]\ntls_cacert_path = \"/var/sota/root.crt\"\n"
+	    "tls_clientcert_path = \"/var/sota/client.pem\"\n",
+	    url, url, r->hwid, url, url);
 	o = json_pack("{s:s,s:s,s:s,s:s}", "root.crt", root, "client.pem", leaf,
 		      "client.chained", chained, "sota.toml", toml);
 out:
@@ -165,52 +170,71 @@ out:
 	return o;
 }
 
+/* The CSR against the token's scope and the body's uuid (400 / 403). */
+static int csr_verify(struct bw_srv *srv, const struct bw_srv_reg_req *r,
+		      int production, X509_REQ **req, int *status,
+		      struct bw_err *err)
+{
+	struct bw_pki_csr_policy pol = {BW_PKI_PROFILE_DEVICE,
+					bw_srv_policy_factory(srv->policy),
+					production};
+	char uuid[37];
+	int rc = 0;
+
+	*status = 400;
+	if ((rc = bw_pki_csr_parse((const uint8_t *)r->csr, r->csr_len, req,
+				   err)))
+		return rc;
+	/* the server decides production, never the CSR */
+	if (!production && csr_asks_production(*req)) {
+		*status = 403;
+		return bw_err_set(err, BW_ESTATE, "CI token, production CSR");
+	}
+	if ((rc = bw_pki_csr_check(*req, &pol, err)) ||
+	    (rc = bw_pki_csr_uuid(*req, uuid, err)))
+		return rc;
+	if (strcmp(uuid, r->uuid))
+		return bw_err_set(err, BW_EFORMAT, "CSR CN is not the uuid");
+	return 0;
+}
+
+/* Not deny-listed (403) and not registered yet (409). */
+static int uuid_free(struct bw_store *st, const char *uuid, int *status,
+		     struct bw_err *err)
+{
+	struct bw_device_rec d;
+	int rc = st->ops->deny_has(st, uuid, err);
+
+	if (rc) {
+		*status = rc == 1 ? 403 : 500;
+		return rc == 1 ? bw_err_set(err, BW_ESTATE, "deny-listed") : rc;
+	}
+	rc = st->ops->device_get(st, uuid, &d, err);
+	if (rc == BW_ENOTFOUND)
+		return 0;
+	*status = rc ? 500 : 409;
+	return rc ? rc : bw_err_set(err, BW_EEXIST, "uuid already registered");
+}
+
 /* Everything after the token check, inside one transaction. */
 static int do_sign(struct bw_srv *srv, const struct bw_srv_reg_req *r,
 		   const struct bw_token_use *tok, X509 **cert, int *status,
 		   struct bw_err *err)
 {
 	struct bw_store *st = srv->store;
-	struct bw_pki_csr_policy pol = { BW_PKI_PROFILE_DEVICE,
-					 bw_srv_policy_factory(srv->policy), 0 };
 	struct bw_device_rec d;
 	X509_REQ *req = NULL;
-	char uuid[37];
 	int production = !strcmp(tok->scope, "production"), rc = 0;
 	int64_t now = time(NULL);
 
-	*status = 400;
-	pol.production = production;
-	if ((rc = bw_pki_csr_parse((const uint8_t *)r->csr, r->csr_len, &req, err)))
+	if ((rc = csr_verify(srv, r, production, &req, status, err)) ||
+	    (rc = uuid_free(st, r->uuid, status, err)))
 		goto out;
-	if (!production && csr_asks_production(req)) {
-		*status = 403;
-		rc = bw_err_set(err, BW_ESTATE, "CI token, production CSR");
-		goto out;
-	}
-	if ((rc = bw_pki_csr_check(req, &pol, err)) ||
-	    (rc = bw_pki_csr_uuid(req, uuid, err)))
-		goto out;
-	if (strcmp(uuid, r->uuid)) {
-		rc = bw_err_set(err, BW_EFORMAT, "CSR CN is not the uuid");
-		goto out;
-	}
-	if ((rc = st->ops->deny_has(st, r->uuid, err)) != 0) {
-		*status = rc == 1 ? 403 : 500;
-		rc = rc == 1 ? bw_err_set(err, BW_ESTATE, "deny-listed") : rc;
-		goto out;
-	}
-	rc = st->ops->device_get(st, r->uuid, &d, err);
-	if (rc != BW_ENOTFOUND) {
-		*status = rc ? 500 : 409;
-		rc = rc ? rc : bw_err_set(err, BW_EEXIST, "uuid already registered");
-		goto out;
-	}
 	*status = 500;
-	if ((rc = bw_pki_device_cert_issue(srv->reg_ca, srv->reg_ca_key, req,
-					   pol.factory, production,
-					   (long)srv->cfg->reg_cert_days, now,
-					   cert, err)))
+	if ((rc = bw_pki_device_cert_issue(
+		 srv->reg_ca, srv->reg_ca_key, req,
+		 bw_srv_policy_factory(srv->policy), production,
+		 (long)srv->cfg->reg_cert_days, now, cert, err)))
 		goto out;
 	memset(&d, 0, sizeof(d));
 	snprintf(d.uuid, sizeof(d.uuid), "%s", r->uuid);
@@ -227,8 +251,8 @@ out:
 
 static void sign(struct bw_srv *srv, struct evhttp_request *req)
 {
-	struct bw_err err = { 0 };
-	struct bw_json_limits lim = { .max_depth = 4 };
+	struct bw_err err = {0};
+	struct bw_json_limits lim = {.max_depth = 4};
 	struct bw_token_use tok;
 	struct bw_srv_reg_req r;
 	const char *token = token_of(req);
@@ -267,15 +291,19 @@ out:
 	if (rc) {
 		char who[40];
 
-		bw_srv_log(BW_SRV_LOG_NOTICE, "registration from %s (uuid %s) "
-			   "refused: %s", bw_srv_peer_addr(req),
-			   bw_srv_log_clean(r.uuid, strlen(r.uuid), who, sizeof(who)),
-			   err.msg);
-		bw_srv_http_error(req, status, status == 401 ? "unauthorized"
-					       : status == 403 ? "forbidden"
-					       : status == 409 ? "already registered"
-					       : status == 500 ? "internal error"
-							       : "bad request");
+		bw_srv_log(
+		    BW_SRV_LOG_NOTICE,
+		    "registration from %s (uuid %s) "
+		    "refused: %s",
+		    bw_srv_peer_addr(req),
+		    bw_srv_log_clean(r.uuid, strlen(r.uuid), who, sizeof(who)),
+		    err.msg);
+		bw_srv_http_error(req, status,
+				  status == 401	  ? "unauthorized"
+				  : status == 403 ? "forbidden"
+				  : status == 409 ? "already registered"
+				  : status == 500 ? "internal error"
+						  : "bad request");
 	} else {
 		bw_srv_log(BW_SRV_LOG_NOTICE, "registered %s (%s, token %lld)",
 			   r.uuid, tok.scope, (long long)tok.id);

@@ -25,8 +25,7 @@ struct bw_srv_repo {
 	int64_t last_warned;
 };
 
-int bw_srv_repo_new(struct bw_store *store,
-		    const struct bw_srv_repo_opts *opts,
+int bw_srv_repo_new(struct bw_store *store, const struct bw_srv_repo_opts *opts,
 		    struct bw_srv_repo **out)
 {
 	struct bw_srv_repo *r = calloc(1, sizeof(*r));
@@ -47,9 +46,8 @@ void bw_srv_repo_free(struct bw_srv_repo *r)
 }
 
 /* Fill a record from served bytes (type, version, expiry, digest). */
-static int rec_fill(struct bw_meta_rec *m, const char *flavour,
-		    const char *tag, const uint8_t *md, size_t len,
-		    struct bw_err *err)
+static int rec_fill(struct bw_meta_rec *m, const char *flavour, const char *tag,
+		    const uint8_t *md, size_t len, struct bw_err *err)
 {
 	struct bw_tuf_info info;
 	int rc = bw_tuf_metadata_info(md, len, &info, err);
@@ -168,8 +166,9 @@ static int publish(struct bw_srv_repo *r, const struct bw_meta_rec *root,
 	obj = json_pack("{s:s,s:s,s:I,s:s}", "_type", role, "spec_version",
 			SPEC_VERSION, "version", (json_int_t)(cur.version + 1),
 			"expires", exp);
-	if (!obj || json_object_set(obj, !strcmp(role, "targets") ? "targets"
-						  : "meta", meta)) {
+	if (!obj ||
+	    json_object_set(obj, !strcmp(role, "targets") ? "targets" : "meta",
+			    meta)) {
 		rc = BW_ENOMEM;
 		goto out;
 	}
@@ -231,7 +230,8 @@ int bw_srv_repo_targets_upload(struct bw_srv_repo *r, const char *flavour,
 		return bw_err_set(err, BW_EINVAL, "unknown flavour");
 	if ((rc = newest(r, flavour, "", "root", &root, err))) {
 		if (rc == BW_ENOTFOUND)
-			rc = bw_err_set(err, BW_ESTATE, "no %s root yet", flavour);
+			rc = bw_err_set(err, BW_ESTATE, "no %s root yet",
+					flavour);
 		goto out;
 	}
 	/* TUF 5.6.3 (signatures, threshold) and 5.6.5 (expiry) */
@@ -252,7 +252,8 @@ int bw_srv_repo_targets_upload(struct bw_srv_repo *r, const char *flavour,
 	if ((rc = r->store->ops->begin(r->store, err)))
 		goto out;
 	if ((rc = r->store->ops->meta_put(r->store, &m, now, err)) ||
-	    (rc = publish_snapshot_chain(r, &root, flavour, tag, &m, now, err)) ||
+	    (rc = publish_snapshot_chain(r, &root, flavour, tag, &m, now,
+					 err)) ||
 	    (rc = r->store->ops->commit(r->store, err)))
 		r->store->ops->rollback(r->store);
 out:
@@ -280,8 +281,8 @@ static int ci_targets_current(struct bw_srv_repo *r, json_t **targets,
 	free(cur.data);
 	if (rc)
 		return rc;
-	*targets = json_deep_copy(json_object_get(
-		json_object_get(env, "signed"), "targets"));
+	*targets = json_deep_copy(
+	    json_object_get(json_object_get(env, "signed"), "targets"));
 	json_decref(env);
 	if (!json_is_object(*targets)) {
 		json_decref(*targets);
@@ -292,8 +293,7 @@ static int ci_targets_current(struct bw_srv_repo *r, json_t **targets,
 }
 
 int bw_srv_repo_ci_target_add(struct bw_srv_repo *r, const char *name,
-			      json_t *fileinfo, int64_t now,
-			      struct bw_err *err)
+			      json_t *fileinfo, int64_t now, struct bw_err *err)
 {
 	struct bw_meta_rec root, tg;
 	json_t *targets = NULL, *custom = json_object_get(fileinfo, "custom");
@@ -313,18 +313,19 @@ int bw_srv_repo_ci_target_add(struct bw_srv_repo *r, const char *name,
 		rc = BW_ENOMEM;
 		goto out;
 	}
-	custom_s = custom ? json_dumps(custom, JSON_COMPACT | JSON_SORT_KEYS)
-			  : NULL;
+	custom_s =
+	    custom ? json_dumps(custom, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if ((rc = r->store->ops->begin(r->store, err)))
 		goto out;
 	if ((rc = publish(r, &root, "ci", "", "targets", r->o.ci_targets,
 			  targets, r->o.ci_targets_expiry, now, &tg, err)) ||
 	    (rc = r->store->ops->ci_target_add(
-		     r->store, name,
-		     (uint64_t)json_integer_value(json_object_get(fileinfo, "length")),
-		     json_string_value(json_object_get(
-			     json_object_get(fileinfo, "hashes"), "sha256")),
-		     custom_s, now, err)) ||
+		 r->store, name,
+		 (uint64_t)json_integer_value(
+		     json_object_get(fileinfo, "length")),
+		 json_string_value(json_object_get(
+		     json_object_get(fileinfo, "hashes"), "sha256")),
+		 custom_s, now, err)) ||
 	    (rc = publish_snapshot_chain(r, &root, "ci", "", &tg, now, err)) ||
 	    (rc = r->store->ops->commit(r->store, err)))
 		r->store->ops->rollback(r->store);
@@ -359,9 +360,9 @@ static int resign_one(struct bw_srv_repo *r, const char *flavour,
 	} else if (!(meta = meta_entry("snapshot.json", &snap))) {
 		rc = BW_ENOMEM;
 	} else {
-		rc = publish(r, &root, flavour, tag, "timestamp",
-			     r->o.timestamp, meta, r->o.timestamp_expiry, now,
-			     NULL, err);
+		rc =
+		    publish(r, &root, flavour, tag, "timestamp", r->o.timestamp,
+			    meta, r->o.timestamp_expiry, now, NULL, err);
 	}
 	if (rc || (rc = r->store->ops->commit(r->store, err)))
 		r->store->ops->rollback(r->store);
@@ -390,27 +391,35 @@ int bw_srv_repo_resign(struct bw_srv_repo *r, int64_t now, int *nsigned,
 	*nsigned = 0;
 	if (rc)
 		return rc;
-	json_array_foreach(heads, i, h) {
-		const char *f = json_string_value(json_object_get(h, "flavour"));
+	json_array_foreach(heads, i, h)
+	{
+		const char *f =
+		    json_string_value(json_object_get(h, "flavour"));
 		const char *t = json_string_value(json_object_get(h, "tag"));
-		const char *role = json_string_value(json_object_get(h, "role"));
-		int64_t left = json_integer_value(json_object_get(h, "expires")) - now;
+		const char *role =
+		    json_string_value(json_object_get(h, "role"));
+		int64_t left =
+		    json_integer_value(json_object_get(h, "expires")) - now;
 
-		if (!strcmp(role, "timestamp") && left < r->o.timestamp_resign_before) {
+		if (!strcmp(role, "timestamp") &&
+		    left < r->o.timestamp_resign_before) {
 			int rc1 = resign_one(r, f, t, now, err);
 
 			if (rc1) {
-				bw_srv_log(BW_SRV_LOG_ERR, "re-signing %s/%s "
-					   "timestamp failed: %s", f, t,
-					   err ? err->msg : "");
+				bw_srv_log(BW_SRV_LOG_ERR,
+					   "re-signing %s/%s "
+					   "timestamp failed: %s",
+					   f, t, err ? err->msg : "");
 				rc = rc1;
 			} else {
 				(*nsigned)++;
 			}
-		} else if (warn && is_offline(f, role) && left < r->o.expiry_warn) {
-			bw_srv_log(BW_SRV_LOG_WARN, "%s %s%s%s expires in %lld "
-				   "hours: sign a new version", f, role,
-				   t[0] ? " of tag " : "", t,
+		} else if (warn && is_offline(f, role) &&
+			   left < r->o.expiry_warn) {
+			bw_srv_log(BW_SRV_LOG_WARN,
+				   "%s %s%s%s expires in %lld "
+				   "hours: sign a new version",
+				   f, role, t[0] ? " of tag " : "", t,
 				   (long long)(left / 3600));
 			r->last_warned = now;
 		}
@@ -429,16 +438,24 @@ int bw_srv_repo_status(struct bw_srv_repo *r, int64_t now, json_t **out,
 	*out = NULL;
 	if (rc)
 		return rc;
-	json_array_foreach(heads, i, h) {
-		const char *f = json_string_value(json_object_get(h, "flavour"));
-		const char *role = json_string_value(json_object_get(h, "role"));
-		int64_t left = json_integer_value(json_object_get(h, "expires")) - now;
+	json_array_foreach(heads, i, h)
+	{
+		const char *f =
+		    json_string_value(json_object_get(h, "flavour"));
+		const char *role =
+		    json_string_value(json_object_get(h, "role"));
+		int64_t left =
+		    json_integer_value(json_object_get(h, "expires")) - now;
 		int offline = is_offline(f, role);
 
-		json_object_set_new(h, "signed-by", json_string(offline ? "offline" : "server"));
+		json_object_set_new(
+		    h, "signed-by",
+		    json_string(offline ? "offline" : "server"));
 		json_object_set_new(h, "expires-in", json_integer(left));
-		json_object_set_new(h, "warning", json_boolean(
-			left < 0 || (offline && left < r->o.expiry_warn)));
+		json_object_set_new(
+		    h, "warning",
+		    json_boolean(left < 0 ||
+				 (offline && left < r->o.expiry_warn)));
 	}
 	*out = heads;
 	return 0;

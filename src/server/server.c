@@ -20,8 +20,8 @@
 #include "log.h"
 #include "server.h"
 
-int bw_srv_secret_read(const char *path, size_t max, char **out,
-		       size_t *len, struct bw_err *err)
+int bw_srv_secret_read(const char *path, size_t max, char **out, size_t *len,
+		       struct bw_err *err)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -35,8 +35,10 @@ int bw_srv_secret_read(const char *path, size_t max, char **out,
 				  "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 077)) {
-		bw_err_set(err, rc, "%s: must be a regular file of ours with "
-			   "mode 0600 or stricter", path);
+		bw_err_set(err, rc,
+			   "%s: must be a regular file of ours with "
+			   "mode 0600 or stricter",
+			   path);
 		goto out;
 	}
 	if (!(buf = calloc(1, max + 2))) {
@@ -45,8 +47,8 @@ int bw_srv_secret_read(const char *path, size_t max, char **out,
 	}
 	n = read(fd, buf, max + 1);
 	if (n < 0 || (size_t)n > max) {
-		rc = bw_err_set(err, n < 0 ? BW_EIO : BW_ETOOBIG, "%s: %s", path,
-				n < 0 ? strerror(errno) : "too large");
+		rc = bw_err_set(err, n < 0 ? BW_EIO : BW_ETOOBIG, "%s: %s",
+				path, n < 0 ? strerror(errno) : "too large");
 		goto out;
 	}
 	if (n > 0 && buf[n - 1] == '\n')
@@ -83,7 +85,8 @@ int bw_srv_signer_load(const char *spec, struct bw_signer **out,
 	if ((rc = bw_pkcs11_uri_parse(spec, &u, err)))
 		return rc;
 	if (!u.pin_source[0])
-		return bw_err_set(err, BW_EINVAL, "a pkcs11 key needs "
+		return bw_err_set(err, BW_EINVAL,
+				  "a pkcs11 key needs "
 				  "?pin-source=FILE (mode 0600)");
 	if ((rc = bw_pkcs11_pin_from_file(u.pin_source, &pin, err)))
 		return rc;
@@ -96,8 +99,8 @@ int bw_srv_signer_load(const char *spec, struct bw_signer **out,
 
 static int load_signers(struct bw_srv *srv, struct bw_err *err)
 {
-	const char *specs[3] = { srv->cfg->timestamp_key, srv->cfg->snapshot_key,
-				 srv->cfg->ci_targets_key };
+	const char *specs[3] = {srv->cfg->timestamp_key, srv->cfg->snapshot_key,
+				srv->cfg->ci_targets_key};
 	int rc = 0;
 
 	for (int i = 0; i < 3; i++) {
@@ -107,7 +110,8 @@ static int load_signers(struct bw_srv *srv, struct bw_err *err)
 			return rc;
 	}
 	if (!srv->signers[0] || !srv->signers[1])
-		bw_srv_log(BW_SRV_LOG_WARN, "no timestamp/snapshot key: "
+		bw_srv_log(BW_SRV_LOG_WARN,
+			   "no timestamp/snapshot key: "
 			   "targets uploads and re-signing are refused");
 	return 0;
 }
@@ -125,9 +129,10 @@ static int load_registration(struct bw_srv *srv, struct bw_err *err)
 
 		memset(&o, 0, sizeof(o));
 		o.uri = c->reg_ca_pkcs11_uri;
-		o.module_path = c->reg_ca_pkcs11_module[0] ? c->reg_ca_pkcs11_module
-							   : NULL;
-		if ((rc = bw_pkcs11_pin_from_file(c->reg_ca_pin_file, &pin, err)))
+		o.module_path =
+		    c->reg_ca_pkcs11_module[0] ? c->reg_ca_pkcs11_module : NULL;
+		if ((rc = bw_pkcs11_pin_from_file(c->reg_ca_pin_file, &pin,
+						  err)))
 			return rc;
 		o.pin = pin;
 		rc = bw_pkcs11_signer_open(&o, &srv->reg_signer, err);
@@ -158,7 +163,8 @@ static int srv_open(struct bw_srv *srv, struct bw_err *err)
 	if ((rc = bw_store_sqlite_open(c->database, &srv->store, err)) ||
 	    (rc = srv->store->ops->crl_list(srv->store, &crls, err)))
 		return rc;
-	rc = bw_srv_policy_load(c->pki_dir, c->factory, crls, &srv->policy, err);
+	rc =
+	    bw_srv_policy_load(c->pki_dir, c->factory, crls, &srv->policy, err);
 	json_decref(crls);
 	if (rc || (rc = load_signers(srv, err)))
 		return rc;
@@ -174,8 +180,9 @@ static int srv_open(struct bw_srv *srv, struct bw_err *err)
 	if ((rc = bw_srv_repo_new(srv->store, &ro, &srv->repo)))
 		return rc;
 	if ((c->roles & BW_SRV_ROLE_ADMIN) &&
-	    (rc = bw_srv_secret_read(c->admin_token_file, 4096, &srv->admin_token,
-				     &srv->admin_token_len, err)))
+	    (rc = bw_srv_secret_read(c->admin_token_file, 4096,
+				     &srv->admin_token, &srv->admin_token_len,
+				     err)))
 		return rc;
 	if (reg_enabled(c) && (rc = load_registration(srv, err)))
 		return rc;
@@ -216,11 +223,13 @@ int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err)
 
 static void reload_policy(struct bw_srv *srv)
 {
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 
 	if (bw_srv_policy_reload(srv, &err))
-		bw_srv_log(BW_SRV_LOG_ERR, "PKI reload failed, keeping the "
-			   "current policy: %s", err.msg);
+		bw_srv_log(BW_SRV_LOG_ERR,
+			   "PKI reload failed, keeping the "
+			   "current policy: %s",
+			   err.msg);
 }
 
 static void reload_cb(evutil_socket_t fd, short what, void *arg)
@@ -232,7 +241,7 @@ static void reload_cb(evutil_socket_t fd, short what, void *arg)
 static void resign_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct bw_srv *srv = arg;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	int n = 0;
 
 	(void)fd, (void)what;
@@ -266,7 +275,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct bw_srv *srv = arg;
-	struct timeval tv = { 0, 100000 };
+	struct timeval tv = {0, 100000};
 	(void)what;
 	if (sig == SIGHUP) {
 		bw_srv_log(BW_SRV_LOG_INFO, "SIGHUP: reloading the PKI");
@@ -288,7 +297,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 static int add_timer(struct bw_srv *srv, struct event **ev, int64_t secs,
 		     event_callback_fn cb)
 {
-	struct timeval tv = { (time_t)secs, 0 };
+	struct timeval tv = {(time_t)secs, 0};
 
 	*ev = event_new(srv->base, -1, EV_PERSIST, cb, srv);
 	return *ev && event_add(*ev, &tv) == 0 ? 0 : BW_ENOMEM;
@@ -297,21 +306,36 @@ static int add_timer(struct bw_srv *srv, struct event **ev, int64_t secs,
 static int start_listeners(struct bw_srv *srv, struct bw_err *err)
 {
 	struct bw_srv_config *c = srv->cfg;
-	struct bw_srv_listener *ls[3] = { &srv->gw, &srv->admin, &srv->reg };
-	const char *addr[3] = { c->gw_listen, c->admin_listen, c->reg_listen };
-	int on[3] = { c->roles & BW_SRV_ROLE_GATEWAY, c->roles & BW_SRV_ROLE_ADMIN,
-		      reg_enabled(c) };
+	struct bw_srv_listener *ls[3] = {&srv->gw, &srv->admin, &srv->reg};
+	const char *addr[3] = {c->gw_listen, c->admin_listen, c->reg_listen};
+	int on[3] = {c->roles & BW_SRV_ROLE_GATEWAY,
+		     c->roles & BW_SRV_ROLE_ADMIN, reg_enabled(c)};
 	int rc = 0;
 
-	srv->gw = (struct bw_srv_listener){ srv, "gateway", NULL, NULL, NULL, 1,
-					    (long)c->max_events_body,
-					    bw_srv_gateway_handle };
-	srv->admin = (struct bw_srv_listener){ srv, "admin", NULL, NULL, NULL, 0,
-					       (long)c->max_upload_bytes,
-					       bw_srv_admin_handle };
-	srv->reg = (struct bw_srv_listener){ srv, "registration", NULL, NULL, NULL,
-					     0, (long)c->reg_max_body,
-					     bw_srv_registration_handle };
+	srv->gw = (struct bw_srv_listener){srv,
+					   "gateway",
+					   NULL,
+					   NULL,
+					   NULL,
+					   1,
+					   (long)c->max_events_body,
+					   bw_srv_gateway_handle};
+	srv->admin = (struct bw_srv_listener){srv,
+					      "admin",
+					      NULL,
+					      NULL,
+					      NULL,
+					      0,
+					      (long)c->max_upload_bytes,
+					      bw_srv_admin_handle};
+	srv->reg = (struct bw_srv_listener){srv,
+					    "registration",
+					    NULL,
+					    NULL,
+					    NULL,
+					    0,
+					    (long)c->reg_max_body,
+					    bw_srv_registration_handle};
 	for (int i = 0; i < 3; i++) {
 		if (!on[i])
 			continue;
@@ -350,7 +374,7 @@ int bw_srv_new(struct bw_srv_config *cfg, struct bw_srv **out,
 
 int bw_srv_run(struct bw_srv *srv)
 {
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	int rc = 0;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -362,9 +386,11 @@ int bw_srv_run(struct bw_srv *srv)
 	srv->ev_sigint = evsignal_new(srv->base, SIGINT, signal_cb, srv);
 	srv->ev_sighup = evsignal_new(srv->base, SIGHUP, signal_cb, srv);
 	if (!srv->ev_sigterm || !srv->ev_sigint || !srv->ev_sighup ||
-	    event_add(srv->ev_sigterm, NULL) || event_add(srv->ev_sigint, NULL) ||
+	    event_add(srv->ev_sigterm, NULL) ||
+	    event_add(srv->ev_sigint, NULL) ||
 	    event_add(srv->ev_sighup, NULL) ||
-	    add_timer(srv, &srv->ev_resign, srv->cfg->resign_interval, resign_cb) ||
+	    add_timer(srv, &srv->ev_resign, srv->cfg->resign_interval,
+		      resign_cb) ||
 	    add_timer(srv, &srv->ev_reload, srv->cfg->policy_reload_interval,
 		      reload_cb))
 		return BW_ENOMEM;

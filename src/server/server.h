@@ -41,10 +41,10 @@ enum bw_srv_ca_status {
 struct bw_srv_identity {
 	char uuid[BW_STORE_UUID_MAX + 1];
 	int production;
-	int ca_disabled;     /* issued by a disabled device CA */
-	char ca[64];         /* device CA file base */
-	char serial[80];     /* uppercase hex */
-	char fingerprint[65];/* sha256 hex of the certificate DER */
+	int ca_disabled;      /* issued by a disabled device CA */
+	char ca[64];	      /* device CA file base */
+	char serial[80];      /* uppercase hex */
+	char fingerprint[65]; /* sha256 hex of the certificate DER */
 };
 
 struct bw_srv_policy;
@@ -69,9 +69,9 @@ int bw_srv_policy_load(const char *pki_dir, const char *factory,
  * *number receives its crlNumber. BW_ENOTFOUND / BW_EFORMAT /
  * BW_EROLLBACK.
  */
-int bw_srv_policy_crl_check(const struct bw_srv_policy *p,
-			    const char *issuer, const uint8_t *pem, size_t len,
-			    int64_t *number, struct bw_err *err);
+int bw_srv_policy_crl_check(const struct bw_srv_policy *p, const char *issuer,
+			    const uint8_t *pem, size_t len, int64_t *number,
+			    struct bw_err *err);
 
 /* Re-read the PKI directory and uploaded CRLs; on failure the current
  * policy stays. Open connections re-check their identity. */
@@ -94,9 +94,8 @@ X509_STORE *bw_srv_policy_store(const struct bw_srv_policy *p);
  * BW_ENOTFOUND (unknown CA), BW_ESIG, BW_EEXPIRED, BW_EFORMAT, BW_ESTATE
  * (revoked), with the reason in err.
  */
-int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert,
-			time_t now, struct bw_srv_identity *id,
-			struct bw_err *err);
+int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert, time_t now,
+			struct bw_srv_identity *id, struct bw_err *err);
 
 /* The issuing online/local device CA's certificate and file base. */
 X509 *bw_srv_policy_ca_cert(const struct bw_srv_policy *p, const char *base);
@@ -115,8 +114,7 @@ struct bw_srv_repo_opts {
 	size_t max_bytes;
 };
 
-int bw_srv_repo_new(struct bw_store *store,
-		    const struct bw_srv_repo_opts *opts,
+int bw_srv_repo_new(struct bw_store *store, const struct bw_srv_repo_opts *opts,
 		    struct bw_srv_repo **out);
 void bw_srv_repo_free(struct bw_srv_repo *r);
 
@@ -160,7 +158,7 @@ int bw_srv_repo_status(struct bw_srv_repo *r, int64_t now, json_t **out,
 
 struct bw_srv_listener {
 	struct bw_srv *srv;
-	const char *name;   /* "gateway", "admin", "registration" */
+	const char *name; /* "gateway", "admin", "registration" */
 	SSL_CTX *ctx;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
@@ -181,10 +179,10 @@ struct bw_srv {
 	unsigned long generation;     /* bump: cached identities re-checked */
 	struct bw_srv_listener gw, admin, reg;
 	struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_resign,
-		*ev_reload, *ev_drain;
-	char *admin_token;            /* secret */
+	    *ev_reload, *ev_drain;
+	char *admin_token; /* secret */
 	size_t admin_token_len;
-	X509 *reg_ca;                 /* registration device CA */
+	X509 *reg_ca; /* registration device CA */
 	EVP_PKEY *reg_ca_key;
 	struct bw_signer *reg_signer; /* PKCS#11 registration CA key */
 	struct bw_srv_ratelimit *reg_rl;
@@ -207,8 +205,8 @@ int bw_srv_check(struct bw_srv_config *cfg, struct bw_err *err);
  * (BW_EINVAL otherwise), at most max bytes, one trailing newline dropped.
  * *out malloc'd; wipe with OPENSSL_cleanse before free.
  */
-int bw_srv_secret_read(const char *path, size_t max, char **out,
-		       size_t *len, struct bw_err *err);
+int bw_srv_secret_read(const char *path, size_t max, char **out, size_t *len,
+		       struct bw_err *err);
 
 /* Load an online signing key: a PEM file (0600) or "pkcs11:" URI with
  * "?pin-source=FILE". */
@@ -222,9 +220,8 @@ int bw_srv_signer_load(const char *spec, struct bw_signer **out,
  * handshake) and a session id context. mtls: client certificate required,
  * chain checked against the policy store and the identity callback.
  */
-int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert,
-		       const char *key, int mtls, SSL_CTX **out,
-		       struct bw_err *err);
+int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert, const char *key,
+		       int mtls, SSL_CTX **out, struct bw_err *err);
 
 /* Start a listener on "ip:port" (TCP_NODELAY, no SO_REUSEPORT). */
 int bw_srv_listener_start(struct bw_srv *srv, struct bw_srv_listener *l,
@@ -249,7 +246,8 @@ const char *bw_srv_peer_addr(struct evhttp_request *req);
 /* Install a close callback that sends close_notify (once per connection). */
 void bw_srv_tls_track(struct evhttp_request *req);
 
-/* ---- HTTP helpers (http.c) ------------------------------------------------ */
+/* ---- HTTP helpers (http.c) ------------------------------------------------
+ */
 
 /* Send a JSON body (stolen reference) with status code. */
 void bw_srv_http_json(struct evhttp_request *req, int code, json_t *body);

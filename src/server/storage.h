@@ -26,11 +26,11 @@ struct bw_device_rec {
 	char name[BW_STORE_NAME_MAX + 1];
 	char hwid[BW_STORE_NAME_MAX + 1];
 	char tag[BW_STORE_TAG_MAX + 1];
-	char target[BW_STORE_NAME_MAX + 1];  /* current target (events) */
-	char fingerprint[65];                /* sha256 hex of the cert DER */
+	char target[BW_STORE_NAME_MAX + 1]; /* current target (events) */
+	char fingerprint[65];		    /* sha256 hex of the cert DER */
 	int64_t first_seen;
 	int64_t last_seen;
-	int64_t registered;                  /* time of POST /sign, or 0 */
+	int64_t registered; /* time of POST /sign, or 0 */
 };
 
 /* One metadata file as served. flavour "ci" / "production"; tag "" for
@@ -93,8 +93,7 @@ struct bw_store_ops {
 			 const char *scope, int64_t expires, int64_t uses,
 			 const char *comment, int64_t now, int64_t *id,
 			 struct bw_err *err);
-	int (*token_list)(struct bw_store *s, json_t **out,
-			  struct bw_err *err);
+	int (*token_list)(struct bw_store *s, json_t **out, struct bw_err *err);
 	int (*token_revoke)(struct bw_store *s, int64_t id, struct bw_err *err);
 	/*
 	 * Find a live token (not revoked, not expired at now, uses left) and

@@ -12,91 +12,113 @@
 #include "storage.h"
 
 static const char *const migrations[] = {
-	/* 1: the first schema */
-	"CREATE TABLE devices (uuid TEXT PRIMARY KEY, production INTEGER NOT NULL,"
-	" name TEXT NOT NULL, hwid TEXT NOT NULL, tag TEXT NOT NULL,"
-	" target TEXT NOT NULL, fingerprint TEXT NOT NULL,"
-	" first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
-	" registered INTEGER NOT NULL);"
-	"CREATE TABLE deny (uuid TEXT PRIMARY KEY, reason TEXT NOT NULL,"
-	" since INTEGER NOT NULL);"
-	"CREATE TABLE events (id INTEGER PRIMARY KEY, device TEXT NOT NULL,"
-	" event_id TEXT NOT NULL, event_type TEXT NOT NULL,"
-	" received INTEGER NOT NULL, body BLOB NOT NULL,"
-	" UNIQUE (device, event_id));"
-	"CREATE INDEX events_received ON events (received);"
-	"CREATE TABLE tokens (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
-	" scope TEXT NOT NULL CHECK (scope IN ('ci', 'production')),"
-	" expires INTEGER NOT NULL, uses_left INTEGER NOT NULL,"
-	" created INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
-	" comment TEXT NOT NULL);"
-	"CREATE TABLE metadata (flavour TEXT NOT NULL"
-	" CHECK (flavour IN ('ci', 'production')), tag TEXT NOT NULL,"
-	" role TEXT NOT NULL, version INTEGER NOT NULL CHECK (version > 0),"
-	" expires INTEGER NOT NULL, sha256 TEXT NOT NULL, data BLOB NOT NULL,"
-	" created INTEGER NOT NULL, PRIMARY KEY (flavour, tag, role, version));"
-	"CREATE TABLE ci_targets (name TEXT PRIMARY KEY, length INTEGER NOT NULL,"
-	" sha256 TEXT NOT NULL, custom TEXT, added INTEGER NOT NULL);",
-	/* 2: CRLs uploaded on the admin API */
-	"CREATE TABLE crls (issuer TEXT PRIMARY KEY, number INTEGER NOT NULL,"
-	" pem BLOB NOT NULL, uploaded INTEGER NOT NULL);",
+    /* 1: the first schema */
+    "CREATE TABLE devices (uuid TEXT PRIMARY KEY, production INTEGER NOT NULL,"
+    " name TEXT NOT NULL, hwid TEXT NOT NULL, tag TEXT NOT NULL,"
+    " target TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+    " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    " registered INTEGER NOT NULL);"
+    "CREATE TABLE deny (uuid TEXT PRIMARY KEY, reason TEXT NOT NULL,"
+    " since INTEGER NOT NULL);"
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, device TEXT NOT NULL,"
+    " event_id TEXT NOT NULL, event_type TEXT NOT NULL,"
+    " received INTEGER NOT NULL, body BLOB NOT NULL,"
+    " UNIQUE (device, event_id));"
+    "CREATE INDEX events_received ON events (received);"
+    "CREATE TABLE tokens (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+    " scope TEXT NOT NULL CHECK (scope IN ('ci', 'production')),"
+    " expires INTEGER NOT NULL, uses_left INTEGER NOT NULL,"
+    " created INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+    " comment TEXT NOT NULL);"
+    "CREATE TABLE metadata (flavour TEXT NOT NULL"
+    " CHECK (flavour IN ('ci', 'production')), tag TEXT NOT NULL,"
+    " role TEXT NOT NULL, version INTEGER NOT NULL CHECK (version > 0),"
+    " expires INTEGER NOT NULL, sha256 TEXT NOT NULL, data BLOB NOT NULL,"
+    " created INTEGER NOT NULL, PRIMARY KEY (flavour, tag, role, version));"
+    "CREATE TABLE ci_targets (name TEXT PRIMARY KEY, length INTEGER NOT NULL,"
+    " sha256 TEXT NOT NULL, custom TEXT, added INTEGER NOT NULL);",
+    /* 2: CRLs uploaded on the admin API */
+    "CREATE TABLE crls (issuer TEXT PRIMARY KEY, number INTEGER NOT NULL,"
+    " pem BLOB NOT NULL, uploaded INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 enum stmt_id {
-	S_DEV_GET, S_DEV_PUT, S_DEV_LIST, S_DENY_ADD, S_DENY_DEL, S_DENY_HAS,
-	S_DENY_LIST, S_EV_ADD, S_EV_LIST_ALL, S_EV_LIST_DEV, S_TOK_ADD,
-	S_TOK_LIST, S_TOK_REVOKE, S_TOK_FIND, S_TOK_DEC, S_META_PUT,
-	S_META_GET, S_META_LATEST, S_META_HEADS, S_CI_ADD, S_CRL_PUT, S_CRL_LIST, S_NSTMT
+	S_DEV_GET,
+	S_DEV_PUT,
+	S_DEV_LIST,
+	S_DENY_ADD,
+	S_DENY_DEL,
+	S_DENY_HAS,
+	S_DENY_LIST,
+	S_EV_ADD,
+	S_EV_LIST_ALL,
+	S_EV_LIST_DEV,
+	S_TOK_ADD,
+	S_TOK_LIST,
+	S_TOK_REVOKE,
+	S_TOK_FIND,
+	S_TOK_DEC,
+	S_META_PUT,
+	S_META_GET,
+	S_META_LATEST,
+	S_META_HEADS,
+	S_CI_ADD,
+	S_CRL_PUT,
+	S_CRL_LIST,
+	S_NSTMT
 };
 
 static const char *const sql[S_NSTMT] = {
-	[S_DEV_GET] = "SELECT uuid, production, name, hwid, tag, target,"
-		" fingerprint, first_seen, last_seen, registered FROM devices"
-		" WHERE uuid = ?1",
-	[S_DEV_PUT] = "INSERT OR REPLACE INTO devices (uuid, production, name,"
-		" hwid, tag, target, fingerprint, first_seen, last_seen,"
-		" registered) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[S_DEV_LIST] = "SELECT uuid, production, name, hwid, tag, target,"
-		" fingerprint, first_seen, last_seen, registered,"
-		" EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid)"
-		" FROM devices WHERE uuid > ?1 ORDER BY uuid LIMIT ?2",
-	[S_DENY_ADD] = "INSERT OR REPLACE INTO deny (uuid, reason, since)"
-		" VALUES (?1, ?2, ?3)",
-	[S_DENY_DEL] = "DELETE FROM deny WHERE uuid = ?1",
-	[S_DENY_HAS] = "SELECT 1 FROM deny WHERE uuid = ?1",
-	[S_DENY_LIST] = "SELECT uuid, reason, since FROM deny ORDER BY uuid",
-	[S_EV_ADD] = "INSERT OR IGNORE INTO events (device, event_id,"
-		" event_type, received, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-	[S_EV_LIST_ALL] = "SELECT device, received, body FROM events"
-		" ORDER BY id DESC LIMIT ?1",
-	[S_EV_LIST_DEV] = "SELECT device, received, body FROM events"
-		" WHERE device = ?2 ORDER BY id DESC LIMIT ?1",
-	[S_TOK_ADD] = "INSERT INTO tokens (hash, scope, expires, uses_left,"
-		" created, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[S_TOK_LIST] = "SELECT id, scope, expires, uses_left, created, revoked,"
-		" comment FROM tokens ORDER BY id",
-	[S_TOK_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE id = ?1",
-	[S_TOK_FIND] = "SELECT id, scope, expires, uses_left, revoked FROM"
-		" tokens WHERE hash = ?1",
-	[S_TOK_DEC] = "UPDATE tokens SET uses_left = uses_left - 1"
-		" WHERE id = ?1 AND uses_left > 0",
-	[S_META_PUT] = "INSERT INTO metadata (flavour, tag, role, version,"
-		" expires, sha256, data, created) VALUES (?1, ?2, ?3, ?4, ?5,"
-		" ?6, ?7, ?8)",
-	[S_META_GET] = "SELECT version, expires, sha256, data FROM metadata"
-		" WHERE flavour = ?1 AND tag = ?2 AND role = ?3 AND version = ?4",
-	[S_META_LATEST] = "SELECT version, expires, sha256, data FROM metadata"
-		" WHERE flavour = ?1 AND tag = ?2 AND role = ?3"
-		" ORDER BY version DESC LIMIT 1",
-	[S_META_HEADS] = "SELECT flavour, tag, role, MAX(version), expires"
-		" FROM metadata GROUP BY flavour, tag, role"
-		" ORDER BY flavour, tag, role",
-	[S_CI_ADD] = "INSERT OR REPLACE INTO ci_targets (name, length, sha256,"
-		" custom, added) VALUES (?1, ?2, ?3, ?4, ?5)",
-	[S_CRL_PUT] = "INSERT OR REPLACE INTO crls (issuer, number, pem,"
-		" uploaded) VALUES (?1, ?2, ?3, ?4)",
-	[S_CRL_LIST] = "SELECT issuer, number, pem FROM crls ORDER BY issuer",
+    [S_DEV_GET] = "SELECT uuid, production, name, hwid, tag, target,"
+		  " fingerprint, first_seen, last_seen, registered FROM devices"
+		  " WHERE uuid = ?1",
+    [S_DEV_PUT] =
+	"INSERT OR REPLACE INTO devices (uuid, production, name,"
+	" hwid, tag, target, fingerprint, first_seen, last_seen,"
+	" registered) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [S_DEV_LIST] = "SELECT uuid, production, name, hwid, tag, target,"
+		   " fingerprint, first_seen, last_seen, registered,"
+		   " EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid)"
+		   " FROM devices WHERE uuid > ?1 ORDER BY uuid LIMIT ?2",
+    [S_DENY_ADD] = "INSERT OR REPLACE INTO deny (uuid, reason, since)"
+		   " VALUES (?1, ?2, ?3)",
+    [S_DENY_DEL] = "DELETE FROM deny WHERE uuid = ?1",
+    [S_DENY_HAS] = "SELECT 1 FROM deny WHERE uuid = ?1",
+    [S_DENY_LIST] = "SELECT uuid, reason, since FROM deny ORDER BY uuid",
+    [S_EV_ADD] = "INSERT OR IGNORE INTO events (device, event_id,"
+		 " event_type, received, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_EV_LIST_ALL] = "SELECT device, received, body FROM events"
+		      " ORDER BY id DESC LIMIT ?1",
+    [S_EV_LIST_DEV] = "SELECT device, received, body FROM events"
+		      " WHERE device = ?2 ORDER BY id DESC LIMIT ?1",
+    [S_TOK_ADD] = "INSERT INTO tokens (hash, scope, expires, uses_left,"
+		  " created, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_TOK_LIST] = "SELECT id, scope, expires, uses_left, created, revoked,"
+		   " comment FROM tokens ORDER BY id",
+    [S_TOK_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE id = ?1",
+    [S_TOK_FIND] = "SELECT id, scope, expires, uses_left, revoked FROM"
+		   " tokens WHERE hash = ?1",
+    [S_TOK_DEC] = "UPDATE tokens SET uses_left = uses_left - 1"
+		  " WHERE id = ?1 AND uses_left > 0",
+    [S_META_PUT] =
+	"INSERT INTO metadata (flavour, tag, role, version,"
+	" expires, sha256, data, created) VALUES (?1, ?2, ?3, ?4, ?5,"
+	" ?6, ?7, ?8)",
+    [S_META_GET] =
+	"SELECT version, expires, sha256, data FROM metadata"
+	" WHERE flavour = ?1 AND tag = ?2 AND role = ?3 AND version = ?4",
+    [S_META_LATEST] = "SELECT version, expires, sha256, data FROM metadata"
+		      " WHERE flavour = ?1 AND tag = ?2 AND role = ?3"
+		      " ORDER BY version DESC LIMIT 1",
+    [S_META_HEADS] = "SELECT flavour, tag, role, MAX(version), expires"
+		     " FROM metadata GROUP BY flavour, tag, role"
+		     " ORDER BY flavour, tag, role",
+    [S_CI_ADD] = "INSERT OR REPLACE INTO ci_targets (name, length, sha256,"
+		 " custom, added) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_CRL_PUT] = "INSERT OR REPLACE INTO crls (issuer, number, pem,"
+		  " uploaded) VALUES (?1, ?2, ?3, ?4)",
+    [S_CRL_LIST] = "SELECT issuer, number, pem FROM crls ORDER BY issuer",
 };
 
 struct sq {
@@ -284,17 +306,15 @@ static int sq_device_put(struct bw_store *s, const struct bw_device_rec *d,
 static json_t *device_row_json(sqlite3_stmt *st)
 {
 	return json_pack("{s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:b}",
-			 "uuid", col_json_str(st, 0),
-			 "production", sqlite3_column_int(st, 1),
-			 "name", col_json_str(st, 2),
-			 "hardware-id", col_json_str(st, 3),
-			 "tag", col_json_str(st, 4),
-			 "target", col_json_str(st, 5),
-			 "fingerprint", col_json_str(st, 6),
-			 "first-seen", (json_int_t)sqlite3_column_int64(st, 7),
-			 "last-seen", (json_int_t)sqlite3_column_int64(st, 8),
-			 "registered", (json_int_t)sqlite3_column_int64(st, 9),
-			 "denied", sqlite3_column_int(st, 10));
+			 "uuid", col_json_str(st, 0), "production",
+			 sqlite3_column_int(st, 1), "name", col_json_str(st, 2),
+			 "hardware-id", col_json_str(st, 3), "tag",
+			 col_json_str(st, 4), "target", col_json_str(st, 5),
+			 "fingerprint", col_json_str(st, 6), "first-seen",
+			 (json_int_t)sqlite3_column_int64(st, 7), "last-seen",
+			 (json_int_t)sqlite3_column_int64(st, 8), "registered",
+			 (json_int_t)sqlite3_column_int64(st, 9), "denied",
+			 sqlite3_column_int(st, 10));
 }
 
 /* Step st to the end, appending rowfn(st) of each row to a new array. */
@@ -329,8 +349,8 @@ out:
 	return rc;
 }
 
-static int sq_device_list(struct bw_store *s, const char *after,
-			  int64_t limit, json_t **out, struct bw_err *err)
+static int sq_device_list(struct bw_store *s, const char *after, int64_t limit,
+			  json_t **out, struct bw_err *err)
 {
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st = stmt(q, S_DEV_LIST, err);
@@ -360,8 +380,7 @@ static int sq_deny_set(struct bw_store *s, const char *uuid, int deny,
 	return run(q, st, err, "deny-list");
 }
 
-static int sq_deny_has(struct bw_store *s, const char *uuid,
-		       struct bw_err *err)
+static int sq_deny_has(struct bw_store *s, const char *uuid, struct bw_err *err)
 {
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st = stmt(q, S_DENY_HAS, err);
@@ -381,8 +400,8 @@ static int sq_deny_has(struct bw_store *s, const char *uuid,
 
 static json_t *deny_row_json(sqlite3_stmt *st)
 {
-	return json_pack("{s:o,s:o,s:I}", "uuid", col_json_str(st, 0),
-			 "reason", col_json_str(st, 1), "since",
+	return json_pack("{s:o,s:o,s:I}", "uuid", col_json_str(st, 0), "reason",
+			 col_json_str(st, 1), "since",
 			 (json_int_t)sqlite3_column_int64(st, 2));
 }
 
@@ -563,9 +582,9 @@ static int sq_meta_put(struct bw_store *s, const struct bw_meta_rec *m,
 	return run(q, st, err, "metadata put");
 }
 
-static int sq_meta_get(struct bw_store *s, const char *flavour,
-		       const char *tag, const char *role, int64_t version,
-		       struct bw_meta_rec *m, struct bw_err *err)
+static int sq_meta_get(struct bw_store *s, const char *flavour, const char *tag,
+		       const char *role, int64_t version, struct bw_meta_rec *m,
+		       struct bw_err *err)
 {
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st = stmt(q, version ? S_META_GET : S_META_LATEST, err);
@@ -678,29 +697,29 @@ static int sq_crl_list(struct bw_store *s, json_t **out, struct bw_err *err)
 }
 
 static const struct bw_store_ops sqlite_ops = {
-	.name = "sqlite",
-	.close = sq_close,
-	.begin = sq_begin,
-	.commit = sq_commit,
-	.rollback = sq_rollback,
-	.device_get = sq_device_get,
-	.device_put = sq_device_put,
-	.device_list = sq_device_list,
-	.deny_set = sq_deny_set,
-	.deny_has = sq_deny_has,
-	.deny_list = sq_deny_list,
-	.event_add = sq_event_add,
-	.event_list = sq_event_list,
-	.token_add = sq_token_add,
-	.token_list = sq_token_list,
-	.token_revoke = sq_token_revoke,
-	.token_use = sq_token_use,
-	.meta_put = sq_meta_put,
-	.meta_get = sq_meta_get,
-	.meta_heads = sq_meta_heads,
-	.crl_put = sq_crl_put,
-	.crl_list = sq_crl_list,
-	.ci_target_add = sq_ci_target_add,
+    .name = "sqlite",
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .device_get = sq_device_get,
+    .device_put = sq_device_put,
+    .device_list = sq_device_list,
+    .deny_set = sq_deny_set,
+    .deny_has = sq_deny_has,
+    .deny_list = sq_deny_list,
+    .event_add = sq_event_add,
+    .event_list = sq_event_list,
+    .token_add = sq_token_add,
+    .token_list = sq_token_list,
+    .token_revoke = sq_token_revoke,
+    .token_use = sq_token_use,
+    .meta_put = sq_meta_put,
+    .meta_get = sq_meta_get,
+    .meta_heads = sq_meta_heads,
+    .crl_put = sq_crl_put,
+    .crl_list = sq_crl_list,
+    .ci_target_add = sq_ci_target_add,
 };
 
 /* ---- open and migrate -------------------------------------------------- */
@@ -708,8 +727,10 @@ static const struct bw_store_ops sqlite_ops = {
 static int schema_get(struct sq *q, int *version, struct bw_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = exec(q, "CREATE TABLE IF NOT EXISTS schema_version"
-			 " (version INTEGER NOT NULL)", err);
+	int rc = exec(q,
+		      "CREATE TABLE IF NOT EXISTS schema_version"
+		      " (version INTEGER NOT NULL)",
+		      err);
 
 	*version = 0;
 	if (rc)
@@ -736,7 +757,8 @@ static int migrate(struct sq *q, struct bw_err *err)
 	if (v > SCHEMA_VERSION) {
 		rc = bw_err_set(err, BW_ESTATE,
 				"database schema %d is newer than this "
-				"bulwarkd (%d)", v, SCHEMA_VERSION);
+				"bulwarkd (%d)",
+				v, SCHEMA_VERSION);
 		goto out;
 	}
 	for (; v < SCHEMA_VERSION; v++) {
@@ -770,8 +792,9 @@ int bw_store_sqlite_open(const char *path, struct bw_store **out,
 		goto out;
 	s->ops = &sqlite_ops;
 	s->backend = q;
-	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE |
-			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	if (sqlite3_open_v2(path, &q->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		rc = bw_err_set(err, BW_EIO, "%s: %s", path,
 				q->db ? sqlite3_errmsg(q->db) : "open failed");

@@ -31,7 +31,7 @@ struct conn {
 	struct bufferevent *bev;
 	struct event *hs_timer;
 	int tracked;
-	int logged;          /* one refusal line per connection */
+	int logged; /* one refusal line per connection */
 	int id_ok;
 	unsigned long gen;
 	struct bw_srv_identity id;
@@ -40,8 +40,8 @@ struct conn {
 
 static int g_conn_idx = -1;
 
-static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
-			 int idx, long argl, void *argp)
+static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+			 long argl, void *argp)
 {
 	struct conn *c = ptr;
 
@@ -62,11 +62,11 @@ static struct conn *conn_of(SSL *ssl)
 /* Full identity check: policy, deny-list, disabled CA only for known. */
 static int identity_check(struct bw_srv *srv, struct conn *c, X509 *cert)
 {
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	struct bw_device_rec dev;
 	char who[40];
-	int rc = bw_srv_policy_check(srv->policy, cert, time(NULL), &c->id,
-				     &err);
+	int rc =
+	    bw_srv_policy_check(srv->policy, cert, time(NULL), &c->id, &err);
 
 	if (!rc) {
 		rc = srv->store->ops->deny_has(srv->store, c->id.uuid, &err);
@@ -94,8 +94,8 @@ static int identity_check(struct bw_srv *srv, struct conn *c, X509 *cert)
 
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
-	SSL *ssl = X509_STORE_CTX_get_ex_data(
-		x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	SSL *ssl =
+	    X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct conn *c = conn_of(ssl);
 	int depth = X509_STORE_CTX_get_error_depth(x);
 
@@ -104,17 +104,19 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
 	if (!ok) {
 		if (!c->logged) {
 			c->logged = 1;
-			bw_srv_log(BW_SRV_LOG_NOTICE,
-				   "gateway: refused certificate (depth %d): %s",
-				   depth,
-				   X509_verify_cert_error_string(
-					   X509_STORE_CTX_get_error(x)));
+			bw_srv_log(
+			    BW_SRV_LOG_NOTICE,
+			    "gateway: refused certificate (depth %d): %s",
+			    depth,
+			    X509_verify_cert_error_string(
+				X509_STORE_CTX_get_error(x)));
 		}
 		return 0;
 	}
 	if (depth != 0)
 		return 1;
-	return identity_check(c->srv, c, X509_STORE_CTX_get_current_cert(x)) == 0;
+	return identity_check(c->srv, c, X509_STORE_CTX_get_current_cert(x)) ==
+	       0;
 }
 
 const struct bw_srv_identity *bw_srv_tls_identity(struct bw_srv *srv,
@@ -145,8 +147,8 @@ struct bw_device_rec *bw_srv_tls_device(struct evhttp_request *req)
 SSL *bw_srv_tls_ssl(struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon)
-					: NULL;
+	struct bufferevent *bev =
+	    evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
 
 	return bev ? bufferevent_openssl_get_ssl(bev) : NULL;
 }
@@ -203,7 +205,7 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 {
 	struct bw_srv_listener *l = arg;
 	struct bw_srv *srv = l->srv;
-	struct timeval tv = { (time_t)srv->cfg->handshake_timeout, 0 };
+	struct timeval tv = {(time_t)srv->cfg->handshake_timeout, 0};
 	struct conn *c = NULL;
 	SSL *ssl = NULL;
 
@@ -225,9 +227,8 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 		SSL_free(ssl);
 		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	}
-	c->bev = bufferevent_openssl_socket_new(base, -1, ssl,
-						BUFFEREVENT_SSL_ACCEPTING,
-						BEV_OPT_CLOSE_ON_FREE);
+	c->bev = bufferevent_openssl_socket_new(
+	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) /* ssl and c were freed with it */
 		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	c->hs_timer = evtimer_new(base, hs_timeout_cb, c);
@@ -264,16 +265,16 @@ static int ctx_mtls(struct bw_srv *srv, SSL_CTX *ctx, struct bw_err *err)
 
 	if (!st || !names)
 		goto fail;
-	fn = X509_NAME_dup(X509_get_subject_name(
-		bw_srv_policy_factory_cert(srv->policy)));
+	fn = X509_NAME_dup(
+	    X509_get_subject_name(bw_srv_policy_factory_cert(srv->policy)));
 	if (!fn || !sk_X509_NAME_push(names, fn))
 		goto fail;
 	fn = NULL; /* transferred */
 	SSL_CTX_set_client_CA_list(ctx, names);
 	names = NULL;
 	SSL_CTX_set_cert_store(ctx, st);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-			   SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	SSL_CTX_set_verify(
+	    ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
 	SSL_CTX_set_verify_depth(ctx, 2);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
 	return 0;
@@ -284,9 +285,8 @@ fail:
 	return bw_err_set(err, BW_ENOMEM, "TLS trust store");
 }
 
-int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert,
-		       const char *key, int mtls, SSL_CTX **out,
-		       struct bw_err *err)
+int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert, const char *key,
+		       int mtls, SSL_CTX **out, struct bw_err *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	static const unsigned char sid[] = "bulwarkd";
@@ -294,15 +294,15 @@ int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert,
 
 	*out = NULL;
 	if (g_conn_idx < 0)
-		g_conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL,
-						  conn_free_cb);
+		g_conn_idx =
+		    SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free_cb);
 	if (!ctx || g_conn_idx < 0) {
 		bw_err_set(err, rc, "SSL_CTX_new");
 		goto out;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-			    SSL_OP_CIPHER_SERVER_PREFERENCE);
+				     SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* stack.md traps 3 and 4: resumption with client auth needs a
 	 * session id context; one ticket per handshake is cheaper */
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
@@ -366,9 +366,9 @@ int bw_srv_listener_start(struct bw_srv *srv, struct bw_srv_listener *l,
 	evhttp_set_max_headers_size(l->http, srv->cfg->max_header_bytes);
 	evhttp_set_max_body_size(l->http, l->max_body);
 	evhttp_set_timeout(l->http, (int)srv->cfg->idle_timeout);
-	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-				   EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-				   EVHTTP_REQ_DELETE);
+	evhttp_set_allowed_methods(
+	    l->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+			 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	if (!(l->bound = evhttp_accept_socket_with_handle(l->http, fd))) {
 		close(fd);
 		return bw_err_set(err, BW_EIO, "evhttp_accept_socket");

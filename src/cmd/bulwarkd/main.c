@@ -21,21 +21,24 @@ struct opt {
 };
 
 static const struct opt opts[] = {
-	{ "--config", "FILE", "configuration file (default " DEFAULT_CONFIG ")" },
-	{ "--set", "SECTION.KEY=VALUE", "override one key (repeatable)" },
-	{ "--role", "LIST", "listeners to run: gateway,admin,registration or all" },
-	{ "--check-config", NULL, "check the configuration and every file it names, then exit" },
-	{ "--version", NULL, "print the version" },
-	{ "--help", NULL, "show this help" },
+    {"--config", "FILE", "configuration file (default " DEFAULT_CONFIG ")"},
+    {"--set", "SECTION.KEY=VALUE", "override one key (repeatable)"},
+    {"--role", "LIST", "listeners to run: gateway,admin,registration or all"},
+    {"--check-config", NULL,
+     "check the configuration and every file it names, then exit"},
+    {"--version", NULL, "print the version"},
+    {"--help", NULL, "show this help"},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: bulwarkd [options]\n\n"
-		   "The bulwark server: mutual-TLS device gateway, registration,\n"
-		   "admin API and online TUF signer.\n\noptions:\n");
+	fprintf(f,
+		"usage: bulwarkd [options]\n\n"
+		"The bulwark server: mutual-TLS device gateway, registration,\n"
+		"admin API and online TUF signer.\n\noptions:\n");
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-		fprintf(f, "  %s%s%-*s %s\n", opts[i].name, opts[i].arg ? " " : "",
+		fprintf(f, "  %s%s%-*s %s\n", opts[i].name,
+			opts[i].arg ? " " : "",
 			(int)(26 - strlen(opts[i].name) -
 			      (opts[i].arg ? strlen(opts[i].arg) + 1 : 0)),
 			opts[i].arg ? opts[i].arg : "", opts[i].help);
@@ -64,7 +67,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			exit(0);
 		} else if (!strcmp(o, "--check-config")) {
 			a->check = 1;
-		} else if ((!strcmp(o, "--config") || !strcmp(o, "-c")) && has_arg) {
+		} else if ((!strcmp(o, "--config") || !strcmp(o, "-c")) &&
+			   has_arg) {
 			a->config = argv[++i];
 		} else if (!strcmp(o, "--set") && has_arg && a->nsets < 64) {
 			a->sets[a->nsets++] = argv[++i];
@@ -81,7 +85,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 static int configure(const struct args *a, struct bw_srv_config *cfg)
 {
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	int rc = bw_srv_config_load(cfg, a->config, &err);
 
 	for (size_t i = 0; !rc && i < a->nsets; i++)
@@ -97,10 +101,10 @@ static int configure(const struct args *a, struct bw_srv_config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct args a = { DEFAULT_CONFIG, { 0 }, 0, NULL, 0 };
+	struct args a = {DEFAULT_CONFIG, {0}, 0, NULL, 0};
 	struct bw_srv_config cfg;
 	struct bw_srv *srv = NULL;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	int rc = parse_args(argc, argv, &a);
 
 	if (rc)

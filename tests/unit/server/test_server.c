@@ -53,7 +53,7 @@ static void write_file(const char *path, const char *s, mode_t mode)
 static void test_server_config__defaults_and_file(void **state)
 {
 	struct bw_srv_config cfg;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 
 	(void)state;
 	bw_srv_config_init(&cfg);
@@ -64,21 +64,23 @@ static void test_server_config__defaults_and_file(void **state)
 	write_file(tmp_path("a.conf"),
 		   "[server]\ndatabase = /x.db\nrole = gateway,admin\n"
 		   "idle_timeout = 2m\n[signing]\ntimestamp_expiry = 2d\n"
-		   "timestamp_resign_before = 12h\n", 0600);
+		   "timestamp_resign_before = 12h\n",
+		   0600);
 	bw_srv_config_init(&cfg);
 	assert_int_equal(bw_srv_config_load(&cfg, tmp_path("a.conf"), &err), 0);
 	assert_string_equal(cfg.database, "/x.db");
 	assert_int_equal(cfg.roles, BW_SRV_ROLE_GATEWAY | BW_SRV_ROLE_ADMIN);
 	assert_int_equal(cfg.idle_timeout, 120);
 	assert_int_equal(cfg.timestamp_expiry, 2 * 86400);
-	assert_int_equal(bw_srv_config_set(&cfg, "gateway.listen=127.0.0.1:9", &err), 0);
+	assert_int_equal(
+	    bw_srv_config_set(&cfg, "gateway.listen=127.0.0.1:9", &err), 0);
 	assert_int_equal(bw_srv_config_finish(&cfg, &err), 0);
 }
 
 static void test_server_config__refusals(void **state)
 {
 	struct bw_srv_config cfg;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 
 	(void)state;
 	bw_srv_config_init(&cfg);
@@ -97,21 +99,27 @@ static void test_server_config__refusals(void **state)
 	assert_int_equal(bw_srv_config_set(&cfg, "server.role=root", &err),
 			 BW_EFORMAT);
 	assert_int_equal(bw_srv_config_set(&cfg, "noequals", &err), BW_EFORMAT);
-	assert_int_equal(bw_srv_config_set(&cfg, "server.max_connections=99999999999999999999", &err),
-			 BW_EFORMAT);
+	assert_int_equal(
+	    bw_srv_config_set(
+		&cfg, "server.max_connections=99999999999999999999", &err),
+	    BW_EFORMAT);
 	bw_srv_config_init(&cfg);
-	assert_int_equal(bw_srv_config_set(&cfg, "gateway.listen=localhost:1", &err), 0);
+	assert_int_equal(
+	    bw_srv_config_set(&cfg, "gateway.listen=localhost:1", &err), 0);
 	assert_int_equal(bw_srv_config_finish(&cfg, &err), BW_EFORMAT);
 	bw_srv_config_init(&cfg);
-	assert_int_equal(bw_srv_config_set(&cfg, "signing.timestamp_resign_before=2d", &err), 0);
+	assert_int_equal(
+	    bw_srv_config_set(&cfg, "signing.timestamp_resign_before=2d", &err),
+	    0);
 	assert_int_equal(bw_srv_config_finish(&cfg, &err), BW_EFORMAT);
 }
 
-/* ---- secrets -------------------------------------------------------------- */
+/* ---- secrets --------------------------------------------------------------
+ */
 
 static void test_server_secret__modes(void **state)
 {
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	char *s = NULL;
 	size_t n = 0;
 
@@ -121,23 +129,26 @@ static void test_server_secret__modes(void **state)
 			 BW_EINVAL);
 	assert_null(strstr(err.msg, "sekrit"));
 	chmod(tmp_path("tok"), 0600);
-	assert_int_equal(bw_srv_secret_read(tmp_path("tok"), 64, &s, &n, &err), 0);
+	assert_int_equal(bw_srv_secret_read(tmp_path("tok"), 64, &s, &n, &err),
+			 0);
 	assert_string_equal(s, "sekrit");
 	assert_int_equal(n, 6);
 	free(s);
 	assert_int_equal(bw_srv_secret_read(tmp_path("tok"), 3, &s, &n, &err),
 			 BW_ETOOBIG);
 	write_file(tmp_path("empty"), "\n", 0600);
-	assert_int_equal(bw_srv_secret_read(tmp_path("empty"), 64, &s, &n, &err),
-			 BW_EFORMAT);
+	assert_int_equal(
+	    bw_srv_secret_read(tmp_path("empty"), 64, &s, &n, &err),
+	    BW_EFORMAT);
 }
 
-/* ---- storage -------------------------------------------------------------- */
+/* ---- storage --------------------------------------------------------------
+ */
 
 static struct bw_store *store_open(const char *name)
 {
 	struct bw_store *st = NULL;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 
 	unlink(tmp_path(name));
 	assert_int_equal(bw_store_sqlite_open(tmp_path(name), &st, &err), 0);
@@ -148,7 +159,7 @@ static void test_server_storage__devices_deny_events(void **state)
 {
 	struct bw_store *st = store_open("s1.db");
 	struct bw_device_rec d, g;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	json_t *lst = NULL;
 
 	(void)state;
@@ -167,15 +178,18 @@ static void test_server_storage__devices_deny_events(void **state)
 	assert_int_equal(st->ops->deny_has(st, UUID, &err), 1);
 	assert_int_equal(st->ops->device_list(st, "", 10, &lst, &err), 0);
 	assert_int_equal(json_array_size(lst), 1);
-	assert_true(json_is_true(json_object_get(json_array_get(lst, 0), "denied")));
+	assert_true(
+	    json_is_true(json_object_get(json_array_get(lst, 0), "denied")));
 	json_decref(lst);
 	assert_int_equal(st->ops->deny_set(st, UUID, 0, NULL, 8, &err), 0);
 	assert_int_equal(st->ops->deny_has(st, UUID, &err), 0);
 	/* same event id twice: stored once */
 	assert_int_equal(st->ops->event_add(st, UUID, "e1", "T", 1,
-					    (const uint8_t *)"{}", 2, &err), 0);
+					    (const uint8_t *)"{}", 2, &err),
+			 0);
 	assert_int_equal(st->ops->event_add(st, UUID, "e1", "T", 2,
-					    (const uint8_t *)"{}", 2, &err), 0);
+					    (const uint8_t *)"{}", 2, &err),
+			 0);
 	assert_int_equal(st->ops->event_list(st, UUID, 10, &lst, &err), 0);
 	assert_int_equal(json_array_size(lst), 1);
 	json_decref(lst);
@@ -186,29 +200,36 @@ static void test_server_storage__tokens(void **state)
 {
 	struct bw_store *st = store_open("s2.db");
 	struct bw_token_use u;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	int64_t id = 0, id2 = 0;
 
 	(void)state;
 	assert_int_equal(st->ops->token_add(st, "h1", "ci", NOW + 10, 1, "c",
-					    NOW, &id, &err), 0);
-	assert_int_equal(st->ops->token_add(st, "h2", "production", NOW + 10, -1,
-					    NULL, NOW, &id2, &err), 0);
+					    NOW, &id, &err),
+			 0);
+	assert_int_equal(st->ops->token_add(st, "h2", "production", NOW + 10,
+					    -1, NULL, NOW, &id2, &err),
+			 0);
 	assert_int_equal(st->ops->token_add(st, "h3", "admin", NOW + 10, -1,
-					    NULL, NOW, &id2, &err), BW_EEXIST);
+					    NULL, NOW, &id2, &err),
+			 BW_EEXIST);
 	/* a failed registration gives the use back (rollback) */
 	assert_int_equal(st->ops->begin(st, &err), 0);
 	assert_int_equal(st->ops->token_use(st, "h1", NOW, &u, &err), 0);
 	st->ops->rollback(st);
 	assert_int_equal(st->ops->token_use(st, "h1", NOW, &u, &err), 0);
 	assert_string_equal(u.scope, "ci");
-	assert_int_equal(st->ops->token_use(st, "h1", NOW, &u, &err), BW_EEXPIRED);
-	assert_int_equal(st->ops->token_use(st, "h2", NOW + 10, &u, &err), BW_EEXPIRED);
+	assert_int_equal(st->ops->token_use(st, "h1", NOW, &u, &err),
+			 BW_EEXPIRED);
+	assert_int_equal(st->ops->token_use(st, "h2", NOW + 10, &u, &err),
+			 BW_EEXPIRED);
 	assert_int_equal(st->ops->token_use(st, "h2", NOW, &u, &err), 0);
 	assert_int_equal(st->ops->token_use(st, "h2", NOW, &u, &err), 0);
 	assert_int_equal(st->ops->token_revoke(st, u.id, &err), 0);
-	assert_int_equal(st->ops->token_use(st, "h2", NOW, &u, &err), BW_ENOTFOUND);
-	assert_int_equal(st->ops->token_use(st, "nope", NOW, &u, &err), BW_ENOTFOUND);
+	assert_int_equal(st->ops->token_use(st, "h2", NOW, &u, &err),
+			 BW_ENOTFOUND);
+	assert_int_equal(st->ops->token_use(st, "nope", NOW, &u, &err),
+			 BW_ENOTFOUND);
 	assert_int_equal(st->ops->token_revoke(st, 999, &err), BW_ENOTFOUND);
 	bw_store_close(st);
 }
@@ -217,8 +238,8 @@ static void test_server_storage__metadata_and_schema(void **state)
 {
 	struct bw_store *st = store_open("s3.db");
 	struct bw_meta_rec m, g;
-	struct bw_err err = { 0 };
-	const char *names[] = { "v1", "v2" };
+	struct bw_err err = {0};
+	const char *names[] = {"v1", "v2"};
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
@@ -231,15 +252,18 @@ static void test_server_storage__metadata_and_schema(void **state)
 		assert_int_equal(st->ops->meta_put(st, &m, NOW, &err), 0);
 	}
 	assert_int_equal(st->ops->meta_put(st, &m, NOW, &err), BW_EEXIST);
-	assert_int_equal(st->ops->meta_get(st, "ci", "", "timestamp", 0, &g, &err), 0);
+	assert_int_equal(
+	    st->ops->meta_get(st, "ci", "", "timestamp", 0, &g, &err), 0);
 	assert_int_equal(g.version, 2);
 	assert_memory_equal(g.data, "v2", 2);
 	free(g.data);
-	assert_int_equal(st->ops->meta_get(st, "ci", "", "timestamp", 1, &g, &err), 0);
+	assert_int_equal(
+	    st->ops->meta_get(st, "ci", "", "timestamp", 1, &g, &err), 0);
 	assert_memory_equal(g.data, "v1", 2);
 	free(g.data);
-	assert_int_equal(st->ops->meta_get(st, "production", "", "timestamp", 0,
-					   &g, &err), BW_ENOTFOUND);
+	assert_int_equal(
+	    st->ops->meta_get(st, "production", "", "timestamp", 0, &g, &err),
+	    BW_ENOTFOUND);
 	bw_store_close(st);
 	/* reopening migrates nothing twice; a newer schema is refused */
 	assert_int_equal(bw_store_sqlite_open(tmp_path("s3.db"), &st, &err), 0);
@@ -248,7 +272,8 @@ static void test_server_storage__metadata_and_schema(void **state)
 		char cmd[700];
 
 		snprintf(cmd, sizeof(cmd),
-			 "sqlite3 %s 'INSERT INTO schema_version VALUES (99)' 2>/dev/null",
+			 "sqlite3 %s 'INSERT INTO schema_version VALUES (99)' "
+			 "2>/dev/null",
 			 tmp_path("s3.db"));
 		if (system(cmd) != 0)
 			return; /* no sqlite3 CLI: skip the last check */
@@ -257,7 +282,8 @@ static void test_server_storage__metadata_and_schema(void **state)
 			 BW_ESTATE);
 }
 
-/* ---- parsers --------------------------------------------------------------- */
+/* ---- parsers ---------------------------------------------------------------
+ */
 
 static void test_server_parsers__range(void **state)
 {
@@ -274,12 +300,17 @@ static void test_server_parsers__range(void **state)
 	assert_true(a == 0 && b == 99);
 	assert_int_equal(bw_srv_range_parse("bytes=50-", 100, &a, &b), 0);
 	assert_true(a == 50 && b == 99);
-	assert_int_equal(bw_srv_range_parse("bytes=100-", 100, &a, &b), BW_EFORMAT);
-	assert_int_equal(bw_srv_range_parse("bytes=5-2", 100, &a, &b), BW_ENOTFOUND);
-	assert_int_equal(bw_srv_range_parse("bytes=0-1,3-4", 100, &a, &b), BW_ENOTFOUND);
-	assert_int_equal(bw_srv_range_parse("bytes=99999999999999999999-", 100, &a, &b),
+	assert_int_equal(bw_srv_range_parse("bytes=100-", 100, &a, &b),
+			 BW_EFORMAT);
+	assert_int_equal(bw_srv_range_parse("bytes=5-2", 100, &a, &b),
 			 BW_ENOTFOUND);
-	assert_int_equal(bw_srv_range_parse("items=0-1", 100, &a, &b), BW_ENOTFOUND);
+	assert_int_equal(bw_srv_range_parse("bytes=0-1,3-4", 100, &a, &b),
+			 BW_ENOTFOUND);
+	assert_int_equal(
+	    bw_srv_range_parse("bytes=99999999999999999999-", 100, &a, &b),
+	    BW_ENOTFOUND);
+	assert_int_equal(bw_srv_range_parse("items=0-1", 100, &a, &b),
+			 BW_ENOTFOUND);
 	assert_int_equal(bw_srv_range_parse(NULL, 100, &a, &b), BW_ENOTFOUND);
 }
 
@@ -306,55 +337,71 @@ static void test_server_parsers__paths_tags_names(void **state)
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	assert_int_equal(bw_srv_tag_parse(big, tag, sizeof(tag)), BW_EFORMAT);
-	assert_int_equal(bw_srv_meta_name_parse("12.root.json", role, sizeof(role), &v), 0);
+	assert_int_equal(
+	    bw_srv_meta_name_parse("12.root.json", role, sizeof(role), &v), 0);
 	assert_string_equal(role, "root");
 	assert_int_equal(v, 12);
-	assert_int_equal(bw_srv_meta_name_parse("timestamp.json", role, sizeof(role), &v), 0);
+	assert_int_equal(
+	    bw_srv_meta_name_parse("timestamp.json", role, sizeof(role), &v),
+	    0);
 	assert_int_equal(v, 0);
-	assert_int_equal(bw_srv_meta_name_parse("3.timestamp.json", role, sizeof(role), &v),
-			 BW_EFORMAT);
-	assert_int_equal(bw_srv_meta_name_parse("0.root.json", role, sizeof(role), &v),
-			 BW_EFORMAT);
-	assert_int_equal(bw_srv_meta_name_parse("99999999999999999999.root.json", role,
-						sizeof(role), &v), BW_EFORMAT);
-	assert_int_equal(bw_srv_meta_name_parse("root.json.bak", role, sizeof(role), &v),
-			 BW_EFORMAT);
+	assert_int_equal(
+	    bw_srv_meta_name_parse("3.timestamp.json", role, sizeof(role), &v),
+	    BW_EFORMAT);
+	assert_int_equal(
+	    bw_srv_meta_name_parse("0.root.json", role, sizeof(role), &v),
+	    BW_EFORMAT);
+	assert_int_equal(
+	    bw_srv_meta_name_parse("99999999999999999999.root.json", role,
+				   sizeof(role), &v),
+	    BW_EFORMAT);
+	assert_int_equal(
+	    bw_srv_meta_name_parse("root.json.bak", role, sizeof(role), &v),
+	    BW_EFORMAT);
 }
 
 static void test_server_events__validation(void **state)
 {
 	struct bw_store *st = store_open("e.db");
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	char target[64] = "";
-	const char *ok = "[{\"id\":\"1\",\"deviceTime\":\"t\",\"eventType\":"
-			 "{\"id\":\"EcuInstallationCompleted\",\"version\":0},"
-			 "\"event\":{\"targetName\":\"fw-2\",\"success\":true}}]";
+	const char *ok =
+	    "[{\"id\":\"1\",\"deviceTime\":\"t\",\"eventType\":"
+	    "{\"id\":\"EcuInstallationCompleted\",\"version\":0},"
+	    "\"event\":{\"targetName\":\"fw-2\",\"success\":true}}]";
 	const char *bad[] = {
-		"{}", "[1]", "[{\"id\":\"1\"}]",
-		"[{\"id\":\"\",\"deviceTime\":\"t\",\"eventType\":{\"id\":\"x\"}}]",
-		"[{\"id\":\"1\",\"deviceTime\":\"t\",\"eventType\":{\"id\":\"x\"},"
-		"\"event\":{\"a\":{\"b\":1}}}]",
-		"[{\"id\":\"1\",\"deviceTime\":\"t\",\"eventType\":{\"id\":\"x\"},"
-		"\"event\":{\"success\":\"yes\"}}]",
-		"[{\"id\":\"1\",\"id\":\"2\"}]", "[1.5]", "[] x",
+	    "{}",
+	    "[1]",
+	    "[{\"id\":\"1\"}]",
+	    "[{\"id\":\"\",\"deviceTime\":\"t\",\"eventType\":{\"id\":\"x\"}}]",
+	    "[{\"id\":\"1\",\"deviceTime\":\"t\",\"eventType\":{\"id\":\"x\"},"
+	    "\"event\":{\"a\":{\"b\":1}}}]",
+	    "[{\"id\":\"1\",\"deviceTime\":\"t\",\"eventType\":{\"id\":\"x\"},"
+	    "\"event\":{\"success\":\"yes\"}}]",
+	    "[{\"id\":\"1\",\"id\":\"2\"}]",
+	    "[1.5]",
+	    "[] x",
 	};
 
 	(void)state;
 	assert_int_equal(bw_srv_events_store(st, UUID, (const uint8_t *)ok,
 					     strlen(ok), 10, NOW, target,
-					     sizeof(target), &err), 0);
+					     sizeof(target), &err),
+			 0);
 	assert_string_equal(target, "fw-2");
 	assert_int_equal(bw_srv_events_store(st, UUID, (const uint8_t *)ok,
 					     strlen(ok), 0, NOW, NULL, 0, &err),
 			 BW_ETOOBIG);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_not_equal(bw_srv_events_store(
-					     st, UUID, (const uint8_t *)bad[i],
-					     strlen(bad[i]), 10, NOW, NULL, 0, &err), 0);
+		assert_int_not_equal(
+		    bw_srv_events_store(st, UUID, (const uint8_t *)bad[i],
+					strlen(bad[i]), 10, NOW, NULL, 0, &err),
+		    0);
 	bw_store_close(st);
 }
 
-/* ---- trust policy ----------------------------------------------------------- */
+/* ---- trust policy -----------------------------------------------------------
+ */
 
 static X509 *device_cert(const char *pkidir, const char *ca, const char *ou,
 			 int production, time_t now)
@@ -377,7 +424,8 @@ static X509 *device_cert(const char *pkidir, const char *ca, const char *ou,
 	X509_REQ_sign(req, key, EVP_sha256());
 	assert_int_equal(bw_pki_device_cert_issue(cacert, cakey, req, ou,
 						  production, 30, now, &cert,
-						  NULL), 0);
+						  NULL),
+			 0);
 	X509_NAME_free(n);
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
@@ -391,9 +439,9 @@ static void test_server_policy__checks(void **state)
 	struct bw_pki_create_opts o;
 	struct bw_srv_policy *p = NULL;
 	struct bw_srv_identity id;
-	struct bw_err err = { 0 };
+	struct bw_err err = {0};
 	struct bw_pki *pki = NULL;
-	const char *ips[] = { "127.0.0.1" };
+	const char *ips[] = {"127.0.0.1"};
 	char dir[300];
 	time_t now = time(NULL);
 	X509 *good = NULL, *prod = NULL, *other = NULL, *local = NULL;
@@ -421,9 +469,11 @@ static void test_server_policy__checks(void **state)
 	assert_string_equal(id.ca, "online-ca");
 	assert_int_equal(bw_srv_policy_check(p, prod, now, &id, &err), 0);
 	assert_true(id.production);
-	assert_int_equal(bw_srv_policy_check(p, other, now, &id, &err), BW_EFORMAT);
-	assert_int_equal(bw_srv_policy_check(p, good, now + 40 * 86400, &id, &err),
-			 BW_EEXPIRED);
+	assert_int_equal(bw_srv_policy_check(p, other, now, &id, &err),
+			 BW_EFORMAT);
+	assert_int_equal(
+	    bw_srv_policy_check(p, good, now + 40 * 86400, &id, &err),
+	    BW_EEXPIRED);
 	bw_srv_policy_free(p);
 	/* revoke the good certificate, disable the local CA: reload sees it */
 	assert_int_equal(bw_pki_open(dir, &pki, &err), 0);
@@ -437,17 +487,20 @@ static void test_server_policy__checks(void **state)
 		memset(&sel, 0, sizeof(sel));
 		sel.cert = (const uint8_t *)pem;
 		sel.cert_len = n;
-		assert_int_equal(bw_pki_revoke_device(pki, &sel,
-						      BW_PKI_REASON_KEY_COMPROMISE,
-						      now, &err), 0);
+		assert_int_equal(
+		    bw_pki_revoke_device(
+			pki, &sel, BW_PKI_REASON_KEY_COMPROMISE, now, &err),
+		    0);
 		free(pem);
 	}
-	assert_int_equal(bw_pki_set_device_ca_status(pki, "local-ca",
-						     BW_PKI_CA_DISABLED,
-						     BW_PKI_REASON_HOLD, now, &err), 0);
+	assert_int_equal(
+	    bw_pki_set_device_ca_status(pki, "local-ca", BW_PKI_CA_DISABLED,
+					BW_PKI_REASON_HOLD, now, &err),
+	    0);
 	bw_pki_free(pki);
 	assert_int_equal(bw_srv_policy_load(dir, "", NULL, &p, &err), 0);
-	assert_int_equal(bw_srv_policy_check(p, good, now, &id, &err), BW_ESTATE);
+	assert_int_equal(bw_srv_policy_check(p, good, now, &id, &err),
+			 BW_ESTATE);
 	assert_int_equal(bw_srv_policy_check(p, prod, now, &id, &err), 0);
 	assert_int_equal(bw_srv_policy_check(p, local, now, &id, &err), 0);
 	assert_true(id.ca_disabled);
@@ -458,7 +511,8 @@ static void test_server_policy__checks(void **state)
 	X509_free(local);
 }
 
-/* ---- repository -------------------------------------------------------------- */
+/* ---- repository
+ * -------------------------------------------------------------- */
 
 static json_t *key_json(struct bw_signer *s)
 {
@@ -472,8 +526,8 @@ static json_t *key_json(struct bw_signer *s)
 static uint8_t *make_root(struct bw_signer *r, struct bw_signer *t,
 			  struct bw_signer *s, struct bw_signer *g, size_t *len)
 {
-	struct bw_signer *all[4] = { r, t, s, g };
-	const char *roles[4] = { "root", "timestamp", "snapshot", "targets" };
+	struct bw_signer *all[4] = {r, t, s, g};
+	const char *roles[4] = {"root", "timestamp", "snapshot", "targets"};
 	json_t *keys = json_object(), *rl = json_object(), *obj = NULL,
 	       *env = NULL;
 	uint8_t *out = NULL;
@@ -482,13 +536,14 @@ static uint8_t *make_root(struct bw_signer *r, struct bw_signer *t,
 		const char *kid = bw_signer_key(all[i])->keyid;
 
 		json_object_set_new(keys, kid, key_json(all[i]));
-		json_object_set_new(rl, roles[i], json_pack("{s:[s],s:i}", "keyids",
-							    kid, "threshold", 1));
+		json_object_set_new(
+		    rl, roles[i],
+		    json_pack("{s:[s],s:i}", "keyids", kid, "threshold", 1));
 	}
 	obj = json_pack("{s:s,s:s,s:i,s:s,s:b,s:o,s:o}", "_type", "root",
 			"spec_version", "1.0.31", "version", 1, "expires",
-			"2099-01-01T00:00:00Z", "consistent_snapshot", 0, "keys",
-			keys, "roles", rl);
+			"2099-01-01T00:00:00Z", "consistent_snapshot", 0,
+			"keys", keys, "roles", rl);
 	assert_int_equal(bw_tuf_envelope_sign(obj, &r, 1, &env, NULL), 0);
 	assert_int_equal(bw_json_serialize(env, &out, len, NULL), 0);
 	json_decref(obj);
@@ -498,21 +553,23 @@ static uint8_t *make_root(struct bw_signer *r, struct bw_signer *t,
 
 static void test_server_repo__sign_and_resign(void **state)
 {
-	struct bw_signer *k[4] = { NULL };
+	struct bw_signer *k[4] = {NULL};
 	struct bw_store *st = store_open("r.db");
 	struct bw_srv_repo *r = NULL;
 	struct bw_srv_repo_opts o;
 	struct bw_meta_rec root, ts, ts2;
-	struct bw_err err = { 0 };
-	json_t *fi = json_pack("{s:i,s:{s:s}}", "length", 3, "hashes", "sha256",
-			       "0000000000000000000000000000000000000000000000000000000000000000");
+	struct bw_err err = {0};
+	json_t *fi = json_pack(
+	    "{s:i,s:{s:s}}", "length", 3, "hashes", "sha256",
+	    "0000000000000000000000000000000000000000000000000000000000000000");
 	uint8_t *rootb = NULL;
 	size_t rootlen = 0;
 	int n = 0;
 
 	(void)state;
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(bw_signer_keyfile_generate(BW_KEY_ED25519, &k[i], NULL), 0);
+		assert_int_equal(
+		    bw_signer_keyfile_generate(BW_KEY_ED25519, &k[i], NULL), 0);
 	memset(&o, 0, sizeof(o));
 	o.timestamp = k[1];
 	o.snapshot = k[2];
@@ -524,26 +581,34 @@ static void test_server_repo__sign_and_resign(void **state)
 	o.expiry_warn = 86400;
 	assert_int_equal(bw_srv_repo_new(st, &o, &r), 0);
 	rootb = make_root(k[0], k[1], k[2], k[3], &rootlen);
-	assert_int_equal(bw_srv_repo_ci_target_add(r, "fw", fi, NOW, &err), BW_ESTATE);
-	assert_int_equal(bw_srv_repo_root_upload(r, "ci", rootb, rootlen, NOW, &err), 0);
+	assert_int_equal(bw_srv_repo_ci_target_add(r, "fw", fi, NOW, &err),
+			 BW_ESTATE);
+	assert_int_equal(
+	    bw_srv_repo_root_upload(r, "ci", rootb, rootlen, NOW, &err), 0);
 	/* the same version again: not trusted + 1 */
-	assert_int_equal(bw_srv_repo_root_upload(r, "ci", rootb, rootlen, NOW, &err),
-			 BW_EBADVERSION);
+	assert_int_equal(
+	    bw_srv_repo_root_upload(r, "ci", rootb, rootlen, NOW, &err),
+	    BW_EBADVERSION);
 	assert_int_equal(bw_srv_repo_ci_target_add(r, "fw", fi, NOW, &err), 0);
-	assert_int_equal(st->ops->meta_get(st, "ci", "", "root", 0, &root, &err), 0);
-	assert_int_equal(st->ops->meta_get(st, "ci", "", "timestamp", 0, &ts, &err), 0);
-	assert_int_equal(bw_tuf_verify_role(root.data, root.len, "timestamp", ts.data,
-					    ts.len, NOW, NULL, &err), 0);
+	assert_int_equal(
+	    st->ops->meta_get(st, "ci", "", "root", 0, &root, &err), 0);
+	assert_int_equal(
+	    st->ops->meta_get(st, "ci", "", "timestamp", 0, &ts, &err), 0);
+	assert_int_equal(bw_tuf_verify_role(root.data, root.len, "timestamp",
+					    ts.data, ts.len, NOW, NULL, &err),
+			 0);
 	/* not yet due: nothing re-signed; due: version + 1, still valid */
 	assert_int_equal(bw_srv_repo_resign(r, NOW + 60, &n, &err), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(bw_srv_repo_resign(r, NOW + 86400 - 600, &n, &err), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(st->ops->meta_get(st, "ci", "", "timestamp", 0, &ts2, &err), 0);
+	assert_int_equal(
+	    st->ops->meta_get(st, "ci", "", "timestamp", 0, &ts2, &err), 0);
 	assert_int_equal(ts2.version, ts.version + 1);
 	assert_int_equal(bw_tuf_verify_role(root.data, root.len, "timestamp",
-					    ts2.data, ts2.len, NOW + 86400 + 600,
-					    NULL, &err), 0);
+					    ts2.data, ts2.len,
+					    NOW + 86400 + 600, NULL, &err),
+			 0);
 	free(root.data);
 	free(ts.data);
 	free(ts2.data);
@@ -551,8 +616,10 @@ static void test_server_repo__sign_and_resign(void **state)
 	bw_srv_repo_free(r);
 	o.timestamp = k[0];
 	assert_int_equal(bw_srv_repo_new(st, &o, &r), 0);
-	assert_int_not_equal(bw_srv_repo_ci_target_add(r, "fw2", fi, NOW, &err), 0);
-	assert_int_equal(st->ops->meta_get(st, "ci", "", "targets", 0, &ts, &err), 0);
+	assert_int_not_equal(bw_srv_repo_ci_target_add(r, "fw2", fi, NOW, &err),
+			     0);
+	assert_int_equal(
+	    st->ops->meta_get(st, "ci", "", "targets", 0, &ts, &err), 0);
 	assert_int_equal(ts.version, 1); /* rolled back */
 	free(ts.data);
 	bw_srv_repo_free(r);
@@ -582,17 +649,17 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_server_config__defaults_and_file),
-		cmocka_unit_test(test_server_config__refusals),
-		cmocka_unit_test(test_server_secret__modes),
-		cmocka_unit_test(test_server_storage__devices_deny_events),
-		cmocka_unit_test(test_server_storage__tokens),
-		cmocka_unit_test(test_server_storage__metadata_and_schema),
-		cmocka_unit_test(test_server_parsers__range),
-		cmocka_unit_test(test_server_parsers__paths_tags_names),
-		cmocka_unit_test(test_server_events__validation),
-		cmocka_unit_test(test_server_policy__checks),
-		cmocka_unit_test(test_server_repo__sign_and_resign),
+	    cmocka_unit_test(test_server_config__defaults_and_file),
+	    cmocka_unit_test(test_server_config__refusals),
+	    cmocka_unit_test(test_server_secret__modes),
+	    cmocka_unit_test(test_server_storage__devices_deny_events),
+	    cmocka_unit_test(test_server_storage__tokens),
+	    cmocka_unit_test(test_server_storage__metadata_and_schema),
+	    cmocka_unit_test(test_server_parsers__range),
+	    cmocka_unit_test(test_server_parsers__paths_tags_names),
+	    cmocka_unit_test(test_server_events__validation),
+	    cmocka_unit_test(test_server_policy__checks),
+	    cmocka_unit_test(test_server_repo__sign_and_resign),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
