@@ -59,12 +59,11 @@ static void fill_ci(struct bw_repo *r, size_t n)
 		bw_hash_buf_hex(BW_HASH_SHA256, seed, strlen(seed), h256);
 		bw_hash_buf_hex(BW_HASH_SHA512, seed, strlen(seed), h512);
 		json_object_set_new(
-			t, name,
-			json_pack("{s:{s:i, s:[s], s:[]}, s:{s:s, s:s}, s:I}",
-				  "custom", "version", 1, "hardwareIds",
-				  "rpi4", "tags", "hashes", "sha256", h256,
-				  "sha512", h512, "length",
-				  (json_int_t)(1000000 + i)));
+		    t, name,
+		    json_pack("{s:{s:i, s:[s], s:[]}, s:{s:s, s:s}, s:I}",
+			      "custom", "version", 1, "hardwareIds", "rpi4",
+			      "tags", "hashes", "sha256", h256, "sha512", h512,
+			      "length", (json_int_t)(1000000 + i)));
 	}
 	json_object_set_new(sg, "targets", t);
 	bw_repo__txn_init(&tx, bw_repo_dir(r));
@@ -87,8 +86,7 @@ static int cmp_d(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void one(const char *tmp, enum bw_key_type kt, const char *ktn,
-		size_t n)
+static void one(const char *tmp, enum bw_key_type kt, const char *ktn, size_t n)
 {
 	struct bw_repo_init_opts o = {.name = "bench", .key_type = kt};
 	char ws[256], kd[256], ar[300];
@@ -138,15 +136,18 @@ int main(void)
 
 	if (mkdtemp(tmp) == NULL)
 		die("mkdtemp", NULL);
-	printf("# repo_sign: production targets.json, sign + write (promote)\n\n"
-	       "| targets | keys    | median ms | max ms | MiB    |\n"
-	       "|--------:|---------|---------:|-------:|-------:|\n");
+	printf(
+	    "# repo_sign: production targets.json, sign + write (promote)\n\n"
+	    "| targets | keys    | median ms | max ms | MiB    |\n"
+	    "|--------:|---------|---------:|-------:|-------:|\n");
 	for (size_t i = 0; i < 2; i++)
 		one(tmp, BW_KEY_ED25519, "ed25519", sizes[i]);
 	one(tmp, BW_KEY_ECDSA_P256, "ecdsa", 100000);
-	printf("\n%d runs each; each run is one promote: copy the CI entries of "
-	       "the version,\ncanonical JSON, 2 signatures, serialise, journal "
-	       "commit with new snapshot\nand timestamp (fsync'd).\n", RUNS);
+	printf(
+	    "\n%d runs each; each run is one promote: copy the CI entries of "
+	    "the version,\ncanonical JSON, 2 signatures, serialise, journal "
+	    "commit with new snapshot\nand timestamp (fsync'd).\n",
+	    RUNS);
 	bw_repo__rmtree(tmp);
 	return 0;
 }

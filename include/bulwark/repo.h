@@ -34,7 +34,7 @@ extern "C" {
 
 /* Expiry policy in seconds from signing time (TUF 4.x "expires"). */
 struct bw_repo_expiry {
-	int64_t root;         /* default 365 days */
+	int64_t root;	      /* default 365 days */
 	int64_t targets_prod; /* default 365 days */
 	int64_t targets_ci;   /* default 90 days */
 	int64_t snapshot;     /* default 90 days */
@@ -44,18 +44,18 @@ struct bw_repo_expiry {
 void bw_repo_expiry_defaults(struct bw_repo_expiry *e);
 
 struct bw_repo_init_opts {
-	const char *name;          /* factory name (required) */
-	unsigned root_keys;        /* default 1 */
+	const char *name;	   /* factory name (required) */
+	unsigned root_keys;	   /* default 1 */
 	unsigned root_threshold;   /* default 1 */
 	unsigned prod_threshold;   /* default 2 (online + 1 offline key) */
 	enum bw_key_type key_type; /* offline key files; 0: ed25519 */
-	const char *keys_out;      /* archives dir; default DIR/offline-keys */
+	const char *keys_out;	   /* archives dir; default DIR/offline-keys */
 	/* HSM: offline keys made in the token (ECDSA P-256) when set. */
 	const char *hsm_module;
 	const char *hsm_token;
-	const char *hsm_pin;       /* borrowed, never stored */
+	const char *hsm_pin;	      /* borrowed, never stored */
 	struct bw_repo_expiry expiry; /* zero fields take the defaults */
-	int64_t now;                  /* 0: time(NULL) */
+	int64_t now;		      /* 0: time(NULL) */
 };
 
 struct bw_repo;
@@ -115,8 +115,8 @@ int bw_repo_archive_write(const char *path, struct bw_signer *const *s,
 
 struct bw_repo_target_opts {
 	const char *file;
-	const char *name;       /* target path in targets.json */
-	int64_t version;        /* custom.version, > 0 */
+	const char *name; /* target path in targets.json */
+	int64_t version;  /* custom.version, > 0 */
 	const char *const *hwids;
 	size_t nhwids;
 	const char *const *tags;
@@ -137,10 +137,9 @@ int bw_repo_targets_add(struct bw_repo *r, const struct bw_repo_target_opts *o,
  * with a new snapshot and timestamp of that tag. *have / *need (may be
  * NULL) receive the signature count and threshold.
  */
-int bw_repo_targets_promote(struct bw_repo *r, int64_t version,
-			    const char *tag, const struct bw_repo_keys *keys,
-			    int partial, size_t *have, int64_t *need,
-			    struct bw_err *err);
+int bw_repo_targets_promote(struct bw_repo *r, int64_t version, const char *tag,
+			    const struct bw_repo_keys *keys, int partial,
+			    size_t *have, int64_t *need, struct bw_err *err);
 
 /* Add signatures to the pending production targets of tag; publish when
  * the threshold is met (else stays pending, *have < *need). */
@@ -187,8 +186,8 @@ int bw_repo_verify(struct bw_repo *r, bw_repo_report_fn report, void *ctx,
  * metadata/1.root.json and targets/): trust its root v1, refresh to the
  * latest, download every target. Wall-clock time.
  */
-int bw_repo_verify_export(const char *dir, bw_repo_report_fn report,
-			  void *ctx, struct bw_err *err);
+int bw_repo_verify_export(const char *dir, bw_repo_report_fn report, void *ctx,
+			  struct bw_err *err);
 
 /* ---- the key ceremony (proposal file) ------------------------------------ */
 
@@ -219,18 +218,17 @@ int bw_repo_proposal_save(struct bw_repo *r, struct bw_repo_proposal *p,
 int bw_repo_proposal_add_key(struct bw_repo *r, struct bw_repo_proposal *p,
 			     const char *role, const struct bw_key *key,
 			     const char *location, struct bw_err *err);
-int bw_repo_proposal_delete_key(struct bw_repo *r,
-				struct bw_repo_proposal *p, const char *role,
-				const char *keyid, struct bw_err *err);
+int bw_repo_proposal_delete_key(struct bw_repo *r, struct bw_repo_proposal *p,
+				const char *role, const char *keyid,
+				struct bw_err *err);
 int bw_repo_proposal_set_threshold(struct bw_repo *r,
-				   struct bw_repo_proposal *p,
-				   const char *role, int64_t threshold,
-				   struct bw_err *err);
+				   struct bw_repo_proposal *p, const char *role,
+				   int64_t threshold, struct bw_err *err);
 /* New online key for role (targets/snapshot/timestamp), kept in
  * DIR/online/<role>.pem.proposed until apply. */
 int bw_repo_proposal_rotate_online(struct bw_repo *r,
-				   struct bw_repo_proposal *p,
-				   const char *role, struct bw_err *err);
+				   struct bw_repo_proposal *p, const char *role,
+				   struct bw_err *err);
 
 /* Sign both root flavours with every key of keys that is a root key of
  * the current or the proposed root (*nsigned receives how many). */
@@ -239,8 +237,8 @@ int bw_repo_proposal_sign(struct bw_repo *r, struct bw_repo_proposal *p,
 			  struct bw_err *err);
 /* Stage and sign the next production targets of tag (NULL: every tag)
  * with the offline targets keys of the proposed production root. */
-int bw_repo_proposal_sign_targets(struct bw_repo *r,
-				  struct bw_repo_proposal *p, const char *tag,
+int bw_repo_proposal_sign_targets(struct bw_repo *r, struct bw_repo_proposal *p,
+				  const char *tag,
 				  const struct bw_repo_keys *keys,
 				  size_t *nsigned, struct bw_err *err);
 

@@ -22,15 +22,20 @@ static int cmd_show_root(int argc, char **argv)
 	const char *repo = NULL, *ver = NULL;
 	int prod = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
-		REPO_OPT(repo),
-		{"--prod", BW_CLI_FLAG, NULL, "the production flavour", &prod},
-		{"--version", BW_CLI_STR, "N", "root version (latest)", &ver},
+	    REPO_OPT(repo),
+	    {"--prod", BW_CLI_FLAG, NULL, "the production flavour", &prod},
+	    {"--version", BW_CLI_STR, "N", "root version (latest)", &ver},
 	};
 	const struct bw_cli_spec spec = {
-		prog, "[--prod] [--version N]",
-		"Print a root.json of the factory (CI flavour unless --prod), "
-		"as served.",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    prog,
+	    "[--prod] [--version N]",
+	    "Print a root.json of the factory (CI flavour unless --prod), "
+	    "as served.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	struct bw_repo *r = NULL;
 	struct bw_err err = {0};
 	uint8_t *b = NULL;
@@ -89,15 +94,20 @@ static int cmd_verify(int argc, char **argv)
 	int done = 0, rc;
 	const struct bw_cli_opt opts[] = {REPO_OPT(repo)};
 	const struct bw_cli_spec spec = {
-		prog, "[DIR]",
-		"Check the whole repository in workspace DIR (or --repo) as a "
-		"device would\n(DIR may also be an export from `bulwark repo "
-		"export`):\nfor CI and every production tag, export it and "
-		"run the TUF client over\nfile:// from root version 1 through "
-		"every root version to the latest\ntargets, downloading every "
-		"target. Warns about roles that expire within\n30 days (the "
-		"timestamp, which the server renews, only once expired).",
-		opts, sizeof(opts) / sizeof(opts[0]), &dir, 0, 1};
+	    prog,
+	    "[DIR]",
+	    "Check the whole repository in workspace DIR (or --repo) as a "
+	    "device would\n(DIR may also be an export from `bulwark repo "
+	    "export`):\nfor CI and every production tag, export it and "
+	    "run the TUF client over\nfile:// from root version 1 through "
+	    "every root version to the latest\ntargets, downloading every "
+	    "target. Warns about roles that expire within\n30 days (the "
+	    "timestamp, which the server renews, only once expired).",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    &dir,
+	    0,
+	    1};
 	struct bw_repo *r = NULL;
 	struct bw_err err = {0};
 
@@ -123,17 +133,16 @@ static int cmd_verify(int argc, char **argv)
 int bw_cli_keys_tuf(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
-		{"show-root", "print a root.json", cmd_show_root},
-		{"verify", "check the repository as a client would", cmd_verify},
-		{"rotate-offline-key",
-		 "one admin: replace an offline key and sign the new root",
-		 bw_cli_keys_tuf_rotate},
-		{"updates", "multi-person key ceremony (proposal file)",
-		 bw_cli_keys_tuf_updates},
+	    {"show-root", "print a root.json", cmd_show_root},
+	    {"verify", "check the repository as a client would", cmd_verify},
+	    {"rotate-offline-key",
+	     "one admin: replace an offline key and sign the new root",
+	     bw_cli_keys_tuf_rotate},
+	    {"updates", "multi-person key ceremony (proposal file)",
+	     bw_cli_keys_tuf_updates},
 	};
 
-	return bw_cli_dispatch("bulwark keys tuf",
-			       "Offline TUF keys (root, production targets).",
-			       cmds, sizeof(cmds) / sizeof(cmds[0]), argc,
-			       argv);
+	return bw_cli_dispatch(
+	    "bulwark keys tuf", "Offline TUF keys (root, production targets).",
+	    cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv);
 }

@@ -28,15 +28,23 @@ struct up {
 
 #define OPT_REPO(u) REPO_OPT((u).repo)
 #define OPT_PROPOSAL(u)                                                        \
-	{"--proposal", BW_CLI_STR, "F",                                        \
-	 "proposal file (default: DIR/proposal.json)", &(u).proposal}
+	{                                                                      \
+		"--proposal", BW_CLI_STR, "F",                                 \
+		    "proposal file (default: DIR/proposal.json)",              \
+		    &(u).proposal                                              \
+	}
 #define OPT_KEYS(u)                                                            \
 	{"--keys", BW_CLI_LIST, "ARCHIVE|URI",                                 \
 	 "your key archive(s) or pkcs11: URI(s)", &(u).keys},                  \
-	{"--hsm-pin-file", BW_CLI_STR, "F",                                    \
-	 "PIN for pkcs11: keys (else $" BW_PIN_ENV ")", &(u).pin_file}
+	{                                                                      \
+		"--hsm-pin-file", BW_CLI_STR, "F",                             \
+		    "PIN for pkcs11: keys (else $" BW_PIN_ENV ")",             \
+		    &(u).pin_file                                              \
+	}
 #define OPT_ROLE(u, what)                                                      \
-	{"--role", BW_CLI_STR, "ROLE", what, &(u).role}
+	{                                                                      \
+		"--role", BW_CLI_STR, "ROLE", what, &(u).role                  \
+	}
 
 static void up_close(struct up *u)
 {
@@ -79,7 +87,8 @@ static int up_save(struct up *u, int rc, const struct bw_err *err)
 		rc = bw_cli_fail(u->prog, "%s", e.msg);
 	else
 		printf("proposal %s updated; run `bulwark keys tuf updates "
-		       "review`\n", u->path);
+		       "review`\n",
+		       u->path);
 	up_close(u);
 	return rc;
 }
@@ -96,11 +105,16 @@ static int cmd_init(int argc, char **argv)
 	struct up u = {.prog = "bulwark keys tuf updates init"};
 	const struct bw_cli_opt opts[] = {OPT_REPO(u), OPT_PROPOSAL(u)};
 	const struct bw_cli_spec spec = {
-		u.prog, "[--proposal F]",
-		"Start a ceremony: write a proposal for the next root version "
-		"(both\nflavours; same keys, a new expiry) and no signatures. "
-		"Pass the file from\nadmin to admin; it holds no secrets.",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    u.prog,
+	    "[--proposal F]",
+	    "Start a ceremony: write a proposal for the next root version "
+	    "(both\nflavours; same keys, a new expiry) and no signatures. "
+	    "Pass the file from\nadmin to admin; it holds no secrets.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	struct bw_err err = {0};
 	int done = 0, rc;
 
@@ -129,7 +143,8 @@ static int new_key(struct up *u, struct bw_repo_keys *k, const char **loc)
 
 	bw_repo_keys_init(k);
 	if ((u->out != NULL) == (u->key != NULL))
-		return bw_cli_usage(u->prog, "give --out ARCHIVE (new key) or "
+		return bw_cli_usage(u->prog,
+				    "give --out ARCHIVE (new key) or "
 				    "--key ARCHIVE|URI (existing key)");
 	if (u->key != NULL) {
 		*loc = u->key;
@@ -163,22 +178,28 @@ static int cmd_add_key(int argc, char **argv)
 {
 	struct up u = {.prog = "bulwark keys tuf updates add-offline-key"};
 	const struct bw_cli_opt opts[] = {
-		OPT_REPO(u), OPT_PROPOSAL(u),
-		OPT_ROLE(u, "root or targets (production)"),
-		{"--out", BW_CLI_STR, "ARCHIVE",
-		 "generate a new key into this new archive", &u.out},
-		{"--key", BW_CLI_STR, "ARCHIVE|URI",
-		 "or add this existing key (archive or pkcs11: URI)", &u.key},
-		{"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",
-		 &u.key_type},
-		{"--hsm-pin-file", BW_CLI_STR, "F", "PIN for a pkcs11: key",
-		 &u.pin_file},
+	    OPT_REPO(u),
+	    OPT_PROPOSAL(u),
+	    OPT_ROLE(u, "root or targets (production)"),
+	    {"--out", BW_CLI_STR, "ARCHIVE",
+	     "generate a new key into this new archive", &u.out},
+	    {"--key", BW_CLI_STR, "ARCHIVE|URI",
+	     "or add this existing key (archive or pkcs11: URI)", &u.key},
+	    {"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",
+	     &u.key_type},
+	    {"--hsm-pin-file", BW_CLI_STR, "F", "PIN for a pkcs11: key",
+	     &u.pin_file},
 	};
 	const struct bw_cli_spec spec = {
-		u.prog, "--role ROLE (--out ARCHIVE | --key ARCHIVE|URI)",
-		"Add an offline key to the proposed root (clears the root "
-		"signatures\ncollected so far).",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    u.prog,
+	    "--role ROLE (--out ARCHIVE | --key ARCHIVE|URI)",
+	    "Add an offline key to the proposed root (clears the root "
+	    "signatures\ncollected so far).",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	struct bw_repo_keys k;
 	struct bw_err err = {0};
 	const char *loc = NULL;
@@ -208,14 +229,21 @@ static int cmd_delete_key(int argc, char **argv)
 {
 	struct up u = {.prog = "bulwark keys tuf updates delete-offline-key"};
 	const struct bw_cli_opt opts[] = {
-		OPT_REPO(u), OPT_PROPOSAL(u), OPT_ROLE(u, "root or targets"),
-		{"--key-id", BW_CLI_STR, "ID", "key id to remove", &u.key_id},
+	    OPT_REPO(u),
+	    OPT_PROPOSAL(u),
+	    OPT_ROLE(u, "root or targets"),
+	    {"--key-id", BW_CLI_STR, "ID", "key id to remove", &u.key_id},
 	};
 	const struct bw_cli_spec spec = {
-		u.prog, "--role ROLE --key-id ID",
-		"Remove an offline key from the proposed root (a lost or stolen "
-		"key).",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    u.prog,
+	    "--role ROLE --key-id ID",
+	    "Remove an offline key from the proposed root (a lost or stolen "
+	    "key).",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	struct bw_err err = {0};
 	int done = 0, rc;
 
@@ -235,21 +263,28 @@ static int cmd_rotate_key(int argc, char **argv)
 {
 	struct up u = {.prog = "bulwark keys tuf updates rotate-offline-key"};
 	const struct bw_cli_opt opts[] = {
-		OPT_REPO(u), OPT_PROPOSAL(u), OPT_ROLE(u, "root or targets"),
-		{"--key-id", BW_CLI_STR, "ID", "the key to replace", &u.key_id},
-		{"--out", BW_CLI_STR, "ARCHIVE", "new key into this archive",
-		 &u.out},
-		{"--key", BW_CLI_STR, "ARCHIVE|URI", "or this existing key",
-		 &u.key},
-		{"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",
-		 &u.key_type},
-		{"--hsm-pin-file", BW_CLI_STR, "F", "PIN for a pkcs11: key",
-		 &u.pin_file},
+	    OPT_REPO(u),
+	    OPT_PROPOSAL(u),
+	    OPT_ROLE(u, "root or targets"),
+	    {"--key-id", BW_CLI_STR, "ID", "the key to replace", &u.key_id},
+	    {"--out", BW_CLI_STR, "ARCHIVE", "new key into this archive",
+	     &u.out},
+	    {"--key", BW_CLI_STR, "ARCHIVE|URI", "or this existing key",
+	     &u.key},
+	    {"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",
+	     &u.key_type},
+	    {"--hsm-pin-file", BW_CLI_STR, "F", "PIN for a pkcs11: key",
+	     &u.pin_file},
 	};
 	const struct bw_cli_spec spec = {
-		u.prog, "--role ROLE --key-id OLD (--out ARCHIVE | --key K)",
-		"Replace one offline key of the proposed root by another.",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    u.prog,
+	    "--role ROLE --key-id OLD (--out ARCHIVE | --key K)",
+	    "Replace one offline key of the proposed root by another.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	struct bw_repo_keys k;
 	struct bw_err err = {0};
 	const char *loc = NULL;
@@ -268,8 +303,7 @@ static int cmd_rotate_key(int argc, char **argv)
 		up_close(&u);
 		return rc;
 	}
-	rc = bw_repo_proposal_add_key(u.r, u.p, u.role, k.s[0]->key, loc,
-				      &err);
+	rc = bw_repo_proposal_add_key(u.r, u.p, u.role, k.s[0]->key, loc, &err);
 	if (rc == 0)
 		rc = bw_repo_proposal_delete_key(u.r, u.p, u.role, u.key_id,
 						 &err);
@@ -281,14 +315,20 @@ static int cmd_rotate_online(int argc, char **argv)
 {
 	struct up u = {.prog = "bulwark keys tuf updates rotate-online-key"};
 	const struct bw_cli_opt opts[] = {
-		OPT_REPO(u), OPT_PROPOSAL(u),
-		OPT_ROLE(u, "targets, snapshot or timestamp"),
+	    OPT_REPO(u),
+	    OPT_PROPOSAL(u),
+	    OPT_ROLE(u, "targets, snapshot or timestamp"),
 	};
 	const struct bw_cli_spec spec = {
-		u.prog, "--role ROLE",
-		"Generate a new online key (kept as DIR/online/ROLE.pem.proposed "
-		"until\napply) and put it into the proposed root.",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    u.prog,
+	    "--role ROLE",
+	    "Generate a new online key (kept as DIR/online/ROLE.pem.proposed "
+	    "until\napply) and put it into the proposed root.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	struct bw_err err = {0};
 	int done = 0, rc;
 
@@ -308,14 +348,20 @@ static int cmd_threshold(int argc, char **argv)
 {
 	struct up u = {.prog = "bulwark keys tuf updates set-threshold"};
 	const struct bw_cli_opt opts[] = {
-		OPT_REPO(u), OPT_PROPOSAL(u),
-		OPT_ROLE(u, "root, or targets (production flavour)"),
+	    OPT_REPO(u),
+	    OPT_PROPOSAL(u),
+	    OPT_ROLE(u, "root, or targets (production flavour)"),
 	};
 	const struct bw_cli_spec spec = {
-		u.prog, "--role ROLE N",
-		"Set the threshold of root (both flavours) or of production "
-		"targets\n(>= 2: the online key plus offline keys).",
-		opts, sizeof(opts) / sizeof(opts[0]), &u.pos, 1, 1};
+	    u.prog,
+	    "--role ROLE N",
+	    "Set the threshold of root (both flavours) or of production "
+	    "targets\n(>= 2: the online key plus offline keys).",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    &u.pos,
+	    1,
+	    1};
 	struct bw_err err = {0};
 	int64_t n = 0;
 	int done = 0, rc;
@@ -340,20 +386,26 @@ static int do_sign(int argc, char **argv, int targets)
 					 "sign-prod-targets"
 				       : "bulwark keys tuf updates sign"};
 	const struct bw_cli_opt opts[] = {
-		OPT_REPO(u), OPT_PROPOSAL(u), OPT_KEYS(u),
-		{"--tag", BW_CLI_STR, "T", "only this tag (sign-prod-targets)",
-		 &u.tag},
+	    OPT_REPO(u),
+	    OPT_PROPOSAL(u),
+	    OPT_KEYS(u),
+	    {"--tag", BW_CLI_STR, "T", "only this tag (sign-prod-targets)",
+	     &u.tag},
 	};
 	const struct bw_cli_spec spec = {
-		u.prog, "--keys ARCHIVE...",
-		targets ? "Sign the next production targets of every tag (or "
-			  "--tag) for the proposed\nroot with your offline "
-			  "targets keys."
-			: "Sign the proposed root (both flavours) with your "
-			  "root keys: keys of the\ncurrent root and of the "
-			  "proposed root both count (TUF 5.3.4).",
-		opts, sizeof(opts) / sizeof(opts[0]) - (targets ? 0 : 1), NULL,
-		0, 0};
+	    u.prog,
+	    "--keys ARCHIVE...",
+	    targets ? "Sign the next production targets of every tag (or "
+		      "--tag) for the proposed\nroot with your offline "
+		      "targets keys."
+		    : "Sign the proposed root (both flavours) with your "
+		      "root keys: keys of the\ncurrent root and of the "
+		      "proposed root both count (TUF 5.3.4).",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]) - (targets ? 0 : 1),
+	    NULL,
+	    0,
+	    0};
 	struct bw_repo_keys k;
 	struct bw_err err = {0};
 	size_t n = 0;
@@ -371,9 +423,9 @@ static int do_sign(int argc, char **argv, int targets)
 		up_close(&u);
 		return rc;
 	}
-	rc = targets ? bw_repo_proposal_sign_targets(u.r, u.p, u.tag, &k, &n,
-						     &err)
-		     : bw_repo_proposal_sign(u.r, u.p, &k, &n, &err);
+	rc = targets
+		 ? bw_repo_proposal_sign_targets(u.r, u.p, u.tag, &k, &n, &err)
+		 : bw_repo_proposal_sign(u.r, u.p, &k, &n, &err);
 	bw_repo_keys_dispose(&k);
 	if (rc == 0)
 		printf("%zu signature(s) added\n", n);
@@ -396,16 +448,21 @@ static int review_or_apply(int argc, char **argv, int apply)
 				     : "bulwark keys tuf updates review"};
 	const struct bw_cli_opt opts[] = {OPT_REPO(u), OPT_PROPOSAL(u)};
 	const struct bw_cli_spec spec = {
-		u.prog, "[--proposal F]",
-		apply ? "Re-verify the proposal (the new root signed by the "
-			"threshold of the old root\nAND of the new root, both "
-			"flavours; production targets under the new\nroot) and "
-			"commit the new versions atomically."
-		      : "Print the proposed changes and problems (thresholds "
-			"above key counts,\nexpiry within 30 days, root keys "
-			"sharing an archive, missing signatures).\nExit 1 when "
-			"there are problems.",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    u.prog,
+	    "[--proposal F]",
+	    apply ? "Re-verify the proposal (the new root signed by the "
+		    "threshold of the old root\nAND of the new root, both "
+		    "flavours; production targets under the new\nroot) and "
+		    "commit the new versions atomically."
+		  : "Print the proposed changes and problems (thresholds "
+		    "above key counts,\nexpiry within 30 days, root keys "
+		    "sharing an archive, missing signatures).\nExit 1 when "
+		    "there are problems.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	struct bw_err err = {0};
 	size_t problems = 0;
 	int done = 0, rc;
@@ -446,9 +503,14 @@ static int cmd_cancel(int argc, char **argv)
 	struct up u = {.prog = "bulwark keys tuf updates cancel"};
 	const struct bw_cli_opt opts[] = {OPT_REPO(u), OPT_PROPOSAL(u)};
 	const struct bw_cli_spec spec = {
-		u.prog, "[--proposal F]",
-		"Drop the proposal and any proposed online keys.",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    u.prog,
+	    "[--proposal F]",
+	    "Drop the proposal and any proposed online keys.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	static const char *const online[] = {"targets", "snapshot",
 					     "timestamp"};
 	struct bw_err err = {0};
@@ -480,22 +542,21 @@ static int cmd_cancel(int argc, char **argv)
 int bw_cli_keys_tuf_updates(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
-		{"init", "start a proposal for the next root", cmd_init},
-		{"add-offline-key", "add a root/targets key", cmd_add_key},
-		{"delete-offline-key", "remove a root/targets key",
-		 cmd_delete_key},
-		{"rotate-offline-key", "replace a root/targets key",
-		 cmd_rotate_key},
-		{"rotate-online-key", "new targets/snapshot/timestamp key",
-		 cmd_rotate_online},
-		{"set-threshold", "root or production targets threshold",
-		 cmd_threshold},
-		{"sign", "sign the proposed root", cmd_sign},
-		{"sign-prod-targets", "sign production targets for it",
-		 cmd_sign_targets},
-		{"review", "changes and problems", cmd_review},
-		{"apply", "verify and commit", cmd_apply},
-		{"cancel", "drop the proposal", cmd_cancel},
+	    {"init", "start a proposal for the next root", cmd_init},
+	    {"add-offline-key", "add a root/targets key", cmd_add_key},
+	    {"delete-offline-key", "remove a root/targets key", cmd_delete_key},
+	    {"rotate-offline-key", "replace a root/targets key",
+	     cmd_rotate_key},
+	    {"rotate-online-key", "new targets/snapshot/timestamp key",
+	     cmd_rotate_online},
+	    {"set-threshold", "root or production targets threshold",
+	     cmd_threshold},
+	    {"sign", "sign the proposed root", cmd_sign},
+	    {"sign-prod-targets", "sign production targets for it",
+	     cmd_sign_targets},
+	    {"review", "changes and problems", cmd_review},
+	    {"apply", "verify and commit", cmd_apply},
+	    {"cancel", "drop the proposal", cmd_cancel},
 	};
 
 	return bw_cli_dispatch("bulwark keys tuf updates",
@@ -522,7 +583,8 @@ static int rot_replace(struct rot *x, const char *role,
 	int rc = 0;
 
 	if (x->u.key_type != NULL && bw_key_type_from_name(x->u.key_type, &kt))
-		return bw_err_set(err, BW_EINVAL, "--key-type: ed25519, ecdsa, "
+		return bw_err_set(err, BW_EINVAL,
+				  "--key-type: ed25519, ecdsa, "
 				  "rsa");
 	for (size_t i = 0; rc == 0 && i < old->n; i++) {
 		if (x->u.key_id != NULL &&
@@ -530,11 +592,11 @@ static int rot_replace(struct rot *x, const char *role,
 			continue;
 		rc = bw_signer_keyfile_generate(kt, &s, err);
 		if (rc == 0)
-			rc = bw_repo_proposal_add_key(x->u.r, x->p, role, s->key,
-						      x->u.out, err);
+			rc = bw_repo_proposal_add_key(x->u.r, x->p, role,
+						      s->key, x->u.out, err);
 		if (rc == 0)
 			rc = bw_repo_proposal_delete_key(
-				x->u.r, x->p, role, old->s[i]->key->keyid, err);
+			    x->u.r, x->p, role, old->s[i]->key->keyid, err);
 		if (rc == BW_ENOTFOUND) { /* not a key of this role: undo */
 			rc = bw_repo_proposal_delete_key(x->u.r, x->p, role,
 							 s->key->keyid, err);
@@ -545,8 +607,8 @@ static int rot_replace(struct rot *x, const char *role,
 			continue;
 		}
 		if (rc == 0) {
-			struct bw_signer **v = realloc(
-				x->fresh.s, (x->fresh.n + 1) * sizeof(*v));
+			struct bw_signer **v =
+			    realloc(x->fresh.s, (x->fresh.n + 1) * sizeof(*v));
 			char **w = realloc(x->fresh.where,
 					   (x->fresh.n + 1) * sizeof(*w));
 
@@ -565,8 +627,10 @@ static int rot_replace(struct rot *x, const char *role,
 		s = NULL;
 	}
 	if (rc == 0 && x->fresh.n == first)
-		rc = bw_err_set(err, BW_ENOTFOUND, "no current %s key in the "
-				"given archive(s)", role);
+		rc = bw_err_set(err, BW_ENOTFOUND,
+				"no current %s key in the "
+				"given archive(s)",
+				role);
 	return rc;
 }
 
@@ -596,7 +660,8 @@ static int rot_run(struct rot *x, struct bw_err *err)
 	int rc;
 
 	if (strcmp(role, "targets") == 0 && x->tkeys.n == 0)
-		return bw_cli_usage(x->u.prog, "--role targets needs "
+		return bw_cli_usage(x->u.prog,
+				    "--role targets needs "
 				    "--targets-keys (the keys to replace)");
 	rc = bw_cli_repo_keys(x->u.prog, x->u.r, &x->u.keys, x->u.pin_file,
 			      &x->root);
@@ -632,30 +697,38 @@ int bw_cli_keys_tuf_rotate(int argc, char **argv)
 {
 	struct rot x = {.u = {.prog = "bulwark keys tuf rotate-offline-key"}};
 	const struct bw_cli_opt opts[] = {
-		OPT_REPO(x.u), OPT_ROLE(x.u, "root or targets"),
-		{"--keys", BW_CLI_LIST, "ARCHIVE|URI",
-		 "root key archive(s): sign the new root (and, for --role "
-		 "root, the keys replaced)", &x.u.keys},
-		{"--targets-keys", BW_CLI_LIST, "ARCHIVE|URI",
-		 "offline targets keys to replace (--role targets)", &x.tkeys},
-		{"--key-id", BW_CLI_STR, "ID",
-		 "replace only this key (default: every key of the role in "
-		 "the archives)", &x.u.key_id},
-		{"--out", BW_CLI_STR, "ARCHIVE",
-		 "archive for the new key(s) (must not exist)", &x.u.out},
-		{"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",
-		 &x.u.key_type},
-		{"--hsm-pin-file", BW_CLI_STR, "F", "PIN for pkcs11: keys",
-		 &x.u.pin_file},
+	    OPT_REPO(x.u),
+	    OPT_ROLE(x.u, "root or targets"),
+	    {"--keys", BW_CLI_LIST, "ARCHIVE|URI",
+	     "root key archive(s): sign the new root (and, for --role "
+	     "root, the keys replaced)",
+	     &x.u.keys},
+	    {"--targets-keys", BW_CLI_LIST, "ARCHIVE|URI",
+	     "offline targets keys to replace (--role targets)", &x.tkeys},
+	    {"--key-id", BW_CLI_STR, "ID",
+	     "replace only this key (default: every key of the role in "
+	     "the archives)",
+	     &x.u.key_id},
+	    {"--out", BW_CLI_STR, "ARCHIVE",
+	     "archive for the new key(s) (must not exist)", &x.u.out},
+	    {"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",
+	     &x.u.key_type},
+	    {"--hsm-pin-file", BW_CLI_STR, "F", "PIN for pkcs11: keys",
+	     &x.u.pin_file},
 	};
 	const struct bw_cli_spec spec = {
-		x.u.prog, "--role root|targets --keys ARCHIVE [--targets-keys "
-			  "ARCHIVE] --out ARCHIVE",
-		"One admin's shortcut for a key rotation: new key(s) into "
-		"--out, a new\nroot signed by the old and the new root keys, "
-		"production targets\nre-signed with the new targets key(s), "
-		"all applied at once.",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    x.u.prog,
+	    "--role root|targets --keys ARCHIVE [--targets-keys "
+	    "ARCHIVE] --out ARCHIVE",
+	    "One admin's shortcut for a key rotation: new key(s) into "
+	    "--out, a new\nroot signed by the old and the new root keys, "
+	    "production targets\nre-signed with the new targets key(s), "
+	    "all applied at once.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	struct bw_err err = {0};
 	int done = 0, rc;
 
@@ -664,7 +737,7 @@ int bw_cli_keys_tuf_rotate(int argc, char **argv)
 		return rc;
 	if (x.u.role == NULL || x.u.keys.n == 0 || x.u.out == NULL)
 		return bw_cli_usage(x.u.prog, "--role, --keys and --out are "
-				    "required");
+					      "required");
 	if (strcmp(x.u.role, "root") != 0 && strcmp(x.u.role, "targets") != 0)
 		return bw_cli_usage(x.u.prog, "--role: root or targets");
 	if (access(x.u.out, F_OK) == 0)

@@ -19,8 +19,10 @@ int bw_cli_repo(int argc, char **argv);
 
 /* --repo DIR, or $BULWARK_REPO. */
 #define REPO_OPT(dest)                                                         \
-	{"--repo", BW_CLI_STR, "DIR",                                          \
-	 "factory workspace (default: $" BW_REPO_ENV ")", &(dest)}
+	{                                                                      \
+		"--repo", BW_CLI_STR, "DIR",                                   \
+		    "factory workspace (default: $" BW_REPO_ENV ")", &(dest)   \
+	}
 
 /* Open the workspace named by dir or the environment; prints the error. */
 int bw_cli_repo_open(const char *prog, const char *dir, struct bw_repo **out);
@@ -37,7 +39,7 @@ int bw_cli_repo_keys(const char *prog, struct bw_repo *r,
 void bw_cli_repo_report(void *ctx, int warning, const char *msg);
 
 /* Parse a positive integer option ("--version"). */
-int bw_cli_int(const char *prog, const char *name, const char *s,
-	       int64_t min, int64_t max, int64_t *out);
+int bw_cli_int(const char *prog, const char *name, const char *s, int64_t min,
+	       int64_t max, int64_t *out);
 
 #endif

@@ -43,11 +43,13 @@ int bw_cli_repo_keys(const char *prog, struct bw_repo *r,
 	bw_repo_keys_init(out);
 	if (needs_pin(specs)) {
 		rc = pin_file != NULL
-			     ? bw_pkcs11_pin_from_file(pin_file, &pin, &err)
-			     : bw_pkcs11_pin_from_env(BW_PIN_ENV, &pin, &err);
+			 ? bw_pkcs11_pin_from_file(pin_file, &pin, &err)
+			 : bw_pkcs11_pin_from_env(BW_PIN_ENV, &pin, &err);
 		if (rc == BW_ENOTFOUND && pin_file == NULL)
-			bw_err_set(&err, rc, "PKCS#11 keys need a PIN: "
-				   "--hsm-pin-file F or $%s", BW_PIN_ENV);
+			bw_err_set(&err, rc,
+				   "PKCS#11 keys need a PIN: "
+				   "--hsm-pin-file F or $%s",
+				   BW_PIN_ENV);
 	}
 	for (size_t i = 0; rc == 0 && i < specs->n; i++)
 		rc = bw_repo_keys_load(out, specs->v[i],
@@ -70,8 +72,8 @@ void bw_cli_repo_report(void *ctx, int warning, const char *msg)
 		printf("%s\n", msg);
 }
 
-int bw_cli_int(const char *prog, const char *name, const char *s,
-	       int64_t min, int64_t max, int64_t *out)
+int bw_cli_int(const char *prog, const char *name, const char *s, int64_t min,
+	       int64_t max, int64_t *out)
 {
 	char *end = NULL;
 	long long v;

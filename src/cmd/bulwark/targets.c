@@ -17,24 +17,29 @@ static int cmd_add(int argc, char **argv)
 	const char *custom = NULL;
 	struct bw_cli_list hw = {0}, tags = {0};
 	const struct bw_cli_opt opts[] = {
-		REPO_OPT(repo),
-		{"--name", BW_CLI_STR, "N", "target name (path in targets.json)",
-		 &name},
-		{"--version", BW_CLI_STR, "V", "custom.version (integer > 0)",
-		 &ver},
-		{"--hardware-id", BW_CLI_LIST, "H", "hardware the target runs on",
-		 &hw},
-		{"--tag", BW_CLI_LIST, "T", "custom.tags entry", &tags},
-		{"--custom", BW_CLI_STR, "JSON", "extra custom fields (object)",
-		 &custom},
+	    REPO_OPT(repo),
+	    {"--name", BW_CLI_STR, "N", "target name (path in targets.json)",
+	     &name},
+	    {"--version", BW_CLI_STR, "V", "custom.version (integer > 0)",
+	     &ver},
+	    {"--hardware-id", BW_CLI_LIST, "H", "hardware the target runs on",
+	     &hw},
+	    {"--tag", BW_CLI_LIST, "T", "custom.tags entry", &tags},
+	    {"--custom", BW_CLI_STR, "JSON", "extra custom fields (object)",
+	     &custom},
 	};
 	const struct bw_cli_spec spec = {
-		prog, "FILE --name N --version V --hardware-id H [options]",
-		"Add FILE as a CI target (length, sha256, sha512, custom "
-		"{version,\nhardwareIds, tags, ...}), signed with the online "
-		"targets key; publish a new\nCI snapshot and timestamp. The "
-		"file is kept in the workspace for export.",
-		opts, sizeof(opts) / sizeof(opts[0]), &file, 1, 1};
+	    prog,
+	    "FILE --name N --version V --hardware-id H [options]",
+	    "Add FILE as a CI target (length, sha256, sha512, custom "
+	    "{version,\nhardwareIds, tags, ...}), signed with the online "
+	    "targets key; publish a new\nCI snapshot and timestamp. The "
+	    "file is kept in the workspace for export.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    &file,
+	    1,
+	    1};
 	struct bw_repo_target_opts o = {0};
 	struct bw_repo *r = NULL;
 	struct bw_err err = {0};
@@ -45,7 +50,7 @@ static int cmd_add(int argc, char **argv)
 		return rc;
 	if (name == NULL || ver == NULL || hw.n == 0)
 		return bw_cli_usage(prog, "--name, --version and --hardware-id "
-				    "are required");
+					  "are required");
 	rc = bw_cli_int(prog, "--version", ver, 1, INT64_MAX, &o.version);
 	if (rc == BW_EXIT_OK)
 		rc = bw_cli_repo_open(prog, repo, &r);
@@ -67,8 +72,8 @@ static int cmd_add(int argc, char **argv)
 	return rc;
 }
 
-static int report_sigs(const char *prog, const char *tag, int rc,
-		       size_t have, int64_t need, const struct bw_err *err)
+static int report_sigs(const char *prog, const char *tag, int rc, size_t have,
+		       int64_t need, const struct bw_err *err)
 {
 	if (rc != 0)
 		return bw_cli_fail(prog, "%s", err->msg);
@@ -91,25 +96,30 @@ static int cmd_promote(int argc, char **argv)
 	struct bw_cli_list keys = {0};
 	int partial = 0;
 	const struct bw_cli_opt opts[] = {
-		REPO_OPT(repo),
-		{"--version", BW_CLI_STR, "V", "CI target version to promote",
-		 &ver},
-		{"--tag", BW_CLI_STR, "T", "production tag (e.g. production)",
-		 &tag},
-		{"--keys", BW_CLI_LIST, "ARCHIVE|URI",
-		 "offline targets key archive or pkcs11: URI", &keys},
-		{"--hsm-pin-file", BW_CLI_STR, "F",
-		 "PIN for pkcs11: keys (else $" BW_PIN_ENV ")", &pin_file},
-		{"--partial", BW_CLI_FLAG, NULL,
-		 "store below the threshold for another admin", &partial},
+	    REPO_OPT(repo),
+	    {"--version", BW_CLI_STR, "V", "CI target version to promote",
+	     &ver},
+	    {"--tag", BW_CLI_STR, "T", "production tag (e.g. production)",
+	     &tag},
+	    {"--keys", BW_CLI_LIST, "ARCHIVE|URI",
+	     "offline targets key archive or pkcs11: URI", &keys},
+	    {"--hsm-pin-file", BW_CLI_STR, "F",
+	     "PIN for pkcs11: keys (else $" BW_PIN_ENV ")", &pin_file},
+	    {"--partial", BW_CLI_FLAG, NULL,
+	     "store below the threshold for another admin", &partial},
 	};
 	const struct bw_cli_spec spec = {
-		prog, "--version V --tag T --keys ARCHIVE... [--partial]",
-		"Build the next production targets of tag T from the CI "
-		"target(s) of\nversion V, sign with the online targets key and "
-		"the given offline keys.\nRefuses below the production "
-		"threshold unless --partial.",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    prog,
+	    "--version V --tag T --keys ARCHIVE... [--partial]",
+	    "Build the next production targets of tag T from the CI "
+	    "target(s) of\nversion V, sign with the online targets key and "
+	    "the given offline keys.\nRefuses below the production "
+	    "threshold unless --partial.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	struct bw_repo_keys k;
 	struct bw_repo *r = NULL;
 	struct bw_err err = {0};
@@ -122,7 +132,7 @@ static int cmd_promote(int argc, char **argv)
 		return rc;
 	if (ver == NULL || tag == NULL || (keys.n == 0 && !partial))
 		return bw_cli_usage(prog, "--version, --tag and --keys (or "
-				    "--partial) are required");
+					  "--partial) are required");
 	rc = bw_cli_int(prog, "--version", ver, 1, INT64_MAX, &v);
 	if (rc == BW_EXIT_OK)
 		rc = bw_cli_repo_open(prog, repo, &r);
@@ -145,19 +155,24 @@ static int cmd_sign(int argc, char **argv)
 	const char *repo = NULL, *tag = NULL, *pin_file = NULL;
 	struct bw_cli_list keys = {0};
 	const struct bw_cli_opt opts[] = {
-		REPO_OPT(repo),
-		{"--tag", BW_CLI_STR, "T", "production tag", &tag},
-		{"--keys", BW_CLI_LIST, "ARCHIVE|URI",
-		 "offline targets key archive or pkcs11: URI", &keys},
-		{"--hsm-pin-file", BW_CLI_STR, "F",
-		 "PIN for pkcs11: keys (else $" BW_PIN_ENV ")", &pin_file},
+	    REPO_OPT(repo),
+	    {"--tag", BW_CLI_STR, "T", "production tag", &tag},
+	    {"--keys", BW_CLI_LIST, "ARCHIVE|URI",
+	     "offline targets key archive or pkcs11: URI", &keys},
+	    {"--hsm-pin-file", BW_CLI_STR, "F",
+	     "PIN for pkcs11: keys (else $" BW_PIN_ENV ")", &pin_file},
 	};
 	const struct bw_cli_spec spec = {
-		prog, "--tag T --keys ARCHIVE...",
-		"Add signatures to the pending production targets of tag T "
-		"(from\n`promote --partial`); publish them once the production "
-		"threshold is met.",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    prog,
+	    "--tag T --keys ARCHIVE...",
+	    "Add signatures to the pending production targets of tag T "
+	    "(from\n`promote --partial`); publish them once the production "
+	    "threshold is met.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	struct bw_repo_keys k;
 	struct bw_repo *r = NULL;
 	struct bw_err err = {0};
@@ -195,10 +210,10 @@ static void print_entry(const char *name, const json_t *e, int full)
 	       name, json_integer_value(json_object_get(c, "version")),
 	       json_integer_value(json_object_get(e, "length")));
 	json_array_foreach(json_object_get(c, "hardwareIds"), i, v)
-		printf(" %s", json_string_value(v));
+	    printf(" %s", json_string_value(v));
 	printf("\ttags");
 	json_array_foreach(json_object_get(c, "tags"), i, v)
-		printf(" %s", json_string_value(v));
+	    printf(" %s", json_string_value(v));
 	printf("\n");
 	if (full) {
 		char *cs = json_dumps(c, JSON_SORT_KEYS | JSON_COMPACT);
@@ -227,8 +242,9 @@ static int list_or_show(const char *prog, const char *repo, int prod,
 		bw_repo_free(r);
 		return bw_cli_fail(prog, "%s", err.msg);
 	}
-	json_object_foreach(json_object_get(json_object_get(env, "signed"),
-					    "targets"), name, e) {
+	json_object_foreach(
+	    json_object_get(json_object_get(env, "signed"), "targets"), name, e)
+	{
 		if (only != NULL && strcmp(only, name) != 0)
 			continue;
 		print_entry(name, e, only != NULL);
@@ -247,16 +263,20 @@ static int cmd_list(int argc, char **argv)
 	const char *repo = NULL, *tag = NULL;
 	int prod = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
-		REPO_OPT(repo),
-		{"--prod", BW_CLI_FLAG, NULL, "production targets of --tag",
-		 &prod},
-		{"--tag", BW_CLI_STR, "T", "production tag", &tag},
+	    REPO_OPT(repo),
+	    {"--prod", BW_CLI_FLAG, NULL, "production targets of --tag", &prod},
+	    {"--tag", BW_CLI_STR, "T", "production tag", &tag},
 	};
 	const struct bw_cli_spec spec = {
-		prog, "[--prod --tag T]",
-		"List the CI targets, or the production targets of tag T: name, "
-		"version,\nlength, hardware ids, tags.",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    prog,
+	    "[--prod --tag T]",
+	    "List the CI targets, or the production targets of tag T: name, "
+	    "version,\nlength, hardware ids, tags.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
@@ -272,15 +292,19 @@ static int cmd_show(int argc, char **argv)
 	const char *repo = NULL, *tag = NULL, *name = NULL;
 	int prod = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
-		REPO_OPT(repo),
-		{"--prod", BW_CLI_FLAG, NULL, "production targets of --tag",
-		 &prod},
-		{"--tag", BW_CLI_STR, "T", "production tag", &tag},
+	    REPO_OPT(repo),
+	    {"--prod", BW_CLI_FLAG, NULL, "production targets of --tag", &prod},
+	    {"--tag", BW_CLI_STR, "T", "production tag", &tag},
 	};
 	const struct bw_cli_spec spec = {
-		prog, "NAME [--prod --tag T]",
-		"Show one target: version, length, hashes, custom fields.",
-		opts, sizeof(opts) / sizeof(opts[0]), &name, 1, 1};
+	    prog,
+	    "NAME [--prod --tag T]",
+	    "Show one target: version, length, hashes, custom fields.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    &name,
+	    1,
+	    1};
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
@@ -293,12 +317,11 @@ static int cmd_show(int argc, char **argv)
 int bw_cli_targets(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
-		{"add", "add a CI target", cmd_add},
-		{"promote", "sign production targets for a tag", cmd_promote},
-		{"sign", "finish partially signed production targets",
-		 cmd_sign},
-		{"list", "list CI or production targets", cmd_list},
-		{"show", "show one target", cmd_show},
+	    {"add", "add a CI target", cmd_add},
+	    {"promote", "sign production targets for a tag", cmd_promote},
+	    {"sign", "finish partially signed production targets", cmd_sign},
+	    {"list", "list CI or production targets", cmd_list},
+	    {"show", "show one target", cmd_show},
 	};
 
 	return bw_cli_dispatch("bulwark targets", "TUF targets.", cmds,

@@ -35,10 +35,10 @@ static int staged_targets(struct bw_repo *r, struct bw_repo_proposal *p,
 		return rc;
 	sg = bw_repo__next_signed(cur, bw_repo__now(r) + r->exp.targets_prod);
 	json_decref(cur);
-	if (sg == NULL || json_object_set_new(pt, tag,
-					      json_pack("{s:[], s:o}",
-							"signatures", "signed",
-							sg)) != 0)
+	if (sg == NULL ||
+	    json_object_set_new(
+		pt, tag,
+		json_pack("{s:[], s:o}", "signatures", "signed", sg)) != 0)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	*env = json_object_get(pt, tag);
 	return 0;
@@ -53,8 +53,8 @@ static int sign_tag(struct bw_repo *r, struct bw_repo_proposal *p,
 	int rc = staged_targets(r, p, tag, &env, err);
 
 	for (size_t i = 0; rc == 0 && i < keys->n; i++) {
-		struct bw_repo_keys one = {.s = &keys->s[i],
-					   .where = &keys->where[i], .n = 1};
+		struct bw_repo_keys one = {
+		    .s = &keys->s[i], .where = &keys->where[i], .n = 1};
 		size_t n = 0;
 
 		rc = bw_repo__sign_as(sg, "targets", env, &one, &n, err);
@@ -63,15 +63,14 @@ static int sign_tag(struct bw_repo *r, struct bw_repo_proposal *p,
 					"key %.16s... (%.200s) is not a "
 					"production targets key of the "
 					"proposed root",
-					keys->s[i]->key->keyid,
-					keys->where[i]);
+					keys->s[i]->key->keyid, keys->where[i]);
 		*nsigned += n;
 	}
 	return rc;
 }
 
-int bw_repo_proposal_sign_targets(struct bw_repo *r,
-				  struct bw_repo_proposal *p, const char *tag,
+int bw_repo_proposal_sign_targets(struct bw_repo *r, struct bw_repo_proposal *p,
+				  const char *tag,
 				  const struct bw_repo_keys *keys,
 				  size_t *nsigned, struct bw_err *err)
 {
@@ -99,7 +98,7 @@ struct rv {
 };
 
 static void line(struct rv *v, int problem, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void line(struct rv *v, int problem, const char *fmt, ...)
 {
 	char msg[768];
@@ -117,7 +116,7 @@ static void line(struct rv *v, int problem, const char *fmt, ...)
 static void diff_role(struct rv *v, const json_t *o, const json_t *n,
 		      const char *role)
 {
-	const json_t *or = json_object_get(json_object_get(o, "roles"), role);
+	const json_t * or = json_object_get(json_object_get(o, "roles"), role);
 	const json_t *nr = json_object_get(json_object_get(n, "roles"), role);
 	json_int_t ot = json_integer_value(json_object_get(or, "threshold"));
 	json_int_t nt = json_integer_value(json_object_get(nr, "threshold"));
@@ -131,7 +130,8 @@ static void diff_role(struct rv *v, const json_t *o, const json_t *n,
 	line(v, 0, "  %-9s threshold %" JSON_INTEGER_FORMAT "%s of %zu key(s)",
 	     role, nt, was, nk);
 	if ((size_t)nt > nk)
-		line(v, 1, "%s threshold %" JSON_INTEGER_FORMAT
+		line(v, 1,
+		     "%s threshold %" JSON_INTEGER_FORMAT
 		     " is above its %zu key(s): nothing could ever sign it",
 		     role, nt, nk);
 }
@@ -140,29 +140,31 @@ static void diff_role(struct rv *v, const json_t *o, const json_t *n,
 static void same_archive(struct rv *v, struct bw_repo_proposal *p)
 {
 	const json_t *ids = json_object_get(
-		json_object_get(json_object_get(json_object_get(staged(p, "prod"),
-								"signed"),
-						"roles"),
-				"root"),
-		"keyids");
+	    json_object_get(
+		json_object_get(json_object_get(staged(p, "prod"), "signed"),
+				"roles"),
+		"root"),
+	    "keyids");
 	const json_t *off = json_object_get(p->doc, "offline_keys");
 
 	for (size_t i = 0; i < json_array_size(ids); i++) {
 		const char *a = json_string_value(json_object_get(
-			json_object_get(off, json_string_value(
-						     json_array_get(ids, i))),
-			"location"));
+		    json_object_get(off,
+				    json_string_value(json_array_get(ids, i))),
+		    "location"));
 
 		for (size_t j = i + 1; a != NULL && j < json_array_size(ids);
 		     j++) {
 			const char *b = json_string_value(json_object_get(
-				json_object_get(off, json_string_value(
-							     json_array_get(ids, j))),
-				"location"));
+			    json_object_get(
+				off, json_string_value(json_array_get(ids, j))),
+			    "location"));
 
 			if (b != NULL && strcmp(a, b) == 0)
-				line(v, 1, "two root keys are kept in the same "
-				     "archive %s", a);
+				line(v, 1,
+				     "two root keys are kept in the same "
+				     "archive %s",
+				     a);
 		}
 	}
 }
@@ -212,8 +214,8 @@ static void expiry_line(struct bw_repo *r, struct rv *v, const char *what,
 static void tag_review(struct bw_repo *r, struct rv *v,
 		       struct bw_repo_proposal *p, const char *tag)
 {
-	json_t *env = json_object_get(json_object_get(p->doc, "prod_targets"),
-				      tag);
+	json_t *env =
+	    json_object_get(json_object_get(p->doc, "prod_targets"), tag);
 	json_t *cur = NULL;
 	size_t have = 0;
 	int64_t need = 0;
@@ -235,7 +237,8 @@ static void tag_review(struct bw_repo *r, struct rv *v,
 		expiry_line(r, v, "staged production targets",
 			    json_object_get(env, "signed"));
 	} else if ((int64_t)have < need) {
-		line(v, 1, "tag %s: production targets have %zu of the %lld "
+		line(v, 1,
+		     "tag %s: production targets have %zu of the %lld "
 		     "signatures the new root requires: run sign-prod-targets",
 		     tag, have, (long long)need);
 	}
@@ -266,9 +269,10 @@ int bw_repo_proposal_review(struct bw_repo *r, struct bw_repo_proposal *p,
 	     (long long)r->root_version + 1,
 	     json_string_value(json_object_get(nsg, "expires")));
 	json_array_foreach(json_object_get(p->doc, "changes"), i, c)
-		line(&v, 0, "  change: %s", json_string_value(c));
+	    line(&v, 0, "  change: %s", json_string_value(c));
 	if (json_array_size(json_object_get(p->doc, "changes")) == 0)
-		line(&v, 0, "  (no changes: a re-signed root with a new expiry)");
+		line(&v, 0,
+		     "  (no changes: a re-signed root with a new expiry)");
 	line(&v, 0, "production root roles:");
 	for (i = 0; i < 4; i++)
 		diff_role(&v, json_object_get(old, "signed"), nsg, roles[i]);
@@ -323,8 +327,8 @@ static int ap_roots(struct ap *a, struct bw_err *err)
 		free(old);
 		old = NULL;
 		if (rc == 0)
-			rc = bw_tuf_metadata_info(a->root[i], a->rlen[i],
-						  &info, err);
+			rc = bw_tuf_metadata_info(a->root[i], a->rlen[i], &info,
+						  err);
 		if (rc == 0 && info.expires <= bw_repo__now(a->r))
 			rc = bw_err_set(err, BW_EEXPIRED,
 					"the proposed root has expired");
@@ -359,8 +363,10 @@ static int ap_online(struct ap *a, struct bw_err *err)
 		rc = path != NULL ? bw_signer_keyfile_load(path, 0, &s, err)
 				  : BW_ENOMEM;
 		if (rc == 0 && strcmp(s->key->keyid, want) != 0)
-			rc = bw_err_set(err, BW_ESTATE, "%s holds another key "
-					"than the proposal names", path);
+			rc = bw_err_set(err, BW_ESTATE,
+					"%s holds another key "
+					"than the proposal names",
+					path);
 		if (rc == 0)
 			rc = bw_repo__read(path, 65536, &b, &n, err);
 		if (rc == 0)
@@ -386,8 +392,8 @@ static int ap_online(struct ap *a, struct bw_err *err)
  * get the online signature first); then new snapshot and timestamp. */
 static int ap_tag(struct ap *a, const char *tag, struct bw_err *err)
 {
-	json_t *env = json_object_get(json_object_get(a->p->doc,
-						      "prod_targets"), tag);
+	json_t *env =
+	    json_object_get(json_object_get(a->p->doc, "prod_targets"), tag);
 	json_t *cur = NULL;
 	struct bw_signer *s = NULL;
 	uint8_t *b = NULL;
@@ -410,8 +416,10 @@ static int ap_tag(struct ap *a, const char *tag, struct bw_err *err)
 		char m[BW_ERR_MSG_MAX];
 
 		snprintf(m, sizeof(m), "%s", err != NULL ? err->msg : "");
-		bw_err_set(err, rc, "production targets of tag '%s' do not "
-			   "verify under the new root (%s)%s", tag, m,
+		bw_err_set(err, rc,
+			   "production targets of tag '%s' do not "
+			   "verify under the new root (%s)%s",
+			   tag, m,
 			   env == NULL ? ": run sign-prod-targets" : "");
 	}
 	if (rc == 0)
@@ -438,10 +446,10 @@ static int ap_ci(struct ap *a, struct bw_err *err)
 		free(b);
 		b = NULL;
 		sg = bw_repo__next_signed(cur, bw_repo__now(a->r) +
-						       a->r->exp.targets_ci);
-		rc = sg != NULL ? bw_repo__online(a->r, BW_ONLINE_TARGETS, &s,
-						  err)
-				: bw_err_set(err, BW_ENOMEM, "out of memory");
+						   a->r->exp.targets_ci);
+		rc = sg != NULL
+			 ? bw_repo__online(a->r, BW_ONLINE_TARGETS, &s, err)
+			 : bw_err_set(err, BW_ENOMEM, "out of memory");
 		if (rc == 0)
 			rc = bw_tuf_envelope_sign(sg, &s, 1, &env, err);
 		if (rc == 0)

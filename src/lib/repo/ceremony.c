@@ -29,19 +29,19 @@ static int restage(struct bw_repo_proposal *p, const char *change,
 		   struct bw_err *err)
 {
 	json_t *root = json_object_get(p->doc, "root");
-	const char *okid = json_string_value(json_object_get(
-		json_object_get(p->doc, "online_keys"), "targets"));
+	const char *okid = json_string_value(
+	    json_object_get(json_object_get(p->doc, "online_keys"), "targets"));
 	json_t *prod = json_deep_copy(staged_prod(p));
 	json_t *ci = prod != NULL ? bw_repo__root_ci(prod, okid) : NULL;
 	int rc = 0;
 
 	if (ci == NULL ||
-	    json_object_set_new(root, "prod",
-				json_pack("{s:[], s:o}", "signatures",
-					  "signed", prod)) != 0 ||
-	    json_object_set_new(root, "ci",
-				json_pack("{s:[], s:o}", "signatures",
-					  "signed", ci)) != 0 ||
+	    json_object_set_new(
+		root, "prod",
+		json_pack("{s:[], s:o}", "signatures", "signed", prod)) != 0 ||
+	    json_object_set_new(
+		root, "ci",
+		json_pack("{s:[], s:o}", "signatures", "signed", ci)) != 0 ||
 	    (change != NULL &&
 	     json_array_append_new(json_object_get(p->doc, "changes"),
 				   json_string(change)) != 0))
@@ -84,12 +84,12 @@ int bw_repo_proposal_new(struct bw_repo *r, struct bw_repo_proposal **out,
 	if (rc == 0 &&
 	    (sg == NULL ||
 	     (p->doc = json_pack(
-		      "{s:i, s:s, s:I, s:[], s:O, s:O, s:{s:{s:[], s:O}}, s:{}}",
-		      "bulwark_proposal", 1, "factory", bw_repo_name(r),
-		      "from_version", (json_int_t)r->root_version, "changes",
-		      "offline_keys", json_object_get(r->cfg, "offline_keys"),
-		      "online_keys", on, "root", "prod", "signatures", "signed",
-		      sg, "prod_targets")) == NULL))
+		  "{s:i, s:s, s:I, s:[], s:O, s:O, s:{s:{s:[], s:O}}, s:{}}",
+		  "bulwark_proposal", 1, "factory", bw_repo_name(r),
+		  "from_version", (json_int_t)r->root_version, "changes",
+		  "offline_keys", json_object_get(r->cfg, "offline_keys"),
+		  "online_keys", on, "root", "prod", "signatures", "signed", sg,
+		  "prod_targets")) == NULL))
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = restage(p, NULL, err);
@@ -114,7 +114,8 @@ int bw_repo_proposal_init(struct bw_repo *r, const char *path,
 	if (lstat(path, &st) == 0)
 		return bw_err_set(err, BW_EEXIST,
 				  "%s exists: a ceremony is in progress "
-				  "(review, apply or cancel it)", path);
+				  "(review, apply or cancel it)",
+				  path);
 	rc = bw_repo_proposal_new(r, &p, err);
 	if (rc == 0)
 		rc = bw_repo_proposal_save(r, p, path, err);
@@ -133,8 +134,10 @@ int bw_repo_proposal_load(struct bw_repo *r, const char *path,
 	*out = NULL;
 	rc = bw_repo__read(path, BW_REPO_MAX_META, &b, &n, err);
 	if (rc == BW_ENOTFOUND)
-		bw_err_set(err, rc, "no proposal %s (start one with `bulwark "
-			   "keys tuf updates init`)", path);
+		bw_err_set(err, rc,
+			   "no proposal %s (start one with `bulwark "
+			   "keys tuf updates init`)",
+			   path);
 	if (rc == 0)
 		rc = bw_repo_proposal_parse(b, n, out, err);
 	free(b);
@@ -146,11 +149,12 @@ int bw_repo_proposal_load(struct bw_repo *r, const char *path,
 	    from != r->root_version) {
 		bw_repo_proposal_free(*out);
 		*out = NULL;
-		return bw_err_set(err, BW_ESTATE,
-				  "the proposal is for factory root v%lld; this "
-				  "workspace is '%s' at root v%lld",
-				  (long long)from, bw_repo_name(r),
-				  (long long)r->root_version);
+		return bw_err_set(
+		    err, BW_ESTATE,
+		    "the proposal is for factory root v%lld; this "
+		    "workspace is '%s' at root v%lld",
+		    (long long)from, bw_repo_name(r),
+		    (long long)r->root_version);
 	}
 	return 0;
 }
@@ -187,7 +191,8 @@ static long key_index(json_t *ids, const char *kid)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(ids, i, v) {
+	json_array_foreach(ids, i, v)
+	{
 		if (strcmp(json_string_value(v), kid) == 0)
 			return (long)i;
 	}
@@ -208,8 +213,10 @@ int bw_repo_proposal_add_key(struct bw_repo *r, struct bw_repo_proposal *p,
 		return rc;
 	ids = json_object_get(role_of(p, role), "keyids");
 	if (key_index(ids, key->keyid) >= 0)
-		return bw_err_set(err, BW_EEXIST, "key %.16s... is already a "
-				  "%s key", key->keyid, role);
+		return bw_err_set(err, BW_EEXIST,
+				  "key %.16s... is already a "
+				  "%s key",
+				  key->keyid, role);
 	rc = bw_key_to_json(key, &kj, err);
 	if (rc != 0)
 		return rc;
@@ -221,8 +228,8 @@ int bw_repo_proposal_add_key(struct bw_repo *r, struct bw_repo_proposal *p,
 				json_pack("{s:s, s:s}", "role", role,
 					  "location", location)) != 0)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
-	snprintf(change, sizeof(change), "add %s key %s (%s)", role,
-		 key->keyid, key->keytype);
+	snprintf(change, sizeof(change), "add %s key %s (%s)", role, key->keyid,
+		 key->keytype);
 	return restage(p, change, err);
 }
 
@@ -232,19 +239,20 @@ static void prune_key(struct bw_repo_proposal *p, const char *kid)
 	const char *role;
 	json_t *v;
 
-	json_object_foreach(json_object_get(staged_prod(p), "roles"), role, v) {
+	json_object_foreach(json_object_get(staged_prod(p), "roles"), role, v)
+	{
 		if (key_index(json_object_get(v, "keyids"), kid) >= 0)
 			return;
 	}
 	json_object_del(json_object_get(staged_prod(p), "keys"), kid);
 }
 
-int bw_repo_proposal_delete_key(struct bw_repo *r,
-				struct bw_repo_proposal *p, const char *role,
-				const char *keyid, struct bw_err *err)
+int bw_repo_proposal_delete_key(struct bw_repo *r, struct bw_repo_proposal *p,
+				const char *role, const char *keyid,
+				struct bw_err *err)
 {
-	const char *online = json_string_value(json_object_get(
-		json_object_get(p->doc, "online_keys"), "targets"));
+	const char *online = json_string_value(
+	    json_object_get(json_object_get(p->doc, "online_keys"), "targets"));
 	char change[256];
 	json_t *ids;
 	long i;
@@ -257,14 +265,19 @@ int bw_repo_proposal_delete_key(struct bw_repo *r,
 	ids = json_object_get(role_of(p, role), "keyids");
 	i = key_index(ids, keyid);
 	if (i < 0)
-		return bw_err_set(err, BW_ENOTFOUND, "%.64s is not a %s key of "
-				  "the proposed root", keyid, role);
+		return bw_err_set(err, BW_ENOTFOUND,
+				  "%.64s is not a %s key of "
+				  "the proposed root",
+				  keyid, role);
 	if (strcmp(role, "targets") == 0 && strcmp(keyid, online) == 0)
-		return bw_err_set(err, BW_EINVAL, "that is the online targets "
+		return bw_err_set(err, BW_EINVAL,
+				  "that is the online targets "
 				  "key: use rotate-online-key");
 	if (json_array_size(ids) == 1)
-		return bw_err_set(err, BW_EINVAL, "cannot delete the last %s "
-				  "key", role);
+		return bw_err_set(err, BW_EINVAL,
+				  "cannot delete the last %s "
+				  "key",
+				  role);
 	snprintf(change, sizeof(change), "delete %s key %s", role, keyid);
 	json_array_remove(ids, (size_t)i);
 	json_object_del(json_object_get(p->doc, "offline_keys"), keyid);
@@ -273,9 +286,8 @@ int bw_repo_proposal_delete_key(struct bw_repo *r,
 }
 
 int bw_repo_proposal_set_threshold(struct bw_repo *r,
-				   struct bw_repo_proposal *p,
-				   const char *role, int64_t threshold,
-				   struct bw_err *err)
+				   struct bw_repo_proposal *p, const char *role,
+				   int64_t threshold, struct bw_err *err)
 {
 	char change[128];
 	int rc;
@@ -291,7 +303,7 @@ int bw_repo_proposal_set_threshold(struct bw_repo *r,
 				  "2..64");
 	snprintf(change, sizeof(change), "set %s threshold %lld -> %lld", role,
 		 (long long)json_integer_value(
-			 json_object_get(role_of(p, role), "threshold")),
+		     json_object_get(role_of(p, role), "threshold")),
 		 (long long)threshold);
 	if (json_object_set_new(role_of(p, role), "threshold",
 				json_integer(threshold)) != 0)
@@ -300,8 +312,8 @@ int bw_repo_proposal_set_threshold(struct bw_repo *r,
 }
 
 int bw_repo_proposal_rotate_online(struct bw_repo *r,
-				   struct bw_repo_proposal *p,
-				   const char *role, struct bw_err *err)
+				   struct bw_repo_proposal *p, const char *role,
+				   struct bw_err *err)
 {
 	json_t *on = json_object_get(p->doc, "online_keys"), *ids, *kj = NULL;
 	struct bw_signer *s = NULL;
@@ -309,7 +321,8 @@ int bw_repo_proposal_rotate_online(struct bw_repo *r,
 	int rc;
 
 	if (role == NULL || json_object_get(on, role) == NULL)
-		return bw_err_set(err, BW_EINVAL, "online roles: targets, "
+		return bw_err_set(err, BW_EINVAL,
+				  "online roles: targets, "
 				  "snapshot, timestamp");
 	snprintf(old, sizeof(old), "%s",
 		 json_string_value(json_object_get(on, role)));
@@ -348,8 +361,8 @@ int bw_repo_proposal_sign(struct bw_repo *r, struct bw_repo_proposal *p,
 	*nsigned = 0;
 	rc = bw_repo__root_latest(r, 1, &old, err);
 	for (size_t i = 0; rc == 0 && i < keys->n; i++) {
-		struct bw_repo_keys one = {.s = &keys->s[i],
-					   .where = &keys->where[i], .n = 1};
+		struct bw_repo_keys one = {
+		    .s = &keys->s[i], .where = &keys->where[i], .n = 1};
 		size_t a = 0, b = 0;
 
 		/* TUF 5.3.4: the old root's keys and the new root's keys. */
@@ -357,14 +370,12 @@ int bw_repo_proposal_sign(struct bw_repo *r, struct bw_repo_proposal *p,
 				      staged(p, "prod"), &one, &a, err);
 		if (rc == 0 && a == 0)
 			rc = bw_repo__sign_as(staged_prod(p), "root",
-					      staged(p, "prod"), &one, &b,
-					      err);
+					      staged(p, "prod"), &one, &b, err);
 		if (rc == 0 && a + b == 0)
 			rc = bw_err_set(err, BW_ESIG,
 					"key %.16s... (%.200s) is not a root "
 					"key of root v%lld or v%lld",
-					keys->s[i]->key->keyid,
-					keys->where[i],
+					keys->s[i]->key->keyid, keys->where[i],
 					(long long)r->root_version,
 					(long long)r->root_version + 1);
 		if (rc == 0)

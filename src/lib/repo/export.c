@@ -16,8 +16,7 @@
 #include "bulwark/tuf.h"
 #include "repo/repo_priv.h"
 
-static int rm_cb(const char *p, const struct stat *st, int flag,
-		 struct FTW *f)
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
 	(void)st;
 	(void)flag;
@@ -178,8 +177,9 @@ static int export_targets(struct bw_repo *r, const char *out, int prod,
 	int rc;
 
 	rc = bw_repo_targets_load(r, prod, tag, &env, err);
-	json_object_foreach(json_object_get(json_object_get(env, "signed"),
-					    "targets"), name, e) {
+	json_object_foreach(
+	    json_object_get(json_object_get(env, "signed"), "targets"), name, e)
+	{
 		if (rc == 0)
 			rc = export_target(r, out, name, e, err);
 	}
@@ -190,8 +190,7 @@ static int export_targets(struct bw_repo *r, const char *out, int prod,
 static int export_into(struct bw_repo *r, const char *out, int prod,
 		       const char *tag, struct bw_err *err)
 {
-	static const char *const roles[] = {"timestamp", "snapshot",
-					    "targets"};
+	static const char *const roles[] = {"timestamp", "snapshot", "targets"};
 	char fdir[128];
 	char *md = bw_repo__path(out, "metadata");
 	char *td = bw_repo__path(out, "targets");

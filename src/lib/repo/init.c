@@ -21,14 +21,14 @@
 
 struct init_ctx {
 	const struct bw_repo_init_opts *o;
-	struct bw_repo r;            /* the staged workspace */
+	struct bw_repo r; /* the staged workspace */
 	struct bw_repo_txn t;
-	const char *keys_dir;        /* where archives go */
+	const char *keys_dir; /* where archives go */
 	struct bw_signer *root[MAX_OFFLINE];
 	struct bw_signer *tgt[MAX_OFFLINE];
 	unsigned nroot, ntgt;
 	json_t *cfg;
-	json_t *offline;             /* factory.json offline_keys */
+	json_t *offline; /* factory.json offline_keys */
 };
 
 static int check_opts(const struct bw_repo_init_opts *o, struct bw_err *err)
@@ -69,8 +69,8 @@ static int hsm_key(struct init_ctx *c, const char *role, unsigned i,
 	bw_hex_encode(id, sizeof(id), idhex);
 	snprintf(label, sizeof(label), "bulwark-tuf-%s-%u-%.8s", role, i,
 		 idhex);
-	rc = bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, label, id, sizeof(id),
-			      err);
+	rc =
+	    bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, label, id, sizeof(id), err);
 	o.object_label = label;
 	o.id_hex = idhex;
 	if (rc == 0)
@@ -96,16 +96,15 @@ static int offline_key(struct init_ctx *c, const char *role, unsigned i,
 			loc = NULL;
 			rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 		}
-		if (rc == 0 && (path = bw_repo__path(c->keys_dir, "%s", loc)) ==
-				       NULL)
+		if (rc == 0 &&
+		    (path = bw_repo__path(c->keys_dir, "%s", loc)) == NULL)
 			rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 		if (rc == 0)
 			rc = bw_repo_archive_write(path, out, 1, err);
 	}
-	if (rc == 0 &&
-	    json_object_set_new(c->offline, (*out)->key->keyid,
-				json_pack("{s:s, s:s}", "role", role,
-					  "location", loc)) != 0)
+	if (rc == 0 && json_object_set_new(c->offline, (*out)->key->keyid,
+					   json_pack("{s:s, s:s}", "role", role,
+						     "location", loc)) != 0)
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 	free(loc);
 	free(path);
@@ -120,8 +119,8 @@ static int online_keys(struct init_ctx *c, struct bw_err *err)
 	if (rc == 0 && (p = bw_repo__path(c->r.dir, "online")) == NULL)
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 	if (rc == 0 && mkdir(p, 0700) != 0)
-		rc = bw_err_set(err, BW_EIO, "mkdir %s: %s", p,
-				strerror(errno));
+		rc =
+		    bw_err_set(err, BW_EIO, "mkdir %s: %s", p, strerror(errno));
 	free(p);
 	for (int i = 0; rc == 0 && i < BW_ONLINE_N; i++) {
 		enum bw_key_type kt = c->o->key_type;
@@ -154,8 +153,8 @@ static int add_role(json_t *sg, const char *role, struct bw_signer *const *s,
 	return json_object_set_new(json_object_get(sg, "roles"), role,
 				   json_pack("{s:o, s:i}", "keyids", ids,
 					     "threshold", (int)threshold))
-		       ? BW_ENOMEM
-		       : 0;
+		   ? BW_ENOMEM
+		   : 0;
 }
 
 /* TUF 4.3 root v1 in both flavours, signed by every root key. */
@@ -170,8 +169,8 @@ static int roots(struct init_ctx *c, struct bw_err *err)
 	pt[0] = c->r.online[BW_ONLINE_TARGETS];
 	for (unsigned i = 0; i < c->ntgt; i++)
 		pt[i + 1] = c->tgt[i];
-	if (sg == NULL || json_object_set_new(sg, "consistent_snapshot",
-					      json_true()) ||
+	if (sg == NULL ||
+	    json_object_set_new(sg, "consistent_snapshot", json_true()) ||
 	    json_object_set_new(sg, "keys", json_object()) ||
 	    json_object_set_new(sg, "roles", json_object()) ||
 	    add_role(sg, "root", c->root, c->nroot, c->o->root_threshold) ||
@@ -205,7 +204,7 @@ out:
 static int ci_targets(struct init_ctx *c, struct bw_err *err)
 {
 	json_t *sg = bw_repo__signed_new(
-		"targets", 1, bw_repo__now(&c->r) + c->r.exp.targets_ci);
+	    "targets", 1, bw_repo__now(&c->r) + c->r.exp.targets_ci);
 	json_t *env = NULL;
 	uint8_t *b = NULL;
 	size_t n = 0;
@@ -213,8 +212,8 @@ static int ci_targets(struct init_ctx *c, struct bw_err *err)
 
 	if (sg == NULL || json_object_set_new(sg, "targets", json_object()))
 		goto out;
-	rc = bw_tuf_envelope_sign(sg, &c->r.online[BW_ONLINE_TARGETS], 1,
-				  &env, err);
+	rc = bw_tuf_envelope_sign(sg, &c->r.online[BW_ONLINE_TARGETS], 1, &env,
+				  err);
 	if (rc == 0)
 		rc = bw_repo__serialize(env, &b, &n, err);
 	if (rc == 0)
@@ -240,13 +239,12 @@ static int config(struct init_ctx *c, struct bw_err *err)
 	if (x == NULL || json_object_set_new(c->cfg, "expiry", x) ||
 	    json_object_set(c->cfg, "offline_keys", c->offline) ||
 	    (c->o->hsm_token != NULL &&
-	     json_object_set_new(
-		     c->cfg, "hsm",
-		     json_pack("{s:s, s:s}", "module",
-			       c->o->hsm_module != NULL
-				       ? c->o->hsm_module
-				       : BW_PKCS11_DEFAULT_MODULE,
-			       "token", c->o->hsm_token)) != 0))
+	     json_object_set_new(c->cfg, "hsm",
+				 json_pack("{s:s, s:s}", "module",
+					   c->o->hsm_module != NULL
+					       ? c->o->hsm_module
+					       : BW_PKCS11_DEFAULT_MODULE,
+					   "token", c->o->hsm_token)) != 0))
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = bw_repo__txn_put_json(&c->t, "factory.json", c->cfg, err);
@@ -317,19 +315,25 @@ int bw_repo_init(const char *dir, const struct bw_repo_init_opts *opts,
 	c.r.dir = stage;
 	c.r.now = o.now;
 	bw_repo_expiry_defaults(&c.r.exp);
-	if (o.expiry.root) c.r.exp.root = o.expiry.root;
-	if (o.expiry.targets_prod) c.r.exp.targets_prod = o.expiry.targets_prod;
-	if (o.expiry.targets_ci) c.r.exp.targets_ci = o.expiry.targets_ci;
-	if (o.expiry.snapshot) c.r.exp.snapshot = o.expiry.snapshot;
-	if (o.expiry.timestamp) c.r.exp.timestamp = o.expiry.timestamp;
+	if (o.expiry.root)
+		c.r.exp.root = o.expiry.root;
+	if (o.expiry.targets_prod)
+		c.r.exp.targets_prod = o.expiry.targets_prod;
+	if (o.expiry.targets_ci)
+		c.r.exp.targets_ci = o.expiry.targets_ci;
+	if (o.expiry.snapshot)
+		c.r.exp.snapshot = o.expiry.snapshot;
+	if (o.expiry.timestamp)
+		c.r.exp.timestamp = o.expiry.timestamp;
 	kd = o.keys_out != NULL ? strdup(o.keys_out)
 				: bw_repo__path(stage, "offline-keys");
 	c.keys_dir = kd;
 	c.cfg = json_pack("{s:i, s:s, s:s}", "bulwark_factory", 1, "name",
 			  o.name, "key_type",
-			  o.hsm_token != NULL ? "ecdsa"
-			  : o.key_type == BW_KEY_ED25519 ? "ed25519"
-			  : o.key_type == BW_KEY_ECDSA_P256 ? "ecdsa" : "rsa");
+			  o.hsm_token != NULL		    ? "ecdsa"
+			  : o.key_type == BW_KEY_ED25519    ? "ed25519"
+			  : o.key_type == BW_KEY_ECDSA_P256 ? "ecdsa"
+							    : "rsa");
 	c.offline = json_object();
 	bw_repo__txn_init(&c.t, stage);
 	if (kd == NULL || c.cfg == NULL || c.offline == NULL)

@@ -69,7 +69,8 @@ static int member_name_ok(const char *name)
 {
 	size_t n = name != NULL ? strlen(name) : 0;
 
-	if (n != BW_KEYID_HEX_LEN + 4 || strcmp(name + BW_KEYID_HEX_LEN, ".pem"))
+	if (n != BW_KEYID_HEX_LEN + 4 ||
+	    strcmp(name + BW_KEYID_HEX_LEN, ".pem"))
 		return 0;
 	for (size_t i = 0; i < BW_KEYID_HEX_LEN; i++)
 		if (!((name[i] >= '0' && name[i] <= '9') ||
@@ -199,15 +200,16 @@ int bw_repo_keys_load(struct bw_repo_keys *k, const char *spec,
 	if (pin == NULL)
 		return bw_err_set(err, BW_EINVAL,
 				  "%.200s: a PKCS#11 key needs a PIN "
-				  "(--hsm-pin-file)", spec);
+				  "(--hsm-pin-file)",
+				  spec);
 	rc = bw_pkcs11_uri_parse(spec, &u, err);
 	if (rc != 0)
 		return rc;
 	o.uri = spec;
 	o.pin = pin;
-	o.module_path = module != NULL ? module
+	o.module_path = module != NULL		   ? module
 			: u.module_path[0] != '\0' ? NULL
-						    : BW_PKCS11_DEFAULT_MODULE;
+						   : BW_PKCS11_DEFAULT_MODULE;
 	rc = bw_pkcs11_signer_open(&o, &s, err);
 	if (rc == 0)
 		rc = keys_take(k, s, spec, err);
@@ -257,7 +259,7 @@ static int add_member(struct archive *a, const struct bw_signer *s,
 		archive_entry_set_size(e, (la_int64_t)pem.len);
 		if (archive_write_header(a, e) != ARCHIVE_OK ||
 		    archive_write_data(a, pem.data, pem.len) !=
-			    (la_ssize_t)pem.len)
+			(la_ssize_t)pem.len)
 			rc = bw_err_set(err, BW_EIO, "archive: %s",
 					archive_error_string(a));
 	}

@@ -57,11 +57,13 @@ json_t *bw_repo__root_ci(const json_t *prod_signed, const char *online_kid)
 					  "threshold", 1)) != 0 ||
 	    used == NULL)
 		goto fail;
-	json_object_foreach(roles, role, r) {
+	json_object_foreach(roles, role, r)
+	{
 		json_array_foreach(json_object_get(r, "keyids"), i, v)
-			json_object_set(used, json_string_value(v), json_true());
+		    json_object_set(used, json_string_value(v), json_true());
 	}
-	json_object_foreach_safe(keys, tmp, kid, v) {
+	json_object_foreach_safe(keys, tmp, kid, v)
+	{
 		if (json_object_get(used, kid) == NULL)
 			json_object_del(keys, kid);
 	}
@@ -172,10 +174,10 @@ static int stage_timestamp(struct bw_repo *r, struct bw_repo_txn *t,
 				 bw_repo__now(r) + r->exp.timestamp);
 	if (sg == NULL ||
 	    json_object_set_new(
-		    sg, "meta",
-		    json_pack("{s:{s:I, s:I, s:{s:s}}}", "snapshot.json",
-			      "version", (json_int_t)snap_v, "length",
-			      (json_int_t)slen, "hashes", "sha256", hex)) != 0)
+		sg, "meta",
+		json_pack("{s:{s:I, s:I, s:{s:s}}}", "snapshot.json", "version",
+			  (json_int_t)snap_v, "length", (json_int_t)slen,
+			  "hashes", "sha256", hex)) != 0)
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = stage_online(r, t, fdir, BW_ONLINE_TIMESTAMP, sg, &b, &n,
@@ -213,11 +215,10 @@ int bw_repo__publish(struct bw_repo *r, struct bw_repo_txn *t, int prod,
 	sg = bw_repo__signed_new("snapshot", v + 1,
 				 bw_repo__now(r) + r->exp.snapshot);
 	if (rc == 0 &&
-	    (sg == NULL ||
-	     json_object_set_new(sg, "meta",
-				 json_pack("{s:{s:I}}", "targets.json",
-					   "version",
-					   (json_int_t)info.version)) != 0))
+	    (sg == NULL || json_object_set_new(
+			       sg, "meta",
+			       json_pack("{s:{s:I}}", "targets.json", "version",
+					 (json_int_t)info.version)) != 0))
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = stage_online(r, t, fdir, BW_ONLINE_SNAPSHOT, sg, &b, &n,
@@ -232,9 +233,9 @@ int bw_repo__publish(struct bw_repo *r, struct bw_repo_txn *t, int prod,
 int bw_repo__root_latest(struct bw_repo *r, int prod, json_t **env,
 			 struct bw_err *err)
 {
-	char *p = bw_repo__path(r->dir, "%s/root/%lld.root.json",
-				prod ? "prod" : "ci",
-				(long long)r->root_version);
+	char *p =
+	    bw_repo__path(r->dir, "%s/root/%lld.root.json",
+			  prod ? "prod" : "ci", (long long)r->root_version);
 	int rc;
 
 	*env = NULL;
@@ -249,20 +250,21 @@ static int role_has(const json_t *root_signed, const char *role,
 		    const char *kid)
 {
 	json_t *ids = json_object_get(
-		json_object_get(json_object_get(root_signed, "roles"), role),
-		"keyids");
+	    json_object_get(json_object_get(root_signed, "roles"), role),
+	    "keyids");
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(ids, i, v) {
+	json_array_foreach(ids, i, v)
+	{
 		if (json_is_string(v) && strcmp(json_string_value(v), kid) == 0)
 			return 1;
 	}
 	return 0;
 }
 
-int bw_repo__sign_as(const json_t *root_signed, const char *role,
-		     json_t *env, const struct bw_repo_keys *keys, size_t *n,
+int bw_repo__sign_as(const json_t *root_signed, const char *role, json_t *env,
+		     const struct bw_repo_keys *keys, size_t *n,
 		     struct bw_err *err)
 {
 	int rc;
@@ -283,8 +285,8 @@ int bw_repo__sign_as(const json_t *root_signed, const char *role,
 static int sig_valid(const json_t *root_signed, const char *kid,
 		     const char *sig, const uint8_t *msg, size_t len)
 {
-	const json_t *kj = json_object_get(json_object_get(root_signed, "keys"),
-					   kid);
+	const json_t *kj =
+	    json_object_get(json_object_get(root_signed, "keys"), kid);
 	struct bw_key *k = NULL;
 	int ok;
 
@@ -301,9 +303,8 @@ static int sig_valid(const json_t *root_signed, const char *kid,
  * distinct key ids of the role with a valid signature. Encodes the
  * (possibly very large) signed part once instead of re-parsing it.
  */
-int bw_repo__count(const json_t *root_env, const char *role,
-		   const json_t *env, size_t *have, int64_t *need,
-		   struct bw_err *err)
+int bw_repo__count(const json_t *root_env, const char *role, const json_t *env,
+		   size_t *have, int64_t *need, struct bw_err *err)
 {
 	const json_t *rs = json_object_get(root_env, "signed");
 	const json_t *r = json_object_get(json_object_get(rs, "roles"), role);
@@ -320,8 +321,10 @@ int bw_repo__count(const json_t *root_env, const char *role,
 	}
 	rc = bw_json_canonical_alloc(json_object_get(env, "signed"), &msg, &len,
 				     err);
-	json_array_foreach(json_object_get(env, "signatures"), i, v) {
-		const char *kid = json_string_value(json_object_get(v, "keyid"));
+	json_array_foreach(json_object_get(env, "signatures"), i, v)
+	{
+		const char *kid =
+		    json_string_value(json_object_get(v, "keyid"));
 		const char *sig = json_string_value(json_object_get(v, "sig"));
 
 		if (rc != 0 || kid == NULL || sig == NULL ||

@@ -29,7 +29,8 @@ static int only_keys(const json_t *o, const char *const *names, size_t n)
 
 	if (!json_is_object(o) || json_object_size(o) != n)
 		return 0;
-	json_object_foreach((json_t *)o, k, v) {
+	json_object_foreach((json_t *)o, k, v)
+	{
 		size_t i;
 
 		for (i = 0; i < n && strcmp(names[i], k) != 0; i++)
@@ -45,7 +46,8 @@ static int is_keyid(const char *s)
 	if (s == NULL || strlen(s) != BW_KEYID_HEX_LEN)
 		return 0;
 	for (size_t i = 0; i < BW_KEYID_HEX_LEN; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -70,7 +72,8 @@ static int check_env(const json_t *env, const char *type, int64_t version,
 	if (rc != 0)
 		return bw_err_set(err, BW_EFORMAT, "proposal: bad %s metadata",
 				  type);
-	if (strcmp(info.type, type) != 0 || (version > 0 && info.version != version))
+	if (strcmp(info.type, type) != 0 ||
+	    (version > 0 && info.version != version))
 		return bw_err_set(err, BW_EFORMAT,
 				  "proposal: %s is not version %lld of %s",
 				  info.type, (long long)version, type);
@@ -84,11 +87,14 @@ static int check_offline(const json_t *o, struct bw_err *err)
 	json_t *v;
 
 	if (!json_is_object(o) || json_object_size(o) > MAX_OFFLINE_KEYS)
-		return bw_err_set(err, BW_EFORMAT, "proposal: bad offline_keys");
-	json_object_foreach((json_t *)o, kid, v) {
-		const char *role = json_string_value(json_object_get(v, "role"));
+		return bw_err_set(err, BW_EFORMAT,
+				  "proposal: bad offline_keys");
+	json_object_foreach((json_t *)o, kid, v)
+	{
+		const char *role =
+		    json_string_value(json_object_get(v, "role"));
 		const char *loc =
-			json_string_value(json_object_get(v, "location"));
+		    json_string_value(json_object_get(v, "location"));
 
 		if (!is_keyid(kid) || !only_keys(v, f, 2) || role == NULL ||
 		    (strcmp(role, "root") && strcmp(role, "targets")) ||
@@ -119,7 +125,8 @@ static int check_simple(const json_t *d, struct bw_err *err)
 		return bw_err_set(err, BW_EFORMAT, "proposal: bad header");
 	if (!json_is_array(ch) || json_array_size(ch) > MAX_CHANGES)
 		return bw_err_set(err, BW_EFORMAT, "proposal: bad changes");
-	json_array_foreach(ch, i, v) {
+	json_array_foreach(ch, i, v)
+	{
 		if (!json_is_string(v) ||
 		    json_string_length(v) > MAX_CHANGE_LEN)
 			return bw_err_set(err, BW_EFORMAT,
@@ -136,10 +143,9 @@ static int check_simple(const json_t *d, struct bw_err *err)
 
 static int check_doc(const json_t *d, struct bw_err *err)
 {
-	static const char *const top[] = {"bulwark_proposal", "factory",
-					  "from_version", "changes",
-					  "offline_keys", "online_keys",
-					  "root", "prod_targets"};
+	static const char *const top[] = {
+	    "bulwark_proposal", "factory",     "from_version", "changes",
+	    "offline_keys",	"online_keys", "root",	       "prod_targets"};
 	static const char *const fl[] = {"ci", "prod"};
 	const json_t *root = json_object_get(d, "root");
 	const json_t *pt = json_object_get(d, "prod_targets");
@@ -163,8 +169,10 @@ static int check_doc(const json_t *d, struct bw_err *err)
 			return rc;
 	}
 	if (!json_is_object(pt) || json_object_size(pt) > MAX_STAGED_TAGS)
-		return bw_err_set(err, BW_EFORMAT, "proposal: bad prod_targets");
-	json_object_foreach((json_t *)pt, tag, v) {
+		return bw_err_set(err, BW_EFORMAT,
+				  "proposal: bad prod_targets");
+	json_object_foreach((json_t *)pt, tag, v)
+	{
 		if (!bw_repo__tag_ok(tag))
 			return bw_err_set(err, BW_EFORMAT, "proposal: bad tag");
 		rc = check_env(v, "targets", 0, err);

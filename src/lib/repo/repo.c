@@ -97,8 +97,10 @@ int bw_repo_open(const char *dir, struct bw_repo **out, struct bw_err *err)
 	if (rc == 0)
 		rc = bw_repo__read_json(p, BW_REPO_MAX_SMALL, &r->cfg, err);
 	if (rc == BW_ENOTFOUND)
-		bw_err_set(err, rc, "%s is not a factory workspace "
-			   "(no factory.json; see bulwark factory init)", dir);
+		bw_err_set(err, rc,
+			   "%s is not a factory workspace "
+			   "(no factory.json; see bulwark factory init)",
+			   dir);
 	if (rc == 0 && (!json_is_object(r->cfg) ||
 			!json_is_string(json_object_get(r->cfg, "name"))))
 		rc = bw_err_set(err, BW_EFORMAT, "factory.json: no name");
@@ -148,7 +150,7 @@ const struct bw_repo_expiry *bw_repo_expiry(const struct bw_repo *r)
 const char *bw_repo_hsm_module(const struct bw_repo *r)
 {
 	return json_string_value(
-		json_object_get(json_object_get(r->cfg, "hsm"), "module"));
+	    json_object_get(json_object_get(r->cfg, "hsm"), "module"));
 }
 
 void bw_repo_set_now(struct bw_repo *r, int64_t now)
@@ -167,10 +169,9 @@ int bw_repo_root_read(struct bw_repo *r, int prod, int64_t version,
 	if (version == 0)
 		version = r->root_version;
 	if (version < 1 || version > r->root_version)
-		return bw_err_set(err, BW_ENOTFOUND,
-				  "no root version %lld (latest is %lld)",
-				  (long long)version,
-				  (long long)r->root_version);
+		return bw_err_set(
+		    err, BW_ENOTFOUND, "no root version %lld (latest is %lld)",
+		    (long long)version, (long long)r->root_version);
 	p = bw_repo__path(r->dir, "%s/root/%lld.root.json",
 			  prod ? "prod" : "ci", (long long)version);
 	if (p == NULL)
@@ -196,8 +197,9 @@ int bw_repo_targets_load(struct bw_repo *r, int prod, const char *tag,
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	rc = bw_repo__read_json(p, BW_REPO_MAX_META, out, err);
 	if (rc == BW_ENOTFOUND)
-		bw_err_set(err, rc, "no %s targets%s%s", prod ? "production" : "CI",
-			   prod ? " for tag " : "", prod ? tag : "");
+		bw_err_set(err, rc, "no %s targets%s%s",
+			   prod ? "production" : "CI", prod ? " for tag " : "",
+			   prod ? tag : "");
 	free(p);
 	return rc;
 }

@@ -33,8 +33,12 @@
 #define BW_REPO_NEW_SUFFIX ".bw-new"
 #define BW_REPO_WARN_DAYS 30
 
-enum bw_repo_online { BW_ONLINE_TARGETS = 0, BW_ONLINE_SNAPSHOT = 1,
-		      BW_ONLINE_TIMESTAMP = 2, BW_ONLINE_N = 3 };
+enum bw_repo_online {
+	BW_ONLINE_TARGETS = 0,
+	BW_ONLINE_SNAPSHOT = 1,
+	BW_ONLINE_TIMESTAMP = 2,
+	BW_ONLINE_N = 3
+};
 
 struct bw_repo {
 	char *dir;
@@ -71,7 +75,7 @@ int bw_repo__txn_recover(const char *dir, struct bw_err *err);
 
 /* util */
 char *bw_repo__path(const char *dir, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 int bw_repo__read(const char *path, size_t max, uint8_t **out, size_t *len,
 		  struct bw_err *err);
 int bw_repo__read_json(const char *path, size_t max, json_t **out,
@@ -106,12 +110,11 @@ int bw_repo__root_latest(struct bw_repo *r, int prod, json_t **env,
 			 struct bw_err *err);
 /* Sign env with each signer of keys whose keyid the role of root lists.
  * *n receives how many signed. */
-int bw_repo__sign_as(const json_t *root_signed, const char *role,
-		     json_t *env, const struct bw_repo_keys *keys, size_t *n,
+int bw_repo__sign_as(const json_t *root_signed, const char *role, json_t *env,
+		     const struct bw_repo_keys *keys, size_t *n,
 		     struct bw_err *err);
 /* Count valid signatures of env under role in root env. */
-int bw_repo__count(const json_t *root_env, const char *role,
-		   const json_t *env, size_t *have, int64_t *need,
-		   struct bw_err *err);
+int bw_repo__count(const json_t *root_env, const char *role, const json_t *env,
+		   size_t *have, int64_t *need, struct bw_err *err);
 
 #endif

@@ -47,8 +47,7 @@ static int hash_fd(int fd, struct bw_hash *h256, struct bw_hash *h512,
 	}
 }
 
-static int file_hash(const char *path, struct file_info *fi,
-		     struct bw_err *err)
+static int file_hash(const char *path, struct file_info *fi, struct bw_err *err)
 {
 	struct bw_hash *h256 = NULL, *h512 = NULL;
 	uint8_t d[BW_HASH_MAX_LEN];
@@ -108,9 +107,9 @@ static int custom_new(const struct bw_repo_target_opts *o, json_t **out,
 	} else if ((c = json_object()) == NULL) {
 		rc = BW_ENOMEM;
 	}
-	if (rc == 0 && (json_object_get(c, "version") ||
-			json_object_get(c, "hardwareIds") ||
-			json_object_get(c, "tags")))
+	if (rc == 0 &&
+	    (json_object_get(c, "version") ||
+	     json_object_get(c, "hardwareIds") || json_object_get(c, "tags")))
 		rc = bw_err_set(err, BW_EINVAL,
 				"--custom may not set version, hardwareIds or "
 				"tags (they have their own options)");
@@ -118,10 +117,10 @@ static int custom_new(const struct bw_repo_target_opts *o, json_t **out,
 		json_array_append_new(hw, json_string(o->hwids[i]));
 	for (size_t i = 0; rc == 0 && i < o->ntags; i++)
 		json_array_append_new(tags, json_string(o->tags[i]));
-	if (rc == 0 && (json_object_set_new(c, "version",
-					    json_integer(o->version)) ||
-			json_object_set(c, "hardwareIds", hw) ||
-			json_object_set(c, "tags", tags)))
+	if (rc == 0 &&
+	    (json_object_set_new(c, "version", json_integer(o->version)) ||
+	     json_object_set(c, "hardwareIds", hw) ||
+	     json_object_set(c, "tags", tags)))
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 	json_decref(hw);
 	json_decref(tags);
@@ -168,8 +167,8 @@ json_t *bw_repo__next_signed(const json_t *env, int64_t expires)
 }
 
 /* Sign sg with one online targets key and stage the publication. */
-static int publish_signed(struct bw_repo *r, struct bw_repo_txn *t,
-			  json_t *sg, struct bw_err *err)
+static int publish_signed(struct bw_repo *r, struct bw_repo_txn *t, json_t *sg,
+			  struct bw_err *err)
 {
 	struct bw_signer *s = NULL;
 	json_t *env = NULL;
@@ -184,8 +183,8 @@ static int publish_signed(struct bw_repo *r, struct bw_repo_txn *t,
 		rc = bw_repo__serialize(env, &b, &n, err);
 	if (rc == 0)
 		rc = bw_repo__publish(
-			r, t, 0, NULL, b, n,
-			json_integer_value(json_object_get(sg, "version")), err);
+		    r, t, 0, NULL, b, n,
+		    json_integer_value(json_object_get(sg, "version")), err);
 	json_decref(env);
 	free(b);
 	return rc;
@@ -253,25 +252,23 @@ static int check_prod_keys(const json_t *root_env,
 {
 	const json_t *rs = json_object_get(root_env, "signed");
 	const json_t *ids = json_object_get(
-		json_object_get(json_object_get(rs, "roles"), "targets"),
-		"keyids");
+	    json_object_get(json_object_get(rs, "roles"), "targets"), "keyids");
 
 	for (size_t i = 0; i < keys->n; i++) {
 		size_t j;
 		json_t *v;
 		int found = 0;
 
-		json_array_foreach(ids, j, v)
-			found |= strcmp(json_string_value(v),
-					keys->s[i]->key->keyid) == 0;
+		json_array_foreach(ids, j, v) found |=
+		    strcmp(json_string_value(v), keys->s[i]->key->keyid) == 0;
 		if (!found)
 			return bw_err_set(
-				err, BW_ESIG,
-				"key %.16s... (%.200s) is not a production "
-				"targets key of root v%lld",
-				keys->s[i]->key->keyid, keys->where[i],
-				(long long)json_integer_value(
-					json_object_get(rs, "version")));
+			    err, BW_ESIG,
+			    "key %.16s... (%.200s) is not a production "
+			    "targets key of root v%lld",
+			    keys->s[i]->key->keyid, keys->where[i],
+			    (long long)json_integer_value(
+				json_object_get(rs, "version")));
 	}
 	return 0;
 }
@@ -287,9 +284,9 @@ static int sign_prod(const json_t *root_env, json_t *env,
 }
 
 /* The online targets key and keys, in one pass over the canonical form. */
-static int sign_prod_new(struct bw_repo *r, const json_t *root_env,
-			 json_t *sg, const struct bw_repo_keys *keys,
-			 json_t **env, struct bw_err *err)
+static int sign_prod_new(struct bw_repo *r, const json_t *root_env, json_t *sg,
+			 const struct bw_repo_keys *keys, json_t **env,
+			 struct bw_err *err)
 {
 	struct bw_signer **all = calloc(keys->n + 1, sizeof(*all));
 	int rc = all != NULL ? 0 : bw_err_set(err, BW_ENOMEM, "no memory");
@@ -333,10 +330,10 @@ static int finish_prod(struct bw_repo *r, const char *tag,
 		rc = bw_repo__serialize(env, &b, &n, err);
 	if (rc == 0 && (int64_t)*have >= *need) {
 		rc = bw_repo__publish(
-			r, &t, 1, tag, b, n,
-			json_integer_value(json_object_get(
-				json_object_get(env, "signed"), "version")),
-			err);
+		    r, &t, 1, tag, b, n,
+		    json_integer_value(json_object_get(
+			json_object_get(env, "signed"), "version")),
+		    err);
 		if (rc == 0)
 			rc = bw_repo__txn_del(&t, rel, err);
 	}
@@ -355,8 +352,9 @@ static int take_version(const json_t *ci, int64_t v, const char *tag,
 	json_t *e;
 	size_t n = 0;
 
-	json_object_foreach(json_object_get(json_object_get(ci, "signed"),
-					    "targets"), name, e) {
+	json_object_foreach(
+	    json_object_get(json_object_get(ci, "signed"), "targets"), name, e)
+	{
 		json_t *c, *tags, *x;
 		size_t i;
 		int has = 0;
@@ -366,8 +364,8 @@ static int take_version(const json_t *ci, int64_t v, const char *tag,
 			continue;
 		e = json_deep_copy(e);
 		tags = json_object_get(json_object_get(e, "custom"), "tags");
-		json_array_foreach(tags, i, x)
-			has |= strcmp(json_string_value(x), tag) == 0;
+		json_array_foreach(tags, i, x) has |=
+		    strcmp(json_string_value(x), tag) == 0;
 		if (!has)
 			json_array_append_new(tags, json_string(tag));
 		json_object_set_new(targets, name, e);
@@ -406,10 +404,9 @@ static int prod_next(struct bw_repo *r, const char *tag, json_t **sg,
 	return rc;
 }
 
-int bw_repo_targets_promote(struct bw_repo *r, int64_t version,
-			    const char *tag, const struct bw_repo_keys *keys,
-			    int partial, size_t *have, int64_t *need,
-			    struct bw_err *err)
+int bw_repo_targets_promote(struct bw_repo *r, int64_t version, const char *tag,
+			    const struct bw_repo_keys *keys, int partial,
+			    size_t *have, int64_t *need, struct bw_err *err)
 {
 	json_t *ci = NULL, *root = NULL, *sg = NULL, *env = NULL;
 	size_t h = 0;
@@ -444,25 +441,25 @@ int bw_repo_targets_promote(struct bw_repo *r, int64_t version,
 
 /* TUF 5.6.5 from the signing side: never publish a version that is not
  * above the published one (another promote may have happened since). */
-static int pending_fresh(struct bw_repo *r, const char *tag,
-			 const json_t *env, struct bw_err *err)
+static int pending_fresh(struct bw_repo *r, const char *tag, const json_t *env,
+			 struct bw_err *err)
 {
 	json_t *cur = NULL;
 	json_int_t pv = json_integer_value(
-		json_object_get(json_object_get(env, "signed"), "version"));
+	    json_object_get(json_object_get(env, "signed"), "version"));
 	json_int_t cv;
 	int rc = bw_repo_targets_load(r, 1, tag, &cur, err);
 
 	if (rc == BW_ENOTFOUND)
 		return 0;
 	cv = json_integer_value(
-		json_object_get(json_object_get(cur, "signed"), "version"));
+	    json_object_get(json_object_get(cur, "signed"), "version"));
 	json_decref(cur);
 	if (rc == 0 && pv <= cv)
 		rc = bw_err_set(err, BW_EROLLBACK,
 				"pending targets v%" JSON_INTEGER_FORMAT
-				" of '%s' are not newer than the published v%"
-				JSON_INTEGER_FORMAT ": promote again",
+				" of '%s' are not newer than the published "
+				"v%" JSON_INTEGER_FORMAT ": promote again",
 				pv, tag, cv);
 	return rc;
 }
@@ -485,8 +482,10 @@ int bw_repo_targets_sign(struct bw_repo *r, const char *tag,
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	rc = bw_repo__read_json(p, BW_REPO_MAX_META, &env, err);
 	if (rc == BW_ENOTFOUND)
-		bw_err_set(err, rc, "nothing pending for tag '%s' (see "
-			   "bulwark targets promote --partial)", tag);
+		bw_err_set(err, rc,
+			   "nothing pending for tag '%s' (see "
+			   "bulwark targets promote --partial)",
+			   tag);
 	if (rc == 0)
 		rc = pending_fresh(r, tag, env, err);
 	if (rc == 0)

@@ -105,8 +105,7 @@ int bw_repo__txn_put_json(struct bw_repo_txn *t, const char *rel,
 	return rc;
 }
 
-int bw_repo__txn_del(struct bw_repo_txn *t, const char *rel,
-		     struct bw_err *err)
+int bw_repo__txn_del(struct bw_repo_txn *t, const char *rel, struct bw_err *err)
 {
 	return txn_note(t, rel, 1, err);
 }
@@ -224,14 +223,14 @@ static int roll_one(const char *dir, const char *ent, struct bw_err *err)
 	return rc;
 }
 
-static int roll_forward(const char *dir, const json_t *list,
-			struct bw_err *err)
+static int roll_forward(const char *dir, const json_t *list, struct bw_err *err)
 {
 	size_t i;
 	json_t *v;
 	int rc;
 
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		if (!json_is_string(v))
 			return bw_err_set(err, BW_EFORMAT, "bad journal");
 		rc = roll_one(dir, json_string_value(v), err);
@@ -281,8 +280,8 @@ void bw_repo__txn_dispose(struct bw_repo_txn *t)
 
 	/* A journal on disk means the commit was decided: keep the files. */
 	for (size_t i = 0; i < t->n; i++) {
-		char *p = bw_repo__path(t->dir, "%s" BW_REPO_NEW_SUFFIX,
-					t->rel[i]);
+		char *p =
+		    bw_repo__path(t->dir, "%s" BW_REPO_NEW_SUFFIX, t->rel[i]);
 
 		if (!t->committed && p != NULL && jp != NULL &&
 		    stat(jp, &st) != 0)

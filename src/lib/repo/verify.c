@@ -17,10 +17,9 @@
 #include "bulwark/tuf.h"
 #include "repo/repo_priv.h"
 
-static void say(bw_repo_report_fn fn, void *ctx, int warn, const char *fmt,
-		...) __attribute__((format(printf, 4, 5)));
-static void say(bw_repo_report_fn fn, void *ctx, int warn, const char *fmt,
-		...)
+static void say(bw_repo_report_fn fn, void *ctx, int warn, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void say(bw_repo_report_fn fn, void *ctx, int warn, const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -33,8 +32,8 @@ static void say(bw_repo_report_fn fn, void *ctx, int warn, const char *fmt,
 }
 
 /* Warn about a metadata file that expires within 30 days. */
-static void check_expiry(struct bw_repo *r, const char *label,
-			 const char *rel, bw_repo_report_fn fn, void *ctx)
+static void check_expiry(struct bw_repo *r, const char *label, const char *rel,
+			 bw_repo_report_fn fn, void *ctx)
 {
 	char *p = bw_repo__path(r->dir, "%s", rel);
 	uint8_t *b = NULL;
@@ -42,7 +41,8 @@ static void check_expiry(struct bw_repo *r, const char *label,
 	struct bw_tuf_info info;
 	int64_t left;
 
-	if (p != NULL && bw_repo__read(p, BW_REPO_MAX_META, &b, &n, NULL) == 0 &&
+	if (p != NULL &&
+	    bw_repo__read(p, BW_REPO_MAX_META, &b, &n, NULL) == 0 &&
 	    bw_tuf_metadata_info(b, n, &info, NULL) == 0) {
 		left = info.expires - bw_repo__now(r);
 		if (left < 0)
@@ -156,8 +156,8 @@ static int client_refresh(struct vctx *v, int prod, const char *tag,
 	return rc;
 }
 
-int bw_repo_verify_export(const char *dir, bw_repo_report_fn report,
-			  void *ctx, struct bw_err *err)
+int bw_repo_verify_export(const char *dir, bw_repo_report_fn report, void *ctx,
+			  struct bw_err *err)
 {
 	struct vctx v = {0};
 	char *rp = bw_repo__path(dir, "metadata/1.root.json");
@@ -166,7 +166,8 @@ int bw_repo_verify_export(const char *dir, bw_repo_report_fn report,
 	int rc;
 
 	if (rp == NULL || dir[0] != '/')
-		rc = bw_err_set(err, BW_EINVAL, "give the export's absolute "
+		rc = bw_err_set(err, BW_EINVAL,
+				"give the export's absolute "
 				"path");
 	else
 		rc = bw_repo__read(rp, BW_REPO_MAX_SMALL, &root, &n, err);
@@ -177,7 +178,7 @@ int bw_repo_verify_export(const char *dir, bw_repo_report_fn report,
 	nt = rc == 0 ? bw_tuf_updater_targets_count(v.u) : 0;
 	for (size_t i = 0; rc == 0 && i < nt; i++)
 		rc = bw_tuf_updater_download(
-			v.u, bw_tuf_updater_target_at(v.u, i), NULL, NULL, err);
+		    v.u, bw_tuf_updater_target_at(v.u, i), NULL, NULL, err);
 	if (rc == 0)
 		say(report, ctx, 0,
 		    "%s: ok (a client from root v1 reached root v%lld, "
@@ -198,29 +199,28 @@ static int client_check(struct vctx *v, int prod, const char *tag,
 	int rc;
 
 	if (bw_tuf_updater_role_version(v->u, "root") != v->r->root_version)
-		return bw_err_set(err, BW_EROLLBACK,
-				  "client reached root v%lld, latest is v%lld",
-				  (long long)bw_tuf_updater_role_version(v->u,
-									 "root"),
-				  (long long)v->r->root_version);
+		return bw_err_set(
+		    err, BW_EROLLBACK,
+		    "client reached root v%lld, latest is v%lld",
+		    (long long)bw_tuf_updater_role_version(v->u, "root"),
+		    (long long)v->r->root_version);
 	rc = bw_repo_targets_load(v->r, prod, tag, &env, err);
 	if (rc == 0)
-		want = json_integer_value(json_object_get(
-			json_object_get(env, "signed"), "version"));
+		want = json_integer_value(
+		    json_object_get(json_object_get(env, "signed"), "version"));
 	json_decref(env);
 	if (rc == 0 && bw_tuf_updater_role_version(v->u, "targets") != want)
-		rc = bw_err_set(err, BW_EROLLBACK,
-				"client trusts targets v%lld, workspace has "
-				"v%lld",
-				(long long)bw_tuf_updater_role_version(
-					v->u, "targets"),
-				(long long)want);
+		rc = bw_err_set(
+		    err, BW_EROLLBACK,
+		    "client trusts targets v%lld, workspace has "
+		    "v%lld",
+		    (long long)bw_tuf_updater_role_version(v->u, "targets"),
+		    (long long)want);
 	*ntargets = bw_tuf_updater_targets_count(v->u);
 	/* TUF 5.7: every target must download with its length and hashes. */
 	for (size_t i = 0; rc == 0 && i < *ntargets; i++)
 		rc = bw_tuf_updater_download(
-			v->u, bw_tuf_updater_target_at(v->u, i), NULL, NULL,
-			err);
+		    v->u, bw_tuf_updater_target_at(v->u, i), NULL, NULL, err);
 	return rc;
 }
 
@@ -252,7 +252,8 @@ static int verify_one(struct bw_repo *r, int prod, const char *tag,
 		for (size_t i = 0; i < 3; i++) {
 			char rel[200];
 
-			snprintf(rel, sizeof(rel), "%s/%s.json", fdir, roles[i]);
+			snprintf(rel, sizeof(rel), "%s/%s.json", fdir,
+				 roles[i]);
 			check_expiry(r, label, rel, fn, ctx);
 		}
 	}

@@ -123,21 +123,23 @@ static void test_repo_txn__crash_after_each_rename(void **state)
 
 			assert_int_equal(bw_io_mkdirs(f->tmp, 0755, NULL), 0);
 			bw_repo__txn_init(&t, f->tmp);
-			assert_int_equal(bw_repo__txn_put(&t, rel[i], "old", 3,
-							  0644, NULL), 0);
+			assert_int_equal(
+			    bw_repo__txn_put(&t, rel[i], "old", 3, 0644, NULL),
+			    0);
 			assert_int_equal(bw_repo__txn_commit(&t, NULL), 0);
 			bw_repo__txn_dispose(&t);
 			free(p);
 		}
 		bw_repo__txn_init(&t, f->tmp);
 		for (size_t i = 0; i < 3; i++)
-			assert_int_equal(bw_repo__txn_put(&t, rel[i], "new", 3,
-							  0644, NULL), 0);
+			assert_int_equal(
+			    bw_repo__txn_put(&t, rel[i], "new", 3, 0644, NULL),
+			    0);
 		/* what commit writes first: the journal */
 		snprintf(j, sizeof(j), "[\"%s\",\"%s\",\"%s\"]", rel[0], rel[1],
 			 rel[2]);
-		assert_int_equal(bw_io_write_atomic(jp, j, strlen(j), 0600, NULL),
-				 0);
+		assert_int_equal(
+		    bw_io_write_atomic(jp, j, strlen(j), 0600, NULL), 0);
 		for (size_t i = 0; i < k; i++) {
 			char *n = pathf(f->tmp, rel[i]), *nn = NULL;
 
@@ -167,10 +169,10 @@ static void test_repo_archive__roundtrip_and_refusals(void **state)
 	char *p = pathf(f->tmp, "two.tar.gz");
 	struct stat st;
 
-	assert_int_equal(bw_signer_keyfile_generate(BW_KEY_ED25519, &s[0], NULL),
-			 0);
-	assert_int_equal(bw_signer_keyfile_generate(BW_KEY_ECDSA_P256, &s[1],
-						    NULL), 0);
+	assert_int_equal(
+	    bw_signer_keyfile_generate(BW_KEY_ED25519, &s[0], NULL), 0);
+	assert_int_equal(
+	    bw_signer_keyfile_generate(BW_KEY_ECDSA_P256, &s[1], NULL), 0);
 	assert_int_equal(bw_repo_archive_write(p, s, 2, &err), 0);
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -185,8 +187,9 @@ static void test_repo_archive__roundtrip_and_refusals(void **state)
 	bw_repo_keys_dispose(&k);
 	assert_int_equal(chmod(p, 0640), 0);
 	assert_int_equal(bw_repo_keys_load(&k, p, NULL, NULL, &err), BW_EINVAL);
-	assert_int_equal(bw_repo_keys_load(&k, "pkcs11:token=x;object=y", NULL,
-					   NULL, &err), BW_EINVAL);
+	assert_int_equal(
+	    bw_repo_keys_load(&k, "pkcs11:token=x;object=y", NULL, NULL, &err),
+	    BW_EINVAL);
 	bw_repo_keys_dispose(&k);
 	/* not an archive */
 	assert_int_equal(bw_io_write_atomic(p, "junk", 4, 0600, NULL), 0);
@@ -198,7 +201,8 @@ static void test_repo_archive__roundtrip_and_refusals(void **state)
 	free(p);
 }
 
-/* ---- proposals ------------------------------------------------------------ */
+/* ---- proposals ------------------------------------------------------------
+ */
 
 static void read_all(const char *path, struct bw_buf *b)
 {
@@ -221,8 +225,8 @@ static void test_repo_proposal__truncations_and_flips(void **state)
 	bw_repo_proposal_free(p);
 	for (size_t n = 0; n < b.len; n++) {
 		p = NULL;
-		assert_int_not_equal(bw_repo_proposal_parse(b.data, n, &p, NULL),
-				     0);
+		assert_int_not_equal(
+		    bw_repo_proposal_parse(b.data, n, &p, NULL), 0);
 		assert_null(p);
 	}
 	/* flips of every 7th byte: refused, or still a well-formed proposal */
@@ -230,7 +234,8 @@ static void test_repo_proposal__truncations_and_flips(void **state)
 		for (int bit = 0; bit < 8; bit += 3) {
 			b.data[i] ^= (uint8_t)(1u << bit);
 			p = NULL;
-			if (bw_repo_proposal_parse(b.data, b.len, &p, NULL) == 0)
+			if (bw_repo_proposal_parse(b.data, b.len, &p, NULL) ==
+			    0)
 				accepted++;
 			bw_repo_proposal_free(p);
 			b.data[i] ^= (uint8_t)(1u << bit);
@@ -266,10 +271,10 @@ static void test_repo_proposal__apply_needs_both_thresholds(void **state)
 	assert_int_equal(bw_repo_keys_load(&n, na, NULL, NULL, NULL), 0);
 	assert_int_equal(bw_repo_keys_load(&k, a1, NULL, NULL, NULL), 0);
 	/* new root: threshold 2 of {old, new} */
-	assert_int_equal(bw_repo_proposal_add_key(f->r, p, "root", nk->key,
-						  na, NULL), 0);
-	assert_int_equal(bw_repo_proposal_set_threshold(f->r, p, "root", 2,
-							NULL), 0);
+	assert_int_equal(
+	    bw_repo_proposal_add_key(f->r, p, "root", nk->key, na, NULL), 0);
+	assert_int_equal(
+	    bw_repo_proposal_set_threshold(f->r, p, "root", 2, NULL), 0);
 	assert_int_equal(bw_repo_proposal_sign(f->r, p, &k, &cnt, NULL), 0);
 	assert_int_equal(cnt, 1);
 	/* old threshold met, new one (2) not: refused */
@@ -285,11 +290,14 @@ static void test_repo_proposal__apply_needs_both_thresholds(void **state)
 	p = NULL;
 	assert_int_equal(bw_repo_proposal_new(f->r, &p, NULL), 0);
 	assert_int_equal(bw_repo_keys_load(&k, t1, NULL, NULL, NULL), 0);
-	assert_int_equal(bw_repo_proposal_sign(f->r, p, &k, &cnt, &err), BW_ESIG);
-	assert_int_equal(bw_repo_proposal_delete_key(f->r, p, "root",
-						     "00", NULL), BW_ENOTFOUND);
-	assert_int_equal(bw_repo_proposal_set_threshold(f->r, p, "targets", 1,
-							NULL), BW_EINVAL);
+	assert_int_equal(bw_repo_proposal_sign(f->r, p, &k, &cnt, &err),
+			 BW_ESIG);
+	assert_int_equal(
+	    bw_repo_proposal_delete_key(f->r, p, "root", "00", NULL),
+	    BW_ENOTFOUND);
+	assert_int_equal(
+	    bw_repo_proposal_set_threshold(f->r, p, "targets", 1, NULL),
+	    BW_EINVAL);
 	assert_int_equal(bw_repo_verify(f->r, NULL, NULL, &err), 0);
 	bw_repo_proposal_free(p);
 	bw_repo_keys_dispose(&k);
@@ -309,8 +317,8 @@ static void test_repo_targets__promote_threshold_and_expiry(void **state)
 	char *fw = pathf(f->tmp, "fw.bin");
 	char *t1 = pathf(f->keys, "targets-1.tar.gz");
 	const char *hw[] = {"hw"};
-	struct bw_repo_target_opts o = {.file = fw, .name = "fw", .version = 3,
-					.hwids = hw, .nhwids = 1};
+	struct bw_repo_target_opts o = {
+	    .file = fw, .name = "fw", .version = 3, .hwids = hw, .nhwids = 1};
 	struct bw_repo_keys none = {0}, k;
 	struct bw_err err = {0};
 	size_t have = 0;
@@ -334,7 +342,8 @@ static void test_repo_targets__promote_threshold_and_expiry(void **state)
 	bw_repo_keys_init(&k);
 	assert_int_equal(bw_repo_keys_load(&k, t1, NULL, NULL, NULL), 0);
 	assert_int_equal(bw_repo_targets_promote(f->r, 3, "production", &k, 0,
-						 &have, &need, &err), 0);
+						 &have, &need, &err),
+			 0);
 	assert_int_equal(have, 2);
 	assert_int_equal(bw_repo_verify(f->r, NULL, NULL, &err), 0);
 	/* two days later the timestamp (1 day) has expired */
@@ -348,22 +357,20 @@ static void test_repo_targets__promote_threshold_and_expiry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			test_repo_txn__dispose_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_repo_txn__crash_after_each_rename, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_repo_archive__roundtrip_and_refusals, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(
-			test_repo_proposal__truncations_and_flips, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(
-			test_repo_proposal__apply_needs_both_thresholds, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(
-			test_repo_targets__promote_threshold_and_expiry, setup,
-			teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_repo_txn__dispose_leaves_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_repo_txn__crash_after_each_rename, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_repo_archive__roundtrip_and_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_repo_proposal__truncations_and_flips, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_repo_proposal__apply_needs_both_thresholds, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_repo_targets__promote_threshold_and_expiry, setup,
+		teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
