@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!st && bw_store_sqlite_open(":memory:", &st, &err))
 		abort();
 	(void)bw_srv_events_store(st, "00000000-0000-0000-0000-000000000000",
-				  data, size, 100, 1, target, sizeof(target),
-				  &err);
+				  data, size, 100, 50, 1, target,
+				  sizeof(target), &err);
 	return 0;
 }

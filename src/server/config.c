@@ -58,6 +58,7 @@ static const struct key keys[] = {
     STR("gateway", "targets_dir", targets_dir, "/var/lib/bulwark/targets"),
     INT("gateway", "max_events_body", max_events_body, 1024, 16777216, "65536"),
     INT("gateway", "max_events", max_events, 1, 10000, "100"),
+    INT("gateway", "events_per_device", events_per_device, 1, 10000000, "1000"),
     DUR("gateway", "last_seen_interval", last_seen_interval, 0, 30 * DAY,
 	"300"),
     DUR("gateway", "policy_reload_interval", policy_reload_interval, 1, DAY,

@@ -40,6 +40,7 @@ struct bw_srv_config {
 	char targets_dir[BW_SRV_PATH_MAX];
 	int64_t max_events_body;
 	int64_t max_events;
+	int64_t events_per_device;
 	int64_t last_seen_interval;
 	int64_t policy_reload_interval;
 	/* [admin] */

@@ -96,8 +96,8 @@ static void note_target(json_t *e, char *target, size_t target_len)
 
 int bw_srv_events_store(struct bw_store *store, const char *uuid,
 			const uint8_t *body, size_t len, size_t max_events,
-			int64_t now, char *target, size_t target_len,
-			struct bw_err *err)
+			int64_t keep, int64_t now, char *target,
+			size_t target_len, struct bw_err *err)
 {
 	struct bw_json_limits lim = {.max_bytes = len + 1, .max_depth = 4};
 	json_t *arr = NULL, *e = NULL;
@@ -133,6 +133,9 @@ int bw_srv_events_store(struct bw_store *store, const char *uuid,
 		if (target)
 			note_target(e, target, target_len);
 	}
+	/* a device can not fill the disk: only its newest events stay */
+	if (keep > 0 && (rc = store->ops->event_trim(store, uuid, keep, err)))
+		goto out;
 	rc = store->ops->commit(store, err);
 out:
 	if (rc)

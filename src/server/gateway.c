@@ -252,7 +252,8 @@ static void post_events(struct bw_srv *srv, struct evhttp_request *req,
 		return;
 	}
 	rc = bw_srv_events_store(srv->store, id->uuid, body, len,
-				 (size_t)srv->cfg->max_events, time(NULL),
+				 (size_t)srv->cfg->max_events,
+				 srv->cfg->events_per_device, time(NULL),
 				 target, sizeof(target), &err);
 	if (rc) {
 		bw_srv_log(BW_SRV_LOG_INFO, "events from %s refused: %s",

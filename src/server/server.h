@@ -268,11 +268,13 @@ void bw_srv_gateway_handle(struct evhttp_request *req, void *arg);
 void bw_srv_admin_handle(struct evhttp_request *req, void *arg);
 void bw_srv_registration_handle(struct evhttp_request *req, void *arg);
 
-/* Validate and store a POST /events body for uuid. 0 or BW_EFORMAT/ETOOBIG. */
+/* Validate and store a POST /events body for uuid (at most max_events;
+ * keep > 0: only the device's newest keep events stay). 0 or
+ * BW_EFORMAT/ETOOBIG. */
 int bw_srv_events_store(struct bw_store *store, const char *uuid,
 			const uint8_t *body, size_t len, size_t max_events,
-			int64_t now, char *target, size_t target_len,
-			struct bw_err *err);
+			int64_t keep, int64_t now, char *target,
+			size_t target_len, struct bw_err *err);
 
 /* Parse "bytes=a-b" / "bytes=a-" / "bytes=-n" against size. 0 and the
  * inclusive range, BW_ENOTFOUND for no usable range (serve all),

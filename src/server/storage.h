@@ -84,6 +84,9 @@ struct bw_store_ops {
 			 const char *event_id, const char *event_type,
 			 int64_t received, const uint8_t *json, size_t len,
 			 struct bw_err *err);
+	/* Keep only the newest `keep` events of a device. */
+	int (*event_trim)(struct bw_store *s, const char *uuid, int64_t keep,
+			  struct bw_err *err);
 	/* Newest first; uuid NULL for every device. */
 	int (*event_list)(struct bw_store *s, const char *uuid, int64_t limit,
 			  json_t **out, struct bw_err *err);

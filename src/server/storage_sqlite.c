@@ -40,6 +40,8 @@ static const char *const migrations[] = {
     /* 2: CRLs uploaded on the admin API */
     "CREATE TABLE crls (issuer TEXT PRIMARY KEY, number INTEGER NOT NULL,"
     " pem BLOB NOT NULL, uploaded INTEGER NOT NULL);",
+    /* 3: per-device event trimming */
+    "CREATE INDEX events_device ON events (device, id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -66,6 +68,7 @@ enum stmt_id {
 	S_CI_ADD,
 	S_CRL_PUT,
 	S_CRL_LIST,
+	S_EV_TRIM,
 	S_NSTMT
 };
 
@@ -118,6 +121,9 @@ static const char *const sql[S_NSTMT] = {
 		 " custom, added) VALUES (?1, ?2, ?3, ?4, ?5)",
     [S_CRL_PUT] = "INSERT OR REPLACE INTO crls (issuer, number, pem,"
 		  " uploaded) VALUES (?1, ?2, ?3, ?4)",
+    [S_EV_TRIM] = "DELETE FROM events WHERE device = ?1 AND id <= (SELECT id"
+		  " FROM events WHERE device = ?1 ORDER BY id DESC LIMIT 1"
+		  " OFFSET ?2)",
     [S_CRL_LIST] = "SELECT issuer, number, pem FROM crls ORDER BY issuer",
 };
 
@@ -435,6 +441,19 @@ static int sq_event_add(struct bw_store *s, const char *uuid,
 	return run(q, st, err, "event add");
 }
 
+static int sq_event_trim(struct bw_store *s, const char *uuid, int64_t keep,
+			 struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_EV_TRIM, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, uuid);
+	sqlite3_bind_int64(st, 2, keep);
+	return run(q, st, err, "event trim");
+}
+
 static json_t *event_row_json(sqlite3_stmt *st)
 {
 	json_t *ev = json_loadb(sqlite3_column_blob(st, 2),
@@ -709,6 +728,7 @@ static const struct bw_store_ops sqlite_ops = {
     .deny_has = sq_deny_has,
     .deny_list = sq_deny_list,
     .event_add = sq_event_add,
+    .event_trim = sq_event_trim,
     .event_list = sq_event_list,
     .token_add = sq_token_add,
     .token_list = sq_token_list,

@@ -385,17 +385,44 @@ static void test_server_events__validation(void **state)
 
 	(void)state;
 	assert_int_equal(bw_srv_events_store(st, UUID, (const uint8_t *)ok,
-					     strlen(ok), 10, NOW, target,
+					     strlen(ok), 10, 0, NOW, target,
 					     sizeof(target), &err),
 			 0);
 	assert_string_equal(target, "fw-2");
 	assert_int_equal(bw_srv_events_store(st, UUID, (const uint8_t *)ok,
-					     strlen(ok), 0, NOW, NULL, 0, &err),
+					     strlen(ok), 0, 0, NOW, NULL, 0,
+					     &err),
 			 BW_ETOOBIG);
+	/* only the newest 3 events of a device stay */
+	for (int i = 0; i < 5; i++) {
+		char ev[256];
+		json_t *lst = NULL;
+
+		snprintf(ev, sizeof(ev),
+			 "[{\"id\":\"k%d\",\"deviceTime\":\"t\","
+			 "\"eventType\":{\"id\":\"x\"},\"event\":{}}]",
+			 i);
+		assert_int_equal(
+		    bw_srv_events_store(st, "trim", (const uint8_t *)ev,
+					strlen(ev), 10, 3, NOW, NULL, 0, &err),
+		    0);
+		assert_int_equal(
+		    st->ops->event_list(st, "trim", 100, &lst, &err), 0);
+		assert_int_equal(json_array_size(lst), i < 3 ? i + 1 : 3);
+		if (i == 4)
+			assert_string_equal(
+			    json_string_value(json_object_get(
+				json_object_get(json_array_get(lst, 0),
+						"event"),
+				"id")),
+			    "k4");
+		json_decref(lst);
+	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_not_equal(
 		    bw_srv_events_store(st, UUID, (const uint8_t *)bad[i],
-					strlen(bad[i]), 10, NOW, NULL, 0, &err),
+					strlen(bad[i]), 10, 0, NOW, NULL, 0,
+					&err),
 		    0);
 	bw_store_close(st);
 }
