@@ -12,34 +12,34 @@
 #include "storage.h"
 
 static const char *const migrations[] = {
-    /* 1: the first schema */
-    "CREATE TABLE devices (uuid TEXT PRIMARY KEY, production INTEGER NOT NULL,"
-    " name TEXT NOT NULL, hwid TEXT NOT NULL, tag TEXT NOT NULL,"
-    " target TEXT NOT NULL, fingerprint TEXT NOT NULL,"
-    " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
-    " registered INTEGER NOT NULL);"
-    "CREATE TABLE deny (uuid TEXT PRIMARY KEY, reason TEXT NOT NULL,"
-    " since INTEGER NOT NULL);"
-    "CREATE TABLE events (id INTEGER PRIMARY KEY, device TEXT NOT NULL,"
-    " event_id TEXT NOT NULL, event_type TEXT NOT NULL,"
-    " received INTEGER NOT NULL, body BLOB NOT NULL,"
-    " UNIQUE (device, event_id));"
-    "CREATE INDEX events_received ON events (received);"
-    "CREATE TABLE tokens (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
-    " scope TEXT NOT NULL CHECK (scope IN ('ci', 'production')),"
-    " expires INTEGER NOT NULL, uses_left INTEGER NOT NULL,"
-    " created INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
-    " comment TEXT NOT NULL);"
-    "CREATE TABLE metadata (flavour TEXT NOT NULL"
-    " CHECK (flavour IN ('ci', 'production')), tag TEXT NOT NULL,"
-    " role TEXT NOT NULL, version INTEGER NOT NULL CHECK (version > 0),"
-    " expires INTEGER NOT NULL, sha256 TEXT NOT NULL, data BLOB NOT NULL,"
-    " created INTEGER NOT NULL, PRIMARY KEY (flavour, tag, role, version));"
-    "CREATE TABLE ci_targets (name TEXT PRIMARY KEY, length INTEGER NOT NULL,"
-    " sha256 TEXT NOT NULL, custom TEXT, added INTEGER NOT NULL);",
+    /* 1: the first schema (each entry one string: parenthesised) */
+    ("CREATE TABLE devices (uuid TEXT PRIMARY KEY, production INTEGER NOT NULL,"
+     " name TEXT NOT NULL, hwid TEXT NOT NULL, tag TEXT NOT NULL,"
+     " target TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+     " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+     " registered INTEGER NOT NULL);"
+     "CREATE TABLE deny (uuid TEXT PRIMARY KEY, reason TEXT NOT NULL,"
+     " since INTEGER NOT NULL);"
+     "CREATE TABLE events (id INTEGER PRIMARY KEY, device TEXT NOT NULL,"
+     " event_id TEXT NOT NULL, event_type TEXT NOT NULL,"
+     " received INTEGER NOT NULL, body BLOB NOT NULL,"
+     " UNIQUE (device, event_id));"
+     "CREATE INDEX events_received ON events (received);"
+     "CREATE TABLE tokens (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
+     " scope TEXT NOT NULL CHECK (scope IN ('ci', 'production')),"
+     " expires INTEGER NOT NULL, uses_left INTEGER NOT NULL,"
+     " created INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+     " comment TEXT NOT NULL);"
+     "CREATE TABLE metadata (flavour TEXT NOT NULL"
+     " CHECK (flavour IN ('ci', 'production')), tag TEXT NOT NULL,"
+     " role TEXT NOT NULL, version INTEGER NOT NULL CHECK (version > 0),"
+     " expires INTEGER NOT NULL, sha256 TEXT NOT NULL, data BLOB NOT NULL,"
+     " created INTEGER NOT NULL, PRIMARY KEY (flavour, tag, role, version));"
+     "CREATE TABLE ci_targets (name TEXT PRIMARY KEY, length INTEGER NOT NULL,"
+     " sha256 TEXT NOT NULL, custom TEXT, added INTEGER NOT NULL);"),
     /* 2: CRLs uploaded on the admin API */
-    "CREATE TABLE crls (issuer TEXT PRIMARY KEY, number INTEGER NOT NULL,"
-    " pem BLOB NOT NULL, uploaded INTEGER NOT NULL);",
+    ("CREATE TABLE crls (issuer TEXT PRIMARY KEY, number INTEGER NOT NULL,"
+     " pem BLOB NOT NULL, uploaded INTEGER NOT NULL);"),
     /* 3: per-device event trimming */
     "CREATE INDEX events_device ON events (device, id);",
 };
