@@ -107,6 +107,15 @@ void bw_repo_keys_dispose(struct bw_repo_keys *k);
 int bw_repo_keys_load(struct bw_repo_keys *k, const char *spec,
 		      const char *module, const char *pin, struct bw_err *err);
 
+/*
+ * Generate an offline key (ECDSA P-256, non-extractable) in a PKCS#11
+ * token (module NULL: SoftHSM2), labelled "bulwark-tuf-<role>-<id>" with a
+ * random CKA_ID. *out is a signer on it, *uri (malloc'd) its pkcs11: URI.
+ */
+int bw_repo_hsm_keygen(const char *module, const char *token, const char *pin,
+		       const char *role, struct bw_signer **out, char **uri,
+		       struct bw_err *err);
+
 /* Write signers' private keys to a new archive (mode 0600, atomically). */
 int bw_repo_archive_write(const char *path, struct bw_signer *const *s,
 			  size_t n, struct bw_err *err);

@@ -578,6 +578,21 @@ class HsmTest(RepoTestBase):
         self.bw("keys", "tuf", "updates", "sign", "--keys", rkey,
                 "--keys", self.path("r2.tar.gz"))
         self.bw("keys", "tuf", "updates", "apply")
+        # A second production targets key made in the token by a ceremony,
+        # threshold 3, production targets re-signed in the token.
+        self.bw("keys", "tuf", "updates", "init")
+        p = self.bw("keys", "tuf", "updates", "add-offline-key", "--role",
+                    "targets", "--hsm-token", "tuf")
+        uri2 = p.stdout.split(" in ", 1)[1].split("\n", 1)[0]
+        self.assertTrue(uri2.startswith("pkcs11:token=tuf;"), uri2)
+        self.bw("keys", "tuf", "updates", "set-threshold", "--role",
+                "targets", "3")
+        self.bw("keys", "tuf", "updates", "sign", "--keys",
+                self.path("r2.tar.gz"))
+        self.bw("keys", "tuf", "updates", "sign-prod-targets", "--keys",
+                uri, "--keys", uri2)
+        self.bw("keys", "tuf", "updates", "review")
+        self.bw("keys", "tuf", "updates", "apply")
         self.bw("keys", "tuf", "verify")
         self.client(["--prod", "--tag", "production"], "fw", "http")
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bulwark/buf.h"
+#include "bulwark/pkcs11.h"
 #include "repo_cli.h"
 
 int bw_cli_keys_tuf_updates(int argc, char **argv);
@@ -18,7 +19,8 @@ int bw_cli_keys_tuf_rotate(int argc, char **argv);
 struct up {
 	const char *prog;
 	const char *repo, *proposal, *role, *out, *key, *key_id, *key_type;
-	const char *pin_file, *tag;
+	const char *pin_file, *tag, *hsm_token;
+	char *loc; /* a new HSM key's URI */
 	const char *pos;
 	struct bw_cli_list keys;
 	struct bw_repo *r;
@@ -51,6 +53,8 @@ static void up_close(struct up *u)
 	bw_repo_proposal_free(u->p);
 	bw_repo_free(u->r);
 	free(u->path);
+	free(u->loc);
+	u->loc = NULL;
 	u->p = NULL;
 	u->r = NULL;
 	u->path = NULL;
@@ -134,6 +138,46 @@ static int cmd_init(int argc, char **argv)
 }
 
 /* A new key in a new archive (out), or an existing one (archive/URI). */
+/* Take s (transferred) as the only key of k. */
+static int keep_one(struct up *u, struct bw_repo_keys *k, struct bw_signer *s,
+		    const char *where)
+{
+	k->s = malloc(sizeof(*k->s));
+	k->where = malloc(sizeof(*k->where));
+	if (k->s == NULL || k->where == NULL ||
+	    (k->where[0] = strdup(where)) == NULL) {
+		bw_signer_free(s);
+		bw_repo_keys_dispose(k);
+		return bw_cli_fail(u->prog, "out of memory");
+	}
+	k->s[0] = s;
+	k->n = 1;
+	printf("new %s key %s in %s\n", u->role, s->key->keyid, where);
+	return BW_EXIT_OK;
+}
+
+/* A new key made inside the factory's token. */
+static int new_hsm_key(struct up *u, struct bw_repo_keys *k, const char **loc)
+{
+	struct bw_signer *s = NULL;
+	struct bw_err err = {0};
+	char *pin = NULL;
+	int rc;
+
+	rc = bw_cli_repo_pin(u->prog, u->pin_file, &pin);
+	if (rc != BW_EXIT_OK)
+		return rc;
+	if (bw_repo_hsm_keygen(bw_repo_hsm_module(u->r), u->hsm_token, pin,
+			       u->role, &s, &u->loc, &err) != 0)
+		rc = bw_cli_fail(u->prog, "%s", err.msg);
+	bw_pkcs11_pin_free(pin);
+	if (rc != BW_EXIT_OK)
+		return rc;
+	*loc = u->loc;
+	return keep_one(u, k, s, u->loc);
+}
+
+/* A new key in a new archive (out) or the token, or an existing one. */
 static int new_key(struct up *u, struct bw_repo_keys *k, const char **loc)
 {
 	struct bw_signer *s = NULL;
@@ -142,14 +186,17 @@ static int new_key(struct up *u, struct bw_repo_keys *k, const char **loc)
 	struct bw_cli_list one = {.v = {u->key}, .n = 1};
 
 	bw_repo_keys_init(k);
-	if ((u->out != NULL) == (u->key != NULL))
+	if ((u->out != NULL) + (u->key != NULL) + (u->hsm_token != NULL) != 1)
 		return bw_cli_usage(u->prog,
-				    "give --out ARCHIVE (new key) or "
-				    "--key ARCHIVE|URI (existing key)");
+				    "give --out ARCHIVE (new key), --hsm-token "
+				    "LABEL (new HSM key) or --key ARCHIVE|URI "
+				    "(existing key)");
 	if (u->key != NULL) {
 		*loc = u->key;
 		return bw_cli_repo_keys(u->prog, u->r, &one, u->pin_file, k);
 	}
+	if (u->hsm_token != NULL)
+		return new_hsm_key(u, k, loc);
 	if (u->key_type != NULL && bw_key_type_from_name(u->key_type, &kt))
 		return bw_cli_usage(u->prog, "--key-type: ed25519, ecdsa, rsa");
 	*loc = u->out;
@@ -160,18 +207,7 @@ static int new_key(struct up *u, struct bw_repo_keys *k, const char **loc)
 		bw_signer_free(s);
 		return bw_cli_fail(u->prog, "%s", err.msg);
 	}
-	k->s = malloc(sizeof(*k->s));
-	k->where = malloc(sizeof(*k->where));
-	if (k->s == NULL || k->where == NULL ||
-	    (k->where[0] = strdup(u->out)) == NULL) {
-		bw_signer_free(s);
-		bw_repo_keys_dispose(k);
-		return bw_cli_fail(u->prog, "out of memory");
-	}
-	k->s[0] = s;
-	k->n = 1;
-	printf("new %s key %s in %s\n", u->role, s->key->keyid, u->out);
-	return BW_EXIT_OK;
+	return keep_one(u, k, s, u->out);
 }
 
 static int cmd_add_key(int argc, char **argv)
@@ -185,6 +221,8 @@ static int cmd_add_key(int argc, char **argv)
 	     "generate a new key into this new archive", &u.out},
 	    {"--key", BW_CLI_STR, "ARCHIVE|URI",
 	     "or add this existing key (archive or pkcs11: URI)", &u.key},
+	    {"--hsm-token", BW_CLI_STR, "LABEL",
+	     "or generate it in this token (ECDSA P-256)", &u.hsm_token},
 	    {"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",
 	     &u.key_type},
 	    {"--hsm-pin-file", BW_CLI_STR, "F", "PIN for a pkcs11: key",
@@ -192,7 +230,7 @@ static int cmd_add_key(int argc, char **argv)
 	};
 	const struct bw_cli_spec spec = {
 	    u.prog,
-	    "--role ROLE (--out ARCHIVE | --key ARCHIVE|URI)",
+	    "--role ROLE (--out ARCHIVE | --hsm-token LABEL | --key K)",
 	    "Add an offline key to the proposed root (clears the root "
 	    "signatures\ncollected so far).",
 	    opts,
@@ -271,6 +309,8 @@ static int cmd_rotate_key(int argc, char **argv)
 	     &u.out},
 	    {"--key", BW_CLI_STR, "ARCHIVE|URI", "or this existing key",
 	     &u.key},
+	    {"--hsm-token", BW_CLI_STR, "LABEL", "or a new key in this token",
+	     &u.hsm_token},
 	    {"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",
 	     &u.key_type},
 	    {"--hsm-pin-file", BW_CLI_STR, "F", "PIN for a pkcs11: key",
@@ -278,7 +318,7 @@ static int cmd_rotate_key(int argc, char **argv)
 	};
 	const struct bw_cli_spec spec = {
 	    u.prog,
-	    "--role ROLE --key-id OLD (--out ARCHIVE | --key K)",
+	    "--role ROLE --key-id OLD (--out A | --hsm-token L | --key K)",
 	    "Replace one offline key of the proposed root by another.",
 	    opts,
 	    sizeof(opts) / sizeof(opts[0]),

@@ -35,6 +35,9 @@ int bw_cli_repo_keys(const char *prog, struct bw_repo *r,
 		     const struct bw_cli_list *specs, const char *pin_file,
 		     struct bw_repo_keys *out);
 
+/* The HSM PIN from pin_file, else $BULWARK_HSM_PIN (bw_pkcs11_pin_free). */
+int bw_cli_repo_pin(const char *prog, const char *pin_file, char **pin);
+
 /* Report callback printing "warning: " lines to stderr, the rest to stdout. */
 void bw_cli_repo_report(void *ctx, int warning, const char *msg);
 

@@ -32,6 +32,24 @@ static int needs_pin(const struct bw_cli_list *specs)
 	return 0;
 }
 
+int bw_cli_repo_pin(const char *prog, const char *pin_file, char **pin)
+{
+	struct bw_err err = {0};
+	int rc;
+
+	*pin = NULL;
+	rc = pin_file != NULL ? bw_pkcs11_pin_from_file(pin_file, pin, &err)
+			      : bw_pkcs11_pin_from_env(BW_PIN_ENV, pin, &err);
+	if (rc == BW_ENOTFOUND && pin_file == NULL)
+		return bw_cli_fail(prog,
+				   "PKCS#11 keys need a PIN: "
+				   "--hsm-pin-file F or $%s",
+				   BW_PIN_ENV);
+	if (rc != 0)
+		return bw_cli_fail(prog, "%s", err.msg);
+	return BW_EXIT_OK;
+}
+
 int bw_cli_repo_keys(const char *prog, struct bw_repo *r,
 		     const struct bw_cli_list *specs, const char *pin_file,
 		     struct bw_repo_keys *out)

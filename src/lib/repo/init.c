@@ -9,8 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
 #include "bulwark/buf.h"
 #include "bulwark/json.h"
 #include "bulwark/pkcs11.h"
@@ -53,34 +51,6 @@ static int check_opts(const struct bw_repo_init_opts *o, struct bw_err *err)
 	return 0;
 }
 
-/* An offline key in the token: ECDSA P-256, random CKA_ID. */
-static int hsm_key(struct init_ctx *c, const char *role, unsigned i,
-		   struct bw_signer **out, char **uri, struct bw_err *err)
-{
-	struct bw_pkcs11_opts o = {.module_path = c->o->hsm_module,
-				   .token_label = c->o->hsm_token,
-				   .pin = c->o->hsm_pin};
-	uint8_t id[8];
-	char idhex[17], label[96];
-	int rc;
-
-	if (RAND_bytes(id, sizeof(id)) != 1)
-		return bw_err_set(err, BW_ECRYPTO, "no randomness");
-	bw_hex_encode(id, sizeof(id), idhex);
-	snprintf(label, sizeof(label), "bulwark-tuf-%s-%u-%.8s", role, i,
-		 idhex);
-	rc =
-	    bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, label, id, sizeof(id), err);
-	o.object_label = label;
-	o.id_hex = idhex;
-	if (rc == 0)
-		rc = bw_pkcs11_signer_open(&o, out, err);
-	o.pin = NULL;
-	if (rc == 0)
-		rc = bw_pkcs11_uri_build(&o, "private", uri, err);
-	return rc;
-}
-
 /* One offline key, in its own archive (or the token). */
 static int offline_key(struct init_ctx *c, const char *role, unsigned i,
 		       struct bw_signer **out, struct bw_err *err)
@@ -89,7 +59,8 @@ static int offline_key(struct init_ctx *c, const char *role, unsigned i,
 	int rc;
 
 	if (c->o->hsm_token != NULL) {
-		rc = hsm_key(c, role, i, out, &loc, err);
+		rc = bw_repo_hsm_keygen(c->o->hsm_module, c->o->hsm_token,
+					c->o->hsm_pin, role, out, &loc, err);
 	} else {
 		rc = bw_signer_keyfile_generate(c->o->key_type, out, err);
 		if (rc == 0 && asprintf(&loc, "%s-%u.tar.gz", role, i) < 0) {
