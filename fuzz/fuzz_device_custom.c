@@ -3,7 +3,7 @@
  * bw_dev_target_matches): the "custom" object of a TUF target is signed
  * but written by whoever holds a targets key, so it is parsed with bounds.
  * Properties: a match has a NUL-terminated, non-empty version within its
- * buffer and a boot firmware version >= -1. Any violation abort()s.
+ * buffer, without control bytes, and a boot firmware version >= -1. Any violation abort()s.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    t.version[0] == '\0' || t.bootfw < -1 ||
 		    strcmp(t.name, "fw") != 0)
 			abort();
+		for (const char *v = t.version; *v; v++)
+			if ((unsigned char)*v < 0x20 || *v == 0x7f)
+				abort(); /* control bytes never get through */
 	}
 	json_decref(j);
 	return 0;

@@ -5,6 +5,9 @@
  * and version order.
  */
 #include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +50,21 @@ static int recover(struct bw_dev *d, struct bw_err *err)
 	return dirty ? bw_dev_save(d, NULL, 0, err) : 0;
 }
 
+/* With no download recorded, files in downloads/ are leftovers of a power
+ * cut between "installed" and the unlink that follows it. */
+static void sweep_downloads(struct bw_dev *d)
+{
+	DIR *dir;
+	struct dirent *de;
+
+	if (d->st.dl_state != BW_DEV_DL_NONE || (dir = opendir(d->ddir)) == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(dir), de->d_name, 0);
+	closedir(dir);
+}
+
 static int make_dirs(struct bw_dev *d, struct bw_err *err)
 {
 	int rc = bw_io_mkdirs(d->cfg.state_dir, 0700, err);
@@ -83,6 +101,8 @@ int bw_dev_open(const char *config_path, struct bw_dev **out,
 		rc = bw_dev_state_load(d->db, &d->st, err);
 	if (rc == 0)
 		rc = recover(d, err);
+	if (rc == 0)
+		sweep_downloads(d);
 	free(dbp);
 	if (rc != 0) {
 		bw_dev_free(d);
@@ -202,6 +222,16 @@ static int custom_version(const json_t *v, char *out, size_t cap)
 	return 0;
 }
 
+/* Names and versions end up on terminals and in logs: no control bytes
+ * (UTF-8 is fine). A target that carries them is not one we install. */
+static int no_controls(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 int bw_dev_target_matches(const struct bw_dev_config *c, const char *name,
 			  uint64_t length, const void *custom_json,
 			  struct bw_dev_target *t)
@@ -210,7 +240,8 @@ int bw_dev_target_matches(const struct bw_dev_config *c, const char *name,
 
 	memset(t, 0, sizeof(*t));
 	t->bootfw = -1;
-	if (!json_is_object(cu) || strlen(name) >= sizeof(t->name))
+	if (!json_is_object(cu) || strlen(name) >= sizeof(t->name) ||
+	    !no_controls(name))
 		return 0;
 	if (!json_has_string(json_object_get(cu, "hardwareIds"),
 			     c->hardware_id))
@@ -220,7 +251,7 @@ int bw_dev_target_matches(const struct bw_dev_config *c, const char *name,
 	    !json_has_string(json_object_get(cu, "tags"), c->tag))
 		return 0;
 	if (!custom_version(json_object_get(cu, "version"), t->version,
-			    sizeof(t->version)))
+			    sizeof(t->version)) || !no_controls(t->version))
 		return 0;
 	fw = json_object_get(cu, "bootfirmware_version");
 	if (json_is_integer(fw) && json_integer_value(fw) >= 0)

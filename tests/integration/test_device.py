@@ -648,6 +648,9 @@ class PowerLoss(DeviceTest):
         st = self.dev.status()
         self.assertIn("current: fw-2 version 2", st, st)
         self.assertIn("pending: none", st)
+        # No stray download survives the cut (swept at start-up).
+        self.assertEqual(os.listdir(os.path.join(self.dev.state,
+                                                 "downloads")), [])
 
     def test_kill_at_every_durable_write(self):
         self.standard_repo(v2_size=2 * 1024 * 1024)

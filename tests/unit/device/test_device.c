@@ -335,6 +335,9 @@ static void test_device_match__custom(void **state)
 			       "\"tags\":[\"main\"],\"bootfirmware_version\":"
 			       "\"-1\"}", &t), 0);
 	assert_int_equal(match("[1]", &t), 0);
+	/* Terminal escapes in a version: not installable here. */
+	assert_int_equal(match("{\"version\":\"3\\u001b[2J\",\"hardwareIds\":"
+			       "[\"hw\"],\"tags\":[\"main\"]}", &t), 0);
 }
 
 /* ---- recovery and the crash hook ---------------------------------------- */
