@@ -37,7 +37,30 @@ BULWARKD = os.path.join(BIN, "bulwarkd")
 FACTORY = "acme"
 
 
+def _canon(o):
+    if isinstance(o, bool):
+        return "true" if o else "false"
+    if o is None:
+        return "null"
+    if isinstance(o, int):
+        return str(o)
+    if isinstance(o, str):  # raw UTF-8; only '"' and '\\' are escaped
+        return '"' + o.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(o, list):
+        return "[" + ",".join(_canon(x) for x in o) + "]"
+    if isinstance(o, dict):
+        return "{" + ",".join(_canon(k) + ":" + _canon(o[k])
+                              for k in sorted(o)) + "}"
+    raise TypeError(type(o))
+
+
 def canonical(obj):
+    """Canonical JSON as securesystemslib writes it (what TUF signs)."""
+    return _canon(obj).encode()
+
+
+def served(obj):
+    """Compact sorted JSON (valid JSON: escapes control characters)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False).encode()
 
@@ -71,8 +94,8 @@ class TufKey:
 
 
 def envelope(signed, keys):
-    return canonical({"signatures": [k.sign(signed) for k in keys],
-                      "signed": signed})
+    return served({"signatures": [k.sign(signed) for k in keys],
+                   "signed": signed})
 
 
 class Tuf:
