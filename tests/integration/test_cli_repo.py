@@ -520,6 +520,55 @@ class BadInputTest(RepoTestBase):
         self.client(["--prod", "--tag", "prod"], "fw", "http")
 
 
+def tufjs_dir():
+    d = os.environ.get("BW_TUFJS_DIR")
+    if d and shutil.which("node") and os.path.isdir(
+            os.path.join(d, "node_modules", "tuf-js")):
+        return d
+    return None
+
+
+@unittest.skipUnless(tufjs_dir(), "tuf-js not installed (set BW_TUFJS_DIR "
+                     "to a directory where `npm install tuf-js` ran)")
+class TufJsInteropTest(RepoTestBase):
+    """Another TUF implementation (tuf-js) accepts the exported repository
+    unchanged: root rotations, production threshold 3, both flavours."""
+
+    def test_tufjs_accepts_export(self):
+        self.bw("factory", "init", self.ws, "--name", "acme")
+        fw = self.write("fw.bin", os.urandom(4096))
+        self.bw("targets", "add", fw, "--name", "dir/fw.bin", "--version",
+                "1", "--hardware-id", "hw")
+        self.bw("keys", "tuf", "rotate-offline-key", "--role", "root",
+                "--keys", self.keys("root-1.tar.gz"), "--out",
+                self.path("r2.tar.gz"))
+        self.bw("keys", "tuf", "updates", "init")
+        self.bw("keys", "tuf", "updates", "add-offline-key", "--role",
+                "targets", "--out", self.path("t2.tar.gz"), "--key-type",
+                "ecdsa")
+        self.bw("keys", "tuf", "updates", "set-threshold", "--role",
+                "targets", "3")
+        self.bw("keys", "tuf", "updates", "sign", "--keys",
+                self.path("r2.tar.gz"))
+        self.bw("keys", "tuf", "updates", "apply")
+        self.bw("targets", "promote", "--version", "1", "--tag", "prod",
+                "--keys", self.keys("targets-1.tar.gz"), "--keys",
+                self.path("t2.tar.gz"))
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              "tufjs_client.cjs")
+        env = dict(self.env, BW_TUFJS_DIR=tufjs_dir())
+        for args in ([], ["--prod", "--tag", "prod"]):
+            out = self.path("exp%d" % len(args))
+            self.bw("repo", "export", out, *args)
+            with bwtest.StaticServer(out) as srv:
+                p = run(["node", script,
+                         os.path.join(out, "metadata", "1.root.json"),
+                         srv.url("metadata/"), srv.url("targets/"),
+                         out + "-tufjs", "dir/fw.bin"], env=env)
+            self.assertIn("root 3", p.stdout)
+            self.assertIn("ok dir/fw.bin 4096", p.stdout)
+
+
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
 
