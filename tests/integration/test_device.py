@@ -198,6 +198,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              (start, len(body) - 1, len(body)))
         self.send_header("Content-Length", str(len(body) - start))
         self.end_headers()
+        delay = s.slow.get(name)
+        if delay is not None:
+            # Drip 64 KiB at a time so a test can pull the plug mid-way.
+            for i in range(start, len(body), 65536):
+                try:
+                    self.wfile.write(body[i:i + 65536])
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(delay)
+            return
         cut = s.cut.pop(name, None)
         if cut is not None:
             # Announce everything, send cut bytes, hang up: a dropped link.
@@ -251,6 +262,7 @@ class RepoServer:
         h.top, h.lock, h.log, h.events = top, threading.Lock(), [], []
         h.tamper, h.cut, h.events_down, h.sign = {}, {}, False, sign
         h.connections = 0
+        h.slow = {}
         self.scheme = "http"
         if tls is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -471,6 +483,57 @@ class Lifecycle(DeviceTest):
         p = self.dev.run("check")
         self.assertExit(p, 1)
         self.assertIn("url is not set", p.stderr)
+
+    def test_power_cut_during_download_resumes(self):
+        self.standard_repo(v2_size=4 * 1024 * 1024)
+        self.srv.httpd.slow["fw-2"] = 0.02
+        dl = os.path.join(self.dev.state, "downloads")
+        proc = subprocess.Popen([AGENT, "pull", "--config", self.dev.config],
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            part = None
+            while time.monotonic() < deadline:
+                parts = [f for f in os.listdir(dl) if f.endswith(".part")] \
+                    if os.path.isdir(dl) else []
+                if parts and os.path.getsize(os.path.join(dl, parts[0])) \
+                        > 512 * 1024:
+                    part = os.path.join(dl, parts[0])
+                    break
+                time.sleep(0.02)
+            self.assertIsNotNone(part, "download never started")
+            proc.send_signal(signal.SIGKILL)  # the plug
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        size = os.path.getsize(part)
+        self.assertLess(size, len(self.v2))
+        self.assertIn("download: partial fw-2", self.dev.status())
+        del self.srv.httpd.slow["fw-2"]
+        self.assertExit(self.dev.run("pull"), OK)
+        ranges = [r for (_, path, _, r) in self.srv.httpd.log
+                  if path.endswith("/fw-2") and r]
+        self.assertEqual(ranges, ["bytes=%d-" % size])
+        self.assertExit(self.dev.run("install"), REBOOT)
+        self.assertEqual(sha(self.dev.slot[1]),
+                         hashlib.sha256(self.v2).hexdigest())
+
+    def test_operator_cancels_pending_install(self):
+        self.standard_repo()
+        self.assertExit(self.dev.run("pull"), OK)
+        self.assertExit(self.dev.run("install"), REBOOT)
+        self.assertExit(self.dev.run("rollback"), ROLLED_BACK)
+        st = self.dev.status()
+        self.assertIn("pending: none", st)
+        self.assertIn("slot B: bad", st)
+        p = self.dev.run("boot")
+        self.assertIn("slot A", p.stdout)
+        self.assertExit(self.dev.run("run"), NO_PENDING)
+        p = self.dev.run("check")
+        self.assertIn("update available: fw-1", p.stdout)
 
     def test_tampered_target_refused_before_install(self):
         self.standard_repo()
