@@ -255,4 +255,11 @@ struct bw_dev_register_opts {
 /* Returns a BW_DEV_EXIT_* code. */
 int bw_dev_register(const struct bw_dev_register_opts *o);
 
+/* token_cert.c: store cert_pem in the token o selects (token_label, pin,
+ * module) as a CKO_CERTIFICATE with this label and CKA_ID. */
+struct bw_pkcs11_opts;
+int bw_dev_token_store_cert(const struct bw_pkcs11_opts *o, const char *label,
+			    const uint8_t *id, size_t id_len,
+			    const char *cert_pem, struct bw_err *err);
+
 #endif

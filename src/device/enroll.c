@@ -147,9 +147,11 @@ static int check_inputs(struct enroll *e)
 
 /* ---- the key ------------------------------------------------------------- */
 
+/* CKA_ID of the device key and its certificate in the token. */
+static const uint8_t key_id[] = {0xb1, 0x0d};
+
 static int make_token_key(struct enroll *e)
 {
-	static const uint8_t id[] = {0xb1, 0x0d};
 	struct bw_err err = {0};
 	int rc;
 
@@ -162,8 +164,8 @@ static int make_token_key(struct enroll *e)
 	e->p11.pin = e->pin;
 	if (e->o->force) /* replacing an identity: the old key goes */
 		bw_pkcs11_delete_key(&e->p11, NULL, NULL);
-	rc = bw_pkcs11_keygen(&e->p11, BW_KEY_ECDSA_P256, e->key_label, id,
-			      sizeof(id), &err);
+	rc = bw_pkcs11_keygen(&e->p11, BW_KEY_ECDSA_P256, e->key_label, key_id,
+			      sizeof(key_id), &err);
 	if (rc != 0)
 		return say(rc == BW_EEXIST ? BW_DEV_EXIT_ALREADY_REGISTERED
 					   : BW_DEV_EXIT_FAIL,
@@ -380,6 +382,14 @@ static int store(struct enroll *e)
 				strlen(chain ? chain : cert), 0644);
 	if (rc == 0 && toml != NULL)
 		rc = write_file(e, "sota.toml", toml, strlen(toml), 0644);
+	if (rc == 0 && !e->o->use_key_file) {
+		struct bw_err err = {0};
+
+		/* The certificate also goes next to its key in the token. */
+		if (bw_dev_token_store_cert(&e->p11, e->key_label, key_id,
+					    sizeof(key_id), cert, &err) != 0)
+			rc = say(BW_DEV_EXIT_FAIL, "%s", err.msg);
+	}
 	if (rc == 0 && identity_text(e, &id) != 0)
 		rc = say(BW_DEV_EXIT_FAIL, "out of memory");
 	/* Last: its presence means "registered". */

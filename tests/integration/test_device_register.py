@@ -197,6 +197,9 @@ class Register(unittest.TestCase):
         objs = self.token_objects()
         self.assertIn("bulwark-device", objs)
         self.assertIn("never extractable", objs)
+        # The certificate is in the token too, next to its key.
+        self.assertIn("Certificate Object", objs)
+        self.assertIn("0a1b2c3d-0000-4000-8000-000000000001", objs)
         # Twice: refused.
         p = self.register()
         self.assertEqual(p.returncode, ALREADY_REGISTERED, p.stderr)
@@ -255,8 +258,9 @@ class Register(unittest.TestCase):
         self.assertEqual(p.returncode, OK, p.stderr)
         with open(os.path.join(self.dev.state, "client.pem")) as f:
             self.assertNotEqual(f.read(), first)
+        # Key pair and certificate, the old ones gone.
         self.assertEqual(self.token_objects().count("label:      "
-                                                    "bulwark-device"), 2)
+                                                    "bulwark-device"), 3)
 
 
 if __name__ == "__main__":
