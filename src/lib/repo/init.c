@@ -240,6 +240,8 @@ static int build(struct init_ctx *c, struct bw_err *err)
 	if (rc == 0)
 		rc = config(c, err);
 	if (rc == 0)
+		rc = bw_repo__txn_put(&c->t, ".lock", "", 0, 0600, err);
+	if (rc == 0)
 		rc = bw_repo__txn_commit(&c->t, err);
 	return rc;
 }
@@ -285,6 +287,7 @@ int bw_repo_init(const char *dir, const struct bw_repo_init_opts *opts,
 	c.o = &o;
 	c.r.dir = stage;
 	c.r.now = o.now;
+	c.r.lock_fd = -1;
 	bw_repo_expiry_defaults(&c.r.exp);
 	if (o.expiry.root)
 		c.r.exp.root = o.expiry.root;

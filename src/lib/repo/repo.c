@@ -2,6 +2,10 @@
  * Opening a factory workspace and reading its state (layout: repo_priv.h).
  */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,21 +83,72 @@ static int count_roots(struct bw_repo *r, struct bw_err *err)
 	return 0;
 }
 
+/* One command at a time per workspace (two would both write version N+1). */
+static int lock_dir(struct bw_repo *r, struct bw_err *err)
+{
+	char *p = bw_repo__path(r->dir, ".lock");
+	int rc = 0;
+
+	if (p == NULL)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	r->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (r->lock_fd < 0)
+		rc = bw_err_set(err, BW_EIO, "%s: %s", p, strerror(errno));
+	else if (flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0)
+		rc = bw_err_set(err, BW_ESTATE,
+				"another bulwark command is using %s", r->dir);
+	free(p);
+	return rc;
+}
+
+static int stray_cb(const char *p, const struct stat *st, int flag,
+		    struct FTW *f)
+{
+	size_t n = strlen(p), k = strlen(BW_REPO_NEW_SUFFIX);
+
+	(void)st;
+	(void)f;
+	if (flag == FTW_F && n > k &&
+	    strcmp(p + n - k, BW_REPO_NEW_SUFFIX) == 0)
+		(void)unlink(p);
+	return 0;
+}
+
+/*
+ * Under the lock: finish a commit whose journal exists, then drop files
+ * staged by a command that died before its journal (the workspace is as
+ * that command found it).
+ */
+static int tidy(struct bw_repo *r, struct bw_err *err)
+{
+	int rc = bw_repo__txn_recover(r->dir, err);
+
+	if (rc == 0)
+		(void)nftw(r->dir, stray_cb, 16, FTW_PHYS);
+	return rc;
+}
+
 int bw_repo_open(const char *dir, struct bw_repo **out, struct bw_err *err)
 {
 	struct bw_repo *r = calloc(1, sizeof(*r));
 	char *p = NULL;
-	int rc;
+	int rc = 0;
 
 	*out = NULL;
 	if (r == NULL || (r->dir = strdup(dir)) == NULL) {
 		free(r);
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	}
-	rc = bw_repo__txn_recover(dir, err);
+	r->lock_fd = -1;
 	p = bw_repo__path(dir, "factory.json");
-	if (rc == 0 && p == NULL)
+	if (p == NULL)
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+	else if (access(p, F_OK) != 0)
+		rc = BW_ENOTFOUND;
+	if (rc == 0)
+		rc = lock_dir(r, err);
+	if (rc == 0)
+		rc = tidy(r, err);
 	if (rc == 0)
 		rc = bw_repo__read_json(p, BW_REPO_MAX_SMALL, &r->cfg, err);
 	if (rc == BW_ENOTFOUND)
@@ -123,6 +178,8 @@ void bw_repo_free(struct bw_repo *r)
 	for (size_t i = 0; i < BW_ONLINE_N; i++)
 		bw_signer_free(r->online[i]);
 	json_decref(r->cfg);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd); /* releases the flock */
 	free(r->dir);
 	free(r);
 }

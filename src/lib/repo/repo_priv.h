@@ -13,6 +13,7 @@
  *   targets/<sha256>               target files, content-addressed
  *   proposal.json                  ceremony in progress (default location)
  *   .txn                           commit journal (only during a commit)
+ *   .lock                          flock'd by the command using DIR
  */
 #ifndef BW_REPO_PRIV_H
 #define BW_REPO_PRIV_H
@@ -47,6 +48,7 @@ struct bw_repo {
 	int64_t now;
 	struct bw_repo_expiry exp;
 	struct bw_signer *online[BW_ONLINE_N]; /* loaded on first use */
+	int lock_fd; /* DIR/.lock, flock'd while open; -1 if none */
 };
 
 /* A set of files to replace together (txn.c). */

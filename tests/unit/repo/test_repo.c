@@ -158,6 +158,28 @@ static void test_repo_txn__crash_after_each_rename(void **state)
 	}
 }
 
+/* A command that died before its journal: its staged files go, the
+ * workspace is as it was; a second opener is refused while one is open. */
+static void test_repo_open__tidies_and_locks(void **state)
+{
+	struct fx *f = *state;
+	struct bw_repo *r2 = NULL;
+	struct bw_err err = {0};
+	char *stray = pathf(f->ws, "ci/targets.json.bw-new");
+
+	assert_int_equal(bw_io_write_atomic(stray, "junk", 4, 0644, NULL), 0);
+	assert_int_equal(bw_repo_open(f->ws, &r2, &err), BW_ESTATE);
+	assert_null(r2);
+	bw_repo_free(f->r);
+	f->r = NULL;
+	assert_int_equal(bw_repo_open(f->ws, &f->r, &err), 0);
+	assert_false(exists(f->ws, "ci/targets.json.bw-new"));
+	assert_true(exists(f->ws, "ci/targets.json"));
+	assert_int_equal(bw_repo_verify(f->r, NULL, NULL, &err), 0);
+	assert_int_equal(bw_repo_open(f->tmp, &r2, &err), BW_ENOTFOUND);
+	free(stray);
+}
+
 /* ---- key archives ------------------------------------------------------- */
 
 static void test_repo_archive__roundtrip_and_refusals(void **state)
@@ -361,6 +383,8 @@ int main(void)
 		test_repo_txn__dispose_leaves_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_repo_txn__crash_after_each_rename, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_repo_open__tidies_and_locks,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_repo_archive__roundtrip_and_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
