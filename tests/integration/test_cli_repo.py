@@ -398,6 +398,30 @@ class BadInputTest(RepoTestBase):
                             self.keys("targets-1.tar.gz"),
                             msg="no CI target has version 9")
 
+    def test_killed_command(self):
+        """SIGKILL during `targets add` at several points: afterwards the
+        workspace is either exactly as before or has the new target, and
+        it verifies either way."""
+        big = self.path("big.img")
+        with open(big, "wb") as f:
+            f.write(os.urandom(1 << 20) * 48)
+        for i, delay in enumerate((0.02, 0.1, 0.3, 0.6)):
+            before = tree_state(self.ws)
+            p = subprocess.Popen([BULWARK, "targets", "add", big, "--name",
+                                  "big-%d" % i, "--version", "7",
+                                  "--hardware-id", "hw"], env=self.env,
+                                 stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            try:
+                p.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                p.kill()
+            p.wait(timeout=TIMEOUT)
+            lst = self.bw("targets", "list").stdout
+            if "big-%d" % i not in lst:
+                self.assertEqual(before, tree_state(self.ws))
+            self.bw("keys", "tuf", "verify")
+
     def test_stale_pending(self):
         """Pending targets overtaken by a ceremony's re-signed v2."""
         self.bw("targets", "promote", "--version", "1", "--tag", "prod",
