@@ -262,6 +262,104 @@ out:
 	return rc;
 }
 
+/* The version that meta[name] of signed metadata md lists, or -1. */
+static int64_t listed_version(const uint8_t *md, size_t len, const char *name)
+{
+	json_t *env = NULL;
+	int64_t v = -1;
+
+	if (bw_json_parse(md, len, NULL, &env, NULL))
+		return -1;
+	v = json_integer_value(json_object_get(
+	    json_object_get(
+		json_object_get(json_object_get(env, "signed"), "meta"), name),
+	    "version"));
+	json_decref(env);
+	return v ? v : -1;
+}
+
+/* Keep an exported online role as it is if it verifies, is newer than the
+ * stored one and lists `lists_version` of the role below it. */
+static int keep_exported(struct bw_srv_repo *r, const struct bw_meta_rec *root,
+			 const char *flavour, const char *tag, const char *role,
+			 const uint8_t *md, size_t len, const char *below,
+			 int64_t lists_version, int64_t now,
+			 struct bw_meta_rec *out)
+{
+	struct bw_meta_rec cur;
+	int rc = 0;
+
+	memset(&cur, 0, sizeof(cur));
+	if (!md ||
+	    bw_tuf_verify_role(root->data, root->len, role, md, len, now, NULL,
+			       NULL) ||
+	    listed_version(md, len, below) != lists_version ||
+	    rec_fill(out, flavour, tag, md, len, NULL))
+		return 0;
+	rc = newest(r, flavour, tag, role, &cur, NULL);
+	free(cur.data);
+	if (rc == 0 && cur.version >= out->version)
+		return 0;
+	return rc == 0 || rc == BW_ENOTFOUND;
+}
+
+int bw_srv_repo_import(struct bw_srv_repo *r, const char *flavour,
+		       const char *tag, const struct bw_srv_import_md *md,
+		       int64_t now, int *kept, struct bw_err *err)
+{
+	struct bw_meta_rec root, cur, tg, sn, ts;
+	int64_t version = 0;
+	int rc = 0;
+
+	*kept = 0;
+	memset(&root, 0, sizeof(root));
+	memset(&cur, 0, sizeof(cur));
+	memset(&sn, 0, sizeof(sn));
+	memset(&ts, 0, sizeof(ts));
+	if ((rc = newest(r, flavour, "", "root", &root, err)) ||
+	    (rc =
+		 bw_tuf_verify_role(root.data, root.len, "targets", md->targets,
+				    md->targets_len, now, &version, err)) ||
+	    (rc = rec_fill(&tg, flavour, tag, md->targets, md->targets_len,
+			   err)))
+		goto out;
+	rc = newest(r, flavour, tag, "targets", &cur, err);
+	if (!rc && version <= cur.version) {
+		rc = bw_err_set(err, BW_EROLLBACK,
+				"targets version %lld is not above %lld",
+				(long long)version, (long long)cur.version);
+		goto out;
+	}
+	if ((rc && rc != BW_ENOTFOUND) ||
+	    (rc = r->store->ops->begin(r->store, err)))
+		goto out;
+	if ((rc = r->store->ops->meta_put(r->store, &tg, now, err)))
+		goto fail;
+	if (keep_exported(r, &root, flavour, tag, "snapshot", md->snapshot,
+			  md->snapshot_len, "targets.json", tg.version, now,
+			  &sn) &&
+	    keep_exported(r, &root, flavour, tag, "timestamp", md->timestamp,
+			  md->timestamp_len, "snapshot.json", sn.version, now,
+			  &ts)) {
+		/* version numbers continue where the static repository was */
+		*kept = 1;
+		if ((rc = r->store->ops->meta_put(r->store, &sn, now, err)) ||
+		    (rc = r->store->ops->meta_put(r->store, &ts, now, err)))
+			goto fail;
+	} else if ((rc = publish_snapshot_chain(r, &root, flavour, tag, &tg,
+						now, err))) {
+		goto fail;
+	}
+	if (!(rc = r->store->ops->commit(r->store, err)))
+		goto out;
+fail:
+	r->store->ops->rollback(r->store);
+out:
+	free(root.data);
+	free(cur.data);
+	return rc;
+}
+
 /* The CI targets object to extend: the newest one's, or an empty one. */
 static int ci_targets_current(struct bw_srv_repo *r, json_t **targets,
 			      struct bw_err *err)

@@ -138,6 +138,35 @@ int bw_srv_repo_targets_upload(struct bw_srv_repo *r, const char *flavour,
 			       const char *tag, const uint8_t *md, size_t len,
 			       int64_t now, struct bw_err *err);
 
+/* What a static export (`bulwark repo export`) holds for one flavour/tag;
+ * snapshot and timestamp may be NULL. */
+struct bw_srv_import_md {
+	const uint8_t *targets, *snapshot, *timestamp;
+	size_t targets_len, snapshot_len, timestamp_len;
+};
+
+/*
+ * Seed (flavour, tag) from a static export: targets must verify against
+ * the newest stored root (TUF rules, unexpired) and be above the stored
+ * version. The exported snapshot and timestamp are kept as they are when
+ * they verify, chain (timestamp -> snapshot -> targets version) and are
+ * newer than what is stored (*kept = 1), so devices that used the static
+ * repository see no version go back; otherwise the server signs a new
+ * snapshot and timestamp. One transaction.
+ */
+int bw_srv_repo_import(struct bw_srv_repo *r, const char *flavour,
+		       const char *tag, const struct bw_srv_import_md *md,
+		       int64_t now, int *kept, struct bw_err *err);
+
+/*
+ * bulwarkd --import: every DIR/metadata/N.root.json above the stored
+ * root (in order, each verified), then targets/snapshot/timestamp as
+ * bw_srv_repo_import, then the target files targets.json lists, copied
+ * from DIR/targets/ into the gateway's targets_dir.
+ */
+int bw_srv_import(struct bw_srv *srv, const char *dir, const char *flavour,
+		  const char *tag, struct bw_err *err);
+
 /* Add (or replace) one CI target: new CI targets, snapshot, timestamp. */
 int bw_srv_repo_ci_target_add(struct bw_srv_repo *r, const char *name,
 			      json_t *fileinfo, int64_t now,

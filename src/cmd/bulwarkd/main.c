@@ -24,6 +24,11 @@ static const struct opt opts[] = {
     {"--config", "FILE", "configuration file (default " DEFAULT_CONFIG ")"},
     {"--set", "SECTION.KEY=VALUE", "override one key (repeatable)"},
     {"--role", "LIST", "listeners to run: gateway,admin,registration or all"},
+    {"--import", "DIR",
+     "seed the repository from a static export (bulwark repo export), then "
+     "exit"},
+    {"--flavour", "ci|production", "with --import: which flavour DIR holds"},
+    {"--tag", "T", "with --import --flavour production: the tag"},
     {"--check-config", NULL,
      "check the configuration and every file it names, then exit"},
     {"--version", NULL, "print the version"},
@@ -50,6 +55,7 @@ struct args {
 	const char *sets[64];
 	size_t nsets;
 	const char *role;
+	const char *import_dir, *flavour, *tag;
 	int check;
 };
 
@@ -74,6 +80,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->sets[a->nsets++] = argv[++i];
 		} else if (!strcmp(o, "--role") && has_arg) {
 			a->role = argv[++i];
+		} else if (!strcmp(o, "--import") && has_arg) {
+			a->import_dir = argv[++i];
+		} else if (!strcmp(o, "--flavour") && has_arg) {
+			a->flavour = argv[++i];
+		} else if (!strcmp(o, "--tag") && has_arg) {
+			a->tag = argv[++i];
 		} else {
 			fprintf(stderr, "bulwarkd: bad option %.64s\n", o);
 			usage(stderr);
@@ -101,7 +113,7 @@ static int configure(const struct args *a, struct bw_srv_config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct args a = {DEFAULT_CONFIG, {0}, 0, NULL, 0};
+	struct args a = {DEFAULT_CONFIG, {0}, 0, NULL, NULL, NULL, NULL, 0};
 	struct bw_srv_config cfg;
 	struct bw_srv *srv = NULL;
 	struct bw_err err = {0};
@@ -109,6 +121,14 @@ int main(int argc, char **argv)
 
 	if (rc)
 		return rc;
+	if (a.import_dir &&
+	    (!a.flavour ||
+	     (strcmp(a.flavour, "ci") && strcmp(a.flavour, "production")) ||
+	     (!strcmp(a.flavour, "production") != !!a.tag))) {
+		fprintf(stderr, "bulwarkd: --import needs --flavour ci, or "
+				"--flavour production --tag T\n");
+		return 2;
+	}
 	bw_srv_config_init(&cfg);
 	if (configure(&a, &cfg))
 		return 1;
@@ -125,7 +145,14 @@ int main(int argc, char **argv)
 		bw_srv_free(srv);
 		return 1;
 	}
-	rc = bw_srv_run(srv);
+	if (a.import_dir) {
+		rc = bw_srv_import(srv, a.import_dir, a.flavour,
+				   a.tag ? a.tag : "", &err);
+		if (rc)
+			bw_srv_log(BW_SRV_LOG_ERR, "import: %s", err.msg);
+	} else {
+		rc = bw_srv_run(srv);
+	}
 	bw_srv_free(srv);
 	return rc ? 1 : 0;
 }
