@@ -113,15 +113,48 @@ static void line(struct rv *v, int problem, const char *fmt, ...)
 		v->fn(v->ctx, problem, msg);
 }
 
+static int has_id(const json_t *ids, const char *kid)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(ids, i, x)
+	{
+		if (strcmp(json_string_value(x), kid) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Key ids in a's role but not in b's, as "+"/"-" lines with key type. */
+static void diff_ids(struct rv *v, const json_t *a, const json_t *b,
+		     const json_t *keys, const char *sign)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(a, i, x)
+	{
+		const char *kid = json_string_value(x);
+		const json_t *k = json_object_get(keys, kid);
+
+		if (!has_id(b, kid))
+			line(v, 0, "            %s %s (%s)", sign, kid,
+			     json_string_value(json_object_get(k, "scheme")));
+	}
+}
+
+/* Computed from the two roots, not taken from the proposal's summary. */
 static void diff_role(struct rv *v, const json_t *o, const json_t *n,
 		      const char *role)
 {
-	const json_t * or = json_object_get(json_object_get(o, "roles"), role);
+	const json_t *orr = json_object_get(json_object_get(o, "roles"), role);
 	const json_t *nr = json_object_get(json_object_get(n, "roles"), role);
-	json_int_t ot = json_integer_value(json_object_get(or, "threshold"));
+	const json_t *oids = json_object_get(orr, "keyids");
+	const json_t *nids = json_object_get(nr, "keyids");
+	json_int_t ot = json_integer_value(json_object_get(orr, "threshold"));
 	json_int_t nt = json_integer_value(json_object_get(nr, "threshold"));
-	size_t nk = json_array_size(json_object_get(nr, "keyids"));
-
+	size_t nk = json_array_size(nids);
 	char was[48] = "";
 
 	if (ot != nt)
@@ -129,6 +162,8 @@ static void diff_role(struct rv *v, const json_t *o, const json_t *n,
 			 ot);
 	line(v, 0, "  %-9s threshold %" JSON_INTEGER_FORMAT "%s of %zu key(s)",
 	     role, nt, was, nk);
+	diff_ids(v, nids, oids, json_object_get(n, "keys"), "+");
+	diff_ids(v, oids, nids, json_object_get(o, "keys"), "-");
 	if ((size_t)nt > nk)
 		line(v, 1,
 		     "%s threshold %" JSON_INTEGER_FORMAT
@@ -273,7 +308,7 @@ int bw_repo_proposal_review(struct bw_repo *r, struct bw_repo_proposal *p,
 	if (json_array_size(json_object_get(p->doc, "changes")) == 0)
 		line(&v, 0,
 		     "  (no changes: a re-signed root with a new expiry)");
-	line(&v, 0, "production root roles:");
+	line(&v, 0, "production root roles (+ added, - removed keys):");
 	for (i = 0; i < 4; i++)
 		diff_role(&v, json_object_get(old, "signed"), nsg, roles[i]);
 	expiry_line(r, &v, "the new root", nsg);
