@@ -521,6 +521,42 @@ class Lifecycle(DeviceTest):
         self.assertEqual(sha(self.dev.slot[1]),
                          hashlib.sha256(self.v2).hexdigest())
 
+    def test_offline_bundle_resumes_from_part(self):
+        """file:// (an offline bundle) resumes with a range read too."""
+        self.standard_repo(v2_size=1024 * 1024)
+        self.dev.write_config("file://" + self.repo.top,
+                              "[server]\ntargets_url = file://%s/repo/"
+                              "targets/\nevents_url =\n" % self.repo.top)
+        self.assertExit(self.dev.run("check"), UPDATE)
+        dl = os.path.join(self.dev.state, "downloads")
+        os.makedirs(dl, exist_ok=True)
+        part = os.path.join(dl, hashlib.sha256(self.v2).hexdigest() +
+                            ".img.part")
+        with open(part, "wb") as f:
+            f.write(self.v2[:300000])
+        self.assertExit(self.dev.run("pull"), OK)
+        self.assertExit(self.dev.run("install"), REBOOT)
+        self.assertEqual(sha(self.dev.slot[1]),
+                         hashlib.sha256(self.v2).hexdigest())
+
+    def test_corrupted_part_is_dropped(self):
+        """A part whose bytes are not a prefix of the target fails the
+        hash, is deleted, and the next pull starts from byte 0."""
+        self.standard_repo(v2_size=2 * 1024 * 1024)
+        self.srv.httpd.cut["fw-2"] = 512 * 1024
+        self.assertExit(self.dev.run("pull"), DL_FAILED)
+        dl = os.path.join(self.dev.state, "downloads")
+        part = [os.path.join(dl, f) for f in os.listdir(dl)][0]
+        with open(part, "r+b") as f:
+            f.write(b"\xff" * 100)
+        self.assertExit(self.dev.run("pull"), VERIFY_FAILED)
+        self.assertFalse(os.path.exists(part))
+        self.assertExit(self.dev.run("install"), NOT_FOUND)
+        self.assertExit(self.dev.run("pull"), OK)
+        ranges = [r for (_, path, _, r) in self.srv.httpd.log
+                  if path.endswith("/fw-2")]
+        self.assertEqual(ranges[-1], None)  # from byte 0
+
     def test_operator_cancels_pending_install(self):
         self.standard_repo()
         self.assertExit(self.dev.run("pull"), OK)

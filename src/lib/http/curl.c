@@ -28,6 +28,7 @@ struct transfer {
 	bw_fetch_sink_fn sink;
 	void *sink_ctx;
 	int rc; /* why the write callback stopped the transfer */
+	int is_file; /* file:// has no status code */
 	long status;
 	CURL *easy;
 };
@@ -40,9 +41,10 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	/* Only a successful response body goes to the sink. */
 	if (t->status == 0)
 		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
-	/* file:// reports no response code: the body is the file. */
-	if (t->status == 0 && t->offset == 0)
-		t->status = 200;
+	/* file:// reports no response code: the body is the file, or the
+	 * requested range of it (libcurl's file protocol honours Range). */
+	if (t->status == 0 && t->is_file)
+		t->status = t->offset > 0 ? 206 : 200;
 	if (t->status != 200 && t->status != 206)
 		return n;
 	/* A server that ignores Range resends from byte 0: never append
@@ -66,6 +68,7 @@ static int curl_fetch(struct bw_fetcher *f, const char *url, uint64_t offset,
 {
 	struct curl_fetcher *cf = f->ctx;
 	struct transfer t = {.offset = offset, .max_len = max_len, .sink = sink,
+			     .is_file = strncmp(url, "file:", 5) == 0,
 			     .sink_ctx = sink_ctx, .easy = cf->easy};
 	char range[64];
 	CURLcode cc;
