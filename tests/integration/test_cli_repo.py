@@ -478,9 +478,10 @@ class BadInputTest(RepoTestBase):
         prop = os.path.join(self.ws, "proposal.json")
         good = read_bytes(prop)
         doc = json.loads(good)
-        # 1. the signed root changed after signing: signatures fail.
-        doc["root"]["prod"]["signed"]["roles"]["root"]["threshold"] = 1
-        doc["root"]["prod"]["signed"]["expires"] = "2099-01-01T00:00:00Z"
+        # 1. the signed roots (both, consistently) changed after signing:
+        # the signatures no longer verify.
+        for fl in ("ci", "prod"):
+            doc["root"][fl]["signed"]["expires"] = "2099-01-01T00:00:00Z"
         with open(prop, "w") as f:
             json.dump(doc, f)
         self.assert_refused("keys", "tuf", "updates", "apply",
@@ -492,7 +493,23 @@ class BadInputTest(RepoTestBase):
                 f.write(bad)
             self.assert_refused("keys", "tuf", "updates", "apply")
             self.assert_refused("keys", "tuf", "updates", "review")
-        # 5. a proposal made for another root version.
+        # 5. a change hidden in the CI root (not shown by review): an extra
+        # CI targets key, re-signed by the admin's key afterwards.
+        doc = json.loads(good)
+        ci = doc["root"]["ci"]["signed"]
+        extra = dict(ci["keys"][ci["roles"]["targets"]["keyids"][0]])
+        extra["keyval"] = {"public": "00" * 32}
+        kid = hashlib.sha256(json.dumps(extra, sort_keys=True, separators=(
+            ",", ":")).encode()).hexdigest()
+        ci["keys"][kid] = extra
+        ci["roles"]["targets"]["keyids"].append(kid)
+        with open(prop, "w") as f:
+            json.dump(doc, f)
+        self.assert_refused("keys", "tuf", "updates", "sign", "--keys",
+                            self.keys("root-1.tar.gz"), msg="CI root")
+        self.assert_refused("keys", "tuf", "updates", "apply",
+                            msg="CI root")
+        # 6. a proposal made for another root version.
         doc = json.loads(good)
         doc["from_version"] = 7
         with open(prop, "w") as f:

@@ -499,17 +499,43 @@ static int ap_ci(struct ap *a, struct bw_err *err)
 	return rc;
 }
 
+/* Key references only for keys the new root gives that role. */
+static json_t *offline_refs(struct ap *a)
+{
+	const json_t *sg = json_object_get(staged(a->p, "prod"), "signed");
+	json_t *out = json_object(), *v;
+	const char *kid;
+
+	json_object_foreach(json_object_get(a->p->doc, "offline_keys"), kid, v)
+	{
+		const char *role =
+		    json_string_value(json_object_get(v, "role"));
+
+		if (out != NULL &&
+		    has_id(
+			json_object_get(
+			    json_object_get(json_object_get(sg, "roles"), role),
+			    "keyids"),
+			kid))
+			json_object_set(out, kid, v);
+	}
+	return out;
+}
+
 static int ap_config(struct ap *a, struct bw_err *err)
 {
 	json_t *cfg = json_deep_copy(a->r->cfg);
+	json_t *refs = offline_refs(a);
 	int rc;
 
-	if (cfg == NULL ||
-	    json_object_set(cfg, "offline_keys",
-			    json_object_get(a->p->doc, "offline_keys")) != 0)
+	if (cfg == NULL || refs == NULL) {
+		json_decref(refs);
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
-	else
+	} else if (json_object_set_new(cfg, "offline_keys", refs) != 0) {
+		rc = bw_err_set(err, BW_ENOMEM, "out of memory"); /* stolen */
+	} else {
 		rc = bw_repo__txn_put_json(&a->t, "factory.json", cfg, err);
+	}
 	if (rc == 0) {
 		json_decref(a->r->cfg);
 		a->r->cfg = cfg;

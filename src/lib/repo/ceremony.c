@@ -123,6 +123,66 @@ int bw_repo_proposal_init(struct bw_repo *r, const char *path,
 	return rc;
 }
 
+static json_t *role_of(struct bw_repo_proposal *p, const char *role)
+{
+	return json_object_get(json_object_get(staged_prod(p), "roles"), role);
+}
+
+static long key_index(json_t *ids, const char *kid)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(ids, i, v)
+	{
+		if (strcmp(json_string_value(v), kid) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+static int sole_key(const json_t *sg, const char *role, const char *kid)
+{
+	const json_t *ids = json_object_get(
+	    json_object_get(json_object_get(sg, "roles"), role), "keyids");
+
+	return json_array_size(ids) == 1 &&
+	       strcmp(json_string_value(json_array_get(ids, 0)), kid) == 0;
+}
+
+/*
+ * Admins review the production root; what they sign must not hide
+ * anything else: the CI root must be exactly the production root with
+ * the online targets key (threshold 1), and the online roles must name
+ * the online keys this proposal carries.
+ */
+static int check_flavours(struct bw_repo_proposal *p, struct bw_err *err)
+{
+	const json_t *on = json_object_get(p->doc, "online_keys");
+	const char *t = json_string_value(json_object_get(on, "targets"));
+	json_t *prod = staged_prod(p), *ci = NULL;
+	int ok;
+
+	if (!sole_key(prod, "snapshot",
+		      json_string_value(json_object_get(on, "snapshot"))) ||
+	    !sole_key(prod, "timestamp",
+		      json_string_value(json_object_get(on, "timestamp"))) ||
+	    key_index(json_object_get(role_of(p, "targets"), "keyids"), t) < 0)
+		return bw_err_set(err, BW_EFORMAT,
+				  "proposal: the root's online roles do not "
+				  "match its online keys");
+	ci = bw_repo__root_ci(prod, t);
+	ok = ci != NULL &&
+	     json_equal(ci, json_object_get(staged(p, "ci"), "signed"));
+	json_decref(ci);
+	if (!ok)
+		return bw_err_set(err, BW_EFORMAT,
+				  "proposal: the CI root is not the production "
+				  "root with the online targets key "
+				  "(tampered?)");
+	return 0;
+}
+
 int bw_repo_proposal_load(struct bw_repo *r, const char *path,
 			  struct bw_repo_proposal **out, struct bw_err *err)
 {
@@ -141,6 +201,10 @@ int bw_repo_proposal_load(struct bw_repo *r, const char *path,
 	if (rc == 0)
 		rc = bw_repo_proposal_parse(b, n, out, err);
 	free(b);
+	if (rc == 0 && (rc = check_flavours(*out, err)) != 0) {
+		bw_repo_proposal_free(*out);
+		*out = NULL;
+	}
 	if (rc != 0)
 		return rc;
 	from = json_integer_value(json_object_get((*out)->doc, "from_version"));
@@ -173,30 +237,12 @@ int bw_repo_proposal_save(struct bw_repo *r, struct bw_repo_proposal *p,
 	return rc;
 }
 
-static json_t *role_of(struct bw_repo_proposal *p, const char *role)
-{
-	return json_object_get(json_object_get(staged_prod(p), "roles"), role);
-}
-
 static int offline_role(const char *role, struct bw_err *err)
 {
 	if (role == NULL || (strcmp(role, "root") && strcmp(role, "targets")))
 		return bw_err_set(err, BW_EINVAL,
 				  "offline keys are root or targets keys");
 	return 0;
-}
-
-static long key_index(json_t *ids, const char *kid)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(ids, i, v)
-	{
-		if (strcmp(json_string_value(v), kid) == 0)
-			return (long)i;
-	}
-	return -1;
 }
 
 int bw_repo_proposal_add_key(struct bw_repo *r, struct bw_repo_proposal *p,
