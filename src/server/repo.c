@@ -499,7 +499,7 @@ int bw_srv_repo_resign(struct bw_srv_repo *r, int64_t now, int *nsigned,
 		int64_t left =
 		    json_integer_value(json_object_get(h, "expires")) - now;
 
-		if (!strcmp(role, "timestamp") &&
+		if (!strcmp(role, "timestamp") && r->o.timestamp &&
 		    left < r->o.timestamp_resign_before) {
 			int rc1 = resign_one(r, f, t, now, err);
 

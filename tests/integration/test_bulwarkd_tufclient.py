@@ -122,7 +122,7 @@ class TufClientTest(unittest.TestCase):
         # timer every second: the client must accept the newer one
         srv = c.Server(self.dir, self.tuf, extra={"signing": {
             "timestamp_expiry": "120", "timestamp_resign_before": "119",
-            "resign_interval": "1"}}).start()
+            "resign_interval": "1", "expiry_warn": "400d"}}).start()
         try:
             srv.seed()
             dev = c.device_cert(srv.pki, self.dir, "d")
@@ -138,6 +138,11 @@ class TufClientTest(unittest.TestCase):
             finally:
                 px.close()
             self.assertIn("re-signed", srv.logtext())
+            # roots expire in 365 days, under the 400-day warning
+            self.assertIn("ci root expires in", srv.logtext())
+            st, r = srv.admin("GET", "/status")
+            roots = [x for x in r["repository"] if x["role"] == "root"]
+            self.assertTrue(roots and all(x["warning"] for x in roots))
         finally:
             self.assertEqual(srv.stop(), 0)
 

@@ -265,6 +265,34 @@ static void test_server_storage__metadata_and_schema(void **state)
 	    st->ops->meta_get(st, "production", "", "timestamp", 0, &g, &err),
 	    BW_ENOTFOUND);
 	bw_store_close(st);
+	/* a database of schema 1 is migrated to the newest */
+	{
+		char cmd[800];
+
+		snprintf(
+		    cmd, sizeof(cmd),
+		    "sqlite3 %s 'DROP TABLE crls; DROP INDEX events_device;"
+		    " DELETE FROM schema_version WHERE version > 1' "
+		    "2>/dev/null",
+		    tmp_path("s3.db"));
+		if (system(cmd) == 0) {
+			json_t *lst = NULL;
+
+			assert_int_equal(
+			    bw_store_sqlite_open(tmp_path("s3.db"), &st, &err),
+			    0);
+			assert_int_equal(st->ops->crl_list(st, &lst, &err), 0);
+			assert_int_equal(json_array_size(lst), 0);
+			json_decref(lst);
+			assert_int_equal(st->ops->meta_get(st, "ci", "",
+							   "timestamp", 0, &g,
+							   &err),
+					 0);
+			assert_int_equal(g.version, 2); /* data kept */
+			free(g.data);
+			bw_store_close(st);
+		}
+	}
 	/* reopening migrates nothing twice; a newer schema is refused */
 	assert_int_equal(bw_store_sqlite_open(tmp_path("s3.db"), &st, &err), 0);
 	bw_store_close(st);
