@@ -509,7 +509,22 @@ class BadInputTest(RepoTestBase):
                             self.keys("root-1.tar.gz"), msg="CI root")
         self.assert_refused("keys", "tuf", "updates", "apply",
                             msg="CI root")
-        # 6. a proposal made for another root version.
+        # 6. a target slipped into staged production targets.
+        self.bw("targets", "promote", "--version", "1", "--tag", "prod",
+                "--keys", self.keys("targets-1.tar.gz"))
+        self.bw("keys", "tuf", "updates", "cancel")
+        self.bw("keys", "tuf", "updates", "init")
+        self.bw("keys", "tuf", "updates", "sign-prod-targets", "--keys",
+                self.keys("targets-1.tar.gz"))
+        doc = json.loads(read_bytes(prop))
+        tg = doc["prod_targets"]["prod"]["signed"]["targets"]
+        tg["evil.bin"] = dict(tg["fw"])
+        with open(prop, "w") as f:
+            json.dump(doc, f)
+        self.assert_refused("keys", "tuf", "updates", "sign-prod-targets",
+                            "--keys", self.keys("targets-1.tar.gz"),
+                            msg="differ from the published")
+        # 7. a proposal made for another root version.
         doc = json.loads(good)
         doc["from_version"] = 7
         with open(prop, "w") as f:

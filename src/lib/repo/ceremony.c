@@ -183,6 +183,44 @@ static int check_flavours(struct bw_repo_proposal *p, struct bw_err *err)
 	return 0;
 }
 
+/*
+ * A ceremony re-signs production targets for the new root; it never
+ * changes what they list. Staged targets must be the published ones,
+ * one version up, so nobody signs a target slipped into the file.
+ */
+static int check_staged(struct bw_repo *r, struct bw_repo_proposal *p,
+			struct bw_err *err)
+{
+	const char *tag;
+	json_t *env;
+	int rc = 0;
+
+	json_object_foreach(json_object_get(p->doc, "prod_targets"), tag, env)
+	{
+		const json_t *ns = json_object_get(env, "signed");
+		json_t *cur = NULL;
+		const json_t *cs;
+
+		rc = bw_repo_targets_load(r, 1, tag, &cur, err);
+		cs = json_object_get(cur, "signed");
+		if (rc == 0 &&
+		    (!json_equal(json_object_get(ns, "targets"),
+				 json_object_get(cs, "targets")) ||
+		     json_integer_value(json_object_get(ns, "version")) !=
+			 json_integer_value(json_object_get(cs, "version")) +
+			     1))
+			rc = bw_err_set(err, BW_EFORMAT,
+					"proposal: staged production targets "
+					"of '%s' differ from the published "
+					"ones (tampered?)",
+					tag);
+		json_decref(cur);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int bw_repo_proposal_load(struct bw_repo *r, const char *path,
 			  struct bw_repo_proposal **out, struct bw_err *err)
 {
@@ -201,7 +239,8 @@ int bw_repo_proposal_load(struct bw_repo *r, const char *path,
 	if (rc == 0)
 		rc = bw_repo_proposal_parse(b, n, out, err);
 	free(b);
-	if (rc == 0 && (rc = check_flavours(*out, err)) != 0) {
+	if (rc == 0 && ((rc = check_flavours(*out, err)) != 0 ||
+			(rc = check_staged(r, *out, err)) != 0)) {
 		bw_repo_proposal_free(*out);
 		*out = NULL;
 	}
