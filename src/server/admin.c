@@ -80,12 +80,50 @@ static int uuid_ok(const char *s)
 
 /* PUT /repo/<flavour>/root, PUT /repo/ci/targets,
  * PUT /repo/production/targets/<tag> */
+/*
+ * "<flavour>/root", "ci/<role>", "production/<role>/<tag>" (role below
+ * root) into its parts. 0 or BW_ENOTFOUND.
+ */
+static int repo_path(const char *rest, const char **flavour, const char **role,
+		     char *tag, size_t taglen)
+{
+	static const char *const roles[] = {"root", "targets", "snapshot",
+					    "timestamp"};
+	const char *p = NULL;
+
+	tag[0] = '\0';
+	if (!strncmp(rest, "ci/", 3))
+		*flavour = "ci", p = rest + 3;
+	else if (!strncmp(rest, "production/", 11))
+		*flavour = "production", p = rest + 11;
+	else
+		return BW_ENOTFOUND;
+	for (size_t i = 0; i < 4; i++) {
+		size_t n = strlen(roles[i]);
+
+		if (strncmp(p, roles[i], n))
+			continue;
+		*role = roles[i];
+		if (i == 0 || **flavour == 'c')
+			return p[n] ? BW_ENOTFOUND : 0;
+		/* production roles below root are per tag */
+		if (p[n] != '/' || bw_srv_tag_parse(p + n + 1, tag, taglen) ||
+		    !tag[0] || strcmp(tag, p + n + 1))
+			return BW_ENOTFOUND;
+		return 0;
+	}
+	return BW_ENOTFOUND;
+}
+
+/* PUT /repo/<flavour>/root, PUT /repo/ci/targets,
+ * PUT /repo/production/targets/<tag> */
 static void repo_upload(struct bw_srv *srv, struct evhttp_request *req,
 			const char *rest)
 {
 	struct bw_err err = {0};
 	size_t len = 0;
 	const uint8_t *md = bw_srv_http_body(req, &len);
+	const char *flavour = NULL, *role = NULL;
 	char tag[BW_STORE_TAG_MAX + 1];
 	int rc = 0;
 
@@ -93,24 +131,47 @@ static void repo_upload(struct bw_srv *srv, struct evhttp_request *req,
 		bw_srv_http_status(req, 500);
 		return;
 	}
-	if (!strcmp(rest, "ci/root") || !strcmp(rest, "production/root"))
-		rc = bw_srv_repo_root_upload(
-		    srv->repo, rest[0] == 'c' ? "ci" : "production", md, len,
-		    time(NULL), &err);
-	else if (!strcmp(rest, "ci/targets"))
-		rc = bw_srv_repo_targets_upload(srv->repo, "ci", "", md, len,
-						time(NULL), &err);
-	else if (!strncmp(rest, "production/targets/", 19) &&
-		 !bw_srv_tag_parse(rest + 19, tag, sizeof(tag)) && tag[0] &&
-		 !strcmp(tag, rest + 19))
-		rc = bw_srv_repo_targets_upload(srv->repo, "production", tag,
-						md, len, time(NULL), &err);
-	else
+	if (repo_path(rest, &flavour, &role, tag, sizeof(tag)) ||
+	    (strcmp(role, "root") && strcmp(role, "targets")))
 		rc = bw_err_set(&err, BW_ENOTFOUND, "no such repository role");
+	else if (!strcmp(role, "root"))
+		rc = bw_srv_repo_root_upload(srv->repo, flavour, md, len,
+					     time(NULL), &err);
+	else
+		rc = bw_srv_repo_targets_upload(srv->repo, flavour, tag, md,
+						len, time(NULL), &err);
 	if (rc)
 		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: upload %.64s refused: %s",
 			   rest, err.msg);
 	reply_rc(req, rc, &err, 200);
+}
+
+/* GET /repo/<flavour>/<role>[/<tag>]: the newest metadata as served (what
+ * an offline ceremony signs the next version against). */
+static void repo_get(struct bw_srv *srv, struct evhttp_request *req,
+		     const char *rest)
+{
+	struct bw_err err = {0};
+	struct bw_meta_rec m;
+	const char *flavour = NULL, *role = NULL;
+	char tag[BW_STORE_TAG_MAX + 1];
+	int rc = repo_path(rest, &flavour, &role, tag, sizeof(tag));
+
+	memset(&m, 0, sizeof(m));
+	if (rc)
+		rc = bw_err_set(&err, rc, "no such repository role");
+	else
+		rc = srv->store->ops->meta_get(srv->store, flavour, tag, role,
+					       0, &m, &err);
+	if (rc) {
+		reply_rc(req, rc, &err, 200);
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "application/json");
+	evbuffer_add(evhttp_request_get_output_buffer(req), m.data, m.len);
+	evhttp_send_reply(req, 200, "OK", NULL);
+	free(m.data);
 }
 
 /* {"name", "length", "hashes": {"sha256", ...}, "custom"?} */
@@ -396,6 +457,8 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 
 	if (!strncmp(path, "/repo/", 6) && cmd == EVHTTP_REQ_PUT) {
 		repo_upload(srv, req, path + 6);
+	} else if (!strncmp(path, "/repo/", 6) && cmd == EVHTTP_REQ_GET) {
+		repo_get(srv, req, path + 6);
 	} else if (!strcmp(path, "/repo/ci/targets/add") &&
 		   cmd == EVHTTP_REQ_POST) {
 		ci_target_add(srv, req);

@@ -328,6 +328,19 @@ class AdminTest(unittest.TestCase):
         self.assertTrue(srv.refused(dev))
         self.assertEqual(srv.device_get(known, "/device")[0], 200)
 
+    def test_get_newest_metadata(self):
+        st, r = self.srv.admin("GET", "/repo/production/root")
+        self.assertEqual(st, 200)
+        self.assertEqual(r["signed"]["roles"]["targets"]["threshold"], 2)
+        st, r = self.srv.admin("GET", "/repo/production/timestamp/prod")
+        self.assertEqual((st, r["signed"]["_type"]), (200, "timestamp"))
+        st, r = self.srv.admin("GET", "/repo/ci/targets")
+        self.assertIn("fw-ci-1", r["signed"]["targets"])
+        for bad in ("/repo/ci/targets/x", "/repo/production/targets",
+                    "/repo/production/targets/a$b", "/repo/x/root",
+                    "/repo/ci/rootx", "/repo/production/root/prod"):
+            self.assertEqual(self.srv.admin("GET", bad)[0], 404, bad)
+
     def test_status_reports_expiry(self):
         st, r = self.srv.admin("GET", "/status")
         self.assertEqual(st, 200)
@@ -501,6 +514,28 @@ class ProcessTest(unittest.TestCase):
                 s.close()
         finally:
             self.assertEqual(srv.stop(), 0)
+
+    def test_sigterm_lets_a_download_in_flight_finish(self):
+        srv = c.Server(self.dir, c.Tuf()).start()
+        try:
+            srv.seed()
+            data = os.urandom(8 << 20)
+            with open(os.path.join(srv.targets_dir, "big"), "wb") as f:
+                f.write(data)
+            d = c.device_cert(srv.pki, self.dir, "dl")
+            conn = srv.device(d)
+            conn.request("GET", "/targets/big")
+            r = conn.getresponse()
+            first = r.read(1024)
+            srv.proc.send_signal(c.signal.SIGTERM)
+            rest = r.read()
+            self.assertEqual(first + rest, data)
+            conn.close()
+            self.assertEqual(srv.proc.wait(10), 0)
+            # no new connections after SIGTERM
+            self.assertTrue(srv.refused(d))
+        finally:
+            srv.stop()
 
     def test_port_in_use_refused(self):
         srv = c.Server(self.dir, c.Tuf())

@@ -191,7 +191,10 @@ def device_cert(pki, outdir, name, ca="online-ca", uuid=None,
          .subject_name(x509.Name(attrs))
          .issuer_name(ca_cert.subject)
          .public_key(key.public_key())
-         .serial_number(x509.random_serial_number())
+         # top nibble non-zero: `bulwark keys ca revoke-device` records a
+         # serial with a leading 0 that its own state.json parser then
+         # refuses (reported; pki library bug), so avoid such serials
+         .serial_number(x509.random_serial_number() | (1 << 158))
          .not_valid_before(nb)
          .not_valid_after(nb + datetime.timedelta(days=days))
          .add_extension(x509.KeyUsage(True, False, False, False, False,
