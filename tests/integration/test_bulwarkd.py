@@ -189,6 +189,16 @@ class GatewayTest(unittest.TestCase):
                 self.assertEqual(r.status, want, raw[:60])
         finally:
             conn.close()
+        # a body above gateway.max_events_body (64 KiB): 413 or closed
+        conn = self.srv.device(d)
+        try:
+            conn.request("POST", "/events", body=b"[" + b" " * 70000 + b"]")
+            r = conn.getresponse()
+            self.assertEqual(r.status, 413)
+        except (ssl.SSLError, ConnectionError):
+            pass
+        finally:
+            conn.close()
         st, lst = self.srv.admin("GET", "/events?device=" + d["uuid"])
         self.assertEqual(st, 200)
         self.assertEqual(len(lst), 1)  # the retry was not stored twice
@@ -536,6 +546,17 @@ class ProcessTest(unittest.TestCase):
             self.assertTrue(srv.refused(d))
         finally:
             srv.stop()
+
+    def test_registration_rate_limit(self):
+        srv = c.Server(self.dir, c.Tuf(), extra={
+            "registration": {"rate_per_minute": "3"}}).start()
+        try:
+            codes = [srv.register({"uuid": "x"}, None)[0] for _ in range(5)]
+            # a minute boundary may reset the budget once
+            self.assertIn(429, codes)
+            self.assertEqual(codes[:3].count(401) + codes[:3].count(429), 3)
+        finally:
+            self.assertEqual(srv.stop(), 0)
 
     def test_port_in_use_refused(self):
         srv = c.Server(self.dir, c.Tuf())
