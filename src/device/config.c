@@ -195,6 +195,10 @@ static int finish(struct bw_dev_config *c, struct bw_err *err)
 		return bw_err_set(err, BW_EINVAL, "[device] state_dir is not set");
 	if (c->hardware_id == NULL)
 		return bw_err_set(err, BW_EINVAL, "[device] hardware_id is not set");
+	if (c->slot[0] != NULL && c->slot[1] != NULL &&
+	    strcmp(c->slot[0], c->slot[1]) == 0)
+		return bw_err_set(err, BW_EINVAL, "[update] slot_a and slot_b "
+				  "are the same: A/B needs two slots");
 	if (c->key_file != NULL && c->token_label != NULL)
 		return bw_err_set(err, BW_EINVAL,
 				  "[tls] key_file and [pkcs11] token_label "

@@ -140,6 +140,10 @@ static int write_slot(const char *src, const char *slot, uint64_t length,
 	if (rc == 0 && fsync(out) != 0)
 		rc = bw_err_set(err, BW_EIO, "slot %s: fsync: %s", slot,
 				strerror(errno));
+	/* Drop the cached pages so the read-back verification reads what
+	 * the storage holds, not what we just handed the kernel. */
+	if (rc == 0)
+		posix_fadvise(out, 0, 0, POSIX_FADV_DONTNEED);
 	if (rc == 0)
 		bw_dev_durable("slot written");
 out:
