@@ -21,7 +21,7 @@ struct init_ctx {
 	const struct bw_repo_init_opts *o;
 	struct bw_repo r; /* the staged workspace */
 	struct bw_repo_txn t;
-	const char *keys_dir; /* where archives go */
+	char *keys_dir; /* where archives go */
 	struct bw_signer *root[MAX_OFFLINE];
 	struct bw_signer *tgt[MAX_OFFLINE];
 	unsigned nroot, ntgt;
@@ -257,6 +257,63 @@ static void init_dispose(struct init_ctx *c)
 		bw_signer_free(c->r.online[i]);
 	json_decref(c->cfg);
 	json_decref(c->offline);
+	free(c->keys_dir);
+}
+
+static void opts_defaults(struct bw_repo_init_opts *o)
+{
+	if (o->root_keys == 0)
+		o->root_keys = 1;
+	if (o->root_threshold == 0)
+		o->root_threshold = 1;
+	if (o->prod_threshold == 0)
+		o->prod_threshold = 2;
+	if (o->key_type == 0)
+		o->key_type = BW_KEY_ED25519;
+}
+
+static void expiry_merge(struct bw_repo_expiry *e,
+			 const struct bw_repo_expiry *o)
+{
+	bw_repo_expiry_defaults(e);
+	if (o->root)
+		e->root = o->root;
+	if (o->targets_prod)
+		e->targets_prod = o->targets_prod;
+	if (o->targets_ci)
+		e->targets_ci = o->targets_ci;
+	if (o->snapshot)
+		e->snapshot = o->snapshot;
+	if (o->timestamp)
+		e->timestamp = o->timestamp;
+}
+
+static const char *type_name(const struct bw_repo_init_opts *o)
+{
+	if (o->hsm_token != NULL || o->key_type == BW_KEY_ECDSA_P256)
+		return "ecdsa";
+	return o->key_type == BW_KEY_ED25519 ? "ed25519" : "rsa";
+}
+
+/* The context for a workspace staged in stage (owned by the caller). */
+static int ctx_setup(struct init_ctx *c, const struct bw_repo_init_opts *o,
+		     char *stage, struct bw_err *err)
+{
+	c->o = o;
+	c->r.dir = stage;
+	c->r.now = o->now;
+	c->r.lock_fd = -1;
+	expiry_merge(&c->r.exp, &o->expiry);
+	c->keys_dir = o->keys_out != NULL
+			  ? strdup(o->keys_out)
+			  : bw_repo__path(stage, "offline-keys");
+	c->cfg = json_pack("{s:i, s:s, s:s}", "bulwark_factory", 1, "name",
+			   o->name, "key_type", type_name(o));
+	c->offline = json_object();
+	bw_repo__txn_init(&c->t, stage);
+	if (c->keys_dir == NULL || c->cfg == NULL || c->offline == NULL)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	return 0;
 }
 
 int bw_repo_init(const char *dir, const struct bw_repo_init_opts *opts,
@@ -264,19 +321,12 @@ int bw_repo_init(const char *dir, const struct bw_repo_init_opts *opts,
 {
 	struct bw_repo_init_opts o = *opts;
 	struct init_ctx c;
-	char *stage = NULL, *kd = NULL;
+	char *stage = NULL;
 	struct stat st;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
-	if (o.root_keys == 0)
-		o.root_keys = 1;
-	if (o.root_threshold == 0)
-		o.root_threshold = 1;
-	if (o.prod_threshold == 0)
-		o.prod_threshold = 2;
-	if (o.key_type == 0)
-		o.key_type = BW_KEY_ED25519;
+	opts_defaults(&o);
 	rc = check_opts(&o, err);
 	if (rc != 0)
 		return rc;
@@ -284,36 +334,12 @@ int bw_repo_init(const char *dir, const struct bw_repo_init_opts *opts,
 		return bw_err_set(err, BW_EEXIST, "%s already exists", dir);
 	if (asprintf(&stage, "%s.init-%ld", dir, (long)getpid()) < 0)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
-	c.o = &o;
-	c.r.dir = stage;
-	c.r.now = o.now;
-	c.r.lock_fd = -1;
-	bw_repo_expiry_defaults(&c.r.exp);
-	if (o.expiry.root)
-		c.r.exp.root = o.expiry.root;
-	if (o.expiry.targets_prod)
-		c.r.exp.targets_prod = o.expiry.targets_prod;
-	if (o.expiry.targets_ci)
-		c.r.exp.targets_ci = o.expiry.targets_ci;
-	if (o.expiry.snapshot)
-		c.r.exp.snapshot = o.expiry.snapshot;
-	if (o.expiry.timestamp)
-		c.r.exp.timestamp = o.expiry.timestamp;
-	kd = o.keys_out != NULL ? strdup(o.keys_out)
-				: bw_repo__path(stage, "offline-keys");
-	c.keys_dir = kd;
-	c.cfg = json_pack("{s:i, s:s, s:s}", "bulwark_factory", 1, "name",
-			  o.name, "key_type",
-			  o.hsm_token != NULL		    ? "ecdsa"
-			  : o.key_type == BW_KEY_ED25519    ? "ed25519"
-			  : o.key_type == BW_KEY_ECDSA_P256 ? "ecdsa"
-							    : "rsa");
-	c.offline = json_object();
-	bw_repo__txn_init(&c.t, stage);
-	if (kd == NULL || c.cfg == NULL || c.offline == NULL)
-		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+	rc = ctx_setup(&c, &o, stage, err);
 	if (rc == 0)
 		rc = build(&c, err);
+	/* rename(2) would replace an empty directory made meanwhile */
+	if (rc == 0 && lstat(dir, &st) == 0)
+		rc = bw_err_set(err, BW_EEXIST, "%s already exists", dir);
 	if (rc == 0 && rename(stage, dir) != 0)
 		rc = bw_err_set(err, BW_EIO, "rename to %s: %s", dir,
 				strerror(errno));
@@ -321,6 +347,5 @@ int bw_repo_init(const char *dir, const struct bw_repo_init_opts *opts,
 		bw_repo__rmtree(stage);
 	init_dispose(&c);
 	free(stage);
-	free(kd);
 	return rc;
 }
