@@ -309,6 +309,8 @@ int bw_dev_state_mark_failed(sqlite3 *db, const struct bw_dev_target *t,
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0
 					     : db_fail(db, err, "failed target");
 	sqlite3_finalize(s);
+	if (rc == 0)
+		bw_dev_durable("failed target");
 	return rc;
 }
 

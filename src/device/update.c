@@ -446,6 +446,12 @@ int bw_dev_daemon(struct bw_dev *d, long max_loops, long interval_s)
 	long interval = interval_s > 0 ? interval_s : d->cfg.interval_s;
 	int failures = 0, rc = 0;
 
+	/* Started after a reboot: finish (confirm or roll back) first. */
+	if (d->st.pending >= 0) {
+		rc = bw_dev_run(d);
+		if (rc == BW_DEV_EXIT_NEEDS_REBOOT || rc == BW_DEV_EXIT_FAIL)
+			return rc;
+	}
 	for (long loop = 0; max_loops == 0 || loop < max_loops; loop++) {
 		rc = daemon_round(d);
 		if (rc == BW_DEV_EXIT_NEEDS_REBOOT || rc == BW_DEV_EXIT_PENDING) {

@@ -682,6 +682,16 @@ class Lifecycle(DeviceTest):
         self.assertExit(p, REBOOT)
         self.assertIn("pending: slot B", self.dev.status())
 
+    def test_daemon_confirms_after_reboot_then_checks(self):
+        self.standard_repo()
+        self.assertExit(self.dev.run("daemon", "--max-loops", "1"), REBOOT)
+        self.assertExit(self.dev.run("daemon", "--max-loops", "1"), REBOOT)
+        self.assertExit(self.dev.run("boot"), OK)
+        p = self.dev.run("daemon", "--max-loops", "1")
+        self.assertExit(p, OK)  # confirmed, then up to date
+        self.assertIn("confirmed in slot B", p.stdout)
+        self.assertIn("current: fw-2 version 2", self.dev.status())
+
     def test_daemon_backs_off_when_server_down(self):
         self.standard_repo()
         self.srv.stop()
@@ -778,6 +788,34 @@ class PowerLoss(DeviceTest):
             self.assertIn(self.dev.run(step).returncode, (OK, REBOOT))
         sys.stderr.write("power loss: %d kills survived\n" % kills)
         self.assertGreaterEqual(kills, 6)
+
+    def test_kill_while_recording_a_fallback(self):
+        self.standard_repo()
+        self.assertExit(self.dev.run("pull"), OK)
+        self.assertExit(self.dev.run("install"), REBOOT)
+        for _ in range(4):  # three failed trials, then the fallback
+            self.assertExit(self.dev.run("boot"), OK)
+        base = self.snapshot("fallback")
+        n = 1
+        while True:
+            self.restore(base)
+            p = self.dev.run("run", env={
+                "BW_DEVICE_CRASH_AFTER_WRITES": str(n)})
+            if p.returncode != -signal.SIGKILL:
+                self.assertExit(p, ROLLED_BACK)
+                break
+            b = self.dev.run("boot")
+            self.assertIn("slot A", b.stdout)  # never the failed slot
+            self.check_boot_is_verified(b)
+            self.assertIn(self.dev.run("run").returncode,
+                          (ROLLED_BACK, NO_PENDING))
+            st = self.dev.status()
+            self.assertIn("slot B: bad", st)
+            self.assertIn("pending: none", st)
+            self.assertIn("(failed here before)",
+                          self.dev.run("list").stdout)
+            n += 1
+        self.assertGreaterEqual(n, 2)
 
 
 if __name__ == "__main__":
