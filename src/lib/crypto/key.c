@@ -8,6 +8,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -198,6 +199,48 @@ static int parse_ed25519(const char *pub, size_t len, EVP_PKEY **out,
 	return 0;
 }
 
+/*
+ * One PEM "PUBLIC KEY" block into a provider key. Not PEM_read_bio_PUBKEY:
+ * its legacy path binds the key to any ENGINE registered for the
+ * algorithm, and once a process has used a PKCS#11 engine key (the
+ * device's TLS client key) such keys can no longer be checked
+ * (EVP_PKEY_public_check: "operation not supported for this keytype").
+ * Provider decoders never involve an engine.
+ */
+static int decode_pem_spki(BIO *bio, EVP_PKEY **out)
+{
+	OSSL_DECODER_CTX *dctx = NULL;
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	long len = 0;
+	size_t left;
+	int rc = BW_EFORMAT;
+
+	*out = NULL;
+	if (PEM_read_bio(bio, &name, &header, &der, &len) != 1 ||
+	    strcmp(name, "PUBLIC KEY") != 0 || header[0] != '\0' || len <= 0)
+		goto out;
+	dctx = OSSL_DECODER_CTX_new_for_pkey(out, "DER", "SubjectPublicKeyInfo",
+					     NULL, EVP_PKEY_PUBLIC_KEY, NULL,
+					     NULL);
+	p = der;
+	left = (size_t)len;
+	if (dctx != NULL && OSSL_DECODER_from_data(dctx, &p, &left) == 1 &&
+	    left == 0 && *out != NULL)
+		rc = 0;
+out:
+	if (rc != 0) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+	}
+	OSSL_DECODER_CTX_free(dctx);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	return rc;
+}
+
 /* Exactly one PEM "PUBLIC KEY" block, nothing but whitespace after it. */
 static int parse_pem_spki(const char *pub, size_t len, EVP_PKEY **out,
 			  struct bw_err *err)
@@ -218,8 +261,7 @@ static int parse_pem_spki(const char *pub, size_t len, EVP_PKEY **out,
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 		goto out;
 	}
-	pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-	if (pkey == NULL) {
+	if (decode_pem_spki(bio, &pkey) != 0) {
 		bw_err_set(err, rc, "public key PEM does not parse");
 		goto out;
 	}
