@@ -447,6 +447,29 @@ static void crl_upload(struct bw_srv *srv, struct evhttp_request *req,
 	reply_rc(req, rc, &err, 200);
 }
 
+/* PUT /pki/ca/<name>: a device CA certificate signed by the factory CA
+ * (e.g. a manufacturing site's local CA); its devices are accepted at once. */
+static void ca_upload(struct bw_srv *srv, struct evhttp_request *req,
+		      const char *name)
+{
+	struct bw_err err = {0};
+	size_t len = 0;
+	const uint8_t *pem = bw_srv_http_body(req, &len);
+	int rc = 0;
+
+	if (!pem)
+		rc = bw_err_set(&err, BW_ENOMEM, "body");
+	else if (!(rc = bw_srv_policy_ca_check(srv->policy, name, pem, len,
+					       &err)) &&
+		 !(rc = srv->store->ops->ca_put(srv->store, name, pem, len,
+						time(NULL), &err)))
+		rc = bw_srv_policy_reload(srv, &err);
+	if (!rc)
+		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: device CA %s installed",
+			   name);
+	reply_rc(req, rc, &err, 200);
+}
+
 static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		     const char *path, struct evkeyvalq *q)
 {
@@ -465,6 +488,15 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 	} else if (!strncmp(path, "/pki/crl/", 9) && cmd == EVHTTP_REQ_PUT &&
 		   strlen(path + 9) < 64) {
 		crl_upload(srv, req, path + 9);
+	} else if (!strncmp(path, "/pki/ca/", 8) && cmd == EVHTTP_REQ_PUT &&
+		   strlen(path + 8) < 64) {
+		ca_upload(srv, req, path + 8);
+	} else if (!strcmp(path, "/pki") && cmd == EVHTTP_REQ_GET) {
+		bw_srv_http_json(
+		    req, 200,
+		    json_pack("{s:s,s:o}", "factory",
+			      bw_srv_policy_factory(srv->policy), "device-cas",
+			      bw_srv_policy_describe(srv->policy)));
 	} else if (!strcmp(path, "/status") && cmd == EVHTTP_REQ_GET) {
 		if ((rc =
 			 bw_srv_repo_status(srv->repo, time(NULL), &out, &err)))

@@ -14,6 +14,7 @@
 #include "bulwark/buf.h"
 #include "bulwark/hash.h"
 #include "bulwark/pki.h"
+#include "log.h"
 #include "server.h"
 
 #define CRL_MAX (16u * 1024u * 1024u)
@@ -219,15 +220,36 @@ static int load_file_in(const char *dir, const char *name, char **path)
 	return bw_path_join(dir, name, path);
 }
 
+/* The revoked serials of CA c: crl/<base>.crl or an uploaded CRL. */
+static int ca_crl_load(struct ca *c, const char *dir, json_t *uploaded,
+		       struct bw_err *err)
+{
+	char *path = NULL, crlname[128];
+	X509_CRL *crl = NULL;
+	int rc = 0;
+
+	snprintf(crlname, sizeof(crlname), "crl/%s.crl", c->base);
+	if ((rc = load_file_in(dir, crlname, &path)))
+		return rc;
+	rc = crl_load(path, c->base, uploaded, c->cert, &crl, &c->crl_number,
+		      err);
+	free(path);
+	if (rc == BW_ENOTFOUND)
+		return 0; /* a local CA whose key lives at its site: no CRL */
+	if (!rc)
+		rc = ca_revoked_load(c, crl);
+	X509_CRL_free(crl);
+	return rc;
+}
+
 /* One device CA from the `show` listing of the PKI directory. */
 static int ca_add(struct bw_srv_policy *p, const char *dir, json_t *o,
 		  json_t *uploaded, struct bw_err *err)
 {
 	const char *file = json_string_value(json_object_get(o, "file"));
 	const char *status = json_string_value(json_object_get(o, "status"));
-	char *path = NULL, crlname[128];
+	char *path = NULL;
 	struct ca *c = &p->cas[p->ncas];
-	X509_CRL *crl = NULL;
 	size_t n = file ? strlen(file) : 0;
 	int rc = 0;
 
@@ -243,34 +265,148 @@ static int ca_add(struct bw_srv_policy *p, const char *dir, json_t *o,
 	    (rc = bw_pki_cert_load(path, &c->cert, err)))
 		goto out;
 	p->ncas++;
-	free(path);
-	path = NULL;
-	snprintf(crlname, sizeof(crlname), "crl/%s.crl", c->base);
-	if ((rc = load_file_in(dir, crlname, &path)))
-		goto out;
-	rc = crl_load(path, c->base, uploaded, c->cert, &crl, &c->crl_number,
-		      err);
-	if (rc == BW_ENOTFOUND) {
-		rc =
-		    0; /* a local CA whose key lives at its site: no CRL here */
-		goto out;
-	}
-	if (!rc)
-		rc = ca_revoked_load(c, crl);
+	rc = ca_crl_load(c, dir, uploaded, err);
 out:
-	X509_CRL_free(crl);
 	free(path);
 	return rc;
 }
 
+static int subject_get(X509_NAME *name, int nid, char *out, size_t outlen);
+
+/* [A-Za-z0-9_-]{1,32}, like the CA names `bulwark keys ca` writes. */
+static int ca_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > BW_PKI_CA_NAME_MAX + 16)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      s[i] == '_'))
+			return 0;
+	return strcmp(s, "factory_ca") != 0;
+}
+
+/* A device CA certificate: signed by the factory CA, CA:TRUE with
+ * pathlen 0, OU = this factory, valid now. */
+static int ca_parse_check(const struct bw_srv_policy *p, const char *name,
+			  const uint8_t *pem, size_t len, X509 **out,
+			  struct bw_err *err)
+{
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	char ou[BW_PKI_FACTORY_MAX + 1];
+	time_t now = time(NULL);
+	int rc = BW_EFORMAT;
+
+	*out = NULL;
+	if (!ca_name_ok(name)) {
+		bw_err_set(err, rc, "bad CA name");
+		goto out;
+	}
+	if (len > 65536 || !(bio = BIO_new_mem_buf(pem, (int)len)) ||
+	    !(x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		bw_err_set(err, rc, "not a PEM certificate");
+		goto out;
+	}
+	if (X509_check_issued(p->factory_ca, x) != X509_V_OK ||
+	    X509_verify(x, X509_get0_pubkey(p->factory_ca)) != 1) {
+		rc = bw_err_set(err, BW_ESIG, "not signed by the factory CA");
+		goto out;
+	}
+	if (X509_check_ca(x) < 1 || X509_get_pathlen(x) != 0 ||
+	    subject_get(X509_get_subject_name(x), NID_organizationalUnitName,
+			ou, sizeof(ou)) != 1 ||
+	    strcmp(ou, p->factory)) {
+		bw_err_set(err, rc, "not a device CA of this factory");
+		goto out;
+	}
+	if (X509_cmp_time(X509_get0_notBefore(x), &now) >= 0 ||
+	    X509_cmp_time(X509_get0_notAfter(x), &now) <= 0) {
+		rc = bw_err_set(err, BW_EEXPIRED,
+				"CA certificate not valid now");
+		goto out;
+	}
+	rc = 0;
+	*out = x;
+	x = NULL; /* transferred */
+out:
+	X509_free(x);
+	BIO_free(bio);
+	return rc;
+}
+
+int bw_srv_policy_ca_check(const struct bw_srv_policy *p, const char *name,
+			   const uint8_t *pem, size_t len, struct bw_err *err)
+{
+	X509 *x = NULL, *cur = NULL;
+	int rc = ca_parse_check(p, name, pem, len, &x, err);
+
+	if (!rc && (cur = bw_srv_policy_ca_cert(p, name)) && X509_cmp(cur, x))
+		rc = bw_err_set(err, BW_EEXIST,
+				"a different device CA is named %s", name);
+	X509_free(x);
+	return rc;
+}
+
+json_t *bw_srv_policy_describe(const struct bw_srv_policy *p)
+{
+	static const char *const st[] = {"", "enabled", "disabled", "revoked"};
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < p->ncas; i++) {
+		char cn[128];
+
+		if (subject_get(X509_get_subject_name(p->cas[i].cert),
+				NID_commonName, cn, sizeof(cn)) != 1)
+			cn[0] = '\0';
+		json_array_append_new(
+		    arr,
+		    json_pack("{s:s,s:s,s:s,s:I,s:I}", "name", p->cas[i].base,
+			      "cn", cn, "status", st[p->cas[i].status],
+			      "crl-number", (json_int_t)p->cas[i].crl_number,
+			      "revoked-serials",
+			      (json_int_t)p->cas[i].nrevoked));
+	}
+	return arr;
+}
+
+/* A device CA uploaded on the admin API, unless the directory has one of
+ * that name. Checked again on every load (bw_srv_policy_ca_check). */
+static int uploaded_ca_add(struct bw_srv_policy *p, const char *dir, json_t *e,
+			   json_t *crls, struct bw_err *err)
+{
+	const char *name = json_string_value(json_object_get(e, "name"));
+	const char *pem = json_string_value(json_object_get(e, "pem"));
+	struct ca *c = &p->cas[p->ncas];
+
+	if (!name || !pem || bw_srv_policy_ca_cert(p, name))
+		return 0;
+	if (ca_parse_check(p, name, (const uint8_t *)pem, strlen(pem), &c->cert,
+			   err)) {
+		bw_srv_log(BW_SRV_LOG_ERR, "uploaded device CA %s ignored: %s",
+			   name, err ? err->msg : "");
+		return 0;
+	}
+	snprintf(c->base, sizeof(c->base), "%s", name);
+	c->status = BW_SRV_CA_ENABLED;
+	p->ncas++;
+	return ca_crl_load(c, dir, crls, err);
+}
+
 static int load_cas(struct bw_srv_policy *p, const char *dir, json_t *show,
-		    json_t *uploaded, struct bw_err *err)
+		    const struct bw_srv_policy_extra *extra, struct bw_err *err)
 {
 	json_t *certs = json_object_get(show, "certificates"), *o = NULL;
+	json_t *uploaded = extra ? extra->crls : NULL;
+	json_t *up_cas = extra ? extra->cas : NULL;
 	size_t i = 0;
 	int rc = 0;
 
-	p->cas = calloc(json_array_size(certs) + 1, sizeof(*p->cas));
+	p->cas = calloc(json_array_size(certs) + json_array_size(up_cas) + 1,
+			sizeof(*p->cas));
 	if (!p->cas)
 		return BW_ENOMEM;
 	json_array_foreach(certs, i, o)
@@ -284,12 +420,17 @@ static int load_cas(struct bw_srv_policy *p, const char *dir, json_t *show,
 		if ((rc = ca_add(p, dir, o, uploaded, err)))
 			return rc;
 	}
+	json_array_foreach(up_cas, i, o)
+	{
+		if ((rc = uploaded_ca_add(p, dir, o, uploaded, err)))
+			return rc;
+	}
 	return 0;
 }
 
 int bw_srv_policy_load(const char *pki_dir, const char *factory,
-		       json_t *uploaded, struct bw_srv_policy **out,
-		       struct bw_err *err)
+		       const struct bw_srv_policy_extra *extra,
+		       struct bw_srv_policy **out, struct bw_err *err)
 {
 	struct bw_srv_policy *p = calloc(1, sizeof(*p));
 	struct bw_pki *pki = NULL;
@@ -308,13 +449,13 @@ int bw_srv_policy_load(const char *pki_dir, const char *factory,
 		 factory && factory[0] ? factory : bw_pki_factory(pki));
 	if ((rc = load_file_in(pki_dir, "factory_ca.pem", &path)) ||
 	    (rc = bw_pki_cert_load(path, &p->factory_ca, err)) ||
-	    (rc = load_cas(p, pki_dir, show, uploaded, err)))
+	    (rc = load_cas(p, pki_dir, show, extra, err)))
 		goto out;
 	free(path);
 	if ((rc = load_file_in(pki_dir, "crl/factory_ca.crl", &path)))
 		goto out;
-	rc = crl_load(path, "factory_ca", uploaded, p->factory_ca, &fcrl,
-		      &p->factory_crl_number, err);
+	rc = crl_load(path, "factory_ca", extra ? extra->crls : NULL,
+		      p->factory_ca, &fcrl, &p->factory_crl_number, err);
 	if (rc && rc != BW_ENOTFOUND)
 		goto out;
 	if (fcrl)

@@ -97,6 +97,24 @@ int bw_srv_signer_load(const char *spec, struct bw_signer **out,
 	return rc;
 }
 
+/* What the admin API stored for the trust policy. */
+static int extra_load(struct bw_store *st, struct bw_srv_policy_extra *ex,
+		      struct bw_err *err)
+{
+	int rc = st->ops->crl_list(st, &ex->crls, err);
+
+	if (!rc)
+		rc = st->ops->ca_list(st, &ex->cas, err);
+	return rc;
+}
+
+static void extra_free(struct bw_srv_policy_extra *ex)
+{
+	json_decref(ex->crls);
+	json_decref(ex->cas);
+	ex->crls = ex->cas = NULL;
+}
+
 static int load_signers(struct bw_srv *srv, struct bw_err *err)
 {
 	const char *specs[3] = {srv->cfg->timestamp_key, srv->cfg->snapshot_key,
@@ -156,16 +174,17 @@ static int srv_open(struct bw_srv *srv, struct bw_err *err)
 {
 	struct bw_srv_config *c = srv->cfg;
 	struct bw_srv_repo_opts ro;
-	json_t *crls = NULL;
+	struct bw_srv_policy_extra ex = {NULL, NULL};
 	int rc = 0;
 
 	memset(&ro, 0, sizeof(ro));
 	if ((rc = bw_store_sqlite_open(c->database, &srv->store, err)) ||
-	    (rc = srv->store->ops->crl_list(srv->store, &crls, err)))
+	    (rc = extra_load(srv->store, &ex, err))) {
+		extra_free(&ex);
 		return rc;
-	rc =
-	    bw_srv_policy_load(c->pki_dir, c->factory, crls, &srv->policy, err);
-	json_decref(crls);
+	}
+	rc = bw_srv_policy_load(c->pki_dir, c->factory, &ex, &srv->policy, err);
+	extra_free(&ex);
 	if (rc || (rc = load_signers(srv, err)))
 		return rc;
 	ro.timestamp = srv->signers[0];
@@ -201,15 +220,15 @@ int bw_srv_check(struct bw_srv_config *cfg, struct bw_err *err)
 int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err)
 {
 	struct bw_srv_policy *p = NULL;
+	struct bw_srv_policy_extra ex = {NULL, NULL};
 	X509_STORE *st = NULL;
-	json_t *crls = NULL;
-	int rc = srv->store->ops->crl_list(srv->store, &crls, err);
+	int rc = extra_load(srv->store, &ex, err);
 
 	srv->generation++; /* deny-list changes apply even if this fails */
 	if (!rc)
 		rc = bw_srv_policy_load(srv->cfg->pki_dir, srv->cfg->factory,
-					crls, &p, err);
-	json_decref(crls);
+					&ex, &p, err);
+	extra_free(&ex);
 	if (rc)
 		return rc;
 	if (srv->gw.ctx && (st = bw_srv_policy_store(p)) != NULL) {

@@ -55,13 +55,31 @@ struct bw_srv;
  * CA, every device CA with its status (state.json, overridden by
  * crl/factory_ca.crl entries: certificateHold = disabled, any other reason
  * = revoked) and each device CA's revoked serials (crl/<base>.crl, whose
- * signature is checked). uploaded (may be NULL): CRLs from the admin API
- * ([{"issuer","pem"}]); per issuer the CRL with the higher crlNumber wins.
+ * signature is checked). extra (may be NULL): what the admin API stored:
+ * CRLs (per issuer the CRL with the higher crlNumber wins) and device CA
+ * certificates (added unless the directory has a CA of that name; checked
+ * again here).
  * factory: "" takes the factory CA's OU.
  */
+struct bw_srv_policy_extra {
+	json_t *crls; /* [{"issuer","pem"}] uploaded CRLs, or NULL */
+	json_t *cas;  /* [{"name","pem"}] uploaded device CAs, or NULL */
+};
 int bw_srv_policy_load(const char *pki_dir, const char *factory,
-		       json_t *uploaded, struct bw_srv_policy **out,
-		       struct bw_err *err);
+		       const struct bw_srv_policy_extra *extra,
+		       struct bw_srv_policy **out, struct bw_err *err);
+
+/*
+ * A device CA certificate to upload under name ([A-Za-z0-9_-]): signed by
+ * the factory CA, CA with pathlen 0, OU = this factory, valid now; a
+ * different CA of that name is BW_EEXIST. Uploaded CAs are enabled; the
+ * factory CRL disables or revokes them like any other.
+ */
+int bw_srv_policy_ca_check(const struct bw_srv_policy *p, const char *name,
+			   const uint8_t *pem, size_t len, struct bw_err *err);
+
+/* [{"name","cn","status","crl-number","revoked-serials"}] (new reference) */
+json_t *bw_srv_policy_describe(const struct bw_srv_policy *p);
 
 /*
  * An uploaded CRL (PEM) for issuer ("factory_ca" or a device CA file

@@ -128,6 +128,12 @@ struct bw_store_ops {
 	/* [{"issuer", "number", "pem"}] */
 	int (*crl_list)(struct bw_store *s, json_t **out, struct bw_err *err);
 
+	/* Device CA certificates uploaded on the admin API (PEM by name). */
+	int (*ca_put)(struct bw_store *s, const char *name, const uint8_t *pem,
+		      size_t len, int64_t now, struct bw_err *err);
+	/* [{"name", "pem"}] */
+	int (*ca_list)(struct bw_store *s, json_t **out, struct bw_err *err);
+
 	int (*ci_target_add)(struct bw_store *s, const char *name,
 			     uint64_t length, const char *sha256,
 			     const char *custom_json, int64_t now,

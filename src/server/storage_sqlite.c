@@ -42,6 +42,9 @@ static const char *const migrations[] = {
      " pem BLOB NOT NULL, uploaded INTEGER NOT NULL);"),
     /* 3: per-device event trimming */
     "CREATE INDEX events_device ON events (device, id);",
+    /* 4: device CA certificates uploaded on the admin API */
+    ("CREATE TABLE device_cas (name TEXT PRIMARY KEY, pem BLOB NOT NULL,"
+     " uploaded INTEGER NOT NULL);"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -69,6 +72,8 @@ enum stmt_id {
 	S_CRL_PUT,
 	S_CRL_LIST,
 	S_EV_TRIM,
+	S_CA_PUT,
+	S_CA_LIST,
 	S_NSTMT
 };
 
@@ -124,6 +129,9 @@ static const char *const sql[S_NSTMT] = {
     [S_EV_TRIM] = "DELETE FROM events WHERE device = ?1 AND id <= (SELECT id"
 		  " FROM events WHERE device = ?1 ORDER BY id DESC LIMIT 1"
 		  " OFFSET ?2)",
+    [S_CA_PUT] = "INSERT OR REPLACE INTO device_cas (name, pem, uploaded)"
+		 " VALUES (?1, ?2, ?3)",
+    [S_CA_LIST] = "SELECT name, pem FROM device_cas ORDER BY name",
     [S_CRL_LIST] = "SELECT issuer, number, pem FROM crls ORDER BY issuer",
 };
 
@@ -715,6 +723,37 @@ static int sq_crl_list(struct bw_store *s, json_t **out, struct bw_err *err)
 	return collect(q, st, crl_row_json, out, err);
 }
 
+static int sq_ca_put(struct bw_store *s, const char *name, const uint8_t *pem,
+		     size_t len, int64_t now, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_CA_PUT, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, name);
+	sqlite3_bind_blob(st, 2, pem, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, now);
+	return run(q, st, err, "ca put");
+}
+
+static json_t *ca_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{s:o,s:s%}", "name", col_json_str(st, 0), "pem",
+			 (const char *)sqlite3_column_blob(st, 1),
+			 (size_t)sqlite3_column_bytes(st, 1));
+}
+
+static int sq_ca_list(struct bw_store *s, json_t **out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_CA_LIST, err);
+
+	if (!st)
+		return BW_EIO;
+	return collect(q, st, ca_row_json, out, err);
+}
+
 static const struct bw_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -739,6 +778,8 @@ static const struct bw_store_ops sqlite_ops = {
     .meta_heads = sq_meta_heads,
     .crl_put = sq_crl_put,
     .crl_list = sq_crl_list,
+    .ca_put = sq_ca_put,
+    .ca_list = sq_ca_list,
     .ci_target_add = sq_ci_target_add,
 };
 

@@ -338,6 +338,50 @@ class AdminTest(unittest.TestCase):
         self.assertTrue(srv.refused(dev))
         self.assertEqual(srv.device_get(known, "/device")[0], 200)
 
+    def test_device_ca_upload(self):
+        srv = self.srv
+        offline = os.path.join(self.dir, "offline-pki-ca")
+        shutil.copytree(srv.pki, offline)
+        c.run(c.BULWARK, "keys", "ca", "add-device-ca", offline, "--local",
+              "--name", "site2")
+        site = c.device_cert(offline, self.dir, "site2-dev",
+                             ca="local-ca-site2")
+        site_b = c.device_cert(offline, self.dir, "site2-dev-b",
+                               ca="local-ca-site2")
+        self.assertTrue(srv.refused(site))
+
+        def put(name, path):
+            with open(path, "rb") as f:
+                return srv.admin("PUT", "/pki/ca/" + name, f.read())
+
+        other = c.make_pki(os.path.join(self.dir, "other-ca-pki"))
+        self.assertEqual(put("evil", os.path.join(other, "online-ca.pem"))[0],
+                         400)
+        self.assertEqual(put("tls", os.path.join(srv.pki, "tls.pem"))[0], 400)
+        self.assertEqual(put("online-ca", os.path.join(
+            offline, "local-ca-site2.pem"))[0], 409)
+        self.assertEqual(put("../x", os.path.join(
+            offline, "local-ca-site2.pem"))[0], 400)
+        st, r = put("local-ca-site2", os.path.join(offline,
+                                                   "local-ca-site2.pem"))
+        self.assertEqual(st, 200, r)
+        self.assertEqual(srv.device_get(site, "/device")[0], 200)
+        st, r = srv.admin("GET", "/pki")
+        cas = {x["name"]: x["status"] for x in r["device-cas"]}
+        self.assertEqual(cas.get("local-ca-site2"), "enabled")
+        # its CRL can be uploaded too
+        c.run(c.BULWARK, "keys", "ca", "revoke-device", offline, "--cert",
+              site["cert"], "--issuer", "local-ca-site2")
+        with open(os.path.join(offline, "crl", "local-ca-site2.crl"),
+                  "rb") as f:
+            self.assertEqual(srv.admin("PUT", "/pki/crl/local-ca-site2",
+                                       f.read())[0], 200)
+        self.assertTrue(srv.refused(site))
+        srv.stop()
+        srv.start()
+        self.assertTrue(srv.refused(site))
+        self.assertEqual(srv.device_get(site_b, "/device")[0], 200)
+
     def test_get_newest_metadata(self):
         st, r = self.srv.admin("GET", "/repo/production/root")
         self.assertEqual(st, 200)

@@ -272,6 +272,7 @@ static void test_server_storage__metadata_and_schema(void **state)
 		snprintf(
 		    cmd, sizeof(cmd),
 		    "sqlite3 %s 'DROP TABLE crls; DROP INDEX events_device;"
+			 " DROP TABLE device_cas;"
 		    " DELETE FROM schema_version WHERE version > 1' "
 		    "2>/dev/null",
 		    tmp_path("s3.db"));
