@@ -314,6 +314,7 @@ static int download(struct bw_dev *d, struct bw_tuf_updater *u,
 	const struct bw_tuf_target *tt = NULL;
 	struct bw_err err = {0};
 	struct bar bar = {-1};
+	char hex[65];
 	int rc;
 
 	if (d->st.dl_state == BW_DEV_DL_DONE && strcmp(d->st.dl.name, t->name) == 0
@@ -323,6 +324,12 @@ static int download(struct bw_dev *d, struct bw_tuf_updater *u,
 		return BW_DEV_EXIT_OK;
 	}
 	rc = bw_tuf_updater_get_target(u, t->name, &tt, &err);
+	/* What gets recorded (and later checked against the slot) must be
+	 * what TUF verifies now; a stale listing is not trusted over it. */
+	if (rc == 0 && (tt->length != t->length || !sha256_hex(tt, hex) ||
+			strcmp(hex, t->sha256) != 0))
+		rc = bw_err_set(&err, BW_ESTATE, "%.128s: the stored listing "
+				"differs from the metadata; run check", t->name);
 	if (rc == 0)
 		rc = begin_download(d, t, &err);
 	if (rc != 0) {
