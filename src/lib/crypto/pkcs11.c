@@ -57,6 +57,27 @@ static void engine_release(ENGINE *e)
 	ENGINE_free(e);
 }
 
+/*
+ * The engine must serve only the keys loaded from it. SoftHSM's
+ * C_Initialize calls OPENSSL_init_crypto, which runs
+ * ENGINE_register_all_complete(): every loaded engine becomes the
+ * process-wide EC/RSA/pkey implementation, and from then on every EC
+ * public key (a TUF root key, a peer certificate) went through libp11,
+ * which can not even check one ("operation not supported for this
+ * keytype"). Opt out of that, and undo a registration already made.
+ */
+static void engine_keep_private(ENGINE *e)
+{
+	ENGINE_set_flags(e, ENGINE_get_flags(e) | ENGINE_FLAGS_NO_REGISTER_ALL);
+	ENGINE_unregister_pkey_meths(e);
+	ENGINE_unregister_pkey_asn1_meths(e);
+	ENGINE_unregister_EC(e);
+	ENGINE_unregister_RSA(e);
+	ENGINE_unregister_ciphers(e);
+	ENGINE_unregister_digests(e);
+	ENGINE_unregister_RAND(e);
+}
+
 /* Get a functional reference to the pkcs11 engine bound to module. */
 static int engine_acquire(const char *module, const char *pin, ENGINE **out,
 			  struct bw_err *err)
@@ -83,6 +104,7 @@ static int engine_acquire(const char *module, const char *pin, ENGINE **out,
 				  "engine: %s", ossl_reason(why, sizeof(why)));
 	}
 	memcpy(eng_module, module, strlen(module) + 1);
+	engine_keep_private(e);
 	*out = e;
 	return 0;
 }
@@ -104,6 +126,8 @@ static int engine_load_key(ENGINE *e, const struct bw_pkcs11__sel *sel,
 	if (rc != 0)
 		return rc;
 	*out = ENGINE_load_private_key(e, uri, NULL, NULL);
+	/* Loading may initialise the module again (see engine_keep_private). */
+	engine_keep_private(e);
 	if (*out == NULL)
 		rc = bw_err_set(err, BW_ECRYPTO, "pkcs11: engine cannot load "
 				"%s: %s", uri, ossl_reason(why, sizeof(why)));
