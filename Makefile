@@ -1,7 +1,8 @@
 # bulwark: thin wrapper around CMake + CTest.
 #   make         build (build/)
 #   make check   every test, then the unit tests again under ASan + UBSan
-#   make demo    the end-to-end demonstration on 127.0.0.1
+#   make demo    the whole architecture end to end on 127.0.0.1
+#   make demo-tuf  the TUF client alone against generated repositories
 #   make bench   benchmarks (figures go to stdout and bench/results/)
 #   make fuzz    libFuzzer binaries with clang (build-fuzz/)
 
@@ -12,7 +13,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR     ?= $(if $(CI),ON,OFF)
 CMAKE_ARGS ?=
 
-.PHONY: all build deps check check-unit check-asan demo bench fuzz clean format
+.PHONY: all build deps check check-unit check-asan demo demo-tuf bench fuzz clean format
 
 all: build
 
@@ -37,6 +38,9 @@ check-asan:
 
 demo: deps build
 	@bash scripts/demo.sh $(BUILD)
+
+demo-tuf: deps build
+	@bash scripts/demo-tuf.sh $(BUILD)
 
 bench: deps build
 	@bash bench/run.sh $(BUILD)
