@@ -116,7 +116,7 @@ int bw_srv_events_store(struct bw_store *store, const char *uuid,
 		goto out;
 	}
 	json_array_foreach(arr, i, e) if (!one_event_ok(e)) goto out;
-	if ((rc = store->ops->begin(store, err)))
+	if ((rc = store->ops->begin_light(store, err)))
 		goto out;
 	json_array_foreach(arr, i, e)
 	{

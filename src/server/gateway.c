@@ -21,6 +21,20 @@
 
 #define META_NAME_MAX 64
 
+/* Device records are telemetry: a light transaction (no fsync). */
+static int device_save(struct bw_srv *srv, const struct bw_device_rec *dev,
+		       struct bw_err *err)
+{
+	struct bw_store *st = srv->store;
+	int rc = st->ops->begin_light(st, err);
+
+	if (!rc && !(rc = st->ops->device_put(st, dev, err)))
+		rc = st->ops->commit(st, err);
+	if (rc)
+		st->ops->rollback(st);
+	return rc;
+}
+
 /* Record first contact; later writes only when something changed or the
  * last-seen throttle expired. */
 static void device_touch(struct bw_srv *srv, struct evhttp_request *req,
@@ -59,7 +73,7 @@ static void device_touch(struct bw_srv *srv, struct evhttp_request *req,
 	if (tag[0])
 		snprintf(dev->tag, sizeof(dev->tag), "%s", tag);
 	dev->last_seen = now;
-	if (srv->store->ops->device_put(srv->store, dev, &err))
+	if (device_save(srv, dev, &err))
 		bw_srv_log(BW_SRV_LOG_ERR, "device update: %s", err.msg);
 }
 
@@ -266,7 +280,7 @@ static void post_events(struct bw_srv *srv, struct evhttp_request *req,
 	if (target[0] && dev && !strcmp(dev->uuid, id->uuid) &&
 	    strcmp(dev->target, target)) {
 		snprintf(dev->target, sizeof(dev->target), "%s", target);
-		if (srv->store->ops->device_put(srv->store, dev, &err))
+		if (device_save(srv, dev, &err))
 			bw_srv_log(BW_SRV_LOG_ERR, "device update: %s",
 				   err.msg);
 	}

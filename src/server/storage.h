@@ -56,8 +56,14 @@ struct bw_store;
 struct bw_store_ops {
 	const char *name;
 	void (*close)(struct bw_store *s);
-	/* One transaction at a time; rollback is safe without begin. */
+	/* One transaction at a time; rollback is safe without begin. A
+	 * committed transaction survives a crash of the process and a power
+	 * loss. */
 	int (*begin)(struct bw_store *s, struct bw_err *err);
+	/* As begin, for telemetry (last-seen times, events): the commit
+	 * survives a crash of the process but may be lost with the last
+	 * moments before a power loss; cheaper (no fsync per commit). */
+	int (*begin_light)(struct bw_store *s, struct bw_err *err);
 	int (*commit)(struct bw_store *s, struct bw_err *err);
 	void (*rollback)(struct bw_store *s);
 

@@ -139,6 +139,7 @@ struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_NSTMT];
 	int in_txn;
+	int light; /* inside a begin_light transaction */
 };
 
 static struct sq *SQ(struct bw_store *s)
@@ -243,12 +244,38 @@ static int sq_begin(struct bw_store *s, struct bw_err *err)
 	return rc;
 }
 
+/* WAL with synchronous=NORMAL: commits reach the WAL without fsync (safe
+ * from a process crash); the next FULL commit or checkpoint syncs them.
+ * The setting can only change outside a transaction. */
+static int sq_begin_light(struct bw_store *s, struct bw_err *err)
+{
+	int rc = exec(SQ(s), "PRAGMA synchronous=NORMAL", err);
+
+	if (rc)
+		return rc;
+	SQ(s)->light = 1;
+	if ((rc = sq_begin(s, err))) {
+		exec(SQ(s), "PRAGMA synchronous=FULL", NULL);
+		SQ(s)->light = 0;
+	}
+	return rc;
+}
+
+static void light_end(struct sq *q)
+{
+	if (q->light)
+		exec(q, "PRAGMA synchronous=FULL", NULL);
+	q->light = 0;
+}
+
 static int sq_commit(struct bw_store *s, struct bw_err *err)
 {
 	int rc = exec(SQ(s), "COMMIT", err);
 
-	if (!rc)
+	if (!rc) {
 		SQ(s)->in_txn = 0;
+		light_end(SQ(s));
+	}
 	return rc;
 }
 
@@ -257,6 +284,7 @@ static void sq_rollback(struct bw_store *s)
 	if (SQ(s)->in_txn)
 		exec(SQ(s), "ROLLBACK", NULL);
 	SQ(s)->in_txn = 0;
+	light_end(SQ(s));
 }
 
 /* ---- devices ----------------------------------------------------------- */
@@ -758,6 +786,7 @@ static const struct bw_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
     .begin = sq_begin,
+    .begin_light = sq_begin_light,
     .commit = sq_commit,
     .rollback = sq_rollback,
     .device_get = sq_device_get,

@@ -173,6 +173,20 @@ static void test_server_storage__devices_deny_events(void **state)
 	assert_int_equal(st->ops->device_get(st, UUID, &g, &err), 0);
 	assert_string_equal(g.tag, "prod");
 	assert_int_equal(g.production, 1);
+	/* light transactions commit and roll back like the others */
+	d.last_seen = 42;
+	assert_int_equal(st->ops->begin_light(st, &err), 0);
+	assert_int_equal(st->ops->device_put(st, &d, &err), 0);
+	st->ops->rollback(st);
+	assert_int_equal(st->ops->device_get(st, UUID, &g, &err), 0);
+	assert_int_equal(g.last_seen, 0);
+	assert_int_equal(st->ops->begin_light(st, &err), 0);
+	assert_int_equal(st->ops->device_put(st, &d, &err), 0);
+	assert_int_equal(st->ops->commit(st, &err), 0);
+	assert_int_equal(st->ops->device_get(st, UUID, &g, &err), 0);
+	assert_int_equal(g.last_seen, 42);
+	assert_int_equal(st->ops->begin(st, &err), 0);
+	assert_int_equal(st->ops->commit(st, &err), 0);
 	assert_int_equal(st->ops->deny_has(st, UUID, &err), 0);
 	assert_int_equal(st->ops->deny_set(st, UUID, 1, "lost", 7, &err), 0);
 	assert_int_equal(st->ops->deny_has(st, UUID, &err), 1);
