@@ -182,6 +182,13 @@ static int install_precheck(struct bw_dev *d, int slot)
 			'A' + d->st.pending);
 		return BW_DEV_EXIT_PENDING;
 	}
+	if (d->st.booted == slot) {
+		/* After an operator rollback the old slot is still running
+		 * until the reboot: never write over the running system. */
+		fprintf(stderr, "bulwark-device: slot %c is still running: "
+				"reboot first\n", 'A' + slot);
+		return BW_DEV_EXIT_NEEDS_REBOOT;
+	}
 	if (d->st.dl_state != BW_DEV_DL_DONE) {
 		fprintf(stderr, "bulwark-device: nothing downloaded: run "
 				"`bulwark-device pull` first\n");

@@ -628,6 +628,16 @@ class Lifecycle(DeviceTest):
         self.assertExit(self.dev.run("rollback"), 120)
         self.assertIn("current: factory", self.dev.status())
         self.assertExit(self.dev.run("rollback"), 21)
+        # Slot B still runs until the reboot: never written over.
+        p = self.dev.run("install")
+        self.assertExit(p, REBOOT)
+        self.assertIn("still running", p.stderr)
+        self.assertEqual(sha(self.dev.slot[1]),
+                         hashlib.sha256(self.v2).hexdigest())
+        self.assertIn("slot A", self.dev.run("boot").stdout)
+        self.assertExit(self.dev.run("install"), REBOOT)
+        self.assertEqual(sha(self.dev.slot[1]),
+                         hashlib.sha256(self.v1).hexdigest())
 
     def test_boot_firmware_anti_rollback(self):
         self.standard_repo(bootfw=5)
