@@ -312,18 +312,27 @@ int bw_srv_listen_parse(const char *s, char *host, size_t hostlen,
 			uint16_t *port)
 {
 	const char *colon = strrchr(s, ':');
-	struct in_addr a;
+	const char *start = s;
+	struct in6_addr a;
 	int64_t p = 0;
 	size_t n = 0;
+	int v6 = s[0] == '[';
 
 	if (!colon)
 		return BW_EFORMAT;
-	n = (size_t)(colon - s);
+	if (v6) { /* "[addr]:port" */
+		start = s + 1;
+		if (colon == s || colon[-1] != ']')
+			return BW_EFORMAT;
+		n = (size_t)(colon - 1 - start);
+	} else {
+		n = (size_t)(colon - s);
+	}
 	if (n == 0 || n >= hostlen)
 		return BW_EFORMAT;
-	memcpy(host, s, n);
+	memcpy(host, start, n);
 	host[n] = '\0';
-	if (inet_pton(AF_INET, host, &a) != 1)
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, &a) != 1)
 		return BW_EFORMAT;
 	if (parse_i64(colon + 1, 1, 65535, 1, &p))
 		return BW_EFORMAT;
@@ -349,7 +358,8 @@ static int check_listen(const char *what, const char *v, struct bw_err *err)
 
 	if (bw_srv_listen_parse(v, host, sizeof(host), &port))
 		return bw_err_set(err, BW_EFORMAT,
-				  "%s: listen must be IPv4:port, not \"%.64s\"",
+				  "%s: listen must be IPv4:port or "
+				  "[IPv6]:port, not \"%.64s\"",
 				  what, v);
 	return 0;
 }

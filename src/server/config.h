@@ -99,7 +99,8 @@ int bw_srv_config_roles_parse(const char *s, int *out);
  */
 int bw_srv_config_finish(struct bw_srv_config *cfg, struct bw_err *err);
 
-/* Parse "host:port" (IPv4 literal) into host (out, hostlen) and port. */
+/* Parse "a.b.c.d:port" or "[IPv6]:port" into host (the literal without
+ * brackets, hostlen bytes) and port. */
 int bw_srv_listen_parse(const char *s, char *host, size_t hostlen,
 			uint16_t *port);
 

@@ -320,25 +320,37 @@ out:
 
 static int listen_socket(const char *listen_on, struct bw_err *err)
 {
-	struct sockaddr_in sa;
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t salen = sizeof(*s4);
 	char host[64];
 	uint16_t port = 0;
 	int fd = -1, one = 1;
 
-	memset(&sa, 0, sizeof(sa));
+	memset(&ss, 0, sizeof(ss));
 	if (bw_srv_listen_parse(listen_on, host, sizeof(host), &port))
 		return bw_err_set(err, BW_EINVAL, "bad listen address");
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	inet_pton(AF_INET, host, &sa.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+	} else {
+		inet_pton(AF_INET6, host, &s6->sin6_addr);
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		salen = sizeof(*s6);
+	}
+	fd =
+	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return bw_err_set(err, BW_EIO, "socket: %s", strerror(errno));
 	/* no SO_REUSEPORT: a second server on the port must fail to start
 	 * (stack.md trap 7); TCP_NODELAY is inherited by accepted sockets */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1024)) {
+	    (ss.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, (struct sockaddr *)&ss, salen) || listen(fd, 1024)) {
 		int e = errno;
 
 		close(fd);

@@ -107,6 +107,30 @@ static void test_server_config__refusals(void **state)
 	assert_int_equal(
 	    bw_srv_config_set(&cfg, "gateway.listen=localhost:1", &err), 0);
 	assert_int_equal(bw_srv_config_finish(&cfg, &err), BW_EFORMAT);
+	{
+		char host[64];
+		uint16_t port = 0;
+
+		assert_int_equal(bw_srv_listen_parse("[::1]:8443", host,
+						     sizeof(host), &port),
+				 0);
+		assert_string_equal(host, "::1");
+		assert_int_equal(port, 8443);
+		assert_int_equal(bw_srv_listen_parse("10.0.0.1:1", host,
+						     sizeof(host), &port),
+				 0);
+		assert_int_not_equal(
+		    bw_srv_listen_parse("::1:80", host, sizeof(host), &port),
+		    0);
+		assert_int_not_equal(
+		    bw_srv_listen_parse("[::1]80", host, sizeof(host), &port),
+		    0);
+		assert_int_not_equal(
+		    bw_srv_listen_parse("1.2.3.4:0", host, sizeof(host), &port),
+		    0);
+		assert_int_not_equal(
+		    bw_srv_listen_parse("[x]:1", host, sizeof(host), &port), 0);
+	}
 	bw_srv_config_init(&cfg);
 	assert_int_equal(
 	    bw_srv_config_set(&cfg, "signing.timestamp_resign_before=2d", &err),
@@ -286,7 +310,7 @@ static void test_server_storage__metadata_and_schema(void **state)
 		snprintf(
 		    cmd, sizeof(cmd),
 		    "sqlite3 %s 'DROP TABLE crls; DROP INDEX events_device;"
-			 " DROP TABLE device_cas;"
+		    " DROP TABLE device_cas;"
 		    " DELETE FROM schema_version WHERE version > 1' "
 		    "2>/dev/null",
 		    tmp_path("s3.db"));
