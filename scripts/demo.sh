@@ -394,6 +394,20 @@ for (dev, typ), n in sorted(count.items()):
     name = next((d.get("name") for d in devices if d.get("uuid") == dev), dev)
     print("   %-8s %-32s %d" % (name, typ, n))
 PY
+if [[ -n ${BW_DEMO_KEEP_RUNNING:-} ]]; then
+	# For tests/integration/test_system.py: leave bulwarkd running and
+	# say where everything is.
+	cat >"$BW_DEMO_KEEP_RUNNING" <<ENV
+{"work": "$W", "gateway_port": $GW_PORT, "admin_port": $ADMIN_PORT,
+ "registration_port": $REG_PORT, "server_pid": $SERVER_PID,
+ "softhsm2_conf": "$SOFTHSM2_CONF", "pin": "$PIN",
+ "uuids": {"ci-1": "$UUID_ci_1", "ci-2": "$UUID_ci_2", "prod-1": "$UUID_prod_1"}}
+ENV
+	trap - EXIT
+	echo
+	echo "== Done; bulwarkd left running (pid $SERVER_PID) for the caller."
+	exit 0
+fi
 STEP="stop"
 stop_server
 echo

@@ -17,6 +17,7 @@ PACKAGES=(
 	softhsm2 opensc
 	clang libclang-rt-14-dev
 	python3
+	faketime
 )
 
 missing=()
