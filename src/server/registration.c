@@ -249,6 +249,25 @@ out:
 	return rc;
 }
 
+/* The reason goes to the log only; the answer names the status. */
+static void refuse(struct evhttp_request *req, int status,
+		   const struct bw_srv_reg_req *r, const struct bw_err *err)
+{
+	char who[40];
+
+	bw_srv_log(BW_SRV_LOG_NOTICE,
+		   "registration from %s (uuid %s) refused: %s",
+		   bw_srv_peer_addr(req),
+		   bw_srv_log_clean(r->uuid, strlen(r->uuid), who, sizeof(who)),
+		   err->msg);
+	bw_srv_http_error(req, status,
+			  status == 401	  ? "unauthorized"
+			  : status == 403 ? "forbidden"
+			  : status == 409 ? "already registered"
+			  : status == 500 ? "internal error"
+					  : "bad request");
+}
+
 static void sign(struct bw_srv *srv, struct evhttp_request *req)
 {
 	struct bw_err err = {0};
@@ -286,24 +305,9 @@ static void sign(struct bw_srv *srv, struct evhttp_request *req)
 		status = rc ? 500 : 201;
 	}
 out:
-	if (rc)
-		srv->store->ops->rollback(srv->store);
 	if (rc) {
-		char who[40];
-
-		bw_srv_log(
-		    BW_SRV_LOG_NOTICE,
-		    "registration from %s (uuid %s) "
-		    "refused: %s",
-		    bw_srv_peer_addr(req),
-		    bw_srv_log_clean(r.uuid, strlen(r.uuid), who, sizeof(who)),
-		    err.msg);
-		bw_srv_http_error(req, status,
-				  status == 401	  ? "unauthorized"
-				  : status == 403 ? "forbidden"
-				  : status == 409 ? "already registered"
-				  : status == 500 ? "internal error"
-						  : "bad request");
+		srv->store->ops->rollback(srv->store);
+		refuse(req, status, &r, &err);
 	} else {
 		bw_srv_log(BW_SRV_LOG_NOTICE, "registered %s (%s, token %lld)",
 			   r.uuid, tok.scope, (long long)tok.id);
