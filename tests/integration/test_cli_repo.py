@@ -184,6 +184,27 @@ class FactoryInitTest(RepoTestBase):
         self.bw("factory", "init", self.path("b"), "--name", "x",
                 "--root-keys", "2", "--root-threshold", "3", check=1)
         self.assertFalse(os.path.exists(self.path("b")))
+        # --keys-out never overwrites an archive; a failed init leaves
+        # neither a workspace nor new archives behind.
+        kd = self.path("keys")
+        self.bw("factory", "init", self.path("e"), "--name", "e",
+                "--keys-out", kd)
+        before = tree_state(kd)
+        p = self.bw("factory", "init", self.path("f"), "--name", "f",
+                    "--keys-out", kd, check=1)
+        self.assertIn("already exists", p.stderr)
+        self.assertEqual(before, tree_state(kd))
+        self.assertFalse(os.path.exists(self.path("f")))
+        self.bw("factory", "init", self.path("g"), "--name", "g",
+                "--root-keys", "3", "--keys-out", kd + "2")
+        os.unlink(os.path.join(kd + "2", "root-1.tar.gz"))
+        os.unlink(os.path.join(kd + "2", "root-2.tar.gz"))
+        os.unlink(os.path.join(kd + "2", "targets-1.tar.gz"))
+        before = tree_state(kd + "2")  # root-3 stays: init h collides
+        self.bw("factory", "init", self.path("h"), "--name", "h",
+                "--root-keys", "3", "--keys-out", kd + "2", check=1)
+        self.assertEqual(before, tree_state(kd + "2"))
+        self.assertFalse(os.path.exists(self.path("h")))
         self.bw("factory", "init", self.path("c"), check=2)
         self.bw("factory", "init", self.path("d"), "--name", "x",
                 "--key-type", "dsa", check=2)

@@ -27,6 +27,7 @@ struct init_ctx {
 	unsigned nroot, ntgt;
 	json_t *cfg;
 	json_t *offline; /* factory.json offline_keys */
+	json_t *made;	 /* archive paths and token key URIs made so far */
 };
 
 static int check_opts(const struct bw_repo_init_opts *o, struct bw_err *err)
@@ -61,6 +62,8 @@ static int offline_key(struct init_ctx *c, const char *role, unsigned i,
 	if (c->o->hsm_token != NULL) {
 		rc = bw_repo_hsm_keygen(c->o->hsm_module, c->o->hsm_token,
 					c->o->hsm_pin, role, out, &loc, err);
+		if (rc == 0)
+			json_array_append_new(c->made, json_string(loc));
 	} else {
 		rc = bw_signer_keyfile_generate(c->o->key_type, out, err);
 		if (rc == 0 && asprintf(&loc, "%s-%u.tar.gz", role, i) < 0) {
@@ -70,8 +73,14 @@ static int offline_key(struct init_ctx *c, const char *role, unsigned i,
 		if (rc == 0 &&
 		    (path = bw_repo__path(c->keys_dir, "%s", loc)) == NULL)
 			rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+		/* never overwrite an archive (--keys-out may hold others) */
+		if (rc == 0 && access(path, F_OK) == 0)
+			rc = bw_err_set(err, BW_EEXIST, "%s already exists",
+					path);
 		if (rc == 0)
 			rc = bw_repo_archive_write(path, out, 1, err);
+		if (rc == 0)
+			json_array_append_new(c->made, json_string(path));
 	}
 	if (rc == 0 && json_object_set_new(c->offline, (*out)->key->keyid,
 					   json_pack("{s:s, s:s}", "role", role,
@@ -257,7 +266,29 @@ static void init_dispose(struct init_ctx *c)
 		bw_signer_free(c->r.online[i]);
 	json_decref(c->cfg);
 	json_decref(c->offline);
+	json_decref(c->made);
 	free(c->keys_dir);
+}
+
+/* A failed init takes back the archives and token keys it made. */
+static void unmake(struct init_ctx *c)
+{
+	struct bw_pkcs11_opts o = {.module_path = c->o->hsm_module,
+				   .pin = c->o->hsm_pin};
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(c->made, i, v)
+	{
+		const char *m = json_string_value(v);
+
+		if (strncmp(m, "pkcs11:", 7) == 0) {
+			o.uri = m;
+			(void)bw_pkcs11_delete_key(&o, NULL, NULL);
+		} else {
+			(void)unlink(m);
+		}
+	}
 }
 
 static void opts_defaults(struct bw_repo_init_opts *o)
@@ -310,8 +341,10 @@ static int ctx_setup(struct init_ctx *c, const struct bw_repo_init_opts *o,
 	c->cfg = json_pack("{s:i, s:s, s:s}", "bulwark_factory", 1, "name",
 			   o->name, "key_type", type_name(o));
 	c->offline = json_object();
+	c->made = json_array();
 	bw_repo__txn_init(&c->t, stage);
-	if (c->keys_dir == NULL || c->cfg == NULL || c->offline == NULL)
+	if (c->keys_dir == NULL || c->cfg == NULL || c->offline == NULL ||
+	    c->made == NULL)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	return 0;
 }
@@ -343,6 +376,8 @@ int bw_repo_init(const char *dir, const struct bw_repo_init_opts *opts,
 	if (rc == 0 && rename(stage, dir) != 0)
 		rc = bw_err_set(err, BW_EIO, "rename to %s: %s", dir,
 				strerror(errno));
+	if (rc != 0 && c.made != NULL)
+		unmake(&c);
 	if (rc != 0)
 		bw_repo__rmtree(stage);
 	init_dispose(&c);
