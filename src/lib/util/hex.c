@@ -35,7 +35,8 @@ int bw_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t outlen)
 		uint8_t hi = hex_values[h[2 * i]], lo = hex_values[h[2 * i + 1]];
 
 		bad |= (hi == 0) | (lo == 0);
-		out[i] = (uint8_t)(((hi - 1) << 4) | ((lo - 1) & 0x0f));
+		/* Computed for invalid digits too (no branch), so keep it unsigned. */
+		out[i] = (uint8_t)((((unsigned)hi - 1u) << 4) | (((unsigned)lo - 1u) & 0x0fu));
 	}
 	return bad ? BW_EFORMAT : 0;
 }
