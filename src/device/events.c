@@ -192,10 +192,14 @@ static int send_batch(struct bw_fetcher *f, const char *url, const char *json,
 	rc = bw_http_request(f, &req, &status, &resp, err);
 	if (rc == 0 && (status < 200 || status > 299)) {
 		char said[81];
+		/* 400/413/422: the server will never take this batch; keeping
+		 * it would block every later event. Anything else (auth,
+		 * rate limit, 5xx) is worth retrying. */
+		int refused = status == 400 || status == 413 || status == 422;
 
 		bw_dev_printable(resp.data, resp.len, said, sizeof(said));
-		rc = bw_err_set(err, BW_ENET, "%.200s: HTTP %ld: %s", url,
-				status, said);
+		rc = bw_err_set(err, refused ? BW_EFORMAT : BW_ENET,
+				"%.200s: HTTP %ld: %s", url, status, said);
 	}
 	bw_buf_dispose(&resp);
 	return rc;
@@ -217,6 +221,15 @@ int bw_dev_events_flush(sqlite3 *db, struct bw_fetcher *f, const char *url,
 		rc = send_batch(f, url, json, len, err);
 		free(json);
 		json = NULL;
+		if (rc == BW_EFORMAT) {
+			fprintf(stderr, "bulwark-device: %zu events refused by "
+				"the server, dropped: %s\n", n,
+				err ? err->msg : "");
+			rc = bw_dev_events_drop(db, last, err);
+			if (rc != 0)
+				break;
+			continue;
+		}
 		if (rc == 0)
 			rc = bw_dev_events_drop(db, last, err);
 		if (rc != 0)

@@ -225,7 +225,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(n)
         if self.path == "/events":
             if s.events_down:
-                return self._plain(503, b"down")
+                return self._plain(s.events_down, b"down")
             with s.lock:
                 s.events.extend(json.loads(body))
             return self._plain(200, b"{}")
@@ -675,7 +675,7 @@ class Lifecycle(DeviceTest):
     def test_events_survive_outage_and_are_bounded(self):
         self.standard_repo()
         self.dev.write_config(self.srv.url, "max_events = 3\n")
-        self.srv.httpd.events_down = True
+        self.srv.httpd.events_down = 503
         self.assertExit(self.dev.run("pull"), OK)
         self.assertExit(self.dev.run("install"), REBOOT)
         self.assertIn("events queued: 3", self.dev.status())
@@ -685,6 +685,14 @@ class Lifecycle(DeviceTest):
         self.assertEqual(self.event_types(),
                          ["EcuDownloadCompleted", "EcuInstallationStarted",
                           "EcuInstallationApplied"])
+        # A batch the server will never take (400) is dropped, not retried
+        # forever in front of every later event.
+        self.srv.httpd.events_down = 400
+        self.assertExit(self.dev.run("boot"), OK)
+        p = self.dev.run("run")
+        self.assertExit(p, OK)
+        self.assertIn("refused by the server, dropped", p.stderr)
+        self.assertIn("events queued: 0", self.dev.status())
 
     def test_daemon_installs_and_stops_for_reboot(self):
         self.standard_repo()
