@@ -5,6 +5,8 @@
  * and version order.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <sys/file.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -79,7 +81,26 @@ static int make_dirs(struct bw_dev *d, struct bw_err *err)
 	return rc;
 }
 
-int bw_dev_open(const char *config_path, struct bw_dev **out,
+/* One agent at a time changes the state (a status call during the
+ * daemon's install must not "recover" the slot being written). */
+static int take_lock(struct bw_dev *d, struct bw_err *err)
+{
+	char *p = NULL;
+	int rc = 0;
+
+	if (bw_path_join(d->cfg.state_dir, "agent.lock", &p) != 0)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	d->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (d->lock_fd < 0)
+		rc = bw_err_set(err, BW_EIO, "%s: %s", p, strerror(errno));
+	else if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0)
+		rc = bw_err_set(err, BW_ESTATE, "another bulwark-device (the "
+				"daemon?) is working on %s", d->cfg.state_dir);
+	free(p);
+	return rc;
+}
+
+int bw_dev_open(const char *config_path, int flags, struct bw_dev **out,
 		struct bw_err *err)
 {
 	struct bw_dev *d = calloc(1, sizeof(*d));
@@ -89,19 +110,22 @@ int bw_dev_open(const char *config_path, struct bw_dev **out,
 	*out = NULL;
 	if (d == NULL)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	d->lock_fd = -1;
 	bw_dev_config_init(&d->cfg);
 	rc = bw_dev_config_load(&d->cfg, config_path, err);
 	if (rc == 0)
 		rc = make_dirs(d, err);
+	if (rc == 0 && flags != BW_DEV_OPEN_READONLY)
+		rc = take_lock(d, err);
 	if (rc == 0 && bw_path_join(d->cfg.state_dir, "sota.db", &dbp) != 0)
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = bw_dev_state_open(dbp, &d->db, err);
 	if (rc == 0)
 		rc = bw_dev_state_load(d->db, &d->st, err);
-	if (rc == 0)
+	if (rc == 0 && d->lock_fd >= 0)
 		rc = recover(d, err);
-	if (rc == 0)
+	if (rc == 0 && d->lock_fd >= 0)
 		sweep_downloads(d);
 	free(dbp);
 	if (rc != 0) {
@@ -119,6 +143,8 @@ void bw_dev_free(struct bw_dev *d)
 	bw_fetcher_free(d->fetcher);
 	bw_signer_free(d->signer);
 	sqlite3_close(d->db);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd); /* releases the lock */
 	bw_dev_config_dispose(&d->cfg);
 	free(d->mdir);
 	free(d->ddir);

@@ -196,12 +196,19 @@ struct bw_dev {
 	char *mdir, *ddir;     /* state_dir/metadata, state_dir/downloads */
 	struct bw_fetcher *fetcher; /* lazily made; one per run (TLS reuse) */
 	struct bw_signer *signer;   /* PKCS#11 key for mTLS, lazily opened */
+	int lock_fd;           /* state_dir/agent.lock, -1 if not held */
 	int progress;          /* draw a progress bar on stdout */
 	int verbose;
 };
 
-/* Load config, open the database, recover from an interrupted install. */
-int bw_dev_open(const char *config_path, struct bw_dev **out,
+/*
+ * Load config and open the database. BW_DEV_OPEN_EXCLUSIVE takes the
+ * state directory's lock (BW_ESTATE if another agent, e.g. the daemon,
+ * holds it) and recovers from an interrupted install; BW_DEV_OPEN_READONLY
+ * (status, list) takes no lock and changes nothing.
+ */
+enum { BW_DEV_OPEN_EXCLUSIVE = 0, BW_DEV_OPEN_READONLY = 1 };
+int bw_dev_open(const char *config_path, int flags, struct bw_dev **out,
 		struct bw_err *err);
 void bw_dev_free(struct bw_dev *d);
 /* The fetcher for this run (x-ats-tags, CA, client cert, token key). */

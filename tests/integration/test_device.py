@@ -710,6 +710,30 @@ class Lifecycle(DeviceTest):
         self.assertIn("confirmed in slot B", p.stdout)
         self.assertIn("current: fw-2 version 2", self.dev.status())
 
+    def test_one_agent_at_a_time(self):
+        self.standard_repo()
+        self.repo.targets.pop("fw-2")
+        self.repo.targets.pop("fw-1")
+        self.repo.publish()  # nothing to install: the daemon just waits
+        d = subprocess.Popen([AGENT, "daemon", "--config", self.dev.config,
+                              "--max-loops", "2", "--interval", "20"],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                if "last check-in: never" not in self.dev.status():
+                    break
+                time.sleep(0.05)
+            p = self.dev.run("check")
+            self.assertExit(p, 1)
+            self.assertIn("another bulwark-device", p.stderr)
+            self.assertIn("pending: none", self.dev.status())  # read-only
+        finally:
+            d.kill()
+            d.wait()
+        self.assertExit(self.dev.run("check"), NO_MATCH)
+
     def test_daemon_backs_off_when_server_down(self):
         self.standard_repo()
         self.srv.stop()

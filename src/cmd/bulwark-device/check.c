@@ -10,12 +10,12 @@ static int check(struct bw_dev *d)
 int bw_devcmd_check(int argc, char **argv)
 {
 	return bw_devcmd_simple(
-		argc, argv, "bulwark-device check",
-		"Refresh TUF metadata through the gateway (the device's tag in "
-		"the x-ats-tags header), list the targets for this hardware id "
-		"and tag, and say whether a newer version exists. Exit 16: "
-		"update available; 0: up to date; 6: no matching target; 4: "
-		"server unreachable (state kept); 11: metadata invalid; 12: "
-		"metadata expired.",
-		check);
+	    argc, argv, "bulwark-device check",
+	    "Refresh TUF metadata through the gateway (the device's tag in "
+	    "the x-ats-tags header), list the targets for this hardware id "
+	    "and tag, and say whether a newer version exists. Exit 16: "
+	    "update available; 0: up to date; 6: no matching target; 4: "
+	    "server unreachable (state kept); 11: metadata invalid; 12: "
+	    "metadata expired.",
+	    check, 0);
 }

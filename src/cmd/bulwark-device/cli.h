@@ -80,11 +80,13 @@ int bw_cli_usage(const char *prog, const char *fmt, ...)
 /* ---- commands (one file each) ------------------------------------------ */
 struct bw_dev;
 /* Open the agent for config (NULL: $BW_DEVICE_CONFIG or the default). */
-int bw_devcmd_open(const char *prog, const char *config, struct bw_dev **out);
+int bw_devcmd_open(const char *prog, const char *config, int readonly,
+		   struct bw_dev **out);
 #define BW_DEVICE_DEFAULT_CONFIG "/etc/bulwark/device.ini"
 /* A command whose only option is --config (and -v): parse, open, run fn. */
 int bw_devcmd_simple(int argc, char **argv, const char *prog,
-		     const char *desc, int (*fn)(struct bw_dev *));
+		     const char *desc, int (*fn)(struct bw_dev *),
+		     int readonly);
 
 int bw_devcmd_provision(int argc, char **argv);
 int bw_devcmd_register(int argc, char **argv);

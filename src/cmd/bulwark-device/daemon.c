@@ -50,7 +50,7 @@ int bw_devcmd_daemon(int argc, char **argv)
 		rc = parse_count(prog, "--interval", interval_s, &interval);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	rc = bw_devcmd_open(prog, config, &d);
+	rc = bw_devcmd_open(prog, config, 0, &d);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	d->verbose = verbose;

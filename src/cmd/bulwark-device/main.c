@@ -43,7 +43,8 @@ static const struct bw_cli_cmd cmds[] = {
 	{"version", "print the version", cmd_version},
 };
 
-int bw_devcmd_open(const char *prog, const char *config, struct bw_dev **out)
+int bw_devcmd_open(const char *prog, const char *config, int readonly,
+		   struct bw_dev **out)
 {
 	struct bw_err err = {0};
 	int rc;
@@ -52,7 +53,8 @@ int bw_devcmd_open(const char *prog, const char *config, struct bw_dev **out)
 		config = getenv("BW_DEVICE_CONFIG");
 	if (config == NULL)
 		config = BW_DEVICE_DEFAULT_CONFIG;
-	rc = bw_dev_open(config, out, &err);
+	rc = bw_dev_open(config, readonly ? BW_DEV_OPEN_READONLY
+					  : BW_DEV_OPEN_EXCLUSIVE, out, &err);
 	if (rc != 0)
 		return bw_cli_fail(prog, "%s", err.msg);
 	(*out)->progress = isatty(STDOUT_FILENO);
@@ -60,7 +62,8 @@ int bw_devcmd_open(const char *prog, const char *config, struct bw_dev **out)
 }
 
 int bw_devcmd_simple(int argc, char **argv, const char *prog,
-		     const char *desc, int (*fn)(struct bw_dev *))
+		     const char *desc, int (*fn)(struct bw_dev *),
+		     int readonly)
 {
 	const char *config = NULL;
 	int verbose = 0, done = 0, rc;
@@ -77,7 +80,7 @@ int bw_devcmd_simple(int argc, char **argv, const char *prog,
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	rc = bw_devcmd_open(prog, config, &d);
+	rc = bw_devcmd_open(prog, config, readonly, &d);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	d->verbose = verbose;

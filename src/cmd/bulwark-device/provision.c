@@ -29,7 +29,7 @@ int bw_devcmd_provision(int argc, char **argv)
 		return rc;
 	if (root == NULL)
 		return bw_cli_usage(prog, "--root is required");
-	rc = bw_devcmd_open(prog, config, &d);
+	rc = bw_devcmd_open(prog, config, 0, &d);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	bw_buf_init(&b, 512u * 1024u);

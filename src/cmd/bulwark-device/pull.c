@@ -27,7 +27,7 @@ int bw_devcmd_pull(int argc, char **argv)
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	rc = bw_devcmd_open(prog, config, &d);
+	rc = bw_devcmd_open(prog, config, 0, &d);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	d->verbose = verbose;

@@ -369,11 +369,32 @@ static void test_device_recover__torn_install(void **state)
 	assert_int_equal(bw_dev_state_save(db, &st, NULL, 0, 10, NULL), 0);
 	sqlite3_close(db);
 	write_config(f, cfg, sizeof(cfg));
-	assert_int_equal(bw_dev_open(cfg, &d, NULL), 0);
+	assert_int_equal(bw_dev_open(cfg, BW_DEV_OPEN_EXCLUSIVE, &d, NULL), 0);
 	/* Never bootable: what was being written is unknown. */
 	assert_int_equal(d->st.slot_state[1], BW_DEV_SLOT_EMPTY);
 	assert_int_equal(d->st.pending, -1);
 	bw_dev_free(d);
+}
+
+static void test_device_lock__one_writer(void **state)
+{
+	struct fx *f = *state;
+	struct bw_dev *a = NULL, *b = NULL, *r = NULL;
+	struct bw_err err = {0};
+	char cfg[128];
+
+	write_config(f, cfg, sizeof(cfg));
+	assert_int_equal(bw_dev_open(cfg, BW_DEV_OPEN_EXCLUSIVE, &a, NULL), 0);
+	assert_int_equal(bw_dev_open(cfg, BW_DEV_OPEN_EXCLUSIVE, &b, &err),
+			 BW_ESTATE);
+	assert_null(b);
+	assert_non_null(strstr(err.msg, "another bulwark-device"));
+	/* status and list still work while the daemon runs. */
+	assert_int_equal(bw_dev_open(cfg, BW_DEV_OPEN_READONLY, &r, NULL), 0);
+	bw_dev_free(r);
+	bw_dev_free(a);
+	assert_int_equal(bw_dev_open(cfg, BW_DEV_OPEN_EXCLUSIVE, &b, NULL), 0);
+	bw_dev_free(b);
 }
 
 static void test_device_crash__hook_kills_at_nth_write(void **state)
@@ -425,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_device_match__versions),
 		cmocka_unit_test(test_device_match__custom),
 		FX(test_device_recover__torn_install),
+		FX(test_device_lock__one_writer),
 		cmocka_unit_test(test_device_crash__hook_kills_at_nth_write),
 	};
 
