@@ -541,6 +541,7 @@ void bw_srv_admin_handle(struct evhttp_request *req, void *arg)
 		return;
 	}
 	bw_srv_tls_track(req);
+	bw_srv_request_track(srv, req);
 	if (!token_ok(srv, req)) {
 		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: bad token from %s",
 			   bw_srv_peer_addr(req));

@@ -52,6 +52,7 @@ static const struct key keys[] = {
     INT("server", "max_connections", max_connections, 1, 1000000, "4096"),
     DUR("server", "handshake_timeout", handshake_timeout, 1, 3600, "10"),
     DUR("server", "idle_timeout", idle_timeout, 1, 86400, "60"),
+    DUR("server", "shutdown_grace", shutdown_grace, 0, 3600, "8"),
     INT("server", "max_header_bytes", max_header_bytes, 1024, 1048576, "8192"),
     {"server", "log_level", K_LEVEL, OFF(log_level), 0, 0, 0, "info"},
     STR("gateway", "listen", gw_listen, "0.0.0.0:8443"),

@@ -34,6 +34,7 @@ struct bw_srv_config {
 	int64_t handshake_timeout;
 	int64_t idle_timeout;
 	int64_t max_header_bytes;
+	int64_t shutdown_grace;
 	int log_level; /* syslog priority: 3 err .. 7 debug */
 	/* [gateway] */
 	char gw_listen[BW_SRV_STR_MAX];

@@ -320,6 +320,7 @@ void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)
 		return;
 	}
 	bw_srv_tls_track(req);
+	bw_srv_request_track(srv, req);
 	if (!(id = bw_srv_tls_identity(srv, req))) {
 		bw_srv_http_status(req, 403);
 		return;

@@ -329,6 +329,7 @@ void bw_srv_registration_handle(struct evhttp_request *req, void *arg)
 		return;
 	}
 	bw_srv_tls_track(req);
+	bw_srv_request_track(srv, req);
 	if (!rate_ok(srv, bw_srv_peer_addr(req))) {
 		bw_srv_http_error(req, 429, "too many requests");
 		return;

@@ -249,6 +249,9 @@ static void reload_policy(struct bw_srv *srv)
 			   "PKI reload failed, keeping the "
 			   "current policy: %s",
 			   err.msg);
+	else
+		bw_srv_log(BW_SRV_LOG_DEBUG, "PKI reloaded (generation %lu)",
+			   srv->generation);
 }
 
 static void reload_cb(evutil_socket_t fd, short what, void *arg)
@@ -283,11 +286,18 @@ static void stop_listening(struct bw_srv_listener *l)
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct bw_srv *srv = arg;
-	static int ticks;
 
 	(void)fd, (void)what;
-	if (srv->nconns <= 0 || ++ticks > 20)
+	/* idle keep-alive connections do not hold the shutdown up */
+	if (srv->inflight <= 0 || srv->nconns <= 0 ||
+	    (int64_t)time(NULL) >= srv->stop_deadline) {
+		if (srv->inflight > 0)
+			bw_srv_log(BW_SRV_LOG_WARN,
+				   "%ld request(s) still running at the end of "
+				   "server.shutdown_grace",
+				   srv->inflight);
 		event_base_loopexit(srv->base, NULL);
+	}
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -307,6 +317,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	stop_listening(&srv->gw);
 	stop_listening(&srv->admin);
 	stop_listening(&srv->reg);
+	srv->stop_deadline = (int64_t)time(NULL) + srv->cfg->shutdown_grace;
 	srv->ev_drain = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
 	if (!srv->ev_drain || event_add(srv->ev_drain, &tv))
 		event_base_loopexit(srv->base, NULL);

@@ -234,6 +234,8 @@ struct bw_srv {
 	struct bw_signer *reg_signer; /* PKCS#11 registration CA key */
 	struct bw_srv_ratelimit *reg_rl;
 	long nconns;
+	long inflight; /* requests whose answer is not fully written yet */
+	int64_t stop_deadline;
 	int stopping;
 };
 
@@ -289,6 +291,10 @@ struct bw_device_rec *bw_srv_tls_device(struct evhttp_request *req);
 /* The TLS connection of a request (NULL if none) and the peer address. */
 SSL *bw_srv_tls_ssl(struct evhttp_request *req);
 const char *bw_srv_peer_addr(struct evhttp_request *req);
+
+/* Count req as in flight until its answer is written (clean shutdown
+ * waits for these). Call once at the start of every handler. */
+void bw_srv_request_track(struct bw_srv *srv, struct evhttp_request *req);
 
 /* Install a close callback that sends close_notify (once per connection). */
 void bw_srv_tls_track(struct evhttp_request *req);

@@ -177,6 +177,20 @@ static void close_cb(struct evhttp_connection *evcon, void *arg)
 		SSL_shutdown(ssl);
 }
 
+static void request_done(struct evhttp_request *req, void *arg)
+{
+	struct bw_srv *srv = arg;
+
+	(void)req;
+	srv->inflight--;
+}
+
+void bw_srv_request_track(struct bw_srv *srv, struct evhttp_request *req)
+{
+	srv->inflight++;
+	evhttp_request_set_on_complete_cb(req, request_done, srv);
+}
+
 void bw_srv_tls_track(struct evhttp_request *req)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);

@@ -585,6 +585,7 @@ class ProcessTest(unittest.TestCase):
             rest = r.read()
             self.assertEqual(first + rest, data)
             conn.close()
+            self.assertNotIn("still running", srv.logtext())
             self.assertEqual(srv.proc.wait(10), 0)
             # no new connections after SIGTERM
             self.assertTrue(srv.refused(d))

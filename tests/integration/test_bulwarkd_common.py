@@ -337,9 +337,16 @@ class Server:
         with open(self.log, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def hup(self):
+    def hup(self, timeout=10):
+        """SIGHUP, then wait until the server logged the PKI reload."""
+        before = self.logtext().count("PKI reloaded")
         self.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.logtext().count("PKI reloaded") > before:
+                return
+            time.sleep(0.05)
+        raise AssertionError("no PKI reload: " + self.logtext()[-2000:])
 
     # -- clients --------------------------------------------------------
     def ctx(self, cert=None, key=None):
