@@ -41,12 +41,14 @@ static void usage(FILE *f)
 		"usage: bulwarkd [options]\n\n"
 		"The bulwark server: mutual-TLS device gateway, registration,\n"
 		"admin API and online TUF signer.\n\noptions:\n");
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-		fprintf(f, "  %s%s%-*s %s\n", opts[i].name,
-			opts[i].arg ? " " : "",
-			(int)(26 - strlen(opts[i].name) -
-			      (opts[i].arg ? strlen(opts[i].arg) + 1 : 0)),
-			opts[i].arg ? opts[i].arg : "", opts[i].help);
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s%s%s", opts[i].name,
+			 opts[i].arg ? " " : "",
+			 opts[i].arg ? opts[i].arg : "");
+		fprintf(f, "  %-28s %s\n", left, opts[i].help);
+	}
 	fprintf(f, "\nexit status: 0 success, 1 failure, 2 usage error\n");
 }
 
