@@ -11,16 +11,12 @@ after every durable write of pull/install/boot/run.
 Environment: BW_BINARY_DIR (build dir with bulwark-device).
 """
 
-import base64
-import copy
-import datetime
 import hashlib
 import http.server
 import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys

@@ -16,7 +16,6 @@ import ipaddress
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import tempfile
 import unittest
@@ -27,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from test_device import (AGENT, HWID, TAG, OK, REBOOT, UPDATE, Device, Repo,
-                         RepoServer, image, sha)
+                         RepoServer, image)
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 FACTORY_TOKEN = "factory-token-1234"
