@@ -592,6 +592,37 @@ class ProcessTest(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_manufacturing_site_registration_only(self):
+        # a site runs registration (+ local admin for its tokens) with its
+        # local device CA; no gateway, no online TUF keys
+        pki = c.make_pki(os.path.join(self.dir, "pki"))
+        srv = c.Server(self.dir, c.Tuf(), pki=pki,
+                       roles="registration,admin", extra={
+                           "registration": {
+                               "ca_cert": os.path.join(pki, "local-ca.pem"),
+                               "ca_key": os.path.join(pki, "local-ca.key")},
+                           "signing": {"timestamp_key": "",
+                                       "snapshot_key": "",
+                                       "ci_targets_key": ""}}).start()
+        try:
+            self.assertTrue(c.port_free(srv.gw_port))
+            st, tok = srv.admin("POST", "/tokens", {"scope": "production",
+                                                    "expires-in": 600})
+            uid = str(uuidlib.uuid4())
+            st, r = srv.register({"uuid": uid, "hardware-id": "board",
+                                  "csr": c.csr_pem(uid)}, tok["token"])
+            self.assertEqual(st, 201, r)
+            cert = c.x509.load_pem_x509_certificate(r["client.pem"].encode())
+            local = c.load_cert(os.path.join(pki, "local-ca.pem"))
+            self.assertEqual(cert.issuer, local.subject)
+            self.assertIn("2.5.4.15=production", cert.subject.rfc4514_string())
+            chain = c.x509.load_pem_x509_certificates(
+                r["client.chained"].encode())
+            self.assertEqual([x.subject for x in chain],
+                             [cert.subject, local.subject])
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
     def test_registration_rate_limit(self):
         srv = c.Server(self.dir, c.Tuf(), extra={
             "registration": {"rate_per_minute": "3"}}).start()

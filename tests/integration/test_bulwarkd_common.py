@@ -289,6 +289,11 @@ class Server:
                     f.write("%s = %s\n" % (k, v))
         self.proc = None
         self.log = os.path.join(workdir, "bulwarkd.log")
+        role = sections["server"]["role"]
+        self.wait_ports = [p for name, p in (("gateway", self.gw_port),
+                                             ("admin", self.admin_port),
+                                             ("registration", self.reg_port))
+                           if role == "all" or name in role.split(",")]
 
     def start(self, timeout=15):
         for p in (self.gw_port, self.admin_port, self.reg_port):
@@ -301,10 +306,8 @@ class Server:
             if self.proc.poll() is not None:
                 raise AssertionError("bulwarkd exited: " + self.logtext())
             try:
-                socket.create_connection(("127.0.0.1", self.admin_port),
-                                         0.2).close()
-                socket.create_connection(("127.0.0.1", self.gw_port),
-                                         0.2).close()
+                for p in self.wait_ports:
+                    socket.create_connection(("127.0.0.1", p), 0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)
