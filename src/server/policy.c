@@ -633,3 +633,31 @@ int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert, time_t now,
 	id->ca_disabled = ca->status == BW_SRV_CA_DISABLED;
 	return 0;
 }
+
+int bw_srv_policy_load_minimal(const char *pki_dir, const char *factory,
+			       struct bw_srv_policy **out, struct bw_err *err)
+{
+	struct bw_srv_policy *p = calloc(1, sizeof(*p));
+	char *path = NULL;
+	int rc = BW_ENOMEM;
+
+	*out = NULL;
+	if (!p || (rc = load_file_in(pki_dir, "factory_ca.pem", &path)) ||
+	    (rc = bw_pki_cert_load(path, &p->factory_ca, err)))
+		goto out;
+	p->factory_crl_number = -1;
+	if (factory && factory[0])
+		snprintf(p->factory, sizeof(p->factory), "%s", factory);
+	else if (subject_get(X509_get_subject_name(p->factory_ca),
+			     NID_organizationalUnitName, p->factory,
+			     sizeof(p->factory)) != 1) {
+		rc = bw_err_set(err, BW_EFORMAT, "factory CA without OU");
+		goto out;
+	}
+	*out = p;
+	p = NULL; /* transferred */
+out:
+	free(path);
+	bw_srv_policy_free(p);
+	return rc;
+}

@@ -115,6 +115,29 @@ static void extra_free(struct bw_srv_policy_extra *ex)
 	ex->crls = ex->cas = NULL;
 }
 
+/* The PKI directory plus what the admin API stored. Without the gateway
+ * role a directory with only factory_ca.pem will do (a site's
+ * registration service). */
+static int policy_open(struct bw_srv *srv, struct bw_srv_policy **out,
+		       struct bw_err *err)
+{
+	struct bw_srv_config *c = srv->cfg;
+	struct bw_srv_policy_extra ex = {NULL, NULL};
+	int rc = extra_load(srv->store, &ex, err);
+
+	if (!rc)
+		rc = bw_srv_policy_load(c->pki_dir, c->factory, &ex, out, err);
+	extra_free(&ex);
+	if (rc == BW_ENOTFOUND && !(c->roles & BW_SRV_ROLE_GATEWAY)) {
+		bw_srv_log(BW_SRV_LOG_DEBUG,
+			   "no full PKI directory (%s): factory CA only",
+			   err ? err->msg : "");
+		rc = bw_srv_policy_load_minimal(c->pki_dir, c->factory, out,
+						err);
+	}
+	return rc;
+}
+
 static int load_signers(struct bw_srv *srv, struct bw_err *err)
 {
 	const char *specs[3] = {srv->cfg->timestamp_key, srv->cfg->snapshot_key,
@@ -174,18 +197,12 @@ static int srv_open(struct bw_srv *srv, struct bw_err *err)
 {
 	struct bw_srv_config *c = srv->cfg;
 	struct bw_srv_repo_opts ro;
-	struct bw_srv_policy_extra ex = {NULL, NULL};
 	int rc = 0;
 
 	memset(&ro, 0, sizeof(ro));
 	if ((rc = bw_store_sqlite_open(c->database, &srv->store, err)) ||
-	    (rc = extra_load(srv->store, &ex, err))) {
-		extra_free(&ex);
-		return rc;
-	}
-	rc = bw_srv_policy_load(c->pki_dir, c->factory, &ex, &srv->policy, err);
-	extra_free(&ex);
-	if (rc || (rc = load_signers(srv, err)))
+	    (rc = policy_open(srv, &srv->policy, err)) ||
+	    (rc = load_signers(srv, err)))
 		return rc;
 	ro.timestamp = srv->signers[0];
 	ro.snapshot = srv->signers[1];
@@ -220,16 +237,11 @@ int bw_srv_check(struct bw_srv_config *cfg, struct bw_err *err)
 int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err)
 {
 	struct bw_srv_policy *p = NULL;
-	struct bw_srv_policy_extra ex = {NULL, NULL};
 	X509_STORE *st = NULL;
-	int rc = extra_load(srv->store, &ex, err);
+	int rc = 0;
 
 	srv->generation++; /* deny-list changes apply even if this fails */
-	if (!rc)
-		rc = bw_srv_policy_load(srv->cfg->pki_dir, srv->cfg->factory,
-					&ex, &p, err);
-	extra_free(&ex);
-	if (rc)
+	if ((rc = policy_open(srv, &p, err)))
 		return rc;
 	if (srv->gw.ctx && (st = bw_srv_policy_store(p)) != NULL) {
 		SSL_CTX_set1_cert_store(srv->gw.ctx, st);

@@ -82,6 +82,14 @@ int bw_srv_policy_ca_check(const struct bw_srv_policy *p, const char *name,
 json_t *bw_srv_policy_describe(const struct bw_srv_policy *p);
 
 /*
+ * Only the factory CA (factory_ca.pem) and its name, for a registration
+ * service at a manufacturing site whose directory holds no state.json:
+ * no device CA is trusted, so this policy refuses every device.
+ */
+int bw_srv_policy_load_minimal(const char *pki_dir, const char *factory,
+			       struct bw_srv_policy **out, struct bw_err *err);
+
+/*
  * An uploaded CRL (PEM) for issuer ("factory_ca" or a device CA file
  * base): signed by that CA and with a crlNumber above the one in use.
  * *number receives its crlNumber. BW_ENOTFOUND / BW_EFORMAT /

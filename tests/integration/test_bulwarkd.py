@@ -594,8 +594,14 @@ class ProcessTest(unittest.TestCase):
 
     def test_manufacturing_site_registration_only(self):
         # a site runs registration (+ local admin for its tokens) with its
-        # local device CA; no gateway, no online TUF keys
-        pki = c.make_pki(os.path.join(self.dir, "pki"))
+        # local device CA; no gateway, no online TUF keys, and only the
+        # files it needs from the PKI directory (no state.json)
+        full = c.make_pki(os.path.join(self.dir, "pki-full"))
+        pki = os.path.join(self.dir, "pki")
+        os.makedirs(pki)
+        for f in ("factory_ca.pem", "local-ca.pem", "local-ca.key", "tls.pem",
+                  "tls.key"):
+            shutil.copy2(os.path.join(full, f), pki)
         srv = c.Server(self.dir, c.Tuf(), pki=pki,
                        roles="registration,admin", extra={
                            "registration": {
