@@ -16,6 +16,7 @@
  * python3, openssl, curl, sha256sum. Bounded: fixed runs, one file.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +36,10 @@
 #define RUNS 3
 #define EXPIRES "2099-01-01T00:00:00Z"
 #define HWID "bench-board"
+#define ADMIN_TOKEN "bench-admin-token-0123456789abcdef"
 
 static struct bw_signer *key;
-static char dir[64], agent[512];
+static char dir[64], agent[1100], root_path[128], bindir[1024], bwd_path[1100];
 
 static double now_s(void)
 {
@@ -210,19 +212,20 @@ static void write_config(const char *url, const char *tls)
 
 static double agent_pull(void)
 {
-	char cmd[4096];
+	char cmd[8192];
 
-	/* Fresh state each run: a full refresh and a full download. */
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/state && %s provision --config "
-		 "%s/device.ini --root %s/srv/repo/1.root.json && %s pull "
-		 "--config %s/device.ini >/dev/null", dir, agent, dir, dir,
-		 agent, dir);
+	/* Fresh state each run (a full refresh and a full download); a
+	 * registered identity in the state directory stays. */
+	snprintf(cmd, sizeof(cmd), "cd %s && rm -rf state/sota.db* "
+		 "state/metadata state/downloads && %s provision --config "
+		 "device.ini --root %s && %s pull --config device.ini "
+		 ">/dev/null", dir, agent, root_path, agent);
 	return timed(cmd, NULL, 0);
 }
 
 static double curl_sha(const char *url, const char *tlsopts)
 {
-	char cmd[4096];
+	char cmd[8192];
 
 	snprintf(cmd, sizeof(cmd), "curl -sf %s -o %s/curl.img %s/targets/"
 		 "big.img && sha256sum %s/curl.img >/dev/null && rm -f "
@@ -281,7 +284,7 @@ static int free_port(void)
  * token). 0 when SoftHSM2 is not installed. */
 static int make_token(void)
 {
-	char cmd[4096];
+	char cmd[8192];
 
 	if (access("/usr/lib/softhsm/libsofthsm2.so", R_OK) != 0)
 		return 0;
@@ -304,7 +307,7 @@ static int make_token(void)
 
 static void make_certs(void)
 {
-	char cmd[4096];
+	char cmd[8192];
 
 	snprintf(cmd, sizeof(cmd),
 		 "cd %s && for n in server client; do openssl req -x509 "
@@ -315,6 +318,8 @@ static void make_certs(void)
 		 "2>/dev/null || true)", dir);
 	sh(cmd);
 }
+
+static void bulwarkd_row(size_t mb, const char *sha);
 
 static void throughput(size_t mb)
 {
@@ -380,10 +385,186 @@ static void throughput(size_t mb)
 			mb);
 	}
 	stop_server(srv);
+	bulwarkd_row(mb, sha);
 	snprintf(cmd, sizeof(cmd), "rm -f %s/srv/targets/big.img", dir);
 	sh(cmd);
 }
 
+/* ---- the real gateway ------------------------------------------------------ */
+
+static void save_key(struct bw_signer *k, const char *name)
+{
+	char path[256];
+	struct bw_err err;
+
+	snprintf(path, sizeof(path), "%s/bwd/%s.key", dir, name);
+	if (bw_signer_keyfile_save(k, path, &err) != 0)
+		die(err.msg);
+}
+
+/* root.json for bulwarkd's online keys (timestamp, snapshot, CI targets). */
+static void bwd_root(struct bw_signer *const on[3])
+{
+	const char *names[] = {"timestamp", "snapshot", "targets"};
+	json_t *r = role("root"), *keys = json_object(), *roles = json_object();
+	struct bw_signer *signers[1] = {key};
+	struct bw_err err;
+	json_t *kj = NULL, *env = NULL;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+
+	for (size_t i = 0; i < 4; i++) {
+		struct bw_signer *k = i < 3 ? on[i] : key;
+
+		if (bw_key_to_json(bw_signer_key(k), &kj, NULL) != 0)
+			die("key to json");
+		json_object_set_new(keys, bw_signer_key(k)->keyid, kj);
+		json_object_set_new(roles, i < 3 ? names[i] : "root",
+				    json_pack("{s:[s], s:i}", "keyids",
+					      bw_signer_key(k)->keyid,
+					      "threshold", 1));
+	}
+	json_object_set_new(r, "consistent_snapshot", json_false());
+	json_object_set_new(r, "keys", keys);
+	json_object_set_new(r, "roles", roles);
+	if (bw_tuf_envelope_sign(r, signers, 1, &env, &err) != 0 ||
+	    bw_json_canonical_alloc(env, &bytes, &len, &err) != 0 ||
+	    bw_io_write_atomic(root_path, bytes, len, 0644, &err) != 0)
+		die(err.msg);
+	json_decref(env);
+	json_decref(r);
+	free(bytes);
+}
+
+static void bwd_config(int gw, int adm, int reg)
+{
+	char path[256], text[2048];
+	struct bw_err err;
+
+	snprintf(path, sizeof(path), "%s/bwd/bulwarkd.conf", dir);
+	snprintf(text, sizeof(text),
+		 "[server]\ndatabase = %s/bwd/db\npki_dir = %s/bwd/pki\n"
+		 "role = all\n[gateway]\nlisten = 127.0.0.1:%d\ntargets_dir = "
+		 "%s/bwd/targets\n[admin]\nlisten = 127.0.0.1:%d\ntoken_file "
+		 "= %s/bwd/admin.token\n[registration]\nlisten = 127.0.0.1:%d"
+		 "\ngateway_url = https://127.0.0.1:%d\n[signing]\n"
+		 "timestamp_key = %s/bwd/timestamp.key\nsnapshot_key = "
+		 "%s/bwd/snapshot.key\nci_targets_key = %s/bwd/ci.key\n", dir,
+		 dir, gw, dir, adm, dir, reg, gw, dir, dir, dir);
+	if (bw_io_write_atomic(path, text, strlen(text), 0600, &err) != 0)
+		die(err.msg);
+	snprintf(path, sizeof(path), "%s/bwd/admin.token", dir);
+	if (bw_io_write_atomic(path, ADMIN_TOKEN "\n", strlen(ADMIN_TOKEN) + 1,
+			       0600, &err) != 0)
+		die(err.msg);
+}
+
+/* Admin API call with curl; the answer goes to dir/bwd/answer.json. */
+static void admin(int port, const char *method, const char *path,
+		  const char *body_file)
+{
+	char cmd[8192];
+
+	snprintf(cmd, sizeof(cmd), "curl -sf --cacert %s/bwd/pki/factory_ca.pem "
+		 "-H 'Authorization: Bearer " ADMIN_TOKEN "' -X %s %s%s "
+		 "-o %s/bwd/answer.json https://127.0.0.1:%d%s", dir, method,
+		 body_file ? "--data-binary @" : "", body_file ? body_file : "",
+		 dir, port, path);
+	sh(cmd);
+}
+
+/* A CI target and a registration token through the admin API; the
+ * token lands in dir/bwd/reg.token. */
+static void bwd_seed(int adm, size_t mb, const char *sha)
+{
+	char path[256], body[1024];
+	struct bw_err err;
+	json_t *tok;
+
+	admin(adm, "PUT", "/repo/ci/root", root_path);
+	snprintf(path, sizeof(path), "%s/bwd/add.json", dir);
+	snprintf(body, sizeof(body), "{\"name\":\"big.img\",\"length\":%llu,"
+		 "\"hashes\":{\"sha256\":\"%s\"},\"custom\":{\"version\":"
+		 "\"2\",\"hardwareIds\":[\"" HWID "\"],\"tags\":[\"main\"]}}",
+		 (unsigned long long)mb << 20, sha);
+	if (bw_io_write_atomic(path, body, strlen(body), 0600, &err) != 0)
+		die(err.msg);
+	admin(adm, "POST", "/repo/ci/targets/add", path);
+	snprintf(path, sizeof(path), "%s/bwd/tok.json", dir);
+	snprintf(body, sizeof(body), "{\"scope\":\"ci\",\"expires-in\":3600}");
+	if (bw_io_write_atomic(path, body, strlen(body), 0600, &err) != 0)
+		die(err.msg);
+	admin(adm, "POST", "/tokens", path);
+	snprintf(path, sizeof(path), "%s/bwd/answer.json", dir);
+	tok = json_load_file(path, 0, NULL);
+	if (!json_is_string(json_object_get(tok, "token")))
+		die("no registration token");
+	snprintf(path, sizeof(path), "%s/bwd/reg.token", dir);
+	if (bw_io_write_atomic(path, json_string_value(json_object_get(tok,
+			       "token")), strlen(json_string_value(
+			       json_object_get(tok, "token"))), 0600, &err))
+		die(err.msg);
+	json_decref(tok);
+}
+
+static pid_t bwd_start(size_t mb, const char *sha, int *gw_out)
+{
+	struct bw_signer *on[3] = {NULL, NULL, NULL};
+	const char *names[] = {"timestamp", "snapshot", "ci"};
+	int gw = free_port() + 10, adm = gw + 1, reg = gw + 2;
+	char cmd[8192], probe[1024];
+	struct bw_err err;
+	pid_t pid;
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/bwd/targets && ln "
+		 "%s/srv/targets/big.img %s/bwd/targets/big.img && %s/../bulwark"
+		 " keys ca create %s/bwd/pki --factory acme --ip 127.0.0.1 "
+		 "--online-ca --local-ca >/dev/null", dir, dir, dir, bindir,
+		 dir);
+	sh(cmd);
+	for (int i = 0; i < 3; i++) {
+		if (bw_signer_keyfile_generate(BW_KEY_ED25519, &on[i], &err))
+			die(err.msg);
+		save_key(on[i], names[i]);
+	}
+	snprintf(root_path, sizeof(root_path), "%s/bwd/root.json", dir);
+	bwd_root(on);
+	for (int i = 0; i < 3; i++)
+		bw_signer_free(on[i]);
+	bwd_config(gw, adm, reg);
+	snprintf(cmd, sizeof(cmd), "exec %s/../bulwarkd --config "
+		 "%s/bwd/bulwarkd.conf >%s/bwd/log 2>&1", bindir, dir, dir);
+	snprintf(probe, sizeof(probe), "curl -sf --cacert %s/bwd/pki/"
+		 "factory_ca.pem -H 'Authorization: Bearer " ADMIN_TOKEN "' -o "
+		 "/dev/null https://127.0.0.1:%d/devices", dir, adm);
+	pid = start_server(cmd, probe);
+	bwd_seed(adm, mb, sha);
+	snprintf(cmd, sizeof(cmd), "%s register --state-dir %s/state --server "
+		 "https://127.0.0.1:%d --token-file %s/bwd/reg.token --ca-file "
+		 "%s/bwd/pki/factory_ca.pem --hardware-id " HWID " --tag main "
+		 "--key-file >/dev/null", agent, dir, reg, dir, dir);
+	sh(cmd);
+	*gw_out = gw;
+	return pid;
+}
+
+/* Same 1 file through bulwarkd's mTLS gateway (file key; one row). */
+static void bulwarkd_row(size_t mb, const char *sha)
+{
+	char url[64], copts[1024];
+	int gw = 0;
+	pid_t pid;
+
+	if (access(bwd_path, X_OK) != 0)
+		return;
+	pid = bwd_start(mb, sha, &gw);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", gw);
+	snprintf(copts, sizeof(copts), "--cacert %s/bwd/pki/factory_ca.pem "
+		 "--cert %s/state/client.pem --key %s/state/pkey.pem -H "
+		 "'x-ats-tags: main'", dir, dir, dir);
+	compare("mTLS, bulwarkd gateway (key file)", url, "", copts, mb);
+	stop_server(pid);
+}
 /* ---- 100k-target refresh --------------------------------------------------- */
 
 /* In a child: the parent's RSS high-water mark would otherwise be
@@ -447,18 +628,22 @@ int main(int argc, char **argv)
 {
 	const char *mbs = getenv("BW_BENCH_MB");
 	long mb = mbs ? strtol(mbs, NULL, 10) : 256;
-	char *slash, path[256];
+	char *slash, path[256], rp[PATH_MAX];
 	struct bw_err err;
 
 	(void)argc;
 	mb = mb < 256 ? 256 : mb > 1024 ? 1024 : mb;
 	/* build/bench/bench_device_download -> build/bulwark-device */
-	snprintf(agent, sizeof(agent), "%s", argv[0]);
-	slash = strrchr(agent, '/');
+	/* Absolute: the commands below run from other directories. */
+	if (realpath(argv[0], rp) == NULL || strlen(rp) >= sizeof(bindir))
+		die("realpath");
+	snprintf(bindir, sizeof(bindir), "%s", rp);
+	slash = strrchr(bindir, '/');
 	if (slash == NULL)
 		die("run with a path");
-	snprintf(slash, sizeof(agent) - (size_t)(slash - agent),
-		 "/../bulwark-device");
+	*slash = '\0';
+	snprintf(agent, sizeof(agent), "%s/../bulwark-device", bindir);
+	snprintf(bwd_path, sizeof(bwd_path), "%s/../bulwarkd", bindir);
 	if (access(agent, X_OK) != 0)
 		die("bulwark-device not found next to the bench directory");
 	snprintf(dir, sizeof(dir), "/tmp/bw_bench_device.XXXXXX");
@@ -472,6 +657,7 @@ int main(int argc, char **argv)
 	if (bw_io_mkdirs(path, 0755, &err) != 0)
 		die(err.msg);
 	write_root();
+	snprintf(root_path, sizeof(root_path), "%s/srv/repo/1.root.json", dir);
 	printf("# device_download\n\n");
 	if (getenv("BW_BENCH_RSS_ONLY") == NULL)
 		throughput((size_t)mb);
