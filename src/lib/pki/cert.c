@@ -517,7 +517,15 @@ int bw_pki_serial_hex(const X509 *cert, char **out, struct bw_err *err)
 	BN_free(bn);
 	if (hex == NULL)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
-	dup = strdup(hex);
+	/* BN_bn2hex writes whole bytes ("0F12..."); state.json, CRL lookups
+	 * and bw_pki_serial_normalize use the form without leading zeros. */
+	{
+		const char *p = hex;
+
+		while (p[0] == '0' && p[1] != '\0')
+			p++;
+		dup = strdup(p);
+	}
 	OPENSSL_free(hex);
 	if (dup == NULL)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
