@@ -3,17 +3,20 @@
  *
  * 1. Download-and-verify throughput of one large target (BW_BENCH_MB,
  *    default 256, clamped to 256..1024 MiB) served on 127.0.0.1, over
- *    plain HTTP (python3 http.server) and over mutual TLS (openssl
- *    s_server -WWW, client certificate required): `bulwark-device pull`
- *    (TUF refresh, length-bounded download, sha256 check, state commits)
- *    against `curl -o F URL && sha256sum F` of the same file from the same
- *    server. Best of RUNS runs each.
+ *    plain HTTP (python3 http.server), over mutual TLS (the same server
+ *    behind python's ssl module, client certificate required; the device
+ *    key in a file, then in a SoftHSM2 token), and through the real
+ *    bulwarkd gateway (when built next to the agent): `bulwark-device
+ *    pull` (TUF refresh, length-bounded download, sha256 check, state
+ *    commits) against `curl -o F URL && sha256sum F` of the same file from
+ *    the same server. Best of RUNS runs each.
  * 2. Peak RSS of `bulwark-device check` refreshing a repository of 100k
  *    targets that all match the device (file:// transport, so the figure
  *    is the agent's own), measured with wait4().
  *
- * Needs bulwark-device next to the bench directory (BW_BINARY_DIR/..),
- * python3, openssl, curl, sha256sum. Bounded: fixed runs, one file.
+ * Needs bulwark-device next to the bench directory, python3, openssl,
+ * curl, sha256sum; SoftHSM2 + pkcs11-tool and bulwarkd + bulwark for their
+ * rows (skipped when missing). Bounded: fixed runs, one file.
  */
 #include <errno.h>
 #include <limits.h>
