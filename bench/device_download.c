@@ -52,9 +52,15 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static pid_t server_pid; /* the running server, stopped on any failure */
+
 static void die(const char *what)
 {
 	fprintf(stderr, "device_download: %s\n", what);
+	if (server_pid > 0) {
+		kill(server_pid, SIGTERM);
+		waitpid(server_pid, NULL, 0);
+	}
 	exit(1);
 }
 
@@ -62,7 +68,7 @@ static void sh(const char *cmd)
 {
 	if (system(cmd) != 0) {
 		fprintf(stderr, "device_download: failed: %s\n", cmd);
-		exit(1);
+		die("command failed");
 	}
 }
 
@@ -192,7 +198,7 @@ static double timed(const char *cmd, long *rss_kib, int want_rc)
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != want_rc) {
 		fprintf(stderr, "device_download: `%s` exited %d\n", cmd,
 			WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-		exit(1);
+		die("benchmark step failed");
 	}
 	if (rss_kib != NULL)
 		*rss_kib = ru.ru_maxrss;
@@ -263,7 +269,7 @@ static pid_t start_server(const char *cmd, const char *probe)
 	for (int i = 0; i < 100; i++) {
 		usleep(100000);
 		if (system(probe) == 0)
-			return pid;
+			return server_pid = pid;
 	}
 	kill(pid, SIGTERM);
 	die("server did not start");
@@ -274,6 +280,7 @@ static void stop_server(pid_t pid)
 {
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
+	server_pid = 0;
 }
 
 static int free_port(void)
