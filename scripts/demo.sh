@@ -75,14 +75,19 @@ dev() {
 	"$AGENT" "$@" --config "$W/devices/$name/device.ini"
 }
 
+# N free ports below the kernel's ephemeral range, so that no outgoing
+# connection can take one before bulwarkd binds it.
 free_ports() {
 	python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
+import random, socket, sys
+socks, rng = [], random.SystemRandom()
+while len(socks) < int(sys.argv[1]):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
+    try:
+        s.bind(("127.0.0.1", rng.randrange(20000, 32000)))
+        socks.append(s)
+    except OSError:
+        s.close()
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 }

@@ -16,7 +16,7 @@ PACKAGES=(
 	libp11-dev libengine-pkcs11-openssl
 	softhsm2 opensc
 	clang libclang-rt-14-dev
-	python3
+	python3 python3-cryptography
 	faketime
 )
 

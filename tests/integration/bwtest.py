@@ -18,6 +18,7 @@ import hashlib
 import http.server
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -253,11 +254,25 @@ class StaticServer:
             return self._httpd.bytes_sent.get(path, 0)
 
 
+# Listening ports come from below the kernel's ephemeral range
+# (32768-60999): a port picked there and released could be taken by an
+# outgoing connection of a test running in parallel before the server
+# under test binds it.
+_PORT_LOW, _PORT_HIGH = 20000, 32000
+
+
 def free_port():
-    """A port nobody listens on right now (bound to 0, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody uses right now, for a server a test is about to start."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(_PORT_LOW, _PORT_HIGH)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in %d-%d" % (_PORT_LOW, _PORT_HIGH))
 
 
 # ---- the CLI ----------------------------------------------------------------

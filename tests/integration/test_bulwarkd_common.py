@@ -25,6 +25,8 @@ import time
 import unittest
 import uuid as uuidlib
 
+from bwtest import free_port  # noqa: E402
+
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -227,10 +229,6 @@ def csr_pem(uuid, ou=FACTORY, production=False, key=None):
     return csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_free(port):

@@ -21,6 +21,8 @@ import subprocess
 import tempfile
 import time
 import unittest
+
+from bwtest import free_port  # noqa: E402
 import uuid
 
 BINARY_DIR = os.environ.get("BW_BINARY_DIR", os.path.join(
@@ -95,12 +97,6 @@ def device_csr(workdir, name, production=False, extra="", exts=()):
     return csr, key, u
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class TlsServer:
