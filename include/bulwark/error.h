@@ -31,7 +31,9 @@ enum bw_error_code {
 	BW_ECRYPTO = -13,    /* crypto library failure */
 	BW_EEXIST = -14,     /* would overwrite something that must not be */
 	BW_ESTATE = -15,     /* operation not valid in the current state */
-	BW_EBADVERSION = -16 /* version is not the one the referrer lists */
+	BW_EBADVERSION = -16, /* version is not the one the referrer lists */
+	BW_ENORANGE = -17    /* the server answered a Range request with the
+				whole body */
 };
 
 #define BW_ERR_MSG_MAX 512

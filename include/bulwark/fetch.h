@@ -21,7 +21,8 @@ typedef int (*bw_fetch_sink_fn)(void *ctx, const uint8_t *data, size_t len);
 struct bw_fetcher {
 	/*
 	 * Fetch url, starting at byte offset (0: whole body; else an HTTP Range
-	 * request, and a server that ignores Range is an error). Body bytes go
+	 * request; a server that answers it with the whole body gives
+	 * BW_ENORANGE and no bytes reach the sink). Body bytes go
 	 * to sink. The transfer stops with BW_ETOOBIG as soon as more than
 	 * max_len bytes would be delivered. Returns 0, BW_ENOTFOUND for HTTP
 	 * 404 and 403, BW_ENET for any other failure (timeouts included), or the

@@ -50,7 +50,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	/* A server that ignores Range resends from byte 0: never append
 	 * that to a partial download. */
 	if (t->offset > 0 && t->status != 206) {
-		t->rc = BW_ENET;
+		t->rc = BW_ENORANGE;
 		return 0;
 	}
 	if (n > t->max_len - t->got) {
@@ -85,8 +85,8 @@ static int curl_fetch(struct bw_fetcher *f, const char *url, uint64_t offset,
 	}
 	cc = curl_easy_perform(cf->easy);
 	curl_easy_getinfo(cf->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (t.rc == BW_ENET)
-		return bw_err_set(err, BW_ENET,
+	if (t.rc == BW_ENORANGE)
+		return bw_err_set(err, BW_ENORANGE,
 				  "%.256s: server ignored the Range request", url);
 	if (t.rc != 0)
 		return t.rc == BW_ETOOBIG
@@ -108,7 +108,7 @@ static int curl_fetch(struct bw_fetcher *f, const char *url, uint64_t offset,
 		return bw_err_set(err, BW_ENOTFOUND, "%.256s: HTTP %ld", url,
 				  status);
 	if (offset > 0 && status != 206)
-		return bw_err_set(err, BW_ENET,
+		return bw_err_set(err, BW_ENORANGE,
 				  "%.256s: server ignored the Range request "
 				  "(HTTP %ld)", url, status);
 	if (status != 200 && status != 206)

@@ -274,22 +274,24 @@ const struct bw_tuf_target *bw_tuf_updater_target_at(
 
 /* ---- download ----------------------------------------------------------- */
 
-static int default_path(struct bw_tuf_updater *u, const struct bw_tuf_target *t,
-			const char *filepath, char **out, struct bw_err *err)
+int bw_tuf__target_local_path(struct bw_tuf_updater *u,
+			      const struct bw_tuf_target *t,
+			      const char *filepath, char **out,
+			      struct bw_err *err)
 {
 	char *q = NULL;
 	int rc;
 
 	*out = NULL;
+	if (!bw_tuf__path_is_safe(t->path))
+		return bw_err_set(err, BW_EFORMAT, "unsafe target path \"%.128s\"",
+				  t->path);
 	if (filepath != NULL) {
 		*out = strdup(filepath);
 		return *out ? 0 : bw_err_set(err, BW_ENOMEM, "out of memory");
 	}
 	if (u->tdir == NULL)
 		return bw_err_set(err, BW_EINVAL, "no target directory");
-	if (!bw_tuf__path_is_safe(t->path))
-		return bw_err_set(err, BW_EFORMAT, "unsafe target path \"%.128s\"",
-				  t->path);
 	/* One flat file name: the path can not reach outside target_dir. */
 	if (bw_tuf__quote(t->path, "", &q) != 0)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
@@ -298,22 +300,13 @@ static int default_path(struct bw_tuf_updater *u, const struct bw_tuf_target *t,
 	return rc ? bw_err_set(err, rc, "out of memory") : 0;
 }
 
-/* Hash state for every listed hash of one target. */
-struct verifier {
-	const struct bw_tuf_target *t;
-	struct bw_hash *h[8];
-	size_t nh;
-	uint64_t got;
-	int fd;
-};
-
-static int verifier_init(struct verifier *v, const struct bw_tuf_target *t,
-			 struct bw_err *err)
+int bw_tuf__verifier_init(struct bw_tuf_verifier *v,
+			  const struct bw_tuf_target *t, struct bw_err *err)
 {
 	memset(v, 0, sizeof(*v));
 	v->t = t;
 	v->fd = -1;
-	if (t->nhashes > 8)
+	if (t->nhashes > BW_TUF_MAX_TARGET_HASHES)
 		return bw_err_set(err, BW_EFORMAT, "too many hashes");
 	for (size_t i = 0; i < t->nhashes; i++) {
 		enum bw_hash_alg a;
@@ -331,7 +324,8 @@ static int verifier_init(struct verifier *v, const struct bw_tuf_target *t,
 	return 0;
 }
 
-static int verifier_update(struct verifier *v, const uint8_t *data, size_t len)
+int bw_tuf__verifier_update(struct bw_tuf_verifier *v, const uint8_t *data,
+			    size_t len)
 {
 	if (len > v->t->length - v->got)
 		return BW_ETOOBIG;
@@ -342,7 +336,7 @@ static int verifier_update(struct verifier *v, const uint8_t *data, size_t len)
 	return 0;
 }
 
-static int verifier_finish(struct verifier *v, struct bw_err *err)
+int bw_tuf__verifier_finish(struct bw_tuf_verifier *v, struct bw_err *err)
 {
 	uint8_t d[BW_HASH_MAX_LEN];
 
@@ -360,7 +354,7 @@ static int verifier_finish(struct verifier *v, struct bw_err *err)
 	return 0;
 }
 
-static void verifier_dispose(struct verifier *v)
+void bw_tuf__verifier_dispose(struct bw_tuf_verifier *v)
 {
 	for (size_t i = 0; i < v->nh; i++)
 		bw_hash_free(v->h[i]);
@@ -372,17 +366,18 @@ int bw_tuf_updater_find_cached(struct bw_tuf_updater *u,
 			       const char *filepath, char **path_out,
 			       struct bw_err *err)
 {
-	struct verifier v;
+	struct bw_tuf_verifier v;
 	uint8_t buf[65536];
 	char *path = NULL;
 	int fd = -1, rc;
 	ssize_t n;
 
 	*path_out = NULL;
-	rc = default_path(u, t, filepath, &path, err);
+	memset(&v, 0, sizeof(v));
+	rc = bw_tuf__target_local_path(u, t, filepath, &path, err);
 	if (rc != 0)
 		return rc;
-	rc = verifier_init(&v, t, err);
+	rc = bw_tuf__verifier_init(&v, t, err);
 	if (rc != 0)
 		goto out;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -391,14 +386,14 @@ int bw_tuf_updater_find_cached(struct bw_tuf_updater *u,
 		goto out;
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		if (verifier_update(&v, buf, (size_t)n) != 0) {
+		if (bw_tuf__verifier_update(&v, buf, (size_t)n) != 0) {
 			rc = bw_err_set(err, BW_ENOTFOUND, "%s: longer than signed",
 					path);
 			goto out;
 		}
 	}
 	rc = n < 0 ? bw_err_set(err, BW_EIO, "%s: read failed", path)
-		   : verifier_finish(&v, err);
+		   : bw_tuf__verifier_finish(&v, err);
 	if (rc != 0) {
 		rc = BW_ENOTFOUND;
 		goto out;
@@ -408,15 +403,15 @@ int bw_tuf_updater_find_cached(struct bw_tuf_updater *u,
 out:
 	if (fd >= 0)
 		close(fd);
-	verifier_dispose(&v);
+	bw_tuf__verifier_dispose(&v);
 	free(path);
 	return rc;
 }
 
-static int sink_to_file(void *ctx, const uint8_t *data, size_t len)
+int bw_tuf__verifier_write(struct bw_tuf_verifier *v, const uint8_t *data,
+			   size_t len)
 {
-	struct verifier *v = ctx;
-	int rc = verifier_update(v, data, len);
+	int rc = bw_tuf__verifier_update(v, data, len);
 
 	if (rc != 0)
 		return rc;
@@ -433,12 +428,17 @@ static int sink_to_file(void *ctx, const uint8_t *data, size_t len)
 	return 0;
 }
 
+static int sink_to_file(void *ctx, const uint8_t *data, size_t len)
+{
+	return bw_tuf__verifier_write(ctx, data, len);
+}
+
 /*
  * The URL of a target: with consistent snapshots, "<dir>/<hash>.<name>"
  * (TUF 5.7.3), the sha256 hash when listed; percent-encoded, '/' kept.
  */
-static int target_url(struct bw_tuf_updater *u, const struct bw_tuf_target *t,
-		      char **out)
+int bw_tuf__target_url(struct bw_tuf_updater *u, const struct bw_tuf_target *t,
+		       char **out)
 {
 	const char *slash = strrchr(t->path, '/');
 	size_t dlen = slash ? (size_t)(slash - t->path + 1) : 0;
@@ -476,7 +476,7 @@ int bw_tuf_updater_download(struct bw_tuf_updater *u,
 			    const struct bw_tuf_target *t, const char *filepath,
 			    char **path_out, struct bw_err *err)
 {
-	struct verifier v;
+	struct bw_tuf_verifier v;
 	char *path = NULL, *tmp = NULL, *url = NULL;
 	int rc;
 
@@ -486,15 +486,12 @@ int bw_tuf_updater_download(struct bw_tuf_updater *u,
 	v.fd = -1;
 	if (u->turl == NULL)
 		return bw_err_set(err, BW_EINVAL, "no target base URL");
-	if (!bw_tuf__path_is_safe(t->path))
-		return bw_err_set(err, BW_EFORMAT, "unsafe target path \"%.128s\"",
-				  t->path);
-	rc = default_path(u, t, filepath, &path, err);
+	rc = bw_tuf__target_local_path(u, t, filepath, &path, err);
 	if (rc == 0)
-		rc = verifier_init(&v, t, err);
+		rc = bw_tuf__verifier_init(&v, t, err);
 	if (rc != 0)
 		goto out;
-	if (target_url(u, t, &url) != 0 ||
+	if (bw_tuf__target_url(u, t, &url) != 0 ||
 	    (tmp = malloc(strlen(path) + 16)) == NULL) {
 		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 		goto out;
@@ -513,7 +510,7 @@ int bw_tuf_updater_download(struct bw_tuf_updater *u,
 				"length %llu", t->path,
 				(unsigned long long)t->length);
 	if (rc == 0)
-		rc = verifier_finish(&v, err);
+		rc = bw_tuf__verifier_finish(&v, err);
 	if (rc == 0 && fsync(v.fd) != 0)
 		rc = bw_err_set(err, BW_EIO, "%s: fsync: %s", tmp, strerror(errno));
 	if (rc == 0 && rename(tmp, path) != 0)
@@ -532,7 +529,7 @@ out:
 		close(v.fd);
 	if (rc != 0 && tmp != NULL && v.fd >= 0)
 		unlink(tmp);
-	verifier_dispose(&v);
+	bw_tuf__verifier_dispose(&v);
 	free(tmp);
 	free(url);
 	free(path);

@@ -54,6 +54,45 @@ int bw_tuf__load_targets_role(struct bw_tuf_updater *u, const char *role,
 			      const struct bw_tuf_role_keys *rk,
 			      struct bw_tuf_md **out, struct bw_err *err);
 
+/*
+ * Checking a target's bytes as they arrive (lookup.c): the signed length
+ * bounds them, every listed hash is computed. Used by the plain and the
+ * resumable download.
+ */
+#define BW_TUF_MAX_TARGET_HASHES 8
+
+struct bw_tuf_verifier {
+	const struct bw_tuf_target *t;
+	struct bw_hash *h[BW_TUF_MAX_TARGET_HASHES];
+	size_t nh;
+	uint64_t got;
+	int fd; /* where the bytes go, -1 for none */
+};
+
+int bw_tuf__verifier_init(struct bw_tuf_verifier *v,
+			  const struct bw_tuf_target *t, struct bw_err *err);
+/* BW_ETOOBIG past the signed length. */
+int bw_tuf__verifier_update(struct bw_tuf_verifier *v, const uint8_t *data,
+			    size_t len);
+/* Length and every hash; BW_EHASH otherwise. */
+int bw_tuf__verifier_finish(struct bw_tuf_verifier *v, struct bw_err *err);
+/* Free the hash states (not the fd). */
+void bw_tuf__verifier_dispose(struct bw_tuf_verifier *v);
+/* Hash data and append it to v->fd. */
+int bw_tuf__verifier_write(struct bw_tuf_verifier *v, const uint8_t *data,
+			   size_t len);
+
+/* Where a target is stored: filepath, or target_dir/<path as one quoted
+ * file name>. Refuses unsafe paths. */
+int bw_tuf__target_local_path(struct bw_tuf_updater *u,
+			      const struct bw_tuf_target *t,
+			      const char *filepath, char **out,
+			      struct bw_err *err);
+/* The target's URL (TUF 5.7.3: "<dir>/<hash>.<name>" with consistent
+ * snapshots), percent-encoded. */
+int bw_tuf__target_url(struct bw_tuf_updater *u, const struct bw_tuf_target *t,
+		       char **out);
+
 /* verified.c: the record that lets a warm refresh skip targets.json. */
 int bw_tuf__record_matches(struct bw_tuf_updater *u, int64_t *version);
 void bw_tuf__record_write(struct bw_tuf_updater *u, const struct bw_tuf_md *md);

@@ -48,6 +48,7 @@ const char *bw_strerror(int code)
 	case BW_EEXIST: return "already exists";
 	case BW_ESTATE: return "bad state";
 	case BW_EBADVERSION: return "unexpected version";
+	case BW_ENORANGE: return "range not supported";
 	default: return "unknown error";
 	}
 }

@@ -32,6 +32,8 @@ static int repo_fetch(struct bw_fetcher *f, const char *url, uint64_t offset,
 	file = repo_get(r, url + strlen(BASE));
 	if (file == NULL)
 		return bw_err_set(err, BW_ENOTFOUND, "%s: 404", url);
+	if (offset > 0 && r->no_range)
+		return bw_err_set(err, BW_ENORANGE, "%s: Range ignored", url);
 	if (offset > file->len)
 		return bw_err_set(err, BW_ENET, "bad range");
 	if (file->len - offset > max_len)

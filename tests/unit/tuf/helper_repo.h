@@ -26,6 +26,7 @@ struct repo {
 	size_t nfiles;
 	struct bw_fetcher fetcher;
 	unsigned fetches;
+	int no_range; /* answer Range requests with BW_ENORANGE */
 };
 
 /* Deterministic ed25519 keys from seeds 1..5. */

@@ -588,6 +588,49 @@ static void test_updater_download__tampered(void **state)
 	repo_dispose(&r);
 }
 
+/* Resuming: a server that ignores Range makes the part start over, and a
+ * part that is not a prefix of the target never gets its final name. */
+static void test_updater_download__resume_without_range(void **state)
+{
+	static const char *const parts[] = {"hello", "HELLO, WORLD\nXXXXXX"};
+	struct repo r;
+	struct client c = {0};
+	const struct bw_tuf_target *t = NULL;
+	struct bw_err err;
+	struct bw_buf b;
+	char *dir, *path = NULL, part[700];
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	r.no_range = 1;
+	dir = repo_client_dir(&r);
+	assert_int_equal(client_open(&c, &r, dir, &err), 0);
+	assert_int_equal(bw_tuf_updater_get_target(c.u, "hello.txt", &t, &err), 0);
+	snprintf(part, sizeof(part), "%s/hello.txt.part", c.tdir);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(bw_io_write_atomic(part, parts[i], strlen(parts[i]),
+						    0644, NULL), 0);
+		assert_int_equal(bw_tuf_updater_download_resumable(
+					 c.u, t, NULL, NULL, NULL, &path, &err),
+				 0);
+		bw_buf_init(&b, 1024);
+		assert_int_equal(bw_io_read_file(path, 1024, &b, NULL), 0);
+		assert_int_equal(b.len, 13);
+		assert_memory_equal(b.data, "hello, world\n", 13);
+		bw_buf_dispose(&b);
+		free(path);
+		path = NULL;
+		assert_int_equal(count_files(c.tdir), 1);
+		repo_rmrf(c.tdir);
+		mkdir(c.tdir, 0755);
+	}
+	bw_tuf_updater_free(c.u);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
 static void test_updater_paths__safety_and_quoting(void **state)
 {
 	static const char *const bad[] = {"", "/abs", "../x", "a/../../x", "a//b",
@@ -655,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_updater_delegation__terminating),
 		cmocka_unit_test(test_updater_delegation__not_in_snapshot),
 		cmocka_unit_test(test_updater_download__tampered),
+		cmocka_unit_test(test_updater_download__resume_without_range),
 		cmocka_unit_test(test_updater_paths__safety_and_quoting),
 		cmocka_unit_test(test_updater_succinct__bin_names),
 	};
