@@ -89,6 +89,9 @@ int bw_devcmd_simple(int argc, char **argv, const char *prog,
 	return rc;
 }
 
+const char bw_cli_exit_help[] =
+	"Exit codes: docs/device.md (0 success, 1 failure, 2 usage).";
+
 int main(int argc, char **argv)
 {
 	int rc = bw_cli_dispatch("bulwark-device",

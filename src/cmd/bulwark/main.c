@@ -44,6 +44,9 @@ static const struct bw_cli_cmd top_cmds[] = {
 	{"version", "print the version", cmd_version},
 };
 
+const char bw_cli_exit_help[] =
+	"Exit codes: 0 success, 1 failure, 2 usage error.";
+
 int main(int argc, char **argv)
 {
 	int rc = bw_cli_dispatch(

@@ -1,12 +1,12 @@
 /*
- * Command tables and the option parser of the bulwark CLI (cli.h). The
- * same option table parses the arguments and prints --help.
+ * Command tables and the option parser shared by every bulwark program
+ * (bw_cli.h). The same option table parses the arguments and prints --help.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "bw_cli.h"
 
 int bw_cli_fail(const char *prog, const char *fmt, ...)
 {
@@ -40,8 +40,8 @@ static void print_table(FILE *f, const char *prog, const char *what,
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "  %-20s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\nRun '%s <command> --help' for the options of a command.\n"
-		   "Exit codes: 0 success, 1 failure, 2 usage error.\n",
-		prog);
+		   "%s\n",
+		prog, bw_cli_exit_help);
 }
 
 int bw_cli_dispatch(const char *prog, const char *what,
@@ -78,7 +78,7 @@ static void print_help(const struct bw_cli_spec *s)
 		printf("  %-26s %s\n", left, o->help);
 	}
 	printf("  %-26s %s\n", "-h, --help", "show this help");
-	printf("\nExit codes: 0 success, 1 failure, 2 usage error.\n");
+	printf("\n%s\n", bw_cli_exit_help);
 }
 
 static const struct bw_cli_opt *find_opt(const struct bw_cli_spec *s,
