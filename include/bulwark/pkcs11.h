@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "bulwark/crypto.h"
 #include "bulwark/error.h"
 
@@ -146,6 +148,16 @@ int bw_pkcs11_signer_open(const struct bw_pkcs11_opts *opts,
 int bw_pkcs11_keygen(const struct bw_pkcs11_opts *opts, enum bw_key_type type,
 		     const char *label, const uint8_t *id, size_t id_len,
 		     struct bw_err *err);
+
+/*
+ * Store an X.509 certificate on the token opts names (token_label and PIN;
+ * object and id in opts are ignored) as a public CKO_CERTIFICATE with the
+ * given label and id, the key's own, so that PKCS#11 middleware pairs the
+ * certificate with its key. bw_pkcs11_delete_key removes it with the key.
+ */
+int bw_pkcs11_store_cert(const struct bw_pkcs11_opts *opts, const char *label,
+			 const uint8_t *id, size_t id_len, X509 *cert,
+			 struct bw_err *err);
 
 /*
  * Destroy every object (private, public key, certificate) on the token

@@ -99,6 +99,8 @@ typedef struct {
 #define CKU_USER 1UL
 
 /* Object classes, key types, mechanisms */
+#define CKO_CERTIFICATE 1UL
+#define CKC_X_509 0UL
 #define CKO_PUBLIC_KEY 2UL
 #define CKO_PRIVATE_KEY 3UL
 #define CKK_RSA 0x000UL
@@ -111,7 +113,12 @@ typedef struct {
 #define CKA_TOKEN 0x001UL
 #define CKA_PRIVATE 0x002UL
 #define CKA_LABEL 0x003UL
+#define CKA_VALUE 0x011UL
+#define CKA_CERTIFICATE_TYPE 0x080UL
+#define CKA_ISSUER 0x081UL
+#define CKA_SERIAL_NUMBER 0x082UL
 #define CKA_KEY_TYPE 0x100UL
+#define CKA_SUBJECT 0x101UL
 #define CKA_ID 0x102UL
 #define CKA_SENSITIVE 0x103UL
 #define CKA_ENCRYPT 0x104UL

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 
 #include "bulwark/pkcs11.h"
 #include "crypto/pkcs11_ck.h"
@@ -471,6 +472,103 @@ int bw_pkcs11_keygen(const struct bw_pkcs11_opts *opts, enum bw_key_type type,
 	p11_close(&p);
 	bw_pkcs11__unlock();
 	bw_pkcs11__sel_dispose(&sel);
+	return rc;
+}
+
+/* ---- certificates -------------------------------------------------------- */
+
+/* DER of the parts a CKO_CERTIFICATE carries (OPENSSL_free each). */
+struct cert_der {
+	unsigned char *cert, *subject, *issuer, *serial;
+	int ncert, nsubject, nissuer, nserial;
+};
+
+static void cert_der_free(struct cert_der *d)
+{
+	OPENSSL_free(d->cert);
+	OPENSSL_free(d->subject);
+	OPENSSL_free(d->issuer);
+	OPENSSL_free(d->serial);
+}
+
+static int cert_der(X509 *x, struct cert_der *d)
+{
+	d->ncert = i2d_X509(x, &d->cert);
+	d->nsubject = i2d_X509_NAME(X509_get_subject_name(x), &d->subject);
+	d->nissuer = i2d_X509_NAME(X509_get_issuer_name(x), &d->issuer);
+	d->nserial = i2d_ASN1_INTEGER(X509_get_serialNumber(x), &d->serial);
+	return d->ncert > 0 && d->nsubject > 0 && d->nissuer > 0 &&
+	       d->nserial > 0 ? 0 : BW_ECRYPTO;
+}
+
+typedef CK_RV (*create_object_fn)(CK_SESSION_HANDLE, CK_ATTRIBUTE *, CK_ULONG,
+				  CK_OBJECT_HANDLE *);
+
+static int create_cert(struct p11 *p, const struct cert_der *d,
+		       const char *label, const uint8_t *id, size_t id_len,
+		       struct bw_err *err)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_ULONG ctype = CKC_X_509;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = {
+		{CKA_CLASS, &cls, sizeof(cls)},
+		{CKA_CERTIFICATE_TYPE, &ctype, sizeof(ctype)},
+		{CKA_TOKEN, &yes, sizeof(yes)},
+		{CKA_PRIVATE, &no, sizeof(no)},
+		{CKA_LABEL, (void *)label, strlen(label)},
+		{CKA_ID, (void *)id, id_len},
+		{CKA_SUBJECT, d->subject, (CK_ULONG)d->nsubject},
+		{CKA_ISSUER, d->issuer, (CK_ULONG)d->nissuer},
+		{CKA_SERIAL_NUMBER, d->serial, (CK_ULONG)d->nserial},
+		{CKA_VALUE, d->cert, (CK_ULONG)d->ncert},
+	};
+	/* pkcs11_ck.h leaves C_CreateObject untyped; void (*)(void) is the
+	 * generic function pointer the cast goes through. */
+	create_object_fn create =
+		(create_object_fn)(void (*)(void))p->f->C_CreateObject;
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	CK_RV rv = create(p->sess, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+
+	return rv == CKR_OK ? 0 : bw_err_set(err, BW_ECRYPTO, "pkcs11: storing "
+					     "the certificate: 0x%lx", rv);
+}
+
+int bw_pkcs11_store_cert(const struct bw_pkcs11_opts *opts, const char *label,
+			 const uint8_t *id, size_t id_len, X509 *cert,
+			 struct bw_err *err)
+{
+	struct bw_pkcs11_opts o;
+	struct bw_pkcs11__sel sel;
+	struct cert_der d;
+	struct p11 p;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	memset(&sel, 0, sizeof(sel));
+	memset(&d, 0, sizeof(d));
+	if (opts == NULL || label == NULL || id == NULL || cert == NULL ||
+	    id_len == 0 || id_len > BW_PKCS11_ID_MAX ||
+	    strnlen(label, BW_PKCS11_LABEL_MAX + 1) > BW_PKCS11_LABEL_MAX)
+		return bw_err_set(err, BW_EINVAL, "pkcs11: a certificate, a "
+				  "label and an id are required");
+	if (cert_der(cert, &d) != 0) {
+		cert_der_free(&d);
+		return bw_err_set(err, BW_EFORMAT, "certificate does not encode");
+	}
+	o = *opts;
+	o.object_label = NULL;
+	o.id_hex = NULL;
+	bw_pkcs11__lock();
+	rc = bw_pkcs11__sel_resolve(&o, 0, &sel, err);
+	if (rc == 0)
+		rc = p11_open(&sel, 1, &p, err);
+	if (rc == 0)
+		rc = create_cert(&p, &d, label, id, id_len, err);
+	p11_close(&p);
+	bw_pkcs11__unlock();
+	bw_pkcs11__sel_dispose(&sel);
+	cert_der_free(&d);
 	return rc;
 }
 
