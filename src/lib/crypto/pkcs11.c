@@ -28,6 +28,7 @@
 
 #include "bulwark/crypto.h"
 #include "bulwark/pkcs11.h"
+#include "crypto/crypto_priv.h"
 #include "crypto/pkcs11_priv.h"
 
 struct p11_backend {
@@ -162,59 +163,19 @@ static int public_key(EVP_PKEY *pkey, struct bw_key **out, struct bw_err *err)
 	return rc;
 }
 
-/* Digest-sign set-up under the key's TUF scheme. 1 on success. */
-static int sign_init(EVP_MD_CTX *ctx, EVP_PKEY *pkey, enum bw_key_type type)
-{
-	EVP_PKEY_CTX *pctx = NULL;
-
-	if (EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, pkey) != 1)
-		return 0;
-	if (type != BW_KEY_RSA)
-		return 1; /* ecdsa-sha2-nistp256: DER signature of SHA-256 */
-	/* rsassa-pss-sha256: MGF1-SHA256, salt = digest length. */
-	return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-	       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
-						RSA_PSS_SALTLEN_DIGEST) == 1 &&
-	       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1;
-}
-
+/* The TUF scheme's signature, made inside the token through the engine. */
 static int p11_sign(struct bw_signer *s, const uint8_t *msg, size_t msglen,
 		    uint8_t **sig, size_t *siglen, struct bw_err *err)
 {
 	const struct p11_backend *b = s->backend;
-	EVP_MD_CTX *ctx = NULL;
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	char why[256];
 	int rc;
 
-	*sig = NULL;
-	*siglen = 0;
-	ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || !sign_init(ctx, s->pkey, b->type) ||
-	    EVP_DigestSign(ctx, NULL, &len, msg, msglen) != 1 || len == 0) {
-		rc = bw_err_set(err, BW_ECRYPTO, "pkcs11: token signature "
-				"set-up failed: %s",
-				ossl_reason(why, sizeof(why)));
-		goto out;
-	}
-	buf = malloc(len);
-	if (buf == NULL) {
-		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
-		goto out;
-	}
-	if (EVP_DigestSign(ctx, buf, &len, msg, msglen) != 1) {
-		rc = bw_err_set(err, BW_ECRYPTO, "pkcs11: token signature "
-				"failed: %s", ossl_reason(why, sizeof(why)));
-		goto out;
-	}
-	*sig = buf;
-	buf = NULL; /* transferred */
-	*siglen = len;
-	rc = 0;
-out:
-	free(buf);
-	EVP_MD_CTX_free(ctx);
+	rc = bw_crypto__pkey_sign(s->pkey, b->type, msg, msglen, sig, siglen,
+				  err);
+	if (rc == BW_ECRYPTO)
+		bw_err_set(err, rc, "pkcs11: token signature failed: %s",
+			   ossl_reason(why, sizeof(why)));
 	return rc;
 }
 
