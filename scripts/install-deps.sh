@@ -26,16 +26,35 @@ for p in "${PACKAGES[@]}"; do
 		missing+=("$p")
 	fi
 done
-
-if ((${#missing[@]} == 0)); then
-	exit 0
+# Node.js runs tuf-js, a second TUF implementation, in the interoperability
+# tests; any node >= 18 with npm will do (Debian's, or one already there).
+if ! command -v npm >/dev/null 2>&1; then
+	missing+=(nodejs npm)
 fi
 
-echo "install-deps: installing ${missing[*]}" >&2
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then
 	SUDO="sudo"
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ((${#missing[@]} > 0)); then
+	echo "install-deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# tuf-js from the npm registry, into a cache directory the tests look in
+# (tests/integration/test_cli_repo.py). Best effort: without it the tuf-js
+# test is skipped and says why.
+TUFJS_VERSION=3.1.0
+TUFJS_DIR=${BW_TUFJS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bulwark/tuf-js}
+if [[ ! -f $TUFJS_DIR/node_modules/tuf-js/package.json ]] ||
+	! grep -q "\"version\": \"$TUFJS_VERSION\"" "$TUFJS_DIR/node_modules/tuf-js/package.json"; then
+	mkdir -p "$TUFJS_DIR"
+	if ! (cd "$TUFJS_DIR" && timeout 300 npm install --silent --no-audit --no-fund \
+		"tuf-js@$TUFJS_VERSION" >/dev/null 2>&1); then
+		echo "install-deps: could not install tuf-js from the npm registry;" \
+			"the tuf-js interoperability test will be skipped" >&2
+	fi
+fi
+exit 0

@@ -598,15 +598,20 @@ class BadInputTest(RepoTestBase):
 
 
 def tufjs_dir():
-    d = os.environ.get("BW_TUFJS_DIR")
-    if d and shutil.which("node") and os.path.isdir(
+    """Where scripts/install-deps.sh installed tuf-js (or BW_TUFJS_DIR)."""
+    cache = os.environ.get("XDG_CACHE_HOME",
+                           os.path.join(os.path.expanduser("~"), ".cache"))
+    d = os.environ.get("BW_TUFJS_DIR",
+                       os.path.join(cache, "bulwark", "tuf-js"))
+    if shutil.which("node") and os.path.isdir(
             os.path.join(d, "node_modules", "tuf-js")):
         return d
     return None
 
 
-@unittest.skipUnless(tufjs_dir(), "tuf-js not installed (set BW_TUFJS_DIR "
-                     "to a directory where `npm install tuf-js` ran)")
+@unittest.skipUnless(tufjs_dir(), "tuf-js not installed (scripts/install-deps"
+                     ".sh installs it from the npm registry; or set "
+                     "BW_TUFJS_DIR)")
 class TufJsInteropTest(RepoTestBase):
     """Another TUF implementation (tuf-js) accepts the exported repository
     unchanged: root rotations, production threshold 3, both flavours."""
