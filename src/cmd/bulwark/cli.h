@@ -16,5 +16,7 @@
 
 /* ---- command groups ---------------------------------------------------- */
 int bw_cli_keys_ca(int argc, char **argv);
+int bw_cli_devices(int argc, char **argv);
+int bw_cli_tokens(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@
 #include "bulwark/pkcs11.h"
 #include "bulwark/pki.h"
 #include "cli.h"
+#include "server_cli.h"
 
 #define KEY_LABEL_DEFAULT "bulwark-factory-ca"
 
@@ -438,7 +439,8 @@ static int ca_status(int argc, char **argv, const char *prog,
 	const char *reason_s = NULL, *base = NULL;
 	enum bw_pki_reason reason = 0;
 	struct hsm_args h = {0};
-	int done = 0, rc;
+	struct bw_srv srv = {0};
+	int done = 0, rc, changed = 0;
 	const struct bw_cli_opt opts[] = {
 		{"--ca-file", BW_CLI_STR, "F", "the device CA certificate",
 		 &file},
@@ -449,6 +451,7 @@ static int ca_status(int argc, char **argv, const char *prog,
 		 "(default), privilege-withdrawn, superseded, "
 		 "cessation-of-operation", &reason_s},
 		HSM_USE_OPTS(h),
+		BW_SRV_PKI_OPTS(srv),
 	};
 	const char *desc =
 		status == BW_PKI_CA_DISABLED
@@ -479,6 +482,8 @@ static int ca_status(int argc, char **argv, const char *prog,
 	if (reason_s != NULL && status != BW_PKI_CA_REVOKED)
 		return bw_cli_usage(prog, "--reason is for revoke-device-ca");
 	rc = parse_reason(prog, reason_s, 0, &reason);
+	if (rc == BW_EXIT_OK)
+		rc = bw_srv_ready(prog, &srv, 1);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	rc = ctx_open(prog, pos[0], 1, &h, &c);
@@ -499,8 +504,11 @@ static int ca_status(int argc, char **argv, const char *prog,
 	       status == BW_PKI_CA_ENABLED ? "enabled"
 	       : status == BW_PKI_CA_DISABLED ? "disabled"
 					      : "revoked");
+	changed = 1;
 out:
-	ctx_dispose(&c);
+	ctx_dispose(&c); /* unlock DIR first: a local server may share it */
+	if (changed)
+		rc = bw_srv_pki_push(prog, &srv, pos[0]);
 	return rc;
 }
 
@@ -539,6 +547,7 @@ static int ca_revoke_device(int argc, char **argv)
 {
 	const char *prog = "bulwark keys ca revoke-device";
 	const char *pos[1] = {NULL}, *cert = NULL, *reason_s = NULL;
+	struct bw_srv srv = {0};
 	struct bw_pki_device_sel sel = {0};
 	enum bw_pki_reason reason = 0;
 	struct hsm_args h = {0};
@@ -555,6 +564,7 @@ static int ca_revoke_device(int argc, char **argv)
 		 "key-compromise, superseded, cessation-of-operation",
 		 &reason_s},
 		HSM_USE_OPTS(h),
+		BW_SRV_PKI_OPTS(srv),
 	};
 	const struct bw_cli_spec spec = {
 		prog, "DIR (--cert F | --serial S | --uuid U)",
@@ -573,6 +583,8 @@ static int ca_revoke_device(int argc, char **argv)
 		return bw_cli_usage(prog,
 				    "give exactly one of --cert, --serial, --uuid");
 	rc = parse_reason(prog, reason_s, 1, &reason);
+	if (rc == BW_EXIT_OK)
+		rc = bw_srv_ready(prog, &srv, 1);
 	if (rc == BW_EXIT_OK && cert != NULL) {
 		rc = read_input(prog, cert, 64u * 1024u, &b);
 		sel.cert = b.data;
@@ -586,7 +598,9 @@ static int ca_revoke_device(int argc, char **argv)
 	if (rc == BW_EXIT_OK)
 		printf("revoked\n");
 	bw_buf_dispose(&b);
-	ctx_dispose(&c);
+	ctx_dispose(&c); /* unlock DIR first: a local server may share it */
+	if (rc == BW_EXIT_OK)
+		rc = bw_srv_pki_push(prog, &srv, pos[0]);
 	return rc;
 }
 
@@ -711,16 +725,21 @@ static int ca_simple(int argc, char **argv, const char *prog, const char *desc,
 	struct bw_cli_list dns = {0}, ip = {0};
 	struct bw_pki_sans sans = {0};
 	struct hsm_args h = {0};
+	struct bw_srv srv = {0};
 	int done = 0, rc;
 	const struct bw_cli_opt opts[] = {
 		{"--dns", BW_CLI_LIST, "NAME", "rotate only: new DNS SANs "
 		 "(default: keep the current names)", &dns},
 		{"--ip", BW_CLI_LIST, "ADDR", "rotate only: new IP SANs", &ip},
 		HSM_USE_OPTS(h),
+		BW_SRV_PKI_OPTS(srv), /* update-crl only: last */
 	};
 	const struct bw_cli_spec spec = {
-		prog, what == 2 ? "DIR" : "DIR [--dns NAME ...] [--ip ADDR ...]",
-		desc, opts, sizeof(opts) / sizeof(opts[0]), pos, 1, 1};
+		prog, what == 2 ? "DIR [--server URL]"
+				: "DIR [--dns NAME ...] [--ip ADDR ...]",
+		desc, opts,
+		sizeof(opts) / sizeof(opts[0]) - (what == 2 ? 0 : BW_SRV_NOPTS),
+		pos, 1, 1};
 	struct ca_ctx c = {0};
 	struct bw_err err = {0};
 	int r;
@@ -731,6 +750,9 @@ static int ca_simple(int argc, char **argv, const char *prog, const char *desc,
 	if (what == 2 && dns.n + ip.n > 0)
 		return bw_cli_usage(prog, "--dns and --ip are for rotate-tls "
 				    "and rotate-est");
+	rc = bw_srv_ready(prog, &srv, 1);
+	if (rc != BW_EXIT_OK)
+		return rc;
 	sans.dns = dns.v;
 	sans.ndns = dns.n;
 	sans.ip = ip.v;
@@ -749,7 +771,9 @@ static int ca_simple(int argc, char **argv, const char *prog, const char *desc,
 					     "est-tls.pem.bak)"
 					   : "CRLs re-signed");
 out:
-	ctx_dispose(&c);
+	ctx_dispose(&c); /* unlock DIR first: a local server may share it */
+	if (rc == BW_EXIT_OK && what == 2)
+		rc = bw_srv_pki_push(prog, &srv, pos[0]);
 	return rc;
 }
 

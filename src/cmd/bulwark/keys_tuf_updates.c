@@ -12,6 +12,7 @@
 #include "bulwark/buf.h"
 #include "bulwark/pkcs11.h"
 #include "repo_cli.h"
+#include "server_cli.h"
 
 int bw_cli_keys_tuf_updates(int argc, char **argv);
 int bw_cli_keys_tuf_rotate(int argc, char **argv);
@@ -482,24 +483,43 @@ static int cmd_sign_targets(int argc, char **argv)
 	return do_sign(argc, argv, 1);
 }
 
+/* After apply: --server gets the new roots and re-signed targets. */
+static int push_applied(struct up *u, const struct bw_srv *s)
+{
+	printf("root v%lld applied\n", (long long)bw_repo_root_version(u->r));
+	if (s->server == NULL)
+		return BW_EXIT_OK;
+	if (bw_srv_push_roots(u->prog, s, u->r) != BW_EXIT_OK ||
+	    bw_srv_push_all_tags(u->prog, s, u->r) != BW_EXIT_OK)
+		return bw_srv_upload_failed(u->prog,
+					    "bulwark repo push --server URL "
+					    "--all-tags");
+	return BW_EXIT_OK;
+}
+
 static int review_or_apply(int argc, char **argv, int apply)
 {
 	struct up u = {.prog = apply ? "bulwark keys tuf updates apply"
 				     : "bulwark keys tuf updates review"};
-	const struct bw_cli_opt opts[] = {OPT_REPO(u), OPT_PROPOSAL(u)};
+	struct bw_srv s = {0};
+	const struct bw_cli_opt opts[] = {OPT_REPO(u), OPT_PROPOSAL(u),
+					  BW_SRV_OPTS(s)};
 	const struct bw_cli_spec spec = {
 	    u.prog,
-	    "[--proposal F]",
+	    apply ? "[--proposal F] [--server URL]" : "[--proposal F]",
 	    apply ? "Re-verify the proposal (the new root signed by the "
 		    "threshold of the old root\nAND of the new root, both "
 		    "flavours; production targets under the new\nroot) and "
-		    "commit the new versions atomically."
+		    "commit the new versions atomically. With --server, then "
+		    "upload\nthe new roots of both flavours and every "
+		    "production tag's targets that\nare newer than the "
+		    "server's (as `bulwark repo push`)."
 		  : "Print the proposed changes and problems (thresholds "
 		    "above key counts,\nexpiry within 30 days, root keys "
 		    "sharing an archive, missing signatures).\nExit 1 when "
 		    "there are problems.",
 	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
+	    apply ? sizeof(opts) / sizeof(opts[0]) : 2,
 	    NULL,
 	    0,
 	    0};
@@ -510,15 +530,16 @@ static int review_or_apply(int argc, char **argv, int apply)
 	rc = up_parse(&u, &spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	rc = up_open(&u, 1);
+	rc = bw_srv_ready(u.prog, &s, 0);
+	if (rc == BW_EXIT_OK)
+		rc = up_open(&u, 1);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	if (apply && bw_repo_proposal_apply(u.r, u.p, u.path, &err) != 0)
 		rc = bw_cli_fail(u.prog, "refused: %s (workspace unchanged)",
 				 err.msg);
 	else if (apply)
-		printf("root v%lld applied\n",
-		       (long long)bw_repo_root_version(u.r));
+		rc = push_applied(&u, &s);
 	else if (bw_repo_proposal_review(u.r, u.p, bw_cli_repo_report, NULL,
 					 &problems, &err) != 0)
 		rc = bw_cli_fail(u.prog, "%s", err.msg);

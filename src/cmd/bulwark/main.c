@@ -41,6 +41,9 @@ static const struct bw_cli_cmd top_cmds[] = {
 	{"factory", "create a factory TUF repository", bw_cli_factory},
 	{"targets", "add, promote and sign targets", bw_cli_targets},
 	{"repo", "export a static TUF repository", bw_cli_repo},
+	{"devices", "devices on a server: list, show, deny, allow",
+	 bw_cli_devices},
+	{"tokens", "registration tokens on a server", bw_cli_tokens},
 	{"version", "print the version", cmd_version},
 };
 

@@ -1,9 +1,11 @@
 /*
  * `bulwark repo export`: a static TUF repository from the workspace.
+ * `bulwark repo push`: the workspace's offline-signed metadata to bulwarkd.
  */
 #include <stdio.h>
 
 #include "repo_cli.h"
+#include "server_cli.h"
 
 static int cmd_export(int argc, char **argv)
 {
@@ -51,10 +53,61 @@ static int cmd_export(int argc, char **argv)
 	return rc;
 }
 
+static int cmd_push(int argc, char **argv)
+{
+	static const char *prog = "bulwark repo push";
+	const char *repo = NULL, *tag = NULL;
+	struct bw_srv s = {0};
+	int prod = 0, all = 0, done = 0, rc;
+	const struct bw_cli_opt opts[] = {
+	    REPO_OPT(repo),
+	    BW_SRV_OPTS(s),
+	    {"--prod", BW_CLI_FLAG, NULL, "production targets of --tag",
+	     &prod},
+	    {"--tag", BW_CLI_STR, "T", "production tag", &tag},
+	    {"--all-tags", BW_CLI_FLAG, NULL,
+	     "production targets of every tag", &all},
+	};
+	const struct bw_cli_spec spec = {
+	    prog,
+	    "--server URL [--prod --tag T | --all-tags]",
+	    "Upload to bulwarkd what it does not have yet: every root "
+	    "version of both\nflavours above the server's, oldest first; "
+	    "then the CI targets, or the\nproduction targets of tag T "
+	    "(--prod --tag T) or of every tag (--all-tags),\nwhen newer than "
+	    "the server's. Safe to rerun; use it when an upload of\n"
+	    "`targets ... --server` or `keys tuf updates apply --server` "
+	    "failed.",
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
+	struct bw_repo *r = NULL;
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if (prod != (tag != NULL) || (all && prod))
+		return bw_cli_usage(prog, "--prod and --tag go together, "
+					  "--all-tags alone");
+	rc = bw_cli_repo_open(prog, repo, &r);
+	if (rc != BW_EXIT_OK)
+		return rc;
+	rc = bw_srv_push_roots(prog, &s, r);
+	if (rc == BW_EXIT_OK && all)
+		rc = bw_srv_push_all_tags(prog, &s, r);
+	else if (rc == BW_EXIT_OK)
+		rc = bw_srv_push_targets(prog, &s, r, tag);
+	bw_repo_free(r);
+	return rc;
+}
+
 int bw_cli_repo(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
 	    {"export", "write a static TUF repository", cmd_export},
+	    {"push", "upload roots and targets to bulwarkd", cmd_push},
 	};
 
 	return bw_cli_dispatch("bulwark repo", "TUF repository publishing.",

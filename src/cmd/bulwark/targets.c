@@ -9,15 +9,21 @@
 
 #include "bulwark/json.h"
 #include "repo_cli.h"
+#include "server_cli.h"
 
 static int cmd_add(int argc, char **argv)
 {
 	static const char *prog = "bulwark targets add";
 	const char *file = NULL, *repo = NULL, *name = NULL, *ver = NULL;
-	const char *custom = NULL;
+	const char *custom = NULL, *tdir = NULL;
 	struct bw_cli_list hw = {0}, tags = {0};
+	struct bw_srv s = {0};
 	const struct bw_cli_opt opts[] = {
 	    REPO_OPT(repo),
+	    BW_SRV_OPTS(s),
+	    {"--targets-dir", BW_CLI_STR, "DIR",
+	     "with --server: copy FILE to DIR/NAME (the server's "
+	     "gateway.targets_dir)", &tdir},
 	    {"--name", BW_CLI_STR, "N", "target name (path in targets.json)",
 	     &name},
 	    {"--version", BW_CLI_STR, "V", "custom.version (integer > 0)",
@@ -34,7 +40,11 @@ static int cmd_add(int argc, char **argv)
 	    "Add FILE as a CI target (length, sha256, sha512, custom "
 	    "{version,\nhardwareIds, tags, ...}), signed with the online "
 	    "targets key; publish a new\nCI snapshot and timestamp. The "
-	    "file is kept in the workspace for export.",
+	    "file is kept in the workspace for export.\nWith --server, also "
+	    "publish the entry on bulwarkd (POST /repo/ci/targets/add).\n"
+	    "The admin API does not carry the file: it must be in the "
+	    "server's\ngateway.targets_dir under NAME (--targets-dir copies "
+	    "it there when that\ndirectory is reachable from here).",
 	    opts,
 	    sizeof(opts) / sizeof(opts[0]),
 	    &file,
@@ -51,6 +61,11 @@ static int cmd_add(int argc, char **argv)
 	if (name == NULL || ver == NULL || hw.n == 0)
 		return bw_cli_usage(prog, "--name, --version and --hardware-id "
 					  "are required");
+	if (tdir != NULL && s.server == NULL)
+		return bw_cli_usage(prog, "--targets-dir goes with --server");
+	rc = bw_srv_ready(prog, &s, 0);
+	if (rc != BW_EXIT_OK)
+		return rc;
 	rc = bw_cli_int(prog, "--version", ver, 1, INT64_MAX, &o.version);
 	if (rc == BW_EXIT_OK)
 		rc = bw_cli_repo_open(prog, repo, &r);
@@ -63,11 +78,17 @@ static int cmd_add(int argc, char **argv)
 	o.tags = tags.v;
 	o.ntags = tags.n;
 	o.custom_json = custom;
-	if (bw_repo_targets_add(r, &o, &err) != 0)
+	if (bw_repo_targets_add(r, &o, &err) != 0) {
 		rc = bw_cli_fail(prog, "%s", err.msg);
-	else
+	} else {
 		printf("added %s (version %" PRId64 ") to CI targets\n", name,
 		       o.version);
+		if (s.server != NULL &&
+		    bw_srv_add_target(prog, &s, r, name, file, tdir) != 0)
+			rc = bw_srv_upload_failed(
+			    prog, "bulwark repo push --server URL (then place "
+				  "the file)");
+	}
 	bw_repo_free(r);
 	return rc;
 }
@@ -89,11 +110,24 @@ static int report_sigs(const char *prog, const char *tag, int rc, size_t have,
 	return BW_EXIT_OK;
 }
 
+/* --server: upload the published production targets of tag. */
+static int push_tag(const char *prog, const struct bw_srv *s,
+		    struct bw_repo *r, const char *tag)
+{
+	if (s->server == NULL)
+		return BW_EXIT_OK;
+	if (bw_srv_push_targets(prog, s, r, tag) != BW_EXIT_OK)
+		return bw_srv_upload_failed(prog, "bulwark repo push --server "
+						  "URL --prod --tag T");
+	return BW_EXIT_OK;
+}
+
 static int cmd_promote(int argc, char **argv)
 {
 	static const char *prog = "bulwark targets promote";
 	const char *repo = NULL, *ver = NULL, *tag = NULL, *pin_file = NULL;
 	struct bw_cli_list keys = {0};
+	struct bw_srv s = {0};
 	int partial = 0;
 	const struct bw_cli_opt opts[] = {
 	    REPO_OPT(repo),
@@ -107,6 +141,7 @@ static int cmd_promote(int argc, char **argv)
 	     "PIN for pkcs11: keys (else $" BW_PIN_ENV ")", &pin_file},
 	    {"--partial", BW_CLI_FLAG, NULL,
 	     "store below the threshold for another admin", &partial},
+	    BW_SRV_OPTS(s),
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
@@ -114,7 +149,8 @@ static int cmd_promote(int argc, char **argv)
 	    "Build the next production targets of tag T from the CI "
 	    "target(s) of\nversion V, sign with the online targets key and "
 	    "the given offline keys.\nRefuses below the production "
-	    "threshold unless --partial.",
+	    "threshold unless --partial. With --server, upload the "
+	    "published targets\n(PUT /repo/production/targets/T).",
 	    opts,
 	    sizeof(opts) / sizeof(opts[0]),
 	    NULL,
@@ -135,6 +171,8 @@ static int cmd_promote(int argc, char **argv)
 					  "--partial) are required");
 	rc = bw_cli_int(prog, "--version", ver, 1, INT64_MAX, &v);
 	if (rc == BW_EXIT_OK)
+		rc = bw_srv_ready(prog, &s, 0);
+	if (rc == BW_EXIT_OK)
 		rc = bw_cli_repo_open(prog, repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;
@@ -144,6 +182,8 @@ static int cmd_promote(int argc, char **argv)
 					     &need, &err);
 		rc = report_sigs(prog, tag, rc, have, need, &err);
 		bw_repo_keys_dispose(&k);
+		if (rc == BW_EXIT_OK && (int64_t)have >= need)
+			rc = push_tag(prog, &s, r, tag);
 	}
 	bw_repo_free(r);
 	return rc;
@@ -154,6 +194,7 @@ static int cmd_sign(int argc, char **argv)
 	static const char *prog = "bulwark targets sign";
 	const char *repo = NULL, *tag = NULL, *pin_file = NULL;
 	struct bw_cli_list keys = {0};
+	struct bw_srv s = {0};
 	const struct bw_cli_opt opts[] = {
 	    REPO_OPT(repo),
 	    {"--tag", BW_CLI_STR, "T", "production tag", &tag},
@@ -161,13 +202,15 @@ static int cmd_sign(int argc, char **argv)
 	     "offline targets key archive or pkcs11: URI", &keys},
 	    {"--hsm-pin-file", BW_CLI_STR, "F",
 	     "PIN for pkcs11: keys (else $" BW_PIN_ENV ")", &pin_file},
+	    BW_SRV_OPTS(s),
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
 	    "--tag T --keys ARCHIVE...",
 	    "Add signatures to the pending production targets of tag T "
 	    "(from\n`promote --partial`); publish them once the production "
-	    "threshold is met.",
+	    "threshold is met.\nWith --server, upload the published targets "
+	    "(PUT /repo/production/targets/T).",
 	    opts,
 	    sizeof(opts) / sizeof(opts[0]),
 	    NULL,
@@ -185,7 +228,9 @@ static int cmd_sign(int argc, char **argv)
 		return rc;
 	if (tag == NULL || keys.n == 0)
 		return bw_cli_usage(prog, "--tag and --keys are required");
-	rc = bw_cli_repo_open(prog, repo, &r);
+	rc = bw_srv_ready(prog, &s, 0);
+	if (rc == BW_EXIT_OK)
+		rc = bw_cli_repo_open(prog, repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	rc = bw_cli_repo_keys(prog, r, &keys, pin_file, &k);
@@ -193,6 +238,8 @@ static int cmd_sign(int argc, char **argv)
 		rc = bw_repo_targets_sign(r, tag, &k, &have, &need, &err);
 		rc = report_sigs(prog, tag, rc, have, need, &err);
 		bw_repo_keys_dispose(&k);
+		if (rc == BW_EXIT_OK && (int64_t)have >= need)
+			rc = push_tag(prog, &s, r, tag);
 	}
 	bw_repo_free(r);
 	return rc;

@@ -1,0 +1,226 @@
+/*
+ * `bulwark devices list|show|deny|allow`: devices known to bulwarkd, on
+ * its admin API (docs/server.md, "Admin API").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server_cli.h"
+
+#define PAGE 500
+
+/* A uuid goes into a URL path: refuse anything but [0-9A-Za-z-]. */
+static int check_uuid(const char *prog, const char *uuid)
+{
+	size_t n = strlen(uuid);
+
+	if (n == 0 || n > 64 || strspn(uuid, "0123456789-abcdefghijklmnopqrstuvwxyz"
+					     "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != n)
+		return bw_cli_usage(prog, "not a device uuid: '%.64s'", uuid);
+	return BW_EXIT_OK;
+}
+
+static void print_str(const json_t *rec, const char *key, size_t width)
+{
+	const char *v = json_string_value(json_object_get(rec, key));
+	size_t n = 0;
+
+	for (; v != NULL && v[n] != '\0' && n < width; n++)
+		putchar((unsigned char)v[n] >= 0x20 && v[n] != 0x7f ? v[n]
+								  : '?');
+	if (n == 0) {
+		putchar('-');
+		n = 1;
+	}
+	for (; n < width + 2; n++)
+		putchar(' ');
+}
+
+static void print_time(int64_t t)
+{
+	char s[32] = "-";
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t > 0 && gmtime_r(&tt, &tm) != NULL)
+		strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-22s", s);
+}
+
+static void print_row(const json_t *d)
+{
+	print_str(d, "name", 20);
+	print_str(d, "uuid", 36);
+	printf("%-12s",
+	       json_is_true(json_object_get(d, "production")) ? "production"
+							    : "ci");
+	print_str(d, "target", 24);
+	print_time(json_integer_value(json_object_get(d, "last-seen")));
+	printf("%s\n",
+	       json_is_true(json_object_get(d, "denied")) ? "DENIED" : "-");
+}
+
+/* GET /devices page by page (after=<last uuid>) into one array. */
+static int fetch_all(const char *prog, const struct bw_srv *s, json_t *all)
+{
+	char path[160];
+	const char *after = NULL;
+	char last[80] = "";
+	long st = 0;
+	int rc;
+
+	for (;;) {
+		json_t *page = NULL;
+		size_t n;
+
+		if (after != NULL)
+			snprintf(path, sizeof(path),
+				 "/devices?after=%s&limit=%d", after, PAGE);
+		else
+			snprintf(path, sizeof(path), "/devices?limit=%d", PAGE);
+		rc = bw_srv_request(prog, s, "GET", path, NULL, 0, 0, &st,
+				    &page);
+		if (rc != BW_EXIT_OK)
+			return rc;
+		if (!json_is_array(page)) {
+			json_decref(page);
+			return bw_cli_fail(prog, "GET /devices: not an array");
+		}
+		n = json_array_size(page);
+		after = json_string_value(
+		    json_object_get(json_array_get(page, n - 1), "uuid"));
+		if (after != NULL && check_uuid(prog, after) == BW_EXIT_OK)
+			snprintf(last, sizeof(last), "%s", after);
+		json_array_extend(all, page);
+		json_decref(page);
+		if (n < PAGE || after == NULL)
+			return BW_EXIT_OK;
+		after = last;
+	}
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	static const char *prog = "bulwark devices list";
+	struct bw_srv s = {0};
+	int as_json = 0, done = 0, rc;
+	const struct bw_cli_opt opts[] = {
+	    BW_SRV_OPTS(s),
+	    {"--json", BW_CLI_FLAG, NULL, "print the server's JSON records",
+	     &as_json},
+	};
+	const struct bw_cli_spec spec = {
+	    prog, "--server URL [--json]",
+	    "List the devices bulwarkd knows (they appear when they first "
+	    "contact the\ngateway): name, uuid, flavour, current target, "
+	    "last seen (UTC), denied.",
+	    opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	json_t *all = NULL, *d;
+	size_t i;
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if ((all = json_array()) == NULL)
+		return bw_cli_fail(prog, "out of memory");
+	rc = fetch_all(prog, &s, all);
+	if (rc == BW_EXIT_OK && as_json) {
+		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else if (rc == BW_EXIT_OK) {
+		printf("%-22s%-38s%-12s%-26s%-22s%s\n", "NAME", "UUID",
+		       "FLAVOUR", "TARGET", "LAST SEEN", "DENIED");
+		json_array_foreach(all, i, d) print_row(d);
+	}
+	json_decref(all);
+	return rc;
+}
+
+/* One uuid argument, server options, optional --reason. */
+static int device_cmd(int argc, char **argv, const char *prog,
+		      const char *method, const char *suffix, const char *desc,
+		      int with_reason)
+{
+	struct bw_srv s = {0};
+	const char *uuid = NULL, *reason = NULL;
+	const struct bw_cli_opt opts[] = {
+	    BW_SRV_OPTS(s),
+	    {"--reason", BW_CLI_STR, "TEXT", "why (kept in the deny-list)",
+	     &reason},
+	};
+	const struct bw_cli_spec spec = {
+	    prog, with_reason ? "UUID --server URL [--reason TEXT]"
+			      : "UUID --server URL",
+	    desc, opts, BW_SRV_NOPTS + (with_reason ? 1 : 0), &uuid, 1, 1};
+	char path[128];
+	char *body = NULL;
+	json_t *ans = NULL, *b = NULL;
+	long st = 0;
+	int done = 0, rc;
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	rc = check_uuid(prog, uuid);
+	if (rc != BW_EXIT_OK)
+		return rc;
+	snprintf(path, sizeof(path), "/devices/%s%s", uuid, suffix);
+	if (reason != NULL) {
+		b = json_pack("{s:s}", "reason", reason);
+		body = b ? json_dumps(b, JSON_COMPACT) : NULL;
+		if (body == NULL) {
+			json_decref(b);
+			return bw_cli_fail(prog, "out of memory");
+		}
+	}
+	rc = bw_srv_request(prog, &s, method, path, body,
+			    body ? strlen(body) : 0, 0, &st, &ans);
+	if (rc == BW_EXIT_OK && *suffix == '\0') {
+		json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else if (rc == BW_EXIT_OK) {
+		printf("device %s %s\n", uuid,
+		       strcmp(method, "POST") == 0 ? "denied" : "allowed");
+	}
+	json_decref(ans);
+	json_decref(b);
+	free(body);
+	return rc;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	return device_cmd(argc, argv, "bulwark devices show", "GET", "",
+			  "Print one device record (JSON).", 0);
+}
+
+static int cmd_deny(int argc, char **argv)
+{
+	return device_cmd(argc, argv, "bulwark devices deny", "POST", "/deny",
+			  "Put the device on the deny-list: the gateway and "
+			  "registration refuse it,\nopen connections "
+			  "included, until `bulwark devices allow`.",
+			  1);
+}
+
+static int cmd_allow(int argc, char **argv)
+{
+	return device_cmd(argc, argv, "bulwark devices allow", "DELETE",
+			  "/deny", "Take the device off the deny-list.", 0);
+}
+
+int bw_cli_devices(int argc, char **argv)
+{
+	static const struct bw_cli_cmd cmds[] = {
+	    {"list", "list the devices the server knows", cmd_list},
+	    {"show", "show one device", cmd_show},
+	    {"deny", "deny-list a device", cmd_deny},
+	    {"allow", "take a device off the deny-list", cmd_allow},
+	};
+
+	return bw_cli_dispatch("bulwark devices",
+			       "Devices known to bulwarkd (admin API).", cmds,
+			       sizeof(cmds) / sizeof(cmds[0]), argc, argv);
+}

@@ -1,0 +1,642 @@
+/*
+ * Client of bulwarkd's admin API for the operator CLI (server_cli.h):
+ * bearer token from a private file, TLS verified against the factory CA,
+ * strict JSON answers, bounded printing of whatever the server says.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "bulwark/buf.h"
+#include "bulwark/fetch.h"
+#include "bulwark/error.h"
+#include "bulwark/json.h"
+#include "bulwark/repo.h"
+#include "server_cli.h"
+
+#define TOKEN_MAX 4096
+#define ANSWER_MAX (8u << 20)
+#define SAY_MAX 300
+
+void bw_srv_print_bounded(FILE *f, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && s[i] != '\0' && i < max; i++)
+		fputc(isprint((unsigned char)s[i]) ? s[i] : '?', f);
+	if (s != NULL && s[i] != '\0')
+		fputs("...", f);
+}
+
+int bw_srv_upload_failed(const char *prog, const char *retry)
+{
+	fprintf(stderr,
+		"%s: the local change is committed but the server does not "
+		"have it yet;\nrerun the upload with `%s`\n",
+		prog, retry);
+	return BW_EXIT_FAIL;
+}
+
+/* Read the token: a private file (no group/other bits), one line. */
+static int read_token(const char *prog, const char *path, struct bw_buf *tok)
+{
+	struct stat st;
+	uint8_t chunk[512];
+	ssize_t n;
+	int fd, rc = BW_EXIT_FAIL;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return bw_cli_fail(prog, "token file %s: %s", path,
+				   strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		bw_cli_fail(prog, "token file %s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		bw_cli_fail(prog, "token file %s is readable by others "
+			    "(mode %03o); chmod 600 it", path,
+			    (unsigned)(st.st_mode & 0777));
+		goto out;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (bw_buf_append(tok, chunk, (size_t)n) != 0) {
+			bw_cli_fail(prog, "token file %s: too large", path);
+			goto out;
+		}
+	if (n < 0) {
+		bw_cli_fail(prog, "token file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	while (tok->len > 0 && (tok->data[tok->len - 1] == '\n' ||
+				tok->data[tok->len - 1] == '\r'))
+		tok->data[--tok->len] = '\0';
+	for (size_t i = 0; i < tok->len; i++)
+		if (tok->data[i] < 0x21 || tok->data[i] > 0x7e) {
+			bw_cli_fail(prog, "token file %s: not one printable "
+				    "line", path);
+			goto out;
+		}
+	if (tok->len == 0) {
+		bw_cli_fail(prog, "token file %s is empty", path);
+		goto out;
+	}
+	rc = BW_EXIT_OK;
+out:
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+	close(fd);
+	return rc;
+}
+
+/* Resolve the defaults; https only (the token never travels in clear). */
+static int srv_check(const char *prog, const struct bw_srv *s,
+		     const char **token_file, const char **ca_file)
+{
+	*token_file = s->token_file ? s->token_file : getenv(BW_SRV_TOKEN_ENV);
+	*ca_file = s->ca_file ? s->ca_file : getenv(BW_SRV_CA_ENV);
+	if (s->server == NULL)
+		return bw_cli_usage(prog, "--server URL is required");
+	if (strncmp(s->server, "https://", 8) != 0)
+		return bw_cli_usage(prog, "--server must be an https:// URL");
+	if (*token_file == NULL || **token_file == '\0')
+		return bw_cli_usage(prog, "--token-file (or $" BW_SRV_TOKEN_ENV
+					  ") is required");
+	if (*ca_file == NULL || **ca_file == '\0')
+		return bw_cli_usage(prog, "--ca-file (or $" BW_SRV_CA_ENV
+					  ") is required");
+	return BW_EXIT_OK;
+}
+
+int bw_srv_ready(const char *prog, const struct bw_srv *s, int pki)
+{
+	const char *t = NULL, *ca = NULL;
+	struct bw_srv copy = *s;
+
+	if (s->server == NULL)
+		return s->token_file || s->ca_file
+			   ? bw_cli_usage(prog, "--token-file and the CA file "
+						"go with --server")
+			   : BW_EXIT_OK;
+	if (pki && copy.ca_file == NULL)
+		copy.ca_file = "DIR/factory_ca.pem";
+	return srv_check(prog, &copy, &t, &ca);
+}
+
+/* "HTTP 400: bad request: root version 2 not newer" on stderr. */
+static void say_error(const char *prog, const char *method, const char *path,
+		      long status, const struct bw_buf *resp)
+{
+	json_t *j = NULL;
+	const char *e = NULL, *r = NULL;
+
+	if (bw_json_parse(resp->data, resp->len, NULL, &j, NULL) == 0) {
+		e = json_string_value(json_object_get(j, "error"));
+		r = json_string_value(json_object_get(j, "reason"));
+	}
+	fprintf(stderr, "%s: %s ", prog, method);
+	bw_srv_print_bounded(stderr, path, SAY_MAX);
+	fprintf(stderr, ": HTTP %ld", status);
+	if (e != NULL || r != NULL) {
+		fputs(": ", stderr);
+		bw_srv_print_bounded(stderr, e ? e : "error", SAY_MAX);
+		if (r != NULL) {
+			fputs(": ", stderr);
+			bw_srv_print_bounded(stderr, r, SAY_MAX);
+		}
+	} else if (resp->len > 0) {
+		fputs(": ", stderr);
+		bw_srv_print_bounded(stderr, (const char *)resp->data,
+				     SAY_MAX);
+	}
+	fputc('\n', stderr);
+	json_decref(j);
+}
+
+static char *srv_url(const char *base, const char *path)
+{
+	size_t bl = strlen(base), pl = strlen(path);
+	char *u;
+
+	while (bl > 0 && base[bl - 1] == '/')
+		bl--;
+	if (bl > SIZE_MAX - pl - 1 || (u = malloc(bl + pl + 1)) == NULL)
+		return NULL;
+	memcpy(u, base, bl);
+	memcpy(u + bl, path, pl + 1);
+	return u;
+}
+
+int bw_srv_request(const char *prog, const struct bw_srv *s,
+		   const char *method, const char *path, const void *body,
+		   size_t body_len, long quiet_status, long *status,
+		   json_t **out)
+{
+	const char *token_file = NULL, *ca_file = NULL;
+	struct bw_buf tok, hdr, resp;
+	const char *hdrs[] = {NULL, NULL};
+	struct bw_http_opts ho = {0};
+	struct bw_http_request req = {0};
+	struct bw_fetcher *f = NULL;
+	struct bw_err err = {0};
+	char *url = NULL;
+	int rc;
+
+	*status = 0;
+	if (out != NULL)
+		*out = NULL;
+	bw_buf_init_secret(&tok, TOKEN_MAX);
+	bw_buf_init_secret(&hdr, TOKEN_MAX + 32);
+	bw_buf_init(&resp, ANSWER_MAX);
+	rc = srv_check(prog, s, &token_file, &ca_file);
+	if (rc != BW_EXIT_OK)
+		goto out;
+	rc = read_token(prog, token_file, &tok);
+	if (rc != BW_EXIT_OK)
+		goto out;
+	rc = BW_EXIT_FAIL;
+	if (bw_buf_append_str(&hdr, "Authorization: Bearer ") != 0 ||
+	    bw_buf_append(&hdr, tok.data, tok.len) != 0 ||
+	    (url = srv_url(s->server, path)) == NULL) {
+		bw_cli_fail(prog, "out of memory");
+		goto out;
+	}
+	hdrs[0] = (const char *)hdr.data;
+	ho.ca_file = ca_file;
+	ho.connect_timeout_s = 10;
+	ho.total_timeout_s = 120;
+	req.method = method;
+	req.url = url;
+	req.headers = hdrs;
+	req.body = body;
+	req.body_len = body_len;
+	req.max_response = ANSWER_MAX;
+	if (bw_http_fetcher_new(&ho, &f, &err) != 0 ||
+	    bw_http_request(f, &req, status, &resp, &err) != 0) {
+		fprintf(stderr, "%s: %s %.300s: cannot reach the server: ",
+			prog, method, url);
+		bw_srv_print_bounded(stderr, err.msg, SAY_MAX);
+		fputc('\n', stderr);
+		goto out;
+	}
+	if (*status < 200 || *status > 299) {
+		if (*status != quiet_status)
+			say_error(prog, method, path, *status, &resp);
+		else if (out != NULL && resp.len > 0)
+			(void)bw_json_parse(resp.data, resp.len, NULL, out,
+					    NULL);
+		goto out;
+	}
+	if (out != NULL && resp.len > 0 &&
+	    bw_json_parse(resp.data, resp.len, NULL, out, &err) != 0) {
+		fprintf(stderr, "%s: %s %.300s: malformed answer: ", prog,
+			method, path);
+		bw_srv_print_bounded(stderr, err.msg, SAY_MAX);
+		fputc('\n', stderr);
+		goto out;
+	}
+	rc = BW_EXIT_OK;
+out:
+	bw_fetcher_free(f);
+	bw_buf_dispose_secret(&tok);
+	bw_buf_dispose_secret(&hdr);
+	bw_buf_dispose(&resp);
+	free(url);
+	return rc;
+}
+
+int bw_srv_put_file(const char *prog, const struct bw_srv *s,
+		    const char *path, const char *file, long quiet_status,
+		    long *status)
+{
+	struct bw_buf b;
+	struct bw_err err = {0};
+	int rc;
+
+	*status = 0;
+	bw_buf_init(&b, BW_JSON_DEFAULT_MAX_BYTES);
+	if (bw_io_read_file(file, BW_JSON_DEFAULT_MAX_BYTES, &b, &err) != 0)
+		rc = bw_cli_fail(prog, "%s", err.msg);
+	else
+		rc = bw_srv_request(prog, s, "PUT", path, b.data, b.len,
+				    quiet_status, status, NULL);
+	if (rc == BW_EXIT_OK)
+		printf("uploaded %s -> %s\n", file, path);
+	bw_buf_dispose(&b);
+	return rc;
+}
+
+/* ---- uploads from the factory workspace ---------------------------------- */
+
+/* signed.version of the metadata at path (server: GET; 0 when 404). */
+static int server_version(const char *prog, const struct bw_srv *s,
+			  const char *path, int64_t *v)
+{
+	json_t *j = NULL;
+	long st = 0;
+	int rc = bw_srv_request(prog, s, "GET", path, NULL, 0, 404, &st, &j);
+
+	*v = 0;
+	if (rc != BW_EXIT_OK)
+		return st == 404 ? BW_EXIT_OK : rc;
+	*v = json_integer_value(
+	    json_object_get(json_object_get(j, "signed"), "version"));
+	json_decref(j);
+	return *v > 0 ? BW_EXIT_OK
+		      : bw_cli_fail(prog, "GET %s: no signed.version", path);
+}
+
+static int file_version(const char *prog, const char *file, int64_t *v)
+{
+	struct bw_buf b;
+	struct bw_err err = {0};
+	json_t *j = NULL;
+
+	*v = 0;
+	bw_buf_init(&b, BW_JSON_DEFAULT_MAX_BYTES);
+	if (bw_io_read_file(file, b.max, &b, &err) == 0 &&
+	    bw_json_parse(b.data, b.len, NULL, &j, &err) == 0)
+		*v = json_integer_value(
+		    json_object_get(json_object_get(j, "signed"), "version"));
+	json_decref(j);
+	bw_buf_dispose(&b);
+	return *v > 0 ? BW_EXIT_OK : bw_cli_fail(prog, "%s: %s", file, err.msg);
+}
+
+int bw_srv_push_roots(const char *prog, const struct bw_srv *s,
+		      struct bw_repo *r)
+{
+	static const char *const fl[][2] = {{"ci", "ci"},
+					    {"prod", "production"}};
+	char path[64], rel[96];
+	char *file = NULL;
+	int64_t have = 0, v;
+	long st = 0;
+	int rc = BW_EXIT_OK;
+
+	for (size_t i = 0; i < 2 && rc == BW_EXIT_OK; i++) {
+		snprintf(path, sizeof(path), "/repo/%s/root", fl[i][1]);
+		rc = server_version(prog, s, path, &have);
+		for (v = have + 1;
+		     rc == BW_EXIT_OK && v <= bw_repo_root_version(r); v++) {
+			snprintf(rel, sizeof(rel), "%s/root/%lld.root.json",
+				 fl[i][0], (long long)v);
+			if (bw_path_join(bw_repo_dir(r), rel, &file) != 0)
+				return bw_cli_fail(prog, "out of memory");
+			rc = bw_srv_put_file(prog, s, path, file, 0, &st);
+			free(file);
+			file = NULL;
+		}
+		if (rc == BW_EXIT_OK && have >= bw_repo_root_version(r))
+			printf("%s root: the server has version %lld\n",
+			       fl[i][1], (long long)have);
+	}
+	return rc;
+}
+
+static int tag_ok(const char *tag)
+{
+	size_t n = strlen(tag);
+
+	return n > 0 && n <= 128 &&
+	       strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789._-") == n &&
+	       strcmp(tag, ".") != 0 && strcmp(tag, "..") != 0;
+}
+
+int bw_srv_push_targets(const char *prog, const struct bw_srv *s,
+			struct bw_repo *r, const char *tag)
+{
+	char path[200], rel[200];
+	char *file = NULL;
+	int64_t have = 0, mine = 0;
+	long st = 0;
+	int rc;
+
+	if (tag != NULL && !tag_ok(tag))
+		return bw_cli_usage(prog, "bad tag '%.128s'", tag);
+	if (tag != NULL) {
+		snprintf(path, sizeof(path), "/repo/production/targets/%s", tag);
+		snprintf(rel, sizeof(rel), "prod/tags/%s/targets.json", tag);
+	} else {
+		snprintf(path, sizeof(path), "/repo/ci/targets");
+		snprintf(rel, sizeof(rel), "ci/targets.json");
+	}
+	if (bw_path_join(bw_repo_dir(r), rel, &file) != 0)
+		return bw_cli_fail(prog, "out of memory");
+	rc = file_version(prog, file, &mine);
+	if (rc == BW_EXIT_OK)
+		rc = server_version(prog, s, path, &have);
+	if (rc == BW_EXIT_OK && mine > have)
+		rc = bw_srv_put_file(prog, s, path, file, 0, &st);
+	else if (rc == BW_EXIT_OK)
+		printf("%s: the server has version %lld (local %lld)\n", path,
+		       (long long)have, (long long)mine);
+	free(file);
+	return rc;
+}
+
+int bw_srv_push_all_tags(const char *prog, const struct bw_srv *s,
+			 struct bw_repo *r)
+{
+	struct bw_err err = {0};
+	char **tags = NULL;
+	int rc = BW_EXIT_OK;
+
+	if (bw_repo_tags(r, &tags, &err) != 0)
+		return bw_cli_fail(prog, "%s", err.msg);
+	for (size_t i = 0; tags[i] != NULL && rc == BW_EXIT_OK; i++)
+		rc = bw_srv_push_targets(prog, s, r, tags[i]);
+	bw_repo_strv_free(tags);
+	return rc;
+}
+
+/* A target name as a relative path: no "..", ".", empty segments. */
+static int name_ok(const char *name)
+{
+	const char *p = name;
+
+	if (*name == '\0' || *name == '/' || strlen(name) > 1024)
+		return 0;
+	for (const char *c = name; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\')
+			return 0;
+	while (*p != '\0') {
+		size_t n = strcspn(p, "/");
+
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += n;
+		if (*p == '/' && *++p == '\0')
+			return 0;
+	}
+	return 1;
+}
+
+/* Copy src to dst through dst.tmp (mode 0644), fsync'd, renamed. */
+static int copy_file(const char *src, const char *dst, struct bw_err *err)
+{
+	char tmp[4200];
+	uint8_t chunk[65536];
+	int in = -1, outfd = -1, rc = BW_EIO;
+	ssize_t n;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dst) >= (int)sizeof(tmp))
+		return bw_err_set(err, BW_EINVAL, "path too long");
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	outfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (in < 0 || outfd < 0)
+		goto out;
+	while ((n = read(in, chunk, sizeof(chunk))) > 0)
+		for (ssize_t off = 0, w; off < n; off += w)
+			if ((w = write(outfd, chunk + off,
+				       (size_t)(n - off))) <= 0)
+				goto out;
+	if (n == 0 && fsync(outfd) == 0 && close(outfd) == 0) {
+		outfd = -1;
+		if (rename(tmp, dst) == 0)
+			rc = 0;
+	}
+out:
+	if (rc != 0)
+		bw_err_set(err, BW_EIO, "copy %s to %s: %s", src, dst,
+			   strerror(errno));
+	if (outfd >= 0)
+		close(outfd);
+	if (in >= 0)
+		close(in);
+	if (rc != 0)
+		unlink(tmp);
+	return rc;
+}
+
+static int place_target(const char *prog, const char *file, const char *dir,
+			const char *name)
+{
+	struct bw_err err = {0};
+	char *dst = NULL, *slash;
+	int rc = BW_EXIT_FAIL;
+
+	if (!name_ok(name))
+		return bw_cli_fail(prog, "target name '%.200s' is not a "
+				   "relative path", name);
+	if (bw_path_join(dir, name, &dst) != 0)
+		return bw_cli_fail(prog, "out of memory");
+	slash = strrchr(dst, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		if (bw_io_mkdirs(dst, 0755, &err) != 0)
+			goto out;
+		*slash = '/';
+	}
+	if (copy_file(file, dst, &err) != 0)
+		goto out;
+	printf("copied %s to %s\n", file, dst);
+	rc = BW_EXIT_OK;
+out:
+	if (rc != BW_EXIT_OK)
+		bw_cli_fail(prog, "%s", err.msg);
+	free(dst);
+	return rc;
+}
+
+int bw_srv_add_target(const char *prog, const struct bw_srv *s,
+		      struct bw_repo *r, const char *name, const char *file,
+		      const char *targets_dir)
+{
+	struct bw_err err = {0};
+	json_t *env = NULL, *ent = NULL, *body = NULL;
+	char *text = NULL;
+	long st = 0;
+	int rc;
+
+	if (targets_dir != NULL) {
+		rc = place_target(prog, file, targets_dir, name);
+		if (rc != BW_EXIT_OK)
+			return rc;
+	}
+	if (bw_repo_targets_load(r, 0, NULL, &env, &err) != 0)
+		return bw_cli_fail(prog, "%s", err.msg);
+	ent = json_object_get(
+	    json_object_get(json_object_get(env, "signed"), "targets"), name);
+	body = json_pack("{s:s,s:O,s:O}", "name", name, "length",
+			 json_object_get(ent, "length"), "hashes",
+			 json_object_get(ent, "hashes"));
+	if (body != NULL && json_object_get(ent, "custom") != NULL)
+		json_object_set(body, "custom", json_object_get(ent, "custom"));
+	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL)
+		rc = bw_cli_fail(prog, "no CI target '%.200s' in the workspace",
+				 name);
+	else
+		rc = bw_srv_request(prog, s, "POST", "/repo/ci/targets/add",
+				    text, strlen(text), 0, &st, NULL);
+	if (rc == BW_EXIT_OK) {
+		printf("published %s on %s (CI targets, snapshot, "
+		       "timestamp)\n", name, s->server);
+		if (targets_dir == NULL)
+			printf("the admin API does not carry the file: copy it "
+			       "(here: %s/targets/%s) to\nthe server's "
+			       "gateway.targets_dir as '%s', or pass "
+			       "--targets-dir DIR\n",
+			       bw_repo_dir(r),
+			       json_string_value(json_object_get(
+				   json_object_get(ent, "hashes"), "sha256")),
+			       name);
+	}
+	json_decref(body);
+	json_decref(env);
+	free(text);
+	return rc;
+}
+
+/* One CRL; "rollback" (crlNumber not above the server's) is not an error. */
+static int push_crl(const char *prog, const struct bw_srv *s, const char *dir,
+		    const char *issuer)
+{
+	char path[160], *file = NULL, rel[160];
+	json_t *ans = NULL;
+	long st = 0;
+	int rc;
+
+	snprintf(rel, sizeof(rel), "crl/%s.crl", issuer);
+	snprintf(path, sizeof(path), "/pki/crl/%s", issuer);
+	if (bw_path_join(dir, rel, &file) != 0)
+		return bw_cli_fail(prog, "out of memory");
+	{
+		struct bw_buf b;
+		struct bw_err err = {0};
+
+		bw_buf_init(&b, 16u << 20);
+		if (bw_io_read_file(file, b.max, &b, &err) != 0)
+			rc = bw_cli_fail(prog, "%s", err.msg);
+		else
+			rc = bw_srv_request(prog, s, "PUT", path, b.data, b.len,
+					    400, &st, &ans);
+		bw_buf_dispose(&b);
+	}
+	if (rc == BW_EXIT_OK)
+		printf("uploaded %s -> %s\n", file, path);
+	else if (st == 400 &&
+		 json_is_string(json_object_get(ans, "error")) &&
+		 strcmp(json_string_value(json_object_get(ans, "error")),
+			bw_strerror(BW_EROLLBACK)) == 0) {
+		printf("%s: the server already has this CRL\n", path);
+		rc = BW_EXIT_OK;
+	} else if (st == 400) {
+		fprintf(stderr, "%s: PUT %s: HTTP 400: ", prog, path);
+		bw_srv_print_bounded(
+		    stderr, json_string_value(json_object_get(ans, "reason")),
+		    300);
+		fputc('\n', stderr);
+	}
+	json_decref(ans);
+	free(file);
+	return rc;
+}
+
+int bw_srv_push_crls(const char *prog, const struct bw_srv *s,
+		     const char *dir)
+{
+	char *crldir = NULL, issuer[128];
+	struct dirent *e;
+	DIR *d;
+	int rc = BW_EXIT_OK, one;
+
+	if (bw_path_join(dir, "crl", &crldir) != 0)
+		return bw_cli_fail(prog, "out of memory");
+	d = opendir(crldir);
+	if (d == NULL) {
+		rc = bw_cli_fail(prog, "%s: %s", crldir, strerror(errno));
+		free(crldir);
+		return rc;
+	}
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+
+		if (n <= 4 || n - 4 >= sizeof(issuer) ||
+		    strcmp(e->d_name + n - 4, ".crl") != 0 ||
+		    strcmp(e->d_name, "all.crl") == 0)
+			continue;
+		memcpy(issuer, e->d_name, n - 4);
+		issuer[n - 4] = '\0';
+		if (!tag_ok(issuer))
+			continue;
+		one = push_crl(prog, s, dir, issuer);
+		if (one != BW_EXIT_OK)
+			rc = one;
+	}
+	closedir(d);
+	free(crldir);
+	return rc;
+}
+
+int bw_srv_pki_push(const char *prog, struct bw_srv *s, const char *dir)
+{
+	char *ca = NULL;
+	int rc;
+
+	if (s->server == NULL)
+		return BW_EXIT_OK;
+	if (s->ca_file == NULL && (getenv(BW_SRV_CA_ENV) == NULL ||
+				   *getenv(BW_SRV_CA_ENV) == '\0')) {
+		if (bw_path_join(dir, "factory_ca.pem", &ca) != 0)
+			return bw_cli_fail(prog, "out of memory");
+		s->ca_file = ca;
+	}
+	rc = bw_srv_push_crls(prog, s, dir);
+	if (ca != NULL)
+		s->ca_file = NULL;
+	free(ca);
+	if (rc != BW_EXIT_OK)
+		return bw_srv_upload_failed(prog, "bulwark keys ca update-crl "
+						  "DIR --server URL");
+	return rc;
+}
