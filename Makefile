@@ -36,7 +36,14 @@ check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir $(BUILD_SAN) --output-on-failure -j $(JOBS) -L unit
 
-demo: deps build
+# The demo builds quietly (the compiler's output goes to a log, shown only
+# if the build fails) so that what a newcomer reads is the demo itself.
+demo: deps
+	@mkdir -p $(BUILD)
+	@echo "== building bulwark (log: $(BUILD)/build.log)"
+	@{ cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBW_WERROR=$(WERROR) $(CMAKE_ARGS) && \
+	   cmake --build $(BUILD) -j $(JOBS); } >$(BUILD)/build.log 2>&1 || \
+	   { tail -n 40 $(BUILD)/build.log; echo "build failed: see $(BUILD)/build.log"; exit 1; }
 	@bash scripts/demo.sh $(BUILD)
 
 demo-tuf: deps build

@@ -130,6 +130,13 @@ local_get() {
 		"https://127.0.0.1:$GW_PORT/device"
 }
 
+# A new SoftHSM2 token (the stand-in for a secure element or an HSM).
+hsm_token() {
+	softhsm2-util --init-token --free --label "$1" --pin 1234 --so-pin 5678 >/dev/null 2>&1 ||
+		fail "could not create SoftHSM2 token $1"
+	say "SoftHSM2 token '$1' created"
+}
+
 image() { # name size: deterministic bytes
 	python3 -c 'import hashlib,sys; b=hashlib.sha256(sys.argv[1].encode()).digest()*4096; n=int(sys.argv[2]); sys.stdout.buffer.write((b*(n//len(b)+1))[:n])' "$1" "$2" >"$W/$1"
 	echo "$W/$1"
@@ -161,7 +168,7 @@ step "1. Create the factory" \
 	"TUF repository: an offline root key in a key archive; a second root key" \
 	"is generated inside an HSM token and the root threshold raised to 2 in a" \
 	"two-person ceremony. Factory PKI: factory CA key inside the token."
-expect 0 softhsm2-util --init-token --free --label factory --pin 1234 --so-pin 5678
+hsm_token factory
 expect 0 "$BW" factory init "$W/tuf" --name demo --root-keys 1 --prod-threshold 2
 expect 0 "$BW" keys tuf updates init
 expect 0 "$BW" keys tuf updates add-offline-key --role root --hsm-token factory --hsm-pin-file "$PIN"
@@ -170,6 +177,8 @@ HSM_ROOT=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([v
 say "admin A signs with the key archive, admin B with the HSM key:"
 expect 0 "$BW" keys tuf updates sign --keys "$W/tuf/offline-keys/root-1.tar.gz"
 expect 0 "$BW" keys tuf updates sign --keys "$HSM_ROOT" --hsm-pin-file "$PIN"
+say "what both admins review before it is applied:"
+expect 0 "$BW" keys tuf updates review
 expect 0 "$BW" keys tuf updates apply
 expect 0 "$BW" keys ca create "$W/pki" --factory demo --ip 127.0.0.1 --dns localhost \
 	--online-ca --local-ca --hsm-token factory --hsm-pin-file "$PIN"
@@ -244,7 +253,7 @@ slot_a = $d/slots/slot-a.img
 slot_b = $d/slots/slot-b.img
 boot_attempts = 3
 INI
-	expect 0 softhsm2-util --init-token --free --label "$name" --pin 1234 --so-pin 5678
+	hsm_token "$name"
 	expect 0 dev "$name" register --server "https://127.0.0.1:$REG_PORT" \
 		--token-file "$(token "$scope")" --ca-file "$W/pki/factory_ca.pem" \
 		--hardware-id "$HWID" --tag "$tag" --name "$name" \
