@@ -10,16 +10,14 @@
 #include "server_cli.h"
 
 #define PAGE 500
+#define MAX_PAGES 2000 /* a million devices */
 
-/* A uuid goes into a URL path: refuse anything but [0-9A-Za-z-]. */
-static int check_uuid(const char *prog, const char *uuid)
+/* A uuid goes into a URL path: the server's own rule, hex and '-'. */
+static int uuid_ok(const char *uuid)
 {
 	size_t n = strlen(uuid);
 
-	if (n == 0 || n > 64 || strspn(uuid, "0123456789-abcdefghijklmnopqrstuvwxyz"
-					     "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != n)
-		return bw_cli_usage(prog, "not a device uuid: '%.64s'", uuid);
-	return BW_EXIT_OK;
+	return n > 0 && n <= 64 && strspn(uuid, "0123456789abcdefABCDEF-") == n;
 }
 
 static void print_str(const json_t *rec, const char *key, size_t width)
@@ -28,8 +26,7 @@ static void print_str(const json_t *rec, const char *key, size_t width)
 	size_t n = 0;
 
 	for (; v != NULL && v[n] != '\0' && n < width; n++)
-		putchar((unsigned char)v[n] >= 0x20 && v[n] != 0x7f ? v[n]
-								  : '?');
+		putchar(v[n] >= 0x20 && v[n] < 0x7f ? v[n] : '?');
 	if (n == 0) {
 		putchar('-');
 		n = 1;
@@ -53,9 +50,9 @@ static void print_row(const json_t *d)
 {
 	print_str(d, "name", 20);
 	print_str(d, "uuid", 36);
-	printf("%-12s",
-	       json_is_true(json_object_get(d, "production")) ? "production"
-							    : "ci");
+	printf("%-12s", json_is_true(json_object_get(d, "production"))
+			    ? "production"
+			    : "ci");
 	print_str(d, "target", 24);
 	print_time(json_integer_value(json_object_get(d, "last-seen")));
 	printf("%s\n",
@@ -66,20 +63,15 @@ static void print_row(const json_t *d)
 static int fetch_all(const char *prog, const struct bw_srv *s, json_t *all)
 {
 	char path[160];
-	const char *after = NULL;
-	char last[80] = "";
 	long st = 0;
 	int rc;
 
-	for (;;) {
+	snprintf(path, sizeof(path), "/devices?limit=%d", PAGE);
+	for (size_t pages = 0; pages < MAX_PAGES; pages++) {
 		json_t *page = NULL;
+		const char *last;
 		size_t n;
 
-		if (after != NULL)
-			snprintf(path, sizeof(path),
-				 "/devices?after=%s&limit=%d", after, PAGE);
-		else
-			snprintf(path, sizeof(path), "/devices?limit=%d", PAGE);
 		rc = bw_srv_request(prog, s, "GET", path, NULL, 0, 0, &st,
 				    &page);
 		if (rc != BW_EXIT_OK)
@@ -89,16 +81,23 @@ static int fetch_all(const char *prog, const struct bw_srv *s, json_t *all)
 			return bw_cli_fail(prog, "GET /devices: not an array");
 		}
 		n = json_array_size(page);
-		after = json_string_value(
+		last = json_string_value(
 		    json_object_get(json_array_get(page, n - 1), "uuid"));
-		if (after != NULL && check_uuid(prog, after) == BW_EXIT_OK)
-			snprintf(last, sizeof(last), "%s", after);
+		if (n == PAGE && (last == NULL || !uuid_ok(last))) {
+			json_decref(page);
+			return bw_cli_fail(prog, "GET /devices: a record "
+						 "without a valid uuid");
+		}
+		if (n == PAGE)
+			snprintf(path, sizeof(path),
+				 "/devices?after=%s&limit=%d", last, PAGE);
 		json_array_extend(all, page);
 		json_decref(page);
-		if (n < PAGE || after == NULL)
+		if (n < PAGE)
 			return BW_EXIT_OK;
-		after = last;
 	}
+	return bw_cli_fail(prog, "GET /devices: more than %d devices",
+			   PAGE * MAX_PAGES);
 }
 
 static int cmd_list(int argc, char **argv)
@@ -112,11 +111,16 @@ static int cmd_list(int argc, char **argv)
 	     &as_json},
 	};
 	const struct bw_cli_spec spec = {
-	    prog, "--server URL [--json]",
+	    prog,
+	    "--server URL [--json]",
 	    "List the devices bulwarkd knows (they appear when they first "
 	    "contact the\ngateway): name, uuid, flavour, current target, "
 	    "last seen (UTC), denied.",
-	    opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	json_t *all = NULL, *d;
 	size_t i;
 
@@ -127,7 +131,8 @@ static int cmd_list(int argc, char **argv)
 		return bw_cli_fail(prog, "out of memory");
 	rc = fetch_all(prog, &s, all);
 	if (rc == BW_EXIT_OK && as_json) {
-		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		json_dumpf(all, stdout,
+			   JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 		putchar('\n');
 	} else if (rc == BW_EXIT_OK) {
 		printf("%-22s%-38s%-12s%-26s%-22s%s\n", "NAME", "UUID",
@@ -151,9 +156,15 @@ static int device_cmd(int argc, char **argv, const char *prog,
 	     &reason},
 	};
 	const struct bw_cli_spec spec = {
-	    prog, with_reason ? "UUID --server URL [--reason TEXT]"
-			      : "UUID --server URL",
-	    desc, opts, BW_SRV_NOPTS + (with_reason ? 1 : 0), &uuid, 1, 1};
+	    prog,
+	    with_reason ? "UUID --server URL [--reason TEXT]"
+			: "UUID --server URL",
+	    desc,
+	    opts,
+	    BW_SRV_NOPTS + (with_reason ? 1 : 0),
+	    &uuid,
+	    1,
+	    1};
 	char path[128];
 	char *body = NULL;
 	json_t *ans = NULL, *b = NULL;
@@ -163,9 +174,8 @@ static int device_cmd(int argc, char **argv, const char *prog,
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	rc = check_uuid(prog, uuid);
-	if (rc != BW_EXIT_OK)
-		return rc;
+	if (!uuid_ok(uuid))
+		return bw_cli_usage(prog, "not a device uuid: '%.64s'", uuid);
 	snprintf(path, sizeof(path), "/devices/%s%s", uuid, suffix);
 	if (reason != NULL) {
 		b = json_pack("{s:s}", "reason", reason);
@@ -178,7 +188,8 @@ static int device_cmd(int argc, char **argv, const char *prog,
 	rc = bw_srv_request(prog, &s, method, path, body,
 			    body ? strlen(body) : 0, 0, &st, &ans);
 	if (rc == BW_EXIT_OK && *suffix == '\0') {
-		json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		json_dumpf(ans, stdout,
+			   JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 		putchar('\n');
 	} else if (rc == BW_EXIT_OK) {
 		printf("device %s %s\n", uuid,

@@ -3,7 +3,6 @@
  * bearer token from a private file, TLS verified against the factory CA,
  * strict JSON answers, bounded printing of whatever the server says.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,7 +30,7 @@ void bw_srv_print_bounded(FILE *f, const char *s, size_t max)
 	size_t i;
 
 	for (i = 0; s != NULL && s[i] != '\0' && i < max; i++)
-		fputc(isprint((unsigned char)s[i]) ? s[i] : '?', f);
+		fputc(s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?', f);
 	if (s != NULL && s[i] != '\0')
 		fputs("...", f);
 }
@@ -62,9 +61,10 @@ static int read_token(const char *prog, const char *path, struct bw_buf *tok)
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		bw_cli_fail(prog, "token file %s is readable by others "
-			    "(mode %03o); chmod 600 it", path,
-			    (unsigned)(st.st_mode & 0777));
+		bw_cli_fail(prog,
+			    "token file %s is readable by others "
+			    "(mode %03o); chmod 600 it",
+			    path, (unsigned)(st.st_mode & 0777));
 		goto out;
 	}
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
@@ -81,8 +81,10 @@ static int read_token(const char *prog, const char *path, struct bw_buf *tok)
 		tok->data[--tok->len] = '\0';
 	for (size_t i = 0; i < tok->len; i++)
 		if (tok->data[i] < 0x21 || tok->data[i] > 0x7e) {
-			bw_cli_fail(prog, "token file %s: not one printable "
-				    "line", path);
+			bw_cli_fail(prog,
+				    "token file %s: not one printable "
+				    "line",
+				    path);
 			goto out;
 		}
 	if (tok->len == 0) {
@@ -153,8 +155,7 @@ static void say_error(const char *prog, const char *method, const char *path,
 		}
 	} else if (resp->len > 0) {
 		fputs(": ", stderr);
-		bw_srv_print_bounded(stderr, (const char *)resp->data,
-				     SAY_MAX);
+		bw_srv_print_bounded(stderr, (const char *)resp->data, SAY_MAX);
 	}
 	fputc('\n', stderr);
 	json_decref(j);
@@ -174,10 +175,9 @@ static char *srv_url(const char *base, const char *path)
 	return u;
 }
 
-int bw_srv_request(const char *prog, const struct bw_srv *s,
-		   const char *method, const char *path, const void *body,
-		   size_t body_len, long quiet_status, long *status,
-		   json_t **out)
+int bw_srv_request(const char *prog, const struct bw_srv *s, const char *method,
+		   const char *path, const void *body, size_t body_len,
+		   long quiet_status, long *status, json_t **out)
 {
 	const char *token_file = NULL, *ca_file = NULL;
 	struct bw_buf tok, hdr, resp;
@@ -220,8 +220,9 @@ int bw_srv_request(const char *prog, const struct bw_srv *s,
 	req.max_response = ANSWER_MAX;
 	if (bw_http_fetcher_new(&ho, &f, &err) != 0 ||
 	    bw_http_request(f, &req, status, &resp, &err) != 0) {
-		fprintf(stderr, "%s: %s %.300s: cannot reach the server: ",
-			prog, method, url);
+		fprintf(stderr,
+			"%s: %s %.300s: cannot reach the server: ", prog,
+			method, url);
 		bw_srv_print_bounded(stderr, err.msg, SAY_MAX);
 		fputc('\n', stderr);
 		goto out;
@@ -247,14 +248,15 @@ out:
 	bw_fetcher_free(f);
 	bw_buf_dispose_secret(&tok);
 	bw_buf_dispose_secret(&hdr);
-	bw_buf_dispose(&resp);
+	bw_buf_dispose_secret(&resp); /* may hold a new registration token */
 	free(url);
 	return rc;
 }
 
-int bw_srv_put_file(const char *prog, const struct bw_srv *s,
-		    const char *path, const char *file, long quiet_status,
-		    long *status)
+/* PUT file to path; on quiet_status the answer is in *out (may be NULL). */
+static int put_file(const char *prog, const struct bw_srv *s, const char *path,
+		    const char *file, long quiet_status, long *status,
+		    json_t **out)
 {
 	struct bw_buf b;
 	struct bw_err err = {0};
@@ -266,11 +268,17 @@ int bw_srv_put_file(const char *prog, const struct bw_srv *s,
 		rc = bw_cli_fail(prog, "%s", err.msg);
 	else
 		rc = bw_srv_request(prog, s, "PUT", path, b.data, b.len,
-				    quiet_status, status, NULL);
+				    quiet_status, status, out);
 	if (rc == BW_EXIT_OK)
 		printf("uploaded %s -> %s\n", file, path);
 	bw_buf_dispose(&b);
 	return rc;
+}
+
+int bw_srv_put_file(const char *prog, const struct bw_srv *s, const char *path,
+		    const char *file, long quiet_status, long *status)
+{
+	return put_file(prog, s, path, file, quiet_status, status, NULL);
 }
 
 /* ---- uploads from the factory workspace ---------------------------------- */
@@ -346,8 +354,9 @@ static int tag_ok(const char *tag)
 	size_t n = strlen(tag);
 
 	return n > 0 && n <= 128 &&
-	       strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			   "0123456789._-") == n &&
+	       strspn(tag,
+		      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789._-") == n &&
 	       strcmp(tag, ".") != 0 && strcmp(tag, "..") != 0;
 }
 
@@ -363,7 +372,8 @@ int bw_srv_push_targets(const char *prog, const struct bw_srv *s,
 	if (tag != NULL && !tag_ok(tag))
 		return bw_cli_usage(prog, "bad tag '%.128s'", tag);
 	if (tag != NULL) {
-		snprintf(path, sizeof(path), "/repo/production/targets/%s", tag);
+		snprintf(path, sizeof(path), "/repo/production/targets/%s",
+			 tag);
 		snprintf(rel, sizeof(rel), "prod/tags/%s/targets.json", tag);
 	} else {
 		snprintf(path, sizeof(path), "/repo/ci/targets");
@@ -466,8 +476,10 @@ static int place_target(const char *prog, const char *file, const char *dir,
 	int rc = BW_EXIT_FAIL;
 
 	if (!name_ok(name))
-		return bw_cli_fail(prog, "target name '%.200s' is not a "
-				   "relative path", name);
+		return bw_cli_fail(prog,
+				   "target name '%.200s' is not a "
+				   "relative path",
+				   name);
 	if (bw_path_join(dir, name, &dst) != 0)
 		return bw_cli_fail(prog, "out of memory");
 	slash = strrchr(dst, '/');
@@ -520,7 +532,8 @@ int bw_srv_add_target(const char *prog, const struct bw_srv *s,
 				    text, strlen(text), 0, &st, NULL);
 	if (rc == BW_EXIT_OK) {
 		printf("published %s on %s (CI targets, snapshot, "
-		       "timestamp)\n", name, s->server);
+		       "timestamp)\n",
+		       name, s->server);
 		if (targets_dir == NULL)
 			printf("the admin API does not carry the file: copy it "
 			       "(here: %s/targets/%s) to\nthe server's "
@@ -541,7 +554,8 @@ int bw_srv_add_target(const char *prog, const struct bw_srv *s,
 static int push_crl(const char *prog, const struct bw_srv *s, const char *dir,
 		    const char *issuer)
 {
-	char path[160], *file = NULL, rel[160];
+	char path[160], rel[160], *file = NULL;
+	const char *e;
 	json_t *ans = NULL;
 	long st = 0;
 	int rc;
@@ -550,31 +564,17 @@ static int push_crl(const char *prog, const struct bw_srv *s, const char *dir,
 	snprintf(path, sizeof(path), "/pki/crl/%s", issuer);
 	if (bw_path_join(dir, rel, &file) != 0)
 		return bw_cli_fail(prog, "out of memory");
-	{
-		struct bw_buf b;
-		struct bw_err err = {0};
-
-		bw_buf_init(&b, 16u << 20);
-		if (bw_io_read_file(file, b.max, &b, &err) != 0)
-			rc = bw_cli_fail(prog, "%s", err.msg);
-		else
-			rc = bw_srv_request(prog, s, "PUT", path, b.data, b.len,
-					    400, &st, &ans);
-		bw_buf_dispose(&b);
-	}
-	if (rc == BW_EXIT_OK)
-		printf("uploaded %s -> %s\n", file, path);
-	else if (st == 400 &&
-		 json_is_string(json_object_get(ans, "error")) &&
-		 strcmp(json_string_value(json_object_get(ans, "error")),
-			bw_strerror(BW_EROLLBACK)) == 0) {
+	rc = put_file(prog, s, path, file, 400, &st, &ans);
+	e = json_string_value(json_object_get(ans, "error"));
+	if (rc != BW_EXIT_OK && st == 400 && e != NULL &&
+	    strcmp(e, bw_strerror(BW_EROLLBACK)) == 0) {
 		printf("%s: the server already has this CRL\n", path);
 		rc = BW_EXIT_OK;
-	} else if (st == 400) {
+	} else if (rc != BW_EXIT_OK && st == 400) {
 		fprintf(stderr, "%s: PUT %s: HTTP 400: ", prog, path);
 		bw_srv_print_bounded(
 		    stderr, json_string_value(json_object_get(ans, "reason")),
-		    300);
+		    SAY_MAX);
 		fputc('\n', stderr);
 	}
 	json_decref(ans);
@@ -582,8 +582,7 @@ static int push_crl(const char *prog, const struct bw_srv *s, const char *dir,
 	return rc;
 }
 
-int bw_srv_push_crls(const char *prog, const struct bw_srv *s,
-		     const char *dir)
+int bw_srv_push_crls(const char *prog, const struct bw_srv *s, const char *dir)
 {
 	char *crldir = NULL, issuer[128];
 	struct dirent *e;
@@ -625,8 +624,8 @@ int bw_srv_pki_push(const char *prog, struct bw_srv *s, const char *dir)
 
 	if (s->server == NULL)
 		return BW_EXIT_OK;
-	if (s->ca_file == NULL && (getenv(BW_SRV_CA_ENV) == NULL ||
-				   *getenv(BW_SRV_CA_ENV) == '\0')) {
+	if (s->ca_file == NULL &&
+	    (getenv(BW_SRV_CA_ENV) == NULL || *getenv(BW_SRV_CA_ENV) == '\0')) {
 		if (bw_path_join(dir, "factory_ca.pem", &ca) != 0)
 			return bw_cli_fail(prog, "out of memory");
 		s->ca_file = ca;

@@ -20,16 +20,15 @@
 
 /* Where the admin API is and how to reach it (borrowed strings). */
 struct bw_srv {
-	const char *server;     /* https://HOST:PORT, NULL: not asked for */
+	const char *server;	/* https://HOST:PORT, NULL: not asked for */
 	const char *token_file; /* NULL: $BULWARK_ADMIN_TOKEN_FILE */
-	const char *ca_file;    /* NULL: $BULWARK_CA_FILE */
+	const char *ca_file;	/* NULL: $BULWARK_CA_FILE */
 };
 
 /* The three options, for a command's option table. */
 #define BW_SRV_OPTS(s)                                                         \
 	{"--server", BW_CLI_STR, "URL",                                        \
-	 "admin API of bulwarkd (e.g. https://127.0.0.1:8444)",                \
-	 &(s).server},                                                         \
+	 "admin API of bulwarkd (e.g. https://127.0.0.1:8444)", &(s).server},  \
 	    {"--token-file", BW_CLI_STR, "F",                                  \
 	     "operator bearer token, mode 0600 (default: "                     \
 	     "$" BW_SRV_TOKEN_ENV ")",                                         \
@@ -77,10 +76,9 @@ int bw_srv_pki_push(const char *prog, struct bw_srv *s, const char *dir);
  * Returns BW_EXIT_OK for 2xx, BW_EXIT_FAIL otherwise (message printed),
  * BW_EXIT_USAGE for missing or bad options.
  */
-int bw_srv_request(const char *prog, const struct bw_srv *s,
-		   const char *method, const char *path, const void *body,
-		   size_t body_len, long quiet_status, long *status,
-		   json_t **out);
+int bw_srv_request(const char *prog, const struct bw_srv *s, const char *method,
+		   const char *path, const void *body, size_t body_len,
+		   long quiet_status, long *status, json_t **out);
 
 /*
  * Check the options before a local change: with --server, the URL is
@@ -90,9 +88,8 @@ int bw_srv_request(const char *prog, const struct bw_srv *s,
 int bw_srv_ready(const char *prog, const struct bw_srv *s, int pki);
 
 /* PUT the bytes of file to path; prints "uploaded FILE -> path". */
-int bw_srv_put_file(const char *prog, const struct bw_srv *s,
-		    const char *path, const char *file, long quiet_status,
-		    long *status);
+int bw_srv_put_file(const char *prog, const struct bw_srv *s, const char *path,
+		    const char *file, long quiet_status, long *status);
 
 /* Print untrusted text bounded (max bytes) with non-printables as '?'. */
 void bw_srv_print_bounded(FILE *f, const char *s, size_t max);
@@ -135,7 +132,6 @@ int bw_srv_add_target(const char *prog, const struct bw_srv *s,
  * PUT each CRL of the PKI directory dir (crl/<issuer>.crl) to
  * /pki/crl/<issuer>; a CRL the server already has is not an error.
  */
-int bw_srv_push_crls(const char *prog, const struct bw_srv *s,
-		     const char *dir);
+int bw_srv_push_crls(const char *prog, const struct bw_srv *s, const char *dir);
 
 #endif

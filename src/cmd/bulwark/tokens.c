@@ -30,8 +30,10 @@ static int hand_over(const char *prog, const char *token, const char *out)
 	bw_buf_init_secret(&b, 8192);
 	if (bw_buf_append_str(&b, token) != 0 || bw_buf_append(&b, "\n", 1) ||
 	    bw_io_write_atomic(out, b.data, b.len, 0600, &err) != 0)
-		rc = bw_cli_fail(prog, "cannot write %s: %s (the token is "
-			       "lost; revoke it)", out, err.msg);
+		rc = bw_cli_fail(prog,
+				 "cannot write %s: %s (the token is "
+				 "lost; revoke it)",
+				 out, err.msg);
 	else
 		printf("token written to %s (mode 0600)\n", out);
 	bw_buf_dispose_secret(&b);
@@ -50,30 +52,39 @@ static int cmd_create(int argc, char **argv)
 	     "which certificates the token may obtain", &scope},
 	    {"--expires-in", BW_CLI_STR, "SECONDS", "lifetime (default 86400)",
 	     &exp},
-	    {"--uses", BW_CLI_STR, "N", "registrations allowed (default: "
-	     "unlimited until expiry)", &uses},
-	    {"--comment", BW_CLI_STR, "T", "note kept with the token", &comment},
+	    {"--uses", BW_CLI_STR, "N",
+	     "registrations allowed (default: "
+	     "unlimited until expiry)",
+	     &uses},
+	    {"--comment", BW_CLI_STR, "T", "note kept with the token",
+	     &comment},
 	    {"--out", BW_CLI_STR, "FILE",
 	     "write the token to FILE (mode 0600) instead of stdout", &out},
 	};
 	const struct bw_cli_spec spec = {
-	    prog, "--server URL --scope ci|production [options]",
+	    prog,
+	    "--server URL --scope ci|production [options]",
 	    "Create a registration token for `bulwark-device register`. The "
 	    "server shows it\nonly once: prefer --out FILE (mode 0600, "
 	    "written atomically) over stdout,\nwhich may end up in a "
 	    "terminal log.",
-	    opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	int64_t e = 86400, u = 0;
 	json_t *body = NULL, *ans = NULL;
 	char *text = NULL;
-	const char *tok, *id;
+	const char *tok;
 	long st = 0;
 	int done = 0, rc;
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (scope == NULL || (strcmp(scope, "ci") && strcmp(scope, "production")))
+	if (scope == NULL ||
+	    (strcmp(scope, "ci") && strcmp(scope, "production")))
 		return bw_cli_usage(prog, "--scope ci or --scope production "
 					  "is required");
 	if (exp != NULL)
@@ -82,34 +93,28 @@ static int cmd_create(int argc, char **argv)
 		rc = bw_cli_int(prog, "--uses", uses, 1, INT32_MAX, &u);
 	if (rc != BW_EXIT_OK)
 		return rc;
-	body = json_pack("{s:s,s:I}", "scope", scope, "expires-in",
-			 (json_int_t)e);
+	body =
+	    json_pack("{s:s,s:I}", "scope", scope, "expires-in", (json_int_t)e);
 	if (body != NULL && uses != NULL)
 		json_object_set_new(body, "uses", json_integer(u));
 	if (body != NULL && comment != NULL)
 		json_object_set_new(body, "comment", json_string(comment));
 	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL)
-		rc = bw_cli_fail(prog, "out of memory (or --comment not UTF-8)");
+		rc =
+		    bw_cli_fail(prog, "out of memory (or --comment not UTF-8)");
 	if (rc == BW_EXIT_OK)
 		rc = bw_srv_request(prog, &s, "POST", "/tokens", text,
 				    strlen(text), 0, &st, &ans);
 	tok = json_string_value(json_object_get(ans, "token"));
-	id = NULL;
-	if (json_is_integer(json_object_get(ans, "id")))
+	if (rc == BW_EXIT_OK && json_is_integer(json_object_get(ans, "id")))
 		printf("token id %" JSON_INTEGER_FORMAT " (scope %s)\n",
 		       json_integer_value(json_object_get(ans, "id")), scope);
-	else
-		id = json_string_value(json_object_get(ans, "id"));
-	if (id != NULL) {
-		printf("token id ");
-		bw_srv_print_bounded(stdout, id, 64);
-		printf(" (scope %s)\n", scope);
-	}
 	if (rc == BW_EXIT_OK && tok == NULL)
 		rc = bw_cli_fail(prog, "the server's answer has no token");
 	else if (rc == BW_EXIT_OK)
 		rc = hand_over(prog, tok, out);
-	if (ans != NULL && tok != NULL)
+	/* jansson owns the string's malloc'd bytes: wipe them before free */
+	if (tok != NULL)
 		OPENSSL_cleanse((char *)tok, strlen(tok));
 	json_decref(ans);
 	json_decref(body);
@@ -138,10 +143,15 @@ static int cmd_list(int argc, char **argv)
 	    {"--json", BW_CLI_FLAG, NULL, "print the server's JSON", &as_json},
 	};
 	const struct bw_cli_spec spec = {
-	    prog, "--server URL [--json]",
+	    prog,
+	    "--server URL [--json]",
 	    "List registration tokens (never the tokens themselves): id, "
 	    "scope, expiry,\nuses left, revoked, comment.",
-	    opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    NULL,
+	    0,
+	    0};
 	json_t *ans = NULL, *t;
 	long st = 0;
 	size_t i;
@@ -153,7 +163,8 @@ static int cmd_list(int argc, char **argv)
 	if (rc == BW_EXIT_OK && !json_is_array(ans))
 		rc = bw_cli_fail(prog, "GET /tokens: not an array");
 	if (rc == BW_EXIT_OK && as_json) {
-		json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		json_dumpf(ans, stdout,
+			   JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 		putchar('\n');
 	} else if (rc == BW_EXIT_OK) {
 		printf("%-6s%-12s%-22s%-10s%-9s%s\n", "ID", "SCOPE", "EXPIRES",
@@ -166,8 +177,8 @@ static int cmd_list(int argc, char **argv)
 			       json_integer_value(json_object_get(t, "id")));
 			printf("%-12s",
 			       json_is_string(json_object_get(t, "scope")) &&
-				       !strcmp(json_string_value(json_object_get(
-						       t, "scope")),
+				       !strcmp(json_string_value(
+						   json_object_get(t, "scope")),
 					       "production")
 				   ? "production"
 				   : "ci");
@@ -177,8 +188,10 @@ static int cmd_list(int argc, char **argv)
 				       json_integer_value(ul));
 			else
 				printf("%-10s", "-");
-			printf("%-9s", json_is_true(json_object_get(t, "revoked"))
-					   ? "yes" : "no");
+			printf("%-9s",
+			       json_is_true(json_object_get(t, "revoked"))
+				   ? "yes"
+				   : "no");
 			bw_srv_print_bounded(
 			    stdout,
 			    json_string_value(json_object_get(t, "comment")),
@@ -197,9 +210,14 @@ static int cmd_revoke(int argc, char **argv)
 	const char *ids = NULL;
 	const struct bw_cli_opt opts[] = {BW_SRV_OPTS(s)};
 	const struct bw_cli_spec spec = {
-	    prog, "ID --server URL",
+	    prog,
+	    "ID --server URL",
 	    "Revoke a registration token (its id from `bulwark tokens list`).",
-	    opts, sizeof(opts) / sizeof(opts[0]), &ids, 1, 1};
+	    opts,
+	    sizeof(opts) / sizeof(opts[0]),
+	    &ids,
+	    1,
+	    1};
 	char path[64];
 	int64_t id = 0;
 	long st = 0;
@@ -226,7 +244,7 @@ int bw_cli_tokens(int argc, char **argv)
 	    {"revoke", "revoke a registration token", cmd_revoke},
 	};
 
-	return bw_cli_dispatch("bulwark tokens",
-			       "Registration tokens on bulwarkd (admin API).",
-			       cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv);
+	return bw_cli_dispatch(
+	    "bulwark tokens", "Registration tokens on bulwarkd (admin API).",
+	    cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv);
 }
