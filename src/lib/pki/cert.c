@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "bulwark/buf.h"
+#include "bulwark/crypto.h"
 #include "pki/pki_priv.h"
 
 #define PKI_PEM_MAX (64u * 1024u)
@@ -669,41 +670,24 @@ out:
 
 int bw_pki_key_load(const char *path, EVP_PKEY **out, struct bw_err *err)
 {
-	struct bw_buf b;
-	struct stat st;
-	BIO *bio = NULL;
+	struct bw_signer *s = NULL;
 	int rc;
 
 	*out = NULL;
-	bw_buf_init(&b, PKI_PEM_MAX);
-	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
-		return bw_err_set(err, BW_EINVAL,
-				  "%s: private key readable by group or others "
-				  "(chmod 600)", path);
-	rc = bw_io_read_file(path, PKI_PEM_MAX, &b, err);
+	/* The key-file loader checks the mode on the open file and wipes
+	 * what it read. */
+	rc = bw_signer_keyfile_load(path, 0, &s, err);
 	if (rc != 0)
-		goto out;
-	bio = BIO_new_mem_buf(b.data, (int)b.len);
-	if (bio == NULL) {
-		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
-		goto out;
-	}
-	*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
-	if (*out == NULL) {
-		rc = bw_err_set(err, BW_EFORMAT, "%s: not a PEM private key",
-				path);
-		goto out;
-	}
-	if (!bw_pki__is_p256(*out)) {
-		EVP_PKEY_free(*out);
-		*out = NULL;
+		return rc;
+	if (!bw_pki__is_p256(s->pkey)) {
 		rc = bw_err_set(err, BW_EUNSUPPORTED,
 				"%s: not an ECDSA P-256 key", path);
-		goto out;
+	} else if (EVP_PKEY_up_ref(s->pkey) != 1) {
+		rc = bw_err_set(err, BW_ECRYPTO, "out of memory");
+	} else {
+		*out = s->pkey;
+		rc = 0;
 	}
-	rc = 0;
-out:
-	BIO_free(bio);
-	bw_buf_dispose_secret(&b);
+	bw_signer_free(s);
 	return rc;
 }
