@@ -155,6 +155,34 @@ class CliServerTest(unittest.TestCase):
                    os.path.join(other, "factory_ca.pem"),
                    msg="cannot reach the server")
 
+    def test_upload_fails_after_local_change(self):
+        """The local change stays; the command says so; repo push
+        --target publishes the entry later."""
+        fw = os.path.join(self.dir, "late.bin")
+        with open(fw, "wb") as f:
+            f.write(b"late\n")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = "https://127.0.0.1:%d" % s.getsockname()[1]
+        p = self.fails(1, "targets", "add", fw, "--repo", self.ws,
+                       "--name", "late", "--version", "9", "--hardware-id",
+                       "board", "--server", dead, server=False,
+                       msg="local change is committed")
+        self.assertIn("repo push --server URL --target NAME", p.stderr)
+        self.assertIn("late", self.ok("targets", "list", "--repo", self.ws,
+                                      server=False).stdout)
+        st, doc = self.srv.admin("GET", "/repo/ci/targets")
+        self.assertNotIn("late", doc["signed"]["targets"])
+        self.ok("repo", "push", "--repo", self.ws, "--target", "late")
+        st, doc = self.srv.admin("GET", "/repo/ci/targets")
+        self.assertIn("late", doc["signed"]["targets"])
+        # options checked before any local change
+        self.fails(2, "targets", "add", fw, "--repo", self.ws, "--name",
+                   "late2", "--version", "10", "--hardware-id", "board",
+                   "--server", "http://127.0.0.1:1", server=False)
+        self.assertNotIn("late2", self.ok("targets", "list", "--repo",
+                                          self.ws, server=False).stdout)
+
     # -- TUF: targets, root rotation --------------------------------------
     def test_targets_add_promote_and_apply(self):
         fw = os.path.join(self.dir, "fw.bin")

@@ -58,6 +58,7 @@ static int cmd_push(int argc, char **argv)
 	static const char *prog = "bulwark repo push";
 	const char *repo = NULL, *tag = NULL;
 	struct bw_srv s = {0};
+	struct bw_cli_list names = {0};
 	int prod = 0, all = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
 	    REPO_OPT(repo),
@@ -67,17 +68,21 @@ static int cmd_push(int argc, char **argv)
 	    {"--tag", BW_CLI_STR, "T", "production tag", &tag},
 	    {"--all-tags", BW_CLI_FLAG, NULL,
 	     "production targets of every tag", &all},
+	    {"--target", BW_CLI_LIST, "NAME",
+	     "publish this CI target entry (POST /repo/ci/targets/add)",
+	     &names},
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
-	    "--server URL [--prod --tag T | --all-tags]",
+	    "--server URL [--prod --tag T | --all-tags | --target NAME]",
 	    "Upload to bulwarkd what it does not have yet: every root "
 	    "version of both\nflavours above the server's, oldest first; "
 	    "then the CI targets, or the\nproduction targets of tag T "
 	    "(--prod --tag T) or of every tag (--all-tags),\nwhen newer than "
-	    "the server's. Safe to rerun; use it when an upload of\n"
-	    "`targets ... --server` or `keys tuf updates apply --server` "
-	    "failed.",
+	    "the server's; with --target NAME, instead of the CI\ntargets, "
+	    "the workspace's entry NAME (as `targets add --server`). Safe "
+	    "to\nrerun; use it when an upload of `targets ... --server` or "
+	    "`keys tuf\nupdates apply --server` failed.",
 	    opts,
 	    sizeof(opts) / sizeof(opts[0]),
 	    NULL,
@@ -88,16 +93,18 @@ static int cmd_push(int argc, char **argv)
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (prod != (tag != NULL) || (all && prod))
-		return bw_cli_usage(prog, "--prod and --tag go together, "
-					  "--all-tags alone");
+	if (prod != (tag != NULL) || all + prod + (names.n > 0) > 1)
+		return bw_cli_usage(prog, "--prod and --tag go together; "
+					  "--all-tags and --target alone");
 	rc = bw_cli_repo_open(prog, repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	rc = bw_srv_push_roots(prog, &s, r);
+	for (size_t i = 0; rc == BW_EXIT_OK && i < names.n; i++)
+		rc = bw_srv_add_target(prog, &s, r, names.v[i], NULL, NULL);
 	if (rc == BW_EXIT_OK && all)
 		rc = bw_srv_push_all_tags(prog, &s, r);
-	else if (rc == BW_EXIT_OK)
+	else if (rc == BW_EXIT_OK && names.n == 0)
 		rc = bw_srv_push_targets(prog, &s, r, tag);
 	bw_repo_free(r);
 	return rc;

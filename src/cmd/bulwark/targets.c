@@ -86,8 +86,8 @@ static int cmd_add(int argc, char **argv)
 		if (s.server != NULL &&
 		    bw_srv_add_target(prog, &s, r, name, file, tdir) != 0)
 			rc = bw_srv_upload_failed(
-			    prog, "bulwark repo push --server URL (then place "
-				  "the file)");
+			    prog, "bulwark repo push --server URL --target "
+				  "NAME");
 	}
 	bw_repo_free(r);
 	return rc;
