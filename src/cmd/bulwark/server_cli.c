@@ -52,7 +52,7 @@ static int read_token(const char *prog, const char *path, struct bw_buf *tok)
 	ssize_t n;
 	int fd, rc = BW_EXIT_FAIL;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return bw_cli_fail(prog, "token file %s: %s", path,
 				   strerror(errno));
@@ -292,8 +292,10 @@ static int server_version(const char *prog, const struct bw_srv *s,
 	int rc = bw_srv_request(prog, s, "GET", path, NULL, 0, 404, &st, &j);
 
 	*v = 0;
-	if (rc != BW_EXIT_OK)
+	if (rc != BW_EXIT_OK) {
+		json_decref(j); /* the 404 answer */
 		return st == 404 ? BW_EXIT_OK : rc;
+	}
 	*v = json_integer_value(
 	    json_object_get(json_object_get(j, "signed"), "version"));
 	json_decref(j);
