@@ -246,6 +246,15 @@ class CliServerTest(unittest.TestCase):
         self.assertGreater(after["online-ca"]["crl-number"],
                            before["online-ca"])
         self.assertTrue(self.srv.refused(dev))
+        # a device CA on hold, then back: the factory CRL each time
+        for cmd, want in (("disable-device-ca", "disabled"),
+                          ("enable-device-ca", "enabled")):
+            p = self.ok("keys", "ca", cmd, self.srv.pki, "--ca", "local-ca",
+                        env={"BULWARK_CA_FILE": ""})
+            self.assertIn("/pki/crl/factory_ca", p.stdout)
+            st = {ca["name"]: ca["status"] for ca in
+                  self.srv.admin("GET", "/pki")[1]["device-cas"]}
+            self.assertEqual(st["local-ca"], want, st)
         # unchanged CRLs again: "already has", exit 0
         p = self.ok("keys", "ca", "update-crl", self.srv.pki,
                     env={"BULWARK_CA_FILE": ""})
