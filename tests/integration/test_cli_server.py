@@ -37,6 +37,7 @@ class CliServerTest(unittest.TestCase):
             assert p.returncode == 0, p.stdout + p.stderr
         except BaseException:
             cls.srv.stop()
+            shutil.rmtree(cls.dir)
             raise
 
     @classmethod
