@@ -297,6 +297,7 @@ static void device_deny(struct bw_srv *srv, struct evhttp_request *req,
 		    st->ops->deny_set(st, uuid, deny, reason, time(NULL), &err);
 	if (!rc) {
 		srv->generation++; /* open connections re-check */
+		srv->id_epoch++;   /* and cached decisions are dropped */
 		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: device %s %s", uuid,
 			   deny ? "deny-listed" : "allowed");
 	}

@@ -351,6 +351,28 @@ int bw_srv_policy_ca_check(const struct bw_srv_policy *p, const char *name,
 	return rc;
 }
 
+int bw_srv_policy_same(const struct bw_srv_policy *a,
+		       const struct bw_srv_policy *b)
+{
+	if (a == NULL || b == NULL || strcmp(a->factory, b->factory) != 0 ||
+	    a->factory_crl_number != b->factory_crl_number ||
+	    a->ncas != b->ncas || (a->factory_ca == NULL) != (b->factory_ca == NULL) ||
+	    (a->factory_ca != NULL && X509_cmp(a->factory_ca, b->factory_ca) != 0))
+		return 0;
+	for (size_t i = 0; i < a->ncas; i++) {
+		const struct ca *x = &a->cas[i], *y = &b->cas[i];
+
+		if (strcmp(x->base, y->base) != 0 || x->status != y->status ||
+		    x->crl_number != y->crl_number ||
+		    x->nrevoked != y->nrevoked || X509_cmp(x->cert, y->cert) != 0)
+			return 0;
+		for (size_t j = 0; j < x->nrevoked; j++)
+			if (strcmp(x->revoked[j], y->revoked[j]) != 0)
+				return 0;
+	}
+	return 1;
+}
+
 json_t *bw_srv_policy_describe(const struct bw_srv_policy *p)
 {
 	static const char *const st[] = {"", "enabled", "disabled", "revoked"};

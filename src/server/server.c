@@ -234,6 +234,22 @@ int bw_srv_check(struct bw_srv_config *cfg, struct bw_err *err)
 	return rc;
 }
 
+/*
+ * Another process on this database (an admin-only bulwarkd, say) may have
+ * deny-listed a device or uploaded a CRL: drop cached identity decisions
+ * when the store's counter moved. A read failure drops them too.
+ */
+static void identity_changes_poll(struct bw_srv *srv)
+{
+	int64_t n = 0;
+
+	if (srv->store->ops->identity_changes(srv->store, &n, NULL) != 0 ||
+	    n != srv->store_id_changes) {
+		srv->store_id_changes = n;
+		srv->id_epoch++;
+	}
+}
+
 int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err)
 {
 	struct bw_srv_policy *p = NULL;
@@ -241,8 +257,11 @@ int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err)
 	int rc = 0;
 
 	srv->generation++; /* deny-list changes apply even if this fails */
+	identity_changes_poll(srv);
 	if ((rc = policy_open(srv, &p, err)))
 		return rc;
+	if (!bw_srv_policy_same(srv->policy, p))
+		srv->id_epoch++; /* cached identity decisions no longer hold */
 	if (srv->gw.ctx && (st = bw_srv_policy_store(p)) != NULL) {
 		SSL_CTX_set1_cert_store(srv->gw.ctx, st);
 		X509_STORE_free(st);
@@ -399,9 +418,16 @@ int bw_srv_new(struct bw_srv_config *cfg, struct bw_srv **out,
 		return bw_err_set(err, rc, "out of memory");
 	srv->cfg = cfg;
 	srv->generation = 1; /* a connection's 0 means "never checked" */
+	srv->id_epoch = 1;
 	bw_srv_log_set_level(cfg->log_level);
 	if ((rc = srv_open(srv, err)))
 		return rc;
+	if ((rc = bw_srv_idcache_new(&srv->idcache)) ||
+	    (rc = srv->store->ops->identity_changes(srv->store,
+						    &srv->store_id_changes,
+						    err)))
+		return rc == BW_ENOMEM ? bw_err_set(err, rc, "out of memory")
+				       : rc;
 	if (!(srv->base = event_base_new()))
 		return bw_err_set(err, BW_ENOMEM, "event_base_new");
 	/* check every TLS file too, without listening */
@@ -473,6 +499,7 @@ void bw_srv_free(struct bw_srv *srv)
 		bw_signer_free(srv->signers[i]);
 	bw_srv_repo_free(srv->repo);
 	bw_srv_policy_free(srv->policy);
+	bw_srv_idcache_free(srv->idcache);
 	bw_store_close(srv->store); /* checkpoints the WAL */
 	if (srv->admin_token) {
 		OPENSSL_cleanse(srv->admin_token, srv->admin_token_len);

@@ -49,6 +49,7 @@ struct bw_srv_identity {
 
 struct bw_srv_policy;
 struct bw_srv;
+struct bw_srv_idcache;
 
 /*
  * Load the trust material from a PKI directory (docs/pki.md): the factory
@@ -80,6 +81,14 @@ int bw_srv_policy_ca_check(const struct bw_srv_policy *p, const char *name,
 
 /* [{"name","cn","status","crl-number","revoked-serials"}] (new reference) */
 json_t *bw_srv_policy_describe(const struct bw_srv_policy *p);
+/* The gateway's per-certificate identity cache (tls.c). */
+int bw_srv_idcache_new(struct bw_srv_idcache **out);
+void bw_srv_idcache_free(struct bw_srv_idcache *c);
+
+/* 1 if two loaded policies decide every certificate alike (same CAs,
+ * statuses, CRL numbers and revoked serials). */
+int bw_srv_policy_same(const struct bw_srv_policy *a,
+		       const struct bw_srv_policy *b);
 
 /*
  * Only the factory CA (factory_ca.pem) and its name, for a registration
@@ -232,6 +241,13 @@ struct bw_srv {
 	struct bw_srv_repo *repo;
 	struct bw_signer *signers[3]; /* timestamp, snapshot, ci targets */
 	unsigned long generation;     /* bump: cached identities re-checked */
+	/* Identity decisions cached per certificate (tls.c) hold while
+	 * id_epoch is unchanged: bumped when a reload finds another policy,
+	 * when the store's identity_changes counter moved (another process
+	 * deny-listed a device, uploaded a CRL or CA), and on a local deny. */
+	unsigned long id_epoch;
+	int64_t store_id_changes;
+	struct bw_srv_idcache *idcache;
 	struct bw_srv_listener gw, admin, reg;
 	struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_resign,
 	    *ev_reload, *ev_drain;

@@ -139,6 +139,10 @@ struct bw_store_ops {
 		      size_t len, int64_t now, struct bw_err *err);
 	/* [{"name", "pem"}] */
 	int (*ca_list)(struct bw_store *s, json_t **out, struct bw_err *err);
+	/* A counter that grows with every change to the deny-list, uploaded
+	 * CRLs or uploaded device CAs, by any process on this database. */
+	int (*identity_changes)(struct bw_store *s, int64_t *out,
+				struct bw_err *err);
 
 	int (*ci_target_add)(struct bw_store *s, const char *name,
 			     uint64_t length, const char *sha256,

@@ -45,6 +45,31 @@ static const char *const migrations[] = {
     /* 4: device CA certificates uploaded on the admin API */
     ("CREATE TABLE device_cas (name TEXT PRIMARY KEY, pem BLOB NOT NULL,"
      " uploaded INTEGER NOT NULL);"),
+    /* 5: a counter of every change that can alter a device's identity
+     * decision (deny-list, uploaded CRLs and device CAs), kept by
+     * triggers so that no writer, in this process or another, can forget
+     * it; gateways compare it to drop their cached decisions. */
+    ("CREATE TABLE identity_changes (id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " n INTEGER NOT NULL);"
+     "INSERT INTO identity_changes VALUES (1, 0);"
+     "CREATE TRIGGER deny_ins AFTER INSERT ON deny BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"
+     "CREATE TRIGGER deny_del AFTER DELETE ON deny BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"
+     "CREATE TRIGGER deny_upd AFTER UPDATE ON deny BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"
+     "CREATE TRIGGER crls_ins AFTER INSERT ON crls BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"
+     "CREATE TRIGGER crls_upd AFTER UPDATE ON crls BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"
+     "CREATE TRIGGER crls_del AFTER DELETE ON crls BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"
+     "CREATE TRIGGER cas_ins AFTER INSERT ON device_cas BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"
+     "CREATE TRIGGER cas_upd AFTER UPDATE ON device_cas BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"
+     "CREATE TRIGGER cas_del AFTER DELETE ON device_cas BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -74,10 +99,12 @@ enum stmt_id {
 	S_EV_TRIM,
 	S_CA_PUT,
 	S_CA_LIST,
+	S_ID_CHANGES,
 	S_NSTMT
 };
 
 static const char *const sql[S_NSTMT] = {
+    [S_ID_CHANGES] = "SELECT n FROM identity_changes WHERE id = 1",
     [S_DEV_GET] = "SELECT uuid, production, name, hwid, tag, target,"
 		  " fingerprint, first_seen, last_seen, registered FROM devices"
 		  " WHERE uuid = ?1",
@@ -765,6 +792,25 @@ static int sq_ca_put(struct bw_store *s, const char *name, const uint8_t *pem,
 	return run(q, st, err, "ca put");
 }
 
+static int sq_identity_changes(struct bw_store *s, int64_t *out,
+			       struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_ID_CHANGES, err);
+	int rc;
+
+	*out = 0;
+	if (!st)
+		return BW_EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : bw_err_set(err, BW_EIO, "identity "
+						 "changes: %s",
+						 sqlite3_errmsg(q->db));
+}
+
 static json_t *ca_row_json(sqlite3_stmt *st)
 {
 	return json_pack("{s:o,s:s%}", "name", col_json_str(st, 0), "pem",
@@ -809,6 +855,7 @@ static const struct bw_store_ops sqlite_ops = {
     .crl_list = sq_crl_list,
     .ca_put = sq_ca_put,
     .ca_list = sq_ca_list,
+    .identity_changes = sq_identity_changes,
     .ci_target_add = sq_ci_target_add,
 };
 

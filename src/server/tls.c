@@ -59,26 +59,103 @@ static struct conn *conn_of(SSL *ssl)
 	return ssl ? SSL_get_ex_data(ssl, g_conn_idx) : NULL;
 }
 
-/* Full identity check: policy, deny-list, disabled CA only for known. */
-static int identity_check(struct bw_srv *srv, struct conn *c, X509 *cert)
+/*
+ * Accepted identities per certificate (stack.md: parsing and checking a
+ * certificate costs more than the chain verification; a device that
+ * reconnects should not pay it again). Keyed by the certificate's SHA-256,
+ * valid while srv->id_epoch holds (see server.h), and only for successes:
+ * a refusal is always re-examined. Direct-mapped: a collision just evicts.
+ */
+#define IDCACHE_SLOTS 4096
+
+struct idcache_entry {
+	unsigned char fp[32];
+	unsigned long epoch; /* 0: empty */
+	struct bw_srv_identity id;
+};
+
+struct bw_srv_idcache {
+	struct idcache_entry e[IDCACHE_SLOTS];
+};
+
+int bw_srv_idcache_new(struct bw_srv_idcache **out)
 {
-	struct bw_err err = {0};
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : BW_ENOMEM;
+}
+
+void bw_srv_idcache_free(struct bw_srv_idcache *c)
+{
+	free(c);
+}
+
+static struct idcache_entry *idcache_slot(struct bw_srv *srv, X509 *cert,
+					  unsigned char fp[32])
+{
+	unsigned int n = 0;
+
+	if (srv->idcache == NULL ||
+	    X509_digest(cert, EVP_sha256(), fp, &n) != 1 || n != 32)
+		return NULL;
+	return &srv->idcache->e[(fp[0] | (unsigned)fp[1] << 8) % IDCACHE_SLOTS];
+}
+
+/* A cached acceptance of this very certificate, still within its
+ * validity period and decided under the current epoch. */
+static int idcache_hit(struct bw_srv *srv, const struct idcache_entry *e,
+		       const unsigned char fp[32], X509 *cert,
+		       struct bw_srv_identity *id)
+{
+	time_t now = time(NULL);
+
+	if (e == NULL || e->epoch != srv->id_epoch ||
+	    CRYPTO_memcmp(e->fp, fp, 32) != 0 ||
+	    X509_cmp_time(X509_get0_notBefore(cert), &now) >= 0 ||
+	    X509_cmp_time(X509_get0_notAfter(cert), &now) <= 0)
+		return 0;
+	*id = e->id;
+	return 1;
+}
+
+/* Full identity check: policy, deny-list, disabled CA only for known. */
+static int identity_decide(struct bw_srv *srv, struct conn *c, X509 *cert,
+			   struct bw_err *err)
+{
 	struct bw_device_rec dev;
-	char who[40];
 	int rc =
-	    bw_srv_policy_check(srv->policy, cert, time(NULL), &c->id, &err);
+	    bw_srv_policy_check(srv->policy, cert, time(NULL), &c->id, err);
 
 	if (!rc) {
-		rc = srv->store->ops->deny_has(srv->store, c->id.uuid, &err);
+		rc = srv->store->ops->deny_has(srv->store, c->id.uuid, err);
 		if (rc == 1)
-			rc = bw_err_set(&err, BW_ESTATE, "deny-listed");
+			rc = bw_err_set(err, BW_ESTATE, "deny-listed");
 	}
 	if (!rc && c->id.ca_disabled) {
 		rc = srv->store->ops->device_get(srv->store, c->id.uuid, &dev,
-						 &err);
+						 err);
 		if (rc == BW_ENOTFOUND)
-			bw_err_set(&err, rc, "new device from disabled CA %s",
+			bw_err_set(err, rc, "new device from disabled CA %s",
 				   c->id.ca);
+	}
+	return rc;
+}
+
+static int identity_check(struct bw_srv *srv, struct conn *c, X509 *cert)
+{
+	struct bw_err err = {0};
+	struct idcache_entry *e = NULL;
+	unsigned char fp[32];
+	char who[40];
+	int rc = 0;
+
+	e = idcache_slot(srv, cert, fp);
+	if (!idcache_hit(srv, e, fp, cert, &c->id)) {
+		rc = identity_decide(srv, c, cert, &err);
+		if (rc == 0 && e != NULL) {
+			memcpy(e->fp, fp, sizeof(e->fp));
+			e->id = c->id;
+			e->epoch = srv->id_epoch;
+		}
 	}
 	c->id_ok = rc == 0;
 	c->gen = srv->generation;

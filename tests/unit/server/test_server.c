@@ -310,7 +310,9 @@ static void test_server_storage__metadata_and_schema(void **state)
 		snprintf(
 		    cmd, sizeof(cmd),
 		    "sqlite3 %s 'DROP TABLE crls; DROP INDEX events_device;"
-		    " DROP TABLE device_cas;"
+		    " DROP TABLE device_cas; DROP TABLE identity_changes;"
+		    " DROP TRIGGER deny_ins; DROP TRIGGER deny_del;"
+		    " DROP TRIGGER deny_upd;"
 		    " DELETE FROM schema_version WHERE version > 1' "
 		    "2>/dev/null",
 		    tmp_path("s3.db"));
@@ -329,6 +331,19 @@ static void test_server_storage__metadata_and_schema(void **state)
 					 0);
 			assert_int_equal(g.version, 2); /* data kept */
 			free(g.data);
+			/* schema 5: deny-list changes move the counter */
+			{
+				int64_t n0 = -1, n1 = -1;
+
+				assert_int_equal(st->ops->identity_changes(
+							 st, &n0, &err), 0);
+				assert_int_equal(st->ops->deny_set(
+							 st, "u-1", 1, "r", 1,
+							 &err), 0);
+				assert_int_equal(st->ops->identity_changes(
+							 st, &n1, &err), 0);
+				assert_true(n1 > n0);
+			}
 			bw_store_close(st);
 		}
 	}
