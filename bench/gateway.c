@@ -19,9 +19,19 @@
  * is bounded in time (--seconds, default 2) and count (--max, default
  * 200000). 127.0.0.1 only.
  *
+ * Then (unless --no-nginx; --nginx is the default) it stops bulwarkd and
+ * runs the same client, the same certificates and the same timestamp.json
+ * (saved as a file) against nginx, the bar set in stack.md: one worker, mutual
+ * TLS with the same server certificate and CA bundle, ETag on, session tickets
+ * on, in a temporary prefix. Without an nginx binary those rows are skipped
+ * with a message. Both servers are stopped on every exit path (SIGTERM, then
+ * SIGKILL after 5 s).
+ *
  * Usage: bench_gateway [--seconds S] [--devices N] [--threads T] [--max M]
+ *                      [--nginx | --no-nginx]
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -64,6 +74,11 @@ struct dev {
 static struct {
 	char dir[256];
 	int gw_port, reg_port;
+	int port;      /* where the client threads connect */
+	pid_t cpu_pid; /* whose CPU time is counted per operation */
+	int nginx;     /* also measure nginx (default; --no-nginx: not) */
+	pid_t parent;  /* cleanup runs in this process only */
+	pid_t ngx;     /* nginx master, 0 when not running */
 	double seconds;
 	long max_ops;
 	int ndev, nthreads;
@@ -73,6 +88,8 @@ static struct {
 	volatile long ops;
 	volatile int stop;
 	pid_t server;
+	char *ts_body; /* timestamp.json as bulwarkd serves it */
+	size_t ts_len;
 } B;
 
 static double now_s(void)
@@ -90,18 +107,29 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int free_port(void)
+/* Binds 127.0.0.1:port (0: any) and lets go; returns the port or -1. */
+static int bind_port(int port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t n = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), got = -1;
 
+	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    getsockname(fd, (struct sockaddr *)&sa, &n))
+	if (fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+	    !getsockname(fd, (struct sockaddr *)&sa, &n))
+		got = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return got;
+}
+
+static int free_port(void)
+{
+	int port = bind_port(0);
+
+	if (port <= 0)
 		die("free port");
-	port = ntohs(sa.sin_port);
-	close(fd);
 	return port;
 }
 
@@ -435,7 +463,7 @@ static void *worker_handshake(struct worker *w)
 	const char *req = ts_request(1);
 
 	while (buf && more()) {
-		SSL *ssl = tls_open(d->ctx, B.gw_port,
+		SSL *ssl = tls_open(d->ctx, B.port,
 				    w->mode == M_RESUMED ? sess : NULL);
 
 		if (!ssl || ssl_write_all(ssl, req, strlen(req)) ||
@@ -469,7 +497,7 @@ static void *worker_keepalive(struct worker *w)
 	int n = 0;
 
 	for (int i = w->idx; i < B.ndev; i += B.nthreads)
-		if ((ssl[n] = tls_open(B.devs[i].ctx, B.gw_port, NULL)))
+		if ((ssl[n] = tls_open(B.devs[i].ctx, B.port, NULL)))
 			n++;
 	while (buf && n && !B.stop) {
 		for (int i = 0; i < n; i++)
@@ -562,7 +590,7 @@ static double server_cpu(void)
 	FILE *f = NULL;
 	size_t n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)B.server);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)B.cpu_pid);
 	if (!(f = fopen(path, "r")))
 		return 0;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -612,21 +640,285 @@ static void run_mode(int mode, const char *name, const char *unit)
 		   : "");
 }
 
-static void get_etag(void)
+/* GET /repo/timestamp.json without If-None-Match: keeps the ETag for the
+ * 304 cases and, when keep_body, the document itself (served to nginx). */
+static void fetch_timestamp(int keep_body)
 {
-	char *buf = malloc(RESP_MAX), *e = NULL, *end = NULL;
-	SSL *ssl = tls_open(B.devs[0].ctx, B.gw_port, NULL);
+	char *buf = malloc(RESP_MAX), *e = NULL, *end = NULL, *body = NULL;
+	SSL *ssl = tls_open(B.devs[0].ctx, B.port, NULL);
 	const char *req = ts_request(0);
 
 	if (!buf || !ssl || ssl_write_all(ssl, req, strlen(req)) ||
 	    read_response(ssl, buf, RESP_MAX) != 200 ||
 	    !(e = strcasestr(buf, "ETag: ")) || !(end = strstr(e, "\r\n")) ||
-	    end - e - 6 >= (long)sizeof(B.etag))
+	    end - e - 6 >= (long)sizeof(B.etag) ||
+	    !(body = strstr(buf, "\r\n\r\n")))
 		die("GET /repo/timestamp.json");
 	memcpy(B.etag, e + 6, (size_t)(end - e - 6));
 	B.etag[end - e - 6] = '\0';
+	if (keep_body) {
+		B.ts_len = strlen(body + 4);
+		if (!(B.ts_body = strdup(body + 4)))
+			die("out of memory");
+	}
 	tls_close(ssl);
 	free(buf);
+}
+
+static void print_header(const char *server)
+{
+	printf("\n# %s, 127.0.0.1, %d devices, %d client threads, %.0f s per "
+	       "case, ECDSA P-256 client certificates\n\n",
+	       server, B.ndev, B.nthreads, B.seconds);
+	printf("| case                               | rate             |"
+	       " server CPU µs/op |       ok |  fails | |\n"
+	       "|---|---|---|---|---|---|\n");
+}
+
+/* ---- processes ----------------------------------------------------------- */
+
+/* SIGTERM, then SIGKILL to the whole group if it has not gone after 5 s. */
+static void stop_child(pid_t pid, int group, struct rusage *ru, int *status)
+{
+	int st = 0;
+
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 500; i++) {
+		pid_t r = wait4(pid, &st, WNOHANG, ru);
+
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return;
+		if (i == 499) {
+			kill(group ? -pid : pid, SIGKILL);
+			wait4(pid, &st, 0, ru);
+		}
+		usleep(10000);
+	}
+	if (status)
+		*status = st;
+}
+
+static void cleanup(void)
+{
+	char cmd[300];
+
+	if (getpid() != B.parent)
+		return;
+	if (B.ngx > 0)
+		stop_child(B.ngx, 1, NULL, NULL);
+	if (B.server > 0)
+		stop_child(B.server, 0, NULL, NULL);
+	B.ngx = B.server = 0;
+	if (B.dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", B.dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "bench_gateway: could not remove %s\n",
+				B.dir);
+	}
+}
+
+/* Interrupted (^C, timeout(1)): stop both servers, async-signal-safely.
+ * nginx's master takes its worker down on SIGTERM. */
+static void on_signal(int sig)
+{
+	if (getpid() == B.parent) {
+		if (B.ngx > 0)
+			kill(B.ngx, SIGTERM);
+		if (B.server > 0)
+			kill(B.server, SIGTERM);
+	}
+	_exit(128 + sig);
+}
+
+/* ---- nginx --------------------------------------------------------------- */
+
+static const char *nginx_path(void)
+{
+	static const char *const cand[] = {
+	    "/usr/sbin/nginx", "/usr/local/sbin/nginx",
+	    "/usr/local/nginx/sbin/nginx", "/usr/bin/nginx"};
+
+	for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++)
+		if (access(cand[i], X_OK) == 0)
+			return cand[i];
+	return NULL;
+}
+
+/* A free port below the ephemeral range (32768 up), so that none of the
+ * client's own outgoing connections can be holding it. */
+static int free_low_port(void)
+{
+	for (int i = 0; i < 200; i++) {
+		unsigned char r[2] = {0};
+		int port = 0;
+
+		RAND_bytes(r, sizeof(r));
+		port = 20000 + (r[0] << 8 | r[1]) % 12000;
+		if (bind_port(port) == port)
+			return port;
+	}
+	die("no free port in 20000-31999");
+	return 0;
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f))
+		die(path);
+}
+
+static void append_file(FILE *out, const char *path)
+{
+	char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (!f)
+		die(path);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			die("write CA bundle");
+	fclose(f);
+}
+
+/* The same server certificate, the same client CAs (factory + device CA),
+ * the same timestamp.json; one worker, like stack.md's measurement. */
+static void nginx_files(const char *conf)
+{
+	char path[400];
+	FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "%s/ngx-ca.pem", B.dir);
+	if (!(f = fopen(path, "w")))
+		die(path);
+	snprintf(path, sizeof(path), "%s/factory_ca.pem", B.dir);
+	append_file(f, path);
+	snprintf(path, sizeof(path), "%s/online-ca.pem", B.dir);
+	append_file(f, path);
+	if (fclose(f))
+		die("CA bundle");
+	snprintf(path, sizeof(path), "%s/www", B.dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/www/repo", B.dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/www/repo/timestamp.json", B.dir);
+	write_file(path, B.ts_body, B.ts_len);
+	if (!(f = fopen(conf, "w")))
+		die(conf);
+	fprintf(f,
+		"daemon off;\nmaster_process on;\nworker_processes 1;\n%3$s"
+		"pid %1$s/ngx.pid;\nerror_log %1$s/ngx-error.log warn;\n"
+		"events { worker_connections 4096; }\n"
+		"http {\n access_log off;\n default_type application/json;\n"
+		" client_body_temp_path %1$s/ngx-tmp;\n"
+		" keepalive_requests 100000000;\n keepalive_timeout 75s;\n"
+		" tcp_nodelay on;\n"
+		" server {\n  listen 127.0.0.1:%2$d ssl;\n"
+		"  ssl_protocols TLSv1.2 TLSv1.3;\n"
+		"  ssl_certificate %1$s/tls.pem;\n"
+		"  ssl_certificate_key %1$s/tls.key;\n"
+		"  ssl_client_certificate %1$s/ngx-ca.pem;\n"
+		"  ssl_verify_client on;\n  ssl_verify_depth 2;\n"
+		"  ssl_session_tickets on;\n"
+		"  root %1$s/www;\n"
+		"  location = /repo/timestamp.json { etag on; }\n"
+		"  location / { return 404; }\n }\n}\n",
+		B.dir, B.port,
+		/* the worker must read the 0700 temporary directory */
+		geteuid() == 0 ? "user root;\n" : "");
+	if (fclose(f))
+		die(conf);
+}
+
+static pid_t spawn_nginx(const char *bin, const char *conf)
+{
+	char log[300];
+	pid_t pid = 0;
+
+	snprintf(log, sizeof(log), "%s/ngx-error.log", B.dir);
+	fflush(NULL);
+	if ((pid = fork()) < 0)
+		die("fork");
+	if (pid == 0) {
+		/* its own process group, so a stuck master and its worker
+		 * can be killed together */
+		setpgid(0, 0);
+		execl(bin, "nginx", "-p", B.dir, "-c", conf, "-e", log,
+		      (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	return pid;
+}
+
+/* The nginx worker: the one child of the master (no caches configured). */
+static pid_t child_of(pid_t parent)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e = NULL;
+	pid_t found = 0;
+
+	for (int i = 0; d && !found && i < 1000000 && (e = readdir(d)); i++) {
+		char path[300], buf[512], *p = NULL, *end = NULL;
+		long pid = strtol(e->d_name, &end, 10);
+		FILE *f = NULL;
+		size_t n = 0;
+
+		if (*end || pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if (!(f = fopen(path, "r")))
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		/* "pid (comm) state ppid ..." */
+		if ((p = strrchr(buf, ')')) && strlen(p) > 4 &&
+		    strtol(p + 4, NULL, 10) == parent)
+			found = (pid_t)pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static void run_nginx(void)
+{
+	const char *bin = nginx_path();
+	char conf[300], title[400];
+
+	if (!bin) {
+		printf("\n# nginx: not installed (looked in /usr/sbin, "
+		       "/usr/local/sbin, /usr/local/nginx/sbin, /usr/bin); "
+		       "nginx rows skipped (Debian: apt-get install "
+		       "nginx-light)\n");
+		return;
+	}
+	B.port = free_low_port();
+	snprintf(conf, sizeof(conf), "%s/ngx.conf", B.dir);
+	nginx_files(conf);
+	B.ngx = spawn_nginx(bin, conf);
+	wait_port(B.port);
+	for (int i = 0; i < 200 && !(B.cpu_pid = child_of(B.ngx)); i++)
+		usleep(10000);
+	if (!B.cpu_pid)
+		die("nginx worker not found");
+	fetch_timestamp(0);
+	snprintf(title, sizeof(title),
+		 "nginx (%s), 1 worker, same "
+		 "certificates, same timestamp.json, ETag",
+		 bin);
+	print_header(title);
+	run_mode(M_FULL, "full mTLS handshake + GET (304)", "conn/s");
+	run_mode(M_RESUMED, "resumed TLS 1.3 + GET (304)", "conn/s");
+	run_mode(M_KEEPALIVE, "keep-alive GET timestamp (304)", "req/s");
+	stop_child(B.ngx, 1, NULL, NULL);
+	B.ngx = 0;
+	printf("\nnginx stopped\n");
 }
 
 static void args(int argc, char **argv)
@@ -635,10 +927,14 @@ static void args(int argc, char **argv)
 	B.ndev = 100;
 	B.nthreads = 2;
 	B.max_ops = 200000;
-	for (int i = 1; i + 1 < argc; i += 2) {
-		long v = strtol(argv[i + 1], NULL, 10);
+	B.nginx = 1;
+	for (int i = 1; i < argc; i += 2) {
+		long v = i + 1 < argc ? strtol(argv[i + 1], NULL, 10) : 0;
 
-		if (!strcmp(argv[i], "--seconds") && v >= 1 && v <= 60)
+		if (!strcmp(argv[i], "--nginx") ||
+		    !strcmp(argv[i], "--no-nginx"))
+			B.nginx = !strcmp(argv[i], "--nginx"), i--;
+		else if (!strcmp(argv[i], "--seconds") && v >= 1 && v <= 60)
 			B.seconds = (double)v;
 		else if (!strcmp(argv[i], "--devices") && v >= 1 &&
 			 v <= MAX_DEVICES)
@@ -650,47 +946,47 @@ static void args(int argc, char **argv)
 			B.max_ops = v;
 		else
 			die("usage: bench_gateway [--seconds 1..60] [--devices "
-			    "1..1000] "
-			    "[--threads 1..16] [--max N]");
+			    "1..1000] [--threads 1..16] [--max N] "
+			    "[--nginx|--no-nginx]");
 	}
 }
 
 int main(int argc, char **argv)
 {
 	struct rusage ru;
-	char cmd[300];
-	pid_t pid = 0;
-	int status = 0;
+	int status = -1;
 
 	args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	B.parent = getpid();
 	snprintf(B.dir, sizeof(B.dir), "/tmp/bench-gateway-XXXXXX");
 	if (!mkdtemp(B.dir))
 		die("mkdtemp");
+	atexit(cleanup);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	B.gw_port = free_port();
 	B.reg_port = free_port();
 	make_pki();
 	make_devices();
-	pid = B.server = start_server();
+	B.server = B.cpu_pid = start_server();
+	B.port = B.gw_port;
 	wait_port(B.gw_port);
 	wait_port(B.reg_port);
-	get_etag();
-	printf("# bulwarkd gateway, 127.0.0.1, %d devices, %d client threads, "
-	       "%.0f s per case, ECDSA P-256 client certificates\n\n",
-	       B.ndev, B.nthreads, B.seconds);
-	printf("| case                               | rate             |"
-	       " server CPU µs/op |       ok |  fails | |\n"
-	       "|---|---|---|---|---|---|\n");
+	fetch_timestamp(1);
+	print_header("bulwarkd gateway");
 	run_mode(M_FULL, "full mTLS handshake + GET (304)", "conn/s");
 	run_mode(M_RESUMED, "resumed TLS 1.3 + GET (304)", "conn/s");
 	run_mode(M_KEEPALIVE, "keep-alive GET timestamp (304)", "req/s");
 	run_mode(M_REGISTER, "registration POST /sign (201)", "reg/s");
-	kill(pid, SIGTERM);
-	if (wait4(pid, &status, 0, &ru) == pid)
-		printf("\nserver peak RSS: %ld KiB; clean exit: %s\n",
-		       ru.ru_maxrss,
-		       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes"
-								     : "no");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", B.dir);
-	return system(cmd) == 0 ? 0 : 1;
+	memset(&ru, 0, sizeof(ru));
+	stop_child(B.server, 0, &ru, &status);
+	B.server = 0;
+	printf("\nserver peak RSS: %ld KiB; clean exit: %s\n", ru.ru_maxrss,
+	       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes" : "no");
+	if (B.nginx)
+		run_nginx();
+	free(B.ts_body);
+	return 0;
 }

@@ -18,6 +18,7 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	python3 python3-cryptography
 	faketime
+	nginx-light
 )
 
 missing=()
