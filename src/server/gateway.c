@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,6 +115,91 @@ int bw_srv_meta_name_parse(const char *name, char *role, size_t rolelen,
 	return BW_EFORMAT;
 }
 
+/*
+ * The newest (unversioned) metadata per flavour, tag and role, so that a
+ * check-in answered 304 costs no database read. A copy is used while no
+ * metadata was written through this process's store since it was read
+ * (exact), and for at most META_CACHE_MS (a write by another process on
+ * the same database shows within that time; for TUF a timestamp a moment
+ * old is as good as the newest, freshness being judged by its expiry).
+ */
+#define META_CACHE_SLOTS 64
+#define META_CACHE_MS 1000
+
+struct bw_srv_metacache {
+	struct {
+		struct bw_meta_rec m; /* m.data owned */
+		uint64_t writes;
+		int64_t at_ms;
+		int used;
+	} e[META_CACHE_SLOTS];
+	unsigned next; /* round-robin eviction */
+};
+
+int bw_srv_metacache_new(struct bw_srv_metacache **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : BW_ENOMEM;
+}
+
+void bw_srv_metacache_free(struct bw_srv_metacache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < META_CACHE_SLOTS; i++)
+		free(c->e[i].m.data);
+	free(c);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The newest metadata of flavour/tag/role: from the cache, or read and
+ * kept. *m is borrowed from the cache (do not free). */
+static int meta_latest(struct bw_srv *srv, const char *flavour,
+		       const char *tag, const char *role,
+		       const struct bw_meta_rec **m, struct bw_err *err)
+{
+	struct bw_srv_metacache *c = srv->metacache;
+	int64_t t = now_ms();
+	size_t i;
+	int rc;
+
+	for (i = 0; i < META_CACHE_SLOTS; i++) {
+		if (c->e[i].used && !strcmp(c->e[i].m.role, role) &&
+		    !strcmp(c->e[i].m.flavour, flavour) &&
+		    !strcmp(c->e[i].m.tag, tag))
+			break;
+	}
+	if (i < META_CACHE_SLOTS && c->e[i].writes == srv->store->meta_writes &&
+	    t - c->e[i].at_ms < META_CACHE_MS) {
+		*m = &c->e[i].m;
+		return 0;
+	}
+	if (i == META_CACHE_SLOTS)
+		i = c->next++ % META_CACHE_SLOTS;
+	free(c->e[i].m.data);
+	memset(&c->e[i], 0, sizeof(c->e[i]));
+	rc = srv->store->ops->meta_get(srv->store, flavour, tag, role, 0,
+				       &c->e[i].m, err);
+	if (rc != 0)
+		return rc;
+	/* meta_get fills the record's data; the key fields are ours */
+	snprintf(c->e[i].m.flavour, sizeof(c->e[i].m.flavour), "%s", flavour);
+	snprintf(c->e[i].m.tag, sizeof(c->e[i].m.tag), "%s", tag);
+	snprintf(c->e[i].m.role, sizeof(c->e[i].m.role), "%s", role);
+	c->e[i].writes = srv->store->meta_writes;
+	c->e[i].at_ms = t;
+	c->e[i].used = 1;
+	*m = &c->e[i].m;
+	return 0;
+}
+
 static void serve_meta(struct bw_srv *srv, struct evhttp_request *req,
 		       const struct bw_srv_identity *id, const char *tag,
 		       const char *name)
@@ -121,40 +207,45 @@ static void serve_meta(struct bw_srv *srv, struct evhttp_request *req,
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
 	const char *flavour = id->production ? "production" : "ci";
 	const char *inm = bw_srv_http_header(req, "If-None-Match", 128);
-	struct bw_meta_rec m;
+	struct bw_meta_rec own;
+	const struct bw_meta_rec *m = &own;
 	struct bw_err err = {0};
 	char role[16], etag[70];
 	int64_t version = 0;
 	int rc = 0;
 
-	memset(&m, 0, sizeof(m));
+	memset(&own, 0, sizeof(own));
 	if (bw_srv_meta_name_parse(name, role, sizeof(role), &version)) {
 		bw_srv_http_status(req, 404);
 		return;
 	}
 	/* root and CI roles are per flavour; production roles per tag */
-	rc = srv->store->ops->meta_get(
-	    srv->store, flavour,
-	    strcmp(role, "root") && id->production ? tag : "", role, version,
-	    &m, &err);
+	if (strcmp(role, "root") == 0 || !id->production)
+		tag = "";
+	if (version == 0)
+		rc = meta_latest(srv, flavour, tag, role, &m, &err);
+	else
+		rc = srv->store->ops->meta_get(srv->store, flavour, tag, role,
+					       version, &own, &err);
 	if (rc) {
 		if (rc != BW_ENOTFOUND)
 			bw_srv_log(BW_SRV_LOG_ERR, "metadata: %s", err.msg);
 		bw_srv_http_status(req, rc == BW_ENOTFOUND ? 404 : 500);
+		free(own.data);
 		return;
 	}
-	snprintf(etag, sizeof(etag), "\"%s\"", m.sha256);
+	snprintf(etag, sizeof(etag), "\"%s\"", m->sha256);
 	evhttp_add_header(oh, "ETag", etag);
 	evhttp_add_header(oh, "Cache-Control", "no-cache");
 	if (inm && !strcmp(inm, etag)) {
 		bw_srv_http_status(req, 304);
 	} else {
 		evhttp_add_header(oh, "Content-Type", "application/json");
-		evbuffer_add(evhttp_request_get_output_buffer(req), m.data,
-			     m.len);
+		evbuffer_add(evhttp_request_get_output_buffer(req), m->data,
+			     m->len);
 		evhttp_send_reply(req, 200, "OK", NULL);
 	}
-	free(m.data);
+	free(own.data);
 }
 
 static int target_open(struct bw_srv *srv, const char *path, int *fd,

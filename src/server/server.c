@@ -423,6 +423,7 @@ int bw_srv_new(struct bw_srv_config *cfg, struct bw_srv **out,
 	if ((rc = srv_open(srv, err)))
 		return rc;
 	if ((rc = bw_srv_idcache_new(&srv->idcache)) ||
+	    (rc = bw_srv_metacache_new(&srv->metacache)) ||
 	    (rc = srv->store->ops->identity_changes(srv->store,
 						    &srv->store_id_changes,
 						    err)))
@@ -500,6 +501,7 @@ void bw_srv_free(struct bw_srv *srv)
 	bw_srv_repo_free(srv->repo);
 	bw_srv_policy_free(srv->policy);
 	bw_srv_idcache_free(srv->idcache);
+	bw_srv_metacache_free(srv->metacache);
 	bw_store_close(srv->store); /* checkpoints the WAL */
 	if (srv->admin_token) {
 		OPENSSL_cleanse(srv->admin_token, srv->admin_token_len);

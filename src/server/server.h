@@ -50,6 +50,7 @@ struct bw_srv_identity {
 struct bw_srv_policy;
 struct bw_srv;
 struct bw_srv_idcache;
+struct bw_srv_metacache;
 
 /*
  * Load the trust material from a PKI directory (docs/pki.md): the factory
@@ -81,6 +82,10 @@ int bw_srv_policy_ca_check(const struct bw_srv_policy *p, const char *name,
 
 /* [{"name","cn","status","crl-number","revoked-serials"}] (new reference) */
 json_t *bw_srv_policy_describe(const struct bw_srv_policy *p);
+/* The gateway's cache of the newest metadata (gateway.c). */
+int bw_srv_metacache_new(struct bw_srv_metacache **out);
+void bw_srv_metacache_free(struct bw_srv_metacache *c);
+
 /* The gateway's per-certificate identity cache (tls.c). */
 int bw_srv_idcache_new(struct bw_srv_idcache **out);
 void bw_srv_idcache_free(struct bw_srv_idcache *c);
@@ -248,6 +253,7 @@ struct bw_srv {
 	unsigned long id_epoch;
 	int64_t store_id_changes;
 	struct bw_srv_idcache *idcache;
+	struct bw_srv_metacache *metacache; /* gateway.c */
 	struct bw_srv_listener gw, admin, reg;
 	struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_resign,
 	    *ev_reload, *ev_drain;

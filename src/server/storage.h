@@ -153,6 +153,9 @@ struct bw_store_ops {
 struct bw_store {
 	const struct bw_store_ops *ops;
 	void *backend;
+	/* Metadata written through this handle (meta_put) so far: lets a
+	 * cache of this process tell that its copy is out of date. */
+	uint64_t meta_writes;
 };
 
 /*

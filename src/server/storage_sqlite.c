@@ -650,6 +650,7 @@ static int sq_meta_put(struct bw_store *s, const struct bw_meta_rec *m,
 {
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st = stmt(q, S_META_PUT, err);
+	int rc;
 
 	if (!st)
 		return BW_EIO;
@@ -661,7 +662,10 @@ static int sq_meta_put(struct bw_store *s, const struct bw_meta_rec *m,
 	bind_text(st, 6, m->sha256);
 	sqlite3_bind_blob(st, 7, m->data, (int)m->len, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 8, now);
-	return run(q, st, err, "metadata put");
+	rc = run(q, st, err, "metadata put");
+	if (rc == 0)
+		s->meta_writes++;
+	return rc;
 }
 
 static int sq_meta_get(struct bw_store *s, const char *flavour, const char *tag,

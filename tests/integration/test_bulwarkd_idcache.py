@@ -1,5 +1,6 @@
-"""The gateway caches accepted identities per certificate; nothing may
-outlive a change that refuses the device. Two real bulwarkd processes
+"""The gateway caches accepted identities per certificate and the newest
+metadata; nothing may outlive a change that refuses the device, and
+metadata written by another process shows within a second. Two real bulwarkd processes
 share one SQLite database: a gateway-only one that caches, and an
 admin-only one that deny-lists. The gateway must refuse the device once
 its periodic reload sees the change (policy_reload_interval = 1 s), on
@@ -30,7 +31,7 @@ def eventually(pred, seconds=10.0):
 class IdentityCacheAcrossProcesses(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="bw-idcache-")
-        tuf = c.Tuf()
+        tuf = self.tuf = c.Tuf()
         gw_dir = os.path.join(self.tmp, "gateway")
         adm_dir = os.path.join(self.tmp, "admin")
         os.makedirs(gw_dir)
@@ -72,6 +73,21 @@ class IdentityCacheAcrossProcesses(unittest.TestCase):
         self.assertEqual(st, 200)
         self.assertTrue(eventually(
             lambda: not self.gw.refused(dev, "/device")))
+
+
+    def test_metadata_from_another_process_is_served(self):
+        import json
+        dev = c.device_cert(self.gw.pki, self.tmp, "meta")
+        for v in (1, 2):
+            st, r = self.adm.admin("PUT", "/repo/ci/root", self.tuf.root(v))
+            self.assertEqual(st, 200, r)
+
+            def newest_is_v():
+                st, _, body = self.gw.device_get(dev, "/repo/root.json")
+                return st == 200 and \
+                    json.loads(body)["signed"]["version"] == v
+            # the gateway's copy of the newest root is at most 1 s old
+            self.assertTrue(eventually(newest_is_v, 5.0), "root v%d" % v)
 
 
 if __name__ == "__main__":
