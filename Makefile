@@ -49,7 +49,8 @@ demo: deps
 demo-tuf: deps build
 	@bash scripts/demo-tuf.sh $(BUILD)
 
-bench: deps build
+bench: build
+	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh $(BUILD)
 
 fuzz: deps

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages bulwark needs to build, test, fuzz and
-# benchmark. Idempotent: it only calls apt-get when a package is missing.
+# Installs the Debian packages bulwark needs to build, test and fuzz, and
+# with --bench also what the benchmarks compare against (nginx: installing
+# it on a Debian host with systemd also starts the system nginx on port
+# 80, so only `make bench` asks for it). Idempotent: it only calls apt-get
+# when a package is missing.
 set -euo pipefail
 
 PACKAGES=(
@@ -18,8 +21,11 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	python3 python3-cryptography
 	faketime
-	nginx-light
 )
+
+if [[ ${1:-} == --bench ]]; then
+	PACKAGES+=(nginx-light)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
