@@ -49,7 +49,7 @@ demo: deps
 demo-tuf: deps build
 	@bash scripts/demo-tuf.sh $(BUILD)
 
-bench: build
+bench: deps build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/run.sh $(BUILD)
 
