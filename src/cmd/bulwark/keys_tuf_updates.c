@@ -48,6 +48,20 @@ struct up {
 	{                                                                      \
 		"--role", BW_CLI_STR, "ROLE", what, &(u).role                  \
 	}
+/* Where the new key of add- and rotate-offline-key comes from. */
+#define OPT_NEW_KEY(u)                                                         \
+	{"--out", BW_CLI_STR, "ARCHIVE",                                       \
+	 "generate the new key into this new archive", &(u).out},              \
+	{"--key", BW_CLI_STR, "ARCHIVE|URI",                                   \
+	 "or use this existing key (archive or pkcs11: URI)", &(u).key},       \
+	{"--hsm-token", BW_CLI_STR, "LABEL",                                   \
+	 "or generate it in this token (ECDSA P-256)", &(u).hsm_token},        \
+	{"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",            \
+	 &(u).key_type},                                                       \
+	{                                                                      \
+		"--hsm-pin-file", BW_CLI_STR, "F", "PIN for a pkcs11: key",    \
+		    &(u).pin_file                                              \
+	}
 
 static void up_close(struct up *u)
 {
@@ -218,16 +232,7 @@ static int cmd_add_key(int argc, char **argv)
 	    OPT_REPO(u),
 	    OPT_PROPOSAL(u),
 	    OPT_ROLE(u, "root or targets (production)"),
-	    {"--out", BW_CLI_STR, "ARCHIVE",
-	     "generate a new key into this new archive", &u.out},
-	    {"--key", BW_CLI_STR, "ARCHIVE|URI",
-	     "or add this existing key (archive or pkcs11: URI)", &u.key},
-	    {"--hsm-token", BW_CLI_STR, "LABEL",
-	     "or generate it in this token (ECDSA P-256)", &u.hsm_token},
-	    {"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",
-	     &u.key_type},
-	    {"--hsm-pin-file", BW_CLI_STR, "F", "PIN for a pkcs11: key",
-	     &u.pin_file},
+	    OPT_NEW_KEY(u),
 	};
 	const struct bw_cli_spec spec = {
 	    u.prog,
@@ -306,16 +311,7 @@ static int cmd_rotate_key(int argc, char **argv)
 	    OPT_PROPOSAL(u),
 	    OPT_ROLE(u, "root or targets"),
 	    {"--key-id", BW_CLI_STR, "ID", "the key to replace", &u.key_id},
-	    {"--out", BW_CLI_STR, "ARCHIVE", "new key into this archive",
-	     &u.out},
-	    {"--key", BW_CLI_STR, "ARCHIVE|URI", "or this existing key",
-	     &u.key},
-	    {"--hsm-token", BW_CLI_STR, "LABEL", "or a new key in this token",
-	     &u.hsm_token},
-	    {"--key-type", BW_CLI_STR, "TYPE", "ed25519, ecdsa or rsa",
-	     &u.key_type},
-	    {"--hsm-pin-file", BW_CLI_STR, "F", "PIN for a pkcs11: key",
-	     &u.pin_file},
+	    OPT_NEW_KEY(u),
 	};
 	const struct bw_cli_spec spec = {
 	    u.prog,
