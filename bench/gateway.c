@@ -57,6 +57,8 @@
 #include "bulwark/pki.h"
 #include "bulwark/tuf.h"
 #include "config.h"
+#include "gateway.h"
+#include "repo.h"
 #include "server.h"
 #include "storage.h"
 

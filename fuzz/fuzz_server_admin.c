@@ -4,9 +4,9 @@
  */
 #include <stdint.h>
 
+#include "admin.h"
 #include "bulwark/json.h"
 #include "bulwark/tuf.h"
-#include "server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

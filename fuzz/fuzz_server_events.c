@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "server.h"
+#include "events.h"
 #include "storage.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

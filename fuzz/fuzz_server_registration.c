@@ -8,7 +8,7 @@
 
 #include "bulwark/json.h"
 #include "bulwark/pki.h"
-#include "server.h"
+#include "registration.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,11 +16,16 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "admin.h"
 #include "bulwark/buf.h"
 #include "bulwark/hash.h"
 #include "bulwark/json.h"
+#include "http.h"
 #include "log.h"
+#include "policy.h"
+#include "repo.h"
 #include "server.h"
+#include "tls.h"
 
 #define TOKEN_BYTES 32
 #define LIST_MAX 1000

@@ -1,5 +1,5 @@
 /*
- * POST /events body validation and storage (server.h). The body is a JSON
+ * POST /events body validation and storage (events.h). The body is a JSON
  * array of update events in the shape aktualizr / bulwark-device send:
  *   {"id", "deviceTime", "eventType": {"id", "version"},
  *    "event": {"correlationId", "targetName", "version", "success",
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "bulwark/json.h"
-#include "server.h"
+#include "events.h"
 
 #define EV_STR_MAX 256
 #define EV_DETAILS_MAX 4096

@@ -17,8 +17,13 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "events.h"
+#include "gateway.h"
+#include "http.h"
 #include "log.h"
+#include "policy.h"
 #include "server.h"
+#include "tls.h"
 
 #define META_NAME_MAX 64
 

@@ -1,5 +1,5 @@
 /*
- * HTTP helpers shared by the listeners (server.h) and the small parsers
+ * HTTP helpers shared by the listeners (http.h) and the small parsers
  * for untrusted request parts: Range, target paths, device tags.
  */
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "bulwark/json.h"
-#include "server.h"
+#include "http.h"
 
 void bw_srv_http_json(struct evhttp_request *req, int code, json_t *body)
 {

@@ -14,7 +14,9 @@
 
 #include "bulwark/buf.h"
 #include "bulwark/json.h"
+#include "http.h"
 #include "log.h"
+#include "repo.h"
 #include "server.h"
 
 #define ROOT_MAX (512u * 1024u)

@@ -1,5 +1,5 @@
 /*
- * Device trust policy for the gateway (server.h): which device CAs exist
+ * Device trust policy for the gateway (policy.h): which device CAs exist
  * and in which state, which device serials are revoked, and the checks a
  * device certificate must pass. Pure: no database, no TLS.
  */
@@ -15,7 +15,7 @@
 #include "bulwark/hash.h"
 #include "bulwark/pki.h"
 #include "log.h"
-#include "server.h"
+#include "policy.h"
 
 #define CRL_MAX (16u * 1024u * 1024u)
 

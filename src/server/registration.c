@@ -16,8 +16,12 @@
 #include "bulwark/hash.h"
 #include "bulwark/json.h"
 #include "bulwark/pki.h"
+#include "http.h"
 #include "log.h"
+#include "policy.h"
+#include "registration.h"
 #include "server.h"
+#include "tls.h"
 
 #define RL_SLOTS 1024
 

@@ -1,5 +1,5 @@
 /*
- * The repository store and online signer (server.h). Metadata is kept
+ * The repository store and online signer (repo.h). Metadata is kept
  * per flavour ("ci", "production") and, for the roles below root, per tag
  * (production; CI uses tag ""), as the exact bytes served. Offline-signed
  * uploads are verified with the TUF client rules before they are stored;
@@ -15,7 +15,7 @@
 #include "bulwark/json.h"
 #include "bulwark/tuf.h"
 #include "log.h"
-#include "server.h"
+#include "repo.h"
 
 #define SPEC_VERSION "1.0.31"
 

@@ -15,10 +15,16 @@
 #include <event2/http.h>
 #include <openssl/crypto.h>
 
+#include "admin.h"
 #include "bulwark/pkcs11.h"
 #include "bulwark/pki.h"
+#include "gateway.h"
 #include "log.h"
+#include "policy.h"
+#include "registration.h"
+#include "repo.h"
 #include "server.h"
+#include "tls.h"
 
 int bw_srv_secret_read(const char *path, size_t max, char **out, size_t *len,
 		       struct bw_err *err)

@@ -1,5 +1,5 @@
 /*
- * TLS plumbing for the listeners (server.h): SSL_CTX set-up, one
+ * TLS plumbing for the listeners (tls.h): SSL_CTX set-up, one
  * bufferevent_openssl per connection, a connection cap, a handshake
  * deadline, close_notify on close (so clients keep their session for
  * resumption), and the device identity check in the handshake and again
@@ -24,7 +24,9 @@
 
 #include "bulwark/pki.h"
 #include "log.h"
+#include "policy.h"
 #include "server.h"
+#include "tls.h"
 
 struct conn {
 	struct bw_srv *srv;

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "repo.h"
 #include "server.h"
 
 #define DEFAULT_CONFIG "/etc/bulwark/bulwarkd.conf"

@@ -22,6 +22,11 @@
 #include "bulwark/pki.h"
 #include "bulwark/tuf.h"
 #include "config.h"
+#include "events.h"
+#include "gateway.h"
+#include "http.h"
+#include "policy.h"
+#include "repo.h"
 #include "server.h"
 #include "storage.h"
 

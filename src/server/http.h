@@ -1,0 +1,44 @@
+/*
+ * bulwarkd's HTTP helpers (http.c): answers, bounded request bodies and
+ * headers, and the parsers of request values shared by the listeners.
+ */
+#ifndef BW_SRV_HTTP_H
+#define BW_SRV_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "storage.h"
+
+struct evhttp_request;
+
+/* Send a JSON body (stolen reference) with status code. */
+void bw_srv_http_json(struct evhttp_request *req, int code, json_t *body);
+/* Send {"error": msg} with code (msg is ours, never untrusted text). */
+void bw_srv_http_error(struct evhttp_request *req, int code, const char *msg);
+/* Send a status with an empty body. */
+void bw_srv_http_status(struct evhttp_request *req, int code);
+/* The request body as a contiguous buffer (NUL-terminated), or NULL. */
+const uint8_t *bw_srv_http_body(struct evhttp_request *req, size_t *len);
+/* A request header value (bounded: NULL if longer than max). */
+const char *bw_srv_http_header(struct evhttp_request *req, const char *name,
+			       size_t max);
+/* Status code for a BW_E* code of an upload (400/404/409/500). */
+int bw_srv_http_code(int rc);
+
+/* Parse "bytes=a-b" / "bytes=a-" / "bytes=-n" against size. 0 and the
+ * inclusive range, BW_ENOTFOUND for no usable range (serve all),
+ * BW_EFORMAT if unsatisfiable (416). */
+int bw_srv_range_parse(const char *h, uint64_t size, uint64_t *first,
+		       uint64_t *last);
+
+/* A target path is safe: relative, no "." / ".." / empty segments, no
+ * control characters or backslash, bounded. */
+int bw_srv_target_path_ok(const char *path, size_t len);
+
+/* A device tag from x-ats-tags: first entry, [A-Za-z0-9._-], <= 128. */
+int bw_srv_tag_parse(const char *h, char *out, size_t outlen);
+
+#endif
