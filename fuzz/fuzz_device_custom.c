@@ -12,8 +12,8 @@
 
 #include <jansson.h>
 
+#include "agent.h"
 #include "bulwark/json.h"
-#include "device.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -17,9 +17,9 @@
 
 #include <jansson.h>
 
+#include "agent.h"
 #include "bulwark/buf.h"
 #include "bulwark/pkcs11.h"
-#include "device.h"
 
 #define DEFAULT_KEY_LABEL "bulwark-device"
 

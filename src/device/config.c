@@ -12,7 +12,7 @@
 #include <ini.h>
 
 #include "bulwark/buf.h"
-#include "device.h"
+#include "config.h"
 
 #define CONFIG_MAX (64u * 1024u)
 #define VALUE_MAX 4096

@@ -1,5 +1,5 @@
 /*
- * Power-loss test hook (device.h: bw_dev_durable). Compiled in always so
+ * Power-loss test hook (crash.h: bw_dev_durable). Compiled in always so
  * the tested binary is the shipped one; inert unless
  * BW_DEVICE_CRASH_AFTER_WRITES is set. SIGKILL, not abort(): no handler,
  * no stdio flush, no atexit, as close to pulling the plug as a process
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "device.h"
+#include "crash.h"
 
 static long writes;
 static pid_t writes_pid; /* writes count per process, not per fork */

@@ -21,7 +21,10 @@
 #include "bulwark/json.h"
 #include "bulwark/pkcs11.h"
 #include "bulwark/pki.h"
-#include "device.h"
+#include "config.h"
+#include "enroll.h"
+#include "events.h"
+#include "exit.h"
 
 #define DEFAULT_KEY_LABEL "bulwark-device"
 #define TOKEN_MAX 4096

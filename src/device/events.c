@@ -20,7 +20,8 @@
 #include "bulwark/buf.h"
 #include "bulwark/json.h"
 #include "bulwark/tuf.h"
-#include "device.h"
+#include "crash.h"
+#include "events.h"
 
 #define EVENT_MAX_BYTES 4096
 

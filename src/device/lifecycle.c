@@ -27,7 +27,10 @@
 #include "bulwark/buf.h"
 #include "bulwark/hash.h"
 #include "bulwark/tuf.h"
-#include "device.h"
+#include "crash.h"
+#include "events.h"
+#include "lifecycle.h"
+#include "update.h"
 
 #define CHUNK (1u << 20)
 

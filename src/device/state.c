@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
+#include "config.h"
+#include "crash.h"
+#include "events.h"
+#include "state.h"
 
 /* migrations[i] takes the schema from version i to i + 1. */
 static const char *const migrations[] = {

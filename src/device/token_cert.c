@@ -8,7 +8,7 @@
 #include <openssl/x509.h>
 
 #include "bulwark/pkcs11.h"
-#include "device.h"
+#include "enroll.h"
 
 int bw_dev_token_store_cert(const struct bw_pkcs11_opts *o, const char *label,
 			    const uint8_t *id, size_t id_len,

@@ -15,7 +15,9 @@
 
 #include "bulwark/buf.h"
 #include "bulwark/tuf.h"
-#include "device.h"
+#include "events.h"
+#include "lifecycle.h"
+#include "update.h"
 
 #define MAX_MATCHES 100000
 

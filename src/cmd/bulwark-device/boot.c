@@ -1,6 +1,6 @@
 /* `bulwark-device boot`: the bootloader's part (tests, systems without one). */
 #include "cli.h"
-#include "device.h"
+#include "lifecycle.h"
 
 int bw_devcmd_boot(int argc, char **argv)
 {

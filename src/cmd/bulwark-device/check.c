@@ -1,6 +1,6 @@
 /* `bulwark-device check`: refresh TUF metadata, list targets, compare. */
 #include "cli.h"
-#include "device.h"
+#include "update.h"
 
 static int check(struct bw_dev *d)
 {

@@ -2,7 +2,7 @@
  * bulwark-device: its commands. The framework (tables, option parser,
  * --help) is src/cmd/common/bw_cli.h.
  *
- * Exit codes: BW_DEV_EXIT_* in src/device/device.h, docs/device.md.
+ * Exit codes: BW_DEV_EXIT_* in src/device/exit.h, docs/device.md.
  */
 #ifndef BULWARK_DEVICE_CLI_H
 #define BULWARK_DEVICE_CLI_H

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "device.h"
+#include "update.h"
 
 static int parse_count(const char *prog, const char *what, const char *v,
 		       long *out)
@@ -33,6 +33,7 @@ int bw_devcmd_daemon(int argc, char **argv)
 		{"--interval", BW_CLI_STR, "S", "seconds between rounds "
 		 "(default [update] interval)", &interval_s},
 		{"--verbose", BW_CLI_FLAG, NULL, "say more", &verbose},
+		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 		prog, "[--config FILE] [--max-loops N] [--interval S]",
@@ -40,7 +41,7 @@ int bw_devcmd_daemon(int argc, char **argv)
 		"plus random jitter, doubling the wait after each failed round "
 		"up to [update] max_backoff. Stops with exit 100 when an "
 		"installation needs a reboot.",
-		opts, 4, NULL, 0, 0};
+		opts, NULL, 0, 0};
 	struct bw_dev *d = NULL;
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);

@@ -1,6 +1,6 @@
 /* `bulwark-device install`: write the pulled target into the inactive slot. */
 #include "cli.h"
-#include "device.h"
+#include "lifecycle.h"
 
 int bw_devcmd_install(int argc, char **argv)
 {

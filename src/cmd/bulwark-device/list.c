@@ -1,6 +1,6 @@
 /* `bulwark-device list`: the cached listing, no network. */
 #include "cli.h"
-#include "device.h"
+#include "update.h"
 
 int bw_devcmd_list(int argc, char **argv)
 {

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "cli.h"
-#include "device.h"
 
 static int cmd_version(int argc, char **argv)
 {
@@ -72,9 +72,9 @@ int bw_devcmd_simple(int argc, char **argv, const char *prog,
 		 "(default $BW_DEVICE_CONFIG or " BW_DEVICE_DEFAULT_CONFIG ")",
 		 &config},
 		{"--verbose", BW_CLI_FLAG, NULL, "say more", &verbose},
+		BW_CLI_END,
 	};
-	const struct bw_cli_spec spec = {prog, "[--config FILE]", desc, opts,
-					 2, NULL, 0, 0};
+	const struct bw_cli_spec spec = {prog, "[--config FILE]", desc, opts, NULL, 0, 0};
 	struct bw_dev *d = NULL;
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);

@@ -1,8 +1,8 @@
 /* `bulwark-device provision --root FILE`: the factory's TUF root. */
+#include "agent.h"
 #include "bulwark/buf.h"
 #include "bulwark/tuf.h"
 #include "cli.h"
-#include "device.h"
 
 int bw_devcmd_provision(int argc, char **argv)
 {
@@ -14,21 +14,20 @@ int bw_devcmd_provision(int argc, char **argv)
 	int done = 0, rc;
 	const struct bw_cli_opt opts[] = {
 		{"--config", BW_CLI_STR, "FILE", "agent configuration", &config},
-		{"--root", BW_CLI_STR, "FILE", "the factory's root.json (CI "
+		{"--root", BW_CLI_STR | BW_CLI_REQUIRED, "FILE", "the factory's root.json (CI "
 		 "or production flavour)", &root},
+		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 		prog, "--root FILE [--config FILE]",
 		"Trust this root.json (it must be signed by its own root keys) "
 		"as the start of the device's TUF root chain: no trust on first "
 		"use. Done once, at manufacturing.",
-		opts, 2, NULL, 0, 0};
+		opts, NULL, 0, 0};
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (root == NULL)
-		return bw_cli_usage(prog, "--root is required");
 	rc = bw_devcmd_open(prog, config, 0, &d);
 	if (rc != BW_EXIT_OK)
 		return rc;

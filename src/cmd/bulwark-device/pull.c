@@ -1,6 +1,6 @@
 /* `bulwark-device pull [--version V]`: download and verify a target. */
 #include "cli.h"
-#include "device.h"
+#include "update.h"
 
 int bw_devcmd_pull(int argc, char **argv)
 {
@@ -12,6 +12,7 @@ int bw_devcmd_pull(int argc, char **argv)
 		{"--version", BW_CLI_STR, "V", "this version, even if older "
 		 "than the running one (an explicit downgrade)", &version},
 		{"--verbose", BW_CLI_FLAG, NULL, "say more", &verbose},
+		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 		prog, "[--config FILE] [--version V]",
@@ -21,7 +22,7 @@ int bw_devcmd_pull(int argc, char **argv)
 		"interruption. Exit 0: downloaded; 50: download failed (the "
 		"partial file is kept); 70: hash or length mismatch; 20: no "
 		"such version; 22: refused by boot-firmware anti-rollback.",
-		opts, 3, NULL, 0, 0};
+		opts, NULL, 0, 0};
 	struct bw_dev *d = NULL;
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);

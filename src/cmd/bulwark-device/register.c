@@ -1,6 +1,6 @@
 /* `bulwark-device register`: the device's identity. */
 #include "cli.h"
-#include "device.h"
+#include "enroll.h"
 
 int bw_devcmd_register(int argc, char **argv)
 {
@@ -15,7 +15,7 @@ int bw_devcmd_register(int argc, char **argv)
 		 &o.state_dir},
 		{"--server", BW_CLI_STR, "URL", "registration server base URL",
 		 &o.server_url},
-		{"--token-file", BW_CLI_STR, "FILE", "factory token (OSF-TOKEN)",
+		{"--token-file", BW_CLI_STR | BW_CLI_REQUIRED, "FILE", "factory token (OSF-TOKEN)",
 		 &o.token_file},
 		{"--uuid", BW_CLI_STR, "U", "device UUID (default: random)",
 		 &o.uuid},
@@ -37,6 +37,7 @@ int bw_devcmd_register(int argc, char **argv)
 		 "certificate", &o.ca_file},
 		{"--force", BW_CLI_FLAG, NULL, "replace an existing identity",
 		 &o.force},
+		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 		prog, "--server URL --token-file F [options]",
@@ -45,12 +46,10 @@ int bw_devcmd_register(int argc, char **argv)
 		"factory token, and store the certificate, the factory root "
 		"certificate and the device identity. Refuses to run twice "
 		"without --force (exit 131); on failure removes what it made.",
-		opts, sizeof(opts) / sizeof(opts[0]), NULL, 0, 0};
+		opts, NULL, 0, 0};
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (o.token_file == NULL)
-		return bw_cli_usage(prog, "--token-file is required");
 	return bw_dev_register(&o);
 }

@@ -1,6 +1,6 @@
 /* `bulwark-device rollback`: operator-initiated fallback. */
 #include "cli.h"
-#include "device.h"
+#include "lifecycle.h"
 
 int bw_devcmd_rollback(int argc, char **argv)
 {

@@ -1,6 +1,6 @@
 /* `bulwark-device run`: after a reboot, confirm or roll back. */
 #include "cli.h"
-#include "device.h"
+#include "lifecycle.h"
 
 int bw_devcmd_run(int argc, char **argv)
 {

@@ -1,6 +1,6 @@
 /* `bulwark-device send-events`: upload queued events. */
 #include "cli.h"
-#include "device.h"
+#include "update.h"
 
 int bw_devcmd_send_events(int argc, char **argv)
 {

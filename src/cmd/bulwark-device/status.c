@@ -1,6 +1,6 @@
 /* `bulwark-device status`: state summary. */
 #include "cli.h"
-#include "device.h"
+#include "lifecycle.h"
 
 int bw_devcmd_status(int argc, char **argv)
 {

@@ -3,7 +3,7 @@
  * option parser, --help) is src/cmd/common/bw_cli.h.
  *
  * Adding a command group (e.g. `bulwark factory ...`, `bulwark keys tuf
- * ...`): write <group>.c with an entry point `int bw_cli_<group>(int argc,
+ * ...`): write <group>.c with an entry point `int bw_cmd_<group>(int argc,
  * char **argv)` that dispatches its own table with bw_cli_dispatch(),
  * declare it below, and add one line to the table in main.c.
  *
@@ -15,8 +15,8 @@
 #include "bw_cli.h"
 
 /* ---- command groups ---------------------------------------------------- */
-int bw_cli_keys_ca(int argc, char **argv);
-int bw_cli_devices(int argc, char **argv);
-int bw_cli_tokens(int argc, char **argv);
+int bw_cmd_keys_ca(int argc, char **argv);
+int bw_cmd_devices(int argc, char **argv);
+int bw_cmd_tokens(int argc, char **argv);
 
 #endif

@@ -60,7 +60,7 @@ static void print_row(const json_t *d)
 }
 
 /* GET /devices page by page (after=<last uuid>) into one array. */
-static int fetch_all(const char *prog, const struct bw_srv *s, json_t *all)
+static int fetch_all(const char *prog, const struct bw_admin_client *s, json_t *all)
 {
 	char path[160];
 	long st = 0;
@@ -72,7 +72,7 @@ static int fetch_all(const char *prog, const struct bw_srv *s, json_t *all)
 		const char *last;
 		size_t n;
 
-		rc = bw_srv_request(prog, s, "GET", path, NULL, 0, 0, &st,
+		rc = bw_admin_request(prog, s, "GET", path, NULL, 0, 0, &st,
 				    &page);
 		if (rc != BW_EXIT_OK)
 			return rc;
@@ -103,12 +103,13 @@ static int fetch_all(const char *prog, const struct bw_srv *s, json_t *all)
 static int cmd_list(int argc, char **argv)
 {
 	static const char *prog = "bulwark devices list";
-	struct bw_srv s = {0};
+	struct bw_admin_client s = {0};
 	int as_json = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
-	    BW_SRV_OPTS(s),
+	    BW_ADMIN_OPTS(s),
 	    {"--json", BW_CLI_FLAG, NULL, "print the server's JSON records",
 	     &as_json},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
@@ -116,9 +117,7 @@ static int cmd_list(int argc, char **argv)
 	    "List the devices bulwarkd knows (they appear when they first "
 	    "contact the\ngateway): name, uuid, flavour, current target, "
 	    "last seen (UTC), denied.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	json_t *all = NULL, *d;
@@ -148,20 +147,24 @@ static int device_cmd(int argc, char **argv, const char *prog,
 		      const char *method, const char *suffix, const char *desc,
 		      int with_reason)
 {
-	struct bw_srv s = {0};
+	struct bw_admin_client s = {0};
 	const char *uuid = NULL, *reason = NULL;
 	const struct bw_cli_opt opts[] = {
-	    BW_SRV_OPTS(s),
+	    BW_ADMIN_OPTS(s),
+	    BW_CLI_END,
+	};
+	const struct bw_cli_opt reason_opts[] = {
+	    BW_ADMIN_OPTS(s),
 	    {"--reason", BW_CLI_STR, "TEXT", "why (kept in the deny-list)",
 	     &reason},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
 	    with_reason ? "UUID --server URL [--reason TEXT]"
 			: "UUID --server URL",
 	    desc,
-	    opts,
-	    BW_SRV_NOPTS + (with_reason ? 1 : 0),
+	    with_reason ? reason_opts : opts,
 	    &uuid,
 	    1,
 	    1};
@@ -185,7 +188,7 @@ static int device_cmd(int argc, char **argv, const char *prog,
 			return bw_cli_fail(prog, "out of memory");
 		}
 	}
-	rc = bw_srv_request(prog, &s, method, path, body,
+	rc = bw_admin_request(prog, &s, method, path, body,
 			    body ? strlen(body) : 0, 0, &st, &ans);
 	if (rc == BW_EXIT_OK && *suffix == '\0') {
 		json_dumpf(ans, stdout,
@@ -222,7 +225,7 @@ static int cmd_allow(int argc, char **argv)
 			  "/deny", "Take the device off the deny-list.", 0);
 }
 
-int bw_cli_devices(int argc, char **argv)
+int bw_cmd_devices(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
 	    {"list", "list the devices the server knows", cmd_list},

@@ -82,7 +82,7 @@ static int cmd_init(int argc, char **argv)
 	static const char *prog = "bulwark factory init";
 	struct init_args a = {0};
 	const struct bw_cli_opt opts[] = {
-	    {"--name", BW_CLI_STR, "NAME", "factory name (required)", &a.name},
+	    {"--name", BW_CLI_STR | BW_CLI_REQUIRED, "NAME", "factory name", &a.name},
 	    {"--root-keys", BW_CLI_STR, "N", "number of root keys (1)",
 	     &a.root_keys},
 	    {"--root-threshold", BW_CLI_STR, "M", "root threshold (1)",
@@ -111,6 +111,7 @@ static int cmd_init(int argc, char **argv)
 	     &a.exp_snap},
 	    {"--timestamp-expiry", BW_CLI_STR, "DAYS", "timestamp (1)",
 	     &a.exp_ts},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
@@ -121,9 +122,7 @@ static int cmd_init(int argc, char **argv)
 	    "for the server (DIR/online/), CI and\nproduction root v1, empty "
 	    "CI targets, snapshot and timestamp.\nMove the key archives to "
 	    "offline storage afterwards.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    &a.dir,
+	    opts, &a.dir,
 	    1,
 	    1};
 	struct bw_repo_init_opts o = {0};
@@ -134,8 +133,6 @@ static int cmd_init(int argc, char **argv)
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (a.name == NULL)
-		return bw_cli_usage(prog, "--name is required");
 	rc = init_opts(prog, &a, &o);
 	if (rc != BW_EXIT_OK)
 		return rc;
@@ -160,7 +157,7 @@ static int cmd_init(int argc, char **argv)
 	return BW_EXIT_OK;
 }
 
-int bw_cli_factory(int argc, char **argv)
+int bw_cmd_factory(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
 	    {"init", "create a factory TUF repository workspace", cmd_init},

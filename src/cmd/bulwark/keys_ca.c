@@ -209,7 +209,7 @@ static int ca_create(int argc, char **argv)
 	struct hsm_args h = {0};
 	int online = 0, local = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
-		{"--factory", BW_CLI_STR, "NAME", "factory name (OU of every "
+		{"--factory", BW_CLI_STR | BW_CLI_REQUIRED, "NAME", "factory name (OU of every "
 		 "certificate)", &factory},
 		{"--dns", BW_CLI_LIST, "NAME", "DNS name of the gateway and EST "
 		 "server (SAN)", &dns},
@@ -227,6 +227,7 @@ static int ca_create(int argc, char **argv)
 		 "PIN (mode 0600)", &h.pin_file},
 		{"--hsm-key-label", BW_CLI_STR, "L", "label of the key in the "
 		 "token (default " KEY_LABEL_DEFAULT ")", &h.label},
+		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 		prog, "DIR --factory NAME [options]",
@@ -237,7 +238,7 @@ static int ca_create(int argc, char **argv)
 		"overwrite an existing root of trust; on failure DIR is unchanged.\n"
 		"Without --dns/--ip the server certificates name localhost and\n"
 		"127.0.0.1 (rotate them later with rotate-tls / rotate-est).",
-		opts, sizeof(opts) / sizeof(opts[0]), pos, 1, 1};
+		opts, pos, 1, 1};
 	static const char *const def_dns[] = {"localhost"};
 	static const char *const def_ip[] = {"127.0.0.1"};
 	struct bw_pki_create_opts co = {0};
@@ -249,8 +250,6 @@ static int ca_create(int argc, char **argv)
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (factory == NULL)
-		return bw_cli_usage(prog, "--factory NAME is required");
 	if (h.token != NULL || h.pin_file != NULL || h.module != NULL ||
 	    h.label != NULL) {
 		rc = hsm_create_key(prog, &h, &signer, &uri, &po, id_hex, &pin);
@@ -345,6 +344,7 @@ static int ca_show(int argc, char **argv)
 	const struct bw_cli_opt opts[] = {
 		{"--pretty", BW_CLI_FLAG, NULL, "human-readable table instead "
 		 "of JSON", &pretty},
+		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 		prog, "DIR [--pretty]",
@@ -352,7 +352,7 @@ static int ca_show(int argc, char **argv)
 		"validity and status (device CAs: enabled / disabled / revoked),\n"
 		"the CRLs, and warnings for anything expired or expiring within\n"
 		"90 days (CRLs: 7 days). Prints JSON unless --pretty.",
-		opts, sizeof(opts) / sizeof(opts[0]), pos, 1, 1};
+		opts, pos, 1, 1};
 	struct ca_ctx c = {0};
 	struct bw_err err = {0};
 	json_t *j = NULL;
@@ -401,6 +401,7 @@ static int ca_add(int argc, char **argv)
 		{"--name", BW_CLI_STR, "N", "name of a further local CA "
 		 "([A-Za-z0-9_-], up to 32)", &name},
 		HSM_USE_OPTS(h),
+		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 		prog, "DIR --online|--local [--name N]",
@@ -408,7 +409,7 @@ static int ca_add(int argc, char **argv)
 		"keyCertSign + cRLSign), add it to device-cas.pem and give it a\n"
 		"CRL. The online CA's key goes to the server; a local CA's key\n"
 		"stays with the manufacturing site.",
-		opts, sizeof(opts) / sizeof(opts[0]), pos, 1, 1};
+		opts, pos, 1, 1};
 	struct ca_ctx c = {0};
 	struct bw_err err = {0};
 	char *base = NULL;
@@ -439,7 +440,7 @@ static int ca_status(int argc, char **argv, const char *prog,
 	const char *reason_s = NULL, *base = NULL;
 	enum bw_pki_reason reason = 0;
 	struct hsm_args h = {0};
-	struct bw_srv srv = {0};
+	struct bw_admin_client srv = {0};
 	int done = 0, rc, changed = 0;
 	const struct bw_cli_opt opts[] = {
 		{"--ca-file", BW_CLI_STR, "F", "the device CA certificate",
@@ -451,7 +452,8 @@ static int ca_status(int argc, char **argv, const char *prog,
 		 "(default), privilege-withdrawn, superseded, "
 		 "cessation-of-operation", &reason_s},
 		HSM_USE_OPTS(h),
-		BW_SRV_PKI_OPTS(srv),
+		BW_ADMIN_PKI_OPTS(srv),
+		BW_CLI_END,
 	};
 	const char *desc =
 		status == BW_PKI_CA_DISABLED
@@ -468,8 +470,7 @@ static int ca_status(int argc, char **argv, const char *prog,
 			  "crl/factory_ca.crl\n(keyCompromise unless --reason). "
 			  "Cannot be undone.";
 	const struct bw_cli_spec spec = {
-		prog, "DIR (--ca-file F | --ca-serial S | --ca NAME)", desc, opts,
-		sizeof(opts) / sizeof(opts[0]), pos, 1, 1};
+		prog, "DIR (--ca-file F | --ca-serial S | --ca NAME)", desc, opts, pos, 1, 1};
 	struct ca_ctx c = {0};
 	struct bw_err err = {0};
 
@@ -483,7 +484,7 @@ static int ca_status(int argc, char **argv, const char *prog,
 		return bw_cli_usage(prog, "--reason is for revoke-device-ca");
 	rc = parse_reason(prog, reason_s, 0, &reason);
 	if (rc == BW_EXIT_OK)
-		rc = bw_srv_ready(prog, &srv, 1);
+		rc = bw_admin_ready(prog, &srv, 1);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	rc = ctx_open(prog, pos[0], 1, &h, &c);
@@ -508,7 +509,7 @@ static int ca_status(int argc, char **argv, const char *prog,
 out:
 	ctx_dispose(&c); /* unlock DIR first: a local server may share it */
 	if (changed)
-		rc = bw_srv_pki_push(prog, &srv, pos[0]);
+		rc = bw_admin_pki_push(prog, &srv, pos[0]);
 	return rc;
 }
 
@@ -547,7 +548,7 @@ static int ca_revoke_device(int argc, char **argv)
 {
 	const char *prog = "bulwark keys ca revoke-device";
 	const char *pos[1] = {NULL}, *cert = NULL, *reason_s = NULL;
-	struct bw_srv srv = {0};
+	struct bw_admin_client srv = {0};
 	struct bw_pki_device_sel sel = {0};
 	enum bw_pki_reason reason = 0;
 	struct hsm_args h = {0};
@@ -564,14 +565,15 @@ static int ca_revoke_device(int argc, char **argv)
 		 "key-compromise, superseded, cessation-of-operation",
 		 &reason_s},
 		HSM_USE_OPTS(h),
-		BW_SRV_PKI_OPTS(srv),
+		BW_ADMIN_PKI_OPTS(srv),
+		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 		prog, "DIR (--cert F | --serial S | --uuid U)",
 		"Revoke one device certificate: recorded in state.json and\n"
 		"published in the CRL of the device CA that issued it\n"
 		"(crl/<ca>.crl). That CA's key must be in DIR.",
-		opts, sizeof(opts) / sizeof(opts[0]), pos, 1, 1};
+		opts, pos, 1, 1};
 	struct ca_ctx c = {0};
 	struct bw_err err = {0};
 	struct bw_buf b = {0};
@@ -584,7 +586,7 @@ static int ca_revoke_device(int argc, char **argv)
 				    "give exactly one of --cert, --serial, --uuid");
 	rc = parse_reason(prog, reason_s, 1, &reason);
 	if (rc == BW_EXIT_OK)
-		rc = bw_srv_ready(prog, &srv, 1);
+		rc = bw_admin_ready(prog, &srv, 1);
 	if (rc == BW_EXIT_OK && cert != NULL) {
 		rc = read_input(prog, cert, 64u * 1024u, &b);
 		sel.cert = b.data;
@@ -600,7 +602,7 @@ static int ca_revoke_device(int argc, char **argv)
 	bw_buf_dispose(&b);
 	ctx_dispose(&c); /* unlock DIR first: a local server may share it */
 	if (rc == BW_EXIT_OK)
-		rc = bw_srv_pki_push(prog, &srv, pos[0]);
+		rc = bw_admin_pki_push(prog, &srv, pos[0]);
 	return rc;
 }
 
@@ -660,6 +662,7 @@ static int ca_sign(int argc, char **argv)
 		{"-o", BW_CLI_STR, "FILE", "write the certificate here "
 		 "(default stdout)", &out},
 		HSM_USE_OPTS(h),
+		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 		prog, "DIR CSR [--device|--server|--ca] [options]",
@@ -669,7 +672,7 @@ static int ca_sign(int argc, char **argv)
 		"--production; no CA:TRUE or keyCertSign unless --ca. The\n"
 		"certificate's subject and extensions come from the profile,\n"
 		"never from the CSR.",
-		opts, sizeof(opts) / sizeof(opts[0]), pos, 2, 2};
+		opts, pos, 2, 2};
 	struct ca_ctx c = {0};
 	struct bw_err err = {0};
 	struct bw_buf b = {0};
@@ -725,21 +728,27 @@ static int ca_simple(int argc, char **argv, const char *prog, const char *desc,
 	struct bw_cli_list dns = {0}, ip = {0};
 	struct bw_pki_sans sans = {0};
 	struct hsm_args h = {0};
-	struct bw_srv srv = {0};
+	struct bw_admin_client srv = {0};
 	int done = 0, rc;
-	const struct bw_cli_opt opts[] = {
+	const struct bw_cli_opt rotate_opts[] = {
 		{"--dns", BW_CLI_LIST, "NAME", "rotate only: new DNS SANs "
 		 "(default: keep the current names)", &dns},
 		{"--ip", BW_CLI_LIST, "ADDR", "rotate only: new IP SANs", &ip},
 		HSM_USE_OPTS(h),
-		BW_SRV_PKI_OPTS(srv), /* update-crl only: last */
+		BW_CLI_END,
+	};
+	const struct bw_cli_opt crl_opts[] = {
+		{"--dns", BW_CLI_LIST, "NAME", "rotate only: new DNS SANs "
+		 "(default: keep the current names)", &dns},
+		{"--ip", BW_CLI_LIST, "ADDR", "rotate only: new IP SANs", &ip},
+		HSM_USE_OPTS(h),
+		BW_ADMIN_PKI_OPTS(srv),
+		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 		prog, what == 2 ? "DIR [--server URL]"
 				: "DIR [--dns NAME ...] [--ip ADDR ...]",
-		desc, opts,
-		sizeof(opts) / sizeof(opts[0]) - (what == 2 ? 0 : BW_SRV_NOPTS),
-		pos, 1, 1};
+		desc, what == 2 ? crl_opts : rotate_opts, pos, 1, 1};
 	struct ca_ctx c = {0};
 	struct bw_err err = {0};
 	int r;
@@ -750,7 +759,7 @@ static int ca_simple(int argc, char **argv, const char *prog, const char *desc,
 	if (what == 2 && dns.n + ip.n > 0)
 		return bw_cli_usage(prog, "--dns and --ip are for rotate-tls "
 				    "and rotate-est");
-	rc = bw_srv_ready(prog, &srv, 1);
+	rc = bw_admin_ready(prog, &srv, 1);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	sans.dns = dns.v;
@@ -773,7 +782,7 @@ static int ca_simple(int argc, char **argv, const char *prog, const char *desc,
 out:
 	ctx_dispose(&c); /* unlock DIR first: a local server may share it */
 	if (rc == BW_EXIT_OK && what == 2)
-		rc = bw_srv_pki_push(prog, &srv, pos[0]);
+		rc = bw_admin_pki_push(prog, &srv, pos[0]);
 	return rc;
 }
 
@@ -823,7 +832,7 @@ static const struct bw_cli_cmd ca_cmds[] = {
 	{"update-crl", "re-sign the CRLs before nextUpdate", ca_update_crl},
 };
 
-int bw_cli_keys_ca(int argc, char **argv)
+int bw_cmd_keys_ca(int argc, char **argv)
 {
 	return bw_cli_dispatch("bulwark keys ca",
 			       "The factory PKI: root of trust, gateway and EST "

@@ -13,9 +13,6 @@
 #include "bulwark/json.h"
 #include "repo_cli.h"
 
-int bw_cli_keys_tuf_updates(int argc, char **argv);
-int bw_cli_keys_tuf_rotate(int argc, char **argv);
-
 static int cmd_show_root(int argc, char **argv)
 {
 	static const char *prog = "bulwark keys tuf show-root";
@@ -25,15 +22,14 @@ static int cmd_show_root(int argc, char **argv)
 	    REPO_OPT(repo),
 	    {"--prod", BW_CLI_FLAG, NULL, "the production flavour", &prod},
 	    {"--version", BW_CLI_STR, "N", "root version (latest)", &ver},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
 	    "[--prod] [--version N]",
 	    "Print a root.json of the factory (CI flavour unless --prod), "
 	    "as served.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	struct bw_repo *r = NULL;
@@ -48,7 +44,7 @@ static int cmd_show_root(int argc, char **argv)
 	if (ver != NULL)
 		rc = bw_cli_int(prog, "--version", ver, 1, INT64_MAX, &v);
 	if (rc == BW_EXIT_OK)
-		rc = bw_cli_repo_open(prog, repo, &r);
+		rc = bw_repocli_open(prog, repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	if (bw_repo_root_read(r, prod, v, &b, &n, &err) != 0)
@@ -81,7 +77,7 @@ static int verify_export(const char *prog, const char *dir)
 
 	if (abs == NULL)
 		return bw_cli_fail(prog, "%s: cannot resolve", dir);
-	if (bw_repo_verify_export(abs, bw_cli_repo_report, NULL, &err) != 0)
+	if (bw_repo_verify_export(abs, bw_repocli_report, NULL, &err) != 0)
 		rc = bw_cli_fail(prog, "verification failed: %s", err.msg);
 	free(abs);
 	return rc;
@@ -92,7 +88,9 @@ static int cmd_verify(int argc, char **argv)
 	static const char *prog = "bulwark keys tuf verify";
 	const char *repo = NULL, *dir = NULL;
 	int done = 0, rc;
-	const struct bw_cli_opt opts[] = {REPO_OPT(repo)};
+	const struct bw_cli_opt opts[] = {REPO_OPT(repo),
+	BW_CLI_END
+};
 	const struct bw_cli_spec spec = {
 	    prog,
 	    "[DIR]",
@@ -103,9 +101,7 @@ static int cmd_verify(int argc, char **argv)
 	    "every root version to the latest\ntargets, downloading every "
 	    "target. Warns about roles that expire within\n30 days (the "
 	    "timestamp, which the server renews, only once expired).",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    &dir,
+	    opts, &dir,
 	    0,
 	    1};
 	struct bw_repo *r = NULL;
@@ -118,10 +114,10 @@ static int cmd_verify(int argc, char **argv)
 		return bw_cli_usage(prog, "give DIR or --repo, not both");
 	if (dir != NULL && is_export(dir))
 		return verify_export(prog, dir);
-	rc = bw_cli_repo_open(prog, dir != NULL ? dir : repo, &r);
+	rc = bw_repocli_open(prog, dir != NULL ? dir : repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;
-	if (bw_repo_verify(r, bw_cli_repo_report, NULL, &err) != 0)
+	if (bw_repo_verify(r, bw_repocli_report, NULL, &err) != 0)
 		rc = bw_cli_fail(prog, "verification failed: %s", err.msg);
 	else
 		printf("repository of '%s' verified (root v%" PRId64 ")\n",
@@ -130,16 +126,16 @@ static int cmd_verify(int argc, char **argv)
 	return rc;
 }
 
-int bw_cli_keys_tuf(int argc, char **argv)
+int bw_cmd_keys_tuf(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
 	    {"show-root", "print a root.json", cmd_show_root},
 	    {"verify", "check the repository as a client would", cmd_verify},
 	    {"rotate-offline-key",
 	     "one admin: replace an offline key and sign the new root",
-	     bw_cli_keys_tuf_rotate},
+	     bw_cmd_keys_tuf_rotate},
 	    {"updates", "multi-person key ceremony (proposal file)",
-	     bw_cli_keys_tuf_updates},
+	     bw_cmd_keys_tuf_updates},
 	};
 
 	return bw_cli_dispatch(

@@ -14,9 +14,6 @@
 #include "repo_cli.h"
 #include "server_cli.h"
 
-int bw_cli_keys_tuf_updates(int argc, char **argv);
-int bw_cli_keys_tuf_rotate(int argc, char **argv);
-
 struct up {
 	const char *prog;
 	const char *repo, *proposal, *role, *out, *key, *key_id, *key_type;
@@ -37,7 +34,7 @@ struct up {
 		    &(u).proposal                                              \
 	}
 #define OPT_KEYS(u)                                                            \
-	{"--keys", BW_CLI_LIST, "ARCHIVE|URI",                                 \
+	{"--keys", BW_CLI_LIST | BW_CLI_REQUIRED, "ARCHIVE|URI",               \
 	 "your key archive(s) or pkcs11: URI(s)", &(u).keys},                  \
 	{                                                                      \
 		"--hsm-pin-file", BW_CLI_STR, "F",                             \
@@ -47,6 +44,11 @@ struct up {
 #define OPT_ROLE(u, what)                                                      \
 	{                                                                      \
 		"--role", BW_CLI_STR, "ROLE", what, &(u).role                  \
+	}
+#define OPT_ROLE_REQUIRED(u, what)                                             \
+	{                                                                      \
+		"--role", BW_CLI_STR | BW_CLI_REQUIRED, "ROLE", what,          \
+		    &(u).role                                                  \
 	}
 /* Where the new key of add- and rotate-offline-key comes from. */
 #define OPT_NEW_KEY(u)                                                         \
@@ -79,7 +81,7 @@ static void up_close(struct up *u)
 static int up_open(struct up *u, int load)
 {
 	struct bw_err err = {0};
-	int rc = bw_cli_repo_open(u->prog, u->repo, &u->r);
+	int rc = bw_repocli_open(u->prog, u->repo, &u->r);
 
 	if (rc != BW_EXIT_OK)
 		return rc;
@@ -122,16 +124,16 @@ static int up_parse(struct up *u, const struct bw_cli_spec *spec, int argc,
 static int cmd_init(int argc, char **argv)
 {
 	struct up u = {.prog = "bulwark keys tuf updates init"};
-	const struct bw_cli_opt opts[] = {OPT_REPO(u), OPT_PROPOSAL(u)};
+	const struct bw_cli_opt opts[] = {OPT_REPO(u), OPT_PROPOSAL(u),
+	BW_CLI_END
+};
 	const struct bw_cli_spec spec = {
 	    u.prog,
 	    "[--proposal F]",
 	    "Start a ceremony: write a proposal for the next root version "
 	    "(both\nflavours; same keys, a new expiry) and no signatures. "
 	    "Pass the file from\nadmin to admin; it holds no secrets.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	struct bw_err err = {0};
@@ -179,7 +181,7 @@ static int new_hsm_key(struct up *u, struct bw_repo_keys *k, const char **loc)
 	char *pin = NULL;
 	int rc;
 
-	rc = bw_cli_repo_pin(u->prog, u->pin_file, &pin);
+	rc = bw_repocli_pin(u->prog, u->pin_file, &pin);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	if (bw_repo_hsm_keygen(bw_repo_hsm_module(u->r), u->hsm_token, pin,
@@ -208,7 +210,7 @@ static int new_key(struct up *u, struct bw_repo_keys *k, const char **loc)
 				    "(existing key)");
 	if (u->key != NULL) {
 		*loc = u->key;
-		return bw_cli_repo_keys(u->prog, u->r, &one, u->pin_file, k);
+		return bw_repocli_keys(u->prog, u->r, &one, u->pin_file, k);
 	}
 	if (u->hsm_token != NULL)
 		return new_hsm_key(u, k, loc);
@@ -231,17 +233,16 @@ static int cmd_add_key(int argc, char **argv)
 	const struct bw_cli_opt opts[] = {
 	    OPT_REPO(u),
 	    OPT_PROPOSAL(u),
-	    OPT_ROLE(u, "root or targets (production)"),
+	    OPT_ROLE_REQUIRED(u, "root or targets (production)"),
 	    OPT_NEW_KEY(u),
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    u.prog,
 	    "--role ROLE (--out ARCHIVE | --hsm-token LABEL | --key K)",
 	    "Add an offline key to the proposed root (clears the root "
 	    "signatures\ncollected so far).",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	struct bw_repo_keys k;
@@ -252,8 +253,6 @@ static int cmd_add_key(int argc, char **argv)
 	rc = up_parse(&u, &spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (u.role == NULL)
-		return bw_cli_usage(u.prog, "--role is required");
 	rc = up_open(&u, 1);
 	if (rc != BW_EXIT_OK)
 		return rc;
@@ -277,15 +276,14 @@ static int cmd_delete_key(int argc, char **argv)
 	    OPT_PROPOSAL(u),
 	    OPT_ROLE(u, "root or targets"),
 	    {"--key-id", BW_CLI_STR, "ID", "key id to remove", &u.key_id},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    u.prog,
 	    "--role ROLE --key-id ID",
 	    "Remove an offline key from the proposed root (a lost or stolen "
 	    "key).",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	struct bw_err err = {0};
@@ -312,14 +310,13 @@ static int cmd_rotate_key(int argc, char **argv)
 	    OPT_ROLE(u, "root or targets"),
 	    {"--key-id", BW_CLI_STR, "ID", "the key to replace", &u.key_id},
 	    OPT_NEW_KEY(u),
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    u.prog,
 	    "--role ROLE --key-id OLD (--out A | --hsm-token L | --key K)",
 	    "Replace one offline key of the proposed root by another.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	struct bw_repo_keys k;
@@ -354,16 +351,15 @@ static int cmd_rotate_online(int argc, char **argv)
 	const struct bw_cli_opt opts[] = {
 	    OPT_REPO(u),
 	    OPT_PROPOSAL(u),
-	    OPT_ROLE(u, "targets, snapshot or timestamp"),
+	    OPT_ROLE_REQUIRED(u, "targets, snapshot or timestamp"),
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    u.prog,
 	    "--role ROLE",
 	    "Generate a new online key (kept as DIR/online/ROLE.pem.proposed "
 	    "until\napply) and put it into the proposed root.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	struct bw_err err = {0};
@@ -372,8 +368,6 @@ static int cmd_rotate_online(int argc, char **argv)
 	rc = up_parse(&u, &spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (u.role == NULL)
-		return bw_cli_usage(u.prog, "--role is required");
 	rc = up_open(&u, 1);
 	if (rc != BW_EXIT_OK)
 		return rc;
@@ -387,16 +381,15 @@ static int cmd_threshold(int argc, char **argv)
 	const struct bw_cli_opt opts[] = {
 	    OPT_REPO(u),
 	    OPT_PROPOSAL(u),
-	    OPT_ROLE(u, "root, or targets (production flavour)"),
+	    OPT_ROLE_REQUIRED(u, "root, or targets (production flavour)"),
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    u.prog,
 	    "--role ROLE N",
 	    "Set the threshold of root (both flavours) or of production "
 	    "targets\n(>= 2: the online key plus offline keys).",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    &u.pos,
+	    opts, &u.pos,
 	    1,
 	    1};
 	struct bw_err err = {0};
@@ -406,8 +399,6 @@ static int cmd_threshold(int argc, char **argv)
 	rc = up_parse(&u, &spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (u.role == NULL)
-		return bw_cli_usage(u.prog, "--role is required");
 	rc = bw_cli_int(u.prog, "N", u.pos, 1, 64, &n);
 	if (rc == BW_EXIT_OK)
 		rc = up_open(&u, 1);
@@ -422,12 +413,19 @@ static int do_sign(int argc, char **argv, int targets)
 	struct up u = {.prog = targets ? "bulwark keys tuf updates "
 					 "sign-prod-targets"
 				       : "bulwark keys tuf updates sign"};
-	const struct bw_cli_opt opts[] = {
+	const struct bw_cli_opt root_opts[] = {
+	    OPT_REPO(u),
+	    OPT_PROPOSAL(u),
+	    OPT_KEYS(u),
+	    BW_CLI_END,
+	};
+	const struct bw_cli_opt targets_opts[] = {
 	    OPT_REPO(u),
 	    OPT_PROPOSAL(u),
 	    OPT_KEYS(u),
 	    {"--tag", BW_CLI_STR, "T", "only this tag (sign-prod-targets)",
 	     &u.tag},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    u.prog,
@@ -438,9 +436,7 @@ static int do_sign(int argc, char **argv, int targets)
 		    : "Sign the proposed root (both flavours) with your "
 		      "root keys: keys of the\ncurrent root and of the "
 		      "proposed root both count (TUF 5.3.4).",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]) - (targets ? 0 : 1),
-	    NULL,
+	    targets ? targets_opts : root_opts, NULL,
 	    0,
 	    0};
 	struct bw_repo_keys k;
@@ -451,11 +447,9 @@ static int do_sign(int argc, char **argv, int targets)
 	rc = up_parse(&u, &spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (u.keys.n == 0)
-		return bw_cli_usage(u.prog, "--keys is required");
 	rc = up_open(&u, 1);
 	if (rc == BW_EXIT_OK)
-		rc = bw_cli_repo_keys(u.prog, u.r, &u.keys, u.pin_file, &k);
+		rc = bw_repocli_keys(u.prog, u.r, &u.keys, u.pin_file, &k);
 	if (rc != BW_EXIT_OK) {
 		up_close(&u);
 		return rc;
@@ -480,14 +474,14 @@ static int cmd_sign_targets(int argc, char **argv)
 }
 
 /* After apply: --server gets the new roots and re-signed targets. */
-static int push_applied(struct up *u, const struct bw_srv *s)
+static int push_applied(struct up *u, const struct bw_admin_client *s)
 {
 	printf("root v%lld applied\n", (long long)bw_repo_root_version(u->r));
 	if (s->server == NULL)
 		return BW_EXIT_OK;
-	if (bw_srv_push_roots(u->prog, s, u->r) != BW_EXIT_OK ||
-	    bw_srv_push_all_tags(u->prog, s, u->r) != BW_EXIT_OK)
-		return bw_srv_upload_failed(u->prog,
+	if (bw_admin_push_roots(u->prog, s, u->r) != BW_EXIT_OK ||
+	    bw_admin_push_all_tags(u->prog, s, u->r) != BW_EXIT_OK)
+		return bw_admin_upload_failed(u->prog,
 					    "bulwark repo push --server URL "
 					    "--all-tags");
 	return BW_EXIT_OK;
@@ -497,9 +491,11 @@ static int review_or_apply(int argc, char **argv, int apply)
 {
 	struct up u = {.prog = apply ? "bulwark keys tuf updates apply"
 				     : "bulwark keys tuf updates review"};
-	struct bw_srv s = {0};
-	const struct bw_cli_opt opts[] = {OPT_REPO(u), OPT_PROPOSAL(u),
-					  BW_SRV_OPTS(s)};
+	struct bw_admin_client s = {0};
+	const struct bw_cli_opt review_opts[] = {OPT_REPO(u), OPT_PROPOSAL(u),
+						 BW_CLI_END};
+	const struct bw_cli_opt apply_opts[] = {OPT_REPO(u), OPT_PROPOSAL(u),
+						BW_ADMIN_OPTS(s), BW_CLI_END};
 	const struct bw_cli_spec spec = {
 	    u.prog,
 	    apply ? "[--proposal F] [--server URL]" : "[--proposal F]",
@@ -514,9 +510,7 @@ static int review_or_apply(int argc, char **argv, int apply)
 		    "above key counts,\nexpiry within 30 days, root keys "
 		    "sharing an archive, missing signatures).\nExit 1 when "
 		    "there are problems.",
-	    opts,
-	    apply ? sizeof(opts) / sizeof(opts[0]) : 2,
-	    NULL,
+	    apply ? apply_opts : review_opts, NULL,
 	    0,
 	    0};
 	struct bw_err err = {0};
@@ -526,7 +520,7 @@ static int review_or_apply(int argc, char **argv, int apply)
 	rc = up_parse(&u, &spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	rc = bw_srv_ready(u.prog, &s, 0);
+	rc = bw_admin_ready(u.prog, &s, 0);
 	if (rc == BW_EXIT_OK)
 		rc = up_open(&u, 1);
 	if (rc != BW_EXIT_OK)
@@ -536,7 +530,7 @@ static int review_or_apply(int argc, char **argv, int apply)
 				 err.msg);
 	else if (apply)
 		rc = push_applied(&u, &s);
-	else if (bw_repo_proposal_review(u.r, u.p, bw_cli_repo_report, NULL,
+	else if (bw_repo_proposal_review(u.r, u.p, bw_repocli_report, NULL,
 					 &problems, &err) != 0)
 		rc = bw_cli_fail(u.prog, "%s", err.msg);
 	else if (problems > 0)
@@ -558,14 +552,14 @@ static int cmd_apply(int argc, char **argv)
 static int cmd_cancel(int argc, char **argv)
 {
 	struct up u = {.prog = "bulwark keys tuf updates cancel"};
-	const struct bw_cli_opt opts[] = {OPT_REPO(u), OPT_PROPOSAL(u)};
+	const struct bw_cli_opt opts[] = {OPT_REPO(u), OPT_PROPOSAL(u),
+	BW_CLI_END
+};
 	const struct bw_cli_spec spec = {
 	    u.prog,
 	    "[--proposal F]",
 	    "Drop the proposal and any proposed online keys.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	static const char *const online[] = {"targets", "snapshot",
@@ -596,7 +590,7 @@ static int cmd_cancel(int argc, char **argv)
 	return rc;
 }
 
-int bw_cli_keys_tuf_updates(int argc, char **argv)
+int bw_cmd_keys_tuf_updates(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
 	    {"init", "start a proposal for the next root", cmd_init},
@@ -720,10 +714,10 @@ static int rot_run(struct rot *x, struct bw_err *err)
 		return bw_cli_usage(x->u.prog,
 				    "--role targets needs "
 				    "--targets-keys (the keys to replace)");
-	rc = bw_cli_repo_keys(x->u.prog, x->u.r, &x->u.keys, x->u.pin_file,
+	rc = bw_repocli_keys(x->u.prog, x->u.r, &x->u.keys, x->u.pin_file,
 			      &x->root);
 	if (rc == BW_EXIT_OK && x->tkeys.n > 0)
-		rc = bw_cli_repo_keys(x->u.prog, x->u.r, &x->tkeys,
+		rc = bw_repocli_keys(x->u.prog, x->u.r, &x->tkeys,
 				      x->u.pin_file, &x->tgt);
 	if (rc != BW_EXIT_OK)
 		return rc;
@@ -750,7 +744,7 @@ static int rot_run(struct rot *x, struct bw_err *err)
 	return BW_EXIT_OK;
 }
 
-int bw_cli_keys_tuf_rotate(int argc, char **argv)
+int bw_cmd_keys_tuf_rotate(int argc, char **argv)
 {
 	struct rot x = {.u = {.prog = "bulwark keys tuf rotate-offline-key"}};
 	const struct bw_cli_opt opts[] = {
@@ -772,6 +766,7 @@ int bw_cli_keys_tuf_rotate(int argc, char **argv)
 	     &x.u.key_type},
 	    {"--hsm-pin-file", BW_CLI_STR, "F", "PIN for pkcs11: keys",
 	     &x.u.pin_file},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    x.u.prog,
@@ -781,9 +776,7 @@ int bw_cli_keys_tuf_rotate(int argc, char **argv)
 	    "--out, a new\nroot signed by the old and the new root keys, "
 	    "production targets\nre-signed with the new targets key(s), "
 	    "all applied at once.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	struct bw_err err = {0};
@@ -799,7 +792,7 @@ int bw_cli_keys_tuf_rotate(int argc, char **argv)
 		return bw_cli_usage(x.u.prog, "--role: root or targets");
 	if (access(x.u.out, F_OK) == 0)
 		return bw_cli_fail(x.u.prog, "%s exists", x.u.out);
-	rc = bw_cli_repo_open(x.u.prog, x.u.repo, &x.u.r);
+	rc = bw_repocli_open(x.u.prog, x.u.repo, &x.u.r);
 	if (rc == BW_EXIT_OK)
 		rc = rot_run(&x, &err);
 	bw_repo_keys_dispose(&x.root);

@@ -15,9 +15,9 @@
 static const struct bw_cli_cmd keys_cmds[] = {
 	{"ca", "factory PKI: factory CA, server certificates, device CAs, "
 	       "CRLs",
-	 bw_cli_keys_ca},
+	 bw_cmd_keys_ca},
 	{"tuf", "offline TUF keys: root chain, rotation, ceremony",
-	 bw_cli_keys_tuf},
+	 bw_cmd_keys_tuf},
 };
 
 static int cmd_keys(int argc, char **argv)
@@ -38,12 +38,12 @@ static int cmd_version(int argc, char **argv)
 /* `bulwark <group>`: one line per command group. */
 static const struct bw_cli_cmd top_cmds[] = {
 	{"keys", "offline keys: `keys ca` (factory PKI)", cmd_keys},
-	{"factory", "create a factory TUF repository", bw_cli_factory},
-	{"targets", "add, promote and sign targets", bw_cli_targets},
-	{"repo", "export a static TUF repository", bw_cli_repo},
+	{"factory", "create a factory TUF repository", bw_cmd_factory},
+	{"targets", "add, promote and sign targets", bw_cmd_targets},
+	{"repo", "export a static TUF repository", bw_cmd_repo},
 	{"devices", "devices on a server: list, show, deny, allow",
-	 bw_cli_devices},
-	{"tokens", "registration tokens on a server", bw_cli_tokens},
+	 bw_cmd_devices},
+	{"tokens", "registration tokens on a server", bw_cmd_tokens},
 	{"version", "print the version", cmd_version},
 };
 

@@ -17,6 +17,7 @@ static int cmd_export(int argc, char **argv)
 	    {"--prod", BW_CLI_FLAG, NULL, "the production flavour of --tag",
 	     &prod},
 	    {"--tag", BW_CLI_STR, "T", "production tag", &tag},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
@@ -28,9 +29,7 @@ static int cmd_export(int argc, char **argv)
 	    "N.targets.json; OUT/targets/ with each target under its name "
 	    "and as\n<sha256>.<name> and <sha512>.<name>. Any static HTTP "
 	    "server can publish it;\nit is also an offline bundle (file://).",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    &out,
+	    opts, &out,
 	    1,
 	    1};
 	struct bw_repo *r = NULL;
@@ -41,7 +40,7 @@ static int cmd_export(int argc, char **argv)
 		return rc;
 	if (prod != (tag != NULL))
 		return bw_cli_usage(prog, "--prod and --tag go together");
-	rc = bw_cli_repo_open(prog, repo, &r);
+	rc = bw_repocli_open(prog, repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	if (bw_repo_export(r, out, prod, tag, &err) != 0)
@@ -57,12 +56,12 @@ static int cmd_push(int argc, char **argv)
 {
 	static const char *prog = "bulwark repo push";
 	const char *repo = NULL, *tag = NULL;
-	struct bw_srv s = {0};
+	struct bw_admin_client s = {0};
 	struct bw_cli_list names = {0};
 	int prod = 0, all = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
 	    REPO_OPT(repo),
-	    BW_SRV_OPTS(s),
+	    BW_ADMIN_OPTS(s),
 	    {"--prod", BW_CLI_FLAG, NULL, "production targets of --tag",
 	     &prod},
 	    {"--tag", BW_CLI_STR, "T", "production tag", &tag},
@@ -71,6 +70,7 @@ static int cmd_push(int argc, char **argv)
 	    {"--target", BW_CLI_LIST, "NAME",
 	     "publish this CI target entry (POST /repo/ci/targets/add)",
 	     &names},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
@@ -83,9 +83,7 @@ static int cmd_push(int argc, char **argv)
 	    "the workspace's entry NAME (as `targets add --server`). Safe "
 	    "to\nrerun; use it when an upload of `targets ... --server` or "
 	    "`keys tuf\nupdates apply --server` failed.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	struct bw_repo *r = NULL;
@@ -96,21 +94,21 @@ static int cmd_push(int argc, char **argv)
 	if (prod != (tag != NULL) || all + prod + (names.n > 0) > 1)
 		return bw_cli_usage(prog, "--prod and --tag go together; "
 					  "--all-tags and --target alone");
-	rc = bw_cli_repo_open(prog, repo, &r);
+	rc = bw_repocli_open(prog, repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;
-	rc = bw_srv_push_roots(prog, &s, r);
+	rc = bw_admin_push_roots(prog, &s, r);
 	for (size_t i = 0; rc == BW_EXIT_OK && i < names.n; i++)
-		rc = bw_srv_add_target(prog, &s, r, names.v[i], NULL, NULL);
+		rc = bw_admin_add_target(prog, &s, r, names.v[i], NULL, NULL);
 	if (rc == BW_EXIT_OK && all)
-		rc = bw_srv_push_all_tags(prog, &s, r);
+		rc = bw_admin_push_all_tags(prog, &s, r);
 	else if (rc == BW_EXIT_OK && names.n == 0)
-		rc = bw_srv_push_targets(prog, &s, r, tag);
+		rc = bw_admin_push_targets(prog, &s, r, tag);
 	bw_repo_free(r);
 	return rc;
 }
 
-int bw_cli_repo(int argc, char **argv)
+int bw_cmd_repo(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
 	    {"export", "write a static TUF repository", cmd_export},

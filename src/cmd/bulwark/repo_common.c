@@ -9,7 +9,7 @@
 #include "bulwark/pkcs11.h"
 #include "repo_cli.h"
 
-int bw_cli_repo_open(const char *prog, const char *dir, struct bw_repo **out)
+int bw_repocli_open(const char *prog, const char *dir, struct bw_repo **out)
 {
 	struct bw_err err = {0};
 
@@ -32,7 +32,7 @@ static int needs_pin(const struct bw_cli_list *specs)
 	return 0;
 }
 
-int bw_cli_repo_pin(const char *prog, const char *pin_file, char **pin)
+int bw_repocli_pin(const char *prog, const char *pin_file, char **pin)
 {
 	struct bw_err err = {0};
 	int rc;
@@ -50,7 +50,7 @@ int bw_cli_repo_pin(const char *prog, const char *pin_file, char **pin)
 	return BW_EXIT_OK;
 }
 
-int bw_cli_repo_keys(const char *prog, struct bw_repo *r,
+int bw_repocli_keys(const char *prog, struct bw_repo *r,
 		     const struct bw_cli_list *specs, const char *pin_file,
 		     struct bw_repo_keys *out)
 {
@@ -81,7 +81,7 @@ int bw_cli_repo_keys(const char *prog, struct bw_repo *r,
 	return BW_EXIT_OK;
 }
 
-void bw_cli_repo_report(void *ctx, int warning, const char *msg)
+void bw_repocli_report(void *ctx, int warning, const char *msg)
 {
 	(void)ctx;
 	if (warning)

@@ -25,7 +25,7 @@
 #define ANSWER_MAX (8u << 20)
 #define SAY_MAX 300
 
-void bw_srv_print_bounded(FILE *f, const char *s, size_t max)
+void bw_admin_print_bounded(FILE *f, const char *s, size_t max)
 {
 	size_t i;
 
@@ -35,7 +35,7 @@ void bw_srv_print_bounded(FILE *f, const char *s, size_t max)
 		fputs("...", f);
 }
 
-int bw_srv_upload_failed(const char *prog, const char *retry)
+int bw_admin_upload_failed(const char *prog, const char *retry)
 {
 	fprintf(stderr,
 		"%s: the local change is committed but the server does not "
@@ -99,28 +99,28 @@ out:
 }
 
 /* Resolve the defaults; https only (the token never travels in clear). */
-static int srv_check(const char *prog, const struct bw_srv *s,
+static int srv_check(const char *prog, const struct bw_admin_client *s,
 		     const char **token_file, const char **ca_file)
 {
-	*token_file = s->token_file ? s->token_file : getenv(BW_SRV_TOKEN_ENV);
-	*ca_file = s->ca_file ? s->ca_file : getenv(BW_SRV_CA_ENV);
+	*token_file = s->token_file ? s->token_file : getenv(BW_ADMIN_TOKEN_ENV);
+	*ca_file = s->ca_file ? s->ca_file : getenv(BW_ADMIN_CA_ENV);
 	if (s->server == NULL)
 		return bw_cli_usage(prog, "--server URL is required");
 	if (strncmp(s->server, "https://", 8) != 0)
 		return bw_cli_usage(prog, "--server must be an https:// URL");
 	if (*token_file == NULL || **token_file == '\0')
-		return bw_cli_usage(prog, "--token-file (or $" BW_SRV_TOKEN_ENV
+		return bw_cli_usage(prog, "--token-file (or $" BW_ADMIN_TOKEN_ENV
 					  ") is required");
 	if (*ca_file == NULL || **ca_file == '\0')
-		return bw_cli_usage(prog, "--ca-file (or $" BW_SRV_CA_ENV
+		return bw_cli_usage(prog, "--ca-file (or $" BW_ADMIN_CA_ENV
 					  ") is required");
 	return BW_EXIT_OK;
 }
 
-int bw_srv_ready(const char *prog, const struct bw_srv *s, int pki)
+int bw_admin_ready(const char *prog, const struct bw_admin_client *s, int pki)
 {
 	const char *t = NULL, *ca = NULL;
-	struct bw_srv copy = *s;
+	struct bw_admin_client copy = *s;
 
 	if (s->server == NULL)
 		return s->token_file || s->ca_file
@@ -144,18 +144,18 @@ static void say_error(const char *prog, const char *method, const char *path,
 		r = json_string_value(json_object_get(j, "reason"));
 	}
 	fprintf(stderr, "%s: %s ", prog, method);
-	bw_srv_print_bounded(stderr, path, SAY_MAX);
+	bw_admin_print_bounded(stderr, path, SAY_MAX);
 	fprintf(stderr, ": HTTP %ld", status);
 	if (e != NULL || r != NULL) {
 		fputs(": ", stderr);
-		bw_srv_print_bounded(stderr, e ? e : "error", SAY_MAX);
+		bw_admin_print_bounded(stderr, e ? e : "error", SAY_MAX);
 		if (r != NULL) {
 			fputs(": ", stderr);
-			bw_srv_print_bounded(stderr, r, SAY_MAX);
+			bw_admin_print_bounded(stderr, r, SAY_MAX);
 		}
 	} else if (resp->len > 0) {
 		fputs(": ", stderr);
-		bw_srv_print_bounded(stderr, (const char *)resp->data, SAY_MAX);
+		bw_admin_print_bounded(stderr, (const char *)resp->data, SAY_MAX);
 	}
 	fputc('\n', stderr);
 	json_decref(j);
@@ -175,7 +175,7 @@ static char *srv_url(const char *base, const char *path)
 	return u;
 }
 
-int bw_srv_request(const char *prog, const struct bw_srv *s, const char *method,
+int bw_admin_request(const char *prog, const struct bw_admin_client *s, const char *method,
 		   const char *path, const void *body, size_t body_len,
 		   long quiet_status, long *status, json_t **out)
 {
@@ -223,7 +223,7 @@ int bw_srv_request(const char *prog, const struct bw_srv *s, const char *method,
 		fprintf(stderr,
 			"%s: %s %.300s: cannot reach the server: ", prog,
 			method, url);
-		bw_srv_print_bounded(stderr, err.msg, SAY_MAX);
+		bw_admin_print_bounded(stderr, err.msg, SAY_MAX);
 		fputc('\n', stderr);
 		goto out;
 	}
@@ -239,7 +239,7 @@ int bw_srv_request(const char *prog, const struct bw_srv *s, const char *method,
 	    bw_json_parse(resp.data, resp.len, NULL, out, &err) != 0) {
 		fprintf(stderr, "%s: %s %.300s: malformed answer: ", prog,
 			method, path);
-		bw_srv_print_bounded(stderr, err.msg, SAY_MAX);
+		bw_admin_print_bounded(stderr, err.msg, SAY_MAX);
 		fputc('\n', stderr);
 		goto out;
 	}
@@ -254,7 +254,7 @@ out:
 }
 
 /* PUT file to path; on quiet_status the answer is in *out (may be NULL). */
-static int put_file(const char *prog, const struct bw_srv *s, const char *path,
+static int put_file(const char *prog, const struct bw_admin_client *s, const char *path,
 		    const char *file, long quiet_status, long *status,
 		    json_t **out)
 {
@@ -267,7 +267,7 @@ static int put_file(const char *prog, const struct bw_srv *s, const char *path,
 	if (bw_io_read_file(file, BW_JSON_DEFAULT_MAX_BYTES, &b, &err) != 0)
 		rc = bw_cli_fail(prog, "%s", err.msg);
 	else
-		rc = bw_srv_request(prog, s, "PUT", path, b.data, b.len,
+		rc = bw_admin_request(prog, s, "PUT", path, b.data, b.len,
 				    quiet_status, status, out);
 	if (rc == BW_EXIT_OK)
 		printf("uploaded %s -> %s\n", file, path);
@@ -275,7 +275,7 @@ static int put_file(const char *prog, const struct bw_srv *s, const char *path,
 	return rc;
 }
 
-int bw_srv_put_file(const char *prog, const struct bw_srv *s, const char *path,
+int bw_admin_put_file(const char *prog, const struct bw_admin_client *s, const char *path,
 		    const char *file, long quiet_status, long *status)
 {
 	return put_file(prog, s, path, file, quiet_status, status, NULL);
@@ -284,12 +284,12 @@ int bw_srv_put_file(const char *prog, const struct bw_srv *s, const char *path,
 /* ---- uploads from the factory workspace ---------------------------------- */
 
 /* signed.version of the metadata at path (server: GET; 0 when 404). */
-static int server_version(const char *prog, const struct bw_srv *s,
+static int server_version(const char *prog, const struct bw_admin_client *s,
 			  const char *path, int64_t *v)
 {
 	json_t *j = NULL;
 	long st = 0;
-	int rc = bw_srv_request(prog, s, "GET", path, NULL, 0, 404, &st, &j);
+	int rc = bw_admin_request(prog, s, "GET", path, NULL, 0, 404, &st, &j);
 
 	*v = 0;
 	if (rc != BW_EXIT_OK) {
@@ -320,7 +320,7 @@ static int file_version(const char *prog, const char *file, int64_t *v)
 	return *v > 0 ? BW_EXIT_OK : bw_cli_fail(prog, "%s: %s", file, err.msg);
 }
 
-int bw_srv_push_roots(const char *prog, const struct bw_srv *s,
+int bw_admin_push_roots(const char *prog, const struct bw_admin_client *s,
 		      struct bw_repo *r)
 {
 	static const char *const fl[][2] = {{"ci", "ci"},
@@ -340,7 +340,7 @@ int bw_srv_push_roots(const char *prog, const struct bw_srv *s,
 				 fl[i][0], (long long)v);
 			if (bw_path_join(bw_repo_dir(r), rel, &file) != 0)
 				return bw_cli_fail(prog, "out of memory");
-			rc = bw_srv_put_file(prog, s, path, file, 0, &st);
+			rc = bw_admin_put_file(prog, s, path, file, 0, &st);
 			free(file);
 			file = NULL;
 		}
@@ -362,7 +362,7 @@ static int tag_ok(const char *tag)
 	       strcmp(tag, ".") != 0 && strcmp(tag, "..") != 0;
 }
 
-int bw_srv_push_targets(const char *prog, const struct bw_srv *s,
+int bw_admin_push_targets(const char *prog, const struct bw_admin_client *s,
 			struct bw_repo *r, const char *tag)
 {
 	char path[200], rel[200];
@@ -387,7 +387,7 @@ int bw_srv_push_targets(const char *prog, const struct bw_srv *s,
 	if (rc == BW_EXIT_OK)
 		rc = server_version(prog, s, path, &have);
 	if (rc == BW_EXIT_OK && mine > have)
-		rc = bw_srv_put_file(prog, s, path, file, 0, &st);
+		rc = bw_admin_put_file(prog, s, path, file, 0, &st);
 	else if (rc == BW_EXIT_OK)
 		printf("%s: the server has version %lld (local %lld)\n", path,
 		       (long long)have, (long long)mine);
@@ -395,7 +395,7 @@ int bw_srv_push_targets(const char *prog, const struct bw_srv *s,
 	return rc;
 }
 
-int bw_srv_push_all_tags(const char *prog, const struct bw_srv *s,
+int bw_admin_push_all_tags(const char *prog, const struct bw_admin_client *s,
 			 struct bw_repo *r)
 {
 	struct bw_err err = {0};
@@ -405,7 +405,7 @@ int bw_srv_push_all_tags(const char *prog, const struct bw_srv *s,
 	if (bw_repo_tags(r, &tags, &err) != 0)
 		return bw_cli_fail(prog, "%s", err.msg);
 	for (size_t i = 0; tags[i] != NULL && rc == BW_EXIT_OK; i++)
-		rc = bw_srv_push_targets(prog, s, r, tags[i]);
+		rc = bw_admin_push_targets(prog, s, r, tags[i]);
 	bw_repo_strv_free(tags);
 	return rc;
 }
@@ -502,7 +502,7 @@ out:
 	return rc;
 }
 
-int bw_srv_add_target(const char *prog, const struct bw_srv *s,
+int bw_admin_add_target(const char *prog, const struct bw_admin_client *s,
 		      struct bw_repo *r, const char *name, const char *file,
 		      const char *targets_dir)
 {
@@ -530,7 +530,7 @@ int bw_srv_add_target(const char *prog, const struct bw_srv *s,
 		rc = bw_cli_fail(prog, "no CI target '%.200s' in the workspace",
 				 name);
 	else
-		rc = bw_srv_request(prog, s, "POST", "/repo/ci/targets/add",
+		rc = bw_admin_request(prog, s, "POST", "/repo/ci/targets/add",
 				    text, strlen(text), 0, &st, NULL);
 	if (rc == BW_EXIT_OK) {
 		printf("published %s on %s (CI targets, snapshot, "
@@ -553,7 +553,7 @@ int bw_srv_add_target(const char *prog, const struct bw_srv *s,
 }
 
 /* One CRL; "rollback" (crlNumber not above the server's) is not an error. */
-static int push_crl(const char *prog, const struct bw_srv *s, const char *dir,
+static int push_crl(const char *prog, const struct bw_admin_client *s, const char *dir,
 		    const char *issuer)
 {
 	char path[160], rel[160], *file = NULL;
@@ -574,7 +574,7 @@ static int push_crl(const char *prog, const struct bw_srv *s, const char *dir,
 		rc = BW_EXIT_OK;
 	} else if (rc != BW_EXIT_OK && st == 400) {
 		fprintf(stderr, "%s: PUT %s: HTTP 400: ", prog, path);
-		bw_srv_print_bounded(
+		bw_admin_print_bounded(
 		    stderr, json_string_value(json_object_get(ans, "reason")),
 		    SAY_MAX);
 		fputc('\n', stderr);
@@ -584,7 +584,7 @@ static int push_crl(const char *prog, const struct bw_srv *s, const char *dir,
 	return rc;
 }
 
-int bw_srv_push_crls(const char *prog, const struct bw_srv *s, const char *dir)
+int bw_admin_push_crls(const char *prog, const struct bw_admin_client *s, const char *dir)
 {
 	char *crldir = NULL, issuer[128];
 	struct dirent *e;
@@ -619,7 +619,7 @@ int bw_srv_push_crls(const char *prog, const struct bw_srv *s, const char *dir)
 	return rc;
 }
 
-int bw_srv_pki_push(const char *prog, struct bw_srv *s, const char *dir)
+int bw_admin_pki_push(const char *prog, struct bw_admin_client *s, const char *dir)
 {
 	char *ca = NULL;
 	int rc;
@@ -627,17 +627,17 @@ int bw_srv_pki_push(const char *prog, struct bw_srv *s, const char *dir)
 	if (s->server == NULL)
 		return BW_EXIT_OK;
 	if (s->ca_file == NULL &&
-	    (getenv(BW_SRV_CA_ENV) == NULL || *getenv(BW_SRV_CA_ENV) == '\0')) {
+	    (getenv(BW_ADMIN_CA_ENV) == NULL || *getenv(BW_ADMIN_CA_ENV) == '\0')) {
 		if (bw_path_join(dir, "factory_ca.pem", &ca) != 0)
 			return bw_cli_fail(prog, "out of memory");
 		s->ca_file = ca;
 	}
-	rc = bw_srv_push_crls(prog, s, dir);
+	rc = bw_admin_push_crls(prog, s, dir);
 	if (ca != NULL)
 		s->ca_file = NULL;
 	free(ca);
 	if (rc != BW_EXIT_OK)
-		return bw_srv_upload_failed(prog, "bulwark keys ca update-crl "
+		return bw_admin_upload_failed(prog, "bulwark keys ca update-crl "
 						  "DIR --server URL");
 	return rc;
 }

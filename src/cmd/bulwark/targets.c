@@ -17,10 +17,10 @@ static int cmd_add(int argc, char **argv)
 	const char *file = NULL, *repo = NULL, *name = NULL, *ver = NULL;
 	const char *custom = NULL, *tdir = NULL;
 	struct bw_cli_list hw = {0}, tags = {0};
-	struct bw_srv s = {0};
+	struct bw_admin_client s = {0};
 	const struct bw_cli_opt opts[] = {
 	    REPO_OPT(repo),
-	    BW_SRV_OPTS(s),
+	    BW_ADMIN_OPTS(s),
 	    {"--targets-dir", BW_CLI_STR, "DIR",
 	     "with --server: copy FILE to DIR/NAME (the server's "
 	     "gateway.targets_dir)", &tdir},
@@ -33,6 +33,7 @@ static int cmd_add(int argc, char **argv)
 	    {"--tag", BW_CLI_LIST, "T", "custom.tags entry", &tags},
 	    {"--custom", BW_CLI_STR, "JSON", "extra custom fields (object)",
 	     &custom},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
@@ -45,9 +46,7 @@ static int cmd_add(int argc, char **argv)
 	    "The admin API does not carry the file: it must be in the "
 	    "server's\ngateway.targets_dir under NAME (--targets-dir copies "
 	    "it there when that\ndirectory is reachable from here).",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    &file,
+	    opts, &file,
 	    1,
 	    1};
 	struct bw_repo_target_opts o = {0};
@@ -63,12 +62,12 @@ static int cmd_add(int argc, char **argv)
 					  "are required");
 	if (tdir != NULL && s.server == NULL)
 		return bw_cli_usage(prog, "--targets-dir goes with --server");
-	rc = bw_srv_ready(prog, &s, 0);
+	rc = bw_admin_ready(prog, &s, 0);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	rc = bw_cli_int(prog, "--version", ver, 1, INT64_MAX, &o.version);
 	if (rc == BW_EXIT_OK)
-		rc = bw_cli_repo_open(prog, repo, &r);
+		rc = bw_repocli_open(prog, repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	o.file = file;
@@ -84,8 +83,8 @@ static int cmd_add(int argc, char **argv)
 		printf("added %s (version %" PRId64 ") to CI targets\n", name,
 		       o.version);
 		if (s.server != NULL &&
-		    bw_srv_add_target(prog, &s, r, name, file, tdir) != 0)
-			rc = bw_srv_upload_failed(
+		    bw_admin_add_target(prog, &s, r, name, file, tdir) != 0)
+			rc = bw_admin_upload_failed(
 			    prog, "bulwark repo push --server URL --target "
 				  "NAME");
 	}
@@ -111,13 +110,13 @@ static int report_sigs(const char *prog, const char *tag, int rc, size_t have,
 }
 
 /* --server: upload the published production targets of tag. */
-static int push_tag(const char *prog, const struct bw_srv *s,
+static int push_tag(const char *prog, const struct bw_admin_client *s,
 		    struct bw_repo *r, const char *tag)
 {
 	if (s->server == NULL)
 		return BW_EXIT_OK;
-	if (bw_srv_push_targets(prog, s, r, tag) != BW_EXIT_OK)
-		return bw_srv_upload_failed(prog, "bulwark repo push --server "
+	if (bw_admin_push_targets(prog, s, r, tag) != BW_EXIT_OK)
+		return bw_admin_upload_failed(prog, "bulwark repo push --server "
 						  "URL --prod --tag T");
 	return BW_EXIT_OK;
 }
@@ -127,7 +126,7 @@ static int cmd_promote(int argc, char **argv)
 	static const char *prog = "bulwark targets promote";
 	const char *repo = NULL, *ver = NULL, *tag = NULL, *pin_file = NULL;
 	struct bw_cli_list keys = {0};
-	struct bw_srv s = {0};
+	struct bw_admin_client s = {0};
 	int partial = 0;
 	const struct bw_cli_opt opts[] = {
 	    REPO_OPT(repo),
@@ -141,7 +140,8 @@ static int cmd_promote(int argc, char **argv)
 	     "PIN for pkcs11: keys (else $" BW_PIN_ENV ")", &pin_file},
 	    {"--partial", BW_CLI_FLAG, NULL,
 	     "store below the threshold for another admin", &partial},
-	    BW_SRV_OPTS(s),
+	    BW_ADMIN_OPTS(s),
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
@@ -151,9 +151,7 @@ static int cmd_promote(int argc, char **argv)
 	    "the given offline keys.\nRefuses below the production "
 	    "threshold unless --partial. With --server, upload the "
 	    "published targets\n(PUT /repo/production/targets/T).",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	struct bw_repo_keys k;
@@ -171,12 +169,12 @@ static int cmd_promote(int argc, char **argv)
 					  "--partial) are required");
 	rc = bw_cli_int(prog, "--version", ver, 1, INT64_MAX, &v);
 	if (rc == BW_EXIT_OK)
-		rc = bw_srv_ready(prog, &s, 0);
+		rc = bw_admin_ready(prog, &s, 0);
 	if (rc == BW_EXIT_OK)
-		rc = bw_cli_repo_open(prog, repo, &r);
+		rc = bw_repocli_open(prog, repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;
-	rc = bw_cli_repo_keys(prog, r, &keys, pin_file, &k);
+	rc = bw_repocli_keys(prog, r, &keys, pin_file, &k);
 	if (rc == BW_EXIT_OK) {
 		rc = bw_repo_targets_promote(r, v, tag, &k, partial, &have,
 					     &need, &err);
@@ -194,7 +192,7 @@ static int cmd_sign(int argc, char **argv)
 	static const char *prog = "bulwark targets sign";
 	const char *repo = NULL, *tag = NULL, *pin_file = NULL;
 	struct bw_cli_list keys = {0};
-	struct bw_srv s = {0};
+	struct bw_admin_client s = {0};
 	const struct bw_cli_opt opts[] = {
 	    REPO_OPT(repo),
 	    {"--tag", BW_CLI_STR, "T", "production tag", &tag},
@@ -202,7 +200,8 @@ static int cmd_sign(int argc, char **argv)
 	     "offline targets key archive or pkcs11: URI", &keys},
 	    {"--hsm-pin-file", BW_CLI_STR, "F",
 	     "PIN for pkcs11: keys (else $" BW_PIN_ENV ")", &pin_file},
-	    BW_SRV_OPTS(s),
+	    BW_ADMIN_OPTS(s),
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
@@ -211,9 +210,7 @@ static int cmd_sign(int argc, char **argv)
 	    "(from\n`promote --partial`); publish them once the production "
 	    "threshold is met.\nWith --server, upload the published targets "
 	    "(PUT /repo/production/targets/T).",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	struct bw_repo_keys k;
@@ -228,12 +225,12 @@ static int cmd_sign(int argc, char **argv)
 		return rc;
 	if (tag == NULL || keys.n == 0)
 		return bw_cli_usage(prog, "--tag and --keys are required");
-	rc = bw_srv_ready(prog, &s, 0);
+	rc = bw_admin_ready(prog, &s, 0);
 	if (rc == BW_EXIT_OK)
-		rc = bw_cli_repo_open(prog, repo, &r);
+		rc = bw_repocli_open(prog, repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;
-	rc = bw_cli_repo_keys(prog, r, &keys, pin_file, &k);
+	rc = bw_repocli_keys(prog, r, &keys, pin_file, &k);
 	if (rc == BW_EXIT_OK) {
 		rc = bw_repo_targets_sign(r, tag, &k, &have, &need, &err);
 		rc = report_sigs(prog, tag, rc, have, need, &err);
@@ -282,7 +279,7 @@ static int list_or_show(const char *prog, const char *repo, int prod,
 	const char *name;
 	int rc, found = 0;
 
-	rc = bw_cli_repo_open(prog, repo, &r);
+	rc = bw_repocli_open(prog, repo, &r);
 	if (rc != BW_EXIT_OK)
 		return rc;
 	if (bw_repo_targets_load(r, prod, tag, &env, &err) != 0) {
@@ -313,15 +310,14 @@ static int cmd_list(int argc, char **argv)
 	    REPO_OPT(repo),
 	    {"--prod", BW_CLI_FLAG, NULL, "production targets of --tag", &prod},
 	    {"--tag", BW_CLI_STR, "T", "production tag", &tag},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
 	    "[--prod --tag T]",
 	    "List the CI targets, or the production targets of tag T: name, "
 	    "version,\nlength, hardware ids, tags.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 
@@ -342,14 +338,13 @@ static int cmd_show(int argc, char **argv)
 	    REPO_OPT(repo),
 	    {"--prod", BW_CLI_FLAG, NULL, "production targets of --tag", &prod},
 	    {"--tag", BW_CLI_STR, "T", "production tag", &tag},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
 	    "NAME [--prod --tag T]",
 	    "Show one target: version, length, hashes, custom fields.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    &name,
+	    opts, &name,
 	    1,
 	    1};
 
@@ -361,7 +356,7 @@ static int cmd_show(int argc, char **argv)
 	return list_or_show(prog, repo, prod, tag, name);
 }
 
-int bw_cli_targets(int argc, char **argv)
+int bw_cmd_targets(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
 	    {"add", "add a CI target", cmd_add},

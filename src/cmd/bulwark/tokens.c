@@ -43,11 +43,11 @@ static int hand_over(const char *prog, const char *token, const char *out)
 static int cmd_create(int argc, char **argv)
 {
 	static const char *prog = "bulwark tokens create";
-	struct bw_srv s = {0};
+	struct bw_admin_client s = {0};
 	const char *scope = NULL, *exp = NULL, *uses = NULL, *comment = NULL;
 	const char *out = NULL;
 	const struct bw_cli_opt opts[] = {
-	    BW_SRV_OPTS(s),
+	    BW_ADMIN_OPTS(s),
 	    {"--scope", BW_CLI_STR, "ci|production",
 	     "which certificates the token may obtain", &scope},
 	    {"--expires-in", BW_CLI_STR, "SECONDS", "lifetime (default 86400)",
@@ -60,6 +60,7 @@ static int cmd_create(int argc, char **argv)
 	     &comment},
 	    {"--out", BW_CLI_STR, "FILE",
 	     "write the token to FILE (mode 0600) instead of stdout", &out},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
@@ -68,9 +69,7 @@ static int cmd_create(int argc, char **argv)
 	    "server shows it\nonly once: prefer --out FILE (mode 0600, "
 	    "written atomically) over stdout,\nwhich may end up in a "
 	    "terminal log.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	int64_t e = 86400, u = 0;
@@ -103,7 +102,7 @@ static int cmd_create(int argc, char **argv)
 		rc =
 		    bw_cli_fail(prog, "out of memory (or --comment not UTF-8)");
 	if (rc == BW_EXIT_OK)
-		rc = bw_srv_request(prog, &s, "POST", "/tokens", text,
+		rc = bw_admin_request(prog, &s, "POST", "/tokens", text,
 				    strlen(text), 0, &st, &ans);
 	tok = json_string_value(json_object_get(ans, "token"));
 	if (rc == BW_EXIT_OK && json_is_integer(json_object_get(ans, "id")))
@@ -136,20 +135,19 @@ static void print_time(const json_t *v)
 static int cmd_list(int argc, char **argv)
 {
 	static const char *prog = "bulwark tokens list";
-	struct bw_srv s = {0};
+	struct bw_admin_client s = {0};
 	int as_json = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
-	    BW_SRV_OPTS(s),
+	    BW_ADMIN_OPTS(s),
 	    {"--json", BW_CLI_FLAG, NULL, "print the server's JSON", &as_json},
+	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
 	    prog,
 	    "--server URL [--json]",
 	    "List registration tokens (never the tokens themselves): id, "
 	    "scope, expiry,\nuses left, revoked, comment.",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    NULL,
+	    opts, NULL,
 	    0,
 	    0};
 	json_t *ans = NULL, *t;
@@ -159,7 +157,7 @@ static int cmd_list(int argc, char **argv)
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	rc = bw_srv_request(prog, &s, "GET", "/tokens", NULL, 0, 0, &st, &ans);
+	rc = bw_admin_request(prog, &s, "GET", "/tokens", NULL, 0, 0, &st, &ans);
 	if (rc == BW_EXIT_OK && !json_is_array(ans))
 		rc = bw_cli_fail(prog, "GET /tokens: not an array");
 	if (rc == BW_EXIT_OK && as_json) {
@@ -192,7 +190,7 @@ static int cmd_list(int argc, char **argv)
 			       json_is_true(json_object_get(t, "revoked"))
 				   ? "yes"
 				   : "no");
-			bw_srv_print_bounded(
+			bw_admin_print_bounded(
 			    stdout,
 			    json_string_value(json_object_get(t, "comment")),
 			    60);
@@ -206,16 +204,16 @@ static int cmd_list(int argc, char **argv)
 static int cmd_revoke(int argc, char **argv)
 {
 	static const char *prog = "bulwark tokens revoke";
-	struct bw_srv s = {0};
+	struct bw_admin_client s = {0};
 	const char *ids = NULL;
-	const struct bw_cli_opt opts[] = {BW_SRV_OPTS(s)};
+	const struct bw_cli_opt opts[] = {BW_ADMIN_OPTS(s),
+	BW_CLI_END
+};
 	const struct bw_cli_spec spec = {
 	    prog,
 	    "ID --server URL",
 	    "Revoke a registration token (its id from `bulwark tokens list`).",
-	    opts,
-	    sizeof(opts) / sizeof(opts[0]),
-	    &ids,
+	    opts, &ids,
 	    1,
 	    1};
 	char path[64];
@@ -230,13 +228,13 @@ static int cmd_revoke(int argc, char **argv)
 	if (rc != BW_EXIT_OK)
 		return rc;
 	snprintf(path, sizeof(path), "/tokens/%" PRId64, id);
-	rc = bw_srv_request(prog, &s, "DELETE", path, NULL, 0, 0, &st, NULL);
+	rc = bw_admin_request(prog, &s, "DELETE", path, NULL, 0, 0, &st, NULL);
 	if (rc == BW_EXIT_OK)
 		printf("token %" PRId64 " revoked\n", id);
 	return rc;
 }
 
-int bw_cli_tokens(int argc, char **argv)
+int bw_cmd_tokens(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
 	    {"create", "create a registration token", cmd_create},

@@ -43,22 +43,31 @@ struct bw_cli_list {
 	size_t n;
 };
 
-/* One option: "--name", its argument name (NULL for a flag), help text. */
+/* Or'ed into an option's type: parsing fails when it is not given. */
+#define BW_CLI_REQUIRED 0x100u
+#define BW_CLI_TYPE(o) ((enum bw_cli_opt_type)((o)->type & 0xffu))
+
+/*
+ * One option: "--name", its type (enum bw_cli_opt_type, maybe with
+ * BW_CLI_REQUIRED), its argument name (NULL for a flag), help text and
+ * where its value lands. A table ends with BW_CLI_END, so it counts
+ * itself: an entry added anywhere is parsed and printed by --help.
+ */
 struct bw_cli_opt {
 	const char *name;
-	enum bw_cli_opt_type type;
+	unsigned type;
 	const char *arg;
 	const char *help;
 	void *dest;
 };
+#define BW_CLI_END {NULL, 0, NULL, NULL, NULL}
 
 /* A command's usage, description and options; the parser prints --help. */
 struct bw_cli_spec {
 	const char *prog;  /* "bulwark keys ca create" */
 	const char *usage; /* "DIR --factory NAME [options]" */
 	const char *desc;  /* paragraph(s) */
-	const struct bw_cli_opt *opts;
-	size_t nopts;
+	const struct bw_cli_opt *opts; /* ends with BW_CLI_END */
 	const char **pos;  /* positional arguments land here */
 	size_t npos_min, npos_max;
 };
@@ -66,7 +75,8 @@ struct bw_cli_spec {
 /*
  * Parse argv[1..] against spec. Returns BW_EXIT_OK with *done = 0 to go
  * on; with *done = 1 and BW_EXIT_OK after printing --help; BW_EXIT_USAGE
- * after printing the problem and a hint.
+ * after printing the problem and a hint (an unknown option, a value
+ * given twice, a BW_CLI_REQUIRED option missing).
  */
 int bw_cli_parse(const struct bw_cli_spec *spec, int argc, char **argv,
 		 int *done);

@@ -66,16 +66,16 @@ int bw_cli_dispatch(const char *prog, const char *what,
 static void print_help(const struct bw_cli_spec *s)
 {
 	printf("Usage: %s %s\n\n%s\n", s->prog, s->usage, s->desc);
-	if (s->nopts > 0)
+	if (s->opts[0].name != NULL)
 		printf("\nOptions:\n");
-	for (size_t i = 0; i < s->nopts; i++) {
-		const struct bw_cli_opt *o = &s->opts[i];
+	for (const struct bw_cli_opt *o = s->opts; o->name != NULL; o++) {
 		char left[64];
 
 		snprintf(left, sizeof(left), "%s%s%s%s", o->name,
 			 o->arg != NULL ? " " : "", o->arg != NULL ? o->arg : "",
-			 o->type == BW_CLI_LIST ? " ..." : "");
-		printf("  %-26s %s\n", left, o->help);
+			 BW_CLI_TYPE(o) == BW_CLI_LIST ? " ..." : "");
+		printf("  %-26s %s%s\n", left, o->help,
+		       (o->type & BW_CLI_REQUIRED) != 0 ? " (required)" : "");
 	}
 	printf("  %-26s %s\n", "-h, --help", "show this help");
 	printf("\n%s\n", bw_cli_exit_help);
@@ -84,17 +84,16 @@ static void print_help(const struct bw_cli_spec *s)
 static const struct bw_cli_opt *find_opt(const struct bw_cli_spec *s,
 					 const char *name, size_t len)
 {
-	for (size_t i = 0; i < s->nopts; i++)
-		if (strlen(s->opts[i].name) == len &&
-		    strncmp(s->opts[i].name, name, len) == 0)
-			return &s->opts[i];
+	for (const struct bw_cli_opt *o = s->opts; o->name != NULL; o++)
+		if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+			return o;
 	return NULL;
 }
 
 static int take_value(const struct bw_cli_spec *s, const struct bw_cli_opt *o,
 		      const char *val)
 {
-	if (o->type == BW_CLI_STR) {
+	if (BW_CLI_TYPE(o) == BW_CLI_STR) {
 		const char **d = o->dest;
 
 		if (*d != NULL)
@@ -107,6 +106,26 @@ static int take_value(const struct bw_cli_spec *s, const struct bw_cli_opt *o,
 			return bw_cli_usage(s->prog, "%s given more than %d times",
 					    o->name, BW_CLI_LIST_MAX);
 		l->v[l->n++] = val;
+	}
+	return BW_EXIT_OK;
+}
+
+/* Every BW_CLI_REQUIRED option was given. */
+static int check_required(const struct bw_cli_spec *s)
+{
+	for (const struct bw_cli_opt *o = s->opts; o->name != NULL; o++) {
+		int given;
+
+		if ((o->type & BW_CLI_REQUIRED) == 0)
+			continue;
+		if (BW_CLI_TYPE(o) == BW_CLI_STR)
+			given = *(const char **)o->dest != NULL;
+		else if (BW_CLI_TYPE(o) == BW_CLI_LIST)
+			given = ((const struct bw_cli_list *)o->dest)->n > 0;
+		else
+			given = *(const int *)o->dest != 0;
+		if (!given)
+			return bw_cli_usage(s->prog, "%s is required", o->name);
 	}
 	return BW_EXIT_OK;
 }
@@ -143,7 +162,7 @@ int bw_cli_parse(const struct bw_cli_spec *s, int argc, char **argv, int *done)
 		o = find_opt(s, a, eq != NULL ? (size_t)(eq - a) : strlen(a));
 		if (o == NULL)
 			return bw_cli_usage(s->prog, "unknown option '%.64s'", a);
-		if (o->type == BW_CLI_FLAG) {
+		if (BW_CLI_TYPE(o) == BW_CLI_FLAG) {
 			if (eq != NULL)
 				return bw_cli_usage(s->prog,
 						    "%s takes no value", o->name);
@@ -159,5 +178,5 @@ int bw_cli_parse(const struct bw_cli_spec *s, int argc, char **argv, int *done)
 	}
 	if (npos < s->npos_min)
 		return bw_cli_usage(s->prog, "missing %s", s->usage);
-	return BW_EXIT_OK;
+	return check_required(s);
 }

@@ -19,8 +19,10 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "agent.h"
 #include "bulwark/buf.h"
-#include "device.h"
+#include "crash.h"
+#include "events.h"
 
 /* ---- fixtures -------------------------------------------------------------- */
 
