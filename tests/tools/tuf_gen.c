@@ -1001,15 +1001,20 @@ static void sc_rollback_timestamp(const char *name)
 	struct st s2;
 
 	st_open(&s2, name, "state2", 1);
-	versioned_state(&s2, 0, 1, 1, 1);
+	/* Only the timestamp goes back: the v1 timestamp lists the trusted
+	 * snapshot v2, so no other check (5.4.3.2's snapshot version, 5.5.5)
+	 * has anything to refuse; the timestamp version check alone does. */
+	versioned_state(&s2, 0, 1, 2, 2);
 	e2 = ex_step("state2", "fail",
 		     "timestamp rollback: trusted v2, "
-		     "served v1 (validly signed) (TUF 5.4.3.1)",
+		     "served v1 (validly signed, listing the trusted snapshot "
+		     "v2) (TUF 5.4.3.1)",
 		     1, 2, 2, 2);
 	ex_dl(e2, "hello.txt", "fail", NULL);
 	ex_write_seq(name,
 		     "state1: timestamp/snapshot/targets v2; state2: the "
-		     "repository rolled back to v1",
+		     "same repository with an older timestamp v1 that lists "
+		     "snapshot v2",
 		     e1, e2);
 }
 
@@ -1355,6 +1360,33 @@ static void sc_snapshot_wrong_type(const char *name)
 		 "1.snapshot.json is validly signed by the snapshot key "
 		 "and listed correctly by timestamp, but its _type is "
 		 "\"timestamp\"",
+		 e);
+}
+
+/* TUF 4.2: a key id is listed once in signatures, threshold met or not. */
+static void sc_snapshot_duplicate_keyid(const char *name)
+{
+	struct st s;
+	json_t *t, *m, *env, *sm, *e;
+
+	st_open(&s, name, NULL, 1);
+	t = std_start(&s);
+	m = nonnull(json_object());
+	json_object_set_new(m, "targets.json",
+			    publish(&s, "targets", t, KEYS("targets"), NULL));
+	env = sign(mk_snapshot(1, VALID, m), KEYS("snapshot"));
+	dup_signature(env, kid("snapshot"));
+	sm = publish_env(&s, "snapshot", env, NULL);
+	publish0(&s, "timestamp", mk_timestamp(1, VALID, sm),
+		 KEYS("timestamp"));
+	e = ex_step(NULL, "fail",
+		    "the snapshot key id appears twice in signatures "
+		    "(the threshold of 1 is met without the duplicate)",
+		    1, 1, 0, 0);
+	ex_dl(e, "hello.txt", "fail", NULL);
+	ex_write(name,
+		 "snapshot.json carries its one valid signature twice under "
+		 "the same key id",
 		 e);
 }
 
@@ -2196,6 +2228,7 @@ static const struct scenario scenarios[] = {
     {"targets-one-key-two-keyids", sc_targets_one_key_two_ids},
     {"timestamp-signed-by-targets-key", sc_timestamp_wrong_key},
     {"snapshot-wrong-type", sc_snapshot_wrong_type},
+    {"snapshot-duplicate-keyid", sc_snapshot_duplicate_keyid},
     {"delegations", sc_delegations},
     {"delegation-cycle", sc_delegation_cycle},
     {"delegation-chain", sc_delegation_chain},

@@ -20,8 +20,8 @@ struct pending {
 	const struct bw_tuf_role_keys *keys;
 };
 
-static const struct bw_tuf_md *loaded_role(struct bw_tuf_updater *u,
-					   const char *name)
+static struct bw_tuf_md *loaded_role(struct bw_tuf_updater *u,
+				     const char *name)
 {
 	if (strcmp(name, "targets") == 0)
 		return u->targets;
@@ -39,9 +39,17 @@ static int load_delegated(struct bw_tuf_updater *u, const struct pending *p,
 	char *name;
 	int rc;
 
-	*out = loaded_role(u, p->name);
-	if (*out != NULL)
-		return 0;
+	md = loaded_role(u, p->name);
+	if (md != NULL) {
+		/* TUF 5.7.2: a role reached through two delegators (a
+		 * diamond) is trusted on this path only if this path's
+		 * delegator's keys sign it. Having verified it for another
+		 * delegator earlier says nothing about this one. */
+		rc = bw_tuf__verify_sigs(md, &p->delegator->deleg->keyring,
+					 p->keys, p->name, err);
+		*out = rc == 0 ? md : NULL;
+		return rc;
+	}
 	rc = bw_tuf__load_targets_role(u, p->name, &p->delegator->deleg->keyring,
 				       p->keys, &md, err);
 	if (rc != 0)

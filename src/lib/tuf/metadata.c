@@ -599,6 +599,46 @@ static int check_spec_version(const char *v, struct bw_err *err)
 	return 0;
 }
 
+static int cmp_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * TUF 4.2: a keyid MUST be unique in "signatures". Metadata listing one
+ * twice is refused as a whole, even when the threshold would be met
+ * without the duplicate. Sorted, so a hostile file with many entries costs
+ * n log n, not n squared.
+ */
+static int check_unique_keyids(const json_t *sigs, const char *what,
+			       struct bw_err *err)
+{
+	size_t n = json_array_size(sigs), k = 0;
+	const char **ids;
+	int rc = 0;
+
+	if (n < 2)
+		return 0;
+	ids = calloc(n, sizeof(*ids));
+	if (ids == NULL)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const char *kid = json_string_value(
+			json_object_get(json_array_get(sigs, i), "keyid"));
+
+		if (kid != NULL)
+			ids[k++] = kid;
+	}
+	qsort(ids, k, sizeof(*ids), cmp_str_ptr);
+	for (size_t i = 1; i < k && rc == 0; i++)
+		if (strcmp(ids[i - 1], ids[i]) == 0)
+			rc = bw_err_set(err, BW_EFORMAT,
+					"%s: key id %.64s appears twice in "
+					"signatures", what, ids[i]);
+	free((void *)ids);
+	return rc;
+}
+
 static int parse_common(struct bw_tuf_md *md, struct bw_err *err)
 {
 	const char *what = bw_tuf__role_name(md->type);
@@ -613,6 +653,9 @@ static int parse_common(struct bw_tuf_md *md, struct bw_err *err)
 		return bw_err_set(err, BW_EFORMAT,
 				  "%s: needs \"signed\" and \"signatures\"",
 				  what);
+	rc = check_unique_keyids(md->signatures, what, err);
+	if (rc != 0)
+		return rc;
 	rc = get_str(md->signed_obj, "_type", &type, what, err);
 	if (rc != 0)
 		return rc;

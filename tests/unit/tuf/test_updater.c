@@ -308,6 +308,47 @@ static void test_updater_targets__threshold(void **state)
 	repo_dispose(&r);
 }
 
+/*
+ * TUF 4.2: a key id appears at most once in "signatures". A snapshot whose
+ * one valid signature is listed twice meets its threshold of 1 either way,
+ * and must still be refused.
+ */
+static void test_updater_signatures__duplicate_keyid(void **state)
+{
+	struct repo r;
+	struct bw_err err;
+	json_t *sn, *env = NULL, *sigs;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	char *dir;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	sn = repo_snapshot_signed(&r, 1, 1, REPO_EXPIRES);
+	assert_int_equal(bw_tuf_envelope_sign(sn, &r.snapshot, 1, &env, NULL),
+			 0);
+	json_decref(sn);
+	sigs = json_object_get(env, "signatures");
+	json_array_append_new(sigs, json_deep_copy(json_array_get(sigs, 0)));
+	assert_int_equal(bw_json_canonical_alloc(env, &bytes, &len, NULL), 0);
+	repo_put(&r, "metadata/snapshot.json", bytes, len);
+	free(bytes);
+	json_decref(env);
+	dir = repo_client_dir(&r);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), BW_EFORMAT);
+	assert_non_null(strstr(err.msg, "appears twice"));
+	assert_int_equal(cached_version(dir, "snapshot.json"), 0);
+	/* The same snapshot with the signature once is accepted. */
+	repo_put_signed(&r, "metadata/snapshot.json",
+			repo_snapshot_signed(&r, 1, 1, REPO_EXPIRES), &r.snapshot,
+			1);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), 0);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
 /* Root chain: version must be exactly N+1, signed by old and new keys. */
 static void test_updater_root__chain(void **state)
 {
@@ -537,6 +578,94 @@ static void test_updater_delegation__terminating(void **state)
 	}
 }
 
+/* {"keys":{k},"roles":[{name,keyids:[k],threshold 1,paths:[path]}]} */
+static json_t *deleg_one(struct bw_signer *key, const char *name,
+			 const char *path)
+{
+	json_t *keys = json_object(), *role = repo_role(&key, 1, 1);
+
+	json_object_set_new(keys, bw_signer_key(key)->keyid, repo_key_json(key));
+	json_object_set_new(role, "name", json_string(name));
+	json_object_set_new(role, "terminating", json_false());
+	json_object_set_new(role, "paths", json_pack("[s]", path));
+	return json_pack("{s:o,s:[o]}", "keys", keys, "roles", role);
+}
+
+/*
+ * A diamond: targets delegates to a and b, both delegate to r, a with key
+ * ka for "r/a-*", b with key kb for "r/b-*". r is signed by ka only
+ * (signer_is_b 0) or by kb only (1). One updater looks up first the path
+ * r's signer is trusted for, then the other one: the second must fail,
+ * though r was verified (for the other delegator) by the first lookup.
+ */
+static void diamond(int signer_is_b)
+{
+	const char *names[] = {"a", "b", "r"};
+	const char *good = signer_is_b ? "r/b-1.txt" : "r/a-1.txt";
+	const char *bad = signer_is_b ? "r/a-1.txt" : "r/b-1.txt";
+	struct bw_signer *ka = NULL, *kb = NULL;
+	const struct bw_tuf_target *t = NULL;
+	struct client c = {0};
+	struct bw_err err;
+	uint8_t seed[32];
+	struct repo r;
+	json_t *top, *a, *b, *rr;
+	char *dir;
+
+	repo_init(&r);
+	repo_build_basic(&r);
+	memset(seed, 0x61, sizeof(seed));
+	assert_int_equal(bw_signer_keyfile_from_ed25519_seed(seed, &ka, NULL), 0);
+	memset(seed, 0x62, sizeof(seed));
+	assert_int_equal(bw_signer_keyfile_from_ed25519_seed(seed, &kb, NULL), 0);
+	top = repo_targets_signed(1, REPO_EXPIRES);
+	add_delegations(&r, top,
+			json_pack("[o,o]", deleg_role(&r, "a", "r/*", 0),
+				  deleg_role(&r, "b", "r/*", 0)));
+	repo_put_signed(&r, "metadata/targets.json", top, &r.targets, 1);
+	a = repo_targets_signed(1, REPO_EXPIRES);
+	json_object_set_new(a, "delegations", deleg_one(ka, "r", "r/a-*"));
+	repo_put_signed(&r, "metadata/a.json", a, &r.deleg, 1);
+	b = repo_targets_signed(1, REPO_EXPIRES);
+	json_object_set_new(b, "delegations", deleg_one(kb, "r", "r/b-*"));
+	repo_put_signed(&r, "metadata/b.json", b, &r.deleg, 1);
+	rr = repo_targets_signed(1, REPO_EXPIRES);
+	repo_add_target(&r, rr, "r/a-1.txt", "in r, a's path\n");
+	repo_add_target(&r, rr, "r/b-1.txt", "in r, b's path\n");
+	repo_put_signed(&r, "metadata/r.json", rr, signer_is_b ? &kb : &ka, 1);
+	publish_snapshot(&r, names, 3);
+
+	dir = repo_client_dir(&r);
+	assert_int_equal(client_open(&c, &r, dir, &err), 0);
+	assert_int_equal(bw_tuf_updater_get_target(c.u, good, &t, &err), 0);
+	assert_int_equal(bw_tuf_updater_get_target(c.u, bad, &t, &err), BW_ESIG);
+	assert_non_null(strstr(err.msg, "0/1"));
+	bw_tuf_updater_free(c.u);
+	/* A fresh updater (r now in the metadata cache) agrees. */
+	c.u = NULL;
+	assert_int_equal(client_open(&c, &r, dir, &err), 0);
+	assert_int_equal(bw_tuf_updater_get_target(c.u, bad, &t, &err), BW_ESIG);
+	assert_int_equal(bw_tuf_updater_get_target(c.u, good, &t, &err), 0);
+	bw_tuf_updater_free(c.u);
+	repo_rmrf(dir);
+	free(dir);
+	bw_signer_free(ka);
+	bw_signer_free(kb);
+	repo_dispose(&r);
+}
+
+static void test_updater_delegation__diamond_a_then_b(void **state)
+{
+	(void)state;
+	diamond(0);
+}
+
+static void test_updater_delegation__diamond_b_then_a(void **state)
+{
+	(void)state;
+	diamond(1);
+}
+
 /* A delegated role must be listed in snapshot. */
 static void test_updater_delegation__not_in_snapshot(void **state)
 {
@@ -692,11 +821,14 @@ int main(void)
 		cmocka_unit_test(test_updater_snapshot__mix_and_match),
 		cmocka_unit_test(test_updater_snapshot__targets_rollback),
 		cmocka_unit_test(test_updater_targets__threshold),
+		cmocka_unit_test(test_updater_signatures__duplicate_keyid),
 		cmocka_unit_test(test_updater_root__chain),
 		cmocka_unit_test(test_updater_targets__verified_record),
 		cmocka_unit_test(test_updater_delegation__cycle_and_bound),
 		cmocka_unit_test(test_updater_delegation__terminating),
 		cmocka_unit_test(test_updater_delegation__not_in_snapshot),
+		cmocka_unit_test(test_updater_delegation__diamond_a_then_b),
+		cmocka_unit_test(test_updater_delegation__diamond_b_then_a),
 		cmocka_unit_test(test_updater_download__tampered),
 		cmocka_unit_test(test_updater_download__resume_without_range),
 		cmocka_unit_test(test_updater_paths__safety_and_quoting),
