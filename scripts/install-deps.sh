@@ -21,6 +21,10 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	python3 python3-cryptography
 	faketime
+	libubootenv-dev libubootenv-tool u-boot-tools grub-common
+	device-tree-compiler libfdt-dev
+	ovmf qemu-system-x86 qemu-system-arm u-boot-qemu
+	efitools sbsigntool mtools dosfstools
 )
 
 if [[ ${1:-} == --bench ]]; then

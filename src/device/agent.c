@@ -20,6 +20,7 @@
 #include "agent.h"
 #include "bulwark/buf.h"
 #include "bulwark/pkcs11.h"
+#include "bootenv.h"
 
 #define DEFAULT_KEY_LABEL "bulwark-device"
 
@@ -125,6 +126,11 @@ int bw_dev_open(const char *config_path, int flags, struct bw_dev **out,
 		rc = bw_dev_state_load(d->db, &d->st, err);
 	if (rc == 0 && d->lock_fd >= 0)
 		rc = recover(d, err);
+	if (rc == 0) {
+		d->boot = bw_dev_boot_ops_find(d->cfg.bootloader);
+		/* What the bootloader did since the last run. */
+		rc = d->boot->sync(d, d->lock_fd >= 0, err);
+	}
 	if (rc == 0 && d->lock_fd >= 0)
 		sweep_downloads(d);
 	free(dbp);

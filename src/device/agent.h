@@ -16,8 +16,11 @@
 #include "exit.h"
 #include "state.h"
 
+struct bw_dev_boot_ops;
+
 struct bw_dev {
 	struct bw_dev_config cfg;
+	const struct bw_dev_boot_ops *boot; /* [boot] bootloader (bootenv.h) */
 	sqlite3 *db;
 	struct bw_dev_state st;
 	char *mdir, *ddir;     /* state_dir/metadata, state_dir/downloads */

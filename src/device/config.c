@@ -13,6 +13,7 @@
 
 #include "bulwark/buf.h"
 #include "config.h"
+#include "bootenv.h"
 
 #define CONFIG_MAX (64u * 1024u)
 #define VALUE_MAX 4096
@@ -58,6 +59,10 @@ static const struct key keys[] = {
 	N("update", "low_speed_time", low_speed_time_s, 1, 3600),
 	{"update", "rollback_protection", BOOL,
 	 offsetof(struct bw_dev_config, rollback_protection), 0, 1},
+	S("boot", "bootloader", bootloader),
+	S("boot", "fw_env_config", fw_env_config),
+	S("boot", "grubenv", grubenv),
+	S("boot", "cmdline", cmdline),
 };
 
 struct parse_ctx {
@@ -199,6 +204,10 @@ static int finish(struct bw_dev_config *c, struct bw_err *err)
 	    strcmp(c->slot[0], c->slot[1]) == 0)
 		return bw_err_set(err, BW_EINVAL, "[update] slot_a and slot_b "
 				  "are the same: A/B needs two slots");
+	if (bw_dev_boot_ops_find(c->bootloader) == NULL)
+		return bw_err_set(err, BW_EINVAL, "[boot] bootloader: \"%.32s\" "
+				  "is not simulated, uboot or grub",
+				  c->bootloader);
 	if (c->key_file != NULL && c->token_label != NULL)
 		return bw_err_set(err, BW_EINVAL,
 				  "[tls] key_file and [pkcs11] token_label "

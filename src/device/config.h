@@ -27,6 +27,10 @@ struct bw_dev_config {
 	long event_batch;     /* default 50 */
 	long low_speed_time_s; /* default 30 */
 	int rollback_protection; /* default 1 */
+	char *bootloader;     /* [boot] bootloader: simulated, uboot, grub */
+	char *fw_env_config;  /* [boot] fw_env_config (uboot) */
+	char *grubenv;        /* [boot] grubenv (grub) */
+	char *cmdline;        /* [boot] cmdline, default /proc/cmdline */
 };
 
 void bw_dev_config_init(struct bw_dev_config *c);

@@ -31,6 +31,7 @@
 #include "events.h"
 #include "lifecycle.h"
 #include "update.h"
+#include "bootenv.h"
 
 #define CHUNK (1u << 20)
 
@@ -245,6 +246,10 @@ int bw_dev_install(struct bw_dev *d)
 	if ((rc = bw_dev_save(d, &ev, 1, &err)) != 0)
 		return fail("%s", err.msg);
 	unlink(d->st.dl_path);
+	/* Verified and recorded: only now may the bootloader try it. */
+	if (d->boot->arm(d, slot, &err) != 0)
+		return fail("%s (the next start of bulwark-device tries again)",
+			    err.msg);
 	printf("installed %s (version %s) into slot %c, verified; reboot "
 	       "needed\n", d->st.slot[slot].name, d->st.slot[slot].version,
 	       'A' + slot);
@@ -259,6 +264,10 @@ int bw_dev_boot(struct bw_dev *d)
 	struct bw_err err = {0};
 	int p = d->st.pending, a = d->st.active;
 
+	if (d->boot->env != NULL)
+		return fail("the bootloader (%s) boots this device: `boot` only "
+			    "plays it with [boot] bootloader = simulated",
+			    d->boot->name);
 	if (p >= 0 && d->st.slot_state[p] == BW_DEV_SLOT_PENDING &&
 	    d->st.attempts_left > 0) {
 		d->st.attempts_left--;
@@ -291,6 +300,10 @@ static int confirm(struct bw_dev *d, int p)
 				  &d->st.slot[p]};
 	struct bw_err err = {0};
 
+	/* The bootloader first: a cut after it boots p again, and the next
+	 * run confirms it in the database. */
+	if (d->boot->confirm(d, p, &err) != 0)
+		return fail("%s", err.msg);
 	d->st.slot_state[p] = BW_DEV_SLOT_GOOD;
 	d->st.active = p;
 	d->st.pending = -1;
@@ -323,6 +336,9 @@ static int abandon(struct bw_dev *d, int p, const char *why)
 		d->st.attempts_left = 0;
 	}
 	if (bw_dev_save(d, evs, 2, &err) != 0)
+		return fail("%s", err.msg);
+	/* A cut before this is repaired at the next start (sync). */
+	if (d->boot->settle(d, &err) != 0)
 		return fail("%s", err.msg);
 	printf("rolled back from %s (version %s): %s\n", t.name, t.version, why);
 	bw_dev_send_events(d);

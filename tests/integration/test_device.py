@@ -378,11 +378,19 @@ class DeviceTest(unittest.TestCase):
     def update_to_v2(self):
         self.assertExit(self.dev.run("pull"), OK)
         self.assertExit(self.dev.run("install"), REBOOT)
-        self.assertExit(self.dev.run("boot"), OK)
+        self.assertExit(self.boot(), OK)
         self.assertExit(self.dev.run("run"), OK)
 
     def event_types(self):
         return [e["eventType"]["id"] for e in self.srv.httpd.events]
+
+    def boot(self):
+        """Power the device on: the bootloader picks a slot (here the
+        simulated one; test_device_bootloaders.py drives real envs)."""
+        return self.dev.run("boot")
+
+    def step(self, name, env=None):
+        return self.boot() if name == "boot" else self.dev.run(name, env=env)
 
 
 class Lifecycle(DeviceTest):
@@ -784,7 +792,7 @@ class PowerLoss(DeviceTest):
         """Complete the update from from_step; every boot is checked."""
         i = self.STEPS.index(from_step)
         for step in self.STEPS[i:]:
-            p = self.dev.run(step)
+            p = self.step(step)
             if step == "boot":
                 self.check_boot_is_verified(p)
             # The killed step may have finished its change already.
@@ -807,23 +815,23 @@ class PowerLoss(DeviceTest):
             n = 1
             while True:
                 self.restore(base)
-                p = self.dev.run(step, env={
+                p = self.step(step, env={
                     "BW_DEVICE_CRASH_AFTER_WRITES": str(n)})
                 if p.returncode != -signal.SIGKILL:
                     break  # fewer than n writes: the step completed
                 kills += 1
                 self.assertIn("crash hook", p.stderr)
                 # Power back: a boot right away must pick a verified slot.
-                b = self.dev.run("boot")
+                b = self.boot()
                 self.assertExit(b, OK)
                 self.check_boot_is_verified(b)
                 self.restore(base)
-                self.dev.run(step, env={
+                self.step(step, env={
                     "BW_DEVICE_CRASH_AFTER_WRITES": str(n)})
                 self.finish(step)
                 n += 1
             self.restore(base)
-            self.assertIn(self.dev.run(step).returncode, (OK, REBOOT))
+            self.assertIn(self.step(step).returncode, (OK, REBOOT))
         sys.stderr.write("power loss: %d kills survived\n" % kills)
         self.assertGreaterEqual(kills, 6)
 
@@ -832,7 +840,7 @@ class PowerLoss(DeviceTest):
         self.assertExit(self.dev.run("pull"), OK)
         self.assertExit(self.dev.run("install"), REBOOT)
         for _ in range(4):  # three failed trials, then the fallback
-            self.assertExit(self.dev.run("boot"), OK)
+            self.assertExit(self.boot(), OK)
         base = self.snapshot("fallback")
         n = 1
         while True:
@@ -842,7 +850,7 @@ class PowerLoss(DeviceTest):
             if p.returncode != -signal.SIGKILL:
                 self.assertExit(p, ROLLED_BACK)
                 break
-            b = self.dev.run("boot")
+            b = self.boot()
             self.assertIn("slot A", b.stdout)  # never the failed slot
             self.check_boot_is_verified(b)
             self.assertIn(self.dev.run("run").returncode,

@@ -23,6 +23,7 @@
 #include "bulwark/buf.h"
 #include "crash.h"
 #include "events.h"
+#include "bootenv.h"
 
 /* ---- fixtures -------------------------------------------------------------- */
 
@@ -432,6 +433,103 @@ static void test_device_crash__hook_kills_at_nth_write(void **state)
 		bw_dev_durable("inert");
 }
 
+/* ---- bootloader environments ------------------------------------------------ */
+
+static void test_device_grubenv__round_trip_and_damage(void **state)
+{
+	uint8_t block[BW_GRUBENV_SIZE], bad[BW_GRUBENV_SIZE];
+	struct bw_grubenv env = {0}, got;
+	struct bw_err err = {0};
+
+	(void)state;
+	assert_int_equal(bw_grubenv_set(&env, "bulwark_slot", "b"), 0);
+	assert_int_equal(bw_grubenv_set(&env, "note", "a\\b\nc"), 0);
+	assert_int_equal(bw_grubenv_set(&env, "bulwark_slot", "a"), 0);
+	assert_int_equal(bw_grubenv_set(&env, "bad=name", "x"), BW_EINVAL);
+	assert_int_equal(bw_grubenv_serialize(&env, block, &err), 0);
+	assert_memory_equal(block, "# GRUB Environment Block\nbulwark_slot=a\n"
+			    "note=a\\\\b\\\nc\n#", 50);
+	assert_int_equal(block[BW_GRUBENV_SIZE - 1], '#');
+	assert_int_equal(bw_grubenv_parse(block, sizeof(block), &got, &err), 0);
+	assert_int_equal(got.n, 2);
+	assert_string_equal(bw_grubenv_get(&got, "note"), "a\\b\nc");
+	bw_grubenv_unset(&got, "bulwark_slot");
+	assert_null(bw_grubenv_get(&got, "bulwark_slot"));
+	bw_grubenv_dispose(&got);
+	/* Truncated or grown blocks and a damaged signature are refused. */
+	for (size_t n = 0; n < sizeof(block); n += 97)
+		assert_int_equal(bw_grubenv_parse(block, n, &got, &err),
+				 BW_EFORMAT);
+	memcpy(bad, block, sizeof(bad));
+	bad[2] ^= 0x01;
+	assert_int_equal(bw_grubenv_parse(bad, sizeof(bad), &got, &err),
+			 BW_EFORMAT);
+	/* A variable without its end of line (padding overwritten). */
+	memcpy(bad, block, sizeof(bad));
+	memset(bad + 45, 'x', sizeof(bad) - 45);
+	assert_int_equal(bw_grubenv_parse(bad, sizeof(bad), &got, &err),
+			 BW_EFORMAT);
+	/* Too many bytes for one block. */
+	for (int i = 0; i < 40; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "v%d", i);
+		assert_int_equal(bw_grubenv_set(&env, name,
+			"0123456789012345678901234567890"), 0);
+	}
+	assert_int_equal(bw_grubenv_serialize(&env, block, &err), BW_ETOOBIG);
+	bw_grubenv_dispose(&env);
+}
+
+static void test_device_bootenv__cmdline_slot(void **state)
+{
+	static const struct {
+		const char *cmdline;
+		int slot;
+	} cases[] = {
+		{"root=/dev/sda2 bulwark.slot=a quiet\n", 0},
+		{"bulwark.slot=b", 1},
+		{"bulwark.slot=a bulwark.slot=b", 1}, /* the last one wins */
+		{"bulwark.slot=c", -1},
+		{"bulwark.slot=", -1},
+		{"bulwark.slot=ab", -1},
+		{"xbulwark.slot=a", -1},
+		{"", -1},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(bw_dev_cmdline_slot(cases[i].cmdline,
+						     strlen(cases[i].cmdline)),
+				 cases[i].slot);
+}
+
+static void test_device_bootenv__vars_text(void **state)
+{
+	struct bw_dev_bootvars v;
+	char out[24];
+
+	(void)state;
+	bw_dev_bootvars_clear(&v);
+	bw_dev_bootvar_parse(&v, 0, "b");
+	bw_dev_bootvar_parse(&v, 2, "z");       /* not a slot: unset */
+	bw_dev_bootvar_parse(&v, 3, "1");
+	bw_dev_bootvar_parse(&v, 4, "-3");      /* out of range: 0 */
+	bw_dev_bootvar_parse(&v, 5, "3x");      /* trailing bytes: 0 */
+	assert_int_equal(v.slot, 1);
+	assert_int_equal(v.trial, -1);
+	assert_int_equal(v.upgrade_available, 1);
+	assert_int_equal(v.bootcount, 0);
+	assert_int_equal(v.bootlimit, 0);
+	bw_dev_bootvar_format(&v, 0, out);
+	assert_string_equal(out, "b");
+	bw_dev_bootvar_format(&v, 2, out);
+	assert_string_equal(out, "");
+	assert_non_null(bw_dev_boot_ops_find("uboot"));
+	assert_non_null(bw_dev_boot_ops_find(NULL));
+	assert_null(bw_dev_boot_ops_find("lilo"));
+}
+
 #define FX(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -445,6 +543,9 @@ int main(void)
 		FX(test_device_state__failed_and_listing),
 		FX(test_device_events__bounded_and_wire_format),
 		cmocka_unit_test(test_device_config__parse),
+		cmocka_unit_test(test_device_grubenv__round_trip_and_damage),
+		cmocka_unit_test(test_device_bootenv__cmdline_slot),
+		cmocka_unit_test(test_device_bootenv__vars_text),
 		cmocka_unit_test(test_device_match__versions),
 		cmocka_unit_test(test_device_match__custom),
 		FX(test_device_recover__torn_install),
