@@ -149,6 +149,35 @@ int bw_pkcs11_keygen(const struct bw_pkcs11_opts *opts, enum bw_key_type type,
 		     const char *label, const uint8_t *id, size_t id_len,
 		     struct bw_err *err);
 
+/* A key to make in a token with bw_pkcs11_key_create. Strings borrowed. */
+struct bw_pkcs11_newkey {
+	const char *module_path; /* NULL: BW_PKCS11_DEFAULT_MODULE */
+	const char *token_label; /* required */
+	const char *pin;         /* required */
+	const char *label;       /* CKA_LABEL, required */
+	int label_add_id;        /* label becomes "<label>-<CKA_ID as hex>" */
+	const uint8_t *id;       /* CKA_ID; NULL: 8 random bytes */
+	size_t id_len;
+	int uri_module;          /* the URI names the module (module-path=)
+				    when its path needs no percent-escape */
+};
+
+/*
+ * The one way bulwark makes a key in a token: an ECDSA P-256 key pair
+ * generated inside it (bw_pkcs11_keygen: never extractable; BW_EEXIST
+ * when the label or id is taken), a signer opened on it, and its name
+ * "pkcs11:token=..;object=..;id=..;type=private[?module-path=..]".
+ * signer and uri may each be NULL (not wanted). Fails closed: when any
+ * step after the generation fails, the new objects are deleted again, so
+ * the token is as it was, and *signer / *uri are NULL. On success the
+ * caller frees *signer (bw_signer_free) and *uri (free); to undo the key
+ * after a later failure of its own, bw_pkcs11_delete_key with
+ * {module_path, uri, pin}.
+ */
+int bw_pkcs11_key_create(const struct bw_pkcs11_newkey *k,
+			 struct bw_signer **signer, char **uri,
+			 struct bw_err *err);
+
 /*
  * Store an X.509 certificate on the token opts names (token_label and PIN;
  * object and id in opts are ignored) as a public CKO_CERTIFICATE with the

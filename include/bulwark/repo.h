@@ -110,7 +110,8 @@ int bw_repo_keys_load(struct bw_repo_keys *k, const char *spec,
 /*
  * Generate an offline key (ECDSA P-256, non-extractable) in a PKCS#11
  * token (module NULL: SoftHSM2), labelled "bulwark-tuf-<role>-<id>" with a
- * random CKA_ID. *out is a signer on it, *uri (malloc'd) its pkcs11: URI.
+ * random CKA_ID (bw_pkcs11_key_create: on failure the token is as it
+ * was). *out is a signer on it, *uri (malloc'd) its pkcs11: URI.
  */
 int bw_repo_hsm_keygen(const char *module, const char *token, const char *pin,
 		       const char *role, struct bw_signer **out, char **uri,

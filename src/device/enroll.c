@@ -155,6 +155,7 @@ static const uint8_t key_id[] = {0xb1, 0x0d};
 
 static int make_token_key(struct enroll *e)
 {
+	struct bw_pkcs11_newkey k = {0};
 	struct bw_err err = {0};
 	int rc;
 
@@ -167,17 +168,19 @@ static int make_token_key(struct enroll *e)
 	e->p11.pin = e->pin;
 	if (e->o->force) /* replacing an identity: the old key goes */
 		bw_pkcs11_delete_key(&e->p11, NULL, NULL);
-	rc = bw_pkcs11_keygen(&e->p11, BW_KEY_ECDSA_P256, e->key_label, key_id,
-			      sizeof(key_id), &err);
+	k.module_path = e->o->pkcs11_module;
+	k.token_label = e->o->token_label;
+	k.pin = e->pin;
+	k.label = e->key_label;
+	k.id = key_id;
+	k.id_len = sizeof(key_id);
+	rc = bw_pkcs11_key_create(&k, &e->signer, NULL, &err);
 	if (rc != 0)
 		return say(rc == BW_EEXIST ? BW_DEV_EXIT_ALREADY_REGISTERED
 					   : BW_DEV_EXIT_FAIL,
 			   "key generation in the token: %s%s", err.msg,
 			   rc == BW_EEXIST ? " (use --force to replace it)" : "");
 	e->key_created = 1;
-	rc = bw_pkcs11_signer_open(&e->p11, &e->signer, &err);
-	if (rc != 0)
-		return say(BW_DEV_EXIT_FAIL, "%s", err.msg);
 	e->pkey = e->signer->pkey;
 	return 0;
 }

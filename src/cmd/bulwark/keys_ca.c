@@ -131,73 +131,32 @@ static int parse_reason(const char *prog, const char *s, int device,
 /* ---- create ----------------------------------------------------------- */
 
 /* Module path safe to put unescaped into a URI query. */
-static int path_uri_safe(const char *p)
-{
-	for (; *p != '\0'; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || strchr("/._-+", *p) != NULL))
-			return 0;
-	return 1;
-}
-
-/* Make the factory key in the token; *uri receives its URI. */
+/* Make the factory key in the token; *uri receives its URI, *pin the PIN
+ * (both for undoing the key when the directory cannot be created). */
 static int hsm_create_key(const char *prog, const struct hsm_args *h,
-			  struct bw_signer **signer, char **uri,
-			  struct bw_pkcs11_opts *o, char id_hex[17], char **pin)
+			  struct bw_signer **signer, char **uri, char **pin)
 {
 	struct bw_err err = {0};
-	uint8_t id[8];
-	char *base = NULL;
-	const char *module = h->module != NULL ? h->module
-					       : BW_PKCS11_DEFAULT_MODULE;
+	struct bw_pkcs11_newkey k = {0};
 	int rc;
 
 	if (h->token == NULL || h->pin_file == NULL)
 		return bw_cli_usage(prog, "an HSM factory CA needs --hsm-token "
 				    "and --hsm-pin-file");
-	if (RAND_bytes(id, sizeof(id)) != 1)
-		return bw_cli_fail(prog, "RAND_bytes failed");
-	bw_hex_encode(id, sizeof(id), id_hex);
 	rc = bw_pkcs11_pin_from_file(h->pin_file, pin, &err);
 	if (rc != 0)
 		return bw_cli_fail(prog, "%s", err.msg);
-	o->module_path = module;
-	o->token_label = h->token;
-	o->pin = *pin;
-	o->object_label = h->label != NULL ? h->label : KEY_LABEL_DEFAULT;
-	o->id_hex = id_hex;
-	rc = bw_pkcs11_keygen(o, BW_KEY_ECDSA_P256, o->object_label, id,
-			      sizeof(id), &err);
+	k.module_path = h->module;
+	k.token_label = h->token;
+	k.pin = *pin;
+	k.label = h->label != NULL ? h->label : KEY_LABEL_DEFAULT;
+	k.uri_module = 1;
+	rc = bw_pkcs11_key_create(&k, signer, uri, &err);
+	if (rc == BW_EEXIST)
+		return bw_cli_fail(prog, "HSM key generation: %s (choose "
+				   "another --hsm-key-label)", err.msg);
 	if (rc != 0)
-		return bw_cli_fail(prog, "HSM key generation: %s%s", err.msg,
-				   rc == BW_EEXIST ? " (choose another "
-						     "--hsm-key-label)"
-						   : "");
-	rc = bw_pkcs11_uri_build(o, "private", &base, &err);
-	if (rc == 0) {
-		size_t need = strlen(base) + strlen(module) + 16;
-
-		*uri = malloc(need);
-		if (*uri == NULL)
-			rc = bw_err_set(&err, BW_ENOMEM, "out of memory");
-		else if (path_uri_safe(module))
-			snprintf(*uri, need, "%s?module-path=%s", base, module);
-		else
-			snprintf(*uri, need, "%s", base);
-	}
-	free(base);
-	if (rc == 0) {
-		struct bw_pkcs11_opts so = {0};
-
-		so.module_path = module;
-		so.uri = *uri;
-		so.pin = *pin;
-		rc = bw_pkcs11_signer_open(&so, signer, &err);
-	}
-	if (rc != 0) {
-		(void)bw_pkcs11_delete_key(o, NULL, NULL);
 		return bw_cli_fail(prog, "HSM key: %s", err.msg);
-	}
 	return BW_EXIT_OK;
 }
 
@@ -242,17 +201,16 @@ static int ca_create(int argc, char **argv)
 	static const char *const def_dns[] = {"localhost"};
 	static const char *const def_ip[] = {"127.0.0.1"};
 	struct bw_pki_create_opts co = {0};
-	struct bw_pkcs11_opts po = {0};
 	struct bw_signer *signer = NULL;
 	struct bw_err err = {0};
-	char *uri = NULL, *pin = NULL, id_hex[17] = "";
+	char *uri = NULL, *pin = NULL;
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
 	if (h.token != NULL || h.pin_file != NULL || h.module != NULL ||
 	    h.label != NULL) {
-		rc = hsm_create_key(prog, &h, &signer, &uri, &po, id_hex, &pin);
+		rc = hsm_create_key(prog, &h, &signer, &uri, &pin);
 		if (rc != BW_EXIT_OK)
 			goto out;
 		co.factory_key = signer->pkey;
@@ -278,8 +236,12 @@ static int ca_create(int argc, char **argv)
 	}
 	if (bw_pki_create(&co, &err) != 0) {
 		rc = bw_cli_fail(prog, "%s", err.msg);
-		if (signer != NULL) /* leave the token as it was */
+		if (signer != NULL) { /* leave the token as it was */
+			struct bw_pkcs11_opts po = {.module_path = h.module,
+						    .uri = uri, .pin = pin};
+
 			(void)bw_pkcs11_delete_key(&po, NULL, NULL);
+		}
 		goto out;
 	}
 	printf("created %s for factory %s%s%s\n", pos[0], factory,

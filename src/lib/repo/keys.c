@@ -12,7 +12,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 
 #include "bulwark/buf.h"
 #include "bulwark/pkcs11.h"
@@ -308,11 +307,12 @@ int bw_repo_hsm_keygen(const char *module, const char *token, const char *pin,
 		       const char *role, struct bw_signer **out, char **uri,
 		       struct bw_err *err)
 {
-	struct bw_pkcs11_opts o = {
-	    .module_path = module, .token_label = token, .pin = pin};
-	uint8_t id[8];
-	char idhex[17], label[96];
-	int rc;
+	char label[64];
+	struct bw_pkcs11_newkey k = {.module_path = module,
+				     .token_label = token,
+				     .pin = pin,
+				     .label = label,
+				     .label_add_id = 1};
 
 	*out = NULL;
 	*uri = NULL;
@@ -320,25 +320,6 @@ int bw_repo_hsm_keygen(const char *module, const char *token, const char *pin,
 		return bw_err_set(err, BW_EINVAL,
 				  "an HSM key needs a token "
 				  "and a PIN");
-	/* A random CKA_ID (and label) so keys of several factories and
-	 * rotations can share a token. */
-	if (RAND_bytes(id, sizeof(id)) != 1)
-		return bw_err_set(err, BW_ECRYPTO, "no randomness");
-	bw_hex_encode(id, sizeof(id), idhex);
-	snprintf(label, sizeof(label), "bulwark-tuf-%s-%s", role, idhex);
-	rc =
-	    bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, label, id, sizeof(id), err);
-	o.object_label = label;
-	o.id_hex = idhex;
-	if (rc == 0)
-		rc = bw_pkcs11_signer_open(&o, out, err);
-	o.pin = NULL;
-	o.module_path = NULL;
-	if (rc == 0)
-		rc = bw_pkcs11_uri_build(&o, "private", uri, err);
-	if (rc != 0) {
-		bw_signer_free(*out);
-		*out = NULL;
-	}
-	return rc;
+	snprintf(label, sizeof(label), "bulwark-tuf-%.32s", role);
+	return bw_pkcs11_key_create(&k, out, uri, err);
 }

@@ -733,6 +733,86 @@ static void test_pkcs11_signer__ed25519_unsupported(void **state)
 	assert_null(s);
 }
 
+/* bw_pkcs11_key_create: a signer, a URI that names the key again (with
+ * the module), a never-extractable key, and the label made from the id. */
+static void test_pkcs11_key_create__signer_and_uri(void **state)
+{
+	struct bw_pkcs11_newkey k = {.token_label = TOKEN, .pin = PIN,
+				     .label = "kc", .label_add_id = 1,
+				     .uri_module = 1};
+	struct bw_pkcs11_opts o = opts_for(NULL, NULL);
+	struct bw_pkcs11_key_flags f;
+	struct bw_pkcs11_uri u;
+	struct bw_signer *s = NULL, *again = NULL;
+	struct bw_err err = {0};
+	char *uri = NULL;
+
+	(void)state;
+	NEED_MODULE();
+	assert_int_equal(bw_pkcs11_key_create(&k, &s, &uri, &err), 0);
+	assert_non_null(s);
+	assert_non_null(uri);
+	assert_int_equal(bw_pkcs11_uri_parse(uri, &u, &err), 0);
+	assert_string_equal(u.token, TOKEN);
+	assert_string_equal(u.type, "private");
+	assert_string_equal(u.module_path, MODULE);
+	assert_int_equal(u.id_len, 8);
+	assert_int_equal(strncmp(u.object, "kc-", 3), 0);
+	assert_string_equal(u.object + 3, u.id_hex);
+	o.token_label = NULL;
+	o.uri = uri;
+	assert_int_equal(bw_pkcs11_signer_open(&o, &again, &err), 0);
+	assert_string_equal(again->key->keyid, s->key->keyid);
+	assert_int_equal(bw_pkcs11_key_flags(&o, &f, &err), 0);
+	assert_int_equal(f.extractable, 0);
+	assert_int_equal(f.never_extractable, 1);
+	/* The same label and id again: refused, the first key untouched. */
+	k.label = u.object;
+	k.label_add_id = 0;
+	k.id = u.id;
+	k.id_len = u.id_len;
+	assert_int_equal(bw_pkcs11_key_create(&k, NULL, NULL, &err), BW_EEXIST);
+	assert_int_equal(bw_pkcs11_key_flags(&o, &f, &err), 0);
+	bw_signer_free(again);
+	bw_signer_free(s);
+	free(uri);
+}
+
+/*
+ * A step after the generation fails (here the signer: the engine is bound
+ * to the module by its first path, and this key is made through another
+ * path to the same module): the new key is deleted again, nothing is
+ * returned.
+ */
+static void test_pkcs11_key_create__failure_leaves_token_as_was(void **state)
+{
+	char link[512];
+	static const uint8_t id[] = {0x4b, 0x43};
+	struct bw_pkcs11_newkey k = {.token_label = TOKEN, .pin = PIN,
+				     .label = "kcfail", .id = id,
+				     .id_len = sizeof(id)};
+	struct bw_pkcs11_opts o = opts_for("kcfail", NULL);
+	struct bw_pkcs11_key_flags f;
+	struct bw_signer *s = (struct bw_signer *)&k;
+	struct bw_err err = {0};
+	char *uri = (char *)link;
+	size_t n = 0;
+
+	(void)state;
+	NEED_MODULE();
+	snprintf(link, sizeof(link), "%s/module-link.so", tmpdir);
+	(void)unlink(link);
+	assert_int_equal(symlink(MODULE, link), 0);
+	k.module_path = link;
+	assert_int_not_equal(bw_pkcs11_key_create(&k, &s, &uri, &err), 0);
+	assert_null(s);
+	assert_null(uri);
+	assert_int_equal(bw_pkcs11_key_flags(&o, &f, &err), BW_ENOTFOUND);
+	assert_int_equal(bw_pkcs11_delete_key(&o, &n, &err), BW_ENOTFOUND);
+	assert_int_equal(n, 0);
+	(void)unlink(link);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -752,6 +832,8 @@ int main(void)
 		cmocka_unit_test(test_pkcs11_keygen__by_uri),
 		cmocka_unit_test(test_pkcs11_signer__rsa_pss),
 		cmocka_unit_test(test_pkcs11_signer__ed25519_unsupported),
+		cmocka_unit_test(test_pkcs11_key_create__signer_and_uri),
+		cmocka_unit_test(test_pkcs11_key_create__failure_leaves_token_as_was),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
