@@ -476,6 +476,64 @@ static void ca_upload(struct bw_srv *srv, struct evhttp_request *req,
 	reply_rc(req, rc, &err, 200);
 }
 
+/* POST /rotate-cert {"uuid": U} or {"ca": device CA file base}: devices
+ * whose certificate was issued before now are told to rotate (GET
+ * /device "est.rotate"). */
+static void rotate_cert(struct bw_srv *srv, struct evhttp_request *req)
+{
+	struct bw_err err = {0};
+	json_t *b = body_json(req, &err);
+	const char *uuid = json_string_value(json_object_get(b, "uuid"));
+	const char *ca = json_string_value(json_object_get(b, "ca"));
+	int rc = 0;
+
+	if (!b || json_object_size(b) != 1 || (!uuid && !ca) ||
+	    (uuid && !uuid_ok(uuid)) ||
+	    (ca && (!ca[0] || strlen(ca) >= 64 ||
+		    strspn(ca, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+			       "vwxyz0123456789_-") != strlen(ca))))
+		rc = bw_err_set(&err, BW_EFORMAT,
+				"need {\"uuid\": U} or {\"ca\": NAME}");
+	else if (ca && !bw_srv_policy_ca_cert(srv->policy, ca))
+		rc = bw_err_set(&err, BW_ENOTFOUND, "no such device CA");
+	if (!rc)
+		rc = srv->store->ops->rotate_request_set(
+		    srv->store, uuid ? "device" : "ca", uuid ? uuid : ca,
+		    time(NULL), &err);
+	if (!rc)
+		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: rotation asked of %s %s",
+			   uuid ? "device" : "every device of CA",
+			   uuid ? uuid : ca);
+	reply_rc(req, rc, &err, 200);
+	json_decref(b);
+}
+
+/* GET /rotations?state=pending|completed|superseded&limit=N */
+static void rotations(struct bw_srv *srv, struct evhttp_request *req,
+		      struct evkeyvalq *q)
+{
+	static const char *const names[] = {"", "pending", "completed",
+					    "superseded"};
+	const char *want = evhttp_find_header(q, "state");
+	struct bw_err err = {0};
+	json_t *out = NULL;
+	int state = 0, rc = 0;
+
+	for (int i = 1; want && i < 4; i++)
+		if (!strcmp(want, names[i]))
+			state = i;
+	if (want && !state)
+		rc = bw_err_set(&err, BW_EFORMAT, "bad state");
+	if (!rc)
+		rc = srv->store->ops->rotation_list(
+		    srv->store, state, query_int(q, "limit", 100, LIST_MAX),
+		    &out, &err);
+	if (rc)
+		reply_rc(req, rc, &err, 200);
+	else
+		bw_srv_http_json(req, 200, out);
+}
+
 static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		     const char *path, struct evkeyvalq *q)
 {
@@ -527,6 +585,10 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 			reply_rc(req, rc, &err, 200);
 		else
 			bw_srv_http_json(req, 200, out);
+	} else if (!strcmp(path, "/rotate-cert") && cmd == EVHTTP_REQ_POST) {
+		rotate_cert(srv, req);
+	} else if (!strcmp(path, "/rotations") && cmd == EVHTTP_REQ_GET) {
+		rotations(srv, req, q);
 	} else if (!strcmp(path, "/tokens") || !strncmp(path, "/tokens/", 8)) {
 		tokens(srv, req, path[7] ? path + 8 : "");
 	} else {

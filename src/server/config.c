@@ -80,6 +80,13 @@ static const struct key keys[] = {
     INT("registration", "rate_per_minute", reg_rate_per_minute, 1, 1000000,
 	"60"),
     INT("registration", "cert_days", reg_cert_days, 1, 3652, "3652"),
+    STR("est", "listen", est_listen, ""),
+    STR("est", "tls_cert", est_tls_cert, ""),
+    STR("est", "tls_key", est_tls_key, ""),
+    STR("est", "url", est_url, ""),
+    INT("est", "renew_before_days", est_renew_before_days, 1, 3650, "30"),
+    INT("est", "rate_per_minute", est_rate_per_minute, 1, 1000000, "60"),
+    DUR("est", "pending_expiry", est_pending_expiry, 60, 365 * DAY, "7d"),
     STR("signing", "timestamp_key", timestamp_key, ""),
     STR("signing", "snapshot_key", snapshot_key, ""),
     STR("signing", "ci_targets_key", ci_targets_key, ""),
@@ -378,7 +385,11 @@ int bw_srv_config_finish(struct bw_srv_config *cfg, struct bw_err *err)
 	    default_path(cfg->tls_key, sizeof(cfg->tls_key), cfg->pki_dir,
 			 "tls.key") ||
 	    default_path(cfg->reg_ca_cert, sizeof(cfg->reg_ca_cert),
-			 cfg->pki_dir, "online-ca.pem"))
+			 cfg->pki_dir, "online-ca.pem") ||
+	    default_path(cfg->est_tls_cert, sizeof(cfg->est_tls_cert),
+			 cfg->pki_dir, "est-tls.pem") ||
+	    default_path(cfg->est_tls_key, sizeof(cfg->est_tls_key),
+			 cfg->pki_dir, "est-tls.key"))
 		return bw_err_set(err, BW_ETOOBIG, "path too long");
 	if (!cfg->reg_ca_pkcs11_uri[0] &&
 	    default_path(cfg->reg_ca_key, sizeof(cfg->reg_ca_key), cfg->pki_dir,
@@ -392,6 +403,9 @@ int bw_srv_config_finish(struct bw_srv_config *cfg, struct bw_err *err)
 		return rc;
 	if ((cfg->roles & BW_SRV_ROLE_REGISTRATION) && cfg->reg_listen[0] &&
 	    (rc = check_listen("registration", cfg->reg_listen, err)))
+		return rc;
+	if ((cfg->roles & BW_SRV_ROLE_REGISTRATION) && cfg->est_listen[0] &&
+	    (rc = check_listen("est", cfg->est_listen, err)))
 		return rc;
 	if (cfg->timestamp_resign_before >= cfg->timestamp_expiry)
 		return bw_err_set(err, BW_EFORMAT,

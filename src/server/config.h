@@ -59,6 +59,14 @@ struct bw_srv_config {
 	int64_t reg_max_body;
 	int64_t reg_rate_per_minute;
 	int64_t reg_cert_days;
+	/* [est] */
+	char est_listen[BW_SRV_STR_MAX];     /* "" = no EST listener */
+	char est_tls_cert[BW_SRV_PATH_MAX]; /* "" = <pki_dir>/est-tls.pem */
+	char est_tls_key[BW_SRV_PATH_MAX];  /* "" = <pki_dir>/est-tls.key */
+	char est_url[BW_SRV_STR_MAX];	     /* announced to devices */
+	int64_t est_renew_before_days;
+	int64_t est_rate_per_minute;
+	int64_t est_pending_expiry;
 	/* [signing] */
 	char timestamp_key[BW_SRV_PATH_MAX];
 	char snapshot_key[BW_SRV_PATH_MAX];

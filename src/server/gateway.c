@@ -20,6 +20,7 @@
 #include "events.h"
 #include "gateway.h"
 #include "http.h"
+#include "est.h"
 #include "log.h"
 #include "policy.h"
 #include "server.h"
@@ -395,11 +396,15 @@ static void get_device(struct bw_srv *srv, struct evhttp_request *req,
 	}
 	bw_srv_http_json(
 	    req, 200,
-	    json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "uuid", d.uuid,
+	    json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:o*}", "uuid",
+		      d.uuid,
 		      "production", d.production, "name", d.name, "hardware-id",
 		      d.hwid, "tag", d.tag, "target", d.target, "fingerprint",
 		      d.fingerprint, "first-seen", (json_int_t)d.first_seen,
-		      "last-seen", (json_int_t)d.last_seen));
+		      "last-seen", (json_int_t)d.last_seen, "est",
+		      bw_srv_est_device_info(
+			  srv, id,
+			  SSL_get0_peer_certificate(bw_srv_tls_ssl(req)))));
 }
 
 void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)

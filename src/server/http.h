@@ -41,4 +41,11 @@ int bw_srv_target_path_ok(const char *path, size_t len);
 /* A device tag from x-ats-tags: first entry, [A-Za-z0-9._-], <= 128. */
 int bw_srv_tag_parse(const char *h, char *out, size_t outlen);
 
+/* A per-key budget of per_minute requests per clock minute (*rl made on
+ * first use; free with bw_srv_rate_free). 1 if this request is within. */
+struct bw_srv_ratelimit;
+int bw_srv_rate_ok(struct bw_srv_ratelimit **rl, const char *key,
+		   int64_t per_minute);
+void bw_srv_rate_free(struct bw_srv_ratelimit *rl);
+
 #endif

@@ -23,39 +23,7 @@
 #include "server.h"
 #include "tls.h"
 
-#define RL_SLOTS 1024
-
-struct rl_slot {
-	char addr[48];
-	int64_t minute;
-	int64_t count;
-};
-
-struct bw_srv_ratelimit {
-	struct rl_slot s[RL_SLOTS];
-};
-
-/* Fixed table, one slot per address hash: a collision only shares a
- * budget, memory never grows. */
-static int rate_ok(struct bw_srv *srv, const char *addr)
-{
-	uint8_t h[32];
-	struct rl_slot *s = NULL;
-	int64_t minute = time(NULL) / 60;
-
-	if (!srv->reg_rl && !(srv->reg_rl = calloc(1, sizeof(*srv->reg_rl))))
-		return 0;
-	bw_hash_buf(BW_HASH_SHA256, addr, strlen(addr), h);
-	s = &srv->reg_rl->s[(h[0] | (h[1] << 8)) % RL_SLOTS];
-	if (strcmp(s->addr, addr) || s->minute != minute) {
-		snprintf(s->addr, sizeof(s->addr), "%s", addr);
-		s->minute = minute;
-		s->count = 0;
-	}
-	return ++s->count <= srv->cfg->reg_rate_per_minute;
-}
-
-static const char *token_of(struct evhttp_request *req)
+const char *bw_srv_registration_token(struct evhttp_request *req)
 {
 	const char *t = bw_srv_http_header(req, "OSF-TOKEN", 512);
 	const char *a = NULL;
@@ -253,6 +221,38 @@ out:
 	return rc;
 }
 
+int bw_srv_registration_enroll(struct bw_srv *srv, const char *token,
+				const struct bw_srv_reg_req *r, X509 **cert,
+				struct bw_token_use *tok, int *status,
+				struct bw_err *err)
+{
+	char hash[65];
+	int rc = 0;
+
+	*cert = NULL;
+	memset(tok, 0, sizeof(*tok));
+	bw_hash_buf_hex(BW_HASH_SHA256, token, strlen(token), hash);
+	if ((rc = srv->store->ops->begin(srv->store, err))) {
+		*status = 500;
+		goto out;
+	}
+	if ((rc = srv->store->ops->token_use(srv->store, hash, time(NULL), tok,
+					     err))) {
+		*status = rc == BW_EIO ? 500 : 401;
+	} else if (!(rc = do_sign(srv, r, tok, cert, status, err))) {
+		rc = srv->store->ops->commit(srv->store, err);
+		*status = rc ? 500 : 201;
+	}
+out:
+	if (rc) {
+		srv->store->ops->rollback(srv->store);
+		X509_free(*cert);
+		*cert = NULL;
+	}
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return rc;
+}
+
 /* The reason goes to the log only; the answer names the status. */
 static void refuse(struct evhttp_request *req, int status,
 		   const struct bw_srv_reg_req *r, const struct bw_err *err)
@@ -278,8 +278,7 @@ static void sign(struct bw_srv *srv, struct evhttp_request *req)
 	struct bw_json_limits lim = {.max_depth = 4};
 	struct bw_token_use tok;
 	struct bw_srv_reg_req r;
-	const char *token = token_of(req);
-	char hash[65];
+	const char *token = bw_srv_registration_token(req);
 	size_t len = 0;
 	const uint8_t *body = bw_srv_http_body(req, &len);
 	json_t *b = NULL;
@@ -296,21 +295,10 @@ static void sign(struct bw_srv *srv, struct evhttp_request *req)
 	if (!body || (rc = bw_json_parse(body, len, &lim, &b, &err)) ||
 	    (rc = bw_srv_registration_parse(b, &r, &err)))
 		goto out;
-	bw_hash_buf_hex(BW_HASH_SHA256, token, strlen(token), hash);
-	if ((rc = srv->store->ops->begin(srv->store, &err))) {
-		status = 500;
-		goto out;
-	}
-	if ((rc = srv->store->ops->token_use(srv->store, hash, time(NULL), &tok,
-					     &err))) {
-		status = rc == BW_EIO ? 500 : 401;
-	} else if (!(rc = do_sign(srv, &r, &tok, &cert, &status, &err))) {
-		rc = srv->store->ops->commit(srv->store, &err);
-		status = rc ? 500 : 201;
-	}
+	rc = bw_srv_registration_enroll(srv, token, &r, &cert, &tok, &status,
+					&err);
 out:
 	if (rc) {
-		srv->store->ops->rollback(srv->store);
 		refuse(req, status, &r, &err);
 	} else {
 		bw_srv_log(BW_SRV_LOG_NOTICE, "registered %s (%s, token %lld)",
@@ -319,7 +307,6 @@ out:
 	}
 	X509_free(cert);
 	json_decref(b);
-	OPENSSL_cleanse(hash, sizeof(hash));
 }
 
 void bw_srv_registration_handle(struct evhttp_request *req, void *arg)
@@ -334,7 +321,8 @@ void bw_srv_registration_handle(struct evhttp_request *req, void *arg)
 	}
 	bw_srv_tls_track(req);
 	bw_srv_request_track(srv, req);
-	if (!rate_ok(srv, bw_srv_peer_addr(req))) {
+	if (!bw_srv_rate_ok(&srv->reg_rl, bw_srv_peer_addr(req),
+			    srv->cfg->reg_rate_per_minute)) {
 		bw_srv_http_error(req, 429, "too many requests");
 		return;
 	}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include <jansson.h>
+#include <openssl/x509.h>
 
 #include "bulwark/error.h"
 #include "storage.h"
@@ -28,5 +29,24 @@ struct bw_srv_reg_req {
 };
 int bw_srv_registration_parse(json_t *b, struct bw_srv_reg_req *r,
 			      struct bw_err *err);
+
+/* The factory token of a request: OSF-TOKEN, or "Authorization: Bearer"
+ * (bounded; NULL if none). */
+const char *bw_srv_registration_token(struct evhttp_request *req);
+
+/*
+ * Everything POST /sign does after parsing, shared with EST
+ * simpleenroll: in one transaction, use the factory token (401), check
+ * the CSR against the token's scope and r->uuid (400 / 403), refuse a
+ * deny-listed (403) or registered (409) uuid, issue the certificate with
+ * the registration CA and store the device. On failure nothing is stored
+ * and *status is the HTTP code; on success *cert (caller frees) and *tok.
+ */
+struct bw_srv;
+struct bw_token_use;
+int bw_srv_registration_enroll(struct bw_srv *srv, const char *token,
+			       const struct bw_srv_reg_req *r, X509 **cert,
+			       struct bw_token_use *tok, int *status,
+			       struct bw_err *err);
 
 #endif

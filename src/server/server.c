@@ -16,9 +16,12 @@
 #include <openssl/crypto.h>
 
 #include "admin.h"
+#include "bulwark/est.h"
 #include "bulwark/pkcs11.h"
 #include "bulwark/pki.h"
+#include "est.h"
 #include "gateway.h"
+#include "http.h"
 #include "log.h"
 #include "policy.h"
 #include "registration.h"
@@ -198,6 +201,12 @@ static int reg_enabled(const struct bw_srv_config *c)
 	return (c->roles & BW_SRV_ROLE_REGISTRATION) && c->reg_listen[0];
 }
 
+/* EST issues with the registration CA, so it runs with that role. */
+static int est_enabled(const struct bw_srv_config *c)
+{
+	return (c->roles & BW_SRV_ROLE_REGISTRATION) && c->est_listen[0];
+}
+
 /* Open everything a configuration names (no listening). */
 static int srv_open(struct bw_srv *srv, struct bw_err *err)
 {
@@ -226,7 +235,8 @@ static int srv_open(struct bw_srv *srv, struct bw_err *err)
 				     &srv->admin_token, &srv->admin_token_len,
 				     err)))
 		return rc;
-	if (reg_enabled(c) && (rc = load_registration(srv, err)))
+	if ((reg_enabled(c) || est_enabled(c)) &&
+	    (rc = load_registration(srv, err)))
 		return rc;
 	return 0;
 }
@@ -354,6 +364,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	stop_listening(&srv->gw);
 	stop_listening(&srv->admin);
 	stop_listening(&srv->reg);
+	stop_listening(&srv->est);
 	srv->stop_deadline = (int64_t)time(NULL) + srv->cfg->shutdown_grace;
 	srv->ev_drain = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
 	if (!srv->ev_drain || event_add(srv->ev_drain, &tv))
@@ -372,10 +383,13 @@ static int add_timer(struct bw_srv *srv, struct event **ev, int64_t secs,
 static int start_listeners(struct bw_srv *srv, struct bw_err *err)
 {
 	struct bw_srv_config *c = srv->cfg;
-	struct bw_srv_listener *ls[3] = {&srv->gw, &srv->admin, &srv->reg};
-	const char *addr[3] = {c->gw_listen, c->admin_listen, c->reg_listen};
-	int on[3] = {c->roles & BW_SRV_ROLE_GATEWAY,
-		     c->roles & BW_SRV_ROLE_ADMIN, reg_enabled(c)};
+	struct bw_srv_listener *ls[4] = {&srv->gw, &srv->admin, &srv->reg,
+					 &srv->est};
+	const char *addr[4] = {c->gw_listen, c->admin_listen, c->reg_listen,
+			       c->est_listen};
+	int on[4] = {c->roles & BW_SRV_ROLE_GATEWAY,
+		     c->roles & BW_SRV_ROLE_ADMIN, reg_enabled(c),
+		     est_enabled(c)};
 	int rc = 0;
 
 	srv->gw = (struct bw_srv_listener){srv,
@@ -402,10 +416,24 @@ static int start_listeners(struct bw_srv *srv, struct bw_err *err)
 					    0,
 					    (long)c->reg_max_body,
 					    bw_srv_registration_handle};
-	for (int i = 0; i < 3; i++) {
+	/* EST: its own certificate; a client certificate is asked for and
+	 * checked when sent (simplereenroll), not required (cacerts,
+	 * csrattrs, simpleenroll with a token) */
+	srv->est = (struct bw_srv_listener){srv,
+					    "est",
+					    NULL,
+					    NULL,
+					    NULL,
+					    BW_SRV_TLS_CLIENT_OPTIONAL,
+					    (long)BW_EST_BODY_MAX,
+					    bw_srv_est_handle};
+	for (int i = 0; i < 4; i++) {
+		const char *cert = i == 3 ? c->est_tls_cert : c->tls_cert;
+		const char *key = i == 3 ? c->est_tls_key : c->tls_key;
+
 		if (!on[i])
 			continue;
-		if ((rc = bw_srv_tls_ctx_new(srv, c->tls_cert, c->tls_key,
+		if ((rc = bw_srv_tls_ctx_new(srv, cert, key,
 					     ls[i]->mtls, &ls[i]->ctx, err)) ||
 		    (rc = bw_srv_listener_start(srv, ls[i], addr[i], err)))
 			return rc;
@@ -497,6 +525,7 @@ void bw_srv_free(struct bw_srv *srv)
 	listener_free(&srv->gw);
 	listener_free(&srv->admin);
 	listener_free(&srv->reg);
+	listener_free(&srv->est);
 	for (int i = 0; i < 6; i++)
 		if (evs[i])
 			event_free(evs[i]);
@@ -516,6 +545,7 @@ void bw_srv_free(struct bw_srv *srv)
 	X509_free(srv->reg_ca);
 	EVP_PKEY_free(srv->reg_ca_key);
 	bw_signer_free(srv->reg_signer);
-	free(srv->reg_rl);
+	bw_srv_rate_free(srv->reg_rl);
+	bw_srv_rate_free(srv->est_rl);
 	free(srv);
 }

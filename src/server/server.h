@@ -58,7 +58,7 @@ struct bw_srv {
 	int64_t store_id_changes;
 	struct bw_srv_idcache *idcache;
 	struct bw_srv_metacache *metacache; /* gateway.c */
-	struct bw_srv_listener gw, admin, reg;
+	struct bw_srv_listener gw, admin, reg, est;
 	struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_resign,
 	    *ev_reload, *ev_drain;
 	char *admin_token; /* secret */
@@ -67,6 +67,7 @@ struct bw_srv {
 	EVP_PKEY *reg_ca_key;
 	struct bw_signer *reg_signer; /* PKCS#11 registration CA key */
 	struct bw_srv_ratelimit *reg_rl;
+	struct bw_srv_ratelimit *est_rl;
 	long nconns;
 	long inflight; /* requests whose answer is not fully written yet */
 	int64_t stop_deadline;

@@ -46,6 +46,23 @@ struct bw_meta_rec {
 	size_t len;
 };
 
+/* A certificate rotation over EST (simplereenroll). */
+enum bw_rotation_state {
+	BW_ROT_PENDING = 1,    /* new certificate issued, not used yet */
+	BW_ROT_COMPLETED = 2,  /* the device used it: binding moved */
+	BW_ROT_SUPERSEDED = 3, /* replaced by a later request, never used */
+};
+
+struct bw_rotation_rec {
+	char uuid[BW_STORE_UUID_MAX + 1];
+	char old_fp[65]; /* sha256 hex of the certificate it replaces */
+	char new_fp[65]; /* sha256 hex of the certificate issued */
+	char serial[80]; /* uppercase hex serial of the new certificate */
+	char issuer[64]; /* CN of the device CA that issued it */
+	int state;	 /* enum bw_rotation_state */
+	int64_t requested, finished;
+};
+
 struct bw_token_use {
 	int64_t id;
 	char scope[16];
@@ -143,6 +160,46 @@ struct bw_store_ops {
 	 * CRLs or uploaded device CAs, by any process on this database. */
 	int (*identity_changes)(struct bw_store *s, int64_t *out,
 				struct bw_err *err);
+
+	/* Certificate rotations (EST). rotation_add records a pending one
+	 * with the issued certificate's PEM (answered again, unchanged, to a
+	 * device that retries with the same key). */
+	int (*rotation_add)(struct bw_store *s, const struct bw_rotation_rec *r,
+			    const char *cert_pem, struct bw_err *err);
+	/* The device's pending rotation (BW_ENOTFOUND if none); *cert_pem
+	 * (optional, malloc'd) receives the issued certificate. */
+	int (*rotation_pending)(struct bw_store *s, const char *uuid,
+				struct bw_rotation_rec *out, char **cert_pem,
+				struct bw_err *err);
+	/* The rotation that issued the certificate with this fingerprint
+	 * (BW_ENOTFOUND if none). */
+	int (*rotation_by_fp)(struct bw_store *s, const char *new_fp,
+			      struct bw_rotation_rec *out, struct bw_err *err);
+	/* Move a pending rotation to state (completed / superseded). */
+	int (*rotation_finish)(struct bw_store *s, const char *new_fp,
+			       int state, int64_t now, struct bw_err *err);
+	/* Newest first; state 0 for every state. [{"uuid","state",
+	 * "old-fingerprint","new-fingerprint","serial","issuer",
+	 * "requested","finished"}] */
+	int (*rotation_list)(struct bw_store *s, int state, int64_t limit,
+			     json_t **out, struct bw_err *err);
+	/* Certificates refused by fingerprint (replaced by a rotation). */
+	int (*cert_deny_add)(struct bw_store *s, const char *fp,
+			     const char *uuid, const char *reason, int64_t now,
+			     struct bw_err *err);
+	/* 1 if denied, 0 if not, < 0 on error. */
+	int (*cert_deny_has)(struct bw_store *s, const char *fp,
+			     struct bw_err *err);
+	/* An operator's request to rotate: kind "device" (name: uuid) or
+	 * "ca" (name: device CA file base). Certificates issued before the
+	 * request's time should rotate. */
+	int (*rotate_request_set)(struct bw_store *s, const char *kind,
+				  const char *name, int64_t now,
+				  struct bw_err *err);
+	/* The request's time, or BW_ENOTFOUND. */
+	int (*rotate_request_get)(struct bw_store *s, const char *kind,
+				  const char *name, int64_t *when,
+				  struct bw_err *err);
 
 	int (*ci_target_add)(struct bw_store *s, const char *name,
 			     uint64_t length, const char *sha256,

@@ -70,6 +70,25 @@ static const char *const migrations[] = {
      " UPDATE identity_changes SET n = n + 1; END;"
      "CREATE TRIGGER cas_del AFTER DELETE ON device_cas BEGIN"
      " UPDATE identity_changes SET n = n + 1; END;"),
+    /* 6: certificate rotations over EST, certificates refused by
+     * fingerprint once their successor was used, operators' requests to
+     * rotate; a refused fingerprint changes identity decisions */
+    ("CREATE TABLE rotations (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL,"
+     " old_fp TEXT NOT NULL, new_fp TEXT NOT NULL UNIQUE,"
+     " serial TEXT NOT NULL, issuer TEXT NOT NULL,"
+     " state INTEGER NOT NULL CHECK (state IN (1, 2, 3)),"
+     " cert BLOB NOT NULL, requested INTEGER NOT NULL,"
+     " finished INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX rotations_uuid ON rotations (uuid, state);"
+     "CREATE TABLE cert_deny (fingerprint TEXT PRIMARY KEY,"
+     " uuid TEXT NOT NULL, reason TEXT NOT NULL, since INTEGER NOT NULL);"
+     "CREATE TRIGGER cert_deny_ins AFTER INSERT ON cert_deny BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"
+     "CREATE TRIGGER cert_deny_del AFTER DELETE ON cert_deny BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"
+     "CREATE TABLE rotate_requests (kind TEXT NOT NULL"
+     " CHECK (kind IN ('device', 'ca')), name TEXT NOT NULL,"
+     " requested INTEGER NOT NULL, PRIMARY KEY (kind, name));"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -100,6 +119,16 @@ enum stmt_id {
 	S_CA_PUT,
 	S_CA_LIST,
 	S_ID_CHANGES,
+	S_ROT_ADD,
+	S_ROT_PENDING,
+	S_ROT_BY_FP,
+	S_ROT_FINISH,
+	S_ROT_LIST,
+	S_ROT_LIST_STATE,
+	S_CDENY_ADD,
+	S_CDENY_HAS,
+	S_RREQ_SET,
+	S_RREQ_GET,
 	S_NSTMT
 };
 
@@ -160,6 +189,30 @@ static const char *const sql[S_NSTMT] = {
 		 " VALUES (?1, ?2, ?3)",
     [S_CA_LIST] = "SELECT name, pem FROM device_cas ORDER BY name",
     [S_CRL_LIST] = "SELECT issuer, number, pem FROM crls ORDER BY issuer",
+    [S_ROT_ADD] = "INSERT INTO rotations (uuid, old_fp, new_fp, serial,"
+		  " issuer, state, cert, requested) VALUES (?1, ?2, ?3, ?4,"
+		  " ?5, 1, ?6, ?7)",
+    [S_ROT_PENDING] = "SELECT uuid, old_fp, new_fp, serial, issuer, state,"
+		      " requested, finished, cert FROM rotations"
+		      " WHERE uuid = ?1 AND state = 1 ORDER BY id DESC LIMIT 1",
+    [S_ROT_BY_FP] = "SELECT uuid, old_fp, new_fp, serial, issuer, state,"
+		    " requested, finished, cert FROM rotations"
+		    " WHERE new_fp = ?1",
+    [S_ROT_FINISH] = "UPDATE rotations SET state = ?2, finished = ?3"
+		     " WHERE new_fp = ?1 AND state = 1",
+    [S_ROT_LIST] = "SELECT uuid, old_fp, new_fp, serial, issuer, state,"
+		   " requested, finished FROM rotations ORDER BY id DESC"
+		   " LIMIT ?1",
+    [S_ROT_LIST_STATE] = "SELECT uuid, old_fp, new_fp, serial, issuer,"
+			 " state, requested, finished FROM rotations"
+			 " WHERE state = ?2 ORDER BY id DESC LIMIT ?1",
+    [S_CDENY_ADD] = "INSERT OR IGNORE INTO cert_deny (fingerprint, uuid,"
+		    " reason, since) VALUES (?1, ?2, ?3, ?4)",
+    [S_CDENY_HAS] = "SELECT 1 FROM cert_deny WHERE fingerprint = ?1",
+    [S_RREQ_SET] = "INSERT OR REPLACE INTO rotate_requests (kind, name,"
+		   " requested) VALUES (?1, ?2, ?3)",
+    [S_RREQ_GET] = "SELECT requested FROM rotate_requests"
+		   " WHERE kind = ?1 AND name = ?2",
 };
 
 struct sq {
@@ -832,6 +885,219 @@ static int sq_ca_list(struct bw_store *s, json_t **out, struct bw_err *err)
 	return collect(q, st, ca_row_json, out, err);
 }
 
+/* ---- certificate rotations (EST) ---------------------------------------- */
+
+static int sq_rotation_add(struct bw_store *s, const struct bw_rotation_rec *r,
+			   const char *cert_pem, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_ROT_ADD, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, r->uuid);
+	bind_text(st, 2, r->old_fp);
+	bind_text(st, 3, r->new_fp);
+	bind_text(st, 4, r->serial);
+	bind_text(st, 5, r->issuer);
+	sqlite3_bind_blob(st, 6, cert_pem, (int)strlen(cert_pem),
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, r->requested);
+	return run(q, st, err, "rotation add");
+}
+
+static void rotation_row(sqlite3_stmt *st, struct bw_rotation_rec *r)
+{
+	col_copy(st, 0, r->uuid, sizeof(r->uuid));
+	col_copy(st, 1, r->old_fp, sizeof(r->old_fp));
+	col_copy(st, 2, r->new_fp, sizeof(r->new_fp));
+	col_copy(st, 3, r->serial, sizeof(r->serial));
+	col_copy(st, 4, r->issuer, sizeof(r->issuer));
+	r->state = sqlite3_column_int(st, 5);
+	r->requested = sqlite3_column_int64(st, 6);
+	r->finished = sqlite3_column_int64(st, 7);
+}
+
+/* One row of S_ROT_PENDING / S_ROT_BY_FP (bound by the caller). */
+static int rotation_one(struct sq *q, sqlite3_stmt *st,
+			struct bw_rotation_rec *out, char **cert_pem,
+			struct bw_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	memset(out, 0, sizeof(*out));
+	if (cert_pem)
+		*cert_pem = NULL;
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return bw_err_set(err, BW_ENOTFOUND, "no such rotation");
+	}
+	if (rc != SQLITE_ROW) {
+		rc = db_err(q, err, "rotation get");
+		sqlite3_reset(st);
+		return rc;
+	}
+	rotation_row(st, out);
+	if (cert_pem) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 8);
+
+		*cert_pem = malloc(n + 1);
+		if (*cert_pem) {
+			memcpy(*cert_pem, sqlite3_column_blob(st, 8), n);
+			(*cert_pem)[n] = '\0';
+		}
+	}
+	sqlite3_reset(st);
+	return cert_pem && !*cert_pem ? BW_ENOMEM : 0;
+}
+
+static int sq_rotation_pending(struct bw_store *s, const char *uuid,
+			       struct bw_rotation_rec *out, char **cert_pem,
+			       struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_ROT_PENDING, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, uuid);
+	return rotation_one(q, st, out, cert_pem, err);
+}
+
+static int sq_rotation_by_fp(struct bw_store *s, const char *new_fp,
+			     struct bw_rotation_rec *out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_ROT_BY_FP, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, new_fp);
+	return rotation_one(q, st, out, NULL, err);
+}
+
+static int sq_rotation_finish(struct bw_store *s, const char *new_fp,
+			      int state, int64_t now, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_ROT_FINISH, err);
+	int rc;
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, new_fp);
+	sqlite3_bind_int(st, 2, state);
+	sqlite3_bind_int64(st, 3, now);
+	if ((rc = run(q, st, err, "rotation finish")))
+		return rc;
+	return sqlite3_changes(q->db) == 1
+		   ? 0
+		   : bw_err_set(err, BW_ENOTFOUND, "no pending rotation");
+}
+
+static const char *const rot_state_names[] = {"", "pending", "completed",
+					      "superseded"};
+
+static json_t *rotation_row_json(sqlite3_stmt *st)
+{
+	int state = sqlite3_column_int(st, 5);
+
+	return json_pack("{s:o,s:s,s:o,s:o,s:o,s:o,s:I,s:I}", "uuid",
+			 col_json_str(st, 0), "state",
+			 state >= 1 && state <= 3 ? rot_state_names[state] : "?",
+			 "old-fingerprint", col_json_str(st, 1),
+			 "new-fingerprint", col_json_str(st, 2), "serial",
+			 col_json_str(st, 3), "issuer", col_json_str(st, 4),
+			 "requested", (json_int_t)sqlite3_column_int64(st, 6),
+			 "finished", (json_int_t)sqlite3_column_int64(st, 7));
+}
+
+static int sq_rotation_list(struct bw_store *s, int state, int64_t limit,
+			    json_t **out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, state ? S_ROT_LIST_STATE : S_ROT_LIST, err);
+
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int64(st, 1, limit);
+	if (state)
+		sqlite3_bind_int(st, 2, state);
+	return collect(q, st, rotation_row_json, out, err);
+}
+
+static int sq_cert_deny_add(struct bw_store *s, const char *fp,
+			    const char *uuid, const char *reason, int64_t now,
+			    struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_CDENY_ADD, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, fp);
+	bind_text(st, 2, uuid);
+	bind_text(st, 3, reason);
+	sqlite3_bind_int64(st, 4, now);
+	return run(q, st, err, "cert deny add");
+}
+
+static int sq_cert_deny_has(struct bw_store *s, const char *fp,
+			    struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_CDENY_HAS, err);
+	int rc;
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, fp);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_err(q, err, "cert deny has");
+}
+
+static int sq_rotate_request_set(struct bw_store *s, const char *kind,
+				 const char *name, int64_t now,
+				 struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_RREQ_SET, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, kind);
+	bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, now);
+	return run(q, st, err, "rotate request");
+}
+
+static int sq_rotate_request_get(struct bw_store *s, const char *kind,
+				 const char *name, int64_t *when,
+				 struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_RREQ_GET, err);
+	int rc;
+
+	*when = 0;
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, kind);
+	bind_text(st, 2, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*when = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE
+		   ? bw_err_set(err, BW_ENOTFOUND, "no rotate request")
+		   : db_err(q, err, "rotate request get");
+}
+
 static const struct bw_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -860,6 +1126,15 @@ static const struct bw_store_ops sqlite_ops = {
     .ca_put = sq_ca_put,
     .ca_list = sq_ca_list,
     .identity_changes = sq_identity_changes,
+    .rotation_add = sq_rotation_add,
+    .rotation_pending = sq_rotation_pending,
+    .rotation_by_fp = sq_rotation_by_fp,
+    .rotation_finish = sq_rotation_finish,
+    .rotation_list = sq_rotation_list,
+    .cert_deny_add = sq_cert_deny_add,
+    .cert_deny_has = sq_cert_deny_has,
+    .rotate_request_set = sq_rotate_request_set,
+    .rotate_request_get = sq_rotate_request_get,
     .ci_target_add = sq_ci_target_add,
 };
 

@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "bulwark/pki.h"
+#include "est.h"
 #include "log.h"
 #include "policy.h"
 #include "server.h"
@@ -132,6 +133,13 @@ static int identity_decide(struct bw_srv *srv, struct conn *c, X509 *cert,
 		if (rc == 1)
 			rc = bw_err_set(err, BW_ESTATE, "deny-listed");
 	}
+	if (!rc) { /* replaced by a rotation whose successor was used */
+		rc = srv->store->ops->cert_deny_has(srv->store,
+						    c->id.fingerprint, err);
+		if (rc == 1)
+			rc = bw_err_set(err, BW_ESTATE,
+					"certificate replaced by rotation");
+	}
 	if (!rc && c->id.ca_disabled) {
 		rc = srv->store->ops->device_get(srv->store, c->id.uuid, &dev,
 						 err);
@@ -139,6 +147,8 @@ static int identity_decide(struct bw_srv *srv, struct conn *c, X509 *cert,
 			bw_err_set(err, rc, "new device from disabled CA %s",
 				   c->id.ca);
 	}
+	if (!rc) /* the first use of a rotated certificate completes it */
+		rc = bw_srv_est_first_use(srv, &c->id, err);
 	return rc;
 }
 
@@ -350,7 +360,8 @@ static int ctx_load_keys(SSL_CTX *ctx, const char *cert, const char *key,
 	return rc;
 }
 
-static int ctx_mtls(struct bw_srv *srv, SSL_CTX *ctx, struct bw_err *err)
+static int ctx_mtls(struct bw_srv *srv, SSL_CTX *ctx, int mtls,
+		    struct bw_err *err)
 {
 	X509_STORE *st = bw_srv_policy_store(srv->policy);
 	STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
@@ -366,8 +377,11 @@ static int ctx_mtls(struct bw_srv *srv, SSL_CTX *ctx, struct bw_err *err)
 	SSL_CTX_set_client_CA_list(ctx, names);
 	names = NULL;
 	SSL_CTX_set_cert_store(ctx, st);
-	SSL_CTX_set_verify(
-	    ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
+	SSL_CTX_set_verify(ctx,
+			   mtls == BW_SRV_TLS_CLIENT_OPTIONAL
+			       ? SSL_VERIFY_PEER
+			       : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+			   verify_cb);
 	SSL_CTX_set_verify_depth(ctx, 2);
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
 	return 0;
@@ -402,7 +416,7 @@ int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert, const char *key,
 	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	if ((rc = ctx_load_keys(ctx, cert, key, err)) ||
-	    (mtls && (rc = ctx_mtls(srv, ctx, err))))
+	    (mtls && (rc = ctx_mtls(srv, ctx, mtls, err))))
 		goto out;
 	*out = ctx;
 	ctx = NULL; /* transferred */

@@ -27,6 +27,12 @@ void bw_srv_idcache_free(struct bw_srv_idcache *c);
  * handshake) and a session id context. mtls: client certificate required,
  * chain checked against the policy store and the identity callback.
  */
+/* mtls values: no client certificate, required, asked for but optional */
+enum {
+	BW_SRV_TLS_NO_CLIENT = 0,
+	BW_SRV_TLS_CLIENT_REQUIRED = 1,
+	BW_SRV_TLS_CLIENT_OPTIONAL = 2,
+};
 int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert, const char *key,
 		       int mtls, SSL_CTX **out, struct bw_err *err);
 

@@ -317,7 +317,8 @@ static void test_server_storage__metadata_and_schema(void **state)
 		    "sqlite3 %s 'DROP TABLE crls; DROP INDEX events_device;"
 		    " DROP TABLE device_cas; DROP TABLE identity_changes;"
 		    " DROP TRIGGER deny_ins; DROP TRIGGER deny_del;"
-		    " DROP TRIGGER deny_upd;"
+		    " DROP TRIGGER deny_upd; DROP TABLE rotations;"
+		    " DROP TABLE cert_deny; DROP TABLE rotate_requests;"
 		    " DELETE FROM schema_version WHERE version > 1' "
 		    "2>/dev/null",
 		    tmp_path("s3.db"));
