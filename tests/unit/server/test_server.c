@@ -310,7 +310,7 @@ static void test_server_storage__metadata_and_schema(void **state)
 	bw_store_close(st);
 	/* a database of schema 1 is migrated to the newest */
 	{
-		char cmd[800];
+		char cmd[1400];
 
 		snprintf(
 		    cmd, sizeof(cmd),
