@@ -167,6 +167,44 @@ int bw_repo_targets_load(struct bw_repo *r, int prod, const char *tag,
 int bw_repo_tags(struct bw_repo *r, char ***out, struct bw_err *err);
 void bw_repo_strv_free(char **v);
 
+/* ---- waves: rollout charters (include/bulwark/wave.h) ------------------- */
+
+struct bw_wave_step;
+
+struct bw_repo_wave_opts {
+	const char *name;    /* wave name: 1-64 of [A-Za-z0-9._-] */
+	const char *tag;     /* production tag */
+	int64_t version;     /* CI targets of this custom.version */
+	const char *const *hwids;
+	size_t nhwids;
+	const struct bw_wave_step *steps;
+	size_t nsteps;
+	int64_t lifetime;    /* seconds from now to expiry, > 0 */
+	const uint8_t *salt; /* BW_WAVE_SALT_LEN bytes, or NULL: random */
+};
+
+/*
+ * Build the charter of a new wave (DIR/waves/<name>.json), sign it with the
+ * online targets key and keys (production targets keys). Below the
+ * production threshold: BW_ESIG unless partial, which keeps it as
+ * DIR/waves/<name>.pending.json for bw_repo_wave_sign. BW_EEXIST if a
+ * wave of that name exists. *have / *need: signatures and threshold.
+ */
+int bw_repo_wave_init(struct bw_repo *r, const struct bw_repo_wave_opts *o,
+		      const struct bw_repo_keys *keys, int partial,
+		      size_t *have, int64_t *need, struct bw_err *err);
+
+/* Add signatures to the pending charter of wave name; complete it at the
+ * threshold. */
+int bw_repo_wave_sign(struct bw_repo *r, const char *name,
+		      const struct bw_repo_keys *keys, size_t *have,
+		      int64_t *need, struct bw_err *err);
+
+/* The bytes of the complete charter of wave name (malloc'd).
+ * BW_ENOTFOUND if none (or only a pending one). */
+int bw_repo_wave_read(struct bw_repo *r, const char *name, uint8_t **out,
+		      size_t *len, struct bw_err *err);
+
 /* ---- export and verification --------------------------------------------- */
 
 /*

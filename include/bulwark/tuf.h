@@ -215,6 +215,18 @@ int bw_tuf_count_signatures(const void *root, size_t root_len,
 			    size_t *count, int64_t *threshold,
 			    struct bw_err *err);
 
+/*
+ * Count the distinct keys of role in root (its bytes) that validly sign
+ * the canonical JSON of envelope's "signed" object, for documents that
+ * share TUF's envelope and keys but are not TUF metadata (a wave charter).
+ * *threshold receives the role's threshold. The envelope's shape is the
+ * caller's to check.
+ */
+int bw_tuf_count_envelope_signatures(const void *root, size_t root_len,
+				     const char *role, const json_t *envelope,
+				     size_t *count, int64_t *threshold,
+				     struct bw_err *err);
+
 /* ---- signing (repository side) ---------------------------------------- */
 
 /*

@@ -22,6 +22,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stddef.h>
+
+#include <jansson.h>
+
 #include "bulwark/error.h"
 
 #ifdef __cplusplus
@@ -98,6 +102,106 @@ enum bw_wave_decision bw_wave_decide(const struct bw_wave_rule *rule,
 
 /* "wait", "halt", "advance". */
 const char *bw_wave_decision_name(enum bw_wave_decision d);
+
+/* ---- the rollout charter -------------------------------------------------
+ *
+ * A charter is the offline-signed bound of a wave: which devices may ever
+ * receive it, in which steps, how fast. It is a TUF-style envelope
+ * {"signatures":[{keyid, sig}], "signed":{...}} whose signed part
+ * (docs/wire-formats.md, "Wave charter") is:
+ *   _type "wave-charter", spec_version "1.0", version (>= 1),
+ *   name, tag, expires (TUF time), hardware_ids [..],
+ *   salt (64 hex digits), steps [{admit_ppm, bake_seconds}, ..],
+ *   targets {name: TUF target entry} (the release the wave offers).
+ * It counts as signed when the threshold of the production root's targets
+ * role has signed the canonical JSON of "signed", as production targets.
+ *
+ * Cohort: x = the first 8 bytes, big-endian, of SHA-256(salt || uuid) with
+ * uuid the canonical lowercase text form. Step i admits the device when
+ * x / 2^64 < admit_ppm_i / 10^6. Steps' admit_ppm increase strictly. A
+ * device in step i may take the wave only when the server says step i is
+ * open AND, on the device's own clock, the bake times of steps 0..i-1 have
+ * passed since the device first saw the charter.
+ */
+
+#define BW_WAVE_PPM 1000000u
+#define BW_WAVE_MAX_STEPS 16u
+#define BW_WAVE_MAX_HWIDS 64u
+#define BW_WAVE_MAX_TARGETS 16u
+#define BW_WAVE_MAX_BAKE (366 * 86400)
+#define BW_WAVE_MAX_CHARTER (256u * 1024u)
+#define BW_WAVE_SALT_LEN 32u
+#define BW_WAVE_NAME_MAX 64u
+
+struct bw_wave_step {
+	uint32_t admit_ppm;   /* cumulative share of devices, 1..10^6 */
+	int64_t bake_seconds; /* minimum time this step runs before the next */
+};
+
+struct bw_tuf_target;
+
+struct bw_wave_charter {
+	int64_t version;
+	char *name;
+	char *tag;
+	int64_t expires;
+	char **hwids;
+	size_t nhwids;
+	uint8_t salt[BW_WAVE_SALT_LEN];
+	struct bw_wave_step *steps;
+	size_t nsteps;
+	struct bw_tuf_target **targets;
+	size_t ntargets;
+	json_t *doc; /* the whole envelope (owned) */
+};
+
+/*
+ * Strictly parse a charter envelope (no signature check): exact key sets,
+ * every field in range, no duplicate keys, no trailing data. *out is the
+ * caller's (bw_wave_charter_free).
+ */
+int bw_wave_charter_parse(const void *buf, size_t len,
+			  struct bw_wave_charter **out, struct bw_err *err);
+void bw_wave_charter_free(struct bw_wave_charter *c);
+
+/*
+ * Parse and verify a charter against a production root.json (its bytes):
+ * signed by the threshold of the root's targets keys (distinct keys), and,
+ * when now != 0, not expired at now. BW_ESIG / BW_EEXPIRED / BW_EFORMAT.
+ */
+int bw_wave_charter_verify(const void *buf, size_t len, const void *root,
+			   size_t root_len, int64_t now,
+			   struct bw_wave_charter **out, struct bw_err *err);
+
+/*
+ * The cohort value of a device: first 8 bytes of SHA-256(salt || uuid),
+ * big-endian. uuid must be a UUID in text form (either case); it is
+ * hashed in its canonical lowercase form. BW_EFORMAT otherwise.
+ */
+int bw_wave_cohort(const uint8_t salt[BW_WAVE_SALT_LEN], const char *uuid,
+		   uint64_t *out, struct bw_err *err);
+
+/*
+ * The first step of c that admits uuid into *step. BW_ENOTFOUND when no
+ * step does (the device is outside the approved cohort).
+ */
+int bw_wave_charter_step_of(const struct bw_wave_charter *c, const char *uuid,
+			    size_t *step, struct bw_err *err);
+
+/* Sum of the bake times of steps 0..step-1 (the earliest a device of step
+ * may take the wave after first seeing the charter). */
+int64_t bw_wave_charter_bake_before(const struct bw_wave_charter *c,
+				    size_t step);
+
+/*
+ * The device's decision: 0 when the device uuid with hardware id hwid may
+ * take the wave now, given that the server says step open_step is open,
+ * the device first saw this charter at first_seen and its clock reads now.
+ * Otherwise BW_ESTATE (or BW_EFORMAT for a bad uuid) with the reason in err.
+ */
+int bw_wave_charter_admits(const struct bw_wave_charter *c, const char *uuid,
+			   const char *hwid, int64_t open_step,
+			   int64_t first_seen, int64_t now, struct bw_err *err);
 
 #ifdef __cplusplus
 }

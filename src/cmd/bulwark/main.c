@@ -41,6 +41,8 @@ static const struct bw_cli_cmd top_cmds[] = {
 	{"factory", "create a factory TUF repository", bw_cmd_factory},
 	{"targets", "add, promote and sign targets", bw_cmd_targets},
 	{"repo", "export a static TUF repository", bw_cmd_repo},
+	{"waves", "production rollouts in steps: charter init, sign, show",
+	 bw_cmd_waves},
 	{"devices", "devices on a server: list, show, deny, allow",
 	 bw_cmd_devices},
 	{"tokens", "registration tokens on a server", bw_cmd_tokens},

@@ -13,6 +13,7 @@ int bw_cmd_factory(int argc, char **argv);
 int bw_cmd_keys_tuf(int argc, char **argv);
 int bw_cmd_targets(int argc, char **argv);
 int bw_cmd_repo(int argc, char **argv);
+int bw_cmd_waves(int argc, char **argv);
 /* `bulwark keys tuf updates ...` and `keys tuf rotate` (keys_tuf_updates.c) */
 int bw_cmd_keys_tuf_updates(int argc, char **argv);
 int bw_cmd_keys_tuf_rotate(int argc, char **argv);

@@ -11,6 +11,7 @@
  *   prod/tags/<tag>/{targets,snapshot,timestamp}.json
  *   prod/tags/<tag>/pending-targets.json   partially signed (promote --partial)
  *   targets/<sha256>               target files, content-addressed
+ *   waves/<name>[.pending].json    wave charters (waves.c)
  *   proposal.json                  ceremony in progress (default location)
  *   .txn                           commit journal (only during a commit)
  *   .lock                          flock'd by the command using DIR
@@ -118,5 +119,18 @@ int bw_repo__sign_as(const json_t *root_signed, const char *role, json_t *env,
 /* Count valid signatures of env under role in root env. */
 int bw_repo__count(const json_t *root_env, const char *role, const json_t *env,
 		   size_t *have, int64_t *need, struct bw_err *err);
+
+/* Production signing (targets.c): add signatures by keys (each must be a
+ * targets key of the production root root_env) to env; or sign the new
+ * signed part sg with the online targets key and keys into *env. */
+int bw_repo__sign_prod(const json_t *root_env, json_t *env,
+		       const struct bw_repo_keys *keys, struct bw_err *err);
+int bw_repo__sign_prod_new(struct bw_repo *r, const json_t *root_env,
+			   json_t *sg, const struct bw_repo_keys *keys,
+			   json_t **env, struct bw_err *err);
+/* Copy the CI target entries of custom.version v into targets, adding tag
+ * to their custom.tags. BW_ENOTFOUND when there are none. */
+int bw_repo__take_version(const json_t *ci, int64_t v, const char *tag,
+			  json_t *targets, struct bw_err *err);
 
 #endif

@@ -273,7 +273,7 @@ static int check_prod_keys(const json_t *root_env,
 	return 0;
 }
 
-static int sign_prod(const json_t *root_env, json_t *env,
+int bw_repo__sign_prod(const json_t *root_env, json_t *env,
 		     const struct bw_repo_keys *keys, struct bw_err *err)
 {
 	int rc = check_prod_keys(root_env, keys, err);
@@ -284,7 +284,7 @@ static int sign_prod(const json_t *root_env, json_t *env,
 }
 
 /* The online targets key and keys, in one pass over the canonical form. */
-static int sign_prod_new(struct bw_repo *r, const json_t *root_env, json_t *sg,
+int bw_repo__sign_prod_new(struct bw_repo *r, const json_t *root_env, json_t *sg,
 			 const struct bw_repo_keys *keys, json_t **env,
 			 struct bw_err *err)
 {
@@ -345,7 +345,7 @@ static int finish_prod(struct bw_repo *r, const char *tag,
 }
 
 /* The CI entries of version v, tagged with tag, added to targets. */
-static int take_version(const json_t *ci, int64_t v, const char *tag,
+int bw_repo__take_version(const json_t *ci, int64_t v, const char *tag,
 			json_t *targets, struct bw_err *err)
 {
 	const char *name;
@@ -422,10 +422,10 @@ int bw_repo_targets_promote(struct bw_repo *r, int64_t version, const char *tag,
 	if (rc == 0)
 		rc = prod_next(r, tag, &sg, err);
 	if (rc == 0)
-		rc = take_version(ci, version, tag,
+		rc = bw_repo__take_version(ci, version, tag,
 				  json_object_get(sg, "targets"), err);
 	if (rc == 0)
-		rc = sign_prod_new(r, root, sg, keys, &env, err);
+		rc = bw_repo__sign_prod_new(r, root, sg, keys, &env, err);
 	if (rc == 0)
 		rc = finish_prod(r, tag, root, env, partial, &h, &nd, err);
 	if (have != NULL)
@@ -491,7 +491,7 @@ int bw_repo_targets_sign(struct bw_repo *r, const char *tag,
 	if (rc == 0)
 		rc = bw_repo__root_latest(r, 1, &root, err);
 	if (rc == 0)
-		rc = sign_prod(root, env, keys, err);
+		rc = bw_repo__sign_prod(root, env, keys, err);
 	if (rc == 0)
 		rc = finish_prod(r, tag, root, env, 1, &h, &nd, err);
 	if (have != NULL)

@@ -3,6 +3,7 @@
  * tuf.h): the same checks the client workflow makes, applied to one file.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tuf_priv.h"
@@ -127,13 +128,29 @@ int bw_tuf_verify_role(const void *root, size_t root_len, const char *role,
 	return rc;
 }
 
+/* How many distinct keys of role t in root r validly sign m. */
+static size_t count_valid(const struct bw_tuf_md *r, enum bw_tuf_role_type t,
+			  struct bw_tuf_md *m)
+{
+	struct bw_tuf_role_keys one = r->roles[t];
+	size_t count = 0;
+
+	/* Count by asking for ever larger thresholds of the same key set. */
+	for (one.threshold = 1; one.threshold <= (int64_t)one.nkeyids;
+	     one.threshold++) {
+		if (bw_tuf__verify_sigs(m, &r->keyring, &one, "role", NULL) != 0)
+			break;
+		count = (size_t)one.threshold;
+	}
+	return count;
+}
+
 int bw_tuf_count_signatures(const void *root, size_t root_len,
 			    const char *role, const void *md, size_t md_len,
 			    size_t *count, int64_t *threshold,
 			    struct bw_err *err)
 {
 	struct bw_tuf_md *r = NULL, *m = NULL;
-	struct bw_tuf_role_keys one;
 	enum bw_tuf_role_type t = BW_TUF_ROOT;
 	int rc;
 
@@ -142,14 +159,43 @@ int bw_tuf_count_signatures(const void *root, size_t root_len,
 	if (rc != 0)
 		goto out;
 	*threshold = r->roles[t].threshold;
-	/* Count by asking for ever larger thresholds of the same key set. */
-	one = r->roles[t];
-	for (one.threshold = 1; one.threshold <= (int64_t)one.nkeyids;
-	     one.threshold++) {
-		if (bw_tuf__verify_sigs(m, &r->keyring, &one, role, NULL) != 0)
-			break;
-		*count = (size_t)one.threshold;
+	*count = count_valid(r, t, m);
+out:
+	bw_tuf__md_free(r);
+	bw_tuf__md_free(m);
+	return rc;
+}
+
+int bw_tuf_count_envelope_signatures(const void *root, size_t root_len,
+				     const char *role, const json_t *envelope,
+				     size_t *count, int64_t *threshold,
+				     struct bw_err *err)
+{
+	struct bw_tuf_md *r = NULL, *m = NULL;
+	enum bw_tuf_role_type t = BW_TUF_ROOT;
+	int rc;
+
+	*count = 0;
+	*threshold = 0;
+	if (role_type(role, &t) != 0)
+		return bw_err_set(err, BW_EINVAL, "unknown role \"%.32s\"", role);
+	rc = bw_tuf__md_parse(root, root_len, BW_TUF_ROOT, &r, err);
+	if (rc != 0)
+		goto out;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+		goto out;
 	}
+	/* Borrowed: m->doc stays NULL so bw_tuf__md_free drops no reference. */
+	m->signed_obj = json_object_get(envelope, "signed");
+	m->signatures = json_object_get(envelope, "signatures");
+	if (!json_is_object(m->signed_obj) || !json_is_array(m->signatures)) {
+		rc = bw_err_set(err, BW_EFORMAT, "not a signed envelope");
+		goto out;
+	}
+	*threshold = r->roles[t].threshold;
+	*count = count_valid(r, t, m);
 out:
 	bw_tuf__md_free(r);
 	bw_tuf__md_free(m);
