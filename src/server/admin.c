@@ -26,21 +26,108 @@
 #include "repo.h"
 #include "server.h"
 #include "tls.h"
+#include "ui.h"
 
 #define TOKEN_BYTES 32
 #define LIST_MAX 1000
 
-/* Constant time whatever the lengths: compare digests. */
-static int token_ok(struct bw_srv *srv, struct evhttp_request *req)
+const char *bw_srv_access_name(enum bw_srv_access r)
 {
-	const char *h = bw_srv_http_header(req, "Authorization", 512);
-	uint8_t a[32], b[32];
+	switch (r) {
+	case BW_SRV_ACCESS_VIEWER:
+		return "viewer";
+	case BW_SRV_ACCESS_OPERATOR:
+		return "operator";
+	case BW_SRV_ACCESS_ADMIN:
+		return "admin";
+	default:
+		return "";
+	}
+}
 
-	if (!h || strncmp(h, "Bearer ", 7) || !srv->admin_token)
+enum bw_srv_access bw_srv_access_parse(const char *s)
+{
+	for (int r = BW_SRV_ACCESS_VIEWER; s && r <= BW_SRV_ACCESS_ADMIN; r++)
+		if (!strcmp(s, bw_srv_access_name(r)))
+			return r;
+	return BW_SRV_ACCESS_NONE;
+}
+
+/* Constant time whatever the lengths: compare digests. */
+enum bw_srv_access bw_srv_admin_token_role(struct bw_srv *srv, const char *tok,
+					 size_t len, int64_t *account)
+{
+	struct bw_account_rec acc;
+	struct bw_err err = {0};
+	uint8_t a[32], b[32];
+	char hex[65];
+	enum bw_srv_access role = BW_SRV_ACCESS_NONE;
+
+	*account = 0;
+	if (!tok || len == 0 || len > 512)
+		return BW_SRV_ACCESS_NONE;
+	bw_hash_buf(BW_HASH_SHA256, tok, len, a);
+	if (srv->admin_token) {
+		bw_hash_buf(BW_HASH_SHA256, srv->admin_token,
+			    srv->admin_token_len, b);
+		if (CRYPTO_memcmp(a, b, sizeof(a)) == 0)
+			return BW_SRV_ACCESS_ADMIN;
+	}
+	/* accounts are found by the digest of their token, as registration
+	 * tokens are: the database never holds a usable token */
+	bw_hex_encode(a, sizeof(a), hex);
+	if (!srv->store->ops->account_find(srv->store, hex, time(NULL), &acc,
+					   &err)) {
+		role = bw_srv_access_parse(acc.role);
+		if (role == BW_SRV_ACCESS_ADMIN) /* only the token file is */
+			role = BW_SRV_ACCESS_NONE;
+		*account = acc.id;
+	}
+	OPENSSL_cleanse(a, sizeof(a));
+	return role;
+}
+
+/* What an operator may change beyond reading: the devices and waves the
+ * fleet page acts on. Anything else that writes is the admin's. */
+static int operator_may(enum evhttp_cmd_type cmd, const char *path)
+{
+	static const struct {
+		const char *prefix, *suffix;
+		int cmds;
+	} acts[] = {
+	    {"/devices/", "/deny", EVHTTP_REQ_POST | EVHTTP_REQ_DELETE},
+	    {"/devices/", "/rotate-cert", EVHTTP_REQ_POST},
+	    {"/waves/", "/pause", EVHTTP_REQ_POST},
+	    {"/waves/", "/resume", EVHTTP_REQ_POST},
+	    {"/waves/", "/halt", EVHTTP_REQ_POST},
+	};
+	size_t n = strlen(path);
+
+	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
+		size_t p = strlen(acts[i].prefix), x = strlen(acts[i].suffix);
+		const char *mid = path + p;
+
+		if (!(acts[i].cmds & cmd) || n <= p + x ||
+		    strncmp(path, acts[i].prefix, p) ||
+		    strcmp(path + n - x, acts[i].suffix))
+			continue;
+		/* exactly one path segment between prefix and suffix */
+		if (memchr(mid, '/', (size_t)(path + n - x - mid)) == NULL)
+			return 1;
+	}
+	return 0;
+}
+
+int bw_srv_admin_allows(enum bw_srv_access role, enum evhttp_cmd_type cmd,
+			const char *path)
+{
+	if (role == BW_SRV_ACCESS_ADMIN)
+		return 1;
+	if (role < BW_SRV_ACCESS_VIEWER || !strncmp(path, "/accounts", 9))
 		return 0;
-	bw_hash_buf(BW_HASH_SHA256, h + 7, strlen(h + 7), a);
-	bw_hash_buf(BW_HASH_SHA256, srv->admin_token, srv->admin_token_len, b);
-	return CRYPTO_memcmp(a, b, sizeof(a)) == 0;
+	if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)
+		return 1;
+	return role == BW_SRV_ACCESS_OPERATOR && operator_may(cmd, path);
 }
 
 static json_t *body_json(struct evhttp_request *req, struct bw_err *err)
@@ -267,23 +354,113 @@ static int64_t query_int(struct evkeyvalq *q, const char *k, int64_t def,
 	return n > max ? max : n;
 }
 
-static json_t *device_json(struct bw_store *st, const struct bw_device_rec *d)
+/* A search: a uuid prefix when it could be one, else a name prefix. */
+static int search_is_uuid(const char *q)
 {
-	return json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b}",
-			 "uuid", d->uuid, "production", d->production, "name",
-			 d->name, "hardware-id", d->hwid, "tag", d->tag,
-			 "target", d->target, "fingerprint", d->fingerprint,
-			 "first-seen", (json_int_t)d->first_seen, "last-seen",
-			 (json_int_t)d->last_seen, "registered",
-			 (json_int_t)d->registered, "denied",
-			 st->ops->deny_has(st, d->uuid, NULL) == 1);
+	for (; *q; q++)
+		if (!strchr("0123456789abcdefABCDEF-", *q))
+			return 0;
+	return 1;
+}
+
+int bw_srv_admin_devices_query(struct bw_srv *srv, struct evkeyvalq *q,
+			       json_t **out, struct bw_err *err)
+{
+	static const char *const statuses[] = {"ok",	 "updating", "failed",
+					       "silent", "denied"};
+	struct bw_device_query dq = {.production = -1};
+	const char *after = evhttp_find_header(q, "after");
+	const char *search = evhttp_find_header(q, "q");
+	const char *flavour = evhttp_find_header(q, "flavour");
+	const char *status = evhttp_find_header(q, "status");
+	char prefix[BW_STORE_NAME_MAX + 1];
+	int ok = 0;
+
+	*out = NULL;
+	dq.limit = query_int(q, "limit", 100, LIST_MAX);
+	dq.tag = evhttp_find_header(q, "tag");
+	if (after && *after && !uuid_ok(after))
+		return bw_err_set(err, BW_EFORMAT, "after: not a uuid");
+	dq.after = after;
+	if (dq.tag && *dq.tag && (strlen(dq.tag) > BW_STORE_TAG_MAX))
+		return bw_err_set(err, BW_EFORMAT, "tag: too long");
+	if (search && strlen(search) >= sizeof(prefix))
+		return bw_err_set(err, BW_EFORMAT, "q: too long");
+	if (search && *search) {
+		snprintf(prefix, sizeof(prefix), "%s", search);
+		if (search_is_uuid(prefix)) {
+			for (char *c = prefix; *c; c++)
+				if (*c >= 'A' && *c <= 'F')
+					*c = (char)(*c - 'A' + 'a');
+			dq.uuid_prefix = prefix;
+		} else {
+			dq.name_prefix = prefix;
+		}
+	}
+	if (flavour && *flavour) {
+		if (strcmp(flavour, "ci") && strcmp(flavour, "production"))
+			return bw_err_set(err, BW_EFORMAT,
+					  "flavour: ci or production");
+		dq.production = !strcmp(flavour, "production");
+	}
+	for (size_t i = 0; status && *status && i < 5; i++)
+		ok |= !strcmp(status, statuses[i]);
+	if (status && *status && !ok)
+		return bw_err_set(err, BW_EFORMAT,
+				  "status: ok, updating, failed, silent or "
+				  "denied");
+	dq.status = status;
+	dq.silent_before = (int64_t)time(NULL) - srv->cfg->silent_after;
+	return srv->store->ops->device_query(srv->store, &dq, out, err);
+}
+
+int bw_srv_admin_device_get(struct bw_srv *srv, const char *uuid,
+			    json_t **out, struct bw_err *err)
+{
+	struct bw_device_query dq = {.production = -1, .limit = 1};
+	json_t *arr = NULL, *d = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (!uuid_ok(uuid))
+		return bw_err_set(err, BW_ENOTFOUND, "no such device");
+	dq.uuid = uuid;
+	if ((rc = srv->store->ops->device_query(srv->store, &dq, &arr, err)))
+		return rc;
+	d = json_array_get(arr, 0);
+	if (!d)
+		rc = bw_err_set(err, BW_ENOTFOUND, "no such device");
+	else
+		*out = json_incref(d);
+	json_decref(arr);
+	return rc;
+}
+
+int bw_srv_admin_device_deny(struct bw_srv *srv, const char *uuid, int deny,
+			     const char *reason, const char *who,
+			     struct bw_err *err)
+{
+	struct bw_store *st = srv->store;
+	int rc = 0;
+
+	if (!uuid_ok(uuid))
+		return bw_err_set(err, BW_ENOTFOUND, "no such device");
+	if (reason && strlen(reason) > 256)
+		return bw_err_set(err, BW_EFORMAT, "reason: over 256 bytes");
+	if ((rc = st->ops->deny_set(st, uuid, deny, reason ? reason : "",
+				    time(NULL), err)))
+		return rc;
+	srv->generation++; /* open connections re-check */
+	srv->id_epoch++;   /* and cached decisions are dropped */
+	bw_srv_log(BW_SRV_LOG_NOTICE, "admin: device %s %s by %s", uuid,
+		   deny ? "deny-listed" : "allowed", who);
+	return 0;
 }
 
 /* POST (with optional {"reason"}) or DELETE /devices/<uuid>/deny */
 static void device_deny(struct bw_srv *srv, struct evhttp_request *req,
-			const char *uuid, int deny)
+			const char *uuid, int deny, const char *who)
 {
-	struct bw_store *st = srv->store;
 	struct bw_err err = {0};
 	const char *reason = "";
 	json_t *b = NULL;
@@ -292,32 +469,24 @@ static void device_deny(struct bw_srv *srv, struct evhttp_request *req,
 	if (deny && evbuffer_get_length(evhttp_request_get_input_buffer(req))) {
 		b = body_json(req, &err);
 		reason = json_string_value(json_object_get(b, "reason"));
-		if (!b || (reason && strlen(reason) > 256))
+		if (!b)
 			rc = bw_err_set(&err, BW_EFORMAT, "bad body");
 		if (!reason)
 			reason = "";
 	}
 	if (!rc)
-		rc =
-		    st->ops->deny_set(st, uuid, deny, reason, time(NULL), &err);
-	if (!rc) {
-		srv->generation++; /* open connections re-check */
-		srv->id_epoch++;   /* and cached decisions are dropped */
-		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: device %s %s", uuid,
-			   deny ? "deny-listed" : "allowed");
-	}
+		rc = bw_srv_admin_device_deny(srv, uuid, deny, reason, who,
+					      &err);
 	reply_rc(req, rc, &err, 200);
 	json_decref(b);
 }
 
 /* GET /devices, GET /devices/<uuid>, POST|DELETE /devices/<uuid>/deny */
 static void devices(struct bw_srv *srv, struct evhttp_request *req,
-		    const char *rest, struct evkeyvalq *q)
+		    const char *rest, struct evkeyvalq *q, const char *who)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	struct bw_store *st = srv->store;
 	struct bw_err err = {0};
-	struct bw_device_rec d;
 	char uuid[BW_STORE_UUID_MAX + 1];
 	const char *slash = strchr(rest, '/');
 	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
@@ -325,11 +494,7 @@ static void devices(struct bw_srv *srv, struct evhttp_request *req,
 	int rc = 0;
 
 	if (!*rest && cmd == EVHTTP_REQ_GET) {
-		const char *after = evhttp_find_header(q, "after");
-
-		rc = st->ops->device_list(
-		    st, after && uuid_ok(after) ? after : "",
-		    query_int(q, "limit", 100, LIST_MAX), &out, &err);
+		rc = bw_srv_admin_devices_query(srv, q, &out, &err);
 	} else if (n == 0 || n >= sizeof(uuid)) {
 		rc = bw_err_set(&err, BW_ENOTFOUND, "no such device");
 	} else {
@@ -340,18 +505,37 @@ static void devices(struct bw_srv *srv, struct evhttp_request *req,
 		} else if (slash && !strcmp(slash, "/deny") &&
 			   (cmd == EVHTTP_REQ_POST ||
 			    cmd == EVHTTP_REQ_DELETE)) {
-			device_deny(srv, req, uuid, cmd == EVHTTP_REQ_POST);
+			device_deny(srv, req, uuid, cmd == EVHTTP_REQ_POST,
+				    who);
 			return;
 		} else if (slash || cmd != EVHTTP_REQ_GET) {
 			rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");
-		} else if (!(rc = st->ops->device_get(st, uuid, &d, &err))) {
-			out = device_json(st, &d);
+		} else {
+			rc = bw_srv_admin_device_get(srv, uuid, &out, &err);
 		}
 	}
 	if (rc)
 		reply_rc(req, rc, &err, 200);
 	else
 		bw_srv_http_json(req, 200, out);
+}
+
+/* A new bearer token (hex of TOKEN_BYTES random bytes) and the sha256
+ * hex the database keeps instead. */
+static int secret_token_new(char tok[2 * TOKEN_BYTES + 1], char hash[65],
+			    struct bw_err *err)
+{
+	uint8_t raw[TOKEN_BYTES];
+	int rc = 0;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		rc = bw_err_set(err, BW_ECRYPTO, "random");
+	} else {
+		bw_hex_encode(raw, sizeof(raw), tok);
+		bw_hash_buf_hex(BW_HASH_SHA256, tok, strlen(tok), hash);
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return rc;
 }
 
 static void token_create(struct bw_srv *srv, struct evhttp_request *req)
@@ -362,8 +546,7 @@ static void token_create(struct bw_srv *srv, struct evhttp_request *req)
 	const char *comment = json_string_value(json_object_get(b, "comment"));
 	json_t *jexp = json_object_get(b, "expires-in");
 	json_t *juses = json_object_get(b, "uses");
-	uint8_t raw[TOKEN_BYTES];
-	char tok[2 * TOKEN_BYTES + 1], hash[65];
+	char tok[2 * TOKEN_BYTES + 1] = "", hash[65];
 	int64_t id = 0, now = time(NULL);
 	int rc = 0;
 
@@ -378,12 +561,8 @@ static void token_create(struct bw_srv *srv, struct evhttp_request *req)
 				"expires-in (seconds), optional uses, comment");
 		goto out;
 	}
-	if (RAND_bytes(raw, sizeof(raw)) != 1) {
-		rc = bw_err_set(&err, BW_ECRYPTO, "random");
+	if ((rc = secret_token_new(tok, hash, &err)))
 		goto out;
-	}
-	bw_hex_encode(raw, sizeof(raw), tok);
-	bw_hash_buf_hex(BW_HASH_SHA256, tok, strlen(tok), hash);
 	rc = srv->store->ops->token_add(
 	    srv->store, hash, scope, now + json_integer_value(jexp),
 	    juses ? json_integer_value(juses) : -1, comment, now, &id, &err);
@@ -395,7 +574,6 @@ out:
 				 json_pack("{s:I,s:s,s:s}", "id",
 					   (json_int_t)id, "token", tok,
 					   "scope", scope));
-	OPENSSL_cleanse(raw, sizeof(raw));
 	OPENSSL_cleanse(tok, sizeof(tok));
 	json_decref(b);
 }
@@ -426,6 +604,78 @@ static void tokens(struct bw_srv *srv, struct evhttp_request *req,
 		rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");
 	else
 		rc = srv->store->ops->token_revoke(srv->store, id, &err);
+	reply_rc(req, rc, &err, 200);
+}
+
+/* POST /accounts {"role": "viewer"|"operator", "expires-in", "comment"?}:
+ * a bearer token for the admin API and the fleet page, shown once. */
+static void account_create(struct bw_srv *srv, struct evhttp_request *req)
+{
+	struct bw_err err = {0};
+	json_t *b = body_json(req, &err);
+	const char *role = json_string_value(json_object_get(b, "role"));
+	const char *comment = json_string_value(json_object_get(b, "comment"));
+	json_t *jexp = json_object_get(b, "expires-in");
+	char tok[2 * TOKEN_BYTES + 1] = "", hash[65];
+	int64_t id = 0, now = time(NULL);
+	int rc = 0;
+
+	if (!role || (strcmp(role, "viewer") && strcmp(role, "operator")) ||
+	    !json_is_integer(jexp) || json_integer_value(jexp) <= 0 ||
+	    json_integer_value(jexp) > 10LL * 365 * 86400 ||
+	    (comment && strlen(comment) > 256))
+		rc = bw_err_set(&err, BW_EFORMAT,
+				"need role (viewer|operator), expires-in "
+				"(seconds), optional comment");
+	if (!rc)
+		rc = secret_token_new(tok, hash, &err);
+	if (!rc)
+		rc = srv->store->ops->account_add(
+		    srv->store, hash, role, now + json_integer_value(jexp),
+		    comment, now, &id, &err);
+	if (rc) {
+		reply_rc(req, rc, &err, 201);
+	} else {
+		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: account %lld (%s) created",
+			   (long long)id, role);
+		bw_srv_http_json(req, 201,
+				 json_pack("{s:I,s:s,s:s}", "id",
+					   (json_int_t)id, "token", tok,
+					   "role", role));
+	}
+	OPENSSL_cleanse(tok, sizeof(tok));
+	json_decref(b);
+}
+
+/* GET|POST /accounts, DELETE /accounts/<id> (the admin's only) */
+static void accounts(struct bw_srv *srv, struct evhttp_request *req,
+		     const char *rest)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct bw_err err = {0};
+	json_t *out = NULL;
+	char *end = NULL;
+	long long id = 0;
+	int rc = 0;
+
+	if (!*rest && cmd == EVHTTP_REQ_POST) {
+		account_create(srv, req);
+		return;
+	}
+	if (!*rest && cmd == EVHTTP_REQ_GET) {
+		if ((rc = srv->store->ops->account_list(srv->store, &out,
+							&err)))
+			reply_rc(req, rc, &err, 200);
+		else
+			bw_srv_http_json(req, 200, out);
+		return;
+	}
+	id = strtoll(rest, &end, 10);
+	if (cmd != EVHTTP_REQ_DELETE || end == rest || *end || id < 1)
+		rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");
+	else if (!(rc = srv->store->ops->account_revoke(srv->store, id, &err)))
+		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: account %lld revoked",
+			   id);
 	reply_rc(req, rc, &err, 200);
 }
 
@@ -534,8 +784,164 @@ static void rotations(struct bw_srv *srv, struct evhttp_request *req,
 		bw_srv_http_json(req, 200, out);
 }
 
+json_t *bw_srv_admin_pki_json(struct bw_srv *srv)
+{
+	return json_pack("{s:s,s:o}", "factory",
+			 bw_srv_policy_factory(srv->policy), "device-cas",
+			 bw_srv_policy_describe(srv->policy));
+}
+
+int bw_srv_admin_events(struct bw_srv *srv, const char *uuid, int64_t limit,
+			json_t **out, struct bw_err *err)
+{
+	*out = NULL;
+	if (uuid && !uuid_ok(uuid))
+		return bw_err_set(err, BW_EFORMAT, "device: not a uuid");
+	return srv->store->ops->event_list(srv->store, uuid, limit, out, err);
+}
+
+/* One certificate of the expiry report. */
+static int expiry_cert(json_t *arr, const char *what, const char *name,
+		       int64_t not_after)
+{
+	return json_array_append_new(arr, json_pack("{s:s,s:s,s:I}", "what",
+						    what, "name", name,
+						    "not-after",
+						    (json_int_t)not_after));
+}
+
+int bw_srv_admin_expiry(struct bw_srv *srv, int64_t now, json_t **out,
+			struct bw_err *err)
+{
+	json_t *roles = NULL, *cas = bw_srv_policy_describe(srv->policy);
+	json_t *fac = bw_srv_policy_factory_describe(srv->policy);
+	json_t *certs = json_array(), *crls = json_array(), *ca = NULL;
+	SSL_CTX *ctx = srv->admin.ctx ? srv->admin.ctx : srv->gw.ctx;
+	size_t i = 0;
+	int rc = bw_srv_repo_status(srv->repo, now, &roles, err);
+
+	*out = NULL;
+	if (!rc && (!cas || !fac || !certs || !crls))
+		rc = BW_ENOMEM;
+	if (rc)
+		goto out;
+	expiry_cert(certs, "factory CA", "factory_ca",
+		    json_integer_value(json_object_get(fac, "not-after")));
+	if (ctx)
+		expiry_cert(certs, "server TLS certificate", "tls",
+			    bw_srv_cert_not_after(
+				SSL_CTX_get0_certificate(ctx)));
+	json_array_append_new(crls, json_pack("{s:s,s:O}", "issuer",
+					      "factory_ca", "next-update",
+					      json_object_get(
+						  fac, "crl-next-update")));
+	json_array_foreach(cas, i, ca)
+	{
+		const char *name =
+		    json_string_value(json_object_get(ca, "name"));
+
+		expiry_cert(
+		    certs, "device CA", name,
+		    json_integer_value(json_object_get(ca, "not-after")));
+		json_array_append_new(
+		    crls, json_pack("{s:s,s:O}", "issuer", name,
+				    "next-update",
+				    json_object_get(ca, "crl-next-update")));
+	}
+	*out = json_pack("{s:I,s:I,s:o,s:O,s:O}", "now", (json_int_t)now,
+			 "warn-before", (json_int_t)srv->cfg->expiry_warn,
+			 "repository", roles, "certificates", certs, "crls",
+			 crls);
+	roles = NULL; /* transferred */
+	rc = *out ? 0 : BW_ENOMEM;
+out:
+	json_decref(roles);
+	json_decref(cas);
+	json_decref(fac);
+	json_decref(certs);
+	json_decref(crls);
+	return rc;
+}
+
+/* One published targets role as {"flavour","tag","version","expires",
+ * "targets": [{"name","length","version","hardware-ids"}]}. */
+static json_t *release_json(struct bw_srv *srv, const char *flavour,
+			    const char *tag)
+{
+	struct bw_json_limits lim = {.max_depth = 16};
+	struct bw_meta_rec m;
+	struct bw_err err = {0};
+	json_t *md = NULL, *targets = NULL, *fi = NULL, *out = NULL;
+	const char *name = NULL;
+
+	memset(&m, 0, sizeof(m));
+	if (srv->store->ops->meta_get(srv->store, flavour, tag, "targets", 0,
+				      &m, &err))
+		return NULL;
+	lim.max_bytes = m.len + 1;
+	if (bw_json_parse(m.data, m.len, &lim, &md, &err) ||
+	    !(targets = json_array()))
+		goto out;
+	json_object_foreach(
+	    json_object_get(json_object_get(md, "signed"), "targets"), name, fi)
+	{
+		json_t *custom = json_object_get(fi, "custom");
+		json_t *hw = json_object_get(custom, "hardwareIds");
+		json_t *ver = json_object_get(custom, "version");
+		char *hws = hw ? json_dumps(hw, JSON_COMPACT) : NULL;
+
+		json_array_append_new(
+		    targets,
+		    json_pack("{s:s,s:O,s:s,s:s}", "name", name, "length",
+			      json_object_get(fi, "length"), "version",
+			      json_is_string(ver) ? json_string_value(ver) : "",
+			      "hardware-ids", hws ? hws : ""));
+		free(hws);
+	}
+	out = json_pack("{s:s,s:s,s:I,s:I,s:O}", "flavour", flavour, "tag",
+			tag, "version", (json_int_t)m.version, "expires",
+			(json_int_t)m.expires, "targets", targets);
+out:
+	json_decref(targets);
+	json_decref(md);
+	free(m.data);
+	return out;
+}
+
+int bw_srv_admin_releases(struct bw_srv *srv, json_t **out,
+			  struct bw_err *err)
+{
+	json_t *heads = NULL, *h = NULL, *arr = json_array();
+	size_t i = 0;
+	int rc = srv->store->ops->meta_heads(srv->store, &heads, err);
+
+	*out = NULL;
+	if (!rc && !arr)
+		rc = BW_ENOMEM;
+	json_array_foreach(heads, i, h)
+	{
+		json_t *r = NULL;
+
+		if (rc || strcmp(json_string_value(json_object_get(h, "role")),
+				 "targets"))
+			continue;
+		r = release_json(
+		    srv, json_string_value(json_object_get(h, "flavour")),
+		    json_string_value(json_object_get(h, "tag")));
+		if (r)
+			json_array_append_new(arr, r);
+	}
+	if (!rc) {
+		*out = arr;
+		arr = NULL; /* transferred */
+	}
+	json_decref(arr);
+	json_decref(heads);
+	return rc;
+}
+
 static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
-		     const char *path, struct evkeyvalq *q)
+		     const char *path, struct evkeyvalq *q, const char *who)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct bw_err err = {0};
@@ -556,11 +962,7 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		   strlen(path + 8) < 64) {
 		ca_upload(srv, req, path + 8);
 	} else if (!strcmp(path, "/pki") && cmd == EVHTTP_REQ_GET) {
-		bw_srv_http_json(
-		    req, 200,
-		    json_pack("{s:s,s:o}", "factory",
-			      bw_srv_policy_factory(srv->policy), "device-cas",
-			      bw_srv_policy_describe(srv->policy)));
+		bw_srv_http_json(req, 200, bw_srv_admin_pki_json(srv));
 	} else if (!strcmp(path, "/status") && cmd == EVHTTP_REQ_GET) {
 		if ((rc =
 			 bw_srv_repo_status(srv->repo, time(NULL), &out, &err)))
@@ -568,9 +970,19 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		else
 			bw_srv_http_json(req, 200,
 					 json_pack("{s:o}", "repository", out));
+	} else if (!strcmp(path, "/releases") && cmd == EVHTTP_REQ_GET) {
+		if ((rc = bw_srv_admin_releases(srv, &out, &err)))
+			reply_rc(req, rc, &err, 200);
+		else
+			bw_srv_http_json(req, 200, out);
+	} else if (!strcmp(path, "/expiry") && cmd == EVHTTP_REQ_GET) {
+		if ((rc = bw_srv_admin_expiry(srv, time(NULL), &out, &err)))
+			reply_rc(req, rc, &err, 200);
+		else
+			bw_srv_http_json(req, 200, out);
 	} else if (!strcmp(path, "/devices") ||
 		   !strncmp(path, "/devices/", 9)) {
-		devices(srv, req, path[8] ? path + 9 : "", q);
+		devices(srv, req, path[8] ? path + 9 : "", q, who);
 	} else if (!strcmp(path, "/deny") && cmd == EVHTTP_REQ_GET) {
 		if ((rc = srv->store->ops->deny_list(srv->store, &out, &err)))
 			reply_rc(req, rc, &err, 200);
@@ -579,8 +991,8 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 	} else if (!strcmp(path, "/events") && cmd == EVHTTP_REQ_GET) {
 		const char *dev = evhttp_find_header(q, "device");
 
-		if ((rc = srv->store->ops->event_list(
-			 srv->store, dev && uuid_ok(dev) ? dev : NULL,
+		if ((rc = bw_srv_admin_events(
+			 srv, dev && uuid_ok(dev) ? dev : NULL,
 			 query_int(q, "limit", 100, LIST_MAX), &out, &err)))
 			reply_rc(req, rc, &err, 200);
 		else
@@ -591,6 +1003,9 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		rotations(srv, req, q);
 	} else if (!strcmp(path, "/tokens") || !strncmp(path, "/tokens/", 8)) {
 		tokens(srv, req, path[7] ? path + 8 : "");
+	} else if (!strcmp(path, "/accounts") ||
+		   !strncmp(path, "/accounts/", 10)) {
+		accounts(srv, req, path[9] ? path + 10 : "");
 	} else {
 		bw_srv_http_error(req, 404, "no such resource");
 	}
@@ -602,6 +1017,10 @@ void bw_srv_admin_handle(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	const char *h = NULL;
+	enum bw_srv_access role = BW_SRV_ACCESS_NONE;
+	int64_t account = 0;
+	char who[48];
 	struct evkeyvalq q;
 
 	if (!bw_srv_tls_ssl(req) || !path) {
@@ -610,17 +1029,37 @@ void bw_srv_admin_handle(struct evhttp_request *req, void *arg)
 	}
 	bw_srv_tls_track(req);
 	bw_srv_request_track(srv, req);
-	if (!token_ok(srv, req)) {
+	if (!strcmp(path, "/ui") || !strncmp(path, "/ui/", 4)) {
+		bw_srv_ui_handle(srv, req, path, query);
+		return;
+	}
+	h = bw_srv_http_header(req, "Authorization", 600);
+	if (h && !strncmp(h, "Bearer ", 7))
+		role = bw_srv_admin_token_role(srv, h + 7, strlen(h + 7),
+					       &account);
+	if (role == BW_SRV_ACCESS_NONE) {
 		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: bad token from %s",
 			   bw_srv_peer_addr(req));
 		bw_srv_http_error(req, 401, "unauthorized");
 		return;
 	}
+	if (!bw_srv_admin_allows(role, evhttp_request_get_command(req),
+				 path)) {
+		bw_srv_log(BW_SRV_LOG_NOTICE,
+			   "admin: account %lld (%s) may not %.128s",
+			   (long long)account, bw_srv_access_name(role), path);
+		bw_srv_http_error(req, 403, "forbidden for this role");
+		return;
+	}
+	if (account)
+		snprintf(who, sizeof(who), "account %lld", (long long)account);
+	else
+		snprintf(who, sizeof(who), "admin token");
 	TAILQ_INIT(&q);
 	if (query && evhttp_parse_query_str(query, &q)) {
 		bw_srv_http_error(req, 400, "bad query");
 		return;
 	}
-	dispatch(srv, req, path, &q);
+	dispatch(srv, req, path, &q, who);
 	evhttp_clear_headers(&q);
 }

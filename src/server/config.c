@@ -68,6 +68,8 @@ static const struct key keys[] = {
     STR("admin", "token_file", admin_token_file, "/etc/bulwark/admin.token"),
     INT("admin", "max_upload_bytes", max_upload_bytes, 4096, 268435456,
 	"8388608"),
+    DUR("admin", "silent_after", silent_after, 60, 365 * DAY, "1d"),
+    DUR("admin", "session_lifetime", session_lifetime, 60, 7 * DAY, "8h"),
     STR("registration", "listen", reg_listen, ""),
     STR("registration", "ca_cert", reg_ca_cert, ""),
     STR("registration", "ca_key", reg_ca_key, ""),

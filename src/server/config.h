@@ -48,6 +48,8 @@ struct bw_srv_config {
 	char admin_listen[BW_SRV_STR_MAX];
 	char admin_token_file[BW_SRV_PATH_MAX];
 	int64_t max_upload_bytes;
+	int64_t silent_after;	  /* a device not seen for this long is silent */
+	int64_t session_lifetime; /* fleet page sign-in */
 	/* [registration] */
 	char reg_listen[BW_SRV_STR_MAX];
 	char reg_ca_cert[BW_SRV_PATH_MAX]; /* "" = <pki_dir>/online-ca.pem */

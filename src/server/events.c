@@ -94,6 +94,30 @@ static void note_target(json_t *e, char *target, size_t target_len)
 		memcpy(target, name, strlen(name) + 1);
 }
 
+/* The install status an event reports, or NULL if it reports none:
+ * "updating" from the first download to the reboot, then "ok" or
+ * "failed" (a failed install, or a boot that fell back). */
+static const char *status_of(json_t *e)
+{
+	static const char *const updating[] = {
+	    "EcuDownloadStarted", "EcuDownloadCompleted",
+	    "EcuInstallationStarted", "EcuInstallationApplied"};
+	const char *type = json_string_value(
+	    json_object_get(json_object_get(e, "eventType"), "id"));
+
+	if (!type)
+		return NULL;
+	for (size_t i = 0; i < sizeof(updating) / sizeof(updating[0]); i++)
+		if (!strcmp(type, updating[i]))
+			return "updating";
+	if (!strcmp(type, "EcuInstallationCompleted"))
+		return success_of(json_object_get(e, "event")) ? "ok"
+								: "failed";
+	if (!strcmp(type, "EcuRollback"))
+		return "failed";
+	return NULL;
+}
+
 int bw_srv_events_store(struct bw_store *store, const char *uuid,
 			const uint8_t *body, size_t len, size_t max_events,
 			int64_t keep, int64_t now, char *target,
@@ -101,6 +125,7 @@ int bw_srv_events_store(struct bw_store *store, const char *uuid,
 {
 	struct bw_json_limits lim = {.max_bytes = len + 1, .max_depth = 4};
 	json_t *arr = NULL, *e = NULL;
+	const char *status = NULL;
 	uint8_t *bytes = NULL;
 	size_t i = 0, n = 0;
 	int rc = 0;
@@ -132,7 +157,12 @@ int bw_srv_events_store(struct bw_store *store, const char *uuid,
 			goto out;
 		if (target)
 			note_target(e, target, target_len);
+		if (status_of(e))
+			status = status_of(e);
 	}
+	if (status &&
+	    (rc = store->ops->device_status_set(store, uuid, status, err)))
+		goto out;
 	/* a device can not fill the disk: only its newest events stay */
 	if (keep > 0 && (rc = store->ops->event_trim(store, uuid, keep, err)))
 		goto out;

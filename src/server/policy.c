@@ -26,12 +26,14 @@ struct ca {
 	char **revoked; /* sorted uppercase hex serials */
 	size_t nrevoked;
 	int64_t crl_number; /* of the CRL in use; -1: none */
+	int64_t crl_next;   /* its nextUpdate (unix time); 0: none */
 };
 
 struct bw_srv_policy {
 	char factory[BW_PKI_FACTORY_MAX + 1];
 	X509 *factory_ca;
 	int64_t factory_crl_number;
+	int64_t factory_crl_next; /* nextUpdate of its CRL; 0: none */
 	struct ca *cas;
 	size_t ncas;
 };
@@ -220,6 +222,17 @@ static int load_file_in(const char *dir, const char *name, char **path)
 	return bw_path_join(dir, name, path);
 }
 
+/* An ASN.1 time as unix time; 0 if absent or unreadable. */
+static int64_t asn1_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
 /* The revoked serials of CA c: crl/<base>.crl or an uploaded CRL. */
 static int ca_crl_load(struct ca *c, const char *dir, json_t *uploaded,
 		       struct bw_err *err)
@@ -236,8 +249,10 @@ static int ca_crl_load(struct ca *c, const char *dir, json_t *uploaded,
 	free(path);
 	if (rc == BW_ENOTFOUND)
 		return 0; /* a local CA whose key lives at its site: no CRL */
-	if (!rc)
+	if (!rc) {
+		c->crl_next = asn1_unix(X509_CRL_get0_nextUpdate(crl));
 		rc = ca_revoked_load(c, crl);
+	}
 	X509_CRL_free(crl);
 	return rc;
 }
@@ -386,13 +401,32 @@ json_t *bw_srv_policy_describe(const struct bw_srv_policy *p)
 			cn[0] = '\0';
 		json_array_append_new(
 		    arr,
-		    json_pack("{s:s,s:s,s:s,s:I,s:I}", "name", p->cas[i].base,
-			      "cn", cn, "status", st[p->cas[i].status],
-			      "crl-number", (json_int_t)p->cas[i].crl_number,
-			      "revoked-serials",
-			      (json_int_t)p->cas[i].nrevoked));
+		    json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "name",
+			      p->cas[i].base, "cn", cn, "status",
+			      st[p->cas[i].status], "crl-number",
+			      (json_int_t)p->cas[i].crl_number,
+			      "revoked-serials", (json_int_t)p->cas[i].nrevoked,
+			      "not-after",
+			      (json_int_t)asn1_unix(
+				  X509_get0_notAfter(p->cas[i].cert)),
+			      "crl-next-update",
+			      (json_int_t)p->cas[i].crl_next));
 	}
 	return arr;
+}
+
+json_t *bw_srv_policy_factory_describe(const struct bw_srv_policy *p)
+{
+	return json_pack("{s:s,s:I,s:I,s:I}", "name", "factory_ca",
+			 "not-after",
+			 (json_int_t)asn1_unix(X509_get0_notAfter(p->factory_ca)),
+			 "crl-number", (json_int_t)p->factory_crl_number,
+			 "crl-next-update", (json_int_t)p->factory_crl_next);
+}
+
+int64_t bw_srv_cert_not_after(const X509 *cert)
+{
+	return cert ? asn1_unix(X509_get0_notAfter(cert)) : 0;
 }
 
 /* A device CA uploaded on the admin API, unless the directory has one of
@@ -480,8 +514,11 @@ int bw_srv_policy_load(const char *pki_dir, const char *factory,
 		      p->factory_ca, &fcrl, &p->factory_crl_number, err);
 	if (rc && rc != BW_ENOTFOUND)
 		goto out;
-	if (fcrl)
+	if (fcrl) {
+		p->factory_crl_next =
+		    asn1_unix(X509_CRL_get0_nextUpdate(fcrl));
 		apply_factory_crl(p, fcrl);
+	}
 	rc = 0;
 	*out = p;
 	p = NULL; /* transferred */

@@ -61,8 +61,13 @@ int bw_srv_policy_load(const char *pki_dir, const char *factory,
 int bw_srv_policy_ca_check(const struct bw_srv_policy *p, const char *name,
 			   const uint8_t *pem, size_t len, struct bw_err *err);
 
-/* [{"name","cn","status","crl-number","revoked-serials"}] (new reference) */
+/* [{"name","cn","status","crl-number","revoked-serials","not-after",
+ * "crl-next-update"}] (new reference; times in unix seconds, 0: none) */
 json_t *bw_srv_policy_describe(const struct bw_srv_policy *p);
+/* {"name":"factory_ca","not-after","crl-number","crl-next-update"} */
+json_t *bw_srv_policy_factory_describe(const struct bw_srv_policy *p);
+/* A certificate's notAfter in unix seconds (0 for NULL). */
+int64_t bw_srv_cert_not_after(const X509 *cert);
 /* 1 if two loaded policies decide every certificate alike (same CAs,
  * statuses, CRL numbers and revoked serials). */
 int bw_srv_policy_same(const struct bw_srv_policy *a,

@@ -547,5 +547,6 @@ void bw_srv_free(struct bw_srv *srv)
 	bw_signer_free(srv->reg_signer);
 	bw_srv_rate_free(srv->reg_rl);
 	bw_srv_rate_free(srv->est_rl);
+	bw_srv_rate_free(srv->ui_rl);
 	free(srv);
 }

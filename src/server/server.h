@@ -68,6 +68,7 @@ struct bw_srv {
 	struct bw_signer *reg_signer; /* PKCS#11 registration CA key */
 	struct bw_srv_ratelimit *reg_rl;
 	struct bw_srv_ratelimit *est_rl;
+	struct bw_srv_ratelimit *ui_rl; /* fleet page sign-in attempts */
 	long nconns;
 	long inflight; /* requests whose answer is not fully written yet */
 	int64_t stop_deadline;

@@ -68,6 +68,39 @@ struct bw_token_use {
 	char scope[16];
 };
 
+/* An operator account (a bearer token with a role) found by its hash. */
+struct bw_account_rec {
+	int64_t id;
+	char role[16]; /* "viewer" / "operator" */
+};
+
+/* A browser session of the fleet page. account 0: the admin token. */
+struct bw_session_rec {
+	int64_t account;
+	char role[16];
+	char csrf[65];
+	int64_t expires;
+};
+
+/*
+ * A filtered page of the fleet, ordered by uuid (keyset paging: the page
+ * after `after`). Empty strings and -1 mean "any".
+ *   uuid_prefix / name_prefix: a search (one of them, or neither)
+ *   status: "ok", "updating", "failed" (from events), "denied", or
+ *           "silent" (last seen before silent_before)
+ */
+struct bw_device_query {
+	const char *uuid; /* exactly this device, or NULL */
+	const char *after;
+	const char *uuid_prefix;
+	const char *name_prefix;
+	const char *tag;
+	int production; /* -1 any, 0 CI, 1 production */
+	const char *status;
+	int64_t silent_before;
+	int64_t limit;
+};
+
 struct bw_store;
 
 struct bw_store_ops {
@@ -205,6 +238,43 @@ struct bw_store_ops {
 			     uint64_t length, const char *sha256,
 			     const char *custom_json, int64_t now,
 			     struct bw_err *err);
+
+	/* Devices matching q, each as device_list's rows plus "status". */
+	int (*device_query)(struct bw_store *s, const struct bw_device_query *q,
+			    json_t **out, struct bw_err *err);
+	/* The install status events last reported ("ok", "updating",
+	 * "failed"). */
+	int (*device_status_set)(struct bw_store *s, const char *uuid,
+				 const char *status, struct bw_err *err);
+
+	/* Operator accounts: hash_hex is the sha256 of the bearer token; role
+	 * "viewer" or "operator". */
+	int (*account_add)(struct bw_store *s, const char *hash_hex,
+			   const char *role, int64_t expires,
+			   const char *comment, int64_t now, int64_t *id,
+			   struct bw_err *err);
+	/* [{"id","role","expires","created","revoked","comment"}] */
+	int (*account_list)(struct bw_store *s, json_t **out,
+			    struct bw_err *err);
+	int (*account_revoke)(struct bw_store *s, int64_t id,
+			      struct bw_err *err);
+	/* A live account (not revoked, not expired at now): BW_ENOTFOUND. */
+	int (*account_find)(struct bw_store *s, const char *hash_hex,
+			    int64_t now, struct bw_account_rec *out,
+			    struct bw_err *err);
+
+	/* Fleet page sessions by the sha256 of the session id (the id
+	 * itself lives only in the browser's cookie). session_put also
+	 * drops expired sessions. session_get: BW_ENOTFOUND unless live and
+	 * its account still is. */
+	int (*session_put)(struct bw_store *s, const char *hash_hex,
+			   const struct bw_session_rec *rec, int64_t now,
+			   struct bw_err *err);
+	int (*session_get)(struct bw_store *s, const char *hash_hex,
+			   int64_t now, struct bw_session_rec *out,
+			   struct bw_err *err);
+	int (*session_del)(struct bw_store *s, const char *hash_hex,
+			   struct bw_err *err);
 };
 
 struct bw_store {

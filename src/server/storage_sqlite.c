@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include "bulwark/buf.h"
 #include "storage.h"
 
 static const char *const migrations[] = {
@@ -89,6 +90,21 @@ static const char *const migrations[] = {
      "CREATE TABLE rotate_requests (kind TEXT NOT NULL"
      " CHECK (kind IN ('device', 'ca')), name TEXT NOT NULL,"
      " requested INTEGER NOT NULL, PRIMARY KEY (kind, name));"),
+    /* 7: the fleet page: operator accounts with a role, their browser
+     * sessions, and a device status kept from events so that a fleet of a
+     * million devices can be filtered through an index */
+    ("CREATE TABLE accounts (id INTEGER PRIMARY KEY, hash TEXT NOT NULL"
+     " UNIQUE, role TEXT NOT NULL CHECK (role IN ('viewer', 'operator')),"
+     " expires INTEGER NOT NULL, created INTEGER NOT NULL,"
+     " revoked INTEGER NOT NULL DEFAULT 0, comment TEXT NOT NULL);"
+     "CREATE TABLE ui_sessions (hash TEXT PRIMARY KEY, account INTEGER NOT"
+     " NULL, role TEXT NOT NULL, csrf TEXT NOT NULL,"
+     " expires INTEGER NOT NULL, created INTEGER NOT NULL);"
+     "ALTER TABLE devices ADD COLUMN status TEXT NOT NULL DEFAULT '';"
+     "CREATE INDEX devices_status ON devices (status, uuid);"
+     "CREATE INDEX devices_tag ON devices (tag, uuid);"
+     "CREATE INDEX devices_name ON devices (name);"
+     "CREATE INDEX devices_last_seen ON devices (last_seen);"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -129,6 +145,15 @@ enum stmt_id {
 	S_CDENY_HAS,
 	S_RREQ_SET,
 	S_RREQ_GET,
+	S_ACC_ADD,
+	S_ACC_LIST,
+	S_ACC_REVOKE,
+	S_ACC_FIND,
+	S_SES_PUT,
+	S_SES_GET,
+	S_SES_DEL,
+	S_SES_EXPIRE,
+	S_DEV_STATUS,
 	S_NSTMT
 };
 
@@ -213,6 +238,25 @@ static const char *const sql[S_NSTMT] = {
 		   " requested) VALUES (?1, ?2, ?3)",
     [S_RREQ_GET] = "SELECT requested FROM rotate_requests"
 		   " WHERE kind = ?1 AND name = ?2",
+    [S_ACC_ADD] = "INSERT INTO accounts (hash, role, expires, created,"
+		  " comment) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_ACC_LIST] = "SELECT id, role, expires, created, revoked, comment"
+		   " FROM accounts ORDER BY id",
+    [S_ACC_REVOKE] = "UPDATE accounts SET revoked = 1 WHERE id = ?1",
+    [S_ACC_FIND] = "SELECT id, role, expires, revoked FROM accounts"
+		   " WHERE hash = ?1",
+    [S_SES_PUT] = "INSERT INTO ui_sessions (hash, account, role, csrf,"
+		  " expires, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* a session dies with its account: revoking an account signs its
+     * browsers out at once */
+    [S_SES_GET] = "SELECT s.account, s.role, s.csrf, s.expires"
+		  " FROM ui_sessions s WHERE s.hash = ?1 AND s.expires > ?2"
+		  " AND (s.account = 0 OR EXISTS (SELECT 1 FROM accounts a"
+		  " WHERE a.id = s.account AND a.revoked = 0"
+		  " AND a.expires > ?2))",
+    [S_SES_DEL] = "DELETE FROM ui_sessions WHERE hash = ?1",
+    [S_SES_EXPIRE] = "DELETE FROM ui_sessions WHERE expires <= ?1",
+    [S_DEV_STATUS] = "UPDATE devices SET status = ?2 WHERE uuid = ?1",
 };
 
 struct sq {
@@ -1098,6 +1142,268 @@ static int sq_rotate_request_get(struct bw_store *s, const char *kind,
 		   : db_err(q, err, "rotate request get");
 }
 
+/* ---- the fleet page: filtered device pages, accounts, sessions ---------- */
+
+static json_t *device_status_row_json(sqlite3_stmt *st)
+{
+	json_t *o = device_row_json(st);
+
+	if (o)
+		json_object_set_new(o, "status", col_json_str(st, 11));
+	return o;
+}
+
+/* The end of a prefix range: "abc" -> "abd" (bytes; NUL if none). */
+static void prefix_end(const char *p, char *out, size_t size)
+{
+	size_t n = strlen(p);
+
+	snprintf(out, size, "%s", p);
+	while (n > 0 && (unsigned char)out[n - 1] == 0xff)
+		out[--n] = '\0';
+	if (n > 0)
+		out[n - 1] = (char)((unsigned char)out[n - 1] + 1);
+}
+
+/*
+ * The statement is built from fixed fragments only (every value is a
+ * bound parameter), so that each filter can use its index: status and tag
+ * have (column, uuid) indexes for keyset paging, a name search the name
+ * index, silence the last_seen index.
+ */
+static int sq_device_query(struct bw_store *s, const struct bw_device_query *dq,
+			   json_t **out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	struct bw_buf sqlb;
+	sqlite3_stmt *st = NULL;
+	char end[BW_STORE_NAME_MAX + 2];
+	int rc = 0;
+
+	*out = NULL;
+	bw_buf_init(&sqlb, 4096);
+	rc = bw_buf_append_str(
+	    &sqlb,
+	    "SELECT uuid, production, name, hwid, tag, target, fingerprint,"
+	    " first_seen, last_seen, registered,"
+	    " EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid),"
+	    " status FROM devices WHERE uuid > ?1");
+	if (!rc && dq->uuid)
+		rc = bw_buf_append_str(&sqlb, " AND uuid = ?9");
+	if (!rc && dq->uuid_prefix && *dq->uuid_prefix)
+		rc = bw_buf_append_str(&sqlb, " AND uuid >= ?2 AND uuid < ?3");
+	if (!rc && dq->name_prefix && *dq->name_prefix)
+		rc = bw_buf_append_str(&sqlb, " AND name >= ?2 AND name < ?3");
+	if (!rc && dq->tag && *dq->tag)
+		rc = bw_buf_append_str(&sqlb, " AND tag = ?4");
+	if (!rc && dq->production >= 0)
+		rc = bw_buf_append_str(&sqlb, " AND production = ?5");
+	if (!rc && dq->status && !strcmp(dq->status, "denied"))
+		rc = bw_buf_append_str(
+		    &sqlb, " AND uuid IN (SELECT uuid FROM deny)");
+	else if (!rc && dq->status && !strcmp(dq->status, "silent"))
+		rc = bw_buf_append_str(&sqlb, " AND last_seen < ?6");
+	else if (!rc && dq->status && *dq->status)
+		rc = bw_buf_append_str(&sqlb, " AND status = ?7");
+	if (!rc)
+		rc = bw_buf_append_str(&sqlb, " ORDER BY uuid LIMIT ?8");
+	if (rc)
+		goto out;
+	if (sqlite3_prepare_v2(q->db, (const char *)sqlb.data, -1, &st,
+			       NULL) != SQLITE_OK) {
+		rc = db_err(q, err, "device query");
+		goto out;
+	}
+	bind_text(st, 1, dq->after ? dq->after : "");
+	if (dq->uuid_prefix && *dq->uuid_prefix) {
+		prefix_end(dq->uuid_prefix, end, sizeof(end));
+		bind_text(st, 2, dq->uuid_prefix);
+		bind_text(st, 3, end);
+	} else if (dq->name_prefix && *dq->name_prefix) {
+		prefix_end(dq->name_prefix, end, sizeof(end));
+		bind_text(st, 2, dq->name_prefix);
+		bind_text(st, 3, end);
+	}
+	if (dq->tag && *dq->tag)
+		bind_text(st, 4, dq->tag);
+	sqlite3_bind_int(st, 5, dq->production > 0);
+	sqlite3_bind_int64(st, 6, dq->silent_before);
+	if (dq->status && *dq->status)
+		bind_text(st, 7, dq->status);
+	sqlite3_bind_int64(st, 8, dq->limit);
+	if (dq->uuid)
+		bind_text(st, 9, dq->uuid);
+	rc = collect(q, st, device_status_row_json, out, err);
+out:
+	sqlite3_finalize(st);
+	bw_buf_dispose(&sqlb);
+	return rc;
+}
+
+static int sq_device_status_set(struct bw_store *s, const char *uuid,
+				const char *status, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_DEV_STATUS, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, uuid);
+	bind_text(st, 2, status);
+	return run(q, st, err, "device status");
+}
+
+static int sq_account_add(struct bw_store *s, const char *hash_hex,
+			  const char *role, int64_t expires,
+			  const char *comment, int64_t now, int64_t *id,
+			  struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_ACC_ADD, err);
+	int rc = 0;
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, hash_hex);
+	bind_text(st, 2, role);
+	sqlite3_bind_int64(st, 3, expires);
+	sqlite3_bind_int64(st, 4, now);
+	bind_text(st, 5, comment ? comment : "");
+	if (!(rc = run(q, st, err, "account add")))
+		*id = sqlite3_last_insert_rowid(q->db);
+	return rc;
+}
+
+static json_t *account_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{s:I,s:o,s:I,s:I,s:b,s:o}", "id",
+			 (json_int_t)sqlite3_column_int64(st, 0), "role",
+			 col_json_str(st, 1), "expires",
+			 (json_int_t)sqlite3_column_int64(st, 2), "created",
+			 (json_int_t)sqlite3_column_int64(st, 3), "revoked",
+			 sqlite3_column_int(st, 4), "comment",
+			 col_json_str(st, 5));
+}
+
+static int sq_account_list(struct bw_store *s, json_t **out,
+			   struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_ACC_LIST, err);
+
+	if (!st)
+		return BW_EIO;
+	return collect(q, st, account_row_json, out, err);
+}
+
+static int sq_account_revoke(struct bw_store *s, int64_t id,
+			     struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_ACC_REVOKE, err);
+	int rc = 0;
+
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = run(q, st, err, "account revoke")))
+		return rc;
+	if (sqlite3_changes(q->db) == 0)
+		return bw_err_set(err, BW_ENOTFOUND, "no such account");
+	return 0;
+}
+
+static int sq_account_find(struct bw_store *s, const char *hash_hex,
+			   int64_t now, struct bw_account_rec *out,
+			   struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_ACC_FIND, err);
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, hash_hex);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && !sqlite3_column_int(st, 3) &&
+	    sqlite3_column_int64(st, 2) > now) {
+		out->id = sqlite3_column_int64(st, 0);
+		col_copy(st, 1, out->role, sizeof(out->role));
+		rc = 0;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		rc = bw_err_set(err, BW_ENOTFOUND, "no such account");
+	} else {
+		rc = db_err(q, err, "account find");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_session_put(struct bw_store *s, const char *hash_hex,
+			  const struct bw_session_rec *r, int64_t now,
+			  struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_SES_EXPIRE, err);
+	int rc = 0;
+
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int64(st, 1, now);
+	if ((rc = run(q, st, err, "session expire")) ||
+	    !(st = stmt(q, S_SES_PUT, err)))
+		return rc ? rc : BW_EIO;
+	bind_text(st, 1, hash_hex);
+	sqlite3_bind_int64(st, 2, r->account);
+	bind_text(st, 3, r->role);
+	bind_text(st, 4, r->csrf);
+	sqlite3_bind_int64(st, 5, r->expires);
+	sqlite3_bind_int64(st, 6, now);
+	return run(q, st, err, "session put");
+}
+
+static int sq_session_get(struct bw_store *s, const char *hash_hex,
+			  int64_t now, struct bw_session_rec *out,
+			  struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_SES_GET, err);
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, hash_hex);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->account = sqlite3_column_int64(st, 0);
+		col_copy(st, 1, out->role, sizeof(out->role));
+		col_copy(st, 2, out->csrf, sizeof(out->csrf));
+		out->expires = sqlite3_column_int64(st, 3);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = bw_err_set(err, BW_ENOTFOUND, "no such session");
+	} else {
+		rc = db_err(q, err, "session get");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_session_del(struct bw_store *s, const char *hash_hex,
+			  struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_SES_DEL, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, hash_hex);
+	return run(q, st, err, "session delete");
+}
+
 static const struct bw_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1136,6 +1442,15 @@ static const struct bw_store_ops sqlite_ops = {
     .rotate_request_set = sq_rotate_request_set,
     .rotate_request_get = sq_rotate_request_get,
     .ci_target_add = sq_ci_target_add,
+    .device_query = sq_device_query,
+    .device_status_set = sq_device_status_set,
+    .account_add = sq_account_add,
+    .account_list = sq_account_list,
+    .account_revoke = sq_account_revoke,
+    .account_find = sq_account_find,
+    .session_put = sq_session_put,
+    .session_get = sq_session_get,
+    .session_del = sq_session_del,
 };
 
 /* ---- open and migrate -------------------------------------------------- */

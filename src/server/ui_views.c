@@ -1,0 +1,634 @@
+/*
+ * The fleet page's views (ui_priv.h). Each reads through the admin API's
+ * own functions (admin.h), so that the page shows exactly what the CLI
+ * and the JSON API show; every value written into the page is escaped.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "log.h"
+#include "server.h"
+#include "ui_priv.h"
+
+#define PAGE_ROWS "50"
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static int64_t jint(json_t *o, const char *k)
+{
+	return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+static struct evbuffer *page(struct bw_ui_ctx *c, const char *title,
+			     const char *nav)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b)
+		bw_ui_page_begin(c, b, title, nav);
+	else
+		evhttp_send_error(c->req, 500, NULL);
+	return b;
+}
+
+static void finish(struct bw_ui_ctx *c, struct evbuffer *b)
+{
+	bw_ui_page_end(b);
+	bw_ui_send(c->req, 200, b);
+}
+
+static void notice(struct evbuffer *b, const char *cls, const char *msg)
+{
+	evbuffer_add_printf(b, "<p class=\"notice %s\" role=\"status\">", cls);
+	bw_ui_esc(b, msg);
+	evbuffer_add_printf(b, "</p>");
+}
+
+/* What the fleet view calls a device's state. */
+static const char *device_state(struct bw_ui_ctx *c, json_t *d)
+{
+	const char *st = jstr(d, "status");
+
+	if (json_is_true(json_object_get(d, "denied")))
+		return "denied";
+	if (json_is_true(json_object_get(d, "rotation-pending")))
+		return "rotation pending";
+	if (jint(d, "last-seen") < c->now - c->srv->cfg->silent_after)
+		return "silent";
+	if (!strcmp(st, "ok"))
+		return "up to date";
+	if (*st)
+		return st;
+	return "registered";
+}
+
+static void state_badge(struct evbuffer *b, const char *state)
+{
+	const char *cls = !strcmp(state, "up to date") ? "ok"
+			  : !strcmp(state, "updating") ||
+				  !strcmp(state, "registered") ||
+				  !strcmp(state, "rotation pending")
+			      ? "info"
+			      : "bad";
+
+	evbuffer_add_printf(b, "<span class=\"badge %s\">%s</span>", cls,
+			    state);
+}
+
+/* ---- fleet ----------------------------------------------------------------- */
+
+static void option(struct evbuffer *b, const char *value, const char *label,
+		   const char *cur)
+{
+	evbuffer_add_printf(b, "<option value=\"%s\"%s>%s</option>", value,
+			    cur && !strcmp(cur, value) ? " selected" : "",
+			    label);
+}
+
+static void fleet_filters(struct bw_ui_ctx *c, struct evbuffer *b)
+{
+	const char *st = evhttp_find_header(c->q, "status");
+	const char *fl = evhttp_find_header(c->q, "flavour");
+
+	evbuffer_add_printf(b, "<form class=\"filters\" method=\"get\" "
+			       "action=\"/ui/fleet\" role=\"search\">"
+			       "<div><label for=\"q\">Search</label><input "
+			       "id=\"q\" name=\"q\" type=\"search\" "
+			       "placeholder=\"uuid or name prefix\" value=\"");
+	bw_ui_esc(b, evhttp_find_header(c->q, "q"));
+	evbuffer_add_printf(b, "\"></div><div><label for=\"tag\">Tag</label>"
+			       "<input id=\"tag\" name=\"tag\" value=\"");
+	bw_ui_esc(b, evhttp_find_header(c->q, "tag"));
+	evbuffer_add_printf(b, "\"></div><div><label for=\"flavour\">Flavour"
+			       "</label><select id=\"flavour\" "
+			       "name=\"flavour\">");
+	option(b, "", "any", fl);
+	option(b, "ci", "CI", fl);
+	option(b, "production", "production", fl);
+	evbuffer_add_printf(b, "</select></div><div><label for=\"status\">"
+			       "Status</label><select id=\"status\" "
+			       "name=\"status\">");
+	option(b, "", "any", st);
+	option(b, "ok", "up to date", st);
+	option(b, "updating", "updating", st);
+	option(b, "failed", "failed", st);
+	option(b, "silent", "silent", st);
+	option(b, "denied", "denied", st);
+	evbuffer_add_printf(b, "</select></div><button "
+			       "type=\"submit\">Filter</button></form>\n");
+}
+
+/* The fleet URL with the current filters and after=. */
+static void fleet_link(struct bw_ui_ctx *c, struct evbuffer *b,
+		       const char *after)
+{
+	static const char *const keep[] = {"q", "tag", "flavour", "status"};
+
+	evbuffer_add_printf(b, "/ui/fleet?");
+	for (size_t i = 0; i < 4; i++) {
+		const char *v = evhttp_find_header(c->q, keep[i]);
+
+		if (!v || !*v)
+			continue;
+		evbuffer_add_printf(b, "%s=", keep[i]);
+		bw_ui_urlenc(b, v);
+		evbuffer_add_printf(b, "&amp;");
+	}
+	evbuffer_add_printf(b, "after=");
+	bw_ui_urlenc(b, after);
+}
+
+void bw_ui_view_fleet(struct bw_ui_ctx *c)
+{
+	struct bw_err err = {0};
+	struct evbuffer *b = NULL;
+	json_t *arr = NULL, *d = NULL;
+	size_t i = 0;
+	int rc = 0;
+
+	if (!evhttp_find_header(c->q, "limit"))
+		evhttp_add_header(c->q, "limit", PAGE_ROWS);
+	rc = bw_srv_admin_devices_query(c->srv, c->q, &arr, &err);
+	if (!(b = page(c, "Fleet", "fleet")))
+		goto out;
+	fleet_filters(c, b);
+	if (rc) {
+		notice(b, "bad", rc == BW_EFORMAT ? err.msg : "Query failed.");
+		finish(c, b);
+		goto out;
+	}
+	evbuffer_add_printf(
+	    b, "<div class=\"scroll\"><table class=\"sortable\" "
+	       "id=\"fleet\"><caption>Devices, ordered by uuid</caption>"
+	       "<thead><tr><th scope=\"col\">Name</th><th scope=\"col\">UUID"
+	       "</th><th scope=\"col\">Flavour</th><th scope=\"col\">Tag</th>"
+	       "<th scope=\"col\">Hardware ID</th><th scope=\"col\">Target"
+	       "</th><th scope=\"col\">Last seen</th><th "
+	       "scope=\"col\">Status</th></tr></thead><tbody>");
+	json_array_foreach(arr, i, d)
+	{
+		evbuffer_add_printf(b, "<tr><td>");
+		bw_ui_esc(b, jstr(d, "name"));
+		evbuffer_add_printf(b, "</td><td class=\"mono\"><a "
+				       "href=\"/ui/devices/");
+		bw_ui_urlenc(b, jstr(d, "uuid"));
+		evbuffer_add_printf(b, "\">");
+		bw_ui_esc(b, jstr(d, "uuid"));
+		evbuffer_add_printf(b, "</a></td><td>%s</td><td>",
+				    json_is_true(json_object_get(d,
+								 "production"))
+					? "production"
+					: "CI");
+		bw_ui_esc(b, jstr(d, "tag"));
+		evbuffer_add_printf(b, "</td><td>");
+		bw_ui_esc(b, jstr(d, "hardware-id"));
+		evbuffer_add_printf(b, "</td><td>");
+		bw_ui_esc(b, jstr(d, "target"));
+		evbuffer_add_printf(b, "</td><td data-sort=\"%" PRId64 "\">",
+				    jint(d, "last-seen"));
+		bw_ui_time(b, jint(d, "last-seen"));
+		evbuffer_add_printf(b, "</td><td>");
+		state_badge(b, device_state(c, d));
+		evbuffer_add_printf(b, "</td></tr>\n");
+	}
+	evbuffer_add_printf(b, "</tbody></table></div>");
+	if (json_array_size(arr) == 0)
+		notice(b, "info", "No device matches.");
+	evbuffer_add_printf(b, "<nav class=\"pager\" aria-label=\"Pages\">");
+	if (evhttp_find_header(c->q, "after")) {
+		evbuffer_add_printf(b, "<a href=\"");
+		fleet_link(c, b, "");
+		evbuffer_add_printf(b, "\">First page</a>");
+	}
+	if (json_array_size(arr) > 0 &&
+	    (int64_t)json_array_size(arr) >=
+		(int64_t)strtoll(evhttp_find_header(c->q, "limit"), NULL, 10)) {
+		evbuffer_add_printf(b, "<a rel=\"next\" href=\"");
+		fleet_link(c, b,
+			   jstr(json_array_get(arr, json_array_size(arr) - 1),
+				"uuid"));
+		evbuffer_add_printf(b, "\">Next page</a>");
+	}
+	evbuffer_add_printf(b, "</nav>");
+	finish(c, b);
+out:
+	json_decref(arr);
+}
+
+/* ---- one device --------------------------------------------------------------- */
+
+static void dl_row(struct evbuffer *b, const char *k, const char *v)
+{
+	evbuffer_add_printf(b, "<dt>%s</dt><dd>", k);
+	bw_ui_esc(b, *v ? v : "\xe2\x80\x94");
+	evbuffer_add_printf(b, "</dd>");
+}
+
+static void device_actions(struct bw_ui_ctx *c, struct evbuffer *b,
+			   json_t *d)
+{
+	const char *uuid = jstr(d, "uuid");
+	char api[128];
+	int denied = json_is_true(json_object_get(d, "denied"));
+
+	snprintf(api, sizeof(api), "/devices/%s/deny", uuid);
+	evbuffer_add_printf(b, "<section aria-labelledby=\"act\"><h2 "
+			       "id=\"act\">Actions</h2>");
+	if (!bw_srv_admin_allows(c->role,
+				 denied ? EVHTTP_REQ_DELETE : EVHTTP_REQ_POST,
+				 api)) {
+		evbuffer_add_printf(b,
+				    "<p>Your role (%s) can read but not act "
+				    "on devices.</p></section>",
+				    bw_srv_access_name(c->role));
+		return;
+	}
+	evbuffer_add_printf(b, "<form class=\"inline\" method=\"post\" "
+			       "action=\"/ui/devices/");
+	bw_ui_urlenc(b, uuid);
+	evbuffer_add_printf(b, "/%s\">", denied ? "allow" : "deny");
+	bw_ui_csrf_field(c, b);
+	if (denied)
+		evbuffer_add_printf(b, "<button type=\"submit\">Allow this "
+				       "device again</button></form>");
+	else
+		evbuffer_add_printf(
+		    b, "<label for=\"reason\">Reason</label><input "
+		       "id=\"reason\" name=\"reason\" maxlength=\"256\">"
+		       "<button type=\"submit\" class=\"danger\">Deny this "
+		       "device</button></form>");
+	evbuffer_add_printf(b, "</section>");
+}
+
+static void device_events(struct evbuffer *b, json_t *evs, int installs)
+{
+	json_t *e = NULL;
+	size_t i = 0, n = 0;
+
+	evbuffer_add_printf(
+	    b, "<div class=\"scroll\"><table><thead><tr><th "
+	       "scope=\"col\">Received</th><th scope=\"col\">Event</th><th "
+	       "scope=\"col\">Target</th><th scope=\"col\">Result</th>"
+	       "</tr></thead><tbody>");
+	json_array_foreach(evs, i, e)
+	{
+		json_t *ev = json_object_get(e, "event");
+		json_t *inner = json_object_get(ev, "event");
+		const char *type =
+		    jstr(json_object_get(ev, "eventType"), "id");
+		json_t *succ = json_object_get(inner, "success");
+		const char *result = "";
+
+		if (installs && strcmp(type, "EcuInstallationCompleted") &&
+		    strcmp(type, "EcuRollback"))
+			continue;
+		if (succ)
+			result = json_is_true(succ) ||
+					 (json_is_string(succ) &&
+					  !strcmp(json_string_value(succ),
+						  "true"))
+				     ? "success"
+				     : "failure";
+		n++;
+		evbuffer_add_printf(b, "<tr><td>");
+		bw_ui_time(b, jint(e, "received"));
+		evbuffer_add_printf(b, "</td><td>");
+		bw_ui_esc(b, type);
+		evbuffer_add_printf(b, "</td><td>");
+		bw_ui_esc(b, jstr(inner, "targetName"));
+		evbuffer_add_printf(b, "</td><td>%s</td></tr>", result);
+	}
+	evbuffer_add_printf(b, "</tbody></table></div>");
+	if (!n)
+		evbuffer_add_printf(b, "<p>None yet.</p>");
+}
+
+void bw_ui_view_device(struct bw_ui_ctx *c, const char *uuid)
+{
+	struct bw_err err = {0};
+	struct evbuffer *b = NULL;
+	json_t *d = NULL, *evs = NULL;
+	const char *done = evhttp_find_header(c->q, "done");
+
+	if (bw_srv_admin_device_get(c->srv, uuid, &d, &err)) {
+		bw_ui_error(c, 404, "No such device.");
+		return;
+	}
+	if (bw_srv_admin_events(c->srv, uuid, 50, &evs, &err))
+		evs = json_array();
+	if (!(b = page(c, *jstr(d, "name") ? jstr(d, "name") : "Device",
+		       "fleet")))
+		goto out;
+	if (done && !strcmp(done, "denied"))
+		notice(b, "ok", "The device is deny-listed; the gateway "
+				"refuses it from now on.");
+	else if (done && !strcmp(done, "allowed"))
+		notice(b, "ok", "The device is allowed again.");
+	evbuffer_add_printf(b, "<p>");
+	state_badge(b, device_state(c, d));
+	evbuffer_add_printf(b, "</p><section aria-labelledby=\"bind\"><h2 "
+			       "id=\"bind\">Binding</h2><dl>");
+	dl_row(b, "UUID", jstr(d, "uuid"));
+	dl_row(b, "Flavour",
+	       json_is_true(json_object_get(d, "production")) ? "production"
+							       : "CI");
+	dl_row(b, "Issuing CA", jstr(d, "ca"));
+	dl_row(b, "Certificate serial", jstr(d, "serial"));
+	dl_row(b, "Certificate SHA-256", jstr(d, "fingerprint"));
+	evbuffer_add_printf(b, "<dt>Certificate expires</dt><dd>");
+	bw_ui_time(b, jint(d, "cert-not-after"));
+	evbuffer_add_printf(b, "</dd>");
+	dl_row(b, "Tag", jstr(d, "tag"));
+	dl_row(b, "Hardware ID", jstr(d, "hardware-id"));
+	dl_row(b, "Current target", jstr(d, "target"));
+	evbuffer_add_printf(b, "<dt>Registered</dt><dd>");
+	bw_ui_time(b, jint(d, "registered"));
+	evbuffer_add_printf(b, "</dd><dt>First seen</dt><dd>");
+	bw_ui_time(b, jint(d, "first-seen"));
+	evbuffer_add_printf(b, "</dd><dt>Last seen</dt><dd>");
+	bw_ui_time(b, jint(d, "last-seen"));
+	evbuffer_add_printf(b, "</dd></dl></section>");
+	device_actions(c, b, d);
+	evbuffer_add_printf(b, "<section aria-labelledby=\"inst\"><h2 "
+			       "id=\"inst\">Install history</h2>");
+	device_events(b, evs, 1);
+	evbuffer_add_printf(b, "</section><section aria-labelledby=\"evs\">"
+			       "<h2 id=\"evs\">Events</h2>");
+	device_events(b, evs, 0);
+	evbuffer_add_printf(b, "</section>");
+	finish(c, b);
+out:
+	json_decref(d);
+	json_decref(evs);
+}
+
+void bw_ui_act_device(struct bw_ui_ctx *c, const char *uuid,
+		      const char *action)
+{
+	struct bw_err err = {0};
+	struct evbuffer *loc = NULL;
+	int deny = !strcmp(action, "deny");
+	int rc = 0;
+
+	if (!deny && strcmp(action, "allow")) {
+		bw_ui_error(c, 404, "No such action.");
+		return;
+	}
+	rc = bw_srv_admin_device_deny(
+	    c->srv, uuid, deny, evhttp_find_header(c->form, "reason"), c->who,
+	    &err);
+	if (rc) {
+		bw_ui_error(c, rc == BW_ENOTFOUND ? 404 : 400,
+			    rc == BW_EFORMAT ? err.msg : "Refused.");
+		return;
+	}
+	if (!(loc = evbuffer_new())) {
+		evhttp_send_error(c->req, 500, NULL);
+		return;
+	}
+	evbuffer_add_printf(loc, "/ui/devices/");
+	bw_ui_urlenc(loc, uuid);
+	evbuffer_add_printf(loc, "?done=%s", deny ? "denied" : "allowed");
+	evbuffer_add(loc, "", 1);
+	bw_ui_redirect(c->req, (const char *)evbuffer_pullup(loc, -1));
+	evbuffer_free(loc);
+}
+
+/* ---- releases --------------------------------------------------------------------- */
+
+void bw_ui_view_releases(struct bw_ui_ctx *c)
+{
+	struct bw_err err = {0};
+	struct evbuffer *b = NULL;
+	json_t *rel = NULL, *r = NULL, *t = NULL;
+	size_t i = 0, j = 0;
+	int rc = bw_srv_admin_releases(c->srv, &rel, &err);
+
+	if (!(b = page(c, "Releases", "releases")))
+		goto out;
+	if (rc) {
+		notice(b, "bad", "The repository could not be read.");
+		finish(c, b);
+		goto out;
+	}
+	if (json_array_size(rel) == 0)
+		notice(b, "info", "Nothing published yet.");
+	json_array_foreach(rel, i, r)
+	{
+		evbuffer_add_printf(b, "<section><h2>%s",
+				    !strcmp(jstr(r, "flavour"), "ci")
+					? "CI targets"
+					: "Production targets, tag ");
+		bw_ui_esc(b, jstr(r, "tag"));
+		evbuffer_add_printf(b,
+				    "</h2><p>Version %" PRId64 ", expires ",
+				    jint(r, "version"));
+		bw_ui_time(b, jint(r, "expires"));
+		evbuffer_add_printf(
+		    b, "</p><div class=\"scroll\"><table class=\"sortable\">"
+		       "<thead><tr><th scope=\"col\">Target</th><th "
+		       "scope=\"col\">Version</th><th scope=\"col\">Hardware "
+		       "IDs</th><th scope=\"col\">Length</th></tr></thead>"
+		       "<tbody>");
+		json_array_foreach(json_object_get(r, "targets"), j, t)
+		{
+			evbuffer_add_printf(b, "<tr><td>");
+			bw_ui_esc(b, jstr(t, "name"));
+			evbuffer_add_printf(b, "</td><td>");
+			bw_ui_esc(b, jstr(t, "version"));
+			evbuffer_add_printf(b, "</td><td>");
+			bw_ui_esc(b, jstr(t, "hardware-ids"));
+			evbuffer_add_printf(b,
+					    "</td><td data-sort=\"%" PRId64
+					    "\">%" PRId64 "</td></tr>",
+					    jint(t, "length"),
+					    jint(t, "length"));
+		}
+		evbuffer_add_printf(b, "</tbody></table></div></section>");
+	}
+	finish(c, b);
+out:
+	json_decref(rel);
+}
+
+/* ---- expiry ------------------------------------------------------------------------- */
+
+static void expiry_cell(struct evbuffer *b, int64_t t, int64_t now,
+			int64_t warn)
+{
+	const char *cls = bw_ui_expiry_class(t, now, warn);
+	const char *word = !strcmp(cls, "bad")	  ? (t < now ? "expired"
+							     : "expires soon")
+			   : !strcmp(cls, "warn") ? "expires soon"
+			   : !strcmp(cls, "ok")	  ? "ok"
+						  : "none";
+
+	evbuffer_add_printf(b, "<td data-sort=\"%" PRId64 "\">", t);
+	bw_ui_time(b, t);
+	evbuffer_add_printf(b, "</td><td data-sort=\"%" PRId64 "\">", t);
+	bw_ui_until(b, t, now);
+	evbuffer_add_printf(b, "</td><td><span class=\"badge %s\">%s</span>"
+			       "</td>",
+			    cls, word);
+}
+
+static void expiry_head(struct evbuffer *b, const char *id, const char *h2,
+			const char *c1, const char *c2, const char *when)
+{
+	evbuffer_add_printf(
+	    b, "<section aria-labelledby=\"%s\"><h2 id=\"%s\">%s</h2><div "
+	       "class=\"scroll\"><table class=\"sortable\"><thead><tr><th "
+	       "scope=\"col\">%s</th><th scope=\"col\">%s</th><th "
+	       "scope=\"col\">%s</th><th scope=\"col\">When</th><th "
+	       "scope=\"col\">State</th></tr></thead><tbody>",
+	    id, id, h2, c1, c2, when);
+}
+
+void bw_ui_view_expiry(struct bw_ui_ctx *c)
+{
+	struct bw_err err = {0};
+	struct evbuffer *b = NULL;
+	json_t *x = NULL, *e = NULL;
+	int64_t warn = c->srv->cfg->expiry_warn;
+	size_t i = 0;
+	int rc = bw_srv_admin_expiry(c->srv, c->now, &x, &err);
+
+	if (!(b = page(c, "Expiry", "expiry")))
+		goto out;
+	if (rc) {
+		notice(b, "bad", "The expiry report could not be made.");
+		finish(c, b);
+		goto out;
+	}
+	expiry_head(b, "roles", "TUF metadata", "Role", "Flavour and tag",
+		    "Expires");
+	json_array_foreach(json_object_get(x, "repository"), i, e)
+	{
+		int server = !strcmp(jstr(e, "signed-by"), "server");
+
+		evbuffer_add_printf(b, "<tr><td>");
+		bw_ui_esc(b, jstr(e, "role"));
+		evbuffer_add_printf(b, " (%s)</td><td>",
+				    server ? "re-signed by the server"
+					   : "offline keys");
+		bw_ui_esc(b, jstr(e, "flavour"));
+		evbuffer_add_printf(b, " ");
+		bw_ui_esc(b, jstr(e, "tag"));
+		evbuffer_add_printf(b, "</td>");
+		/* the server renews its own roles; only offline ones need
+		 * people before they expire */
+		expiry_cell(b, jint(e, "expires"), c->now,
+			    server ? 3600 : warn);
+		evbuffer_add_printf(b, "</tr>");
+	}
+	evbuffer_add_printf(b, "</tbody></table></div></section>");
+	expiry_head(b, "certs", "Certificates", "Certificate", "Name",
+		    "Expires");
+	json_array_foreach(json_object_get(x, "certificates"), i, e)
+	{
+		evbuffer_add_printf(b, "<tr><td>");
+		bw_ui_esc(b, jstr(e, "what"));
+		evbuffer_add_printf(b, "</td><td>");
+		bw_ui_esc(b, jstr(e, "name"));
+		evbuffer_add_printf(b, "</td>");
+		expiry_cell(b, jint(e, "not-after"), c->now, warn);
+		evbuffer_add_printf(b, "</tr>");
+	}
+	evbuffer_add_printf(b, "</tbody></table></div></section>");
+	expiry_head(b, "crls", "Revocation lists", "Issuer", "Kind",
+		    "Next update");
+	json_array_foreach(json_object_get(x, "crls"), i, e)
+	{
+		evbuffer_add_printf(b, "<tr><td>");
+		bw_ui_esc(b, jstr(e, "issuer"));
+		evbuffer_add_printf(b, "</td><td>CRL</td>");
+		/* CRLs are re-issued often: a week's notice is enough */
+		expiry_cell(b, jint(e, "next-update"), c->now,
+			    warn < 7 * 86400 ? warn : 7 * 86400);
+		evbuffer_add_printf(b, "</tr>");
+	}
+	evbuffer_add_printf(b, "</tbody></table></div></section>");
+	finish(c, b);
+out:
+	json_decref(x);
+}
+
+/* ---- PKI ---------------------------------------------------------------------------- */
+
+void bw_ui_view_pki(struct bw_ui_ctx *c)
+{
+	struct evbuffer *b = page(c, "PKI", "pki");
+	json_t *p = bw_srv_admin_pki_json(c->srv), *ca = NULL;
+	size_t i = 0;
+
+	if (!b)
+		goto out;
+	evbuffer_add_printf(b, "<p>Factory: <strong>");
+	bw_ui_esc(b, jstr(p, "factory"));
+	evbuffer_add_printf(
+	    b, "</strong></p><div class=\"scroll\"><table "
+	       "class=\"sortable\"><caption>Device CAs</caption><thead><tr>"
+	       "<th scope=\"col\">Name</th><th scope=\"col\">Common name</th>"
+	       "<th scope=\"col\">Status</th><th scope=\"col\">May issue "
+	       "production</th><th scope=\"col\">CRL number</th><th "
+	       "scope=\"col\">Revoked serials</th><th "
+	       "scope=\"col\">Expires</th></tr></thead><tbody>");
+	json_array_foreach(json_object_get(p, "device-cas"), i, ca)
+	{
+		const char *st = jstr(ca, "status");
+		json_t *prod = json_object_get(ca, "production");
+
+		evbuffer_add_printf(b, "<tr><td>");
+		bw_ui_esc(b, jstr(ca, "name"));
+		evbuffer_add_printf(b, "</td><td>");
+		bw_ui_esc(b, jstr(ca, "cn"));
+		evbuffer_add_printf(
+		    b, "</td><td><span class=\"badge %s\">",
+		    !strcmp(st, "enabled") ? "ok"
+		    : !strcmp(st, "disabled") ? "warn"
+					      : "bad");
+		bw_ui_esc(b, st);
+		evbuffer_add_printf(b, "</span></td><td>%s</td><td>%" PRId64
+				       "</td><td>%" PRId64 "</td><td>",
+				    !prod ? "&mdash;"
+				    : json_is_true(prod) ? "yes"
+							 : "no",
+				    jint(ca, "crl-number"),
+				    jint(ca, "revoked-serials"));
+		bw_ui_time(b, jint(ca, "not-after"));
+		evbuffer_add_printf(b, "</td></tr>");
+	}
+	evbuffer_add_printf(b, "</tbody></table></div>");
+	finish(c, b);
+out:
+	json_decref(p);
+}
+
+/* ---- log ------------------------------------------------------------------------------ */
+
+void bw_ui_view_log(struct bw_ui_ctx *c)
+{
+	struct bw_err err = {0};
+	struct evbuffer *b = page(c, "Events", "log");
+	json_t *evs = NULL;
+
+	if (!b)
+		return;
+	if (bw_srv_admin_events(c->srv, NULL, 100, &evs, &err)) {
+		notice(b, "bad", "The events could not be read.");
+	} else {
+		evbuffer_add_printf(b, "<h2>Newest device events</h2>");
+		device_events(b, evs, 0);
+	}
+	finish(c, b);
+	json_decref(evs);
+}
