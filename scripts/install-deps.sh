@@ -25,6 +25,7 @@ PACKAGES=(
 	device-tree-compiler libfdt-dev
 	ovmf qemu-system-x86 qemu-system-arm u-boot-qemu
 	efitools sbsigntool mtools dosfstools
+	chromium
 )
 
 if [[ ${1:-} == --bench ]]; then
@@ -66,6 +67,18 @@ if [[ ! -f $TUFJS_DIR/node_modules/tuf-js/package.json ]] ||
 		"tuf-js@$TUFJS_VERSION" >/dev/null 2>&1); then
 		echo "install-deps: could not install tuf-js from the npm registry;" \
 			"the tuf-js interoperability test will be skipped" >&2
+	fi
+fi
+# playwright-core and axe-core for the fleet page's browser test
+# (tests/integration/test_ui.py), pinned by tests/ui/package-lock.json;
+# the browser is Debian's chromium (no browser download).
+UI_DIR=$(cd "$(dirname "$0")/../tests/ui" && pwd)
+if [[ ! -f $UI_DIR/node_modules/playwright-core/package.json ]] ||
+	[[ $UI_DIR/package-lock.json -nt $UI_DIR/node_modules/.package-lock.json ]]; then
+	if ! (cd "$UI_DIR" && timeout 300 npm ci --silent --no-audit --no-fund \
+		>/dev/null 2>&1); then
+		echo "install-deps: could not install the browser test's npm" \
+			"packages (tests/ui)" >&2
 	fi
 fi
 exit 0
