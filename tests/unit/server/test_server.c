@@ -319,6 +319,10 @@ static void test_server_storage__metadata_and_schema(void **state)
 		    " DROP TRIGGER deny_ins; DROP TRIGGER deny_del;"
 		    " DROP TRIGGER deny_upd; DROP TABLE rotations;"
 		    " DROP TABLE cert_deny; DROP TABLE rotate_requests;"
+		    " DROP TABLE accounts; DROP TABLE ui_sessions;"
+		    " DROP INDEX devices_status; DROP INDEX devices_tag;"
+		    " DROP INDEX devices_name; DROP INDEX devices_last_seen;"
+		    " ALTER TABLE devices DROP COLUMN status;"
 		    " DELETE FROM schema_version WHERE version > 1' "
 		    "2>/dev/null",
 		    tmp_path("s3.db"));
