@@ -114,6 +114,9 @@ int bw_dev_open(const char *config_path, int flags, struct bw_dev **out,
 	d->lock_fd = -1;
 	bw_dev_config_init(&d->cfg);
 	rc = bw_dev_config_load(&d->cfg, config_path, err);
+	if (rc == 0 && config_path != NULL &&
+	    (d->config_path = strdup(config_path)) == NULL)
+		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
 	if (rc == 0)
 		rc = make_dirs(d, err);
 	if (rc == 0 && flags != BW_DEV_OPEN_READONLY)
@@ -148,6 +151,7 @@ void bw_dev_free(struct bw_dev *d)
 		return;
 	bw_fetcher_free(d->fetcher);
 	bw_signer_free(d->signer);
+	free(d->config_path);
 	sqlite3_close(d->db);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd); /* releases the lock */

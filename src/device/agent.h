@@ -20,6 +20,7 @@ struct bw_dev_boot_ops;
 
 struct bw_dev {
 	struct bw_dev_config cfg;
+	char *config_path;     /* as opened (certificate rotation reloads) */
 	const struct bw_dev_boot_ops *boot; /* [boot] bootloader (bootenv.h) */
 	sqlite3 *db;
 	struct bw_dev_state st;

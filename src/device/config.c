@@ -36,6 +36,7 @@ static const struct key keys[] = {
 	S("server", "metadata_url", metadata_url),
 	S("server", "targets_url", targets_url),
 	S("server", "events_url", events_url),
+	S("server", "est_url", est_url),
 	S("tls", "ca_file", ca_file),
 	S("tls", "cert_file", cert_file),
 	S("tls", "key_file", key_file),

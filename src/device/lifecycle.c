@@ -30,6 +30,7 @@
 #include "crash.h"
 #include "events.h"
 #include "lifecycle.h"
+#include "rotate.h"
 #include "update.h"
 #include "bootenv.h"
 
@@ -437,5 +438,8 @@ int bw_dev_status(struct bw_dev *d)
 	       "");
 	printf("boot firmware: %lld\n", (long long)d->st.bootfw);
 	printf("last check-in: %s\nevents queued: %ld\n", when, queued);
+	if (bw_dev_rotate_in_progress(d))
+		printf("certificate rotation: in progress (`bulwark-device "
+		       "rotate-cert` or the daemon finishes it)\n");
 	return BW_DEV_EXIT_OK;
 }

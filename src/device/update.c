@@ -17,6 +17,7 @@
 #include "bulwark/tuf.h"
 #include "events.h"
 #include "lifecycle.h"
+#include "rotate.h"
 #include "update.h"
 
 #define MAX_MATCHES 100000
@@ -439,6 +440,14 @@ static int daemon_round(struct bw_dev *d)
 
 	if (d->st.pending >= 0)
 		return BW_DEV_EXIT_PENDING; /* `run` finishes it after reboot */
+	/* a registered token identity renews itself inside the window or
+	 * when asked; a failure here never stops the update round */
+	if (bw_dev_rotate_enabled(d)) {
+		rc = bw_dev_rotate(d, BW_DEV_ROTATE_IF_DUE);
+		if (rc != BW_DEV_EXIT_OK && d->verbose)
+			fprintf(stderr, "bulwark-device: certificate rotation: "
+					"exit %d, tried again next round\n", rc);
+	}
 	rc = bw_dev_check(d, 0);
 	if (rc == BW_DEV_EXIT_UPDATE_AVAILABLE)
 		rc = bw_dev_pull(d, NULL);

@@ -414,6 +414,34 @@ class EstServer(unittest.TestCase):
             other, "/device")[2])["est"]["rotate"])
 
 
+    def test_operator_cli(self):
+        """E37: `bulwark devices rotate-cert` (a device or a CA) and
+        `bulwark devices rotations` drive the admin API."""
+        import json
+        dev = self.device("cli1", ca="local-ca")
+        srvopts = ["--server", "https://127.0.0.1:%d" % self.srv.admin_port,
+                   "--token-file", self.srv.token_file, "--ca-file",
+                   os.path.join(self.srv.pki, "factory_ca.pem")]
+        time.sleep(1)
+        p = c.run(c.BULWARK, "devices", "rotate-cert", "--ca", "local-ca",
+                  *srvopts)
+        self.assertIn("every device of local-ca", p.stdout)
+        self.assertTrue(json.loads(self.srv.device_get(
+            dev, "/device")[2])["est"]["rotate"])
+        p = c.run(c.BULWARK, "devices", "rotate-cert", dev["uuid"],
+                  *srvopts)
+        self.assertIn(dev["uuid"], p.stdout)
+        p = c.run(c.BULWARK, "devices", "rotate-cert", *srvopts,
+                  check=False)
+        self.assertEqual(p.returncode, 2)
+        st, _, _ = self.reenroll(dev, self.est.key("cli1-new"))
+        self.assertEqual(st, 200)
+        p = c.run(c.BULWARK, "devices", "rotations", "--state", "pending",
+                  *srvopts)
+        self.assertIn(dev["uuid"], [r["uuid"] for r in
+                                    json.loads(p.stdout)])
+
+
 @unittest.skipUnless(os.path.exists(c.BULWARKD), "bulwarkd not built")
 class EstRateLimit(unittest.TestCase):
     def test_429_with_retry_after(self):

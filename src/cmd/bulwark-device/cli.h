@@ -32,5 +32,6 @@ int bw_devcmd_rollback(int argc, char **argv);
 int bw_devcmd_status(int argc, char **argv);
 int bw_devcmd_send_events(int argc, char **argv);
 int bw_devcmd_daemon(int argc, char **argv);
+int bw_devcmd_rotate_cert(int argc, char **argv);
 
 #endif

@@ -23,6 +23,8 @@ static const struct bw_cli_cmd cmds[] = {
 		      "check-in)", bw_devcmd_provision},
 	{"register", "create the device key in the token, get a certificate",
 	 bw_devcmd_register},
+	{"rotate-cert", "renew the device certificate over EST (new key in "
+			"the token)", bw_devcmd_rotate_cert},
 	{"check", "refresh TUF metadata; is there a newer version?",
 	 bw_devcmd_check},
 	{"list", "targets for this device from the last check (no network)",

@@ -1,5 +1,6 @@
 /*
- * `bulwark devices list|show|deny|allow`: devices known to bulwarkd, on
+ * `bulwark devices list|show|deny|allow|rotate-cert|rotations`: devices
+ * known to bulwarkd and their certificate rotations, on
  * its admin API (docs/server.md, "Admin API").
  */
 #include <stdio.h>
@@ -225,6 +226,107 @@ static int cmd_allow(int argc, char **argv)
 			  "/deny", "Take the device off the deny-list.", 0);
 }
 
+/* A device CA file base goes into a JSON body: the server's rule. */
+static int ca_name_ok(const char *ca)
+{
+	size_t n = strlen(ca);
+
+	return n > 0 && n < 64 &&
+	       strspn(ca, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			  "0123456789_-") == n;
+}
+
+static int cmd_rotate_cert(int argc, char **argv)
+{
+	static const char *prog = "bulwark devices rotate-cert";
+	struct bw_admin_client s = {0};
+	const char *uuid = NULL, *ca = NULL;
+	const struct bw_cli_opt opts[] = {
+	    BW_ADMIN_OPTS(s),
+	    {"--ca", BW_CLI_STR, "NAME", "every device of this device CA "
+	     "(file base, e.g. local-ca)", &ca},
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {
+	    prog, "(UUID | --ca NAME) --server URL",
+	    "Ask one device, or every device whose certificate a device CA "
+	    "issued, to\nrenew its certificate over EST: devices see "
+	    "est.rotate in GET /device and\nre-enrol at their next check-in "
+	    "(with the server's registration CA, so the\ndevices of a "
+	    "retiring CA move to its successor). `bulwark devices rotations`\n"
+	    "shows the progress.",
+	    opts, &uuid, 0, 1};
+	json_t *b = NULL, *ans = NULL;
+	char *body = NULL;
+	long st = 0;
+	int done = 0, rc;
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if ((uuid == NULL) == (ca == NULL))
+		return bw_cli_usage(prog, "give a UUID or --ca NAME (one)");
+	if (uuid != NULL && !uuid_ok(uuid))
+		return bw_cli_usage(prog, "not a device uuid: '%.64s'", uuid);
+	if (ca != NULL && !ca_name_ok(ca))
+		return bw_cli_usage(prog, "not a device CA name: '%.64s'", ca);
+	b = json_pack("{s:s}", uuid ? "uuid" : "ca", uuid ? uuid : ca);
+	if (b == NULL || (body = json_dumps(b, JSON_COMPACT)) == NULL) {
+		json_decref(b);
+		return bw_cli_fail(prog, "out of memory");
+	}
+	rc = bw_admin_request(prog, &s, "POST", "/rotate-cert", body,
+			      strlen(body), 0, &st, &ans);
+	if (rc == BW_EXIT_OK)
+		printf("rotation asked of %s %s\n",
+		       uuid ? "device" : "every device of", uuid ? uuid : ca);
+	json_decref(ans);
+	json_decref(b);
+	free(body);
+	return rc;
+}
+
+static int cmd_rotations(int argc, char **argv)
+{
+	static const char *prog = "bulwark devices rotations";
+	struct bw_admin_client s = {0};
+	const char *state = NULL;
+	const struct bw_cli_opt opts[] = {
+	    BW_ADMIN_OPTS(s),
+	    {"--state", BW_CLI_STR, "S", "pending, completed or superseded",
+	     &state},
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {
+	    prog, "--server URL [--state S]",
+	    "Certificate rotations over EST, newest first (JSON): pending "
+	    "until the device\nfirst uses its new certificate, then completed "
+	    "(the old one is refused).",
+	    opts, NULL, 0, 0};
+	char path[96];
+	json_t *ans = NULL;
+	long st = 0;
+	int done = 0, rc;
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if (state != NULL && strcmp(state, "pending") &&
+	    strcmp(state, "completed") && strcmp(state, "superseded"))
+		return bw_cli_usage(prog, "--state: pending, completed or "
+					  "superseded");
+	snprintf(path, sizeof(path), "/rotations?limit=10000%s%s",
+		 state ? "&state=" : "", state ? state : "");
+	rc = bw_admin_request(prog, &s, "GET", path, NULL, 0, 0, &st, &ans);
+	if (rc == BW_EXIT_OK) {
+		json_dumpf(ans, stdout,
+			   JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+		putchar('\n');
+	}
+	json_decref(ans);
+	return rc;
+}
+
 int bw_cmd_devices(int argc, char **argv)
 {
 	static const struct bw_cli_cmd cmds[] = {
@@ -232,6 +334,10 @@ int bw_cmd_devices(int argc, char **argv)
 	    {"show", "show one device", cmd_show},
 	    {"deny", "deny-list a device", cmd_deny},
 	    {"allow", "take a device off the deny-list", cmd_allow},
+	    {"rotate-cert", "ask a device or a CA's devices to renew their "
+	     "certificate", cmd_rotate_cert},
+	    {"rotations", "certificate rotations (pending, completed)",
+	     cmd_rotations},
 	};
 
 	return bw_cli_dispatch("bulwark devices",
