@@ -6,7 +6,9 @@
 # token), a running bulwarkd, three devices each with its key generated in
 # its own SoftHSM2 token, CI and production releases, a failed boot that
 # falls back, CA disable and device revocation, a two-person root key
-# rotation, and a summary from the admin API. Exits non-zero naming the
+# rotation, the retirement of a factory's local device CA (its devices
+# re-enrol over EST to the online CA, one of them killed mid-rotation),
+# and a summary from the admin API. Exits non-zero naming the
 # failing step. Everything runs in a temporary directory it prints.
 set -uo pipefail
 
@@ -16,12 +18,18 @@ BWD="$BUILD/bulwarkd"
 AGENT="$BUILD/bulwark-device"
 W=$(mktemp -d /tmp/bulwark-demo-XXXXXX)
 SERVER_PID=""
+FLOOR_PID=""
 STEP="setup"
 HWID=demo-board
 
 # ---- helpers -----------------------------------------------------------------
 
 stop_server() {
+	if [[ -n $FLOOR_PID ]]; then
+		kill -TERM "$FLOOR_PID" 2>/dev/null
+		wait "$FLOOR_PID" 2>/dev/null
+		FLOOR_PID=""
+	fi
 	if [[ -n $SERVER_PID ]]; then
 		kill -TERM "$SERVER_PID" 2>/dev/null
 		wait "$SERVER_PID" 2>/dev/null
@@ -186,8 +194,8 @@ say "factory CA key: $(cat "$W/pki/factory_ca.uri")"
 
 # ---- 2. the server --------------------------------------------------------------
 
-step "2. Start bulwarkd (gateway, registration, admin API) with SQLite"
-read -r GW_PORT REG_PORT ADMIN_PORT <<<"$(free_ports 3)"
+step "2. Start bulwarkd (gateway, registration, EST, admin API) with SQLite"
+read -r GW_PORT REG_PORT ADMIN_PORT EST_PORT FLOOR_PORT <<<"$(free_ports 5)"
 umask 077
 openssl rand -hex 32 >"$W/server/admin.token"
 printf 'Authorization: Bearer %s\n' "$(cat "$W/server/admin.token")" >"$W/server/admin.header"
@@ -206,6 +214,9 @@ token_file = $W/server/admin.token
 [registration]
 listen = 127.0.0.1:$REG_PORT
 gateway_url = https://127.0.0.1:$GW_PORT
+[est]
+listen = 127.0.0.1:$EST_PORT
+url = https://127.0.0.1:$EST_PORT
 [signing]
 timestamp_key = $W/tuf/online/timestamp.pem
 snapshot_key = $W/tuf/online/snapshot.pem
@@ -219,7 +230,28 @@ for _ in $(seq 100); do
 	kill -0 "$SERVER_PID" 2>/dev/null || fail "bulwarkd exited (see its log)"
 	sleep 0.1
 done
-say "gateway https://127.0.0.1:$GW_PORT, registration :$REG_PORT, admin :$ADMIN_PORT (pid $SERVER_PID)"
+say "gateway https://127.0.0.1:$GW_PORT, registration :$REG_PORT, EST :$EST_PORT, admin :$ADMIN_PORT (pid $SERVER_PID)"
+# The factory floor's registration service: the same database, the local
+# device CA as its issuer (a site that certifies devices on its own).
+cat >"$W/server/floor.conf" <<CONF
+[server]
+database = $W/server/bulwarkd.db
+pki_dir = $W/pki
+role = registration
+[registration]
+listen = 127.0.0.1:$FLOOR_PORT
+ca_cert = $W/pki/local-ca.pem
+ca_key = $W/pki/local-ca.key
+gateway_url = https://127.0.0.1:$GW_PORT
+CONF
+"$BWD" --config "$W/server/floor.conf" >"$W/server/floor.log" 2>&1 &
+FLOOR_PID=$!
+for _ in $(seq 100); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$FLOOR_PORT") 2>/dev/null && break
+	kill -0 "$FLOOR_PID" 2>/dev/null || fail "the floor registration service exited (see $W/server/floor.log)"
+	sleep 0.1
+done
+say "factory-floor registration service (local device CA) :$FLOOR_PORT (pid $FLOOR_PID)"
 say "upload both flavours' roots (the server checks each like a TUF client):"
 for flavour in ci prod; do
 	api=$([[ $flavour == ci ]] && echo ci || echo production)
@@ -238,8 +270,9 @@ token() { # scope -> file holding a new registration token
 	echo "$W/$1.token"
 }
 
-register() { # name scope tag flavour
+register() { # name scope tag flavour [registration port]
 	local name=$1 scope=$2 tag=$3 flavour=$4 d="$W/devices/$1"
+	local port=${5:-$REG_PORT}
 	mkdir -p "$d/slots"
 	echo "factory image" >"$d/slots/slot-a.img"
 	cat >"$d/device.ini" <<INI
@@ -254,7 +287,7 @@ slot_b = $d/slots/slot-b.img
 boot_attempts = 3
 INI
 	hsm_token "$name"
-	expect 0 dev "$name" register --server "https://127.0.0.1:$REG_PORT" \
+	expect 0 dev "$name" register --server "https://127.0.0.1:$port" \
 		--token-file "$(token "$scope")" --ca-file "$W/pki/factory_ca.pem" \
 		--hardware-id "$HWID" --tag "$tag" --name "$name" \
 		--token-label "$name" --pin-file "$PIN"
@@ -271,7 +304,11 @@ register prod-1 production production prod
 for n in ci-1 ci-2 prod-1; do
 	eval "UUID_${n//-/_}=$(sed -n 's/^uuid *= *//p' "$W/devices/$n/state/identity.ini" | head -1)"
 done
-say "and one device certified on the factory floor by the local device CA:"
+say "two devices registered on the factory floor (local device CA, token keys):"
+register floor-a ci main ci "$FLOOR_PORT"
+register floor-b ci main ci "$FLOOR_PORT"
+openssl x509 -in "$W/devices/floor-a/state/client.pem" -noout -issuer | sed 's/^/   | floor-a certificate: /'
+say "and one device certified on the factory floor with a key file (curl as its client):"
 local_device floor-1
 st=$(local_get floor-1)
 [[ $st == 200 ]] || fail "the local-CA device was refused (HTTP $st)"
@@ -379,10 +416,72 @@ update ci-1
 expect 0 dev prod-1 check
 say "trusted roots now: $(root_versions) (ci-2 is revoked and stays behind)"
 
-# ---- 9. summary -----------------------------------------------------------------
+# ---- 9. retiring the local device CA ----------------------------------------------
 
-step "9. Devices, versions and events from the admin API"
-for n in ci-1 ci-2 prod-1; do dev "$n" send-events >/dev/null 2>&1; done
+step "9. Retire the (disabled) local device CA: its devices re-enrol over EST" \
+	"to the online CA, one of them killed mid-rotation; then the CA is revoked" \
+	"and every device keeps updating"
+expect 0 "$BW" devices rotate-cert --ca local-ca --server "https://127.0.0.1:$ADMIN_PORT" \
+	--token-file "$W/server/admin.token" --ca-file "$W/pki/factory_ca.pem"
+say "floor-a's daemon sees est.rotate and re-enrols (new key in its token):"
+expect 0 dev floor-a rotate-cert --if-due
+say "floor-b loses power in the middle of its rotation (killed after its 5th durable write):"
+BW_DEVICE_CRASH_AFTER_WRITES=5 dev floor-b rotate-cert >"$W/floor-b-crash.log" 2>&1
+rc=$?
+sed 's/^/   | /' "$W/floor-b-crash.log"
+[[ $rc -eq 137 ]] || fail "floor-b was not killed mid-rotation (exit $rc)"
+say "floor-b still checks in with the identity it has, then finishes the rotation:"
+expect 16 dev floor-b check
+expect 0 dev floor-b rotate-cert
+say "floor-1 re-enrols with curl and openssl as its EST client:"
+F="$W/local/floor-1"
+cp "$F/chain.pem" "$F/old-chain.pem"
+cp "$F/key.pem" "$F/old-key.pem"
+openssl ecparam -name prime256v1 -genkey -noout -out "$F/key2.pem" 2>/dev/null && chmod 600 "$F/key2.pem" &&
+	openssl req -new -key "$F/key2.pem" -subj "$(openssl x509 -in "$F/cert.pem" -noout -subject -nameopt compat | sed 's/^subject=//')" \
+		-outform DER | base64 >"$F/csr.b64" || fail "floor-1 CSR"
+st=$(curl -s -o "$F/new.p7" -w '%{http_code}' --cacert "$W/pki/factory_ca.pem" \
+	--cert "$F/chain.pem" --key "$F/key.pem" -H 'Content-Type: application/pkcs10' \
+	--data-binary @"$F/csr.b64" "https://127.0.0.1:$EST_PORT/.well-known/est/simplereenroll")
+[[ $st == 200 ]] || fail "floor-1 simplereenroll: HTTP $st"
+base64 -d "$F/new.p7" | openssl pkcs7 -inform DER -print_certs 2>/dev/null |
+	sed -n '/BEGIN/,/END/p' >"$F/cert.pem" || fail "floor-1 PKCS#7"
+cat "$F/cert.pem" "$W/pki/online-ca.pem" >"$F/chain.pem"
+mv "$F/key2.pem" "$F/key.pem"
+st=$(local_get floor-1)
+[[ $st == 200 ]] || fail "floor-1 with its new certificate: HTTP $st"
+say "floor-1 with its new certificate: HTTP $st (the rotation completes on first use)"
+st=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$W/pki/factory_ca.pem" \
+	--cert "$F/old-chain.pem" --key "$F/old-key.pem" "https://127.0.0.1:$GW_PORT/device")
+[[ $st != 200 ]] || fail "floor-1's replaced certificate still works"
+say "floor-1's replaced certificate: refused (HTTP $st)"
+for n in floor-a floor-b; do
+	openssl x509 -in "$(sed -n 's/^cert_file *= *//p' "$W/devices/$n/state/identity.ini")" \
+		-noout -issuer | sed "s/^/   | $n certificate now: /"
+	grep -q "CN *= *online-ca" <(openssl x509 -in "$(sed -n 's/^cert_file *= *//p' "$W/devices/$n/state/identity.ini")" -noout -issuer) ||
+		fail "$n did not move to the online CA"
+done
+say "rotations the operator sees:"
+"$BW" devices rotations --state completed --server "https://127.0.0.1:$ADMIN_PORT" \
+	--token-file "$W/server/admin.token" --ca-file "$W/pki/factory_ca.pem" |
+	python3 -c 'import json,sys; [print("   | %s %s -> %s (%s)" % (r["uuid"], r["old-fingerprint"][:12], r["new-fingerprint"][:12], r["issuer"])) for r in json.load(sys.stdin)]'
+N=$(admin GET "/rotations?state=completed" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[[ $N -eq 3 ]] || fail "expected 3 completed rotations, got $N"
+say "revoke the local CA now that every device of it has moved:"
+expect 0 "$BW" keys ca revoke-device-ca "$W/pki" --ca local-ca --reason superseded --hsm-pin-file "$PIN"
+kill -HUP "$SERVER_PID"
+sleep 1
+say "every device of the retired CA keeps updating:"
+update floor-a
+update floor-b
+st=$(local_get floor-1)
+[[ $st == 200 ]] || fail "floor-1 after the revocation: HTTP $st"
+say "floor-1: HTTP $st"
+
+# ---- 10. summary -----------------------------------------------------------------
+
+step "10. Devices, versions and events from the admin API"
+for n in ci-1 ci-2 prod-1 floor-a floor-b; do dev "$n" send-events >/dev/null 2>&1; done
 admin GET /devices >"$W/devices.json" || fail "GET /devices"
 admin GET "/events?limit=1000" >"$W/events.json" || fail "GET /events"
 python3 - "$W/devices.json" "$W/events.json" <<'PY'
@@ -415,6 +514,7 @@ if [[ -n ${BW_DEMO_KEEP_RUNNING:-} ]]; then
 {"work": "$W", "gateway_port": $GW_PORT, "admin_port": $ADMIN_PORT,
  "registration_port": $REG_PORT, "server_pid": $SERVER_PID,
  "softhsm2_conf": "$SOFTHSM2_CONF", "pin": "$PIN",
+ "est_port": $EST_PORT,
  "uuids": {"ci-1": "$UUID_ci_1", "ci-2": "$UUID_ci_2", "prod-1": "$UUID_prod_1"}}
 ENV
 	trap - EXIT

@@ -1,9 +1,10 @@
 """The whole system end to end, with real processes on 127.0.0.1.
 
 scripts/demo.sh is the scenario (factory with an archive and an HSM root
-key, HSM factory CA, bulwarkd with SQLite, three devices with keys in
-their own SoftHSM2 tokens, CI and production releases, a failed boot that
-falls back, CA disable and device revocation, a two-person root rotation);
+key, HSM factory CA, bulwarkd with SQLite, devices with keys in their
+own SoftHSM2 tokens, CI and production releases, a failed boot that
+falls back, CA disable and device revocation, a two-person root rotation,
+a local device CA retired while its devices re-enrol over EST);
 it asserts every step and exits non-zero naming the one that failed. This
 test runs it, leaves bulwarkd running (BW_DEMO_KEEP_RUNNING), checks the
 outcome through the admin API and the devices, then attacks the running
@@ -145,7 +146,7 @@ class System(unittest.TestCase):
     # ---- the scenario -----------------------------------------------------
 
     def test_1_scenario_outcome(self):
-        for n in range(1, 10):
+        for n in range(1, 11):
             self.assertIn("\n== %d. " % n, self.demo.stdout)
         st, devices = self.admin("GET", "/devices")
         self.assertEqual(st, 200)
@@ -166,6 +167,36 @@ class System(unittest.TestCase):
         # A production device never sees CI-only targets.
         p = self.agent("prod-1", "list")
         self.assertNotIn("demo-os-3.0.img", p.stdout)
+
+    def test_1b_local_ca_retired_over_est(self):
+        """The demo's step 9: every device of the local device CA moved to
+        the online CA over EST (one of them after a kill mid-rotation),
+        the local CA is revoked, and the moved devices updated."""
+        st, rots = self.admin("GET", "/rotations?state=completed")
+        self.assertEqual(st, 200)
+        self.assertEqual(len(rots), 3)
+        self.assertTrue(all(r["issuer"].startswith("online-ca")
+                            for r in rots))
+        st, rots = self.admin("GET", "/rotations?state=pending")
+        self.assertEqual(rots, [])
+        st, pki = self.admin("GET", "/pki")
+        status = {c["name"]: c["status"] for c in pki["device-cas"]}
+        self.assertEqual(status["local-ca"], "revoked")
+        st, devices = self.admin("GET", "/devices")
+        by_name = {d["name"]: d for d in devices}
+        for n in ("floor-a", "floor-b"):
+            self.assertEqual(by_name[n]["target"], "demo-os-3.0.img")
+            state = os.path.join(self.w, "devices", n, "state")
+            self.assertFalse(os.path.exists(os.path.join(state,
+                                                         "rotation.json")))
+            ident = open(os.path.join(state, "identity.ini")).read()
+            cert = [line.split(" = ", 1)[1] for line in ident.splitlines()
+                    if line.startswith("cert_file = ")][0]
+            issuer = subprocess.run(
+                ["openssl", "x509", "-in", cert, "-noout", "-issuer"],
+                capture_output=True, text=True, check=True).stdout
+            self.assertIn("online-ca", issuer)
+            self.assertExit(self.agent(n, "check"), OK)
 
     def test_2_tampered_target_refused_before_install(self):
         data = bytes(range(256)) * 1000
