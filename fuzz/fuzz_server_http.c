@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/tuf.h"
 #include "gateway.h"
 #include "http.h"
 
@@ -47,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (first > last || last >= size))
 		abort(); /* a range must lie inside the file */
 	(void)bw_srv_range_parse(s, 0, &first, &last);
-	if (bw_srv_target_path_ok(s, strlen(s)) && traverses(s))
+	if (bw_tuf_target_path_is_safe(s, strlen(s)) && traverses(s))
 		abort(); /* traversal must never pass */
 	if (!bw_srv_tag_parse(s, tag, sizeof(tag)) &&
 	    strlen(tag) > BW_STORE_TAG_MAX)

@@ -102,6 +102,23 @@ int bw_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t outlen);
 int bw_hex_decode_alloc(const char *hex, size_t hexlen, uint8_t **out,
 			size_t *outlen);
 
+/* ---- numbers ------------------------------------------------------------ */
+
+/*
+ * The one parser of decimal numbers in untrusted text (configuration
+ * values, options, query strings, headers, metadata strings), modelled
+ * on curl's str_number: one or more ASCII digits, no sign, no white
+ * space, no base prefix, and a maximum chosen by each call.
+ *
+ * bw_num_read reads the digits at *sp and moves *sp past them (the
+ * caller decides what may follow). bw_num_parse takes a whole string.
+ * BW_EFORMAT: no digit (or, for bw_num_parse, something after them);
+ * BW_ETOOBIG: the value is above max (overflow included). *out is only
+ * written on success.
+ */
+int bw_num_read(const char **sp, uint64_t max, uint64_t *out);
+int bw_num_parse(const char *s, uint64_t max, uint64_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -50,6 +50,20 @@ struct bw_tuf_target {
 	json_t *custom;     /* "custom" object or NULL; borrowed */
 };
 
+/* ---- target paths ----------------------------------------------------- */
+
+#define BW_TUF_TARGET_PATH_MAX 1024 /* bytes */
+
+/*
+ * The one rule for a target path that becomes a file name or a URL: 1 to
+ * BW_TUF_TARGET_PATH_MAX bytes, relative, every "/"-separated segment
+ * non-empty and neither "." nor "..", no control character, DEL or
+ * backslash (and no NUL within len). Nothing a repository, an upload or
+ * a request names can then reach outside the targets directory. The TUF
+ * client, bulwarkd and the CLI all decide with it. 1 safe, 0 not.
+ */
+int bw_tuf_target_path_is_safe(const char *path, size_t len);
+
 /* ---- updater ---------------------------------------------------------- */
 
 enum bw_log_level { BW_LOG_DEBUG = 0, BW_LOG_INFO = 1, BW_LOG_WARN = 2,

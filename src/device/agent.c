@@ -292,14 +292,12 @@ int bw_dev_target_matches(const struct bw_dev_config *c, const char *name,
 	fw = json_object_get(cu, "bootfirmware_version");
 	if (json_is_integer(fw) && json_integer_value(fw) >= 0)
 		t->bootfw = json_integer_value(fw);
-	else if (json_is_string(fw) && isdigit((unsigned char)
-					       json_string_value(fw)[0])) {
-		char *end = NULL;
-		long long v = strtoll(json_string_value(fw), &end, 10);
+	else if (json_is_string(fw)) {
+		uint64_t v = 0;
 
-		if (*end != '\0' || v < 0)
+		if (bw_num_parse(json_string_value(fw), INT64_MAX, &v) != 0)
 			return 0;
-		t->bootfw = v;
+		t->bootfw = (int64_t)v;
 	} else if (fw != NULL) {
 		return 0; /* present but unreadable: not ours to guess */
 	}

@@ -13,7 +13,6 @@
  *  - rollback, fallback: the database first, then settle. A cut between
  *    them is repaired by settle at the next start-up.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,14 +46,9 @@ static int parse_slot(const char *s)
 
 static long parse_count(const char *s)
 {
-	char *end = NULL;
-	long n;
+	uint64_t n = 0;
 
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || n < 0 || n > 1000000)
-		return 0;
-	return n;
+	return bw_num_parse(s, 1000000, &n) == 0 ? (long)n : 0;
 }
 
 void bw_dev_bootvar_parse(struct bw_dev_bootvars *v, int i, const char *val)

@@ -3,7 +3,6 @@
  * in docs/device.md. Config is untrusted text: every key is known, every
  * number has a range, strings are bounded.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,14 +74,12 @@ struct parse_ctx {
 
 static int parse_long(const char *v, long lo, long hi, long *out)
 {
-	char *end = NULL;
-	long n;
+	uint64_t n = 0;
 
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+	if (lo < 0 || bw_num_parse(v, (uint64_t)hi, &n) != 0 ||
+	    n < (uint64_t)lo)
 		return BW_EFORMAT;
-	*out = n;
+	*out = (long)n;
 	return 0;
 }
 

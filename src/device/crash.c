@@ -5,12 +5,13 @@
  * no stdio flush, no atexit, as close to pulling the plug as a process
  * can get (the page cache survives, which is what fsync'd data relies on).
  */
-#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "bulwark/buf.h"
 #include "crash.h"
 
 static long writes;
@@ -21,14 +22,11 @@ static pid_t writes_pid; /* writes count per process, not per fork */
 static long crash_limit(void)
 {
 	const char *v = getenv("BW_DEVICE_CRASH_AFTER_WRITES");
-	char *end = NULL;
-	long n;
+	uint64_t n = 0;
 
-	if (v == NULL || *v == '\0')
+	if (v == NULL || bw_num_parse(v, LONG_MAX, &n) != 0)
 		return 0;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	return errno == 0 && end != v && *end == '\0' && n > 0 ? n : 0;
+	return (long)n;
 }
 
 void bw_dev_durable(const char *what)

@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "admin.h"
+#include "bulwark/tuf.h"
 #include "bulwark/buf.h"
 #include "bulwark/hash.h"
 #include "bulwark/json.h"
@@ -310,7 +311,7 @@ int bw_srv_admin_fileinfo_parse(json_t *b, json_t **fileinfo,
 
 	*fileinfo = NULL;
 	if (!json_is_string(name) ||
-	    !bw_srv_target_path_ok(json_string_value(name),
+	    !bw_tuf_target_path_is_safe(json_string_value(name),
 				   json_string_length(name)) ||
 	    !json_is_integer(len) || json_integer_value(len) < 0 ||
 	    !hashes_ok(hashes) || (custom && !json_is_object(custom)))
@@ -343,15 +344,17 @@ static int64_t query_int(struct evkeyvalq *q, const char *k, int64_t def,
 			 int64_t max)
 {
 	const char *v = evhttp_find_header(q, k);
-	char *end = NULL;
-	long long n = 0;
+	uint64_t n = 0;
+	int rc;
 
 	if (!v)
 		return def;
-	n = strtoll(v, &end, 10);
-	if (end == v || *end || n < 1)
+	rc = bw_num_parse(v, (uint64_t)max, &n);
+	if (rc == BW_ETOOBIG)
+		return max;
+	if (rc != 0 || n < 1)
 		return def;
-	return n > max ? max : n;
+	return (int64_t)n;
 }
 
 /* A search: a uuid prefix when it could be one, else a name prefix. */
@@ -584,8 +587,7 @@ static void tokens(struct bw_srv *srv, struct evhttp_request *req,
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct bw_err err = {0};
 	json_t *out = NULL;
-	char *end = NULL;
-	long long id = 0;
+	uint64_t id = 0;
 	int rc = 0;
 
 	if (!*rest && cmd == EVHTTP_REQ_POST) {
@@ -599,11 +601,11 @@ static void tokens(struct bw_srv *srv, struct evhttp_request *req,
 			bw_srv_http_json(req, 200, out);
 		return;
 	}
-	id = strtoll(rest, &end, 10);
-	if (cmd != EVHTTP_REQ_DELETE || end == rest || *end || id < 1)
+	if (cmd != EVHTTP_REQ_DELETE || bw_num_parse(rest, INT64_MAX, &id) != 0 ||
+	    id < 1)
 		rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");
 	else
-		rc = srv->store->ops->token_revoke(srv->store, id, &err);
+		rc = srv->store->ops->token_revoke(srv->store, (int64_t)id, &err);
 	reply_rc(req, rc, &err, 200);
 }
 

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <ini.h>
 
+#include "bulwark/buf.h"
 #include "config.h"
 
 enum kind { K_STR, K_INT, K_DUR, K_ROLES, K_LEVEL };
@@ -107,21 +108,21 @@ static const struct key keys[] = {
 static int parse_i64(const char *v, int64_t min, int64_t max, int64_t mult,
 		     int64_t *out)
 {
-	char *end = NULL;
-	long long n = 0;
+	const char *p = v;
+	uint64_t n = 0;
 
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno || end == v || (*end && *end != 's') || n < 0)
+	if (mult < 1)
+		mult = 1;
+	if (bw_num_read(&p, (uint64_t)(INT64_MAX / mult), &n) != 0)
 		return BW_EFORMAT;
-	if (*end == 's' && end[1])
+	if (*p == 's') /* seconds may say so */
+		p++;
+	if (*p != '\0')
 		return BW_EFORMAT;
-	if (mult > 1 && n > INT64_MAX / mult)
+	n *= (uint64_t)mult;
+	if ((int64_t)n < min || (int64_t)n > max)
 		return BW_EFORMAT;
-	n *= mult;
-	if (n < min || n > max)
-		return BW_EFORMAT;
-	*out = n;
+	*out = (int64_t)n;
 	return 0;
 }
 

@@ -17,6 +17,8 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "bulwark/buf.h"
+#include "bulwark/tuf.h"
 #include "events.h"
 #include "gateway.h"
 #include "http.h"
@@ -98,13 +100,11 @@ int bw_srv_meta_name_parse(const char *name, char *role, size_t rolelen,
 	if (strnlen(name, META_NAME_MAX + 1) > META_NAME_MAX)
 		return BW_EFORMAT;
 	if (*p >= '1' && *p <= '9') {
-		for (; *p >= '0' && *p <= '9'; p++) {
-			if (v > (INT64_C(1) << 53) / 10)
-				return BW_EFORMAT;
-			v = v * 10 + (*p - '0');
-		}
-		if (*p++ != '.')
+		uint64_t n = 0;
+
+		if (bw_num_read(&p, UINT64_C(1) << 53, &n) != 0 || *p++ != '.')
 			return BW_EFORMAT;
+		v = (int64_t)n;
 	}
 	for (size_t i = 0; i < 4; i++) {
 		size_t n = strlen(roles[i]);
@@ -308,10 +308,10 @@ static void serve_target(struct bw_srv *srv, struct evhttp_request *req,
 
 	path = evhttp_uridecode(raw, 0, &plen);
 	if (!path || strlen(path) != plen ||
-	    !bw_srv_target_path_ok(path, plen) ||
+	    !bw_tuf_target_path_is_safe(path, plen) ||
 	    (target_open(srv, path, &fd, &size) &&
 	     (!strip_digest(path) ||
-	      !bw_srv_target_path_ok(path, strlen(path)) ||
+	      !bw_tuf_target_path_is_safe(path, strlen(path)) ||
 	      target_open(srv, path, &fd, &size)))) {
 		bw_srv_http_status(req, 404);
 		goto out;

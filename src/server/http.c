@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "bulwark/buf.h"
 #include "bulwark/hash.h"
 #include "bulwark/json.h"
 #include "http.h"
@@ -95,19 +96,8 @@ int bw_srv_http_code(int rc)
 
 static int parse_u64(const char *s, const char **end, uint64_t *out)
 {
-	uint64_t v = 0;
-	const char *p = s;
-
-	if (*p < '0' || *p > '9')
-		return BW_EFORMAT;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return BW_EFORMAT;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	*end = p;
-	*out = v;
-	return 0;
+	*end = s;
+	return bw_num_read(end, UINT64_MAX, out);
 }
 
 int bw_srv_range_parse(const char *h, uint64_t size, uint64_t *first,
@@ -140,29 +130,6 @@ int bw_srv_range_parse(const char *h, uint64_t size, uint64_t *first,
 	*first = a;
 	*last = b >= size ? size - 1 : b;
 	return 0;
-}
-
-int bw_srv_target_path_ok(const char *path, size_t len)
-{
-	size_t seg = 0;
-
-	if (len == 0 || len > 1024 || path[0] == '/')
-		return 0;
-	for (size_t i = 0; i <= len; i++) {
-		unsigned char ch = i < len ? (unsigned char)path[i] : '/';
-
-		if (ch < 0x20 || ch == 0x7f || ch == '\\')
-			return 0;
-		if (ch != '/') {
-			continue;
-		}
-		/* segment path[seg..i) */
-		if (i == seg || (i - seg == 1 && path[seg] == '.') ||
-		    (i - seg == 2 && path[seg] == '.' && path[seg + 1] == '.'))
-			return 0;
-		seg = i + 1;
-	}
-	return 1;
 }
 
 int bw_srv_tag_parse(const char *h, char *out, size_t outlen)

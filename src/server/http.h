@@ -34,9 +34,6 @@ int bw_srv_http_code(int rc);
 int bw_srv_range_parse(const char *h, uint64_t size, uint64_t *first,
 		       uint64_t *last);
 
-/* A target path is safe: relative, no "." / ".." / empty segments, no
- * control characters or backslash, bounded. */
-int bw_srv_target_path_ok(const char *path, size_t len);
 
 /* A device tag from x-ats-tags: first entry, [A-Za-z0-9._-], <= 128. */
 int bw_srv_tag_parse(const char *h, char *out, size_t outlen);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bulwark/tuf.h"
 #include "bulwark/buf.h"
 #include "bulwark/json.h"
 #include "http.h"
@@ -127,7 +128,7 @@ static int import_files(struct bw_srv *srv, const char *dir,
 	{
 		char *slash = NULL;
 
-		if (!bw_srv_target_path_ok(name, strlen(name))) {
+		if (!bw_tuf_target_path_is_safe(name, strlen(name))) {
 			rc = bw_err_set(err, BW_EFORMAT, "unsafe target name");
 			break;
 		}

@@ -1,5 +1,4 @@
 /* `bulwark-device daemon`: the update loop. */
-#include <errno.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -8,16 +7,15 @@
 static int parse_count(const char *prog, const char *what, const char *v,
 		       long *out)
 {
-	char *end = NULL;
+	int64_t n = 0;
+	int rc;
 
 	if (v == NULL)
 		return BW_EXIT_OK;
-	errno = 0;
-	*out = strtol(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || *out < 0 ||
-	    *out > 1000000000L)
-		return bw_cli_usage(prog, "%s: not a number 0..1e9", what);
-	return BW_EXIT_OK;
+	rc = bw_cli_int(prog, what, v, 0, 1000000000L, &n);
+	if (rc == BW_EXIT_OK)
+		*out = (long)n;
+	return rc;
 }
 
 int bw_devcmd_daemon(int argc, char **argv)

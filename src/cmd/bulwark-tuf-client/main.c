@@ -108,7 +108,7 @@ static void log_stderr(void *ctx, enum bw_log_level level, const char *msg)
 static int parse_args(int argc, char **argv, struct client *c)
 {
 	struct option longopts[NOPTIONS + 1];
-	char *end = NULL;
+	uint64_t n = 0;
 	int ch;
 
 	for (size_t i = 0; i < NOPTIONS; i++)
@@ -130,12 +130,11 @@ static int parse_args(int argc, char **argv, struct client *c)
 			c->target_names[c->ntargets++] = optarg;
 			break;
 		case OPT_LOW_SPEED_TIME:
-			c->low_speed_time = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' ||
-			    c->low_speed_time < 1 || c->low_speed_time > 3600) {
+			if (bw_num_parse(optarg, 3600, &n) != 0 || n < 1) {
 				fprintf(stderr, "--low-speed-time: 1..3600\n");
 				return -1;
 			}
+			c->low_speed_time = (long)n;
 			break;
 		case OPT_HELP: usage(stdout); exit(0);
 		default: return -1;

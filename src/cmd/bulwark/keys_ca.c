@@ -572,16 +572,15 @@ static int ca_revoke_device(int argc, char **argv)
 
 static int parse_days(const char *prog, const char *s, long *out)
 {
-	char *end = NULL;
-	long long v;
+	int64_t v = 0;
+	int rc;
 
 	if (s == NULL)
 		return BW_EXIT_OK;
-	v = strtoll(s, &end, 10);
-	if (end == s || *end != '\0' || v < 1 || v > 36500)
-		return bw_cli_usage(prog, "--days: a number from 1 to 36500");
-	*out = (long)v;
-	return BW_EXIT_OK;
+	rc = bw_cli_int(prog, "--days", s, 1, 36500, &v);
+	if (rc == BW_EXIT_OK)
+		*out = (long)v;
+	return rc;
 }
 
 static int write_out(const char *prog, const char *path, const char *pem)

@@ -45,8 +45,5 @@ int bw_repocli_pin(const char *prog, const char *pin_file, char **pin);
 /* Report callback printing "warning: " lines to stderr, the rest to stdout. */
 void bw_repocli_report(void *ctx, int warning, const char *msg);
 
-/* Parse a positive integer option ("--version"). */
-int bw_cli_int(const char *prog, const char *name, const char *s, int64_t min,
-	       int64_t max, int64_t *out);
 
 #endif

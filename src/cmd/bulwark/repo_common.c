@@ -1,7 +1,6 @@
 /*
  * What the TUF repository commands share (repo_cli.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,19 +89,3 @@ void bw_repocli_report(void *ctx, int warning, const char *msg)
 		printf("%s\n", msg);
 }
 
-int bw_cli_int(const char *prog, const char *name, const char *s, int64_t min,
-	       int64_t max, int64_t *out)
-{
-	char *end = NULL;
-	long long v;
-
-	*out = 0;
-	errno = 0;
-	v = s != NULL ? strtoll(s, &end, 10) : 0;
-	if (s == NULL || s[0] == '\0' || *end != '\0' || errno != 0 ||
-	    v < min || v > max)
-		return bw_cli_usage(prog, "%s: a number from %lld to %lld",
-				    name, (long long)min, (long long)max);
-	*out = v;
-	return BW_EXIT_OK;
-}

@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "bulwark/tuf.h"
 #include "bulwark/buf.h"
 #include "bulwark/fetch.h"
 #include "bulwark/error.h"
@@ -410,29 +411,6 @@ int bw_admin_push_all_tags(const char *prog, const struct bw_admin_client *s,
 	return rc;
 }
 
-/* A target name as a relative path: no "..", ".", empty segments. */
-static int name_ok(const char *name)
-{
-	const char *p = name;
-
-	if (*name == '\0' || *name == '/' || strlen(name) > 1024)
-		return 0;
-	for (const char *c = name; *c != '\0'; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\')
-			return 0;
-	while (*p != '\0') {
-		size_t n = strcspn(p, "/");
-
-		if (n == 0 || (n == 1 && p[0] == '.') ||
-		    (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		p += n;
-		if (*p == '/' && *++p == '\0')
-			return 0;
-	}
-	return 1;
-}
-
 /* Copy src to dst through dst.tmp (mode 0644), fsync'd, renamed. */
 static int copy_file(const char *src, const char *dst, struct bw_err *err)
 {
@@ -477,7 +455,7 @@ static int place_target(const char *prog, const char *file, const char *dir,
 	char *dst = NULL, *slash;
 	int rc = BW_EXIT_FAIL;
 
-	if (!name_ok(name))
+	if (!bw_tuf_target_path_is_safe(name, strlen(name)))
 		return bw_cli_fail(prog,
 				   "target name '%.200s' is not a "
 				   "relative path",

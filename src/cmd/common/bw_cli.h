@@ -10,6 +10,7 @@
 #define BULWARK_BW_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define BW_EXIT_OK 0
 #define BW_EXIT_FAIL 1
@@ -80,6 +81,14 @@ struct bw_cli_spec {
  */
 int bw_cli_parse(const struct bw_cli_spec *spec, int argc, char **argv,
 		 int *done);
+
+/*
+ * A number option or argument named name: digits only (bw_num_parse),
+ * min <= value <= max (min >= 0). Otherwise prints "name: a number from
+ * MIN to MAX" and returns BW_EXIT_USAGE.
+ */
+int bw_cli_int(const char *prog, const char *name, const char *s, int64_t min,
+	       int64_t max, int64_t *out);
 
 /* Print "prog: message" to stderr and return BW_EXIT_FAIL. */
 int bw_cli_fail(const char *prog, const char *fmt, ...)

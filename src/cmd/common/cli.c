@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bulwark/buf.h"
 #include "bw_cli.h"
 
 int bw_cli_fail(const char *prog, const char *fmt, ...)
@@ -179,4 +180,18 @@ int bw_cli_parse(const struct bw_cli_spec *s, int argc, char **argv, int *done)
 	if (npos < s->npos_min)
 		return bw_cli_usage(s->prog, "missing %s", s->usage);
 	return check_required(s);
+}
+
+int bw_cli_int(const char *prog, const char *name, const char *s, int64_t min,
+	       int64_t max, int64_t *out)
+{
+	uint64_t v = 0;
+
+	*out = 0;
+	if (s == NULL || min < 0 || max < min ||
+	    bw_num_parse(s, (uint64_t)max, &v) != 0 || v < (uint64_t)min)
+		return bw_cli_usage(prog, "%s: a number from %lld to %lld",
+				    name, (long long)min, (long long)max);
+	*out = (int64_t)v;
+	return BW_EXIT_OK;
 }

@@ -72,23 +72,13 @@ static int file_hash(const char *path, struct file_info *fi, struct bw_err *err)
 	return rc;
 }
 
-/* A target path: relative, no "..", no empty or dot segments, printable. */
+/* A workspace target name: the target path rule, and at most NAME_MAX_LEN
+ * bytes. */
 static int name_ok(const char *n)
 {
 	size_t len = n != NULL ? strlen(n) : 0;
 
-	if (len == 0 || len > NAME_MAX_LEN || n[0] == '/' || n[len - 1] == '/')
-		return 0;
-	if (strstr(n, "//") != NULL || strcmp(n, ".") == 0 ||
-	    strncmp(n, "../", 3) == 0 || strstr(n, "/../") != NULL ||
-	    strstr(n, "/./") != NULL || strncmp(n, "./", 2) == 0 ||
-	    strcmp(n, "..") == 0 ||
-	    (len >= 3 && strcmp(n + len - 3, "/..") == 0))
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)n[i] < 0x20 || n[i] == 0x7f || n[i] == '\\')
-			return 0;
-	return 1;
+	return len <= NAME_MAX_LEN && bw_tuf_target_path_is_safe(n, len);
 }
 
 static int custom_new(const struct bw_repo_target_opts *o, json_t **out,

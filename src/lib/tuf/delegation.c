@@ -123,37 +123,6 @@ int bw_tuf__succinct_bin(const struct bw_tuf_succinct *s, const char *path,
 	return 0;
 }
 
-/*
- * A target path we look up and store must be relative, without empty,
- * "." or ".." components and without control characters or backslashes:
- * no repository can make us touch a path outside the target directory or
- * ask the server for one.
- */
-int bw_tuf__path_is_safe(const char *path)
-{
-	const char *p = path, *start = path;
-
-	if (*path == '\0' || *path == '/')
-		return 0;
-	for (;; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == '/' || c == '\0') {
-			size_t n = (size_t)(p - start);
-
-			if (n == 0 || (n == 1 && start[0] == '.') ||
-			    (n == 2 && start[0] == '.' && start[1] == '.'))
-				return 0;
-			if (c == '\0')
-				return 1;
-			start = p + 1;
-			continue;
-		}
-		if (c < 0x20 || c == 0x7f || c == '\\')
-			return 0;
-	}
-}
-
 int bw_tuf__quote(const char *s, const char *safe, char **out)
 {
 	static const char hexd[] = "0123456789ABCDEF";

@@ -224,7 +224,7 @@ int bw_tuf_updater_get_target(struct bw_tuf_updater *u, const char *path,
 		return bw_err_set(err, u->refresh_rc,
 				  "metadata is not trusted (refresh failed)");
 	}
-	if (!bw_tuf__path_is_safe(path))
+	if (!bw_tuf_target_path_is_safe(path, strlen(path)))
 		return bw_err_set(err, BW_EFORMAT, "unsafe target path \"%.128s\"",
 				  path);
 	rc = bw_tuf__ensure_targets(u, err);
@@ -291,7 +291,7 @@ int bw_tuf__target_local_path(struct bw_tuf_updater *u,
 	int rc;
 
 	*out = NULL;
-	if (!bw_tuf__path_is_safe(t->path))
+	if (!bw_tuf_target_path_is_safe(t->path, strlen(t->path)))
 		return bw_err_set(err, BW_EFORMAT, "unsafe target path \"%.128s\"",
 				  t->path);
 	if (filepath != NULL) {

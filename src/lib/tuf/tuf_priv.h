@@ -150,8 +150,6 @@ int bw_tuf__role_matches(const struct bw_tuf_delegated_role *r,
 /* Name of the hash bin for path (malloc'd). */
 int bw_tuf__succinct_bin(const struct bw_tuf_succinct *s, const char *path,
 			 char **out);
-/* 1 if a target path is safe to look up and store. */
-int bw_tuf__path_is_safe(const char *path);
 
 /* Percent-encode like Python's urllib.parse.quote(s, safe). */
 int bw_tuf__quote(const char *s, const char *safe, char **out);

@@ -412,17 +412,17 @@ static void test_server_parsers__paths_tags_names(void **state)
 	int64_t v = 0;
 
 	(void)state;
-	assert_true(bw_srv_target_path_ok("fw-1", 4));
-	assert_true(bw_srv_target_path_ok("a/b.c/d", 7));
-	assert_false(bw_srv_target_path_ok("../x", 4));
-	assert_false(bw_srv_target_path_ok("a/../x", 6));
-	assert_false(bw_srv_target_path_ok("a/./x", 5));
-	assert_false(bw_srv_target_path_ok("/etc", 4));
-	assert_false(bw_srv_target_path_ok("a//b", 4));
-	assert_false(bw_srv_target_path_ok("a/", 2));
-	assert_false(bw_srv_target_path_ok("a\\b", 3));
-	assert_false(bw_srv_target_path_ok("a\nb", 3));
-	assert_false(bw_srv_target_path_ok("", 0));
+	assert_true(bw_tuf_target_path_is_safe("fw-1", 4));
+	assert_true(bw_tuf_target_path_is_safe("a/b.c/d", 7));
+	assert_false(bw_tuf_target_path_is_safe("../x", 4));
+	assert_false(bw_tuf_target_path_is_safe("a/../x", 6));
+	assert_false(bw_tuf_target_path_is_safe("a/./x", 5));
+	assert_false(bw_tuf_target_path_is_safe("/etc", 4));
+	assert_false(bw_tuf_target_path_is_safe("a//b", 4));
+	assert_false(bw_tuf_target_path_is_safe("a/", 2));
+	assert_false(bw_tuf_target_path_is_safe("a\\b", 3));
+	assert_false(bw_tuf_target_path_is_safe("a\nb", 3));
+	assert_false(bw_tuf_target_path_is_safe("", 0));
 	assert_int_equal(bw_srv_tag_parse(" prod, ci", tag, sizeof(tag)), 0);
 	assert_string_equal(tag, "prod");
 	assert_int_equal(bw_srv_tag_parse("a$b", tag, sizeof(tag)), BW_EFORMAT);

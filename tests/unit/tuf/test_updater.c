@@ -760,6 +760,20 @@ static void test_updater_download__resume_without_range(void **state)
 	repo_dispose(&r);
 }
 
+static void test_updater_paths__length_and_nul(void **state)
+{
+	char p[BW_TUF_TARGET_PATH_MAX + 2];
+
+	(void)state;
+	memset(p, 'a', sizeof(p));
+	assert_true(bw_tuf_target_path_is_safe(p, BW_TUF_TARGET_PATH_MAX));
+	assert_false(bw_tuf_target_path_is_safe(p, BW_TUF_TARGET_PATH_MAX + 1));
+	assert_false(bw_tuf_target_path_is_safe("a\0b", 3));
+	assert_true(bw_tuf_target_path_is_safe("a/b", 3));
+	assert_false(bw_tuf_target_path_is_safe("a/..", 4));
+	assert_false(bw_tuf_target_path_is_safe(NULL, 0));
+}
+
 static void test_updater_paths__safety_and_quoting(void **state)
 {
 	static const char *const bad[] = {"", "/abs", "../x", "a/../../x", "a//b",
@@ -771,9 +785,9 @@ static void test_updater_paths__safety_and_quoting(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_false(bw_tuf__path_is_safe(bad[i]));
+		assert_false(bw_tuf_target_path_is_safe(bad[i], strlen(bad[i])));
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		assert_true(bw_tuf__path_is_safe(good[i]));
+		assert_true(bw_tuf_target_path_is_safe(good[i], strlen(good[i])));
 	assert_int_equal(bw_tuf__quote("a b/ü~-_.", "/", &q), 0);
 	assert_string_equal(q, "a%20b/%C3%BC~-_.");
 	free(q);
@@ -832,6 +846,7 @@ int main(void)
 		cmocka_unit_test(test_updater_download__tampered),
 		cmocka_unit_test(test_updater_download__resume_without_range),
 		cmocka_unit_test(test_updater_paths__safety_and_quoting),
+		cmocka_unit_test(test_updater_paths__length_and_nul),
 		cmocka_unit_test(test_updater_succinct__bin_names),
 	};
 

@@ -621,6 +621,66 @@ static void test_util_error__set_and_clear(void **state)
 	assert_string_equal(bw_strerror(12345), "unknown error");
 }
 
+static void test_util_num__digits_only(void **state)
+{
+	static const char *const bad[] = {"", " 1", "1 ", "+1", "-1", "0x1",
+					  "1s", "1.0", "\t2", "١"};
+	uint64_t v = 77;
+
+	(void)state;
+	assert_int_equal(bw_num_parse("0", 0, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(bw_num_parse("007", 10, &v), 0);
+	assert_int_equal(v, 7);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 77;
+		assert_int_equal(bw_num_parse(bad[i], UINT64_MAX, &v),
+				 BW_EFORMAT);
+		assert_int_equal(v, 77); /* untouched on error */
+	}
+	assert_int_equal(bw_num_parse(NULL, 1, &v), BW_EFORMAT);
+}
+
+static void test_util_num__maximum_per_call(void **state)
+{
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(bw_num_parse("3600", 3600, &v), 0);
+	assert_int_equal(v, 3600);
+	assert_int_equal(bw_num_parse("3601", 3600, &v), BW_ETOOBIG);
+	assert_int_equal(bw_num_parse("10", 9, &v), BW_ETOOBIG);
+	assert_int_equal(bw_num_parse("1", 0, &v), BW_ETOOBIG);
+	assert_int_equal(bw_num_parse("18446744073709551615", UINT64_MAX, &v),
+			 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(bw_num_parse("18446744073709551616", UINT64_MAX, &v),
+			 BW_ETOOBIG);
+	assert_int_equal(bw_num_parse("99999999999999999999999", UINT64_MAX,
+				      &v), BW_ETOOBIG);
+	assert_int_equal(bw_num_parse("9223372036854775808", INT64_MAX, &v),
+			 BW_ETOOBIG);
+}
+
+static void test_util_num__read_stops_at_non_digit(void **state)
+{
+	const char *s = "123-456", *p = s;
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(bw_num_read(&p, 1000, &v), 0);
+	assert_int_equal(v, 123);
+	assert_ptr_equal(p, s + 3);
+	p++;
+	assert_int_equal(bw_num_read(&p, 1000, &v), 0);
+	assert_int_equal(v, 456);
+	assert_int_equal(*p, '\0');
+	p = "-1";
+	assert_int_equal(bw_num_read(&p, 1000, &v), BW_EFORMAT);
+	p = "1001x";
+	assert_int_equal(bw_num_read(&p, 1000, &v), BW_ETOOBIG);
+}
+
 #define TMP_TEST(f)                                                            \
 	cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
@@ -628,6 +688,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_util_buf__append_and_terminate),
+	    cmocka_unit_test(test_util_num__digits_only),
+	    cmocka_unit_test(test_util_num__maximum_per_call),
+	    cmocka_unit_test(test_util_num__read_stops_at_non_digit),
 	    cmocka_unit_test(test_util_buf__cap),
 	    cmocka_unit_test(test_util_buf__grows),
 	    cmocka_unit_test(test_util_buf__steal_and_dispose),
