@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/buf.h"
 #include "bulwark/tuf.h"
 #include "bulwark/wave.h"
 #include "repo_cli.h"
@@ -22,7 +23,9 @@ static int parse_step(const char *prog, const char *s, struct bw_wave_step *out)
 {
 	char *end = NULL;
 	double pct = strtod(s, &end);
-	long long bake, mult = 1;
+	const char *p = NULL;
+	uint64_t bake = 0, mult = 1;
+	int bad;
 
 	if (end == s || *end != '%' || end[1] != ':' || !isfinite(pct) ||
 	    pct <= 0.0 || pct > 100.0)
@@ -30,18 +33,19 @@ static int parse_step(const char *prog, const char *s, struct bw_wave_step *out)
 					  "1%%:2h (got '%.40s')", s);
 	out->admit_ppm = (uint32_t)llround(pct * (BW_WAVE_PPM / 100));
 	s = end + 2;
-	bake = strtoll(s, &end, 10);
-	if (end != s && *end != '\0' && end[1] == '\0') {
-		mult = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600
-			: *end == 'd' ? 86400 : 0;
-		end++;
+	p = s;
+	bad = bw_num_read(&p, BW_WAVE_MAX_BAKE, &bake) != 0;
+	if (!bad && *p != '\0' && p[1] == '\0') {
+		mult = *p == 's' ? 1 : *p == 'm' ? 60 : *p == 'h' ? 3600
+			: *p == 'd' ? 86400 : 0;
+		p++;
 	}
-	if (end == s || *end != '\0' || mult == 0 || bake < 0 ||
-	    bake > BW_WAVE_MAX_BAKE / mult || out->admit_ppm == 0)
+	if (bad || *p != '\0' || mult == 0 ||
+	    bake > (uint64_t)BW_WAVE_MAX_BAKE / mult || out->admit_ppm == 0)
 		return bw_cli_usage(prog, "--step: bad bake time '%.40s' "
 					  "(N, Ns, Nm, Nh or Nd, at most "
 					  "366 days)", s);
-	out->bake_seconds = bake * mult;
+	out->bake_seconds = (int64_t)(bake * mult);
 	return BW_EXIT_OK;
 }
 

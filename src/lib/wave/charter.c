@@ -145,7 +145,7 @@ static int parse_targets(struct bw_wave_charter *c, const json_t *o,
 	json_object_foreach((json_t *)o, path, v) {
 		int rc;
 
-		if (!bw_tuf__path_is_safe(path))
+		if (!bw_tuf_target_path_is_safe(path, strlen(path)))
 			return bw_err_set(err, BW_EFORMAT, "charter: unsafe "
 					  "target path");
 		rc = bw_tuf__target_parse(path, v, &c->targets[c->ntargets],
