@@ -656,8 +656,7 @@ static void accounts(struct bw_srv *srv, struct evhttp_request *req,
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct bw_err err = {0};
 	json_t *out = NULL;
-	char *end = NULL;
-	long long id = 0;
+	uint64_t id = 0;
 	int rc = 0;
 
 	if (!*rest && cmd == EVHTTP_REQ_POST) {
@@ -672,12 +671,13 @@ static void accounts(struct bw_srv *srv, struct evhttp_request *req,
 			bw_srv_http_json(req, 200, out);
 		return;
 	}
-	id = strtoll(rest, &end, 10);
-	if (cmd != EVHTTP_REQ_DELETE || end == rest || *end || id < 1)
+	if (cmd != EVHTTP_REQ_DELETE || bw_num_parse(rest, INT64_MAX, &id) ||
+	    id < 1)
 		rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");
-	else if (!(rc = srv->store->ops->account_revoke(srv->store, id, &err)))
-		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: account %lld revoked",
-			   id);
+	else if (!(rc = srv->store->ops->account_revoke(srv->store,
+							 (int64_t)id, &err)))
+		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: account %llu revoked",
+			   (unsigned long long)id);
 	reply_rc(req, rc, &err, 200);
 }
 

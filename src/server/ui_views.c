@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "bulwark/buf.h"
 #include "log.h"
 #include "server.h"
 #include "ui_priv.h"
@@ -149,6 +150,7 @@ static void fleet_link(struct bw_ui_ctx *c, struct evbuffer *b,
 
 void bw_ui_view_fleet(struct bw_ui_ctx *c)
 {
+	uint64_t limit = 0;
 	struct bw_err err = {0};
 	struct evbuffer *b = NULL;
 	json_t *arr = NULL, *d = NULL;
@@ -209,9 +211,10 @@ void bw_ui_view_fleet(struct bw_ui_ctx *c)
 		fleet_link(c, b, "");
 		evbuffer_add_printf(b, "\">First page</a>");
 	}
-	if (json_array_size(arr) > 0 &&
-	    (int64_t)json_array_size(arr) >=
-		(int64_t)strtoll(evhttp_find_header(c->q, "limit"), NULL, 10)) {
+	if (bw_num_parse(evhttp_find_header(c->q, "limit"), SIZE_MAX,
+			 &limit) != 0)
+		limit = 0;
+	if (json_array_size(arr) > 0 && json_array_size(arr) >= limit) {
 		evbuffer_add_printf(b, "<a rel=\"next\" href=\"");
 		fleet_link(c, b,
 			   jstr(json_array_get(arr, json_array_size(arr) - 1),
