@@ -414,6 +414,37 @@ class EstServer(unittest.TestCase):
             other, "/device")[2])["est"]["rotate"])
 
 
+    def test_fioconfig_shaped_request(self):
+        """E42: what fioconfig's rotation sends and checks: a CSR with the
+        current certificate's raw subject asking for keyUsage
+        digitalSignature and extendedKeyUsage clientAuth (both critical);
+        it accepts 200 with application/pkcs7-mime, takes the first
+        certificate, and requires the raw subject and both extensions
+        byte for byte."""
+        dev = self.device("fio1", ca="online-ca")
+        key = self.est.key("fio1-new")
+        old = c.load_cert(dev["cert"])
+        der = sh("openssl", "req", "-new", "-key", key, "-subj",
+                 self.subject(dev), "-addext",
+                 "keyUsage=critical,digitalSignature", "-addext",
+                 "extendedKeyUsage=critical,clientAuth", "-outform", "DER")
+        st, hs, body = self.est.call("simplereenroll",
+                                     base64.b64encode(der), dev["cert"],
+                                     dev["key"], headers=[PKCS10])
+        self.assertEqual(st, 200, body)
+        self.assertTrue(hs["content-type"].startswith(
+            "application/pkcs7-mime"))
+        new = self.est.certs(body)[0]
+        self.assertEqual(new.subject.public_bytes(),
+                         old.subject.public_bytes())
+        ku = new.extensions.get_extension_for_class(x509.KeyUsage)
+        eku = new.extensions.get_extension_for_class(
+            x509.ExtendedKeyUsage)
+        self.assertTrue(ku.critical and eku.critical)
+        self.assertEqual(ku.value.public_bytes(), bytes([3, 2, 7, 128]))
+        self.assertEqual(eku.value.public_bytes(), bytes(
+            [48, 10, 6, 8, 43, 6, 1, 5, 5, 7, 3, 2]))
+
     def test_operator_cli(self):
         """E37: `bulwark devices rotate-cert` (a device or a CA) and
         `bulwark devices rotations` drive the admin API."""
