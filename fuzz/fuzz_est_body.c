@@ -46,11 +46,12 @@ static void decode(const uint8_t *data, size_t size)
 		violation("unexpected decode code", &err);
 	if (ra == 0 && na > size / 4 * 3)
 		violation("decoded more than the input holds", &err);
-	if (bw_est_body_decode(data, size, "binary", &b, &nb, &err) !=
-	    BW_EUNSUPPORTED)
-		violation("a binary transfer encoding was accepted", &err);
 	free(a);
 	free(b);
+	if (bw_est_body_decode(data, size, "binary", &b, &nb, &err) !=
+		BW_EUNSUPPORTED ||
+	    b != NULL)
+		violation("a binary transfer encoding was accepted", &err);
 }
 
 static void csr(const uint8_t *data, size_t size)

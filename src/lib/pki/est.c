@@ -211,7 +211,7 @@ static int b64_lines(const uint8_t *der, size_t n, char **out,
 int bw_est_certs_build(X509 *const *certs, size_t n, char **out,
 		       size_t *out_len, struct bw_err *err)
 {
-	PKCS7 *p7 = PKCS7_new();
+	PKCS7 *p7 = NULL;
 	uint8_t *der = NULL;
 	int len = 0, rc = BW_ECRYPTO;
 
@@ -219,6 +219,7 @@ int bw_est_certs_build(X509 *const *certs, size_t n, char **out,
 	*out_len = 0;
 	if (n == 0)
 		return bw_err_set(err, BW_EINVAL, "no certificate");
+	p7 = PKCS7_new();
 	/* RFC 5652 5.1 degenerate SignedData: version 1, data content
 	 * without eContent, no signers */
 	if (p7 == NULL || PKCS7_set_type(p7, NID_pkcs7_signed) != 1 ||

@@ -216,8 +216,9 @@ static void test_est_certs__roundtrip_and_refusals(void **state)
 		sk_X509_pop_free(got, X509_free);
 		got = NULL;
 	}
-	assert_int_equal(bw_est_certs_build(pair, 0, &b, &n, &err) != 0, 1);
 	free(b);
+	assert_int_equal(bw_est_certs_build(pair, 0, &b, &n, &err), BW_EINVAL);
+	assert_null(b);
 	X509_free(ca);
 	X509_free(cert);
 	EVP_PKEY_free(dk);
