@@ -88,34 +88,42 @@ enum bw_srv_access bw_srv_admin_token_role(struct bw_srv *srv, const char *tok,
 	return role;
 }
 
+/* path matches pattern, where "*" stands for one non-empty segment. */
+static int path_match(const char *pattern, const char *path)
+{
+	while (*pattern && *path) {
+		if (*pattern == '*') {
+			size_t n = strcspn(path, "/");
+
+			if (n == 0)
+				return 0;
+			path += n;
+			pattern++;
+		} else if (*pattern++ != *path++) {
+			return 0;
+		}
+	}
+	return !*pattern && !*path;
+}
+
 /* What an operator may change beyond reading: the devices and waves the
  * fleet page acts on. Anything else that writes is the admin's. */
 static int operator_may(enum evhttp_cmd_type cmd, const char *path)
 {
 	static const struct {
-		const char *prefix, *suffix;
+		const char *pattern;
 		int cmds;
 	} acts[] = {
-	    {"/devices/", "/deny", EVHTTP_REQ_POST | EVHTTP_REQ_DELETE},
-	    {"/devices/", "/rotate-cert", EVHTTP_REQ_POST},
-	    {"/waves/", "/pause", EVHTTP_REQ_POST},
-	    {"/waves/", "/resume", EVHTTP_REQ_POST},
-	    {"/waves/", "/halt", EVHTTP_REQ_POST},
+	    {"/devices/*/deny", EVHTTP_REQ_POST | EVHTTP_REQ_DELETE},
+	    {"/rotate-cert", EVHTTP_REQ_POST},
+	    {"/waves/*/pause", EVHTTP_REQ_POST},
+	    {"/waves/*/resume", EVHTTP_REQ_POST},
+	    {"/waves/*/halt", EVHTTP_REQ_POST},
 	};
-	size_t n = strlen(path);
 
-	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
-		size_t p = strlen(acts[i].prefix), x = strlen(acts[i].suffix);
-		const char *mid = path + p;
-
-		if (!(acts[i].cmds & cmd) || n <= p + x ||
-		    strncmp(path, acts[i].prefix, p) ||
-		    strcmp(path + n - x, acts[i].suffix))
-			continue;
-		/* exactly one path segment between prefix and suffix */
-		if (memchr(mid, '/', (size_t)(path + n - x - mid)) == NULL)
+	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
+		if ((acts[i].cmds & cmd) && path_match(acts[i].pattern, path))
 			return 1;
-	}
 	return 0;
 }
 
@@ -728,34 +736,47 @@ static void ca_upload(struct bw_srv *srv, struct evhttp_request *req,
 	reply_rc(req, rc, &err, 200);
 }
 
-/* POST /rotate-cert {"uuid": U} or {"ca": device CA file base}: devices
- * whose certificate was issued before now are told to rotate (GET
- * /device "est.rotate"). */
-static void rotate_cert(struct bw_srv *srv, struct evhttp_request *req)
+int bw_srv_admin_rotate_request(struct bw_srv *srv, const char *uuid,
+				const char *ca, const char *who,
+				struct bw_err *err)
 {
-	struct bw_err err = {0};
-	json_t *b = body_json(req, &err);
-	const char *uuid = json_string_value(json_object_get(b, "uuid"));
-	const char *ca = json_string_value(json_object_get(b, "ca"));
 	int rc = 0;
 
-	if (!b || json_object_size(b) != 1 || (!uuid && !ca) ||
-	    (uuid && !uuid_ok(uuid)) ||
+	if ((!uuid == !ca) || (uuid && !uuid_ok(uuid)) ||
 	    (ca && (!ca[0] || strlen(ca) >= 64 ||
 		    strspn(ca, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
 			       "vwxyz0123456789_-") != strlen(ca))))
+		return bw_err_set(err, BW_EFORMAT,
+				  "need {\"uuid\": U} or {\"ca\": NAME}");
+	if (ca && !bw_srv_policy_ca_cert(srv->policy, ca))
+		return bw_err_set(err, BW_ENOTFOUND, "no such device CA");
+	if ((rc = srv->store->ops->rotate_request_set(
+		 srv->store, uuid ? "device" : "ca", uuid ? uuid : ca,
+		 time(NULL), err)))
+		return rc;
+	bw_srv_log(BW_SRV_LOG_NOTICE, "admin: rotation asked of %s %s by %s",
+		   uuid ? "device" : "every device of CA", uuid ? uuid : ca,
+		   who);
+	return 0;
+}
+
+/* POST /rotate-cert {"uuid": U} or {"ca": device CA file base}: devices
+ * whose certificate was issued before now are told to rotate (GET
+ * /device "est.rotate"). */
+static void rotate_cert(struct bw_srv *srv, struct evhttp_request *req,
+			const char *who)
+{
+	struct bw_err err = {0};
+	json_t *b = body_json(req, &err);
+	int rc = 0;
+
+	if (!b || json_object_size(b) != 1)
 		rc = bw_err_set(&err, BW_EFORMAT,
 				"need {\"uuid\": U} or {\"ca\": NAME}");
-	else if (ca && !bw_srv_policy_ca_cert(srv->policy, ca))
-		rc = bw_err_set(&err, BW_ENOTFOUND, "no such device CA");
-	if (!rc)
-		rc = srv->store->ops->rotate_request_set(
-		    srv->store, uuid ? "device" : "ca", uuid ? uuid : ca,
-		    time(NULL), &err);
-	if (!rc)
-		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: rotation asked of %s %s",
-			   uuid ? "device" : "every device of CA",
-			   uuid ? uuid : ca);
+	else
+		rc = bw_srv_admin_rotate_request(
+		    srv, json_string_value(json_object_get(b, "uuid")),
+		    json_string_value(json_object_get(b, "ca")), who, &err);
 	reply_rc(req, rc, &err, 200);
 	json_decref(b);
 }
@@ -1000,7 +1021,7 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		else
 			bw_srv_http_json(req, 200, out);
 	} else if (!strcmp(path, "/rotate-cert") && cmd == EVHTTP_REQ_POST) {
-		rotate_cert(srv, req);
+		rotate_cert(srv, req, who);
 	} else if (!strcmp(path, "/rotations") && cmd == EVHTTP_REQ_GET) {
 		rotations(srv, req, q);
 	} else if (!strcmp(path, "/tokens") || !strncmp(path, "/tokens/", 8)) {

@@ -75,6 +75,14 @@ int bw_srv_admin_device_deny(struct bw_srv *srv, const char *uuid, int deny,
 			     const char *reason, const char *who,
 			     struct bw_err *err);
 
+/*
+ * POST /rotate-cert: ask one device (uuid) or every device of a device CA
+ * (ca) to rotate its certificate over EST; exactly one of the two.
+ */
+int bw_srv_admin_rotate_request(struct bw_srv *srv, const char *uuid,
+				const char *ca, const char *who,
+				struct bw_err *err);
+
 /* GET /pki: {"factory", "device-cas": [...]} (new reference). */
 json_t *bw_srv_admin_pki_json(struct bw_srv *srv);
 

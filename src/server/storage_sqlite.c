@@ -1148,8 +1148,11 @@ static json_t *device_status_row_json(sqlite3_stmt *st)
 {
 	json_t *o = device_row_json(st);
 
-	if (o)
+	if (o) {
 		json_object_set_new(o, "status", col_json_str(st, 11));
+		json_object_set_new(o, "rotation-pending",
+				    json_boolean(sqlite3_column_int(st, 12)));
+	}
 	return o;
 }
 
@@ -1187,7 +1190,8 @@ static int sq_device_query(struct bw_store *s, const struct bw_device_query *dq,
 	    "SELECT uuid, production, name, hwid, tag, target, fingerprint,"
 	    " first_seen, last_seen, registered,"
 	    " EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid),"
-	    " status FROM devices WHERE uuid > ?1");
+	    " status, EXISTS (SELECT 1 FROM rotations r WHERE r.uuid ="
+	    " devices.uuid AND r.state = 1) FROM devices WHERE uuid > ?1");
 	if (!rc && dq->uuid)
 		rc = bw_buf_append_str(&sqlb, " AND uuid = ?9");
 	if (!rc && dq->uuid_prefix && *dq->uuid_prefix)

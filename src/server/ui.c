@@ -414,8 +414,9 @@ static void post(struct bw_ui_ctx *c, const char *path)
 {
 	char api[160], uuid[BW_STORE_UUID_MAX + 1];
 	const char *p = path + strlen("/ui/devices/");
-	const char *slash = strchr(p, '/');
+	const char *slash = strchr(p, '/'), *action = NULL;
 	size_t n = slash ? (size_t)(slash - p) : 0;
+	enum evhttp_cmd_type cmd = EVHTTP_REQ_POST;
 
 	if (strncmp(path, "/ui/devices/", 12) || !slash || n == 0 ||
 	    n >= sizeof(uuid) || strchr(slash + 1, '/')) {
@@ -424,20 +425,25 @@ static void post(struct bw_ui_ctx *c, const char *path)
 	}
 	memcpy(uuid, p, n);
 	uuid[n] = '\0';
-	/* deny and allow are POST and DELETE on one admin resource */
-	snprintf(api, sizeof(api), "/devices/%s/%s", uuid,
-		 !strcmp(slash + 1, "allow") ? "deny" : slash + 1);
-	if (!bw_srv_admin_allows(c->role,
-				 !strcmp(slash + 1, "allow")
-				     ? EVHTTP_REQ_DELETE
-				     : EVHTTP_REQ_POST,
-				 api)) {
+	action = slash + 1;
+	if (!strcmp(action, "deny") || !strcmp(action, "allow")) {
+		/* deny and allow are POST and DELETE on one admin resource */
+		snprintf(api, sizeof(api), "/devices/%s/deny", uuid);
+		if (!strcmp(action, "allow"))
+			cmd = EVHTTP_REQ_DELETE;
+	} else if (!strcmp(action, "rotate-cert")) {
+		snprintf(api, sizeof(api), "/rotate-cert");
+	} else {
+		bw_ui_error(c, 404, "No such action.");
+		return;
+	}
+	if (!bw_srv_admin_allows(c->role, cmd, api)) {
 		bw_srv_log(BW_SRV_LOG_NOTICE, "ui: %s may not %.128s", c->who,
 			   api);
 		bw_ui_error(c, 403, "Your role may not do this.");
 		return;
 	}
-	bw_ui_act_device(c, uuid, slash + 1);
+	bw_ui_act_device(c, uuid, action);
 }
 
 static void route(struct bw_ui_ctx *c, const char *path)

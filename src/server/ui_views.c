@@ -269,7 +269,13 @@ static void device_actions(struct bw_ui_ctx *c, struct evbuffer *b,
 		       "id=\"reason\" name=\"reason\" maxlength=\"256\">"
 		       "<button type=\"submit\" class=\"danger\">Deny this "
 		       "device</button></form>");
-	evbuffer_add_printf(b, "</section>");
+	evbuffer_add_printf(b, "<form class=\"inline\" method=\"post\" "
+			       "action=\"/ui/devices/");
+	bw_ui_urlenc(b, uuid);
+	evbuffer_add_printf(b, "/rotate-cert\">");
+	bw_ui_csrf_field(c, b);
+	evbuffer_add_printf(b, "<button type=\"submit\">Ask it to rotate its "
+			       "certificate</button></form></section>");
 }
 
 static void device_events(struct evbuffer *b, json_t *evs, int installs)
@@ -336,6 +342,9 @@ void bw_ui_view_device(struct bw_ui_ctx *c, const char *uuid)
 				"refuses it from now on.");
 	else if (done && !strcmp(done, "allowed"))
 		notice(b, "ok", "The device is allowed again.");
+	else if (done && !strcmp(done, "rotate"))
+		notice(b, "ok", "The device is asked to rotate its certificate "
+				"at its next check-in.");
 	evbuffer_add_printf(b, "<p>");
 	state_badge(b, device_state(c, d));
 	evbuffer_add_printf(b, "</p><section aria-labelledby=\"bind\"><h2 "
@@ -380,15 +389,16 @@ void bw_ui_act_device(struct bw_ui_ctx *c, const char *uuid,
 	struct bw_err err = {0};
 	struct evbuffer *loc = NULL;
 	int deny = !strcmp(action, "deny");
+	int rotate = !strcmp(action, "rotate-cert");
 	int rc = 0;
 
-	if (!deny && strcmp(action, "allow")) {
-		bw_ui_error(c, 404, "No such action.");
-		return;
-	}
-	rc = bw_srv_admin_device_deny(
-	    c->srv, uuid, deny, evhttp_find_header(c->form, "reason"), c->who,
-	    &err);
+	if (rotate)
+		rc = bw_srv_admin_rotate_request(c->srv, uuid, NULL, c->who,
+						 &err);
+	else
+		rc = bw_srv_admin_device_deny(
+		    c->srv, uuid, deny, evhttp_find_header(c->form, "reason"),
+		    c->who, &err);
 	if (rc) {
 		bw_ui_error(c, rc == BW_ENOTFOUND ? 404 : 400,
 			    rc == BW_EFORMAT ? err.msg : "Refused.");
@@ -400,7 +410,8 @@ void bw_ui_act_device(struct bw_ui_ctx *c, const char *uuid,
 	}
 	evbuffer_add_printf(loc, "/ui/devices/");
 	bw_ui_urlenc(loc, uuid);
-	evbuffer_add_printf(loc, "?done=%s", deny ? "denied" : "allowed");
+	evbuffer_add_printf(loc, "?done=%s",
+			    rotate ? "rotate" : deny ? "denied" : "allowed");
 	evbuffer_add(loc, "", 1);
 	bw_ui_redirect(c->req, (const char *)evbuffer_pullup(loc, -1));
 	evbuffer_free(loc);

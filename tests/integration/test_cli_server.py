@@ -97,6 +97,32 @@ class CliServerTest(unittest.TestCase):
         self.fails(2, "tokens", "create", "--scope", "ci",
                    "--expires-in", "-5")
 
+    # -- accounts ---------------------------------------------------------
+    def test_accounts_create_list_revoke(self):
+        out = os.path.join(self.dir, "viewer.token")
+        p = self.ok("accounts", "create", "--role", "viewer", "--comment",
+                    "night shift", "--out", out)
+        self.assertEqual(os.stat(out).st_mode & 0o777, 0o600)
+        with open(out) as f:
+            tok = f.read().strip()
+        self.assertNotIn(tok, p.stdout)
+        aid = int(p.stdout.split("account ")[1].split()[0])
+        # the account reads through the admin API and may not write
+        self.assertEqual(self.srv.admin("GET", "/devices", token=tok)[0], 200)
+        self.assertEqual(self.srv.admin("POST", "/tokens", {"scope": "ci",
+                         "expires-in": 60}, token=tok)[0], 403)
+        lst = self.ok("accounts", "list").stdout
+        self.assertIn("night shift", lst)
+        self.assertIn("viewer", lst)
+        self.assertNotIn(tok, lst)
+        self.ok("accounts", "revoke", str(aid))
+        rows = json.loads(self.ok("accounts", "list", "--json").stdout)
+        self.assertTrue([a for a in rows if a["id"] == aid][0]["revoked"])
+        self.assertEqual(self.srv.admin("GET", "/devices", token=tok)[0], 401)
+        self.fails(2, "accounts", "create", "--role", "admin")
+        self.fails(2, "accounts", "create")
+        self.fails(1, "accounts", "revoke", "999999", msg="HTTP 404")
+
     # -- devices ----------------------------------------------------------
     def test_devices_list_show_deny_allow(self):
         dev = c.device_cert(self.srv.pki, self.dir, "dev1")

@@ -102,6 +102,13 @@ class TestFleetPage(unittest.TestCase):
         print(p.stdout)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr +
                          srv.logtext()[-3000:])
+        # the device the page asked to rotate is told so by the gateway
+        # (asked before it was denied)
+        db = sqlite3.connect(srv.db)
+        self.assertEqual(db.execute(
+            "SELECT COUNT(*) FROM rotate_requests WHERE kind = 'device'"
+            " AND name = ?", (target["uuid"],)).fetchone()[0], 1)
+        db.close()
         # the device the page denied is refused by the gateway, the others
         # are still served
         self.assertTrue(srv.refused(target))

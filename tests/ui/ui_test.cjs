@@ -121,6 +121,11 @@ async function main() {
 		assert.equal(await page.getByRole('button', { name: 'Deny this device' }).count(), 1,
 			'device still allowed after the forged form');
 
+		await page.getByRole('button', { name: 'Ask it to rotate its certificate' }).click();
+		await page.waitForURL(/done=rotate/);
+		await page.getByText('asked to rotate').waitFor();
+		log('device asked to rotate its certificate through the page');
+
 		await page.getByLabel('Reason').fill('lost in transit');
 		await page.getByRole('button', { name: 'Deny this device' }).click();
 		await page.waitForURL(/done=denied/);

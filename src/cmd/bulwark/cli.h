@@ -18,5 +18,6 @@
 int bw_cmd_keys_ca(int argc, char **argv);
 int bw_cmd_devices(int argc, char **argv);
 int bw_cmd_tokens(int argc, char **argv);
+int bw_cmd_accounts(int argc, char **argv);
 
 #endif

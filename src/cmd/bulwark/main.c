@@ -46,6 +46,8 @@ static const struct bw_cli_cmd top_cmds[] = {
 	{"devices", "devices on a server: list, show, deny, allow",
 	 bw_cmd_devices},
 	{"tokens", "registration tokens on a server", bw_cmd_tokens},
+	{"accounts", "operator accounts (admin API, fleet page) on a server",
+	 bw_cmd_accounts},
 	{"version", "print the version", cmd_version},
 };
 

@@ -1,7 +1,9 @@
 /*
- * `bulwark tokens create|list|revoke`: registration tokens on bulwarkd's
- * admin API (docs/server.md, "Admin API"; docs/device-guide.md for their
- * use by `bulwark-device register`).
+ * Bearer secrets that bulwarkd makes on its admin API (docs/server.md,
+ * "Admin API"): `bulwark tokens create|list|revoke`, registration tokens
+ * (docs/device-guide.md for their use by `bulwark-device register`), and
+ * `bulwark accounts create|list|revoke`, operator accounts with a role for
+ * the admin API and the fleet page (docs/ui.md).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -201,21 +203,15 @@ static int cmd_list(int argc, char **argv)
 	return rc;
 }
 
-static int cmd_revoke(int argc, char **argv)
+/* `<prog> ID`: DELETE <collection>/ID. */
+static int revoke(const char *prog, const char *collection, const char *noun,
+		  const char *help, int argc, char **argv)
 {
-	static const char *prog = "bulwark tokens revoke";
 	struct bw_admin_client s = {0};
 	const char *ids = NULL;
-	const struct bw_cli_opt opts[] = {BW_ADMIN_OPTS(s),
-	BW_CLI_END
-};
-	const struct bw_cli_spec spec = {
-	    prog,
-	    "ID --server URL",
-	    "Revoke a registration token (its id from `bulwark tokens list`).",
-	    opts, &ids,
-	    1,
-	    1};
+	const struct bw_cli_opt opts[] = {BW_ADMIN_OPTS(s), BW_CLI_END};
+	const struct bw_cli_spec spec = {prog, "ID --server URL", help, opts,
+					 &ids,	1,		      1};
 	char path[64];
 	int64_t id = 0;
 	long st = 0;
@@ -227,11 +223,173 @@ static int cmd_revoke(int argc, char **argv)
 	rc = bw_cli_int(prog, "ID", ids, 1, INT64_MAX, &id);
 	if (rc != BW_EXIT_OK)
 		return rc;
-	snprintf(path, sizeof(path), "/tokens/%" PRId64, id);
+	snprintf(path, sizeof(path), "%s/%" PRId64, collection, id);
 	rc = bw_admin_request(prog, &s, "DELETE", path, NULL, 0, 0, &st, NULL);
 	if (rc == BW_EXIT_OK)
-		printf("token %" PRId64 " revoked\n", id);
+		printf("%s %" PRId64 " revoked\n", noun, id);
 	return rc;
+}
+
+static int cmd_revoke(int argc, char **argv)
+{
+	return revoke("bulwark tokens revoke", "/tokens", "token",
+		      "Revoke a registration token (its id from `bulwark "
+		      "tokens list`).",
+		      argc, argv);
+}
+
+/* ---- accounts ------------------------------------------------------------ */
+
+static int cmd_account_create(int argc, char **argv)
+{
+	static const char *prog = "bulwark accounts create";
+	struct bw_admin_client s = {0};
+	const char *role = NULL, *exp = NULL, *comment = NULL, *out = NULL;
+	const struct bw_cli_opt opts[] = {
+	    BW_ADMIN_OPTS(s),
+	    {"--role", BW_CLI_STR | BW_CLI_REQUIRED, "viewer|operator",
+	     "viewer: reads everything but accounts; operator: also denies, "
+	     "allows and rotates devices and steers waves",
+	     &role},
+	    {"--expires-in", BW_CLI_STR, "SECONDS",
+	     "lifetime (default 90 days)", &exp},
+	    {"--comment", BW_CLI_STR, "T", "who the account is for", &comment},
+	    {"--out", BW_CLI_STR, "FILE",
+	     "write the token to FILE (mode 0600) instead of stdout", &out},
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {
+	    prog,
+	    "--server URL --role viewer|operator [options]",
+	    "Create an operator account: a bearer token with a role for the "
+	    "admin API and\nthe fleet page (https://SERVER/ui/). The server "
+	    "keeps only its digest and shows\nit once: prefer --out FILE.",
+	    opts, NULL,
+	    0,
+	    0};
+	int64_t e = 90LL * 86400;
+	json_t *body = NULL, *ans = NULL;
+	char *text = NULL;
+	const char *tok;
+	long st = 0;
+	int done = 0, rc;
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if (strcmp(role, "viewer") && strcmp(role, "operator"))
+		return bw_cli_usage(prog, "--role viewer or --role operator");
+	if (exp != NULL &&
+	    (rc = bw_cli_int(prog, "--expires-in", exp, 1, INT32_MAX, &e)))
+		return rc;
+	body = json_pack("{s:s,s:I}", "role", role, "expires-in", (json_int_t)e);
+	if (body != NULL && comment != NULL)
+		json_object_set_new(body, "comment", json_string(comment));
+	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL)
+		rc =
+		    bw_cli_fail(prog, "out of memory (or --comment not UTF-8)");
+	if (rc == BW_EXIT_OK)
+		rc = bw_admin_request(prog, &s, "POST", "/accounts", text,
+				      strlen(text), 0, &st, &ans);
+	tok = json_string_value(json_object_get(ans, "token"));
+	if (rc == BW_EXIT_OK && json_is_integer(json_object_get(ans, "id")))
+		printf("account %" JSON_INTEGER_FORMAT " (%s)\n",
+		       json_integer_value(json_object_get(ans, "id")), role);
+	if (rc == BW_EXIT_OK && tok == NULL)
+		rc = bw_cli_fail(prog, "the server's answer has no token");
+	else if (rc == BW_EXIT_OK)
+		rc = hand_over(prog, tok, out);
+	if (tok != NULL)
+		OPENSSL_cleanse((char *)tok, strlen(tok));
+	json_decref(ans);
+	json_decref(body);
+	free(text);
+	return rc;
+}
+
+static int cmd_account_list(int argc, char **argv)
+{
+	static const char *prog = "bulwark accounts list";
+	struct bw_admin_client s = {0};
+	int as_json = 0, done = 0, rc;
+	const struct bw_cli_opt opts[] = {
+	    BW_ADMIN_OPTS(s),
+	    {"--json", BW_CLI_FLAG, NULL, "print the server's JSON", &as_json},
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {
+	    prog,
+	    "--server URL [--json]",
+	    "List operator accounts (never their tokens): id, role, expiry, "
+	    "revoked,\ncomment.",
+	    opts, NULL,
+	    0,
+	    0};
+	json_t *ans = NULL, *t;
+	long st = 0;
+	size_t i;
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	rc = bw_admin_request(prog, &s, "GET", "/accounts", NULL, 0, 0, &st,
+			      &ans);
+	if (rc == BW_EXIT_OK && !json_is_array(ans))
+		rc = bw_cli_fail(prog, "GET /accounts: not an array");
+	if (rc == BW_EXIT_OK && as_json) {
+		json_dumpf(ans, stdout,
+			   JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+		putchar('\n');
+	} else if (rc == BW_EXIT_OK) {
+		printf("%-6s%-10s%-22s%-9s%s\n", "ID", "ROLE", "EXPIRES",
+		       "REVOKED", "COMMENT");
+		json_array_foreach(ans, i, t)
+		{
+			const char *r =
+			    json_string_value(json_object_get(t, "role"));
+
+			printf("%-6" JSON_INTEGER_FORMAT,
+			       json_integer_value(json_object_get(t, "id")));
+			printf("%-10s",
+			       r && !strcmp(r, "operator") ? "operator"
+							   : "viewer");
+			print_time(json_object_get(t, "expires"));
+			printf("%-9s",
+			       json_is_true(json_object_get(t, "revoked"))
+				   ? "yes"
+				   : "no");
+			bw_admin_print_bounded(
+			    stdout,
+			    json_string_value(json_object_get(t, "comment")),
+			    60);
+			putchar('\n');
+		}
+	}
+	json_decref(ans);
+	return rc;
+}
+
+static int cmd_account_revoke(int argc, char **argv)
+{
+	return revoke("bulwark accounts revoke", "/accounts", "account",
+		      "Revoke an operator account (its id from `bulwark "
+		      "accounts list`);\nits fleet page sessions end at once.",
+		      argc, argv);
+}
+
+int bw_cmd_accounts(int argc, char **argv)
+{
+	static const struct bw_cli_cmd cmds[] = {
+	    {"create", "create an operator account", cmd_account_create},
+	    {"list", "list operator accounts", cmd_account_list},
+	    {"revoke", "revoke an operator account", cmd_account_revoke},
+	};
+
+	return bw_cli_dispatch(
+	    "bulwark accounts",
+	    "Operator accounts on bulwarkd: tokens with a role for the admin "
+	    "API and the\nfleet page.",
+	    cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv);
 }
 
 int bw_cmd_tokens(int argc, char **argv)
