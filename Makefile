@@ -2,6 +2,7 @@
 #   make         build (build/)
 #   make check   every test, then the unit tests again under ASan + UBSan
 #   make demo    the whole architecture end to end on 127.0.0.1
+#                (KEEP=1: leave bulwarkd running for the fleet page)
 #   make demo-tuf  the TUF client alone against generated repositories
 #   make bench   benchmarks (figures go to stdout and bench/results/)
 #   make fuzz    libFuzzer binaries with clang (build-fuzz/)
@@ -44,7 +45,7 @@ demo: deps
 	@{ cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBW_WERROR=$(WERROR) $(CMAKE_ARGS) && \
 	   cmake --build $(BUILD) -j $(JOBS); } >$(BUILD)/build.log 2>&1 || \
 	   { tail -n 40 $(BUILD)/build.log; echo "build failed: see $(BUILD)/build.log"; exit 1; }
-	@bash scripts/demo.sh $(BUILD)
+	@BW_DEMO_KEEP=$(KEEP) bash scripts/demo.sh $(BUILD)
 
 demo-tuf: deps build
 	@bash scripts/demo-tuf.sh $(BUILD)

@@ -16,4 +16,15 @@ for b in "$build"/bench/bench_*; do
 		status=1
 	fi
 done
+# Benchmarks that drive the real programs from python (bench/<name>.py
+# BUILD_DIR): they start their own servers on 127.0.0.1.
+for b in bench/*.py; do
+	[[ -f $b ]] || continue
+	name=$(basename "$b" .py)
+	echo "== $name"
+	if ! python3 "$b" "$build" | tee "bench/results/$name.md"; then
+		echo "bench $name failed" >&2
+		status=1
+	fi
+done
 exit $status

@@ -507,6 +507,39 @@ for (dev, typ), n in sorted(count.items()):
     name = next((d.get("name") for d in devices if d.get("uuid") == dev), dev)
     print("   %-8s %-32s %d" % (name, typ, n))
 PY
+# ---- the fleet page ------------------------------------------------------------
+
+step "The fleet page (bulwarkd serves it on the admin listener)"
+VIEWER_TOKEN=$(admin POST /accounts --data-binary \
+	'{"role":"viewer","expires-in":86400,"comment":"demo viewer"}' |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') ||
+	fail "POST /accounts"
+printf '%s\n' "$VIEWER_TOKEN" >"$W/server/viewer.token"
+chmod 600 "$W/server/viewer.token"
+# sign in the way a browser does: the nonce cookie, then the token
+JAR="$W/ui.cookies"
+NONCE=$(curl -sS --cacert "$W/pki/factory_ca.pem" -c "$JAR" \
+	"https://127.0.0.1:$ADMIN_PORT/ui/login" |
+	sed -n 's/.*name="nonce" value="\([0-9a-f]*\)".*/\1/p')
+code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$W/pki/factory_ca.pem" \
+	-b "$JAR" -c "$JAR" --data-urlencode "nonce=$NONCE" \
+	--data-urlencode "token@$W/server/viewer.token" \
+	"https://127.0.0.1:$ADMIN_PORT/ui/login")
+[[ $code == 303 ]] || fail "fleet page sign-in answered $code"
+rows=$(curl -sS --cacert "$W/pki/factory_ca.pem" -b "$JAR" \
+	"https://127.0.0.1:$ADMIN_PORT/ui/fleet" | grep -c '<tr><td>' || true)
+say "a viewer account signed in; the fleet view lists $rows device(s)"
+say "open https://127.0.0.1:$ADMIN_PORT/ui/ (CA: $W/pki/factory_ca.pem)"
+say "sign in with the admin token ($W/server/admin.token) or the viewer's ($W/server/viewer.token)"
+rm -f "$JAR"
+
+if [[ -n ${BW_DEMO_KEEP:-} ]]; then
+	trap - EXIT
+	echo
+	echo "== Done; bulwarkd keeps running (pid $SERVER_PID) so you can use the"
+	echo "   fleet page: https://127.0.0.1:$ADMIN_PORT/ui/   Stop it with: kill $SERVER_PID"
+	exit 0
+fi
 if [[ -n ${BW_DEMO_KEEP_RUNNING:-} ]]; then
 	# For tests/integration/test_system.py: leave bulwarkd running and
 	# say where everything is.

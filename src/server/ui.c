@@ -322,8 +322,14 @@ static void login(struct bw_srv *srv, struct evhttp_request *req)
 		login_form(req, 403, "Sign-in refused.");
 		goto out;
 	}
-	if (tok)
-		role = bw_srv_admin_token_role(srv, tok, strlen(tok), &account);
+	if (tok) {
+		/* a pasted token often brings a line end along */
+		size_t n = strlen(tok);
+
+		while (n > 0 && strchr(" \t\r\n", tok[n - 1]))
+			n--;
+		role = bw_srv_admin_token_role(srv, tok, n, &account);
+	}
 	if (role == BW_SRV_ACCESS_NONE) {
 		bw_srv_log(BW_SRV_LOG_NOTICE, "ui: sign-in from %s refused",
 			   addr);

@@ -84,6 +84,9 @@ class TestFleetPage(unittest.TestCase):
         db = sqlite3.connect(srv.db)
         db.execute("UPDATE devices SET name = ? WHERE uuid = ?",
                    (name, target["uuid"]))
+        hostile = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+        db.execute("UPDATE devices SET name = ? WHERE uuid = ?",
+                   (hostile, devs[0]["uuid"]))
         db.commit()
         db.close()
         shots = os.environ.get("BW_UI_SHOTS") or os.path.join(self.dir,
@@ -95,7 +98,8 @@ class TestFleetPage(unittest.TestCase):
                    BW_VIEWER_TOKEN=self.account("viewer"),
                    BW_OPERATOR_TOKEN=self.account("operator"),
                    BW_DEVICE_UUID=target["uuid"], BW_DEVICE_NAME=name,
-                   BW_EXPIRING_TAG="canary", BW_CHROMIUM=CHROMIUM)
+                   BW_EXPIRING_TAG="canary", BW_HOSTILE_NAME=hostile,
+                   BW_CHROMIUM=CHROMIUM)
         p = subprocess.run(["node", os.path.join(UI_DIR, "ui_test.cjs")],
                            env=env, capture_output=True, text=True,
                            timeout=300)
@@ -169,6 +173,44 @@ class TestAccounts(unittest.TestCase):
         self.assertEqual([a["revoked"] for a in lst], [False, True])
         self.assertNotIn(o["token"], json.dumps(lst))
         self.assertNotIn(o["token"], srv.logtext())
+
+    def test_sign_in_needs_the_nonce_cookie(self):
+        """Another site can not sign a browser in: a sign-in without the
+        nonce cookie of the sign-in page is refused, even with a good
+        token; with it, the session cookie has every flag."""
+        import http.client
+        import re
+        import urllib.parse
+        srv = self.srv
+
+        def post(body, cookie=None):
+            c = http.client.HTTPSConnection("127.0.0.1", srv.admin_port,
+                                            timeout=10, context=srv.ctx())
+            h = {"Content-Type": "application/x-www-form-urlencoded"}
+            if cookie:
+                h["Cookie"] = cookie
+            c.request("POST", "/ui/login", urllib.parse.urlencode(body), h)
+            r = c.getresponse()
+            r.read()
+            c.close()
+            return r
+        nonce = "ab" * 32
+        r = post({"token": srv.token, "nonce": nonce})
+        self.assertEqual(r.status, 403)
+        self.assertNotIn("bw_session=",
+                         " ".join(r.headers.get_all("Set-Cookie") or []))
+        r = post({"token": srv.token, "nonce": nonce},
+                 cookie="bw_login=" + "cd" * 32)
+        self.assertEqual(r.status, 403)
+        r = post({"token": srv.token, "nonce": nonce},
+                 cookie="bw_login=" + nonce)
+        self.assertEqual(r.status, 303)
+        sess = [v for v in r.headers.get_all("Set-Cookie")
+                if v.startswith("bw_session=")][0]
+        for flag in ("HttpOnly", "Secure", "SameSite=Strict", "Path=/ui"):
+            self.assertIn(flag, sess)
+        self.assertTrue(re.match(r"bw_session=[0-9a-f]{64};", sess))
+        self.assertNotIn(srv.token, srv.logtext())
 
     def test_fleet_filters(self):
         srv = self.srv

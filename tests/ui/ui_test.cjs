@@ -23,6 +23,7 @@ const T = {
 const DEVICE = env('BW_DEVICE_UUID');
 const DEVICE_NAME = env('BW_DEVICE_NAME');
 const EXPIRING_TAG = env('BW_EXPIRING_TAG');
+const HOSTILE_NAME = env('BW_HOSTILE_NAME');
 const STEP = process.env.BW_UI_STEP || 'all';
 
 function log(msg) { process.stdout.write('ui: ' + msg + '\n'); }
@@ -99,6 +100,16 @@ async function main() {
 
 		// the operator: every view, find the device, deny it
 		const { ctx, page } = await signIn(browser, T.operator, { width: 1280, height: 900 });
+		const dialogs = [];
+		page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+		const resp = await page.goto(URL + '/ui/fleet');
+		const csp = resp.headers()['content-security-policy'] || '';
+		assert.match(csp, /default-src 'none'/);
+		assert.match(csp, /frame-ancestors 'none'/);
+		// a device's hostile name is shown as text, never run
+		await page.getByRole('cell', { name: HOSTILE_NAME, exact: true }).waitFor();
+		assert.equal(await page.locator('#fleet img').count(), 0, 'no markup from a device');
+		log('a hostile device name is shown as text');
 		await axe(page, 'fleet');
 		await shot(page, 'fleet');
 		await page.getByLabel('Search').fill(DEVICE_NAME);
@@ -150,6 +161,7 @@ async function main() {
 		await axe(page, 'fleet (phone)');
 		await shot(page, 'fleet-phone');
 		assert.deepEqual(page.thirdParty, [], 'no third-party requests');
+		assert.deepEqual(dialogs, [], 'no script from a device ran');
 		// sign out: the session is gone
 		await page.getByRole('button', { name: 'Sign out' }).click();
 		await page.waitForURL(/\/ui\/login$/);
