@@ -471,6 +471,15 @@ int bw_srv_new(struct bw_srv_config *cfg, struct bw_srv **out,
 		return rc;
 	SSL_CTX_free(srv->gw.ctx);
 	srv->gw.ctx = NULL;
+	if (est_enabled(cfg)) {
+		if ((rc = bw_srv_tls_ctx_new(srv, cfg->est_tls_cert,
+					     cfg->est_tls_key,
+					     BW_SRV_TLS_CLIENT_OPTIONAL,
+					     &srv->est.ctx, err)))
+			return rc;
+		SSL_CTX_free(srv->est.ctx);
+		srv->est.ctx = NULL;
+	}
 	return 0;
 }
 

@@ -474,6 +474,34 @@ class EstServer(unittest.TestCase):
 
 
 @unittest.skipUnless(os.path.exists(c.BULWARKD), "bulwarkd not built")
+class EstConfig(unittest.TestCase):
+    def test_check_config_reads_the_est_certificate(self):
+        """--check-config opens the EST certificate and key; a key that
+        others may read, or one that does not match, is refused."""
+        tmp = tempfile.mkdtemp(prefix="bw-est-cfg-")
+        try:
+            srv = c.Server(tmp, c.Tuf(), extra={"est": {
+                "listen": "127.0.0.1:%d" % free_port()}})
+            p = c.run(c.BULWARKD, "--config", srv.conf, "--check-config",
+                      check=False)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            key = os.path.join(srv.pki, "est-tls.key")
+            os.chmod(key, 0o644)
+            p = c.run(c.BULWARKD, "--config", srv.conf, "--check-config",
+                      check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("est-tls.key", p.stderr)
+            os.chmod(key, 0o600)
+            p = c.run(c.BULWARKD, "--config", srv.conf, "--check-config",
+                      "--set", "est.tls_key=" +
+                      os.path.join(srv.pki, "tls.key"), check=False)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("does not match", p.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@unittest.skipUnless(os.path.exists(c.BULWARKD), "bulwarkd not built")
 class EstRateLimit(unittest.TestCase):
     def test_429_with_retry_after(self):
         """E38: over est.rate_per_minute the answer is 429 with
