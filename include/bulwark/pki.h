@@ -128,14 +128,15 @@ int bw_pki_csr_check(X509_REQ *req, const struct bw_pki_csr_policy *policy,
 		     struct bw_err *err);
 
 /*
- * The device UUID (CN) of a CSR that passed bw_pki_csr_check with the
- * device profile: copied into out (37 bytes, as the CSR has it).
+ * The device UUID (CN) of a device CSR, read with bw_identity_subject_read:
+ * out (37 bytes) receives its canonical lowercase form.
  */
 int bw_pki_csr_uuid(X509_REQ *req, char out[37], struct bw_err *err);
 
 /*
- * Device certificate for a checked CSR: subject rebuilt as CN=<uuid>,
- * OU=<factory>[, businessCategory=production] (never copied from the CSR),
+ * Device certificate for a checked CSR: subject rebuilt with
+ * bw_identity_subject_build as CN=<canonical uuid>, OU=<factory>[,
+ * businessCategory=production] (never copied from the CSR),
  * random serial, `days` of validity clamped to the CA's notAfter.
  * BW_EEXPIRED if ca is not valid at now; BW_EINVAL if ca is no CA.
  */

@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "bulwark/identity.h"
 #include "bulwark/buf.h"
 #include "bulwark/json.h"
 #include "bulwark/pkcs11.h"
@@ -136,9 +137,11 @@ static int check_inputs(struct enroll *e)
 			return say(BW_DEV_EXIT_USAGE, "value \"%.64s\" can not go "
 				   "into the device configuration", vals[i]);
 	if (o->uuid != NULL) {
-		if (strlen(o->uuid) > 36 || o->uuid[0] == '\0')
-			return say(BW_DEV_EXIT_USAGE, "--uuid: at most 36 chars");
-		snprintf(e->uuid, sizeof(e->uuid), "%s", o->uuid);
+		/* the server keys devices by the canonical form */
+		if (bw_identity_uuid_normalize(o->uuid, strlen(o->uuid),
+					       e->uuid, NULL))
+			return say(BW_DEV_EXIT_USAGE,
+				   "--uuid: not a UUID (8-4-4-4-12 hex)");
 	} else if (bw_dev_uuid(e->uuid) != 0) {
 		return say(BW_DEV_EXIT_FAIL, "no random bytes");
 	}

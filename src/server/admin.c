@@ -20,6 +20,7 @@
 #include "bulwark/tuf.h"
 #include "bulwark/buf.h"
 #include "bulwark/hash.h"
+#include "bulwark/identity.h"
 #include "bulwark/json.h"
 #include "http.h"
 #include "log.h"
@@ -165,18 +166,11 @@ static void reply_rc(struct evhttp_request *req, int rc, struct bw_err *err,
 					   err->msg));
 }
 
-static int uuid_ok(const char *s)
+/* A device uuid from a path or query, in its canonical form (any case
+ * names the same device). */
+static int uuid_norm(const char *s, size_t n, char out[BW_UUID_BUF])
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > BW_STORE_UUID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F') || s[i] == '-'))
-			return 0;
-	return 1;
+	return bw_identity_uuid_normalize(s, n, out, NULL) == 0;
 }
 
 /* PUT /repo/<flavour>/root, PUT /repo/ci/targets,
@@ -384,13 +378,15 @@ int bw_srv_admin_devices_query(struct bw_srv *srv, struct evkeyvalq *q,
 	const char *search = evhttp_find_header(q, "q");
 	const char *flavour = evhttp_find_header(q, "flavour");
 	const char *status = evhttp_find_header(q, "status");
-	char prefix[BW_STORE_NAME_MAX + 1];
+	char prefix[BW_STORE_NAME_MAX + 1], norm[BW_UUID_BUF];
 	int ok = 0;
 
 	*out = NULL;
 	dq.limit = query_int(q, "limit", 100, LIST_MAX);
 	dq.tag = evhttp_find_header(q, "tag");
-	if (after && *after && !uuid_ok(after))
+	/* a cursor, kept as given: records kept from before canonical
+	 * uuids sort by their own spelling */
+	if (after && *after && !uuid_norm(after, strlen(after), norm))
 		return bw_err_set(err, BW_EFORMAT, "after: not a uuid");
 	dq.after = after;
 	if (dq.tag && *dq.tag && (strlen(dq.tag) > BW_STORE_TAG_MAX))
@@ -430,12 +426,13 @@ int bw_srv_admin_device_get(struct bw_srv *srv, const char *uuid,
 {
 	struct bw_device_query dq = {.production = -1, .limit = 1};
 	json_t *arr = NULL, *d = NULL;
+	char norm[BW_UUID_BUF];
 	int rc = 0;
 
 	*out = NULL;
-	if (!uuid_ok(uuid))
+	if (!uuid_norm(uuid, strlen(uuid), norm))
 		return bw_err_set(err, BW_ENOTFOUND, "no such device");
-	dq.uuid = uuid;
+	dq.uuid = norm; /* one device, whatever case */
 	if ((rc = srv->store->ops->device_query(srv->store, &dq, &arr, err)))
 		return rc;
 	d = json_array_get(arr, 0);
@@ -452,10 +449,12 @@ int bw_srv_admin_device_deny(struct bw_srv *srv, const char *uuid, int deny,
 			     struct bw_err *err)
 {
 	struct bw_store *st = srv->store;
+	char norm[BW_UUID_BUF];
 	int rc = 0;
 
-	if (!uuid_ok(uuid))
+	if (!uuid_norm(uuid, strlen(uuid), norm))
 		return bw_err_set(err, BW_ENOTFOUND, "no such device");
+	uuid = norm; /* one device, whatever case */
 	if (reason && strlen(reason) > 256)
 		return bw_err_set(err, BW_EFORMAT, "reason: over 256 bytes");
 	if ((rc = st->ops->deny_set(st, uuid, deny, reason ? reason : "",
@@ -498,7 +497,7 @@ static void devices(struct bw_srv *srv, struct evhttp_request *req,
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct bw_err err = {0};
-	char uuid[BW_STORE_UUID_MAX + 1];
+	char uuid[BW_UUID_BUF];
 	const char *slash = strchr(rest, '/');
 	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
 	json_t *out = NULL;
@@ -506,12 +505,8 @@ static void devices(struct bw_srv *srv, struct evhttp_request *req,
 
 	if (!*rest && cmd == EVHTTP_REQ_GET) {
 		rc = bw_srv_admin_devices_query(srv, q, &out, &err);
-	} else if (n == 0 || n >= sizeof(uuid)) {
-		rc = bw_err_set(&err, BW_ENOTFOUND, "no such device");
 	} else {
-		memcpy(uuid, rest, n);
-		uuid[n] = '\0';
-		if (!uuid_ok(uuid)) {
+		if (!uuid_norm(rest, n, uuid)) {
 			rc = bw_err_set(&err, BW_ENOTFOUND, "no such device");
 		} else if (slash && !strcmp(slash, "/deny") &&
 			   (cmd == EVHTTP_REQ_POST ||
@@ -740,9 +735,10 @@ int bw_srv_admin_rotate_request(struct bw_srv *srv, const char *uuid,
 				const char *ca, const char *who,
 				struct bw_err *err)
 {
+	char norm[BW_UUID_BUF];
 	int rc = 0;
 
-	if ((!uuid == !ca) || (uuid && !uuid_ok(uuid)) ||
+	if ((!uuid == !ca) || (uuid && !uuid_norm(uuid, strlen(uuid), norm)) ||
 	    (ca && (!ca[0] || strlen(ca) >= 64 ||
 		    strspn(ca, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
 			       "vwxyz0123456789_-") != strlen(ca))))
@@ -750,6 +746,8 @@ int bw_srv_admin_rotate_request(struct bw_srv *srv, const char *uuid,
 				  "need {\"uuid\": U} or {\"ca\": NAME}");
 	if (ca && !bw_srv_policy_ca_cert(srv->policy, ca))
 		return bw_err_set(err, BW_ENOTFOUND, "no such device CA");
+	if (uuid)
+		uuid = norm; /* one device, whatever case */
 	if ((rc = srv->store->ops->rotate_request_set(
 		 srv->store, uuid ? "device" : "ca", uuid ? uuid : ca,
 		 time(NULL), err)))
@@ -817,10 +815,13 @@ json_t *bw_srv_admin_pki_json(struct bw_srv *srv)
 int bw_srv_admin_events(struct bw_srv *srv, const char *uuid, int64_t limit,
 			json_t **out, struct bw_err *err)
 {
+	char norm[BW_UUID_BUF];
+
 	*out = NULL;
-	if (uuid && !uuid_ok(uuid))
+	if (uuid && !uuid_norm(uuid, strlen(uuid), norm))
 		return bw_err_set(err, BW_EFORMAT, "device: not a uuid");
-	return srv->store->ops->event_list(srv->store, uuid, limit, out, err);
+	return srv->store->ops->event_list(srv->store, uuid ? norm : NULL,
+					   limit, out, err);
 }
 
 /* One certificate of the expiry report. */
@@ -1013,9 +1014,12 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 			bw_srv_http_json(req, 200, out);
 	} else if (!strcmp(path, "/events") && cmd == EVHTTP_REQ_GET) {
 		const char *dev = evhttp_find_header(q, "device");
+		char dev_uuid[BW_UUID_BUF];
 
-		if ((rc = bw_srv_admin_events(
-			 srv, dev && uuid_ok(dev) ? dev : NULL,
+		if (dev && !uuid_norm(dev, strlen(dev), dev_uuid))
+			bw_srv_http_error(req, 400, "not a device uuid");
+		else if ((rc = bw_srv_admin_events(
+			      srv, dev ? dev_uuid : NULL,
 			 query_int(q, "limit", 100, LIST_MAX), &out, &err)))
 			reply_rc(req, rc, &err, 200);
 		else

@@ -31,6 +31,7 @@
 #include "bulwark/buf.h"
 #include "bulwark/est.h"
 #include "bulwark/pki.h"
+#include "binding.h"
 #include "est.h"
 #include "http.h"
 #include "log.h"
@@ -391,9 +392,14 @@ int bw_srv_est_first_use(struct bw_srv *srv, const struct bw_srv_identity *id,
 		rc = st->ops->cert_deny_add(st, rot.old_fp, rot.uuid,
 					    "replaced by rotation", now, err);
 	if (!rc && !(rc = st->ops->device_get(st, rot.uuid, &dev, err))) {
-		snprintf(dev.fingerprint, sizeof(dev.fingerprint), "%s",
-			 rot.new_fp);
-		rc = st->ops->device_put(st, &dev, err);
+		/* the documented path of a binding change; the production
+		 * flag stays the device's */
+		struct bw_srv_binding b;
+
+		bw_srv_binding_of_identity(id, &b);
+		b.production = dev.production;
+		rc = bw_srv_binding_set(srv, &dev, &b, "est-reenroll", now,
+					err);
 	} else if (rc == BW_ENOTFOUND) {
 		rc = 0; /* no record yet: the gateway writes it on first use */
 	}

@@ -23,6 +23,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "est.h"
+#include "binding.h"
 #include "log.h"
 #include "policy.h"
 #include "server.h"
@@ -44,46 +45,101 @@ static int device_save(struct bw_srv *srv, const struct bw_device_rec *dev,
 	return rc;
 }
 
-/* Record first contact; later writes only when something changed or the
- * last-seen throttle expired. */
-static void device_touch(struct bw_srv *srv, struct evhttp_request *req,
-			 const struct bw_srv_identity *id, const char *tag)
+/* Bind a first contact, or a record from before bindings, to this
+ * connection's certificate. Inside one transaction that re-reads the
+ * record, so two gateways seeing two certificates for one new UUID at
+ * the same moment bind only one. */
+static int device_bind(struct bw_srv *srv, struct bw_device_rec *dev,
+		       const struct bw_srv_identity *id, int64_t now,
+		       struct bw_err *err)
+{
+	struct bw_store *st = srv->store;
+	struct bw_srv_identity again = *id;
+	struct bw_srv_binding b;
+	enum bw_srv_binding_verdict v = BW_SRV_BINDING_REFUSED;
+	int found = 1, rc = st->ops->begin(st, err);
+
+	if (rc)
+		return rc;
+	rc = st->ops->device_get(st, id->uuid, dev, err);
+	if (rc == BW_ENOTFOUND) {
+		memset(dev, 0, sizeof(*dev));
+		snprintf(dev->uuid, sizeof(dev->uuid), "%s", id->uuid);
+		dev->first_seen = now;
+		found = 0;
+		rc = 0;
+	}
+	if (!rc)
+		rc = bw_srv_binding_check(found ? dev : NULL, &again, &v, err);
+	if (!rc && v != BW_SRV_BINDING_MATCH) {
+		bw_srv_binding_of_identity(&again, &b);
+		rc = bw_srv_binding_set(srv, dev, &b,
+					v == BW_SRV_BINDING_NEW
+					    ? "first contact"
+					    : "legacy record",
+					now, err);
+	}
+	if (!rc)
+		rc = st->ops->commit(st, err);
+	if (rc)
+		st->ops->rollback(st);
+	return rc;
+}
+
+/*
+ * The device's record for this connection: read once per connection,
+ * compared with the certificate again (a decision cached before the
+ * record changed is never trusted alone), bound on first contact; then
+ * tag and last-seen, written only when something changed or the
+ * last-seen throttle expired. BW_ESTATE: refuse the request.
+ */
+static int device_touch(struct bw_srv *srv, struct evhttp_request *req,
+			const struct bw_srv_identity *id, const char *tag)
 {
 	struct bw_device_rec *dev = bw_srv_tls_device(req);
+	struct bw_srv_identity chk = *id;
+	enum bw_srv_binding_verdict v = BW_SRV_BINDING_REFUSED;
 	struct bw_err err = {0};
 	int64_t now = time(NULL);
-	int changed = 0, rc = 0;
+	int changed = 0, rc = 0, found = 1;
 
 	if (!dev)
-		return;
+		return BW_EINVAL;
 	if (strcmp(dev->uuid, id->uuid)) {
 		rc = srv->store->ops->device_get(srv->store, id->uuid, dev,
 						 &err);
 		if (rc == BW_ENOTFOUND) {
-			snprintf(dev->uuid, sizeof(dev->uuid), "%s", id->uuid);
-			dev->first_seen = now;
-			changed = 1;
+			found = 0;
 		} else if (rc) {
 			bw_srv_log(BW_SRV_LOG_ERR, "device lookup: %s",
 				   err.msg);
 			dev->uuid[0] = '\0';
-			return;
+			return rc;
 		}
 	}
-	if (dev->production != id->production ||
-	    strcmp(dev->fingerprint, id->fingerprint) ||
-	    (tag[0] && strcmp(dev->tag, tag)))
+	rc = bw_srv_binding_check(found ? dev : NULL, &chk, &v, &err);
+	if (!rc && v != BW_SRV_BINDING_MATCH)
+		rc = device_bind(srv, dev, id, now, &err);
+	if (rc) {
+		bw_srv_log(BW_SRV_LOG_NOTICE, "gateway: refused device %s: %s",
+			   id->uuid, err.msg);
+		if (rc == BW_ESTATE)
+			bw_srv_binding_refused(srv, id, err.msg);
+		dev->uuid[0] = '\0';
+		srv->generation++; /* this connection decides again */
+		srv->id_epoch++;
+		return rc;
+	}
+	if (tag[0] && strcmp(dev->tag, tag))
 		changed = 1;
 	if (!changed && now - dev->last_seen < srv->cfg->last_seen_interval)
-		return;
-	dev->production = id->production;
-	snprintf(dev->fingerprint, sizeof(dev->fingerprint), "%s",
-		 id->fingerprint);
+		return 0;
 	if (tag[0])
 		snprintf(dev->tag, sizeof(dev->tag), "%s", tag);
 	dev->last_seen = now;
 	if (device_save(srv, dev, &err))
 		bw_srv_log(BW_SRV_LOG_ERR, "device update: %s", err.msg);
+	return 0;
 }
 
 /* "timestamp.json", "snapshot.json", "targets.json", "root.json" or
@@ -396,12 +452,13 @@ static void get_device(struct bw_srv *srv, struct evhttp_request *req,
 	}
 	bw_srv_http_json(
 	    req, 200,
-	    json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:o*}", "uuid",
-		      d.uuid,
-		      "production", d.production, "name", d.name, "hardware-id",
-		      d.hwid, "tag", d.tag, "target", d.target, "fingerprint",
-		      d.fingerprint, "first-seen", (json_int_t)d.first_seen,
-		      "last-seen", (json_int_t)d.last_seen, "est",
+	    json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:o*}",
+		      "uuid", d.uuid, "production", d.production, "name",
+		      d.name, "hardware-id", d.hwid, "tag", d.tag, "target",
+		      d.target, "fingerprint", d.fingerprint, "ca", d.ca_name,
+		      "serial", d.serial, "first-seen",
+		      (json_int_t)d.first_seen, "last-seen",
+		      (json_int_t)d.last_seen, "est",
 		      bw_srv_est_device_info(
 			  srv, id,
 			  SSL_get0_peer_certificate(bw_srv_tls_ssl(req)))));
@@ -411,6 +468,7 @@ void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)
 {
 	struct bw_srv *srv = arg;
 	const struct bw_srv_identity *id = NULL;
+	struct bw_srv_identity bound;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -431,7 +489,14 @@ void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)
 		bw_srv_http_status(req, 400);
 		return;
 	}
-	device_touch(srv, req, id, tag);
+	if (device_touch(srv, req, id, tag)) {
+		bw_srv_http_status(req, 403);
+		return;
+	}
+	/* production comes from the binding, not from this certificate */
+	bound = *id;
+	bound.production = bw_srv_tls_device(req)->production;
+	id = &bound;
 	if (cmd == EVHTTP_REQ_GET && !strncmp(path, "/repo/", 6))
 		serve_meta(srv, req, id,
 			   tag[0] ? tag : bw_srv_tls_device(req)->tag,

@@ -13,6 +13,7 @@
 
 #include "bulwark/buf.h"
 #include "bulwark/hash.h"
+#include "bulwark/identity.h"
 #include "bulwark/pki.h"
 #include "log.h"
 #include "policy.h"
@@ -69,6 +70,14 @@ X509 *bw_srv_policy_ca_cert(const struct bw_srv_policy *p, const char *base)
 		if (!strcmp(p->cas[i].base, base))
 			return p->cas[i].cert;
 	return NULL;
+}
+
+const char *bw_srv_policy_ca_name(const struct bw_srv_policy *p, X509 *ca)
+{
+	for (size_t i = 0; ca && i < p->ncas; i++)
+		if (!X509_cmp(p->cas[i].cert, ca))
+			return p->cas[i].base;
+	return "registration-ca";
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -599,21 +608,6 @@ static int subject_get(X509_NAME *name, int nid, char *out, size_t outlen)
 	return 1;
 }
 
-static int is_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return 0;
-	for (int i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!isxdigit((unsigned char)s[i])) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
 static const struct ca *ca_of(const struct bw_srv_policy *p, X509 *cert)
 {
 	X509_NAME *issuer = X509_get_issuer_name(cert);
@@ -625,25 +619,21 @@ static const struct ca *ca_of(const struct bw_srv_policy *p, X509 *cert)
 	return NULL;
 }
 
+/* The device subject (bw_identity_subject_read) of this factory. The
+ * production claim is only read here; the binding decides it. */
 static int subject_check(const struct bw_srv_policy *p, X509 *cert,
 			 struct bw_srv_identity *id, struct bw_err *err)
 {
-	X509_NAME *subj = X509_get_subject_name(cert);
-	char ou[BW_PKI_FACTORY_MAX + 1], bc[32];
-	int rc = 0;
+	struct bw_identity_subject subj;
+	int rc = bw_identity_subject_read(X509_get_subject_name(cert), &subj,
+					  err);
 
-	if (subject_get(subj, NID_commonName, id->uuid, sizeof(id->uuid)) !=
-		1 ||
-	    !is_uuid(id->uuid))
-		return bw_err_set(err, BW_EFORMAT, "CN is not a device uuid");
-	if (subject_get(subj, NID_organizationalUnitName, ou, sizeof(ou)) !=
-		1 ||
-	    strcmp(ou, p->factory))
+	if (rc)
+		return rc;
+	if (strcmp(subj.factory, p->factory))
 		return bw_err_set(err, BW_EFORMAT, "OU is not this factory");
-	rc = subject_get(subj, NID_businessCategory, bc, sizeof(bc));
-	if (rc < 0 || (rc == 1 && strcmp(bc, "production")))
-		return bw_err_set(err, BW_EFORMAT, "bad businessCategory");
-	id->production = rc == 1;
+	memcpy(id->uuid, subj.uuid, sizeof(subj.uuid));
+	id->production = subj.production;
 	return 0;
 }
 
@@ -678,7 +668,14 @@ int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert, time_t now,
 		return rc;
 	if (serial_hex(X509_get0_serialNumber(cert), &serial))
 		return BW_ENOMEM;
-	snprintf(id->serial, sizeof(id->serial), "%s", serial);
+	{
+		/* the record keeps the form state.json and CRL tools use */
+		char *norm = NULL;
+
+		if (bw_pki_serial_normalize(serial, &norm, NULL) == 0)
+			snprintf(id->serial, sizeof(id->serial), "%s", norm);
+		free(norm);
+	}
 	if (ca->nrevoked && bsearch(&serial, ca->revoked, ca->nrevoked,
 				    sizeof(char *), cmp_str)) {
 		free(serial);
@@ -689,6 +686,9 @@ int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert, time_t now,
 		return bw_err_set(err, BW_ECRYPTO, "digest");
 	bw_hex_encode(md, 32, id->fingerprint);
 	snprintf(id->ca, sizeof(id->ca), "%s", ca->base);
+	if (!X509_digest(ca->cert, EVP_sha256(), md, &mdlen) || mdlen != 32)
+		return bw_err_set(err, BW_ECRYPTO, "digest");
+	bw_hex_encode(md, 32, id->ca_fingerprint);
 	id->ca_disabled = ca->status == BW_SRV_CA_DISABLED;
 	return 0;
 }

@@ -21,14 +21,20 @@ enum bw_srv_ca_status {
 	BW_SRV_CA_REVOKED = 3,
 };
 
-/* Who a device certificate says the device is (after the policy check). */
+/*
+ * Who a device certificate says the device is (after the policy check),
+ * and, once the gateway compared it with the device's binding
+ * (bw_srv_binding_check, binding.h), who the device is: production then
+ * comes from the binding, not from the certificate.
+ */
 struct bw_srv_identity {
-	char uuid[BW_STORE_UUID_MAX + 1];
+	char uuid[BW_STORE_UUID_MAX + 1]; /* canonical (lowercase) */
 	int production;
-	int ca_disabled;      /* issued by a disabled device CA */
-	char ca[64];	      /* device CA file base */
-	char serial[80];      /* uppercase hex */
-	char fingerprint[65]; /* sha256 hex of the certificate DER */
+	int ca_disabled;	 /* issued by a disabled device CA */
+	char ca[64];		 /* device CA file base */
+	char ca_fingerprint[65]; /* sha256 hex of the device CA's DER */
+	char serial[80];	 /* uppercase hex, no leading zero */
+	char fingerprint[65];	 /* sha256 hex of the certificate DER */
 };
 
 struct bw_srv_policy;
@@ -115,5 +121,9 @@ int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert, time_t now,
 /* The issuing online/local device CA's certificate and file base. */
 X509 *bw_srv_policy_ca_cert(const struct bw_srv_policy *p, const char *base);
 X509 *bw_srv_policy_factory_cert(const struct bw_srv_policy *p);
+/* The file base of device CA certificate ca in the policy (borrowed), or
+ * "registration-ca" for a CA the policy does not list (a registration
+ * service at a site whose directory holds only the factory CA). */
+const char *bw_srv_policy_ca_name(const struct bw_srv_policy *p, X509 *ca);
 
 #endif

@@ -14,9 +14,11 @@
 #include <openssl/crypto.h>
 
 #include "bulwark/hash.h"
+#include "bulwark/identity.h"
 #include "bulwark/json.h"
 #include "bulwark/pki.h"
 #include "http.h"
+#include "binding.h"
 #include "log.h"
 #include "policy.h"
 #include "registration.h"
@@ -68,7 +70,7 @@ int bw_srv_registration_parse(json_t *b, struct bw_srv_reg_req *r,
 {
 	const char *k = NULL;
 	json_t *v = NULL, *csr = json_object_get(b, "csr");
-	char tmp[BW_SRV_REG_STR_MAX + 1];
+	char tmp[BW_SRV_REG_STR_MAX + 1], norm[BW_UUID_BUF];
 
 	if (!json_is_object(b))
 		return bw_err_set(err, BW_EFORMAT, "body is not an object");
@@ -86,6 +88,9 @@ int bw_srv_registration_parse(json_t *b, struct bw_srv_reg_req *r,
 	    !json_is_string(csr) || json_string_length(csr) > BW_PKI_CSR_MAX)
 		return bw_err_set(err, BW_EFORMAT,
 				  "need uuid, hardware-id, csr (strings)");
+	if (bw_identity_uuid_normalize(r->uuid, strlen(r->uuid), norm, err))
+		return BW_EFORMAT;
+	memcpy(r->uuid, norm, sizeof(norm)); /* one device, whatever case */
 	if (bw_srv_tag_parse(r->hwid, tmp, sizeof(tmp)) ||
 	    strcmp(tmp, r->hwid) || !r->hwid[0])
 		return bw_err_set(err, BW_EFORMAT, "bad hardware-id");
@@ -100,8 +105,12 @@ int bw_srv_registration_parse(json_t *b, struct bw_srv_reg_req *r,
 
 static int csr_asks_production(X509_REQ *req)
 {
-	return X509_NAME_get_index_by_NID(X509_REQ_get_subject_name(req),
-					  NID_businessCategory, -1) >= 0;
+	struct bw_identity_subject subj;
+
+	/* an unreadable subject is refused by bw_pki_csr_check */
+	return bw_identity_subject_read(X509_REQ_get_subject_name(req), &subj,
+					NULL) == 0 &&
+	       subj.production;
 }
 
 /* The answer: root.crt, client.pem, client.chained, sota.toml. */
@@ -195,6 +204,7 @@ static int do_sign(struct bw_srv *srv, const struct bw_srv_reg_req *r,
 {
 	struct bw_store *st = srv->store;
 	struct bw_device_rec d;
+	struct bw_srv_binding b;
 	X509_REQ *req = NULL;
 	int production = !strcmp(tok->scope, "production"), rc = 0;
 	int64_t now = time(NULL);
@@ -212,10 +222,13 @@ static int do_sign(struct bw_srv *srv, const struct bw_srv_reg_req *r,
 	snprintf(d.uuid, sizeof(d.uuid), "%s", r->uuid);
 	snprintf(d.name, sizeof(d.name), "%s", r->name);
 	snprintf(d.hwid, sizeof(d.hwid), "%s", r->hwid);
-	d.production = production;
 	d.registered = now;
 	d.first_seen = now;
-	rc = st->ops->device_put(st, &d, err);
+	if (!(rc = bw_srv_binding_of(*cert, srv->reg_ca,
+				     bw_srv_policy_ca_name(srv->policy,
+							   srv->reg_ca),
+				     production, &b, err)))
+		rc = bw_srv_binding_set(srv, &d, &b, "registration", now, err);
 out:
 	X509_REQ_free(req);
 	return rc;

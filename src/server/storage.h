@@ -27,7 +27,13 @@ struct bw_device_rec {
 	char hwid[BW_STORE_NAME_MAX + 1];
 	char tag[BW_STORE_TAG_MAX + 1];
 	char target[BW_STORE_NAME_MAX + 1]; /* current target (events) */
+	/* The binding (a device is its binding, not its UUID): the issuing
+	 * device CA, the current certificate, the production flag. Changed
+	 * only through bw_srv_binding_set (server.h). */
 	char fingerprint[65];		    /* sha256 hex of the cert DER */
+	char ca_name[64];		    /* device CA file base */
+	char ca_fingerprint[65];	    /* sha256 hex of the CA cert DER */
+	char serial[80];		    /* uppercase hex, no leading 0 */
 	int64_t first_seen;
 	int64_t last_seen;
 	int64_t registered; /* time of POST /sign, or 0 */
@@ -120,14 +126,16 @@ struct bw_store_ops {
 	/* BW_ENOTFOUND if unknown. */
 	int (*device_get)(struct bw_store *s, const char *uuid,
 			  struct bw_device_rec *out, struct bw_err *err);
-	/* Insert or replace every field. */
+	/* Insert, or update every field (uuid canonical, BW_EINVAL
+	 * otherwise). */
 	int (*device_put)(struct bw_store *s, const struct bw_device_rec *d,
 			  struct bw_err *err);
 	/* Devices ordered by uuid, those after `after` ("" = from start). */
 	int (*device_list)(struct bw_store *s, const char *after, int64_t limit,
 			   json_t **out, struct bw_err *err);
 
-	/* deny != 0 adds (or updates the reason), 0 removes. */
+	/* deny != 0 adds (or updates the reason), 0 removes. uuid
+	 * canonical (BW_EINVAL otherwise). */
 	int (*deny_set)(struct bw_store *s, const char *uuid, int deny,
 			const char *reason, int64_t now, struct bw_err *err);
 	/* 1 if deny-listed, 0 if not, < 0 on error. */

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "bulwark/buf.h"
+#include "bulwark/identity.h"
 #include "storage.h"
 
 static const char *const migrations[] = {
@@ -105,6 +106,34 @@ static const char *const migrations[] = {
      "CREATE INDEX devices_tag ON devices (tag, uuid);"
      "CREATE INDEX devices_name ON devices (name);"
      "CREATE INDEX devices_last_seen ON devices (last_seen);"),
+    /* 8: a device is its binding: the issuing device CA (name and SHA-256
+     * of its certificate), the current certificate's serial (its
+     * fingerprint was there already). UUIDs take their canonical
+     * lowercase form; a record whose lowercase twin exists (a second
+     * registration under another case) keeps its spelling, which no
+     * connection matches any more. Binding changes move the identity
+     * counter so that every gateway drops its cached decisions. */
+    ("ALTER TABLE devices ADD COLUMN ca_name TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE devices ADD COLUMN ca_fingerprint TEXT NOT NULL"
+     " DEFAULT '';"
+     "ALTER TABLE devices ADD COLUMN serial TEXT NOT NULL DEFAULT '';"
+     "UPDATE OR IGNORE devices SET uuid = lower(uuid)"
+     " WHERE uuid <> lower(uuid);"
+     "UPDATE OR IGNORE deny SET uuid = lower(uuid) WHERE uuid <> lower(uuid);"
+     "DELETE FROM deny WHERE uuid <> lower(uuid);"
+     "UPDATE rotations SET uuid = lower(uuid) WHERE uuid <> lower(uuid);"
+     "UPDATE cert_deny SET uuid = lower(uuid) WHERE uuid <> lower(uuid);"
+     "UPDATE OR IGNORE rotate_requests SET name = lower(name)"
+     " WHERE kind = 'device' AND name <> lower(name);"
+     "UPDATE OR IGNORE events SET device = lower(device)"
+     " WHERE device <> lower(device)"
+     " AND device NOT IN (SELECT uuid FROM devices);"
+     "CREATE TRIGGER devices_bind AFTER UPDATE OF fingerprint,"
+     " ca_fingerprint, production ON devices"
+     " WHEN old.fingerprint IS NOT new.fingerprint"
+     " OR old.ca_fingerprint IS NOT new.ca_fingerprint"
+     " OR old.production IS NOT new.production BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -160,15 +189,21 @@ enum stmt_id {
 static const char *const sql[S_NSTMT] = {
     [S_ID_CHANGES] = "SELECT n FROM identity_changes WHERE id = 1",
     [S_DEV_GET] = "SELECT uuid, production, name, hwid, tag, target,"
-		  " fingerprint, first_seen, last_seen, registered FROM devices"
-		  " WHERE uuid = ?1",
+		  " fingerprint, first_seen, last_seen, registered, ca_name,"
+		  " ca_fingerprint, serial FROM devices WHERE uuid = ?1",
+    /* an update, not a replace: the binding trigger sees it */
     [S_DEV_PUT] =
-	"INSERT OR REPLACE INTO devices (uuid, production, name,"
+	"INSERT INTO devices (uuid, production, name,"
 	" hwid, tag, target, fingerprint, first_seen, last_seen,"
-	" registered) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	" registered, ca_name, ca_fingerprint, serial) VALUES (?1, ?2, ?3,"
+	" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (uuid) DO"
+	" UPDATE SET production = ?2, name = ?3, hwid = ?4, tag = ?5,"
+	" target = ?6, fingerprint = ?7, first_seen = ?8, last_seen = ?9,"
+	" registered = ?10, ca_name = ?11, ca_fingerprint = ?12, serial = ?13",
     [S_DEV_LIST] = "SELECT uuid, production, name, hwid, tag, target,"
 		   " fingerprint, first_seen, last_seen, registered,"
-		   " EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid)"
+		   " EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid),"
+		   " ca_name, ca_fingerprint, serial"
 		   " FROM devices WHERE uuid > ?1 ORDER BY uuid LIMIT ?2",
     [S_DENY_ADD] = "INSERT OR REPLACE INTO deny (uuid, reason, since)"
 		   " VALUES (?1, ?2, ?3)",
@@ -444,17 +479,23 @@ static int sq_device_get(struct bw_store *s, const char *uuid,
 	d->first_seen = sqlite3_column_int64(st, 7);
 	d->last_seen = sqlite3_column_int64(st, 8);
 	d->registered = sqlite3_column_int64(st, 9);
+	col_copy(st, 10, d->ca_name, sizeof(d->ca_name));
+	col_copy(st, 11, d->ca_fingerprint, sizeof(d->ca_fingerprint));
+	col_copy(st, 12, d->serial, sizeof(d->serial));
 	sqlite3_reset(st);
 	return 0;
 }
 
-static int sq_device_put(struct bw_store *s, const struct bw_device_rec *d,
-			 struct bw_err *err)
+/* Records hold canonical UUIDs only (include/bulwark/identity.h). */
+static int device_write(struct bw_store *s, enum stmt_id id,
+			const struct bw_device_rec *d, struct bw_err *err)
 {
 	struct sq *q = SQ(s);
-	sqlite3_stmt *st = stmt(q, S_DEV_PUT, err);
+	sqlite3_stmt *st = NULL;
 
-	if (!st)
+	if (!bw_identity_uuid_is_canonical(d->uuid))
+		return bw_err_set(err, BW_EINVAL, "device uuid not canonical");
+	if (!(st = stmt(q, id, err)))
 		return BW_EIO;
 	bind_text(st, 1, d->uuid);
 	sqlite3_bind_int(st, 2, d->production ? 1 : 0);
@@ -466,12 +507,22 @@ static int sq_device_put(struct bw_store *s, const struct bw_device_rec *d,
 	sqlite3_bind_int64(st, 8, d->first_seen);
 	sqlite3_bind_int64(st, 9, d->last_seen);
 	sqlite3_bind_int64(st, 10, d->registered);
-	return run(q, st, err, "device put");
+	bind_text(st, 11, d->ca_name);
+	bind_text(st, 12, d->ca_fingerprint);
+	bind_text(st, 13, d->serial);
+	return run(q, st, err, "device write");
+}
+
+static int sq_device_put(struct bw_store *s, const struct bw_device_rec *d,
+			 struct bw_err *err)
+{
+	return device_write(s, S_DEV_PUT, d, err);
 }
 
 static json_t *device_row_json(sqlite3_stmt *st)
 {
-	return json_pack("{s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:b}",
+	return json_pack("{s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:b,s:o,s:o,"
+			 "s:o}",
 			 "uuid", col_json_str(st, 0), "production",
 			 sqlite3_column_int(st, 1), "name", col_json_str(st, 2),
 			 "hardware-id", col_json_str(st, 3), "tag",
@@ -480,7 +531,9 @@ static json_t *device_row_json(sqlite3_stmt *st)
 			 (json_int_t)sqlite3_column_int64(st, 7), "last-seen",
 			 (json_int_t)sqlite3_column_int64(st, 8), "registered",
 			 (json_int_t)sqlite3_column_int64(st, 9), "denied",
-			 sqlite3_column_int(st, 10));
+			 sqlite3_column_int(st, 10), "ca", col_json_str(st, 11),
+			 "ca-fingerprint", col_json_str(st, 12), "serial",
+			 col_json_str(st, 13));
 }
 
 /* Step st to the end, appending rowfn(st) of each row to a new array. */
@@ -534,9 +587,11 @@ static int sq_deny_set(struct bw_store *s, const char *uuid, int deny,
 		       const char *reason, int64_t now, struct bw_err *err)
 {
 	struct sq *q = SQ(s);
-	sqlite3_stmt *st = stmt(q, deny ? S_DENY_ADD : S_DENY_DEL, err);
+	sqlite3_stmt *st = NULL;
 
-	if (!st)
+	if (!bw_identity_uuid_is_canonical(uuid))
+		return bw_err_set(err, BW_EINVAL, "device uuid not canonical");
+	if (!(st = stmt(q, deny ? S_DENY_ADD : S_DENY_DEL, err)))
 		return BW_EIO;
 	bind_text(st, 1, uuid);
 	if (deny) {
@@ -1149,9 +1204,9 @@ static json_t *device_status_row_json(sqlite3_stmt *st)
 	json_t *o = device_row_json(st);
 
 	if (o) {
-		json_object_set_new(o, "status", col_json_str(st, 11));
+		json_object_set_new(o, "status", col_json_str(st, 14));
 		json_object_set_new(o, "rotation-pending",
-				    json_boolean(sqlite3_column_int(st, 12)));
+				    json_boolean(sqlite3_column_int(st, 15)));
 	}
 	return o;
 }
@@ -1190,7 +1245,8 @@ static int sq_device_query(struct bw_store *s, const struct bw_device_query *dq,
 	    "SELECT uuid, production, name, hwid, tag, target, fingerprint,"
 	    " first_seen, last_seen, registered,"
 	    " EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid),"
-	    " status, EXISTS (SELECT 1 FROM rotations r WHERE r.uuid ="
+	    " ca_name, ca_fingerprint, serial, status,"
+	    " EXISTS (SELECT 1 FROM rotations r WHERE r.uuid ="
 	    " devices.uuid AND r.state = 1) FROM devices WHERE uuid > ?1");
 	if (!rc && dq->uuid)
 		rc = bw_buf_append_str(&sqlb, " AND uuid = ?9");

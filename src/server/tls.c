@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "bulwark/pki.h"
+#include "binding.h"
 #include "est.h"
 #include "log.h"
 #include "policy.h"
@@ -120,14 +121,21 @@ static int idcache_hit(struct bw_srv *srv, const struct idcache_entry *e,
 	return 1;
 }
 
-/* Full identity check: policy, deny-list, disabled CA only for known. */
+/*
+ * Full identity check: policy, deny-list, then the device's binding
+ * (binding.c). *cacheable: the decision may be cached for this
+ * certificate (a match with the record; a first contact is decided again
+ * until its record exists).
+ */
 static int identity_decide(struct bw_srv *srv, struct conn *c, X509 *cert,
-			   struct bw_err *err)
+			   int *cacheable, struct bw_err *err)
 {
-	struct bw_device_rec dev;
+	enum bw_srv_binding_verdict v = BW_SRV_BINDING_REFUSED;
+	struct bw_device_rec *dev = &c->dev;
 	int rc =
 	    bw_srv_policy_check(srv->policy, cert, time(NULL), &c->id, err);
 
+	*cacheable = 0;
 	if (!rc) {
 		rc = srv->store->ops->deny_has(srv->store, c->id.uuid, err);
 		if (rc == 1)
@@ -140,15 +148,20 @@ static int identity_decide(struct bw_srv *srv, struct conn *c, X509 *cert,
 			rc = bw_err_set(err, BW_ESTATE,
 					"certificate replaced by rotation");
 	}
-	if (!rc && c->id.ca_disabled) {
-		rc = srv->store->ops->device_get(srv->store, c->id.uuid, &dev,
-						 err);
-		if (rc == BW_ENOTFOUND)
-			bw_err_set(err, rc, "new device from disabled CA %s",
-				   c->id.ca);
-	}
-	if (!rc) /* the first use of a rotated certificate completes it */
+	/* the first use of a rotated certificate completes the rotation:
+	 * the binding moves to it (bw_srv_binding_set) before the check */
+	if (!rc)
 		rc = bw_srv_est_first_use(srv, &c->id, err);
+	if (rc)
+		return rc;
+	rc = srv->store->ops->device_get(srv->store, c->id.uuid, dev, err);
+	if (rc && rc != BW_ENOTFOUND)
+		return rc;
+	rc = bw_srv_binding_check(rc == BW_ENOTFOUND ? NULL : dev, &c->id, &v,
+				  err);
+	if (rc == BW_ESTATE)
+		bw_srv_binding_refused(srv, &c->id, err->msg);
+	*cacheable = rc == 0 && v == BW_SRV_BINDING_MATCH;
 	return rc;
 }
 
@@ -158,12 +171,12 @@ static int identity_check(struct bw_srv *srv, struct conn *c, X509 *cert)
 	struct idcache_entry *e = NULL;
 	unsigned char fp[32];
 	char who[40];
-	int rc = 0;
+	int rc = 0, cacheable = 0;
 
 	e = idcache_slot(srv, cert, fp);
 	if (!idcache_hit(srv, e, fp, cert, &c->id)) {
-		rc = identity_decide(srv, c, cert, &err);
-		if (rc == 0 && e != NULL) {
+		rc = identity_decide(srv, c, cert, &cacheable, &err);
+		if (rc == 0 && cacheable && e != NULL) {
 			memcpy(e->fp, fp, sizeof(e->fp));
 			e->id = c->id;
 			e->epoch = srv->id_epoch;

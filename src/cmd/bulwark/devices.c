@@ -8,17 +8,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "bulwark/identity.h"
 #include "server_cli.h"
 
 #define PAGE 500
 #define MAX_PAGES 2000 /* a million devices */
 
-/* A uuid goes into a URL path: the server's own rule, hex and '-'. */
+/* A uuid goes into a URL path in its canonical form (the library's rule,
+ * the server's too). */
 static int uuid_ok(const char *uuid)
 {
-	size_t n = strlen(uuid);
+	char norm[BW_UUID_BUF];
 
-	return n > 0 && n <= 64 && strspn(uuid, "0123456789abcdefABCDEF-") == n;
+	return bw_identity_uuid_normalize(uuid, strlen(uuid), norm, NULL) == 0;
 }
 
 static void print_str(const json_t *rec, const char *key, size_t width)
@@ -169,7 +171,7 @@ static int device_cmd(int argc, char **argv, const char *prog,
 	    &uuid,
 	    1,
 	    1};
-	char path[128];
+	char path[128], norm[BW_UUID_BUF];
 	char *body = NULL;
 	json_t *ans = NULL, *b = NULL;
 	long st = 0;
@@ -178,8 +180,9 @@ static int device_cmd(int argc, char **argv, const char *prog,
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (!uuid_ok(uuid))
+	if (bw_identity_uuid_normalize(uuid, strlen(uuid), norm, NULL))
 		return bw_cli_usage(prog, "not a device uuid: '%.64s'", uuid);
+	uuid = norm;
 	snprintf(path, sizeof(path), "/devices/%s%s", uuid, suffix);
 	if (reason != NULL) {
 		b = json_pack("{s:s}", "reason", reason);

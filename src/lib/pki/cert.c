@@ -18,6 +18,7 @@
 
 #include "bulwark/buf.h"
 #include "bulwark/crypto.h"
+#include "bulwark/identity.h"
 #include "pki/pki_priv.h"
 
 #define PKI_PEM_MAX (64u * 1024u)
@@ -96,21 +97,6 @@ int bw_pki__check_label(const char *what, const char *s, size_t max,
 	return 0;
 }
 
-int bw_pki__is_uuid(const char *s, size_t len)
-{
-	if (len != 36)
-		return 0;
-	for (size_t i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!isxdigit((unsigned char)s[i])) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
 int bw_pki__time_to_t(const ASN1_TIME *t, time_t *out)
 {
 	struct tm tm;
@@ -149,12 +135,12 @@ int bw_pki_key_generate(EVP_PKEY **out, struct bw_err *err)
 	return 0;
 }
 
-/* CN, OU[, businessCategory=production] as UTF8Strings, in that order. */
-static int name_build(const char *cn, const char *ou, int production,
-		      X509_NAME **out, struct bw_err *err)
+/* CN, OU as UTF8Strings, in that order (device subjects add
+ * businessCategory through bw_identity_subject_build). */
+int bw_pki__name_build(const char *cn, const char *ou, X509_NAME **out,
+		       struct bw_err *err)
 {
 	X509_NAME *n = X509_NAME_new();
-	int rc = BW_ECRYPTO;
 
 	*out = NULL;
 	if (n == NULL)
@@ -164,22 +150,11 @@ static int name_build(const char *cn, const char *ou, int production,
 	    !X509_NAME_add_entry_by_NID(n, NID_organizationalUnitName,
 					MBSTRING_UTF8,
 					(const unsigned char *)ou, -1, -1, 0)) {
-		rc = bw_err_set(err, BW_EINVAL, "cannot encode subject name");
-		goto out;
-	}
-	if (production &&
-	    !X509_NAME_add_entry_by_NID(n, NID_businessCategory, MBSTRING_UTF8,
-					(const unsigned char *)"production",
-					-1, -1, 0)) {
-		rc = bw_err_set(err, BW_ECRYPTO, "cannot encode subject name");
-		goto out;
+		X509_NAME_free(n);
+		return bw_err_set(err, BW_EINVAL, "cannot encode subject name");
 	}
 	*out = n;
-	n = NULL; /* transferred */
-	rc = 0;
-out:
-	X509_NAME_free(n);
-	return rc;
+	return 0;
 }
 
 /* Random positive 128-bit serial (top bit set: always 16 bytes of value). */
@@ -382,7 +357,7 @@ int bw_pki_factory_ca_create(EVP_PKEY *key, const char *factory, time_t now,
 				 err);
 	if (rc != 0)
 		return rc;
-	rc = name_build("Factory-CA", factory, 0, &name, err);
+	rc = bw_pki__name_build("Factory-CA", factory, &name, err);
 	if (rc != 0)
 		return rc;
 	rc = cert_build(name, key, NULL, key, now - BW_PKI_BACKDATE,
@@ -420,7 +395,7 @@ int bw_pki_server_cert_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *pub,
 	rc = bw_pki__check_label("server name", cn, 64, err);
 	if (rc != 0)
 		return rc;
-	rc = name_build(cn, factory, 0, &name, err);
+	rc = bw_pki__name_build(cn, factory, &name, err);
 	if (rc != 0)
 		return rc;
 	rc = cert_build(name, pub, ca, ca_key, now - BW_PKI_BACKDATE,
@@ -457,7 +432,7 @@ int bw_pki_device_ca_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *pub,
 	n = snprintf(cn, sizeof(cn), "%s-%s", base, hex);
 	if (n < 0 || (size_t)n >= sizeof(cn))
 		return bw_err_set(err, BW_EINVAL, "device CA name too long");
-	rc = name_build(cn, factory, 0, &name, err);
+	rc = bw_pki__name_build(cn, factory, &name, err);
 	if (rc != 0)
 		return rc;
 	rc = cert_build(name, pub, ca, ca_key, now - BW_PKI_BACKDATE,
@@ -495,7 +470,7 @@ int bw_pki_device_cert_issue(X509 *ca, EVP_PKEY *ca_key, X509_REQ *req,
 	pub = X509_REQ_get0_pubkey(req);
 	if (pub == NULL)
 		return bw_err_set(err, BW_EFORMAT, "CSR without a public key");
-	rc = name_build(uuid, factory, production, &name, err);
+	rc = bw_identity_subject_build(uuid, factory, production, &name, err);
 	if (rc != 0)
 		return rc;
 	rc = cert_build(name, pub, ca, ca_key, now - BW_PKI_BACKDATE,

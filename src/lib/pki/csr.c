@@ -3,12 +3,14 @@
  * (include/bulwark/pki.h: bw_pki_csr_parse, bw_pki_csr_check).
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "bulwark/identity.h"
 #include "pki/pki_priv.h"
 
 static int only_space(const uint8_t *p, size_t n)
@@ -105,77 +107,34 @@ out:
 	return rc;
 }
 
-/* Value of a name entry as UTF-8 into buf; BW_EFORMAT if too long. */
-static int entry_utf8(X509_NAME_ENTRY *e, char *buf, size_t size,
-		      struct bw_err *err)
-{
-	unsigned char *u = NULL;
-	int n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(e));
-
-	if (n < 0)
-		return bw_err_set(err, BW_EFORMAT,
-				  "CSR: undecodable subject attribute");
-	if ((size_t)n >= size || memchr(u, '\0', (size_t)n) != NULL) {
-		OPENSSL_free(u);
-		return bw_err_set(err, BW_EFORMAT,
-				  "CSR: subject attribute too long or with NUL");
-	}
-	memcpy(buf, u, (size_t)n);
-	buf[n] = '\0';
-	OPENSSL_free(u);
-	return 0;
-}
-
-/* Device subject: CN=<uuid>, optional OU=<factory>, optional production. */
+/* Device subject (bw_identity_subject_read) against the issuer's policy:
+ * OU, if present, is the factory; production only when asked for. */
 static int check_device_subject(X509_REQ *req,
 				const struct bw_pki_csr_policy *pol,
 				struct bw_err *err)
 {
-	const X509_NAME *name = X509_REQ_get_subject_name(req);
-	int ncn = 0, nou = 0, nbc = 0, rc;
-	char val[256];
+	struct bw_identity_subject subj;
+	int rc = bw_identity_subject_read(X509_REQ_get_subject_name(req),
+					  &subj, err);
 
-	for (int i = 0; i < X509_NAME_entry_count(name); i++) {
-		X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
-		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+	if (rc != 0) {
+		if (err != NULL) {
+			char msg[BW_ERR_MSG_MAX];
 
-		rc = entry_utf8(e, val, sizeof(val), err);
-		if (rc != 0)
-			return rc;
-		if (nid == NID_commonName) {
-			if (ncn++ > 0 || !bw_pki__is_uuid(val, strlen(val)))
-				return bw_err_set(err, BW_EFORMAT,
-						  "CSR: the subject needs exactly "
-						  "one CN that is the device UUID");
-		} else if (nid == NID_organizationalUnitName) {
-			if (nou++ > 0 || strcmp(val, pol->factory) != 0)
-				return bw_err_set(err, BW_EFORMAT,
-						  "CSR: OU '%.64s' is not the "
-						  "factory '%s'", val,
-						  pol->factory);
-		} else if (nid == NID_businessCategory) {
-			if (nbc++ > 0 || strcmp(val, "production") != 0)
-				return bw_err_set(err, BW_EFORMAT,
-						  "CSR: unexpected "
-						  "businessCategory");
-			if (!pol->production)
-				return bw_err_set(err, BW_EFORMAT,
-						  "CSR: asks for "
-						  "businessCategory=production "
-						  "but a production certificate "
-						  "was not requested");
-		} else {
-			return bw_err_set(err, BW_EFORMAT,
-					  "CSR: unexpected subject attribute "
-					  "%s in a device CSR",
-					  nid == NID_undef ? "(unknown)"
-							   : OBJ_nid2sn(nid));
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			bw_err_set(err, rc, "CSR: %s", msg);
 		}
+		return rc;
 	}
-	if (ncn != 1)
+	if (subj.factory[0] != '\0' && strcmp(subj.factory, pol->factory) != 0)
 		return bw_err_set(err, BW_EFORMAT,
-				  "CSR: the subject needs a CN with the device "
-				  "UUID");
+				  "CSR: OU '%.64s' is not the factory '%s'",
+				  subj.factory, pol->factory);
+	if (subj.production && !pol->production)
+		return bw_err_set(err, BW_EFORMAT,
+				  "CSR: asks for businessCategory=production "
+				  "but a production certificate was not "
+				  "requested");
 	return 0;
 }
 
@@ -283,18 +242,13 @@ int bw_pki_csr_check(X509_REQ *req, const struct bw_pki_csr_policy *pol,
 
 int bw_pki_csr_uuid(X509_REQ *req, char out[37], struct bw_err *err)
 {
-	const X509_NAME *name = X509_REQ_get_subject_name(req);
-	int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-	char val[64];
-	int rc;
+	struct bw_identity_subject subj;
+	int rc = bw_identity_subject_read(X509_REQ_get_subject_name(req),
+					  &subj, err);
 
-	if (idx < 0)
-		return bw_err_set(err, BW_EFORMAT, "CSR: no CN");
-	rc = entry_utf8(X509_NAME_get_entry(name, idx), val, sizeof(val), err);
+	out[0] = '\0';
 	if (rc != 0)
 		return rc;
-	if (!bw_pki__is_uuid(val, strlen(val)))
-		return bw_err_set(err, BW_EFORMAT, "CSR: CN is not a UUID");
-	memcpy(out, val, 37);
+	memcpy(out, subj.uuid, BW_UUID_BUF);
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "bulwark/identity.h"
 #include "pki/pki_priv.h"
 
 #define DEVICE_CERT_MAX (64u * 1024u)
@@ -336,9 +337,9 @@ static int revoke_by_cert(struct bw_pki *pki, const struct bw_pki_device_sel *s,
 {
 	X509 *cert = NULL;
 	struct bw_pki__ca *c;
-	char *serial = NULL, uuid[64];
-	const X509_NAME *n;
-	int rc, idx;
+	struct bw_identity_subject subj;
+	char *serial = NULL, uuid[BW_UUID_BUF];
+	int rc;
 
 	rc = cert_parse(s->cert, s->cert_len, &cert, err);
 	if (rc != 0)
@@ -353,21 +354,13 @@ static int revoke_by_cert(struct bw_pki *pki, const struct bw_pki_device_sel *s,
 	rc = bw_pki_serial_hex(cert, &serial, err);
 	if (rc != 0)
 		goto out;
-	n = X509_get_subject_name(cert);
-	idx = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
-	uuid[0] = '\0';
-	if (idx >= 0) {
-		const ASN1_STRING *v =
-			X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, idx));
-		int l = ASN1_STRING_length(v);
-
-		if (l == 36 && bw_pki__is_uuid((const char *)
-						       ASN1_STRING_get0_data(v),
-					       36)) {
-			memcpy(uuid, ASN1_STRING_get0_data(v), 36);
-			uuid[36] = '\0';
-		}
-	}
+	/* a certificate whose subject is no device subject is still
+	 * revoked by serial, without a uuid */
+	if (bw_identity_subject_read(X509_get_subject_name(cert), &subj,
+				     NULL) == 0)
+		memcpy(uuid, subj.uuid, sizeof(subj.uuid));
+	else
+		uuid[0] = '\0';
 	rc = revoke_one(pki, c->base, serial, uuid[0] != '\0' ? uuid : NULL,
 			reason, now, added, err);
 out:
@@ -416,12 +409,15 @@ static int revoke_by_uuid(struct bw_pki *pki, const char *uuid,
 	int found = 0, rc = 0;
 	size_t n = pki->st.nissued;
 
-	if (!bw_pki__is_uuid(uuid, strlen(uuid)))
+	char norm[BW_UUID_BUF];
+
+	if (bw_identity_uuid_normalize(uuid, strlen(uuid), norm, NULL))
 		return bw_err_set(err, BW_EINVAL, "'%.40s' is not a UUID", uuid);
+	uuid = norm;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const struct bw_pki__dev *d = &pki->st.issued[i];
 
-		if (d->uuid == NULL || strcasecmp(d->uuid, uuid) != 0)
+		if (d->uuid == NULL || strcmp(d->uuid, uuid) != 0)
 			continue;
 		found = 1;
 		rc = revoke_one(pki, d->issuer, d->serial, d->uuid, reason, now,

@@ -30,8 +30,9 @@ int bw_pki__time_to_t(const ASN1_TIME *t, time_t *out);
 int bw_pki__check_issuer(X509 *ca, time_t now, const char *what,
 			 struct bw_err *err);
 
-/* 1 if s is a UUID in 8-4-4-4-12 hex form. */
-int bw_pki__is_uuid(const char *s, size_t len);
+/* CN=cn, OU=ou as UTF8Strings (*out caller-owned). */
+int bw_pki__name_build(const char *cn, const char *ou, X509_NAME **out,
+		       struct bw_err *err);
 
 /* Record of a device CA in state.json. */
 struct bw_pki__ca {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/identity.h"
 #include "pki/pki_priv.h"
 
 #define SERIAL_MAX 40 /* 20 octets */
@@ -247,6 +248,7 @@ static int parse_dev(json_t *o, int revoked, struct bw_pki__state *st,
 	enum bw_pki_reason r = BW_PKI_REASON_PRIVILEGE_WITHDRAWN;
 	json_int_t at;
 	json_error_t je;
+	char norm[BW_UUID_BUF];
 	int rc;
 
 	if (revoked)
@@ -262,13 +264,17 @@ static int parse_dev(json_t *o, int revoked, struct bw_pki__state *st,
 		return bw_err_set(err, BW_EFORMAT, "state: device: %.200s",
 				  je.text);
 	if (!serial_ok(serial) || find_ca(st, issuer) == NULL ||
-	    (uuid != NULL && !bw_pki__is_uuid(uuid, strlen(uuid))) || at < 0 ||
+	    (uuid != NULL &&
+	     bw_identity_uuid_normalize(uuid, strlen(uuid), norm, NULL)) ||
+	    at < 0 ||
 	    at > TIME_MAX ||
 	    (reason != NULL && (bw_pki__reason_parse(reason, &r) != 0 ||
 				r == BW_PKI_REASON_HOLD)))
 		return bw_err_set(err, BW_EFORMAT,
 				  "state: bad device record (serial, issuer, "
 				  "uuid, reason or time)");
+	if (uuid != NULL)
+		uuid = norm; /* older directories may hold another case */
 	if (revoked)
 		return bw_pki__dev_append(&st->revoked, &st->nrevoked, serial,
 					  issuer, uuid, r, at, err);

@@ -236,6 +236,45 @@ static void test_server_storage__devices_deny_events(void **state)
 	assert_int_equal(st->ops->event_list(st, UUID, 10, &lst, &err), 0);
 	assert_int_equal(json_array_size(lst), 1);
 	json_decref(lst);
+	/* records and the deny-list hold canonical uuids only */
+	{
+		struct bw_device_rec up = d;
+
+		snprintf(up.uuid, sizeof(up.uuid), "%s",
+			 "0B4F3E2A-1C2D-4E5F-8A9B-0C1D2E3F4A5B");
+		assert_int_equal(st->ops->device_put(st, &up, &err),
+				 BW_EINVAL);
+		assert_int_equal(st->ops->deny_set(st, up.uuid, 1, "x", 9,
+						   &err),
+				 BW_EINVAL);
+		snprintf(up.uuid, sizeof(up.uuid), "%s", "u-1");
+		assert_int_equal(st->ops->device_put(st, &up, &err),
+				 BW_EINVAL);
+	}
+	/* a binding change moves the identity counter; telemetry does not */
+	{
+		int64_t n0 = -1, n1 = -1, n2 = -1;
+
+		assert_int_equal(st->ops->identity_changes(st, &n0, &err), 0);
+		d.last_seen = 99;
+		snprintf(d.tag, sizeof(d.tag), "other");
+		assert_int_equal(st->ops->device_put(st, &d, &err), 0);
+		assert_int_equal(st->ops->identity_changes(st, &n1, &err), 0);
+		assert_true(n1 == n0);
+		snprintf(d.fingerprint, sizeof(d.fingerprint), "%064d", 1);
+		snprintf(d.ca_fingerprint, sizeof(d.ca_fingerprint), "%064d",
+			 2);
+		snprintf(d.ca_name, sizeof(d.ca_name), "online-ca");
+		snprintf(d.serial, sizeof(d.serial), "ABC");
+		assert_int_equal(st->ops->device_put(st, &d, &err), 0);
+		assert_int_equal(st->ops->identity_changes(st, &n2, &err), 0);
+		assert_true(n2 > n1);
+		assert_int_equal(st->ops->device_get(st, UUID, &g, &err), 0);
+		assert_string_equal(g.ca_name, "online-ca");
+		assert_string_equal(g.serial, "ABC");
+		assert_string_equal(g.ca_fingerprint, d.ca_fingerprint);
+		assert_string_equal(g.fingerprint, d.fingerprint);
+	}
 	bw_store_close(st);
 }
 
@@ -310,11 +349,15 @@ static void test_server_storage__metadata_and_schema(void **state)
 	bw_store_close(st);
 	/* a database of schema 1 is migrated to the newest */
 	{
-		char cmd[1400];
+		char cmd[1700];
 
 		snprintf(
 		    cmd, sizeof(cmd),
-		    "sqlite3 %s 'DROP TABLE crls; DROP INDEX events_device;"
+		    "sqlite3 %s 'DROP TRIGGER devices_bind;"
+		    " ALTER TABLE devices DROP COLUMN ca_name;"
+		    " ALTER TABLE devices DROP COLUMN ca_fingerprint;"
+		    " ALTER TABLE devices DROP COLUMN serial;"
+		    " DROP TABLE crls; DROP INDEX events_device;"
 		    " DROP TABLE device_cas; DROP TABLE identity_changes;"
 		    " DROP TRIGGER deny_ins; DROP TRIGGER deny_del;"
 		    " DROP TRIGGER deny_upd; DROP TABLE rotations;"
@@ -348,7 +391,7 @@ static void test_server_storage__metadata_and_schema(void **state)
 				assert_int_equal(st->ops->identity_changes(
 							 st, &n0, &err), 0);
 				assert_int_equal(st->ops->deny_set(
-							 st, "u-1", 1, "r", 1,
+							 st, UUID, 1, "r", 1,
 							 &err), 0);
 				assert_int_equal(st->ops->identity_changes(
 							 st, &n1, &err), 0);

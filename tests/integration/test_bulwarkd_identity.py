@@ -1,0 +1,328 @@
+"""A device is its binding, not its UUID: a real bulwarkd on 127.0.0.1, a
+PKI made by `bulwark keys ca`, devices registered over POST /sign or with
+certificates signed by the PKI's device CA keys, over real mutual TLS.
+
+Each test names the attack it stops. The gateway compares every connection
+with the device's record (issuing device CA, certificate fingerprint and
+serial, production flag); UUIDs are one device whatever their case; a
+database made before bindings keeps working.
+"""
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import unittest
+import uuid as uuidlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_bulwarkd_common as c  # noqa: E402
+
+SCHEMA5 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                       "vectors", "bulwarkd-schema5", "schema5.sql")
+
+
+def fingerprint(cert_path):
+    cert = c.load_cert(cert_path)
+    return hashlib.sha256(
+        cert.public_bytes(c.serialization.Encoding.DER)).hexdigest()
+
+
+class Base(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="bwd-id-")
+        cls.tuf = c.Tuf()
+        cls.srv = c.Server(cls.dir, cls.tuf).start()
+        cls.srv.seed(tag="prod")
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.srv.stop()
+        log = cls.srv.logtext()
+        shutil.rmtree(cls.dir)
+        assert rc == 0, "bulwarkd did not stop cleanly: %r\n%s" % (rc, log)
+
+    def dev(self, name, **kw):
+        return c.device_cert(self.srv.pki, self.dir, name, **kw)
+
+    def token(self, scope="ci"):
+        st, r = self.srv.admin("POST", "/tokens",
+                               {"scope": scope, "expires-in": 3600})
+        self.assertEqual(st, 201, r)
+        return r["token"]
+
+    def register(self, uid, scope="ci", csr_uuid=None):
+        """Register uid over POST /sign; a device dict for the gateway."""
+        key = c.ec.generate_private_key(c.ec.SECP256R1())
+        st, r = self.srv.register(
+            {"uuid": uid, "hardware-id": "board",
+             "csr": c.csr_pem(csr_uuid or uid, key=key)}, self.token(scope))
+        self.assertEqual(st, 201, r)
+        name = "reg-" + uid
+        cpath = os.path.join(self.dir, name + ".pem")
+        kpath = os.path.join(self.dir, name + ".key")
+        with open(cpath, "w") as f:
+            f.write(r["client.pem"])
+        fd = os.open(kpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.private_bytes(
+                c.serialization.Encoding.PEM,
+                c.serialization.PrivateFormat.PKCS8,
+                c.serialization.NoEncryption()))
+        return {"uuid": uid.lower(), "cert": cpath, "key": kpath}
+
+    def record(self, uid):
+        st, r = self.srv.admin("GET", "/devices/" + uid)
+        self.assertEqual(st, 200, r)
+        return r
+
+    def events(self, uid):
+        st, r = self.srv.admin("GET", "/events?device=" + uid)
+        self.assertEqual(st, 200, r)
+        return [e["event"]["eventType"]["id"] for e in r]
+
+    def wait_log(self, text, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.srv.logtext():
+                return
+            time.sleep(0.05)
+        self.fail("not in the log: %r\n%s" % (text,
+                                              self.srv.logtext()[-3000:]))
+
+
+class BindingTest(Base):
+    """Finding 1: the gateway knew a device only by its UUID."""
+
+    def test_other_ca_same_uuid_is_refused_and_changes_nothing(self):
+        # a CI device registered through the online CA
+        victim = self.register(str(uuidlib.uuid4()))
+        st, _, body = self.srv.device_get(victim, "/device")
+        self.assertEqual(st, 200)
+        before = self.record(victim["uuid"])
+        self.assertEqual(before["fingerprint"], fingerprint(victim["cert"]))
+        self.assertEqual(before["ca"], "online-ca")
+        # a site's local CA certifies the same UUID, claiming production
+        thief = self.dev("thief-local", ca="local-ca", uuid=victim["uuid"],
+                         production=True)
+        self.assertTrue(self.srv.refused(thief, "/device"))
+        self.assertTrue(self.srv.refused(thief, "/repo/targets.json"))
+        self.wait_log("bound to device CA online-ca")
+        after = self.record(victim["uuid"])
+        for k in ("fingerprint", "ca", "serial", "production"):
+            self.assertEqual(after[k], before[k], k)
+        self.assertIn("bulwark.binding-refused", self.events(victim["uuid"]))
+        # the device itself keeps working, with CI metadata
+        st, _, tg = self.srv.device_get(victim, "/repo/targets.json")
+        self.assertEqual(st, 200)
+        self.assertIn("fw-ci-1", json.loads(tg)["signed"]["targets"])
+
+    def test_another_certificate_from_the_same_ca_is_refused(self):
+        first = self.dev("same-ca-1")
+        self.assertEqual(self.srv.device_get(first, "/device")[0], 200)
+        second = self.dev("same-ca-2", uuid=first["uuid"])
+        self.assertTrue(self.srv.refused(second, "/device"))
+        self.wait_log("is not the one bound")
+        self.assertEqual(self.record(first["uuid"])["fingerprint"],
+                         fingerprint(first["cert"]))
+        self.assertEqual(self.srv.device_get(first, "/device")[0], 200)
+
+    def test_production_claim_of_a_known_ci_device_gets_nothing(self):
+        ci = self.dev("ci-known")
+        self.assertEqual(self.srv.device_get(ci, "/device")[0], 200)
+        prod = self.dev("ci-known-prod", uuid=ci["uuid"], production=True)
+        # refused outright: no production targets.json for the claim
+        self.assertTrue(self.srv.refused(
+            prod, "/repo/targets.json"))
+        self.assertFalse(self.record(ci["uuid"])["production"])
+
+    def test_disabled_ca_only_for_the_certificate_on_record(self):
+        d = tempfile.mkdtemp(prefix="bwd-id2-")
+        srv = c.Server(d, c.Tuf())
+        try:
+            srv.start()
+            srv.seed(tag="prod")
+            known = c.device_cert(srv.pki, d, "known", ca="local-ca")
+            self.assertEqual(srv.device_get(known, "/device")[0], 200)
+            c.run(c.BULWARK, "keys", "ca", "disable-device-ca", srv.pki,
+                  "--ca", "local-ca")
+            srv.hup()
+            self.assertEqual(srv.device_get(known, "/device")[0], 200)
+            # the same UUID with another certificate of the disabled CA
+            again = c.device_cert(srv.pki, d, "again", ca="local-ca",
+                                  uuid=known["uuid"])
+            self.assertTrue(srv.refused(again, "/device"))
+            # and a new UUID from the disabled CA
+            self.assertTrue(srv.refused(
+                c.device_cert(srv.pki, d, "new", ca="local-ca"), "/device"))
+            st, r = srv.admin("GET", "/devices/" + known["uuid"])
+            self.assertEqual(r["fingerprint"], fingerprint(known["cert"]))
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.kill()
+            shutil.rmtree(d)
+
+
+class UuidCaseTest(Base):
+    """Finding 3: UUIDs compared case-sensitively."""
+
+    def test_deny_listing_in_uppercase_applies(self):
+        d = self.dev("case-deny")
+        self.assertEqual(self.srv.device_get(d, "/device")[0], 200)
+        st, r = self.srv.admin("POST", "/devices/%s/deny" % d["uuid"].upper(),
+                               {"reason": "lost"})
+        self.assertEqual(st, 200, r)
+        self.assertTrue(self.srv.refused(d, "/device"))
+        st, r = self.srv.admin("GET", "/deny")
+        self.assertIn(d["uuid"], [x["uuid"] for x in r])
+        st, r = self.srv.admin("GET", "/devices/" + d["uuid"].upper())
+        self.assertEqual((st, r["uuid"], r["denied"]),
+                         (200, d["uuid"], True))
+
+    def test_registering_an_existing_uuid_in_uppercase_is_409(self):
+        uid = str(uuidlib.uuid4())
+        self.register(uid)
+        key = c.ec.generate_private_key(c.ec.SECP256R1())
+        st, r = self.srv.register(
+            {"uuid": uid.upper(), "hardware-id": "board",
+             "csr": c.csr_pem(uid.upper(), key=key)}, self.token())
+        self.assertEqual(st, 409, r)
+
+    def test_denied_device_cannot_register_again_in_another_case(self):
+        uid = str(uuidlib.uuid4())
+        st, _ = self.srv.admin("POST", "/devices/%s/deny" % uid, {})
+        self.assertEqual(st, 200)
+        key = c.ec.generate_private_key(c.ec.SECP256R1())
+        st, r = self.srv.register(
+            {"uuid": uid.upper(), "hardware-id": "board",
+             "csr": c.csr_pem(uid.upper(), key=key)}, self.token())
+        self.assertEqual(st, 403, r)
+
+    def test_uppercase_csr_gets_a_canonical_certificate(self):
+        uid = str(uuidlib.uuid4()).upper()
+        d = self.register(uid)
+        cn = c.load_cert(d["cert"]).subject.get_attributes_for_oid(
+            c.NameOID.COMMON_NAME)[0].value
+        self.assertEqual(cn, uid.lower())
+        st, _, body = self.srv.device_get(d, "/device")
+        self.assertEqual((st, json.loads(body)["uuid"]), (200, uid.lower()))
+
+    def test_uppercase_cn_is_the_same_device(self):
+        d = self.dev("lower-first")
+        self.assertEqual(self.srv.device_get(d, "/device")[0], 200)
+        up = self.dev("upper-cn", uuid=d["uuid"].upper())
+        # the same device, another certificate: refused
+        self.assertTrue(self.srv.refused(up, "/device"))
+        # and a deny-listed lowercase UUID refuses an uppercase CN
+        d2 = self.dev("upper-only", uuid=str(uuidlib.uuid4()).upper())
+        self.assertEqual(self.srv.device_get(d2, "/device")[0], 200)
+        st, _ = self.srv.admin("POST",
+                               "/devices/%s/deny" % d2["uuid"].lower(), {})
+        self.assertEqual(st, 200)
+        self.assertTrue(self.srv.refused(d2, "/device"))
+
+    def test_admin_and_cli_refuse_what_is_no_uuid(self):
+        st, _ = self.srv.admin("POST", "/devices/abc-def/deny", {})
+        self.assertEqual(st, 404)
+        st, _ = self.srv.admin("GET", "/events?device=zz")
+        self.assertEqual(st, 400)
+        p = c.run(c.BULWARK, "devices", "deny", "abcdef", "--server",
+                  "https://127.0.0.1:%d" % self.srv.admin_port,
+                  check=False)
+        self.assertNotEqual(p.returncode, 0)
+
+
+class MigrationTest(unittest.TestCase):
+    """A database made by the schema before bindings (schema 5) keeps its
+    devices working; the first connection binds them."""
+
+    def test_schema5_database(self):
+        d = tempfile.mkdtemp(prefix="bwd-id-mig-")
+        srv = None
+        try:
+            tuf = c.Tuf()
+            srv = c.Server(d, tuf)
+            seen = c.device_cert(srv.pki, d, "seen")        # connected
+            # registered with a CI token only; its certificate claims
+            # production (made offline): the record decides
+            unseen = c.device_cert(srv.pki, d, "unseen", production=True)
+            thief = c.device_cert(srv.pki, d, "thief", ca="local-ca",
+                                  uuid=seen["uuid"])
+            dup_lower = str(uuidlib.uuid4())
+            denied = c.device_cert(srv.pki, d, "denied")
+            with open(SCHEMA5) as f:
+                schema = f.read()
+            db = sqlite3.connect(srv.db)
+            db.executescript(schema)
+            # rows as that version wrote them: the gateway stored the
+            # fingerprint it last saw, registration none
+            now = int(time.time())
+            rows = [
+                (seen["uuid"], 0, "seen", "board", "", "",
+                 fingerprint(seen["cert"]), now, now, 0),
+                (unseen["uuid"], 0, "unseen", "board", "", "", "", now, 0,
+                 now),
+                (dup_lower, 0, "first", "board", "", "", "", now, 0, now),
+                # a second registration of the same UUID in uppercase
+                (dup_lower.upper(), 1, "second", "board", "", "", "", now,
+                 0, now),
+            ]
+            db.executemany("INSERT INTO devices VALUES (?,?,?,?,?,?,?,?,?,?)",
+                           rows)
+            # an operator's uppercase deny that changed nothing then
+            db.execute("INSERT INTO deny VALUES (?, 'lost', ?)",
+                       (denied["uuid"].upper(), now))
+            db.execute("INSERT INTO events (device, event_id, event_type,"
+                       " received, body) VALUES (?, 'e1', 'T', ?, '{}')",
+                       (seen["uuid"], now))
+            db.commit()
+            db.close()
+            srv.start()
+            srv.seed(tag="prod")
+            # another CA's certificate for a device the old gateway saw is
+            # refused before that device comes back, and binds nothing
+            self.assertTrue(srv.refused(thief, "/device"))
+            # the device itself keeps working and is bound
+            self.assertEqual(srv.device_get(seen, "/device")[0], 200)
+            st, r = srv.admin("GET", "/devices/" + seen["uuid"])
+            self.assertEqual((r["ca"], r["fingerprint"]),
+                             ("online-ca", fingerprint(seen["cert"])))
+            self.assertTrue(r["serial"])
+            self.assertTrue(srv.refused(thief, "/device"))
+            # the registered device binds on its first connection
+            self.assertEqual(srv.device_get(unseen, "/device")[0], 200)
+            st, r = srv.admin("GET", "/devices/" + unseen["uuid"])
+            self.assertEqual((r["name"], r["fingerprint"], r["production"]),
+                             ("unseen", fingerprint(unseen["cert"]), False))
+            st, _, root = srv.device_get(unseen, "/repo/1.root.json")
+            self.assertEqual(json.loads(root)["signed"]["roles"]["targets"]
+                             ["threshold"], 1)
+            # the uppercase deny now holds
+            self.assertTrue(srv.refused(denied, "/device"))
+            # the duplicate keeps its spelling, the original its record
+            st, r = srv.admin("GET", "/devices/" + dup_lower)
+            self.assertEqual(r["name"], "first")
+            st, lst = srv.admin("GET", "/devices?limit=1000")
+            self.assertIn(dup_lower.upper(), [x["uuid"] for x in lst])
+            st, ev = srv.admin("GET", "/events?device=" + seen["uuid"])
+            self.assertIn({}, [e["event"] for e in ev])  # the old event
+            self.assertIn("bulwark.binding-refused",
+                          [e["event"].get("eventType", {}).get("id")
+                           for e in ev])
+            self.assertEqual(srv.stop(), 0)
+            db = sqlite3.connect(srv.db)
+            self.assertEqual(db.execute(
+                "SELECT MAX(version) FROM schema_version").fetchone()[0], 8)
+            db.close()
+        finally:
+            if srv:
+                srv.kill()
+            shutil.rmtree(d)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
