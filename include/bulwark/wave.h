@@ -155,6 +155,10 @@ struct bw_wave_charter {
 	json_t *doc; /* the whole envelope (owned) */
 };
 
+/* 1 if name is a wave name: 1-64 of A-Z a-z 0-9 . _ -, not starting
+ * with '.' (it names files and URL segments). */
+int bw_wave_name_is_valid(const char *name);
+
 /*
  * Strictly parse a charter envelope (no signature check): exact key sets,
  * every field in range, no duplicate keys, no trailing data. *out is the

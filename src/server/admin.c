@@ -29,6 +29,7 @@
 #include "server.h"
 #include "tls.h"
 #include "ui.h"
+#include "waves.h"
 
 #define TOKEN_BYTES 32
 #define LIST_MAX 1000
@@ -1028,6 +1029,8 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		rotate_cert(srv, req, who);
 	} else if (!strcmp(path, "/rotations") && cmd == EVHTTP_REQ_GET) {
 		rotations(srv, req, q);
+	} else if (!strcmp(path, "/waves") || !strncmp(path, "/waves/", 7)) {
+		bw_srv_waves_admin(srv, req, path + 6);
 	} else if (!strcmp(path, "/tokens") || !strncmp(path, "/tokens/", 8)) {
 		tokens(srv, req, path[7] ? path + 8 : "");
 	} else if (!strcmp(path, "/accounts") ||

@@ -101,6 +101,16 @@ static const struct key keys[] = {
 	"365d"),
     DUR("signing", "expiry_warn", expiry_warn, 0, 3650 * DAY, "30d"),
     DUR("signing", "resign_interval", resign_interval, 1, DAY, "60"),
+    INT("waves", "admit_per_minute", wave_admit_per_minute, 1, 1000000, "10"),
+    DUR("waves", "poll_interval", wave_poll_interval, 1, DAY, "300"),
+    INT("waves", "silence_polls", wave_silence_polls, 1, 1000, "4"),
+    DUR("waves", "evaluate_interval", wave_evaluate_interval, 1, 3600, "10"),
+    INT("waves", "max_failure_ppm", wave_max_failure_ppm, 1, 999999, "30000"),
+    INT("waves", "halt_confidence_ppm", wave_halt_confidence_ppm, 500001,
+	999999, "999900"),
+    INT("waves", "advance_confidence_ppm", wave_advance_confidence_ppm,
+	500001, 999999, "900000"),
+    INT("waves", "min_sample", wave_min_sample, 1, 1000000, "5"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -79,6 +79,17 @@ struct bw_srv_config {
 	int64_t ci_targets_expiry;
 	int64_t expiry_warn;
 	int64_t resign_interval;
+	/* [waves] (waves.c): admission throttle, silence limit (poll
+	 * interval x silence_polls), how often waves are evaluated, and the
+	 * health rule's tunables in parts per million. */
+	int64_t wave_admit_per_minute;
+	int64_t wave_poll_interval;
+	int64_t wave_silence_polls;
+	int64_t wave_evaluate_interval;
+	int64_t wave_max_failure_ppm;
+	int64_t wave_halt_confidence_ppm;
+	int64_t wave_advance_confidence_ppm;
+	int64_t wave_min_sample;
 };
 
 /* Fill cfg with the defaults. */

@@ -28,6 +28,7 @@
 #include "policy.h"
 #include "server.h"
 #include "tls.h"
+#include "waves.h"
 
 #define META_NAME_MAX 64
 
@@ -405,7 +406,7 @@ out:
 }
 
 static void post_events(struct bw_srv *srv, struct evhttp_request *req,
-			const struct bw_srv_identity *id)
+			const struct bw_srv_identity *id, const char *tag)
 {
 	struct bw_device_rec *dev = bw_srv_tls_device(req);
 	struct bw_err err = {0};
@@ -437,6 +438,8 @@ static void post_events(struct bw_srv *srv, struct evhttp_request *req,
 			bw_srv_log(BW_SRV_LOG_ERR, "device update: %s",
 				   err.msg);
 	}
+	if (id->production)
+		bw_srv_waves_note_events(srv, id->uuid, tag, body, len);
 	bw_srv_http_status(req, 204);
 }
 
@@ -504,7 +507,11 @@ void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)
 	else if (cmd == EVHTTP_REQ_GET && !strncmp(path, "/targets/", 9))
 		serve_target(srv, req, path + 9);
 	else if (cmd == EVHTTP_REQ_POST && !strcmp(path, "/events"))
-		post_events(srv, req, id);
+		post_events(srv, req, id,
+			    tag[0] ? tag : bw_srv_tls_device(req)->tag);
+	else if (cmd == EVHTTP_REQ_GET && !strcmp(path, "/wave"))
+		bw_srv_waves_serve(srv, req, id, bw_srv_tls_device(req),
+				   tag[0] ? tag : bw_srv_tls_device(req)->tag);
 	else if (cmd == EVHTTP_REQ_GET && !strcmp(path, "/device"))
 		get_device(srv, req, id);
 	else

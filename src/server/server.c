@@ -28,6 +28,7 @@
 #include "repo.h"
 #include "server.h"
 #include "tls.h"
+#include "waves.h"
 
 int bw_srv_secret_read(const char *path, size_t max, char **out, size_t *len,
 		       struct bw_err *err)
@@ -371,6 +372,17 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(srv->base, NULL);
 }
 
+/* Waves advance and halt on their own; the gateway's roles run them. */
+static void waves_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bw_srv *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (srv->cfg->roles & BW_SRV_ROLE_GATEWAY)
+		bw_srv_waves_tick(srv);
+}
+
 static int add_timer(struct bw_srv *srv, struct event **ev, int64_t secs,
 		     event_callback_fn cb)
 {
@@ -503,7 +515,9 @@ int bw_srv_run(struct bw_srv *srv)
 	    add_timer(srv, &srv->ev_resign, srv->cfg->resign_interval,
 		      resign_cb) ||
 	    add_timer(srv, &srv->ev_reload, srv->cfg->policy_reload_interval,
-		      reload_cb))
+		      reload_cb) ||
+	    add_timer(srv, &srv->ev_waves, srv->cfg->wave_evaluate_interval,
+		      waves_cb))
 		return BW_ENOMEM;
 	resign_cb(-1, 0, srv); /* expired timestamps after a long stop */
 	bw_srv_log(BW_SRV_LOG_NOTICE, "started (factory %s)",
@@ -524,18 +538,19 @@ static void listener_free(struct bw_srv_listener *l)
 
 void bw_srv_free(struct bw_srv *srv)
 {
-	struct event *evs[6];
+	struct event *evs[7];
 
 	if (!srv)
 		return;
 	evs[0] = srv->ev_sigterm, evs[1] = srv->ev_sigint;
 	evs[2] = srv->ev_sighup, evs[3] = srv->ev_resign;
 	evs[4] = srv->ev_reload, evs[5] = srv->ev_drain;
+	evs[6] = srv->ev_waves;
 	listener_free(&srv->gw);
 	listener_free(&srv->admin);
 	listener_free(&srv->reg);
 	listener_free(&srv->est);
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		if (evs[i])
 			event_free(evs[i]);
 	if (srv->base)

@@ -69,6 +69,43 @@ struct bw_rotation_rec {
 	int64_t requested, finished;
 };
 
+/* A production wave (waves.c): its charter and where it stands. */
+enum bw_wave_state {
+	BW_WAVE_RUNNING = 1,   /* admitting devices of the open steps */
+	BW_WAVE_PAUSED = 2,    /* no new admissions; admitted devices go on */
+	BW_WAVE_HALTED = 3,    /* stopped (rule or operator): nobody gets it */
+	BW_WAVE_COMPLETED = 4, /* its release is the tag's production targets */
+	BW_WAVE_CANCELLED = 5, /* withdrawn by an operator */
+};
+
+#define BW_WAVE_REC_NAME_MAX 64
+
+struct bw_wave_rec {
+	char name[BW_WAVE_REC_NAME_MAX + 1];
+	char tag[BW_STORE_TAG_MAX + 1];
+	int state;		/* enum bw_wave_state */
+	int64_t step;		/* the open step (0-based) */
+	int64_t step_started;	/* when it opened */
+	int64_t created, updated;
+	char reason[256];	/* why the state last changed */
+};
+
+/* A device's part in a wave. outcome: 0 pending, 1 succeeded, 2 failed. */
+struct bw_wave_dev_rec {
+	char wave[BW_WAVE_REC_NAME_MAX + 1];
+	char uuid[BW_STORE_UUID_MAX + 1];
+	int64_t step;	  /* its cohort's step */
+	int64_t admitted; /* when the gateway first offered it the wave */
+	int outcome;
+	int64_t reported;
+};
+
+/* Per-step counts of a wave; silent = pending and admitted before the
+ * silence limit. */
+struct bw_wave_step_counts {
+	int64_t admitted, succeeded, failed, silent, pending;
+};
+
 struct bw_token_use {
 	int64_t id;
 	char scope[16];
@@ -283,6 +320,48 @@ struct bw_store_ops {
 			   struct bw_err *err);
 	int (*session_del)(struct bw_store *s, const char *hash_hex,
 			   struct bw_err *err);
+	/* Waves. wave_add stores a new wave (BW_EEXIST if the name is
+	 * taken) with its charter bytes; wave_update writes state, step,
+	 * step_started, updated and reason. */
+	int (*wave_add)(struct bw_store *s, const struct bw_wave_rec *w,
+			const uint8_t *charter, size_t len, struct bw_err *err);
+	int (*wave_update)(struct bw_store *s, const struct bw_wave_rec *w,
+			   struct bw_err *err);
+	/* BW_ENOTFOUND if unknown; *charter (optional, malloc'd). */
+	int (*wave_get)(struct bw_store *s, const char *name,
+			struct bw_wave_rec *out, uint8_t **charter,
+			size_t *len, struct bw_err *err);
+	/* The newest running or paused wave of tag, or BW_ENOTFOUND. */
+	int (*wave_active)(struct bw_store *s, const char *tag,
+			   struct bw_wave_rec *out, uint8_t **charter,
+			   size_t *len, struct bw_err *err);
+	/* [{"name","tag","state","step","step-started","created","updated",
+	 * "reason"}], newest first; active_only: running and paused. */
+	int (*wave_list)(struct bw_store *s, int active_only, json_t **out,
+			 struct bw_err *err);
+	int (*wave_device_get)(struct bw_store *s, const char *wave,
+			       const char *uuid, struct bw_wave_dev_rec *out,
+			       struct bw_err *err);
+	/* Insert or replace. */
+	int (*wave_device_put)(struct bw_store *s,
+			       const struct bw_wave_dev_rec *d,
+			       struct bw_err *err);
+	/* Counts per step into out[0..nsteps); silent_before: a pending
+	 * device admitted before it counts as silent. */
+	int (*wave_counts)(struct bw_store *s, const char *wave,
+			   int64_t silent_before,
+			   struct bw_wave_step_counts *out, size_t nsteps,
+			   struct bw_err *err);
+	/* Devices admitted at or after since. */
+	int (*wave_admitted_since)(struct bw_store *s, const char *wave,
+				   int64_t since, int64_t *n,
+				   struct bw_err *err);
+	/* The wave's decisions, oldest first: wave_log_add appends one
+	 * (JSON object), wave_log lists [{"time", "entry"}]. */
+	int (*wave_log_add)(struct bw_store *s, const char *wave, int64_t now,
+			    const char *entry_json, struct bw_err *err);
+	int (*wave_log)(struct bw_store *s, const char *wave, json_t **out,
+			struct bw_err *err);
 };
 
 struct bw_store {

@@ -134,6 +134,21 @@ static const char *const migrations[] = {
      " OR old.ca_fingerprint IS NOT new.ca_fingerprint"
      " OR old.production IS NOT new.production BEGIN"
      " UPDATE identity_changes SET n = n + 1; END;"),
+    /* 9: production waves, the devices each admitted, their decisions */
+    ("CREATE TABLE waves (name TEXT PRIMARY KEY, tag TEXT NOT NULL,"
+     " state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 5),"
+     " step INTEGER NOT NULL, step_started INTEGER NOT NULL,"
+     " charter BLOB NOT NULL, created INTEGER NOT NULL,"
+     " updated INTEGER NOT NULL, reason TEXT NOT NULL);"
+     "CREATE INDEX waves_tag ON waves (tag, state);"
+     "CREATE TABLE wave_devices (wave TEXT NOT NULL REFERENCES waves(name),"
+     " uuid TEXT NOT NULL, step INTEGER NOT NULL,"
+     " admitted INTEGER NOT NULL, outcome INTEGER NOT NULL"
+     " CHECK (outcome IN (0, 1, 2)), reported INTEGER NOT NULL,"
+     " PRIMARY KEY (wave, uuid));"
+     "CREATE INDEX wave_devices_admitted ON wave_devices (wave, admitted);"
+     "CREATE TABLE wave_log (id INTEGER PRIMARY KEY, wave TEXT NOT NULL,"
+     " time INTEGER NOT NULL, entry TEXT NOT NULL);"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -183,6 +198,18 @@ enum stmt_id {
 	S_SES_DEL,
 	S_SES_EXPIRE,
 	S_DEV_STATUS,
+	S_WAVE_ADD,
+	S_WAVE_UPD,
+	S_WAVE_GET,
+	S_WAVE_ACTIVE,
+	S_WAVE_LIST,
+	S_WAVE_LIST_ACTIVE,
+	S_WDEV_GET,
+	S_WDEV_PUT,
+	S_WDEV_COUNTS,
+	S_WDEV_SINCE,
+	S_WLOG_ADD,
+	S_WLOG_LIST,
 	S_NSTMT
 };
 
@@ -292,6 +319,37 @@ static const char *const sql[S_NSTMT] = {
     [S_SES_DEL] = "DELETE FROM ui_sessions WHERE hash = ?1",
     [S_SES_EXPIRE] = "DELETE FROM ui_sessions WHERE expires <= ?1",
     [S_DEV_STATUS] = "UPDATE devices SET status = ?2 WHERE uuid = ?1",
+    [S_WAVE_ADD] = "INSERT INTO waves (name, tag, state, step, step_started,"
+		   " charter, created, updated, reason) VALUES (?1, ?2, ?3,"
+		   " ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_WAVE_UPD] = "UPDATE waves SET state = ?2, step = ?3, step_started = ?4,"
+		   " updated = ?5, reason = ?6 WHERE name = ?1",
+    [S_WAVE_GET] = "SELECT name, tag, state, step, step_started, created,"
+		   " updated, reason, charter FROM waves WHERE name = ?1",
+    [S_WAVE_ACTIVE] = "SELECT name, tag, state, step, step_started, created,"
+		      " updated, reason, charter FROM waves WHERE tag = ?1"
+		      " AND state IN (1, 2) ORDER BY created DESC, name"
+		      " LIMIT 1",
+    [S_WAVE_LIST] = "SELECT name, tag, state, step, step_started, created,"
+		    " updated, reason FROM waves ORDER BY created DESC, name",
+    [S_WAVE_LIST_ACTIVE] = "SELECT name, tag, state, step, step_started,"
+			   " created, updated, reason FROM waves WHERE state"
+			   " IN (1, 2) ORDER BY created DESC, name",
+    [S_WDEV_GET] = "SELECT wave, uuid, step, admitted, outcome, reported"
+		   " FROM wave_devices WHERE wave = ?1 AND uuid = ?2",
+    [S_WDEV_PUT] = "INSERT OR REPLACE INTO wave_devices (wave, uuid, step,"
+		   " admitted, outcome, reported) VALUES (?1, ?2, ?3, ?4, ?5,"
+		   " ?6)",
+    [S_WDEV_COUNTS] = "SELECT step, COUNT(*), SUM(outcome = 1),"
+		      " SUM(outcome = 2), SUM(outcome = 0 AND admitted < ?2),"
+		      " SUM(outcome = 0 AND admitted >= ?2) FROM wave_devices"
+		      " WHERE wave = ?1 GROUP BY step",
+    [S_WDEV_SINCE] = "SELECT COUNT(*) FROM wave_devices WHERE wave = ?1"
+		     " AND admitted >= ?2",
+    [S_WLOG_ADD] = "INSERT INTO wave_log (wave, time, entry) VALUES (?1, ?2,"
+		   " ?3)",
+    [S_WLOG_LIST] = "SELECT time, entry FROM wave_log WHERE wave = ?1"
+		    " ORDER BY id",
 };
 
 struct sq {
@@ -1464,6 +1522,277 @@ static int sq_session_del(struct bw_store *s, const char *hash_hex,
 	return run(q, st, err, "session delete");
 }
 
+/* ---- waves ------------------------------------------------------------- */
+
+static const char *const wave_state_names[] = {
+    "?", "running", "paused", "halted", "completed", "cancelled"};
+
+static void wave_row(sqlite3_stmt *st, struct bw_wave_rec *w)
+{
+	memset(w, 0, sizeof(*w));
+	col_copy(st, 0, w->name, sizeof(w->name));
+	col_copy(st, 1, w->tag, sizeof(w->tag));
+	w->state = sqlite3_column_int(st, 2);
+	w->step = sqlite3_column_int64(st, 3);
+	w->step_started = sqlite3_column_int64(st, 4);
+	w->created = sqlite3_column_int64(st, 5);
+	w->updated = sqlite3_column_int64(st, 6);
+	col_copy(st, 7, w->reason, sizeof(w->reason));
+}
+
+static int sq_wave_add(struct bw_store *s, const struct bw_wave_rec *w,
+		       const uint8_t *charter, size_t len, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_WAVE_ADD, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, w->name);
+	bind_text(st, 2, w->tag);
+	sqlite3_bind_int(st, 3, w->state);
+	sqlite3_bind_int64(st, 4, w->step);
+	sqlite3_bind_int64(st, 5, w->step_started);
+	sqlite3_bind_blob(st, 6, charter, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, w->created);
+	sqlite3_bind_int64(st, 8, w->updated);
+	bind_text(st, 9, w->reason);
+	return run(q, st, err, "wave add");
+}
+
+static int sq_wave_update(struct bw_store *s, const struct bw_wave_rec *w,
+			  struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_WAVE_UPD, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, w->name);
+	sqlite3_bind_int(st, 2, w->state);
+	sqlite3_bind_int64(st, 3, w->step);
+	sqlite3_bind_int64(st, 4, w->step_started);
+	sqlite3_bind_int64(st, 5, w->updated);
+	bind_text(st, 6, w->reason);
+	return run(q, st, err, "wave update");
+}
+
+static int wave_fetch(struct sq *q, sqlite3_stmt *st, struct bw_wave_rec *out,
+		      uint8_t **charter, size_t *len, struct bw_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		wave_row(st, out);
+		if (charter) {
+			size_t n = (size_t)sqlite3_column_bytes(st, 8);
+
+			*charter = malloc(n ? n : 1);
+			if (!*charter) {
+				sqlite3_reset(st);
+				return bw_err_set(err, BW_ENOMEM, "no memory");
+			}
+			if (n)
+				memcpy(*charter, sqlite3_column_blob(st, 8), n);
+			*len = n;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? bw_err_set(err, BW_ENOTFOUND, "no such wave")
+				 : db_err(q, err, "wave get");
+}
+
+static int sq_wave_get(struct bw_store *s, const char *name,
+		       struct bw_wave_rec *out, uint8_t **charter, size_t *len,
+		       struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_WAVE_GET, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, name);
+	return wave_fetch(q, st, out, charter, len, err);
+}
+
+static int sq_wave_active(struct bw_store *s, const char *tag,
+			  struct bw_wave_rec *out, uint8_t **charter,
+			  size_t *len, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_WAVE_ACTIVE, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, tag);
+	return wave_fetch(q, st, out, charter, len, err);
+}
+
+static json_t *wave_row_json(sqlite3_stmt *st)
+{
+	struct bw_wave_rec w;
+
+	wave_row(st, &w);
+	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s}", "name", w.name,
+			 "tag", w.tag, "state",
+			 w.state >= 1 && w.state <= 5 ? wave_state_names[w.state]
+						      : "?",
+			 "step", (json_int_t)w.step, "step-started",
+			 (json_int_t)w.step_started, "created",
+			 (json_int_t)w.created, "updated", (json_int_t)w.updated,
+			 "reason", w.reason);
+}
+
+static int sq_wave_list(struct bw_store *s, int active_only, json_t **out,
+			struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st =
+	    stmt(q, active_only ? S_WAVE_LIST_ACTIVE : S_WAVE_LIST, err);
+
+	if (!st)
+		return BW_EIO;
+	return collect(q, st, wave_row_json, out, err);
+}
+
+static int sq_wave_device_get(struct bw_store *s, const char *wave,
+			      const char *uuid, struct bw_wave_dev_rec *out,
+			      struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_WDEV_GET, err);
+	int rc;
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, wave);
+	bind_text(st, 2, uuid);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		col_copy(st, 0, out->wave, sizeof(out->wave));
+		col_copy(st, 1, out->uuid, sizeof(out->uuid));
+		out->step = sqlite3_column_int64(st, 2);
+		out->admitted = sqlite3_column_int64(st, 3);
+		out->outcome = sqlite3_column_int(st, 4);
+		out->reported = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE
+		   ? bw_err_set(err, BW_ENOTFOUND, "device not in wave")
+		   : db_err(q, err, "wave device get");
+}
+
+static int sq_wave_device_put(struct bw_store *s,
+			      const struct bw_wave_dev_rec *d,
+			      struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_WDEV_PUT, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, d->wave);
+	bind_text(st, 2, d->uuid);
+	sqlite3_bind_int64(st, 3, d->step);
+	sqlite3_bind_int64(st, 4, d->admitted);
+	sqlite3_bind_int(st, 5, d->outcome);
+	sqlite3_bind_int64(st, 6, d->reported);
+	return run(q, st, err, "wave device put");
+}
+
+static int sq_wave_counts(struct bw_store *s, const char *wave,
+			  int64_t silent_before,
+			  struct bw_wave_step_counts *out, size_t nsteps,
+			  struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_WDEV_COUNTS, err);
+	int rc;
+
+	memset(out, 0, nsteps * sizeof(*out));
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, wave);
+	sqlite3_bind_int64(st, 2, silent_before);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t step = sqlite3_column_int64(st, 0);
+
+		if (step < 0 || (uint64_t)step >= nsteps)
+			continue; /* a row no charter step names counts nowhere */
+		out[step].admitted = sqlite3_column_int64(st, 1);
+		out[step].succeeded = sqlite3_column_int64(st, 2);
+		out[step].failed = sqlite3_column_int64(st, 3);
+		out[step].silent = sqlite3_column_int64(st, 4);
+		out[step].pending = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_err(q, err, "wave counts");
+}
+
+static int sq_wave_admitted_since(struct bw_store *s, const char *wave,
+				  int64_t since, int64_t *n,
+				  struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_WDEV_SINCE, err);
+	int rc;
+
+	*n = 0;
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, wave);
+	sqlite3_bind_int64(st, 2, since);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_err(q, err, "wave admissions");
+}
+
+static int sq_wave_log_add(struct bw_store *s, const char *wave, int64_t now,
+			   const char *entry_json, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_WLOG_ADD, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, wave);
+	sqlite3_bind_int64(st, 2, now);
+	bind_text(st, 3, entry_json);
+	return run(q, st, err, "wave log add");
+}
+
+static json_t *wave_log_row_json(sqlite3_stmt *st)
+{
+	const unsigned char *t = sqlite3_column_text(st, 1);
+	json_t *entry = t ? json_loadb((const char *)t,
+				       (size_t)sqlite3_column_bytes(st, 1), 0,
+				       NULL)
+			  : NULL;
+
+	return json_pack("{s:I,s:o}", "time",
+			 (json_int_t)sqlite3_column_int64(st, 0), "entry",
+			 entry ? entry : json_null());
+}
+
+static int sq_wave_log(struct bw_store *s, const char *wave, json_t **out,
+		       struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_WLOG_LIST, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, wave);
+	return collect(q, st, wave_log_row_json, out, err);
+}
+
 static const struct bw_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1511,6 +1840,17 @@ static const struct bw_store_ops sqlite_ops = {
     .session_put = sq_session_put,
     .session_get = sq_session_get,
     .session_del = sq_session_del,
+    .wave_add = sq_wave_add,
+    .wave_update = sq_wave_update,
+    .wave_get = sq_wave_get,
+    .wave_active = sq_wave_active,
+    .wave_list = sq_wave_list,
+    .wave_device_get = sq_wave_device_get,
+    .wave_device_put = sq_wave_device_put,
+    .wave_counts = sq_wave_counts,
+    .wave_admitted_since = sq_wave_admitted_since,
+    .wave_log_add = sq_wave_log_add,
+    .wave_log = sq_wave_log,
 };
 
 /* ---- open and migrate -------------------------------------------------- */

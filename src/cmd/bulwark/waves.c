@@ -15,6 +15,7 @@
 #include "bulwark/tuf.h"
 #include "bulwark/wave.h"
 #include "repo_cli.h"
+#include "server_cli.h"
 
 #define DEFAULT_DAYS 30
 
@@ -260,10 +261,253 @@ static int cmd_show(int argc, char **argv)
 	return rc;
 }
 
+/* ---- the server's side: bulwarkd's admin API ------------------------- */
+
+static int name_arg_ok(const char *prog, const char *name)
+{
+	return bw_wave_name_is_valid(name) ? BW_EXIT_OK
+					   : bw_cli_usage(prog, "bad wave name");
+}
+
+static int64_t jint(const json_t *o, const char *k)
+{
+	return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v ? v : "?";
+}
+
+/* One wave's status from the server (untrusted: printed bounded). */
+static void print_status(const json_t *w)
+{
+	const json_t *v = json_object_get(w, "verdict"), *st;
+	size_t i;
+
+	printf("wave ");
+	bw_admin_print_bounded(stdout, jstr(w, "name"), 64);
+	printf(" (tag ");
+	bw_admin_print_bounded(stdout, jstr(w, "tag"), 128);
+	printf("): ");
+	bw_admin_print_bounded(stdout, jstr(w, "state"), 16);
+	printf(", step %" PRId64 " open; ", jint(w, "step"));
+	bw_admin_print_bounded(stdout, jstr(w, "reason"), 255);
+	printf("\n  step  share%%  bake(s)  admitted  succeeded  failed  "
+	       "silent  pending\n");
+	json_array_foreach(json_object_get(w, "steps"), i, st)
+		printf("  %4" PRId64 "  %6.2f  %7" PRId64 "  %8" PRId64
+		       "  %9" PRId64 "  %6" PRId64 "  %6" PRId64 "  %7" PRId64
+		       "\n",
+		       jint(st, "step"), jint(st, "admit-ppm") / 10000.0,
+		       jint(st, "bake-seconds"), jint(st, "admitted"),
+		       jint(st, "succeeded"), jint(st, "failed"),
+		       jint(st, "silent"), jint(st, "pending"));
+	printf("  failure rate bound: lower %.2f%%, upper %.2f%% over %" PRId64
+	       " outcomes (%" PRId64 " failed or silent); decision: ",
+	       jint(v, "lower-ppm") / 10000.0, jint(v, "upper-ppm") / 10000.0,
+	       jint(v, "outcomes"), jint(v, "failures"));
+	bw_admin_print_bounded(stdout, jstr(v, "decision"), 16);
+	printf("\n");
+}
+
+static int cmd_push(int argc, char **argv)
+{
+	static const char *prog = "bulwark waves push";
+	const char *repo = NULL, *name = NULL;
+	struct bw_admin_client s = {0};
+	const struct bw_cli_opt opts[] = {
+	    REPO_OPT(repo),
+	    {"--name", BW_CLI_STR | BW_CLI_REQUIRED, "N", "wave name", &name},
+	    BW_ADMIN_OPTS(s),
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {
+	    prog, "--name N --server URL",
+	    "Start wave N on bulwarkd: upload its signed charter (POST "
+	    "/waves). The server\nchecks it against its production root and "
+	    "refuses a second active wave per tag.",
+	    opts, NULL, 0, 0};
+	struct bw_repo *r = NULL;
+	struct bw_err err = {0};
+	uint8_t *b = NULL;
+	size_t n = 0;
+	json_t *out = NULL;
+	long status = 0;
+	int done = 0, rc;
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if (s.server == NULL)
+		return bw_cli_usage(prog, "--server is required");
+	rc = bw_admin_ready(prog, &s, 0);
+	if (rc == BW_EXIT_OK)
+		rc = bw_repocli_open(prog, repo, &r);
+	if (rc != BW_EXIT_OK)
+		return rc;
+	if (bw_repo_wave_read(r, name, &b, &n, &err) != 0)
+		rc = bw_cli_fail(prog, "%s", err.msg);
+	else
+		rc = bw_admin_request(prog, &s, "POST", "/waves", b, n, 0,
+				      &status, &out);
+	if (rc == BW_EXIT_OK && out != NULL)
+		print_status(out);
+	json_decref(out);
+	free(b);
+	bw_repo_free(r);
+	return rc;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	static const char *prog = "bulwark waves status";
+	const char *name = NULL;
+	struct bw_admin_client s = {0};
+	int as_json = 0;
+	const struct bw_cli_opt opts[] = {
+	    {"--name", BW_CLI_STR, "N", "one wave (default: all)", &name},
+	    {"--json", BW_CLI_FLAG, NULL, "print the server's JSON", &as_json},
+	    BW_ADMIN_OPTS(s),
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {
+	    prog, "[--name N] [--json] --server URL",
+	    "Show waves on bulwarkd: per step the devices admitted, "
+	    "succeeded, failed,\nsilent and pending, the bounds of the "
+	    "failure rate and the health rule's\ndecision (GET /waves, GET "
+	    "/waves/N).",
+	    opts, NULL, 0, 0};
+	char path[BW_WAVE_NAME_MAX + 16];
+	json_t *out = NULL, *w;
+	long status = 0;
+	size_t i;
+	int done = 0, rc;
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if (s.server == NULL)
+		return bw_cli_usage(prog, "--server is required");
+	if (name != NULL && (rc = name_arg_ok(prog, name)) != BW_EXIT_OK)
+		return rc;
+	snprintf(path, sizeof(path), "/waves%s%s", name ? "/" : "",
+		 name ? name : "");
+	rc = bw_admin_ready(prog, &s, 0);
+	if (rc == BW_EXIT_OK)
+		rc = bw_admin_request(prog, &s, "GET", path, NULL, 0, 0,
+				      &status, &out);
+	if (rc == BW_EXIT_OK && as_json) {
+		char *t = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS |
+						    JSON_ENSURE_ASCII);
+
+		if (t != NULL)
+			bw_admin_print_bounded(stdout, t, 1u << 24);
+		printf("\n");
+		free(t);
+	} else if (rc == BW_EXIT_OK && name != NULL) {
+		print_status(out);
+	} else if (rc == BW_EXIT_OK) {
+		json_array_foreach(out, i, w) {
+			bw_admin_print_bounded(stdout, jstr(w, "name"), 64);
+			printf("  tag ");
+			bw_admin_print_bounded(stdout, jstr(w, "tag"), 128);
+			printf("  ");
+			bw_admin_print_bounded(stdout, jstr(w, "state"), 16);
+			printf("  step %" PRId64 "\n", jint(w, "step"));
+		}
+	}
+	json_decref(out);
+	return rc;
+}
+
+/* pause, resume, halt, cancel, complete: POST /waves/N/<action>. */
+static int wave_action(int argc, char **argv, const char *action,
+		       const char *what)
+{
+	char prog[64], path[BW_WAVE_NAME_MAX + 32];
+	const char *name = NULL;
+	struct bw_admin_client s = {0};
+	const struct bw_cli_opt opts[] = {
+	    {"--name", BW_CLI_STR | BW_CLI_REQUIRED, "N", "wave name", &name},
+	    BW_ADMIN_OPTS(s),
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {prog, "--name N --server URL", what,
+					 opts, NULL, 0, 0};
+	json_t *out = NULL;
+	long status = 0;
+	int done = 0, rc;
+
+	snprintf(prog, sizeof(prog), "bulwark waves %s", action);
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if (s.server == NULL)
+		return bw_cli_usage(prog, "--server is required");
+	rc = name_arg_ok(prog, name);
+	if (rc == BW_EXIT_OK)
+		rc = bw_admin_ready(prog, &s, 0);
+	snprintf(path, sizeof(path), "/waves/%s/%s", name, action);
+	if (rc == BW_EXIT_OK)
+		rc = bw_admin_request(prog, &s, "POST", path, NULL, 0, 0,
+				      &status, &out);
+	if (rc == BW_EXIT_OK && out != NULL)
+		print_status(out);
+	json_decref(out);
+	return rc;
+}
+
+static int cmd_pause(int argc, char **argv)
+{
+	return wave_action(argc, argv, "pause",
+			   "Stop admitting devices to wave N; admitted "
+			   "devices go on.");
+}
+
+static int cmd_resume(int argc, char **argv)
+{
+	return wave_action(argc, argv, "resume",
+			   "Run a paused or halted wave N again (its step's "
+			   "bake time starts over).");
+}
+
+static int cmd_halt(int argc, char **argv)
+{
+	return wave_action(argc, argv, "halt",
+			   "Halt wave N: the gateway stops serving it at once; "
+			   "devices keep their\nproduction release.");
+}
+
+static int cmd_cancel(int argc, char **argv)
+{
+	return wave_action(argc, argv, "cancel", "Withdraw wave N for good.");
+}
+
+static int cmd_complete(int argc, char **argv)
+{
+	return wave_action(argc, argv, "complete",
+			   "Close wave N once its release is the production "
+			   "targets of its tag\n(`bulwark targets promote "
+			   "--version V --tag T --keys ... --server URL`\nfirst; "
+			   "the server refuses until the production targets "
+			   "list the wave's\ntargets).");
+}
+
 static const struct bw_cli_cmd cmds[] = {
     {"init", "make and sign a wave's rollout charter", cmd_init},
     {"sign", "add signatures to a pending charter", cmd_sign},
     {"show", "verify and print a charter", cmd_show},
+    {"push", "start a wave on bulwarkd (upload its charter)", cmd_push},
+    {"status", "per-step outcomes, bounds and decision from bulwarkd",
+     cmd_status},
+    {"pause", "stop admitting devices", cmd_pause},
+    {"resume", "run a paused or halted wave again", cmd_resume},
+    {"halt", "stop a wave at once", cmd_halt},
+    {"cancel", "withdraw a wave", cmd_cancel},
+    {"complete", "close a wave whose release was promoted", cmd_complete},
 };
 
 int bw_cmd_waves(int argc, char **argv)

@@ -18,21 +18,6 @@
 #include "bulwark/wave.h"
 #include "repo/repo_priv.h"
 
-static int name_ok(const char *n)
-{
-	size_t len = n != NULL ? strlen(n) : 0;
-
-	if (len == 0 || len > BW_WAVE_NAME_MAX || n[0] == '.')
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!((n[i] >= 'a' && n[i] <= 'z') ||
-		      (n[i] >= 'A' && n[i] <= 'Z') ||
-		      (n[i] >= '0' && n[i] <= '9') || n[i] == '.' ||
-		      n[i] == '_' || n[i] == '-'))
-			return 0;
-	return 1;
-}
-
 /* Signatures of the charter env under the production root's targets. */
 static int count(const json_t *root_env, const json_t *env, size_t *have,
 		 int64_t *need, struct bw_err *err)
@@ -160,7 +145,7 @@ static int exists(struct bw_repo *r, const char *name, const char *suffix)
 
 static int check_opts(const struct bw_repo_wave_opts *o, struct bw_err *err)
 {
-	if (!name_ok(o->name))
+	if (!bw_wave_name_is_valid(o->name))
 		return bw_err_set(err, BW_EINVAL, "bad wave name (1-%u of "
 				  "A-Z a-z 0-9 . _ -)", BW_WAVE_NAME_MAX);
 	if (!bw_repo__tag_ok(o->tag))
@@ -208,7 +193,7 @@ int bw_repo_wave_sign(struct bw_repo *r, const char *name,
 
 	*have = 0;
 	*need = 0;
-	if (!name_ok(name))
+	if (!bw_wave_name_is_valid(name))
 		return bw_err_set(err, BW_EINVAL, "bad wave name");
 	p = bw_repo__path(r->dir, "waves/%s.pending.json", name);
 	if (p == NULL)
@@ -235,7 +220,7 @@ int bw_repo_wave_read(struct bw_repo *r, const char *name, uint8_t **out,
 	char *p;
 	int rc;
 
-	if (!name_ok(name))
+	if (!bw_wave_name_is_valid(name))
 		return bw_err_set(err, BW_EINVAL, "bad wave name");
 	p = bw_repo__path(r->dir, "waves/%s.json", name);
 	if (p == NULL)

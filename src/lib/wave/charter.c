@@ -34,6 +34,21 @@ void bw_wave_charter_free(struct bw_wave_charter *c)
 	free(c);
 }
 
+int bw_wave_name_is_valid(const char *n)
+{
+	size_t len = n != NULL ? strlen(n) : 0;
+
+	if (len == 0 || len > BW_WAVE_NAME_MAX || n[0] == '.')
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') ||
+		      (n[i] >= 'A' && n[i] <= 'Z') ||
+		      (n[i] >= '0' && n[i] <= '9') || n[i] == '.' ||
+		      n[i] == '_' || n[i] == '-'))
+			return 0;
+	return 1;
+}
+
 /* An object whose keys are exactly names[0..n). */
 static int exact_keys(const json_t *o, const char *const *names, size_t n)
 {
@@ -157,6 +172,17 @@ static int parse_targets(struct bw_wave_charter *c, const json_t *o,
 	return 0;
 }
 
+/* Exactly n lowercase hex digits (checked before decoding). */
+static int lower_hex(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 static int parse_signed(struct bw_wave_charter *c, const json_t *sg,
 			struct bw_err *err)
 {
@@ -184,12 +210,12 @@ static int parse_signed(struct bw_wave_charter *c, const json_t *sg,
 		      &c->version) != 0)
 		return bw_err_set(err, BW_EFORMAT, "charter: bad version");
 	if (text_field(json_object_get(sg, "name"), BW_WAVE_NAME_MAX,
-		       &c->name) != 0 ||
+		       &c->name) != 0 || !bw_wave_name_is_valid(c->name) ||
 	    text_field(json_object_get(sg, "tag"), TAG_MAX, &c->tag) != 0)
 		return bw_err_set(err, BW_EFORMAT, "charter: bad name or tag");
 	if (exp == NULL || bw_tuf_time_parse(exp, &c->expires) != 0)
 		return bw_err_set(err, BW_EFORMAT, "charter: bad expires");
-	if (salt == NULL || strlen(salt) != 2 * BW_WAVE_SALT_LEN ||
+	if (salt == NULL || !lower_hex(salt, 2 * BW_WAVE_SALT_LEN) ||
 	    bw_hex_decode(salt, strlen(salt), c->salt, sizeof(c->salt)) != 0)
 		return bw_err_set(err, BW_EFORMAT, "charter: salt must be %u "
 				  "hex digits", 2 * BW_WAVE_SALT_LEN);

@@ -1,0 +1,41 @@
+/*
+ * Production waves in bulwarkd (waves.c): the charter an operator uploads
+ * (signed offline, include/bulwark/wave.h), the devices the gateway admits
+ * step by step, their outcomes, and the health rule that advances or halts
+ * the wave by itself.
+ */
+#ifndef BW_SRV_WAVES_H
+#define BW_SRV_WAVES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct bw_srv;
+struct bw_srv_identity;
+struct bw_device_rec;
+struct evhttp_request;
+struct evkeyvalq;
+
+/* Gateway GET /wave: the active wave's charter for the device's tag, with
+ * X-Bulwark-Wave-Step: the step the server grants this device (-1 while
+ * it is not admitted). 404 when the tag has no running or paused wave. */
+void bw_srv_waves_serve(struct bw_srv *srv, struct evhttp_request *req,
+			const struct bw_srv_identity *id,
+			const struct bw_device_rec *dev, const char *tag);
+
+/* After a device's events were stored: its outcome in the active wave of
+ * tag (installation completed / failed / rolled back), then an immediate
+ * evaluation of that wave. Never fails the request. */
+void bw_srv_waves_note_events(struct bw_srv *srv, const char *uuid,
+			      const char *tag, const uint8_t *body,
+			      size_t len);
+
+/* Evaluate every running wave (the periodic timer). */
+void bw_srv_waves_tick(struct bw_srv *srv);
+
+/* Admin API under /waves: rest is what follows "/waves" ("" or "/NAME"
+ * or "/NAME/ACTION"). */
+void bw_srv_waves_admin(struct bw_srv *srv, struct evhttp_request *req,
+			const char *rest);
+
+#endif
