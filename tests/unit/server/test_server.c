@@ -349,7 +349,7 @@ static void test_server_storage__metadata_and_schema(void **state)
 	bw_store_close(st);
 	/* a database of schema 1 is migrated to the newest */
 	{
-		char cmd[1700];
+		char cmd[1900];
 
 		snprintf(
 		    cmd, sizeof(cmd),
@@ -366,6 +366,8 @@ static void test_server_storage__metadata_and_schema(void **state)
 		    " DROP INDEX devices_status; DROP INDEX devices_tag;"
 		    " DROP INDEX devices_name; DROP INDEX devices_last_seen;"
 		    " ALTER TABLE devices DROP COLUMN status;"
+		    " DROP TABLE wave_devices; DROP TABLE wave_log;"
+		    " DROP TABLE waves;"
 		    " DELETE FROM schema_version WHERE version > 1' "
 		    "2>/dev/null",
 		    tmp_path("s3.db"));
