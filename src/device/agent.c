@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "bulwark/wave.h"
 #include "bulwark/buf.h"
 #include "bulwark/pkcs11.h"
 #include "bootenv.h"
@@ -151,6 +152,7 @@ void bw_dev_free(struct bw_dev *d)
 		return;
 	bw_fetcher_free(d->fetcher);
 	bw_signer_free(d->signer);
+	bw_wave_charter_free(d->wave);
 	free(d->config_path);
 	sqlite3_close(d->db);
 	if (d->lock_fd >= 0)

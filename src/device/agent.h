@@ -17,6 +17,7 @@
 #include "state.h"
 
 struct bw_dev_boot_ops;
+struct bw_wave_charter;
 
 struct bw_dev {
 	struct bw_dev_config cfg;
@@ -28,6 +29,7 @@ struct bw_dev {
 	struct bw_fetcher *fetcher; /* lazily made; one per run (TLS reuse) */
 	struct bw_signer *signer;   /* PKCS#11 key for mTLS, lazily opened */
 	int lock_fd;           /* state_dir/agent.lock, -1 if not held */
+	struct bw_wave_charter *wave; /* the wave this run accepted (wave.c) */
 	int progress;          /* draw a progress bar on stdout */
 	int verbose;
 };

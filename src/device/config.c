@@ -35,6 +35,7 @@ static const struct key keys[] = {
 	S("server", "metadata_url", metadata_url),
 	S("server", "targets_url", targets_url),
 	S("server", "events_url", events_url),
+	S("server", "wave_url", wave_url),
 	S("server", "est_url", est_url),
 	S("tls", "ca_file", ca_file),
 	S("tls", "cert_file", cert_file),
@@ -192,7 +193,8 @@ static int finish(struct bw_dev_config *c, struct bw_err *err)
 		c->rollback_protection = 1;
 	if (default_url(&c->metadata_url, c->server_url, "repo/") != 0 ||
 	    default_url(&c->targets_url, c->server_url, "targets/") != 0 ||
-	    default_url(&c->events_url, c->server_url, "events") != 0)
+	    default_url(&c->events_url, c->server_url, "events") != 0 ||
+	    default_url(&c->wave_url, c->server_url, "wave") != 0)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	if (c->state_dir == NULL)
 		return bw_err_set(err, BW_EINVAL, "[device] state_dir is not set");

@@ -14,6 +14,7 @@ struct bw_dev_config {
 	char *metadata_url;   /* default <url>/repo/ */
 	char *targets_url;    /* default <url>/targets/ (bulwarkd gateway) */
 	char *events_url;     /* default <url>/events */
+	char *wave_url;       /* default <url>/wave ("" switches waves off) */
 	char *est_url;        /* [server] est_url; default: GET /device */
 	char *ca_file, *cert_file, *key_file;
 	char *pkcs11_module, *token_label, *key_label, *pin_file;

@@ -19,6 +19,7 @@
 #include "lifecycle.h"
 #include "rotate.h"
 #include "update.h"
+#include "wave.h"
 
 #define MAX_MATCHES 100000
 
@@ -105,12 +106,20 @@ static int refresh(struct bw_dev *d, struct bw_tuf_updater **u,
 	if (bw_dev_state_listing_key(d->db, old, sizeof(old)) == 0 &&
 	    strcmp(old, key) == 0) {
 		rc = bw_dev_state_listing_load(d->db, ts, n, err);
-		return rc ? rc : bw_dev_state_checkin(d->db, time(NULL), err);
+		if (rc == 0)
+			rc = bw_dev_state_checkin(d->db, time(NULL), err);
+	} else {
+		rc = collect(d, *u, ts, n, err);
+		if (rc == 0)
+			rc = bw_dev_state_listing_save(d->db, *ts, *n,
+						       (int64_t)time(NULL),
+						       key, err);
 	}
-	rc = collect(d, *u, ts, n, err);
-	return rc ? rc : bw_dev_state_listing_save(d->db, *ts, *n,
-						   (int64_t)time(NULL), key,
-						   err);
+	/* A wave's release joins this run's listing (never the stored one)
+	 * only when its charter admits this device. */
+	if (rc == 0)
+		bw_dev_wave_offer(d, ts, n);
+	return rc;
 }
 
 static const char *current_version(const struct bw_dev *d)
@@ -327,6 +336,10 @@ static int download(struct bw_dev *d, struct bw_tuf_updater *u,
 		return BW_DEV_EXIT_OK;
 	}
 	rc = bw_tuf_updater_get_target(u, t->name, &tt, &err);
+	/* Not in the production targets: the accepted wave's, pinned by its
+	 * offline-signed charter. */
+	if (rc == BW_ENOTFOUND && (tt = bw_dev_wave_target(d, t->name)) != NULL)
+		rc = 0;
 	/* What gets recorded (and later checked against the slot) must be
 	 * what TUF verifies now; a stale listing is not trusted over it. */
 	if (rc == 0 && (tt->length != t->length || !sha256_hex(tt, hex) ||

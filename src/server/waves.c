@@ -302,14 +302,12 @@ void bw_srv_waves_serve(struct bw_srv *srv, struct evhttp_request *req,
 			const struct bw_srv_identity *id,
 			const struct bw_device_rec *dev, const char *tag)
 {
-	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
 	struct bw_wave_charter *c = NULL;
 	struct bw_wave_rec w;
 	struct bw_err err = {0};
 	uint8_t *b = NULL;
 	size_t n = 0;
 	int64_t granted = -1;
-	char hdr[32];
 	int rc;
 
 	if (!id->production) {
@@ -329,12 +327,14 @@ void bw_srv_waves_serve(struct bw_srv *srv, struct evhttp_request *req,
 		bw_srv_http_status(req, rc == BW_ENOTFOUND ? 404 : 500);
 		goto out;
 	}
-	snprintf(hdr, sizeof(hdr), "%" PRId64, granted);
-	evhttp_add_header(oh, "X-Bulwark-Wave-Step", hdr);
-	evhttp_add_header(oh, "X-Bulwark-Wave-State", state_name(w.state));
-	evhttp_add_header(oh, "Content-Type", "application/json");
-	evbuffer_add(evhttp_request_get_output_buffer(req), b, n);
-	evhttp_send_reply(req, 200, "OK", NULL);
+	/* {"charter": the signed charter as uploaded, "state", "step": the
+	 * step granted to this device, -1 while it is not admitted}. The
+	 * step is only the server's word: the device checks it against the
+	 * charter. */
+	bw_srv_http_json(req, 200,
+			 json_pack("{s:O,s:s,s:I}", "charter", c->doc, "state",
+				   state_name(w.state), "step",
+				   (json_int_t)granted));
 out:
 	bw_wave_charter_free(c);
 	free(b);

@@ -16,9 +16,10 @@ struct bw_device_rec;
 struct evhttp_request;
 struct evkeyvalq;
 
-/* Gateway GET /wave: the active wave's charter for the device's tag, with
- * X-Bulwark-Wave-Step: the step the server grants this device (-1 while
- * it is not admitted). 404 when the tag has no running or paused wave. */
+/* Gateway GET /wave: {"charter", "state", "step"} for the active wave of
+ * the device's tag; step is the step the server grants this device (-1
+ * while it is not admitted). 404 when the tag has no running or paused
+ * wave, and for CI devices. */
 void bw_srv_waves_serve(struct bw_srv *srv, struct evhttp_request *req,
 			const struct bw_srv_identity *id,
 			const struct bw_device_rec *dev, const char *tag);
