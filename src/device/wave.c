@@ -14,6 +14,7 @@
 
 #include "bulwark/buf.h"
 #include "bulwark/hash.h"
+#include "bulwark/identity.h"
 #include "bulwark/json.h"
 #include "bulwark/tuf.h"
 #include "bulwark/wave.h"
@@ -32,10 +33,11 @@ static int sink(void *ctx, const uint8_t *data, size_t len)
  * of cert_file). */
 static int cert_uuid(const struct bw_dev *d, char out[37], struct bw_err *err)
 {
+	struct bw_identity_subject subj;
 	X509 *x = NULL;
 	BIO *bio = NULL;
 	struct bw_buf b;
-	int rc, len;
+	int rc;
 
 	bw_buf_init(&b, CERT_MAX);
 	if (d->cfg.cert_file == NULL)
@@ -44,13 +46,11 @@ static int cert_uuid(const struct bw_dev *d, char out[37], struct bw_err *err)
 	if (rc == 0 && ((bio = BIO_new_mem_buf(b.data, (int)b.len)) == NULL ||
 			(x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL))
 		rc = bw_err_set(err, BW_EFORMAT, "can not read the certificate");
-	if (rc == 0) {
-		len = X509_NAME_get_text_by_NID(X509_get_subject_name(x),
-						NID_commonName, out, 37);
-		if (len != 36)
-			rc = bw_err_set(err, BW_EFORMAT, "the certificate's CN "
-					"is not a UUID");
-	}
+	if (rc == 0)
+		rc = bw_identity_subject_read(X509_get_subject_name(x), &subj,
+					      err);
+	if (rc == 0)
+		memcpy(out, subj.uuid, BW_UUID_BUF);
 	X509_free(x);
 	BIO_free(bio);
 	bw_buf_dispose(&b);

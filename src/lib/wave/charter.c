@@ -3,12 +3,12 @@
  * verification against the production root's targets keys, and the
  * cohort rule every device applies to itself.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bulwark/buf.h"
 #include "bulwark/hash.h"
+#include "bulwark/identity.h"
 #include "bulwark/json.h"
 #include "bulwark/tuf.h"
 #include "bulwark/wave.h"
@@ -289,24 +289,21 @@ int bw_wave_cohort(const uint8_t salt[BW_WAVE_SALT_LEN], const char *uuid,
 		   uint64_t *out, struct bw_err *err)
 {
 	uint8_t msg[BW_WAVE_SALT_LEN + 36], md[32];
-	size_t i;
+	char canon[BW_UUID_BUF];
+	int rc;
 
-	/* Canonical text form: 8-4-4-4-12 hex digits, lowercase. */
-	if (uuid == NULL || strlen(uuid) != 36)
-		return bw_err_set(err, BW_EFORMAT, "not a UUID");
+	/* The canonical text form (lowercase), by the identity rule every
+	 * program shares. */
+	rc = bw_identity_uuid_normalize(uuid, uuid ? strlen(uuid) : 0, canon,
+					err);
+	if (rc != 0)
+		return rc;
 	memcpy(msg, salt, BW_WAVE_SALT_LEN);
-	for (i = 0; i < 36; i++) {
-		unsigned char ch = (unsigned char)uuid[i];
-		int dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? ch != '-' : !isxdigit(ch))
-			return bw_err_set(err, BW_EFORMAT, "not a UUID");
-		msg[BW_WAVE_SALT_LEN + i] = (uint8_t)tolower(ch);
-	}
+	memcpy(msg + BW_WAVE_SALT_LEN, canon, 36);
 	if (bw_hash_buf(BW_HASH_SHA256, msg, sizeof(msg), md) != 0)
 		return bw_err_set(err, BW_ECRYPTO, "sha256 failed");
 	*out = 0;
-	for (i = 0; i < 8; i++)
+	for (size_t i = 0; i < 8; i++)
 		*out = (*out << 8) | md[i];
 	return 0;
 }
