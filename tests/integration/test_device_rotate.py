@@ -50,15 +50,17 @@ def pem_fp(path):
 class RotationWorld:
     """One bulwarkd with EST, one registered device with a token key."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, extra=None):
         self.tmp = tmp
         self.tuf = c.Tuf()
         os.makedirs(os.path.join(tmp, "srv"))
         self.est_port = free_port()
-        self.srv = c.Server(os.path.join(tmp, "srv"), self.tuf, extra={
-            "est": {"listen": "127.0.0.1:%d" % self.est_port,
-                    "url": "https://127.0.0.1:%d" % self.est_port,
-                    "rate_per_minute": "100000"}})
+        conf = {"est": {"listen": "127.0.0.1:%d" % self.est_port,
+                        "url": "https://127.0.0.1:%d" % self.est_port,
+                        "rate_per_minute": "100000"}}
+        for sec, kv in (extra or {}).items():
+            conf.setdefault(sec, {}).update(kv)
+        self.srv = c.Server(os.path.join(tmp, "srv"), self.tuf, extra=conf)
         self.srv.wait_ports.append(self.est_port)
         self.srv.start()
         self.srv.seed()
@@ -306,6 +308,29 @@ class RotateCert(unittest.TestCase):
         self.assertGreaterEqual(len(mine), count)
         print("randomised kills: %d rotations, %d killed, 0 locked out, "
               "0 keys leaked" % (len(mine), kills))
+
+
+@unittest.skipUnless(HAVE, "bulwarkd, bulwark-device or SoftHSM2 missing")
+class RenewalWindow(unittest.TestCase):
+    def test_daemon_rotates_inside_the_window(self):
+        """Certificates of 30 days and a renewal window of 45: the
+        daemon's check (rotate-cert --if-due) rotates without being
+        asked."""
+        tmp = tempfile.mkdtemp(prefix="bw-rotw-")
+        w = RotationWorld(tmp, {"registration": {"cert_days": "30"},
+                                "est": {"renew_before_days": "45"}})
+        try:
+            dev = w.register("devw")
+            before = w.identity(dev)
+            p = w.run(dev, "rotate-cert", "--if-due")
+            self.assertEqual(p.returncode, OK, p.stdout + p.stderr)
+            self.assertNotEqual(w.identity(dev)["key_label"],
+                                before["key_label"])
+            self.assertEqual(w.private_keys(),
+                             [w.identity(dev)["key_label"]])
+        finally:
+            self.assertEqual(w.stop(), 0)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
