@@ -76,6 +76,18 @@ int bw_io_read_file(const char *path, size_t max, struct bw_buf *b,
 int bw_io_write_atomic(const char *path, const void *data, size_t len,
 		       mode_t mode, struct bw_err *err);
 
+/*
+ * Copy the file src to dst the way bw_io_write_atomic writes: streamed
+ * (any size) into a temporary file beside dst with mode, fsync'd, renamed
+ * over dst, the directory fsync'd. dst is either its old self or a whole
+ * copy of src, never a part. flags: BW_IO_NOFOLLOW refuses a src that is
+ * a symbolic link. BW_ENOTFOUND (no src), BW_EIO; the message names the
+ * file.
+ */
+#define BW_IO_NOFOLLOW 1u
+int bw_io_copy_atomic(const char *src, const char *dst, mode_t mode,
+		      unsigned flags, struct bw_err *err);
+
 /* Remove path; success if it does not exist. Fsyncs the directory. */
 int bw_io_remove(const char *path, struct bw_err *err);
 

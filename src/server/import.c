@@ -75,41 +75,6 @@ static int import_roots(struct bw_srv *srv, const char *dir,
 	return rc;
 }
 
-/* Copy src to dst: a temporary file, fsync, rename. */
-static int copy_file(const char *src, const char *dst, struct bw_err *err)
-{
-	char tmp[PATH_BUF + 16], buf[65536];
-	int in = -1, out = -1, rc = BW_EIO;
-	ssize_t n = 0;
-
-	n = snprintf(tmp, sizeof(tmp), "%s.import-tmp", dst);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return bw_err_set(err, BW_ETOOBIG, "path too long");
-	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0)
-		return bw_err_set(err, errno == ENOENT ? BW_ENOTFOUND : BW_EIO,
-				  "%s: %s", src, strerror(errno));
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0)
-		goto out;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			goto out;
-	if (n == 0 && fsync(out) == 0 && close(out) == 0) {
-		out = -1;
-		rc = rename(tmp, dst) ? BW_EIO : 0;
-	}
-out:
-	if (rc)
-		bw_err_set(err, rc, "copy %s: %s", src, strerror(errno));
-	if (out >= 0)
-		close(out);
-	if (rc)
-		unlink(tmp);
-	close(in);
-	return rc;
-}
-
 /* The target files targets.json lists, into targets_dir. */
 static int import_files(struct bw_srv *srv, const char *dir,
 			const struct bw_buf *targets, int *n,
@@ -146,7 +111,7 @@ static int import_files(struct bw_srv *srv, const char *dir,
 			rc = bw_io_mkdirs(dst, 0755, err);
 			*slash = '/';
 		}
-		if (rc || (rc = copy_file(src, dst, err)))
+		if (rc || (rc = bw_io_copy_atomic(src, dst, 0644, BW_IO_NOFOLLOW, err)))
 			break;
 		(*n)++;
 	}

@@ -411,43 +411,6 @@ int bw_admin_push_all_tags(const char *prog, const struct bw_admin_client *s,
 	return rc;
 }
 
-/* Copy src to dst through dst.tmp (mode 0644), fsync'd, renamed. */
-static int copy_file(const char *src, const char *dst, struct bw_err *err)
-{
-	char tmp[4200];
-	uint8_t chunk[65536];
-	int in = -1, outfd = -1, rc = BW_EIO;
-	ssize_t n;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", dst) >= (int)sizeof(tmp))
-		return bw_err_set(err, BW_EINVAL, "path too long");
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	outfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (in < 0 || outfd < 0)
-		goto out;
-	while ((n = read(in, chunk, sizeof(chunk))) > 0)
-		for (ssize_t off = 0, w; off < n; off += w)
-			if ((w = write(outfd, chunk + off,
-				       (size_t)(n - off))) <= 0)
-				goto out;
-	if (n == 0 && fsync(outfd) == 0 && close(outfd) == 0) {
-		outfd = -1;
-		if (rename(tmp, dst) == 0)
-			rc = 0;
-	}
-out:
-	if (rc != 0)
-		bw_err_set(err, BW_EIO, "copy %s to %s: %s", src, dst,
-			   strerror(errno));
-	if (outfd >= 0)
-		close(outfd);
-	if (in >= 0)
-		close(in);
-	if (rc != 0)
-		unlink(tmp);
-	return rc;
-}
-
 static int place_target(const char *prog, const char *file, const char *dir,
 			const char *name)
 {
@@ -469,7 +432,7 @@ static int place_target(const char *prog, const char *file, const char *dir,
 			goto out;
 		*slash = '/';
 	}
-	if (copy_file(file, dst, &err) != 0)
+	if (bw_io_copy_atomic(file, dst, 0644, 0, &err) != 0)
 		goto out;
 	printf("copied %s to %s\n", file, dst);
 	rc = BW_EXIT_OK;

@@ -29,35 +29,6 @@ void bw_repo__rmtree(const char *path)
 	(void)nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static int copy_bytes(const char *src, const char *dst, struct bw_err *err)
-{
-	char buf[65536];
-	int in = -1, out = -1, rc = 0;
-	ssize_t n;
-
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (in < 0 || out < 0) {
-		rc = bw_err_set(err, BW_EIO, "copy %s: %s", src,
-				strerror(errno));
-		goto out;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		if (write(out, buf, (size_t)n) != n) {
-			rc = bw_err_set(err, BW_EIO, "write %s", dst);
-			goto out;
-		}
-	}
-	if (n < 0)
-		rc = bw_err_set(err, BW_EIO, "read %s", src);
-out:
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	return rc;
-}
-
 /* Copy DIR/<src> to OUT/metadata/<name>. */
 static int put_meta(struct bw_repo *r, const char *out, const char *src,
 		    const char *name, struct bw_err *err)
@@ -67,7 +38,7 @@ static int put_meta(struct bw_repo *r, const char *out, const char *src,
 	int rc = s != NULL && d != NULL ? 0 : BW_ENOMEM;
 
 	if (rc == 0)
-		rc = copy_bytes(s, d, err);
+		rc = bw_io_copy_atomic(s, d, 0644, 0, err);
 	free(s);
 	free(d);
 	return rc;
@@ -155,14 +126,14 @@ static int export_target(struct bw_repo *r, const char *out, const char *name,
 	dst = bw_repo__path(out, "targets/%s", name);
 	rc = src != NULL && dst != NULL ? mkparents(dst, err) : BW_ENOMEM;
 	if (rc == 0)
-		rc = copy_bytes(src, dst, err);
+		rc = bw_io_copy_atomic(src, dst, 0644, 0, err);
 	for (int i = 0; rc == 0 && i < 2; i++) {
 		if (hs[i] == NULL)
 			continue;
 		free(dst);
 		dst = bw_repo__path(out, "targets/%.*s%s.%s", dl, name, hs[i],
 				    name + dl);
-		rc = dst != NULL ? copy_bytes(src, dst, err) : BW_ENOMEM;
+		rc = dst != NULL ? bw_io_copy_atomic(src, dst, 0644, 0, err) : BW_ENOMEM;
 	}
 	free(src);
 	free(dst);

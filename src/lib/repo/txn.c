@@ -21,7 +21,6 @@
 
 #define TXN_JOURNAL ".txn"
 #define TXN_MAX_FILES 4096
-#define COPY_CHUNK (64u * 1024u)
 
 void bw_repo__txn_init(struct bw_repo_txn *t, const char *dir)
 {
@@ -110,47 +109,11 @@ int bw_repo__txn_del(struct bw_repo_txn *t, const char *rel, struct bw_err *err)
 	return txn_note(t, rel, 1, err);
 }
 
-static int copy_fd(int in, int out, struct bw_err *err)
-{
-	uint8_t *buf = malloc(COPY_CHUNK);
-	int rc = 0;
-
-	if (buf == NULL)
-		return bw_err_set(err, BW_ENOMEM, "out of memory");
-	for (;;) {
-		ssize_t n = read(in, buf, COPY_CHUNK), w = 0;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n < 0)
-				rc = bw_err_set(err, BW_EIO, "read: %s",
-						strerror(errno));
-			break;
-		}
-		while (w < n) {
-			ssize_t k = write(out, buf + w, (size_t)(n - w));
-
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0) {
-				rc = bw_err_set(err, BW_EIO, "write: %s",
-						strerror(errno));
-				goto out;
-			}
-			w += k;
-		}
-	}
-out:
-	free(buf);
-	return rc;
-}
-
 int bw_repo__txn_put_copy(struct bw_repo_txn *t, const char *rel,
 			  const char *src, struct bw_err *err)
 {
 	char *p = NULL;
-	int in = -1, outfd = -1, rc;
+	int rc;
 
 	rc = txn_note(t, rel, 0, err);
 	if (rc != 0)
@@ -161,21 +124,8 @@ int bw_repo__txn_put_copy(struct bw_repo_txn *t, const char *rel,
 	rc = mkparent(p, err);
 	if (rc != 0)
 		goto out;
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	outfd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (in < 0 || outfd < 0) {
-		rc = bw_err_set(err, BW_EIO, "copy %s: %s", src,
-				strerror(errno));
-		goto out;
-	}
-	rc = copy_fd(in, outfd, err);
-	if (rc == 0 && fsync(outfd) != 0)
-		rc = bw_err_set(err, BW_EIO, "fsync: %s", strerror(errno));
+	rc = bw_io_copy_atomic(src, p, 0644, 0, err);
 out:
-	if (in >= 0)
-		close(in);
-	if (outfd >= 0)
-		close(outfd);
 	free(p);
 	return rc;
 }

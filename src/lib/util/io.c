@@ -131,57 +131,139 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
-int bw_io_write_atomic(const char *path, const void *data, size_t len,
-		       mode_t mode, struct bw_err *err)
+/* A new temporary file beside path (*tmp malloc'd); the fd or < 0. */
+static int tmp_open(const char *path, mode_t mode, char **tmp,
+		    struct bw_err *err)
 {
-	char *tmp = NULL;
 	size_t pl = strlen(path);
-	int fd = -1, rc = BW_EIO;
+	int fd;
 
-	tmp = malloc(pl + 16);
-	if (tmp == NULL)
+	*tmp = malloc(pl + 16);
+	if (*tmp == NULL)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
-	memcpy(tmp, path, pl);
-	memcpy(tmp + pl, ".tmp.XXXXXX", 12);
-	fd = mkostemp(tmp, O_CLOEXEC);
+	memcpy(*tmp, path, pl);
+	memcpy(*tmp + pl, ".tmp.XXXXXX", 12);
+	fd = mkostemp(*tmp, O_CLOEXEC);
 	if (fd < 0) {
-		rc = bw_err_set(err, BW_EIO, "%s: cannot create temporary file: %s",
-				path, strerror(errno));
-		free(tmp);
-		return rc;
+		fd = bw_err_set(err, BW_EIO, "%s: cannot create temporary "
+				"file: %s", path, strerror(errno));
+		free(*tmp);
+		*tmp = NULL;
+		return fd;
 	}
-	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 ||
-	    fsync(fd) != 0) {
+	if (fchmod(fd, mode) != 0) {
+		fd = bw_err_set(err, BW_EIO, "%s: %s", path, strerror(errno));
+		unlink(*tmp);
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return fd;
+}
+
+/*
+ * The end of every atomic write: fsync and close fd (the written
+ * temporary file tmp), rename it over path, fsync the directory. Frees
+ * tmp; removes it on failure.
+ */
+static int tmp_commit(int fd, char *tmp, const char *path,
+		      struct bw_err *err)
+{
+	int rc = 0;
+
+	if (fsync(fd) != 0) {
 		rc = bw_err_set(err, BW_EIO, "%s: write failed: %s", path,
 				strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
+		close(fd);
+	} else if (close(fd) != 0) {
 		rc = bw_err_set(err, BW_EIO, "%s: close failed: %s", path,
 				strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
+	} else if (rename(tmp, path) != 0) {
 		rc = bw_err_set(err, BW_EIO, "%s: rename failed: %s", path,
 				strerror(errno));
-		goto out;
-	}
-	if (sync_parent(path) != 0) {
+	} else if (sync_parent(path) != 0) {
 		/* The new content is in place; only durability is in doubt. */
 		free(tmp);
 		return bw_err_set(err, BW_EIO, "%s: fsync of directory failed",
 				  path);
 	}
-	free(tmp);
-	return 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+	if (rc != 0)
+		unlink(tmp);
 	free(tmp);
 	return rc;
+}
+
+/* Drop a temporary file that will not be committed. */
+static void tmp_abort(int fd, char *tmp)
+{
+	close(fd);
+	unlink(tmp);
+	free(tmp);
+}
+
+int bw_io_write_atomic(const char *path, const void *data, size_t len,
+		       mode_t mode, struct bw_err *err)
+{
+	char *tmp = NULL;
+	int fd;
+
+	fd = tmp_open(path, mode, &tmp, err);
+	if (fd < 0)
+		return fd;
+	if (write_all(fd, data, len) != 0) {
+		int rc = bw_err_set(err, BW_EIO, "%s: write failed: %s", path,
+				    strerror(errno));
+
+		tmp_abort(fd, tmp);
+		return rc;
+	}
+	return tmp_commit(fd, tmp, path, err);
+}
+
+/* Stream in to out; 0 or BW_EIO with the file named in err. */
+static int copy_stream(int in, int out, const char *src, const char *dst,
+		       struct bw_err *err)
+{
+	uint8_t buf[65536];
+
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return bw_err_set(err, BW_EIO, "%s: read failed: %s",
+					  src, strerror(errno));
+		if (n == 0)
+			return 0;
+		if (write_all(out, buf, (size_t)n) != 0)
+			return bw_err_set(err, BW_EIO, "%s: write failed: %s",
+					  dst, strerror(errno));
+	}
+}
+
+int bw_io_copy_atomic(const char *src, const char *dst, mode_t mode,
+		      unsigned flags, struct bw_err *err)
+{
+	char *tmp = NULL;
+	int in, out, rc;
+
+	in = open(src, O_RDONLY | O_CLOEXEC |
+			   ((flags & BW_IO_NOFOLLOW) != 0 ? O_NOFOLLOW : 0));
+	if (in < 0)
+		return bw_err_set(err, errno == ENOENT ? BW_ENOTFOUND : BW_EIO,
+				  "%s: %s", src, strerror(errno));
+	out = tmp_open(dst, mode, &tmp, err);
+	if (out < 0) {
+		close(in);
+		return out;
+	}
+	rc = copy_stream(in, out, src, dst, err);
+	close(in);
+	if (rc != 0) {
+		tmp_abort(out, tmp);
+		return rc;
+	}
+	return tmp_commit(out, tmp, dst, err);
 }
 
 int bw_io_remove(const char *path, struct bw_err *err)

@@ -320,6 +320,65 @@ static void test_util_io__write_atomic_failures(void **state)
 	free(missing);
 }
 
+/* bw_io_copy_atomic: a whole streamed copy replaces dst, with the mode
+ * asked for, and leaves no temporary file. */
+static void test_util_io__copy_atomic(void **state)
+{
+	const char *dir = *state;
+	char *src = join(dir, "image.bin"), *dst = join(dir, "copy.bin");
+	char *big = malloc(200001);
+	struct bw_err err = {0};
+	struct stat st;
+
+	assert_non_null(big);
+	for (size_t i = 0; i < 200000; i++)
+		big[i] = (char)('a' + i % 23);
+	big[200000] = '\0';
+	write_plain(src, big);
+	write_plain(dst, "old");
+	assert_int_equal(bw_io_copy_atomic(src, dst, 0640, 0, &err), 0);
+	assert_file_content(dst, big);
+	assert_int_equal(stat(dst, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(count_entries(dir), 2);
+	free(big);
+	free(src);
+	free(dst);
+}
+
+/* A failed copy leaves dst as it was and no temporary file. */
+static void test_util_io__copy_atomic_failures(void **state)
+{
+	const char *dir = *state;
+	char *src = join(dir, "src"), *dst = join(dir, "dst");
+	char *link = join(dir, "link"), *sub = join(dir, "sub");
+	struct bw_err err = {0};
+
+	write_plain(src, "new");
+	write_plain(dst, "trusted");
+	assert_int_equal(symlink(src, link), 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(bw_io_copy_atomic(link, dst, 0644, BW_IO_NOFOLLOW,
+					   &err), BW_EIO);
+	assert_file_content(dst, "trusted");
+	assert_int_equal(bw_io_copy_atomic(sub, dst, 0644, 0, &err), BW_EIO);
+	assert_non_null(strstr(err.msg, "sub"));
+	assert_file_content(dst, "trusted");
+	free(src);
+	src = join(dir, "missing");
+	assert_int_equal(bw_io_copy_atomic(src, dst, 0644, 0, &err),
+			 BW_ENOTFOUND);
+	assert_file_content(dst, "trusted");
+	assert_int_equal(count_entries(dir), 4); /* src dst link sub */
+	/* Without BW_IO_NOFOLLOW a link is followed. */
+	assert_int_equal(bw_io_copy_atomic(link, dst, 0644, 0, &err), 0);
+	assert_file_content(dst, "new");
+	free(src);
+	free(dst);
+	free(link);
+	free(sub);
+}
+
 static void test_util_io__read_file(void **state)
 {
 	const char *dir = *state;
@@ -698,6 +757,8 @@ int main(void)
 	    TMP_TEST(test_util_io__write_atomic_replaces),
 	    TMP_TEST(test_util_io__write_atomic_readonly_dir),
 	    TMP_TEST(test_util_io__write_atomic_failures),
+	    TMP_TEST(test_util_io__copy_atomic),
+	    TMP_TEST(test_util_io__copy_atomic_failures),
 	    TMP_TEST(test_util_io__read_file),
 	    TMP_TEST(test_util_io__remove),
 	    TMP_TEST(test_util_io__mkdirs),
