@@ -21,7 +21,7 @@
  *
  * Then (unless --no-nginx; --nginx is the default) it stops bulwarkd and
  * runs the same client, the same certificates and the same timestamp.json
- * (saved as a file) against nginx, the bar set in stack.md: one worker, mutual
+ * (saved as a file) against nginx, the bar bulwarkd is held to: one worker, mutual
  * TLS with the same server certificate and CA bundle, ETag on, session tickets
  * on, in a temporary prefix. Without an nginx binary those rows are skipped
  * with a message. Both servers are stopped on every exit path (SIGTERM, then
@@ -788,7 +788,7 @@ static void append_file(FILE *out, const char *path)
 }
 
 /* The same server certificate, the same client CAs (factory + device CA),
- * the same timestamp.json; one worker, like stack.md's measurement. */
+ * the same timestamp.json; one worker. */
 static void nginx_files(const char *conf)
 {
 	char path[400];

@@ -207,7 +207,7 @@ static int make_file_key(struct enroll *e)
 	return rc;
 }
 
-/* CSR: CN=<uuid>; the server decides OU and production (DESIGN.md). */
+/* CSR: CN=<uuid>; the server decides OU and production. */
 static int make_csr(struct enroll *e, char **pem)
 {
 	X509_REQ *req = X509_REQ_new();

@@ -4,7 +4,7 @@
  * that did not happen. They leave the queue only after the server accepted
  * the batch (2xx); the queue is bounded (oldest dropped first).
  *
- * Wire format (DESIGN.md, POST /events): a JSON array of
+ * Wire format (docs/server.md, POST /events): a JSON array of
  *   {"id", "deviceTime", "eventType": {"id", "version"},
  *    "event": {"correlationId", "targetName", "version", "success",
  *              "details"}}

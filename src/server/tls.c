@@ -64,10 +64,10 @@ static struct conn *conn_of(SSL *ssl)
 }
 
 /*
- * Accepted identities per certificate (stack.md: parsing and checking a
+ * Accepted identities per certificate (parsing and checking a
  * certificate costs more than the chain verification; a device that
  * reconnects should not pay it again). Keyed by the certificate's SHA-256,
- * valid while srv->id_epoch holds (see server.h), and only for successes:
+ * valid while srv->id_epoch holds (see server.h: struct bw_srv), and only for successes:
  * a refusal is always re-examined. Direct-mapped: a collision just evicts.
  */
 #define IDCACHE_SLOTS 4096
@@ -268,7 +268,7 @@ const char *bw_srv_peer_addr(struct evhttp_request *req)
 }
 
 /* libevent 2.1 never sends close_notify; OpenSSL 3 clients then drop the
- * session (stack.md trap 2). */
+ * session, and the next connection cannot resume it. */
 static void close_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
@@ -423,8 +423,9 @@ int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert, const char *key,
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 				     SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* stack.md traps 3 and 4: resumption with client auth needs a
-	 * session id context; one ticket per handshake is cheaper */
+	/* resumption with client auth needs a session id context (OpenSSL
+	 * refuses to resume without one); one ticket per handshake is
+	 * cheaper than OpenSSL's default of two */
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
 	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -464,8 +465,9 @@ static int listen_socket(const char *listen_on, struct bw_err *err)
 	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return bw_err_set(err, BW_EIO, "socket: %s", strerror(errno));
-	/* no SO_REUSEPORT: a second server on the port must fail to start
-	 * (stack.md trap 7); TCP_NODELAY is inherited by accepted sockets */
+	/* no SO_REUSEPORT: a second server on the port must fail to start,
+	 * not share the port silently; TCP_NODELAY is inherited by accepted
+	 * sockets */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
 	    (ss.ss_family == AF_INET6 &&

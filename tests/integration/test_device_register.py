@@ -1,7 +1,7 @@
 """bulwark-device register and mutual TLS with a key inside a real SoftHSM2
 token, against HTTPS servers on 127.0.0.1.
 
-The registration server here implements the wire format of DESIGN.md
+The registration server here implements the wire format of docs/server.md
 (POST /sign, OSF-TOKEN, 201 {"root.crt", "client.pem", "client.chained",
 "sota.toml"}) with the `cryptography` package, so the agent is tested
 while bulwarkd's is being written; the gateway is an HTTPS server that
@@ -92,7 +92,7 @@ class Factory:
         self.fail_with = None
 
     def sign(self, headers, body):
-        """POST /sign as DESIGN.md describes it."""
+        """POST /sign as docs/server.md describes it."""
         req = json.loads(body)
         self.requests.append(req)
         if headers.get("OSF-TOKEN") != FACTORY_TOKEN:

@@ -1,7 +1,8 @@
 """python-tuf interop vectors ($BW_VECTORS/python-tuf) against the CLI.
 
 One test method per scenario; inside it one subTest per step (refresh,
-metadata dir) and per target, as /work/shared/vectors/README.md describes.
+metadata dir) and per target, as the README of the vectors directory
+(BW_VECTORS) describes.
 """
 
 import os

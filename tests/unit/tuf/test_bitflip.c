@@ -1,7 +1,7 @@
 /*
  * Unit tests: every bit flip and every truncation of signed metadata must
- * fail verification through the public API (STYLE.md: "For every signed
- * fixture, flip each bit / truncate"), unless the mutated file still
+ * fail verification through the public API (for every signed fixture,
+ * flip each bit and truncate), unless the mutated file still
  * verifies with exactly the same signed content (e.g. a hex digit of a
  * signature changing case, which decodes to the same signature).
  *
