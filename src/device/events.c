@@ -20,6 +20,7 @@
 #include "bulwark/buf.h"
 #include "bulwark/json.h"
 #include "bulwark/tuf.h"
+#include "agent.h"
 #include "crash.h"
 #include "events.h"
 
@@ -239,4 +240,27 @@ int bw_dev_events_flush(sqlite3 *db, struct bw_fetcher *f, const char *url,
 	}
 	free(json);
 	return rc;
+}
+
+/* ---- upload ---------------------------------------------------------------- */
+
+int bw_dev_send_events(struct bw_dev *d)
+{
+	struct bw_err err = {0};
+	struct bw_fetcher *f = NULL;
+	size_t sent = 0;
+	long left = 0;
+	int rc;
+
+	if (d->cfg.events_url == NULL || d->cfg.events_url[0] == '\0')
+		return BW_DEV_EXIT_OK; /* reporting switched off */
+	rc = bw_dev_fetcher(d, &f, &err);
+	if (rc == 0)
+		rc = bw_dev_events_flush(d->db, f, d->cfg.events_url,
+					 d->cfg.event_batch, &sent, &err);
+	bw_dev_events_count(d->db, &left, NULL);
+	if (d->verbose || rc != 0)
+		fprintf(stderr, "bulwark-device: events: %zu sent, %ld queued%s%s\n",
+			sent, left, rc ? ": " : "", rc ? err.msg : "");
+	return rc ? BW_DEV_EXIT_CHECKIN_FAILED : BW_DEV_EXIT_OK;
 }

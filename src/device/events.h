@@ -32,4 +32,10 @@ int bw_dev_events_drop(sqlite3 *db, int64_t last_seq, struct bw_err *err);
 int bw_dev_events_flush(sqlite3 *db, struct bw_fetcher *f, const char *url,
 			long batch, size_t *sent, struct bw_err *err);
 
+/* Upload the queued events (exit code: BW_DEV_EXIT_OK, or
+ * BW_DEV_EXIT_CHECKIN_FAILED with the events kept). Reporting switched
+ * off ([server] events_url empty) is OK. */
+struct bw_dev;
+int bw_dev_send_events(struct bw_dev *d);
+
 #endif

@@ -31,7 +31,6 @@
 #include "events.h"
 #include "lifecycle.h"
 #include "rotate.h"
-#include "update.h"
 #include "bootenv.h"
 
 #define CHUNK (1u << 20)

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "update.h"
+#include "daemon.h"
 
 static int parse_count(const char *prog, const char *what, const char *v,
 		       long *out)

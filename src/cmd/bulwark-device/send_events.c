@@ -1,6 +1,7 @@
 /* `bulwark-device send-events`: upload queued events. */
 #include "cli.h"
-#include "update.h"
+#include "agent.h"
+#include "events.h"
 
 int bw_devcmd_send_events(int argc, char **argv)
 {
