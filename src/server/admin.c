@@ -856,6 +856,10 @@ int bw_srv_admin_expiry(struct bw_srv *srv, int64_t now, json_t **out,
 		expiry_cert(certs, "server TLS certificate", "tls",
 			    bw_srv_cert_not_after(
 				SSL_CTX_get0_certificate(ctx)));
+	if (srv->est.ctx)
+		expiry_cert(certs, "EST server certificate", "est",
+			    bw_srv_cert_not_after(
+				SSL_CTX_get0_certificate(srv->est.ctx)));
 	json_array_append_new(crls, json_pack("{s:s,s:O}", "issuer",
 					      "factory_ca", "next-update",
 					      json_object_get(
