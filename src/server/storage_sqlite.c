@@ -1294,6 +1294,8 @@ static int sq_device_query(struct bw_store *s, const struct bw_device_query *dq,
 	struct bw_buf sqlb;
 	sqlite3_stmt *st = NULL;
 	char end[BW_STORE_NAME_MAX + 2];
+	const char *after = dq->after ? dq->after : "";
+	int uprefix = dq->uuid_prefix && *dq->uuid_prefix;
 	int rc = 0;
 
 	*out = NULL;
@@ -1305,11 +1307,17 @@ static int sq_device_query(struct bw_store *s, const struct bw_device_query *dq,
 	    " EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid),"
 	    " ca_name, ca_fingerprint, serial, status,"
 	    " EXISTS (SELECT 1 FROM rotations r WHERE r.uuid ="
-	    " devices.uuid AND r.state = 1) FROM devices WHERE uuid > ?1");
+	    " devices.uuid AND r.state = 1) FROM devices WHERE");
+	/* one lower bound on uuid, the higher of `after` and the prefix:
+	 * given two, SQLite bounds its index range by the first only */
+	if (!rc && uprefix && strcmp(after, dq->uuid_prefix) < 0)
+		rc = bw_buf_append_str(&sqlb, " uuid >= ?2 AND uuid < ?3");
+	else if (!rc && uprefix)
+		rc = bw_buf_append_str(&sqlb, " uuid > ?1 AND uuid < ?3");
+	else if (!rc)
+		rc = bw_buf_append_str(&sqlb, " uuid > ?1");
 	if (!rc && dq->uuid)
 		rc = bw_buf_append_str(&sqlb, " AND uuid = ?9");
-	if (!rc && dq->uuid_prefix && *dq->uuid_prefix)
-		rc = bw_buf_append_str(&sqlb, " AND uuid >= ?2 AND uuid < ?3");
 	if (!rc && dq->name_prefix && *dq->name_prefix)
 		rc = bw_buf_append_str(&sqlb, " AND name >= ?2 AND name < ?3");
 	if (!rc && dq->tag && *dq->tag)
@@ -1332,8 +1340,8 @@ static int sq_device_query(struct bw_store *s, const struct bw_device_query *dq,
 		rc = db_err(q, err, "device query");
 		goto out;
 	}
-	bind_text(st, 1, dq->after ? dq->after : "");
-	if (dq->uuid_prefix && *dq->uuid_prefix) {
+	bind_text(st, 1, after);
+	if (uprefix) {
 		prefix_end(dq->uuid_prefix, end, sizeof(end));
 		bind_text(st, 2, dq->uuid_prefix);
 		bind_text(st, 3, end);
