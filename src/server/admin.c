@@ -917,15 +917,23 @@ static json_t *release_json(struct bw_srv *srv, const char *flavour,
 		json_t *custom = json_object_get(fi, "custom");
 		json_t *hw = json_object_get(custom, "hardwareIds");
 		json_t *ver = json_object_get(custom, "version");
-		char *hws = hw ? json_dumps(hw, JSON_COMPACT) : NULL;
+		json_t *h = NULL;
+		char hws[512] = "";
+		size_t k = 0, used = 0;
+
+		/* "a, b, c", bounded: for people, not for parsing */
+		json_array_foreach(hw, k, h) if (json_is_string(h) &&
+						   used < sizeof(hws))
+		    used += (size_t)snprintf(hws + used, sizeof(hws) - used,
+					     "%s%s", k ? ", " : "",
+					     json_string_value(h));
 
 		json_array_append_new(
 		    targets,
 		    json_pack("{s:s,s:O,s:s,s:s}", "name", name, "length",
 			      json_object_get(fi, "length"), "version",
 			      json_is_string(ver) ? json_string_value(ver) : "",
-			      "hardware-ids", hws ? hws : ""));
-		free(hws);
+			      "hardware-ids", hws));
 	}
 	out = json_pack("{s:s,s:s,s:I,s:I,s:O}", "flavour", flavour, "tag",
 			tag, "version", (json_int_t)m.version, "expires",
@@ -1034,7 +1042,7 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 	} else if (!strcmp(path, "/rotations") && cmd == EVHTTP_REQ_GET) {
 		rotations(srv, req, q);
 	} else if (!strcmp(path, "/waves") || !strncmp(path, "/waves/", 7)) {
-		bw_srv_waves_admin(srv, req, path + 6);
+		bw_srv_waves_admin(srv, req, path + 6, who);
 	} else if (!strcmp(path, "/tokens") || !strncmp(path, "/tokens/", 8)) {
 		tokens(srv, req, path[7] ? path + 8 : "");
 	} else if (!strcmp(path, "/accounts") ||

@@ -194,7 +194,8 @@ static void head(struct evbuffer *b, const char *title)
 	       "content=\"width=device-width, initial-scale=1\"><title>");
 	bw_ui_esc(b, title);
 	evbuffer_add_printf(
-	    b, " &middot; bulwark</title><link rel=\"stylesheet\" "
+	    b, " &middot; bulwark</title><link rel=\"icon\" "
+	       "href=\"/ui/static/favicon.svg\"><link rel=\"stylesheet\" "
 	       "href=\"/ui/static/bulwark.css\"><script "
 	       "src=\"/ui/static/bulwark.js\" defer></script></head>\n");
 }
@@ -400,6 +401,8 @@ static void asset(struct evhttp_request *req, const char *name)
 		evhttp_add_header(h, "Content-Type",
 				  len > 4 && !strcmp(n + len - 4, ".css")
 				      ? "text/css; charset=utf-8"
+				  : len > 4 && !strcmp(n + len - 4, ".svg")
+				      ? "image/svg+xml"
 				      : "text/javascript; charset=utf-8");
 		evhttp_add_header(h, "Cache-Control", "max-age=3600");
 		evbuffer_add_reference(evhttp_request_get_output_buffer(req),
@@ -414,31 +417,51 @@ static void asset(struct evhttp_request *req, const char *name)
 
 /* ---- routing ---------------------------------------------------------------- */
 
-/* POST /ui/devices/<uuid>/<action>, authorised as the admin API request
- * it stands for. */
+/* POST /ui/<kind>/<name>/<action>: kind "devices" or "waves". */
+static int action_path(const char *path, char *kind, size_t kindlen,
+		       char *name, size_t namelen, const char **action)
+{
+	const char *p = path + 4, *s1 = strchr(p, '/'), *s2 = NULL;
+
+	if (strncmp(path, "/ui/", 4) || !s1 || !(s2 = strchr(s1 + 1, '/')) ||
+	    strchr(s2 + 1, '/') || (size_t)(s1 - p) >= kindlen ||
+	    s2 == s1 + 1 || (size_t)(s2 - s1 - 1) >= namelen || !s2[1])
+		return -1;
+	memcpy(kind, p, (size_t)(s1 - p));
+	kind[s1 - p] = '\0';
+	memcpy(name, s1 + 1, (size_t)(s2 - s1 - 1));
+	name[s2 - s1 - 1] = '\0';
+	*action = s2 + 1;
+	return 0;
+}
+
+/* A form, authorised as the admin API request it stands for. */
 static void post(struct bw_ui_ctx *c, const char *path)
 {
-	char api[160], uuid[BW_STORE_UUID_MAX + 1];
-	const char *p = path + strlen("/ui/devices/");
-	const char *slash = strchr(p, '/'), *action = NULL;
-	size_t n = slash ? (size_t)(slash - p) : 0;
+	char api[200], kind[16], name[BW_STORE_UUID_MAX + 1];
+	const char *action = NULL;
 	enum evhttp_cmd_type cmd = EVHTTP_REQ_POST;
+	int waves = 0;
 
-	if (strncmp(path, "/ui/devices/", 12) || !slash || n == 0 ||
-	    n >= sizeof(uuid) || strchr(slash + 1, '/')) {
+	if (action_path(path, kind, sizeof(kind), name, sizeof(name),
+			&action)) {
 		bw_ui_error(c, 404, "No such action.");
 		return;
 	}
-	memcpy(uuid, p, n);
-	uuid[n] = '\0';
-	action = slash + 1;
-	if (!strcmp(action, "deny") || !strcmp(action, "allow")) {
+	if (!strcmp(kind, "devices") &&
+	    (!strcmp(action, "deny") || !strcmp(action, "allow"))) {
 		/* deny and allow are POST and DELETE on one admin resource */
-		snprintf(api, sizeof(api), "/devices/%s/deny", uuid);
+		snprintf(api, sizeof(api), "/devices/%s/deny", name);
 		if (!strcmp(action, "allow"))
 			cmd = EVHTTP_REQ_DELETE;
-	} else if (!strcmp(action, "rotate-cert")) {
+	} else if (!strcmp(kind, "devices") &&
+		   !strcmp(action, "rotate-cert")) {
 		snprintf(api, sizeof(api), "/rotate-cert");
+	} else if (!strcmp(kind, "waves") &&
+		   (!strcmp(action, "pause") || !strcmp(action, "resume") ||
+		    !strcmp(action, "halt"))) {
+		snprintf(api, sizeof(api), "/waves/%s/%s", name, action);
+		waves = 1;
 	} else {
 		bw_ui_error(c, 404, "No such action.");
 		return;
@@ -449,7 +472,10 @@ static void post(struct bw_ui_ctx *c, const char *path)
 		bw_ui_error(c, 403, "Your role may not do this.");
 		return;
 	}
-	bw_ui_act_device(c, uuid, action);
+	if (waves)
+		bw_ui_act_wave(c, name, action);
+	else
+		bw_ui_act_device(c, name, action);
 }
 
 static void route(struct bw_ui_ctx *c, const char *path)

@@ -53,7 +53,10 @@ void bw_ui_view_releases(struct bw_ui_ctx *c);
 void bw_ui_view_expiry(struct bw_ui_ctx *c);
 void bw_ui_view_pki(struct bw_ui_ctx *c);
 void bw_ui_view_log(struct bw_ui_ctx *c);
-/* POST /ui/devices/<uuid>/<action>: deny, allow. */
+/* POST /ui/waves/<name>/<action>: pause, resume, halt. */
+void bw_ui_act_wave(struct bw_ui_ctx *c, const char *name,
+		    const char *action);
+/* POST /ui/devices/<uuid>/<action>: deny, allow, rotate-cert. */
 void bw_ui_act_device(struct bw_ui_ctx *c, const char *uuid,
 		      const char *action);
 

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "server.h"
 #include "ui_priv.h"
+#include "waves.h"
 
 #define PAGE_ROWS "50"
 
@@ -417,6 +418,145 @@ void bw_ui_act_device(struct bw_ui_ctx *c, const char *uuid,
 	evbuffer_free(loc);
 }
 
+/* ---- waves ------------------------------------------------------------------------ */
+
+static const char *wave_class(const char *state)
+{
+	return !strcmp(state, "running")     ? "info"
+	       : !strcmp(state, "completed") ? "ok"
+	       : !strcmp(state, "halted")    ? "bad"
+					     : "warn";
+}
+
+static void wave_actions(struct bw_ui_ctx *c, struct evbuffer *b,
+			 const char *name, const char *state)
+{
+	static const char *const acts[][2] = {
+	    {"pause", "running"}, {"resume", "paused"}, {"resume", "halted"},
+	    {"halt", "running"},  {"halt", "paused"}};
+	char api[96];
+
+	for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
+		if (strcmp(state, acts[i][1]))
+			continue;
+		snprintf(api, sizeof(api), "/waves/%s/%s", name, acts[i][0]);
+		if (!bw_srv_admin_allows(c->role, EVHTTP_REQ_POST, api))
+			continue;
+		evbuffer_add_printf(b, "<form class=\"inline\" method=\"post\" "
+				       "action=\"/ui/waves/");
+		bw_ui_urlenc(b, name);
+		evbuffer_add_printf(b, "/%s\">", acts[i][0]);
+		bw_ui_csrf_field(c, b);
+		evbuffer_add_printf(b,
+				    "<button type=\"submit\"%s>%c%s wave "
+				    "</button></form>",
+				    !strcmp(acts[i][0], "halt")
+					? " class=\"danger\""
+					: "",
+				    acts[i][0][0] - 'a' + 'A', acts[i][0] + 1);
+	}
+}
+
+/* One wave: state, the health rule's bound and decision, each step. */
+static void wave_block(struct bw_ui_ctx *c, struct evbuffer *b, json_t *w)
+{
+	json_t *v = json_object_get(w, "verdict"), *st = NULL;
+	json_t *rule = json_object_get(w, "rule");
+	const char *name = jstr(w, "name"), *state = jstr(w, "state");
+	size_t i = 0;
+
+	evbuffer_add_printf(b, "<article class=\"wave\" aria-label=\"Wave ");
+	bw_ui_esc(b, name);
+	evbuffer_add_printf(b, "\"><h3>Wave ");
+	bw_ui_esc(b, name);
+	evbuffer_add_printf(b, " <span class=\"badge %s\">", wave_class(state));
+	bw_ui_esc(b, state);
+	evbuffer_add_printf(b, "</span></h3><p>Tag ");
+	bw_ui_esc(b, jstr(w, "tag"));
+	evbuffer_add_printf(b, ", step %" PRId64 ". ", jint(w, "step"));
+	bw_ui_esc(b, jstr(w, "reason"));
+	evbuffer_add_printf(
+	    b,
+	    "</p><p class=\"stat\">Health rule: %" PRId64 " outcomes, %" PRId64
+	    " failures (silent devices count); failure rate between %.1f%% and "
+	    "%.1f%% (confidence bounds) against a limit of %.1f%%; decision: "
+	    "<strong>",
+	    jint(v, "outcomes"), jint(v, "failures"),
+	    (double)jint(v, "lower-ppm") / 1e4, (double)jint(v, "upper-ppm") / 1e4,
+	    (double)jint(rule, "max-failure-ppm") / 1e4);
+	bw_ui_esc(b, jstr(v, "decision"));
+	evbuffer_add_printf(
+	    b, "</strong></p><div class=\"scroll\"><table><thead><tr><th "
+	       "scope=\"col\">Step</th><th scope=\"col\">Admits</th><th "
+	       "scope=\"col\">Bake</th><th scope=\"col\">Admitted</th><th "
+	       "scope=\"col\">Succeeded</th><th scope=\"col\">Failed</th><th "
+	       "scope=\"col\">Silent</th><th scope=\"col\">Pending</th></tr>"
+	       "</thead><tbody>");
+	json_array_foreach(json_object_get(w, "steps"), i, st)
+	{
+		evbuffer_add_printf(
+		    b,
+		    "<tr%s><td>%" PRId64 "</td><td>%.1f%%</td><td>%" PRId64
+		    " s</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%" PRId64
+		    "</td><td>%" PRId64 "</td><td>%" PRId64 "</td></tr>",
+		    jint(st, "step") == jint(w, "step")
+			? " aria-current=\"step\""
+			: "",
+		    jint(st, "step"), (double)jint(st, "admit-ppm") / 1e4,
+		    jint(st, "bake-seconds"), jint(st, "admitted"),
+		    jint(st, "succeeded"), jint(st, "failed"), jint(st, "silent"),
+		    jint(st, "pending"));
+	}
+	evbuffer_add_printf(b, "</tbody></table></div>");
+	wave_actions(c, b, name, state);
+	evbuffer_add_printf(b, "</article>");
+}
+
+/* The waves section (also served alone for live updates). */
+static void waves_section(struct bw_ui_ctx *c, struct evbuffer *b)
+{
+	struct bw_err err = {0};
+	json_t *list = NULL, *w = NULL;
+	size_t i = 0, shown = 0;
+
+	evbuffer_add_printf(b, "<section id=\"waves\" "
+			       "data-live=\"/ui/releases?part=waves\" "
+			       "aria-live=\"polite\" aria-labelledby=\"wh\"><h2 "
+			       "id=\"wh\">Waves</h2>");
+	if (c->srv->store->ops->wave_list(c->srv->store, 0, &list, &err))
+		list = NULL;
+	json_array_foreach(list, i, w)
+	{
+		json_t *full = NULL;
+
+		if (bw_srv_waves_status(c->srv, jstr(w, "name"), &full, &err))
+			continue;
+		wave_block(c, b, full);
+		json_decref(full);
+		shown++;
+	}
+	if (!shown)
+		evbuffer_add_printf(b, "<p>No wave.</p>");
+	evbuffer_add_printf(b, "</section>");
+	json_decref(list);
+}
+
+void bw_ui_act_wave(struct bw_ui_ctx *c, const char *name,
+		    const char *action)
+{
+	struct bw_err err = {0};
+	int rc = bw_srv_waves_command(c->srv, name, action, c->who, &err);
+
+	if (rc) {
+		bw_ui_error(c, rc == BW_ENOTFOUND ? 404 : 409,
+			    rc == BW_EEXIST ? "The wave's state does not "
+					      "allow this now."
+					    : "No such wave.");
+		return;
+	}
+	bw_ui_redirect(c->req, "/ui/releases");
+}
+
 /* ---- releases --------------------------------------------------------------------- */
 
 void bw_ui_view_releases(struct bw_ui_ctx *c)
@@ -425,10 +565,23 @@ void bw_ui_view_releases(struct bw_ui_ctx *c)
 	struct evbuffer *b = NULL;
 	json_t *rel = NULL, *r = NULL, *t = NULL;
 	size_t i = 0, j = 0;
-	int rc = bw_srv_admin_releases(c->srv, &rel, &err);
+	const char *part = evhttp_find_header(c->q, "part");
+	int rc = 0;
 
-	if (!(b = page(c, "Releases", "releases")))
+	if (part && !strcmp(part, "waves")) {
+		/* the live region alone, for the page's script */
+		if (!(b = evbuffer_new())) {
+			evhttp_send_error(c->req, 500, NULL);
+			return;
+		}
+		waves_section(c, b);
+		bw_ui_send(c->req, 200, b);
+		return;
+	}
+	rc = bw_srv_admin_releases(c->srv, &rel, &err);
+	if (!(b = page(c, "Releases and waves", "releases")))
 		goto out;
+	waves_section(c, b);
 	if (rc) {
 		notice(b, "bad", "The repository could not be read.");
 		finish(c, b);

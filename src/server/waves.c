@@ -485,28 +485,37 @@ static json_t *status_json(struct bw_srv *srv, const struct bw_wave_rec *w,
 	return out;
 }
 
-static void wave_status(struct bw_srv *srv, struct evhttp_request *req,
-			const char *name, int code)
+int bw_srv_waves_status(struct bw_srv *srv, const char *name, json_t **out,
+			struct bw_err *err)
 {
 	struct bw_wave_charter *c = NULL;
 	struct bw_wave_rec w;
-	struct bw_err err = {0};
 	uint8_t *b = NULL;
 	size_t n = 0;
-	json_t *out = NULL;
 	int rc;
 
-	rc = srv->store->ops->wave_get(srv->store, name, &w, &b, &n, &err);
+	*out = NULL;
+	rc = srv->store->ops->wave_get(srv->store, name, &w, &b, &n, err);
 	if (!rc)
-		rc = charter_of(b, n, &c, &err);
-	if (!rc && !(out = status_json(srv, &w, c, time(NULL), &err)))
-		rc = err.code ? err.code : BW_ENOMEM;
+		rc = charter_of(b, n, &c, err);
+	if (!rc && !(*out = status_json(srv, &w, c, time(NULL), err)))
+		rc = err->code ? err->code : BW_ENOMEM;
+	bw_wave_charter_free(c);
+	free(b);
+	return rc;
+}
+
+static void wave_status(struct bw_srv *srv, struct evhttp_request *req,
+			const char *name, int code)
+{
+	struct bw_err err = {0};
+	json_t *out = NULL;
+	int rc = bw_srv_waves_status(srv, name, &out, &err);
+
 	if (rc)
 		reply_err(req, rc, &err);
 	else
 		bw_srv_http_json(req, code, out);
-	bw_wave_charter_free(c);
-	free(b);
 }
 
 /* POST /waves: a charter signed up to the production threshold. */
@@ -634,8 +643,9 @@ static int transition(const char *action, int from, int *to)
 	return BW_ENOTFOUND;
 }
 
-static void wave_command(struct bw_srv *srv, struct evhttp_request *req,
-			 const char *name, const char *action)
+int bw_srv_waves_command(struct bw_srv *srv, const char *name,
+			 const char *action, const char *who,
+			 struct bw_err *errp)
 {
 	struct bw_store *st = srv->store;
 	struct bw_wave_charter *c = NULL;
@@ -688,16 +698,29 @@ static void wave_command(struct bw_srv *srv, struct evhttp_request *req,
 		rc = st->ops->commit(st, &err);
 	bw_wave_charter_free(c);
 	free(b);
-	if (rc) {
+	if (rc)
 		st->ops->rollback(st);
+	else
+		bw_srv_log(BW_SRV_LOG_NOTICE, "wave %s: %s by %s", name,
+			   action, who);
+	*errp = err;
+	return rc;
+}
+
+static void wave_command(struct bw_srv *srv, struct evhttp_request *req,
+			 const char *name, const char *action, const char *who)
+{
+	struct bw_err err = {0};
+	int rc = bw_srv_waves_command(srv, name, action, who, &err);
+
+	if (rc)
 		reply_err(req, rc, &err);
-		return;
-	}
-	wave_status(srv, req, name, 200);
+	else
+		wave_status(srv, req, name, 200);
 }
 
 void bw_srv_waves_admin(struct bw_srv *srv, struct evhttp_request *req,
-			const char *rest)
+			const char *rest, const char *who)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct bw_err err = {0};
@@ -738,7 +761,7 @@ void bw_srv_waves_admin(struct bw_srv *srv, struct evhttp_request *req,
 	if (!slash && cmd == EVHTTP_REQ_GET)
 		wave_status(srv, req, name, 200);
 	else if (slash && cmd == EVHTTP_REQ_POST && strlen(slash + 1) < 16)
-		wave_command(srv, req, name, slash + 1);
+		wave_command(srv, req, name, slash + 1, who);
 	else
 		bw_srv_http_error(req, 404, "no such resource");
 }

@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "bulwark/error.h"
+
 struct bw_srv;
 struct bw_srv_identity;
 struct bw_device_rec;
@@ -35,8 +39,20 @@ void bw_srv_waves_note_events(struct bw_srv *srv, const char *uuid,
 void bw_srv_waves_tick(struct bw_srv *srv);
 
 /* Admin API under /waves: rest is what follows "/waves" ("" or "/NAME"
- * or "/NAME/ACTION"). */
+ * or "/NAME/ACTION"); who names the caller in the log. */
 void bw_srv_waves_admin(struct bw_srv *srv, struct evhttp_request *req,
-			const char *rest);
+			const char *rest, const char *who);
+
+/* GET /waves/NAME: the wave's state, per-step counts, the health rule's
+ * verdict and its log (*out new reference). BW_ENOTFOUND. */
+int bw_srv_waves_status(struct bw_srv *srv, const char *name, json_t **out,
+			struct bw_err *err);
+
+/* POST /waves/NAME/ACTION (pause, resume, halt, cancel, complete) in one
+ * transaction with its log entry. BW_EEXIST when the wave's state does
+ * not allow it, BW_ENOTFOUND for an unknown wave or action. */
+int bw_srv_waves_command(struct bw_srv *srv, const char *name,
+			 const char *action, const char *who,
+			 struct bw_err *err);
 
 #endif

@@ -11,9 +11,11 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
-from test_bulwarkd_common import (BIN, Server, Tuf, device_cert, fileinfo)
+from test_bulwarkd_common import (Server, Tuf, device_cert, fileinfo)
+from test_bulwarkd_waves import FW, WAVE_CFG, event, make_charter
 
 SRC = os.environ.get("BW_SOURCE_DIR",
                      os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -41,8 +43,14 @@ class TestFleetPage(unittest.TestCase):
             self.skipTest(missing)
         self.dir = tempfile.mkdtemp(prefix="bw-ui-")
         self.tuf = Tuf()
-        self.srv = Server(self.dir, self.tuf).start()
+        # devices of the wave go silent only after 3 minutes: the test's
+        # failures, not silence, halt it
+        self.srv = Server(self.dir, self.tuf, extra={
+            "waves": dict(WAVE_CFG, poll_interval="60")}).start()
         self.srv.seed(tag="prod")
+        with open(os.path.join(self.srv.targets_dir, "fw-wave-2"),
+                  "wb") as f:
+            f.write(FW)
         # production targets of a second tag that expire in 5 days: within
         # the 30-day warning of offline roles
         t = self.tuf
@@ -58,6 +66,17 @@ class TestFleetPage(unittest.TestCase):
         if hasattr(self, "srv"):
             self.srv.stop()
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def report(self, d, events):
+        conn = self.srv.device(d)
+        try:
+            conn.request("POST", "/events", body=json.dumps(events).encode(),
+                         headers={"x-ats-tags": "prod"})
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, 204)
+        finally:
+            conn.close()
 
     def account(self, role):
         st, r = self.srv.admin("POST", "/accounts",
@@ -100,12 +119,39 @@ class TestFleetPage(unittest.TestCase):
                    BW_DEVICE_UUID=target["uuid"], BW_DEVICE_NAME=name,
                    BW_EXPIRING_TAG="canary", BW_HOSTILE_NAME=hostile,
                    BW_CHROMIUM=CHROMIUM)
-        p = subprocess.run(["node", os.path.join(UI_DIR, "ui_test.cjs")],
-                           env=env, capture_output=True, text=True,
-                           timeout=300)
-        print(p.stdout)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr +
-                         srv.logtext()[-3000:])
+        # a wave that the page watches; its devices poll and get admitted
+        _, raw = make_charter(self.tuf, "w42", [(1000000, 3600)])
+        st, r = srv.admin("POST", "/waves", raw)
+        self.assertEqual(st, 201, r)
+        wave_devs = [device_cert(srv.pki, self.dir, "w%d" % i,
+                                 production=True) for i in range(6)]
+        for d in wave_devs:
+            st, _, _ = srv.device_get(d, "/wave", {"x-ats-tags": "prod"})
+            self.assertEqual(st, 200)
+        ready = os.path.join(self.dir, "watching")
+        env["BW_UI_READY"] = ready
+        node = subprocess.Popen(["node", os.path.join(UI_DIR, "ui_test.cjs")],
+                                env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.time() + 240
+            while not os.path.exists(ready) and node.poll() is None and \
+                    time.time() < deadline:
+                time.sleep(0.1)
+            if os.path.exists(ready):
+                # the page is open on the waves; bad news arrives
+                for d in wave_devs:
+                    self.report(d, [event("EcuInstallationCompleted",
+                                          False)])
+            out, _ = node.communicate(timeout=240)
+        finally:
+            if node.poll() is None:
+                node.kill()
+        print(out)
+        self.assertEqual(node.returncode, 0, out + srv.logtext()[-3000:])
+        st, w = srv.admin("GET", "/waves/w42")
+        self.assertEqual(w["state"], "halted", w)
+        self.assertIn("health rule", json.dumps(w["log"]))
         # the device the page asked to rotate is told so by the gateway
         # (asked before it was denied)
         db = sqlite3.connect(srv.db)
@@ -120,6 +166,8 @@ class TestFleetPage(unittest.TestCase):
         st, r = srv.admin("GET", "/devices/" + target["uuid"])
         self.assertTrue(r["denied"])
         self.assertIn("deny-listed by account", srv.logtext())
+        # the browser asked for nothing outside the page (no favicon miss)
+        self.assertNotIn("bad token", srv.logtext())
 
 
 class TestAccounts(unittest.TestCase):

@@ -24,7 +24,8 @@ const DEVICE = env('BW_DEVICE_UUID');
 const DEVICE_NAME = env('BW_DEVICE_NAME');
 const EXPIRING_TAG = env('BW_EXPIRING_TAG');
 const HOSTILE_NAME = env('BW_HOSTILE_NAME');
-const STEP = process.env.BW_UI_STEP || 'all';
+const READY = env('BW_UI_READY');
+const fs = require('node:fs');
 
 function log(msg) { process.stdout.write('ui: ' + msg + '\n'); }
 
@@ -144,7 +145,28 @@ async function main() {
 		await page.getByRole('button', { name: 'Allow this device again' }).waitFor();
 		log('device denied through the page');
 
-		for (const v of ['releases', 'expiry', 'pki', 'log']) {
+		// waves: the operator pauses and resumes, then watches the wave
+		// halt by itself, live, without reloading the page
+		await page.goto(URL + '/ui/releases');
+		const waves = () => page.locator('#waves');
+		await waves().getByText('running').waitFor();
+		await page.getByRole('button', { name: 'Pause wave' }).click();
+		await waves().getByText('paused', { exact: true }).waitFor();
+		await page.getByRole('button', { name: 'Resume wave' }).click();
+		await waves().getByText('running', { exact: true }).waitFor();
+		log('wave paused and resumed through the page');
+		await page.evaluate(() => { window.bwNotReloaded = true; });
+		fs.writeFileSync(READY, 'watching\n');
+		await waves().getByText('halted', { exact: true })
+			.waitFor({ timeout: 60000 });
+		assert.equal(await page.evaluate(() => window.bwNotReloaded), true,
+			'the halt arrived without a reload');
+		await waves().getByText('decision: halt').waitFor();
+		log('wave halt seen live');
+		await axe(page, 'releases and waves');
+		await shot(page, 'releases');
+
+		for (const v of ['expiry', 'pki', 'log']) {
 			await page.goto(URL + '/ui/' + v);
 			await axe(page, v);
 			await shot(page, v);

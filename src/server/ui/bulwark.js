@@ -1,7 +1,6 @@
 /* The fleet page's only script (docs/ui.md). The page works without it;
- * it adds sorting of tables and live updates of views that ask for them
- * (data-live: a server-sent events URL whose messages replace the element
- * with the same id). */
+ * it adds sorting of tables and live updates of the parts of a view that
+ * ask for them (data-live). */
 'use strict';
 
 function sortKey(cell) {
@@ -34,19 +33,29 @@ function makeSortable(table) {
 	});
 }
 
+// An element with data-live="URL" is replaced every few seconds by the
+// element of the same id that URL answers (a fragment of the page, with
+// the session cookie). Paused while the page is hidden.
 function live(el) {
-	if (!window.EventSource) return;
-	var src = new EventSource(el.getAttribute('data-live'));
-	src.onmessage = function (ev) {
-		var tpl = document.createElement('template');
-		tpl.innerHTML = ev.data;
-		var fresh = tpl.content.firstElementChild;
-		if (fresh && fresh.id === el.id) {
-			el.replaceWith(fresh);
-			el = fresh;
-			el.querySelectorAll('table.sortable').forEach(makeSortable);
-		}
-	};
+	var url = el.getAttribute('data-live'), id = el.id;
+	function tick() {
+		if (document.hidden) return;
+		fetch(url, { credentials: 'same-origin', cache: 'no-store' })
+			.then(function (r) { return r.ok ? r.text() : null; })
+			.then(function (html) {
+				if (!html) return;
+				var tpl = document.createElement('template');
+				tpl.innerHTML = html;
+				var fresh = tpl.content.getElementById(id);
+				var cur = document.getElementById(id);
+				if (fresh && cur) {
+					cur.replaceWith(fresh);
+					fresh.querySelectorAll('table.sortable').forEach(makeSortable);
+				}
+			})
+			.catch(function () {});
+	}
+	setInterval(tick, 2000);
 }
 
 document.addEventListener('DOMContentLoaded', function () {
