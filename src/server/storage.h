@@ -362,6 +362,30 @@ struct bw_store_ops {
 			    const char *entry_json, struct bw_err *err);
 	int (*wave_log)(struct bw_store *s, const char *wave, json_t **out,
 			struct bw_err *err);
+
+	/* The transparency log (translog.h keeps the tree consistent; call
+	 * these through it). Entries are numbered from 0 without gaps. */
+	int (*tlog_size)(struct bw_store *s, uint64_t *out,
+			 struct bw_err *err);
+	int (*tlog_leaf_add)(struct bw_store *s, uint64_t index,
+			     const uint8_t *entry, size_t len, int64_t now,
+			     struct bw_err *err);
+	/* *entry malloc'd (NUL-terminated); BW_ENOTFOUND, BW_ETOOBIG > max. */
+	int (*tlog_leaf_get)(struct bw_store *s, uint64_t index, size_t max,
+			     uint8_t **entry, size_t *len, struct bw_err *err);
+	int (*tlog_node_put)(struct bw_store *s, int level, uint64_t index,
+			     const uint8_t hash[32], struct bw_err *err);
+	/* BW_ENOTFOUND if missing (a damaged tree). */
+	int (*tlog_node_get)(struct bw_store *s, int level, uint64_t index,
+			     uint8_t out[32], struct bw_err *err);
+	/* A signed checkpoint of the tree at size (kept once per size). */
+	int (*tlog_checkpoint_put)(struct bw_store *s, uint64_t size,
+				   const char *note, size_t len, int64_t now,
+				   struct bw_err *err);
+	/* size < 0: the newest. *note malloc'd. BW_ENOTFOUND if none. */
+	int (*tlog_checkpoint_get)(struct bw_store *s, int64_t size,
+				   uint64_t *out_size, char **note,
+				   size_t *len, struct bw_err *err);
 };
 
 struct bw_store {

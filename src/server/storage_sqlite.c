@@ -149,6 +149,24 @@ static const char *const migrations[] = {
      "CREATE INDEX wave_devices_admitted ON wave_devices (wave, admitted);"
      "CREATE TABLE wave_log (id INTEGER PRIMARY KEY, wave TEXT NOT NULL,"
      " time INTEGER NOT NULL, entry TEXT NOT NULL);"),
+    /* 10: the transparency log: entries, stored complete-subtree hashes
+     * and signed checkpoints, append-only (the triggers stop this
+     * program's own mistakes; an attacker with the file is caught by
+     * the signed checkpoints, not by these). */
+    ("CREATE TABLE tlog_leaves (idx INTEGER PRIMARY KEY CHECK (idx >= 0),"
+     " entry BLOB NOT NULL, added INTEGER NOT NULL);"
+     "CREATE TABLE tlog_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL,"
+     " hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;"
+     "CREATE TABLE tlog_checkpoints (size INTEGER PRIMARY KEY,"
+     " note BLOB NOT NULL, created INTEGER NOT NULL);"
+     "CREATE TRIGGER tlog_leaves_upd BEFORE UPDATE ON tlog_leaves BEGIN"
+     " SELECT RAISE(ABORT, 'transparency log is append-only'); END;"
+     "CREATE TRIGGER tlog_leaves_del BEFORE DELETE ON tlog_leaves BEGIN"
+     " SELECT RAISE(ABORT, 'transparency log is append-only'); END;"
+     "CREATE TRIGGER tlog_nodes_upd BEFORE UPDATE ON tlog_nodes BEGIN"
+     " SELECT RAISE(ABORT, 'transparency log is append-only'); END;"
+     "CREATE TRIGGER tlog_nodes_del BEFORE DELETE ON tlog_nodes BEGIN"
+     " SELECT RAISE(ABORT, 'transparency log is append-only'); END;"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -210,11 +228,33 @@ enum stmt_id {
 	S_WDEV_SINCE,
 	S_WLOG_ADD,
 	S_WLOG_LIST,
+	S_TLOG_SIZE,
+	S_TLOG_LEAF_ADD,
+	S_TLOG_LEAF_GET,
+	S_TLOG_NODE_PUT,
+	S_TLOG_NODE_GET,
+	S_TLOG_CP_PUT,
+	S_TLOG_CP_LATEST,
+	S_TLOG_CP_GET,
 	S_NSTMT
 };
 
 static const char *const sql[S_NSTMT] = {
     [S_ID_CHANGES] = "SELECT n FROM identity_changes WHERE id = 1",
+    [S_TLOG_SIZE] = "SELECT COALESCE(MAX(idx) + 1, 0) FROM tlog_leaves",
+    [S_TLOG_LEAF_ADD] = "INSERT INTO tlog_leaves (idx, entry, added)"
+			" VALUES (?1, ?2, ?3)",
+    [S_TLOG_LEAF_GET] = "SELECT entry FROM tlog_leaves WHERE idx = ?1",
+    [S_TLOG_NODE_PUT] = "INSERT INTO tlog_nodes (level, idx, hash)"
+			" VALUES (?1, ?2, ?3)",
+    [S_TLOG_NODE_GET] = "SELECT hash FROM tlog_nodes WHERE level = ?1"
+			" AND idx = ?2",
+    [S_TLOG_CP_PUT] = "INSERT OR IGNORE INTO tlog_checkpoints (size, note,"
+		      " created) VALUES (?1, ?2, ?3)",
+    [S_TLOG_CP_LATEST] = "SELECT size, note FROM tlog_checkpoints"
+			 " ORDER BY size DESC LIMIT 1",
+    [S_TLOG_CP_GET] = "SELECT size, note FROM tlog_checkpoints"
+		      " WHERE size = ?1",
     [S_DEV_GET] = "SELECT uuid, production, name, hwid, tag, target,"
 		  " fingerprint, first_seen, last_seen, registered, ca_name,"
 		  " ca_fingerprint, serial FROM devices WHERE uuid = ?1",
@@ -1801,6 +1841,169 @@ static int sq_wave_log(struct bw_store *s, const char *wave, json_t **out,
 	return collect(q, st, wave_log_row_json, out, err);
 }
 
+/* ---- transparency log ------------------------------------------------ */
+
+static int sq_tlog_size(struct bw_store *s, uint64_t *out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TLOG_SIZE, err);
+	int rc;
+
+	*out = 0;
+	if (!st)
+		return BW_EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) >= 0)
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_err(q, err, "tlog size");
+}
+
+static int sq_tlog_leaf_add(struct bw_store *s, uint64_t index,
+			    const uint8_t *entry, size_t len, int64_t now,
+			    struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TLOG_LEAF_ADD, err);
+
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)index);
+	sqlite3_bind_blob(st, 2, entry, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, now);
+	return run(q, st, err, "tlog leaf add");
+}
+
+/* Step a one-row query whose column col is a blob; copy it out. */
+static int one_blob(struct sq *q, sqlite3_stmt *st, int col, size_t max,
+		    uint8_t **out, size_t *len, int64_t *col0,
+		    struct bw_err *err, const char *what)
+{
+	int rc = sqlite3_step(st);
+	size_t n;
+
+	*out = NULL;
+	*len = 0;
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return bw_err_set(err, BW_ENOTFOUND, "%s: not found", what);
+	}
+	if (rc != SQLITE_ROW) {
+		rc = db_err(q, err, what);
+		sqlite3_reset(st);
+		return rc;
+	}
+	if (col0)
+		*col0 = sqlite3_column_int64(st, 0);
+	n = (size_t)sqlite3_column_bytes(st, col);
+	if (n > max) {
+		sqlite3_reset(st);
+		return bw_err_set(err, BW_ETOOBIG, "%s: %zu bytes", what, n);
+	}
+	*out = malloc(n + 1);
+	if (!*out) {
+		sqlite3_reset(st);
+		return BW_ENOMEM;
+	}
+	if (n)
+		memcpy(*out, sqlite3_column_blob(st, col), n);
+	(*out)[n] = 0;
+	*len = n;
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int sq_tlog_leaf_get(struct bw_store *s, uint64_t index, size_t max,
+			    uint8_t **entry, size_t *len, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TLOG_LEAF_GET, err);
+
+	*entry = NULL;
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)index);
+	return one_blob(q, st, 0, max, entry, len, NULL, err, "tlog entry");
+}
+
+static int sq_tlog_node_put(struct bw_store *s, int level, uint64_t index,
+			    const uint8_t hash[32], struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TLOG_NODE_PUT, err);
+
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int(st, 1, level);
+	sqlite3_bind_int64(st, 2, (int64_t)index);
+	sqlite3_bind_blob(st, 3, hash, 32, SQLITE_TRANSIENT);
+	return run(q, st, err, "tlog node put");
+}
+
+static int sq_tlog_node_get(struct bw_store *s, int level, uint64_t index,
+			    uint8_t out[32], struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TLOG_NODE_GET, err);
+	int rc;
+
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int(st, 1, level);
+	sqlite3_bind_int64(st, 2, (int64_t)index);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(out, sqlite3_column_blob(st, 0), 32);
+		rc = 0;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		rc = bw_err_set(err, BW_ENOTFOUND, "tlog: tree node %d/%llu "
+				"missing or damaged", level,
+				(unsigned long long)index);
+	} else {
+		rc = db_err(q, err, "tlog node get");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_tlog_checkpoint_put(struct bw_store *s, uint64_t size,
+				  const char *note, size_t len, int64_t now,
+				  struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TLOG_CP_PUT, err);
+
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)size);
+	sqlite3_bind_blob(st, 2, note, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, now);
+	return run(q, st, err, "tlog checkpoint put");
+}
+
+static int sq_tlog_checkpoint_get(struct bw_store *s, int64_t size,
+				  uint64_t *out_size, char **note, size_t *len,
+				  struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, size < 0 ? S_TLOG_CP_LATEST : S_TLOG_CP_GET,
+				err);
+	int64_t n = 0;
+	int rc;
+
+	*note = NULL;
+	*out_size = 0;
+	if (!st)
+		return BW_EIO;
+	if (size >= 0)
+		sqlite3_bind_int64(st, 1, size);
+	rc = one_blob(q, st, 1, 65536, (uint8_t **)note, len, &n, err,
+		      "tlog checkpoint");
+	if (rc == 0)
+		*out_size = (uint64_t)n;
+	return rc;
+}
+
 static const struct bw_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1859,6 +2062,13 @@ static const struct bw_store_ops sqlite_ops = {
     .wave_admitted_since = sq_wave_admitted_since,
     .wave_log_add = sq_wave_log_add,
     .wave_log = sq_wave_log,
+    .tlog_size = sq_tlog_size,
+    .tlog_leaf_add = sq_tlog_leaf_add,
+    .tlog_leaf_get = sq_tlog_leaf_get,
+    .tlog_node_put = sq_tlog_node_put,
+    .tlog_node_get = sq_tlog_node_get,
+    .tlog_checkpoint_put = sq_tlog_checkpoint_put,
+    .tlog_checkpoint_get = sq_tlog_checkpoint_get,
 };
 
 /* ---- open and migrate -------------------------------------------------- */

@@ -1,0 +1,177 @@
+/*
+ * The transparency log kept in bulwarkd's database (translog.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bulwark/hash.h"
+#include "bulwark/json.h"
+#include "translog.h"
+
+static int store_read(void *ctx, int level, uint64_t index,
+		      struct bw_tlog_hash *out, struct bw_err *err)
+{
+	struct bw_store *st = ctx;
+
+	return st->ops->tlog_node_get(st, level, index, out->h, err);
+}
+
+void bw_srv_tlog_reader(struct bw_store *st, struct bw_tlog_reader *r)
+{
+	r->read = store_read;
+	r->ctx = st;
+}
+
+int bw_srv_tlog_append(struct bw_store *st, const char *action,
+		       const char *by, const json_t *objects, int64_t now,
+		       uint64_t *index, struct bw_err *err)
+{
+	struct bw_tlog_node nodes[BW_TLOG_LEVELS];
+	struct bw_tlog_reader r;
+	struct bw_tlog_hash leaf;
+	uint8_t *entry = NULL;
+	size_t len = 0, n = 0, i;
+	uint64_t size = 0;
+	int rc;
+
+	rc = bw_tlog_entry_build(action, by, now, objects, &entry, &len, err);
+	if (rc != 0)
+		return rc;
+	rc = st->ops->tlog_size(st, &size, err);
+	if (rc != 0)
+		goto out;
+	bw_tlog_leaf_hash(entry, len, &leaf);
+	bw_srv_tlog_reader(st, &r);
+	rc = bw_tlog_stored_hashes(size, &leaf, &r, nodes, &n, err);
+	if (rc != 0)
+		goto out;
+	rc = st->ops->tlog_leaf_add(st, size, entry, len, now, err);
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = st->ops->tlog_node_put(st, nodes[i].level, nodes[i].index,
+					    nodes[i].hash.h, err);
+	if (rc == 0 && index)
+		*index = size;
+out:
+	free(entry);
+	return rc;
+}
+
+void bw_srv_tlog_admin_by(const char *token, size_t len,
+			  char out[BW_SRV_TLOG_BY_MAX])
+{
+	char hex[BW_HASH_MAX_HEX];
+
+	if (bw_hash_buf_hex(BW_HASH_SHA256, token, len, hex) != 0)
+		snprintf(hex, sizeof(hex), "unknown");
+	snprintf(out, BW_SRV_TLOG_BY_MAX, "admin:%.16s", hex);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void bw_srv_tlog_signers_by(const uint8_t *md, size_t len,
+			    char out[BW_SRV_TLOG_BY_MAX])
+{
+	const char *ids[8];
+	json_t *doc = NULL, *sigs, *s;
+	size_t i, n = 0, off;
+
+	snprintf(out, BW_SRV_TLOG_BY_MAX, "keys:none");
+	if (bw_json_parse(md, len, NULL, &doc, NULL) != 0)
+		return;
+	sigs = json_object_get(doc, "signatures");
+	json_array_foreach(sigs, i, s)
+	{
+		const char *id = json_string_value(json_object_get(s, "keyid"));
+		size_t k, j;
+		int dup = 0;
+
+		if (!id || strlen(id) != BW_KEYID_HEX_LEN || n == 8)
+			continue;
+		for (k = 0; k < BW_KEYID_HEX_LEN; k++)
+			if (!((id[k] >= '0' && id[k] <= '9') ||
+			      (id[k] >= 'a' && id[k] <= 'f')))
+				break;
+		for (j = 0; j < n; j++)
+			dup |= strcmp(ids[j], id) == 0;
+		if (k == BW_KEYID_HEX_LEN && !dup)
+			ids[n++] = id;
+	}
+	qsort(ids, n, sizeof(ids[0]), cmp_str);
+	off = (size_t)snprintf(out, BW_SRV_TLOG_BY_MAX, "keys:");
+	for (i = 0; i < n && off < BW_SRV_TLOG_BY_MAX; i++)
+		off += (size_t)snprintf(out + off, BW_SRV_TLOG_BY_MAX - off,
+					"%s%s", i ? "," : "", ids[i]);
+	if (n == 0)
+		snprintf(out, BW_SRV_TLOG_BY_MAX, "keys:none");
+	json_decref(doc);
+}
+
+/* Sign a checkpoint of the tree at size and store it (open transaction). */
+static int sign_size(struct bw_store *st, struct bw_signer *key,
+		     const char *origin, uint64_t size, int64_t now,
+		     char **note, size_t *len, struct bw_err *err)
+{
+	struct bw_tlog_checkpoint c;
+	struct bw_tlog_reader r;
+	char *body = NULL;
+	size_t blen = 0;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	if (strlen(origin) >= sizeof(c.origin))
+		return bw_err_set(err, BW_EINVAL, "tlog: origin too long");
+	memcpy(c.origin, origin, strlen(origin) + 1);
+	c.size = size;
+	bw_srv_tlog_reader(st, &r);
+	rc = bw_tlog_tree_hash(size, &r, &c.root, err);
+	if (rc == 0)
+		rc = bw_tlog_checkpoint_format(&c, &body, &blen, err);
+	if (rc == 0)
+		rc = bw_tlog_note_sign(body, blen, origin, key, note, len, err);
+	if (rc == 0)
+		rc = st->ops->tlog_checkpoint_put(st, size, *note, *len, now,
+						  err);
+	free(body);
+	return rc;
+}
+
+int bw_srv_tlog_checkpoint(struct bw_store *st, struct bw_signer *key,
+			   const char *origin, int64_t now, char **note,
+			   size_t *len, struct bw_err *err)
+{
+	uint64_t size = 0, have = 0;
+	int rc, wrote = 0;
+
+	*note = NULL;
+	*len = 0;
+	rc = st->ops->begin(st, err);
+	if (rc != 0)
+		return rc;
+	rc = st->ops->tlog_size(st, &size, err);
+	if (rc != 0)
+		goto out;
+	rc = st->ops->tlog_checkpoint_get(st, -1, &have, note, len, err);
+	if (rc == 0 && have == size)
+		goto out; /* the newest already covers the tree */
+	if (rc != 0 && rc != BW_ENOTFOUND)
+		goto out;
+	free(*note);
+	*note = NULL;
+	rc = sign_size(st, key, origin, size, now, note, len, err);
+	if (rc == 0)
+		rc = st->ops->commit(st, err);
+	wrote = rc == 0;
+out:
+	if (!wrote)
+		st->ops->rollback(st); /* failed, or nothing to write */
+	if (rc != 0) {
+		free(*note);
+		*note = NULL;
+		*len = 0;
+	}
+	return rc;
+}
