@@ -368,6 +368,8 @@ static void test_server_storage__metadata_and_schema(void **state)
 		    " ALTER TABLE devices DROP COLUMN status;"
 		    " DROP TABLE wave_devices; DROP TABLE wave_log;"
 		    " DROP TABLE waves;"
+		    " DROP TABLE tlog_leaves; DROP TABLE tlog_nodes;"
+		    " DROP TABLE tlog_checkpoints;"
 		    " DELETE FROM schema_version WHERE version > 1' "
 		    "2>/dev/null",
 		    tmp_path("s3.db"));
