@@ -28,6 +28,7 @@
 #include "repo.h"
 #include "server.h"
 #include "tls.h"
+#include "translog.h"
 #include "ui.h"
 #include "waves.h"
 
@@ -167,6 +168,59 @@ static void reply_rc(struct evhttp_request *req, int rc, struct bw_err *err,
 					   err->msg));
 }
 
+/*
+ * Who an admin API action is logged for: "account:<id>" for an operator
+ * account (who = "account N"), else the admin token ("admin:<id>").
+ */
+static void actor(struct bw_srv *srv, const char *who,
+		  char by[BW_SRV_TLOG_BY_MAX])
+{
+	if (who && !strncmp(who, "account ", 8))
+		snprintf(by, BW_SRV_TLOG_BY_MAX, "account:%.20s", who + 8);
+	else
+		bw_srv_tlog_admin_by(srv->admin_token, srv->admin_token_len,
+				     by);
+}
+
+/* Log an admin action (objects stolen) in the open transaction. */
+static int admin_log(struct bw_srv *srv, const char *who, const char *action,
+		     json_t *objects, struct bw_err *err)
+{
+	char by[BW_SRV_TLOG_BY_MAX];
+	int rc;
+
+	if (!objects)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	actor(srv, who, by);
+	rc = bw_srv_tlog_append(srv->store, action, by, objects, time(NULL),
+				NULL, err);
+	json_decref(objects);
+	return rc;
+}
+
+/* Commit after a successful step, roll back otherwise. */
+static int finish(struct bw_store *st, int rc, struct bw_err *err)
+{
+	if (!rc)
+		rc = st->ops->commit(st, err);
+	if (rc)
+		st->ops->rollback(st);
+	return rc;
+}
+
+/* Reload the policy for an upload, its changes logged as the admin's. */
+static int reload_as_admin(struct bw_srv *srv, struct bw_err *err)
+{
+	char by[BW_SRV_TLOG_BY_MAX];
+	int rc;
+
+	actor(srv, NULL, by);
+	srv->policy_by = by;
+	rc = bw_srv_policy_reload(srv, err);
+	srv->policy_by = NULL;
+	return rc;
+}
+
 /* A device uuid from a path or query, in its canonical form (any case
  * names the same device). */
 static int uuid_norm(const char *s, size_t n, char out[BW_UUID_BUF])
@@ -220,13 +274,15 @@ static void repo_upload(struct bw_srv *srv, struct evhttp_request *req,
 	size_t len = 0;
 	const uint8_t *md = bw_srv_http_body(req, &len);
 	const char *flavour = NULL, *role = NULL;
-	char tag[BW_STORE_TAG_MAX + 1];
+	char tag[BW_STORE_TAG_MAX + 1], by[BW_SRV_TLOG_BY_MAX];
 	int rc = 0;
 
 	if (!md) {
 		bw_srv_http_status(req, 500);
 		return;
 	}
+	actor(srv, NULL, by);
+	bw_srv_repo_set_actor(srv->repo, by);
 	if (repo_path(rest, &flavour, &role, tag, sizeof(tag)) ||
 	    (strcmp(role, "root") && strcmp(role, "targets")))
 		rc = bw_err_set(&err, BW_ENOTFOUND, "no such repository role");
@@ -236,6 +292,7 @@ static void repo_upload(struct bw_srv *srv, struct evhttp_request *req,
 	else
 		rc = bw_srv_repo_targets_upload(srv->repo, flavour, tag, md,
 						len, time(NULL), &err);
+	bw_srv_repo_set_actor(srv->repo, NULL);
 	if (rc)
 		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: upload %.64s refused: %s",
 			   rest, err.msg);
@@ -333,11 +390,15 @@ static void ci_target_add(struct bw_srv *srv, struct evhttp_request *req)
 	struct bw_err err = {0};
 	json_t *b = body_json(req, &err), *fi = NULL;
 	int rc = b ? bw_srv_admin_fileinfo_parse(b, &fi, &err) : BW_EFORMAT;
+	char by[BW_SRV_TLOG_BY_MAX];
 
+	actor(srv, NULL, by);
+	bw_srv_repo_set_actor(srv->repo, by);
 	if (!rc)
 		rc = bw_srv_repo_ci_target_add(
 		    srv->repo, json_string_value(json_object_get(b, "name")),
 		    fi, time(NULL), &err);
+	bw_srv_repo_set_actor(srv->repo, NULL);
 	reply_rc(req, rc, &err, 200);
 	json_decref(fi);
 	json_decref(b);
@@ -458,8 +519,16 @@ int bw_srv_admin_device_deny(struct bw_srv *srv, const char *uuid, int deny,
 	uuid = norm; /* one device, whatever case */
 	if (reason && strlen(reason) > 256)
 		return bw_err_set(err, BW_EFORMAT, "reason: over 256 bytes");
-	if ((rc = st->ops->deny_set(st, uuid, deny, reason ? reason : "",
-				    time(NULL), err)))
+	if ((rc = st->ops->begin(st, err)))
+		return rc;
+	rc = st->ops->deny_set(st, uuid, deny, reason ? reason : "", time(NULL),
+			       err);
+	if (!rc)
+		rc = admin_log(srv, who, deny ? "device.deny" : "device.allow",
+			       json_pack("{s:s, s:s}", "uuid", uuid, "reason",
+					 reason ? reason : ""),
+			       err);
+	if ((rc = finish(st, rc, err)))
 		return rc;
 	srv->generation++; /* open connections re-check */
 	srv->id_epoch++;   /* and cached decisions are dropped */
@@ -568,11 +637,24 @@ static void token_create(struct bw_srv *srv, struct evhttp_request *req)
 				"expires-in (seconds), optional uses, comment");
 		goto out;
 	}
-	if ((rc = secret_token_new(tok, hash, &err)))
+	if ((rc = secret_token_new(tok, hash, &err)) ||
+	    (rc = srv->store->ops->begin(srv->store, &err)))
 		goto out;
 	rc = srv->store->ops->token_add(
 	    srv->store, hash, scope, now + json_integer_value(jexp),
 	    juses ? json_integer_value(juses) : -1, comment, now, &id, &err);
+	if (!rc)
+		rc = admin_log(
+		    srv, NULL, "token.create",
+		    json_pack("{s:I, s:s, s:I, s:I, s:s}", "id", (json_int_t)id,
+			      "scope", scope, "expires",
+			      (json_int_t)(now + json_integer_value(jexp)),
+			      "uses",
+			      (json_int_t)(juses ? json_integer_value(juses)
+						 : -1),
+			      "comment", comment ? comment : ""),
+		    &err);
+	rc = finish(srv->store, rc, &err);
 out:
 	if (rc)
 		reply_rc(req, rc, &err, 201);
@@ -608,8 +690,16 @@ static void tokens(struct bw_srv *srv, struct evhttp_request *req,
 	if (cmd != EVHTTP_REQ_DELETE || bw_num_parse(rest, INT64_MAX, &id) != 0 ||
 	    id < 1)
 		rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");
-	else
-		rc = srv->store->ops->token_revoke(srv->store, (int64_t)id, &err);
+	else if (!(rc = srv->store->ops->begin(srv->store, &err))) {
+		rc = srv->store->ops->token_revoke(srv->store, (int64_t)id,
+						 &err);
+		if (!rc)
+			rc = admin_log(srv, NULL, "token.revoke",
+				       json_pack("{s:I}", "id",
+						 (json_int_t)id),
+				       &err);
+		rc = finish(srv->store, rc, &err);
+	}
 	reply_rc(req, rc, &err, 200);
 }
 
@@ -635,10 +725,21 @@ static void account_create(struct bw_srv *srv, struct evhttp_request *req)
 				"(seconds), optional comment");
 	if (!rc)
 		rc = secret_token_new(tok, hash, &err);
-	if (!rc)
+	if (!rc && !(rc = srv->store->ops->begin(srv->store, &err))) {
 		rc = srv->store->ops->account_add(
 		    srv->store, hash, role, now + json_integer_value(jexp),
 		    comment, now, &id, &err);
+		if (!rc)
+			rc = admin_log(srv, NULL, "account.create",
+				       json_pack("{s:I, s:s, s:I}", "id",
+						 (json_int_t)id, "role", role,
+						 "expires",
+						 (json_int_t)(now +
+							      json_integer_value(
+								  jexp))),
+				       &err);
+		rc = finish(srv->store, rc, &err);
+	}
 	if (rc) {
 		reply_rc(req, rc, &err, 201);
 	} else {
@@ -678,10 +779,19 @@ static void accounts(struct bw_srv *srv, struct evhttp_request *req,
 	if (cmd != EVHTTP_REQ_DELETE || bw_num_parse(rest, INT64_MAX, &id) ||
 	    id < 1)
 		rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");
-	else if (!(rc = srv->store->ops->account_revoke(srv->store,
-							 (int64_t)id, &err)))
-		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: account %llu revoked",
-			   (unsigned long long)id);
+	else if (!(rc = srv->store->ops->begin(srv->store, &err))) {
+		rc = srv->store->ops->account_revoke(srv->store,
+						   (int64_t)id, &err);
+		if (!rc)
+			rc = admin_log(srv, NULL, "account.revoke",
+				       json_pack("{s:I}", "id",
+						 (json_int_t)id),
+				       &err);
+		if (!(rc = finish(srv->store, rc, &err)))
+			bw_srv_log(BW_SRV_LOG_NOTICE,
+				   "admin: account %llu revoked",
+				   (unsigned long long)id);
+	}
 	reply_rc(req, rc, &err, 200);
 }
 
@@ -700,9 +810,22 @@ static void crl_upload(struct bw_srv *srv, struct evhttp_request *req,
 		rc = bw_err_set(&err, BW_ENOMEM, "body");
 	else if (!(rc = bw_srv_policy_crl_check(srv->policy, issuer, pem, len,
 						&number, &err)) &&
-		 !(rc = srv->store->ops->crl_put(srv->store, issuer, number,
-						 pem, len, time(NULL), &err)))
-		rc = bw_srv_policy_reload(srv, &err);
+		 !(rc = srv->store->ops->begin(srv->store, &err))) {
+		char hex[BW_HASH_MAX_HEX];
+
+		bw_hash_buf_hex(BW_HASH_SHA256, pem, len, hex);
+		rc = srv->store->ops->crl_put(srv->store, issuer, number, pem,
+					      len, time(NULL), &err);
+		if (!rc)
+			rc = admin_log(srv, NULL, "pki.crl.upload",
+				       json_pack("{s:s, s:I, s:s}", "issuer",
+						 issuer, "crl-number",
+						 (json_int_t)number, "sha256",
+						 hex),
+				       &err);
+		if (!(rc = finish(srv->store, rc, &err)))
+			rc = reload_as_admin(srv, &err);
+	}
 	if (!rc)
 		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: CRL %lld of %s installed",
 			   (long long)number, issuer);
@@ -723,9 +846,20 @@ static void ca_upload(struct bw_srv *srv, struct evhttp_request *req,
 		rc = bw_err_set(&err, BW_ENOMEM, "body");
 	else if (!(rc = bw_srv_policy_ca_check(srv->policy, name, pem, len,
 					       &err)) &&
-		 !(rc = srv->store->ops->ca_put(srv->store, name, pem, len,
-						time(NULL), &err)))
-		rc = bw_srv_policy_reload(srv, &err);
+		 !(rc = srv->store->ops->begin(srv->store, &err))) {
+		char hex[BW_HASH_MAX_HEX];
+
+		bw_hash_buf_hex(BW_HASH_SHA256, pem, len, hex);
+		rc = srv->store->ops->ca_put(srv->store, name, pem, len,
+					     time(NULL), &err);
+		if (!rc)
+			rc = admin_log(srv, NULL, "pki.ca.add",
+				       json_pack("{s:s, s:s}", "name", name,
+						 "pem-sha256", hex),
+				       &err);
+		if (!(rc = finish(srv->store, rc, &err)))
+			rc = reload_as_admin(srv, &err);
+	}
 	if (!rc)
 		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: device CA %s installed",
 			   name);
@@ -1043,6 +1177,8 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		rotations(srv, req, q);
 	} else if (!strcmp(path, "/waves") || !strncmp(path, "/waves/", 7)) {
 		bw_srv_waves_admin(srv, req, path + 6, who);
+	} else if (!strncmp(path, "/log/", 5)) {
+		bw_srv_admin_log(srv, req, path + 5, q);
 	} else if (!strcmp(path, "/tokens") || !strncmp(path, "/tokens/", 8)) {
 		tokens(srv, req, path[7] ? path + 8 : "");
 	} else if (!strcmp(path, "/accounts") ||

@@ -20,7 +20,14 @@ struct bw_srv;
 struct evkeyvalq;
 struct evhttp_request;
 
+struct evkeyvalq;
+struct bw_srv;
+
 void bw_srv_admin_handle(struct evhttp_request *req, void *arg);
+
+/* GET /log/<rest> (admin_tlog.c): checkpoint, entries, proofs. */
+void bw_srv_admin_log(struct bw_srv *srv, struct evhttp_request *req,
+		      const char *rest, struct evkeyvalq *q);
 
 /* Admin "add CI target" body {name, length, hashes.sha256, custom?} into
  * a TUF fileinfo (*fileinfo new reference). */

@@ -111,6 +111,8 @@ static const struct key keys[] = {
     INT("waves", "advance_confidence_ppm", wave_advance_confidence_ppm,
 	500001, 999999, "900000"),
     INT("waves", "min_sample", wave_min_sample, 1, 1000000, "5"),
+    STR("log", "key", log_key, ""),
+    STR("log", "origin", log_origin, ""),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

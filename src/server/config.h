@@ -90,6 +90,10 @@ struct bw_srv_config {
 	int64_t wave_halt_confidence_ppm;
 	int64_t wave_advance_confidence_ppm;
 	int64_t wave_min_sample;
+	/* [log] the transparency log's checkpoint key (Ed25519 PEM file,
+	 * 0600) and its name; "" origin = "bulwark/<factory>" */
+	char log_key[BW_SRV_PATH_MAX];
+	char log_origin[BW_SRV_STR_MAX];
 };
 
 /* Fill cfg with the defaults. */

@@ -24,6 +24,7 @@
 #include "registration.h"
 #include "server.h"
 #include "tls.h"
+#include "translog.h"
 
 const char *bw_srv_registration_token(struct evhttp_request *req)
 {
@@ -197,6 +198,38 @@ static int uuid_free(struct bw_store *st, const char *uuid, int *status,
 	return rc ? rc : bw_err_set(err, BW_EEXIST, "uuid already registered");
 }
 
+/* The issued certificate, in the registration's transaction: which
+ * device, which certificate (serial, sha256 of its DER), production or
+ * not, and which registration token allowed it (by id). */
+static int log_issue(struct bw_store *st, const struct bw_srv_reg_req *r,
+		     const struct bw_token_use *tok, X509 *cert,
+		     int production, int64_t now, struct bw_err *err)
+{
+	char by[BW_SRV_TLOG_BY_MAX], hex[BW_HASH_MAX_HEX], *serial = NULL;
+	unsigned char *der = NULL;
+	int len = i2d_X509(cert, &der), rc;
+	json_t *o = NULL;
+
+	if (len <= 0)
+		return bw_err_set(err, BW_ECRYPTO, "certificate encoding");
+	rc = bw_hash_buf_hex(BW_HASH_SHA256, der, (size_t)len, hex);
+	OPENSSL_free(der);
+	if (rc == 0)
+		rc = bw_pki_serial_hex(cert, &serial, err);
+	if (rc != 0)
+		return rc;
+	snprintf(by, sizeof(by), "registration-token:%lld", (long long)tok->id);
+	o = json_pack("{s:s, s:s, s:s, s:b, s:s}", "uuid", r->uuid, "serial",
+		      serial, "sha256", hex, "production", production, "via",
+		      "registration");
+	rc = o ? bw_srv_tlog_append(st, "device.cert.issue", by, o, now, NULL,
+				    err)
+	       : bw_err_set(err, BW_ENOMEM, "out of memory");
+	json_decref(o);
+	free(serial);
+	return rc;
+}
+
 /* Everything after the token check, inside one transaction. */
 static int do_sign(struct bw_srv *srv, const struct bw_srv_reg_req *r,
 		   const struct bw_token_use *tok, X509 **cert, int *status,
@@ -229,6 +262,8 @@ static int do_sign(struct bw_srv *srv, const struct bw_srv_reg_req *r,
 							   srv->reg_ca),
 				     production, &b, err)))
 		rc = bw_srv_binding_set(srv, &d, &b, "registration", now, err);
+	if (!rc)
+		rc = log_issue(st, r, tok, *cert, production, now, err);
 out:
 	X509_REQ_free(req);
 	return rc;

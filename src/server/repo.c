@@ -16,6 +16,7 @@
 #include "bulwark/tuf.h"
 #include "log.h"
 #include "repo.h"
+#include "translog.h"
 
 #define SPEC_VERSION "1.0.31"
 
@@ -23,6 +24,7 @@ struct bw_srv_repo {
 	struct bw_store *store;
 	struct bw_srv_repo_opts o;
 	int64_t last_warned;
+	char by[BW_SRV_TLOG_BY_MAX]; /* who the next write is logged for */
 };
 
 int bw_srv_repo_new(struct bw_store *store, const struct bw_srv_repo_opts *opts,
@@ -35,6 +37,7 @@ int bw_srv_repo_new(struct bw_store *store, const struct bw_srv_repo_opts *opts,
 		return BW_ENOMEM;
 	r->store = store;
 	r->o = *opts;
+	snprintf(r->by, sizeof(r->by), "server");
 	if (!r->o.max_bytes)
 		r->o.max_bytes = 8u * 1024u * 1024u;
 	return 0;
@@ -43,6 +46,35 @@ int bw_srv_repo_new(struct bw_store *store, const struct bw_srv_repo_opts *opts,
 void bw_srv_repo_free(struct bw_srv_repo *r)
 {
 	free(r);
+}
+
+void bw_srv_repo_set_actor(struct bw_srv_repo *r, const char *by)
+{
+	snprintf(r->by, sizeof(r->by), "%s", by && by[0] ? by : "server");
+}
+
+/*
+ * Log an uploaded metadata document in the open transaction: who
+ * uploaded it, the key ids that signed it, what it is and its digest.
+ */
+static int log_meta(struct bw_srv_repo *r, const char *action,
+		    const struct bw_meta_rec *m, int64_t now,
+		    struct bw_err *err)
+{
+	char keys[BW_SRV_TLOG_BY_MAX];
+	json_t *o;
+	int rc;
+
+	bw_srv_tlog_signers_by(m->data, m->len, keys);
+	o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "flavour", m->flavour,
+		      "tag", m->tag, "role", m->role, "version",
+		      (json_int_t)m->version, "sha256", m->sha256,
+		      "signed-by", keys);
+	if (!o)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	rc = bw_srv_tlog_append(r->store, action, r->by, o, now, NULL, err);
+	json_decref(o);
+	return rc;
 }
 
 /* Fill a record from served bytes (type, version, expiry, digest). */
@@ -109,6 +141,7 @@ int bw_srv_repo_root_upload(struct bw_srv_repo *r, const char *flavour,
 	if ((rc = r->store->ops->begin(r->store, err)))
 		return rc;
 	if ((rc = r->store->ops->meta_put(r->store, &m, now, err)) ||
+	    (rc = log_meta(r, "tuf.root.upload", &m, now, err)) ||
 	    (rc = r->store->ops->commit(r->store, err)))
 		r->store->ops->rollback(r->store);
 	if (!rc)
@@ -252,6 +285,7 @@ int bw_srv_repo_targets_upload(struct bw_srv_repo *r, const char *flavour,
 	if ((rc = r->store->ops->begin(r->store, err)))
 		goto out;
 	if ((rc = r->store->ops->meta_put(r->store, &m, now, err)) ||
+	    (rc = log_meta(r, "tuf.targets.upload", &m, now, err)) ||
 	    (rc = publish_snapshot_chain(r, &root, flavour, tag, &m, now,
 					 err)) ||
 	    (rc = r->store->ops->commit(r->store, err)))
@@ -333,7 +367,8 @@ int bw_srv_repo_import(struct bw_srv_repo *r, const char *flavour,
 	if ((rc && rc != BW_ENOTFOUND) ||
 	    (rc = r->store->ops->begin(r->store, err)))
 		goto out;
-	if ((rc = r->store->ops->meta_put(r->store, &tg, now, err)))
+	if ((rc = r->store->ops->meta_put(r->store, &tg, now, err)) ||
+	    (rc = log_meta(r, "tuf.targets.import", &tg, now, err)))
 		goto fail;
 	if (keep_exported(r, &root, flavour, tag, "snapshot", md->snapshot,
 			  md->snapshot_len, "targets.json", tg.version, now,
@@ -390,6 +425,26 @@ static int ci_targets_current(struct bw_srv_repo *r, json_t **targets,
 	return 0;
 }
 
+/* A CI target the server listed in CI targets it signed itself. */
+static int log_ci_target(struct bw_srv_repo *r, const char *name,
+			 json_t *fileinfo, const struct bw_meta_rec *tg,
+			 int64_t now, struct bw_err *err)
+{
+	json_t *o = json_pack(
+	    "{s:s, s:O, s:O, s:I, s:s}", "name", name, "length",
+	    json_object_get(fileinfo, "length"), "hashes",
+	    json_object_get(fileinfo, "hashes"), "targets-version",
+	    (json_int_t)tg->version, "targets-sha256", tg->sha256);
+	int rc;
+
+	if (!o)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	rc = bw_srv_tlog_append(r->store, "tuf.ci-target.add", r->by, o, now,
+				NULL, err);
+	json_decref(o);
+	return rc;
+}
+
 int bw_srv_repo_ci_target_add(struct bw_srv_repo *r, const char *name,
 			      json_t *fileinfo, int64_t now, struct bw_err *err)
 {
@@ -424,6 +479,7 @@ int bw_srv_repo_ci_target_add(struct bw_srv_repo *r, const char *name,
 		 json_string_value(json_object_get(
 		     json_object_get(fileinfo, "hashes"), "sha256")),
 		 custom_s, now, err)) ||
+	    (rc = log_ci_target(r, name, fileinfo, &tg, now, err)) ||
 	    (rc = publish_snapshot_chain(r, &root, "ci", "", &tg, now, err)) ||
 	    (rc = r->store->ops->commit(r->store, err)))
 		r->store->ops->rollback(r->store);

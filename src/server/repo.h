@@ -31,6 +31,10 @@ int bw_srv_repo_new(struct bw_store *store, const struct bw_srv_repo_opts *opts,
 		    struct bw_srv_repo **out);
 void bw_srv_repo_free(struct bw_srv_repo *r);
 
+/* Who the following uploads are logged for in the transparency log
+ * ("admin:<id>"; NULL or "" = "server"). */
+void bw_srv_repo_set_actor(struct bw_srv_repo *r, const char *by);
+
 /*
  * Root upload for a flavour ("ci" / "production"): the first must be
  * version 1 and signed by its own threshold; later ones must pass TUF

@@ -148,6 +148,31 @@ static int policy_open(struct bw_srv *srv, struct bw_srv_policy **out,
 	return rc;
 }
 
+/* The transparency log's checkpoint key: entries are appended whether or
+ * not it is set; without it GET /log/checkpoint answers 503. */
+static int load_log_key(struct bw_srv *srv, struct bw_err *err)
+{
+	const struct bw_srv_config *c = srv->cfg;
+	int rc;
+
+	snprintf(srv->log_origin, sizeof(srv->log_origin), "%s",
+		 c->log_origin[0] ? c->log_origin : "");
+	if (!srv->log_origin[0])
+		snprintf(srv->log_origin, sizeof(srv->log_origin),
+			 "bulwark/%s", bw_srv_policy_factory(srv->policy));
+	if (!c->log_key[0]) {
+		bw_srv_log(BW_SRV_LOG_WARN, "no log.key: the transparency log "
+			   "is kept but no checkpoint is signed");
+		return 0;
+	}
+	if ((rc = bw_srv_signer_load(c->log_key, &srv->log_key, err)))
+		return rc;
+	if (bw_signer_key(srv->log_key)->type != BW_KEY_ED25519)
+		return bw_err_set(err, BW_EUNSUPPORTED, "log.key must be an "
+				  "Ed25519 key (C2SP signed notes)");
+	return 0;
+}
+
 static int load_signers(struct bw_srv *srv, struct bw_err *err)
 {
 	const char *specs[3] = {srv->cfg->timestamp_key, srv->cfg->snapshot_key,
@@ -164,7 +189,7 @@ static int load_signers(struct bw_srv *srv, struct bw_err *err)
 		bw_srv_log(BW_SRV_LOG_WARN,
 			   "no timestamp/snapshot key: "
 			   "targets uploads and re-signing are refused");
-	return 0;
+	return load_log_key(srv, err);
 }
 
 static int load_registration(struct bw_srv *srv, struct bw_err *err)
@@ -557,6 +582,7 @@ void bw_srv_free(struct bw_srv *srv)
 		event_base_free(srv->base);
 	for (int i = 0; i < 3; i++)
 		bw_signer_free(srv->signers[i]);
+	bw_signer_free(srv->log_key);
 	bw_srv_repo_free(srv->repo);
 	bw_srv_policy_free(srv->policy);
 	bw_srv_idcache_free(srv->idcache);

@@ -66,6 +66,8 @@ struct bw_srv {
 	X509 *reg_ca; /* registration device CA */
 	EVP_PKEY *reg_ca_key;
 	struct bw_signer *reg_signer; /* PKCS#11 registration CA key */
+	struct bw_signer *log_key;    /* transparency log checkpoints */
+	char log_origin[256];
 	struct bw_srv_ratelimit *reg_rl;
 	struct bw_srv_ratelimit *est_rl;
 	struct bw_srv_ratelimit *ui_rl; /* fleet page sign-in attempts */

@@ -1,0 +1,180 @@
+/*
+ * The transparency log on the admin API (read-only, behind the admin
+ * token like every admin route):
+ *   GET /log/checkpoint                      the newest signed checkpoint
+ *   GET /log/entries?start=S&end=E           entries S..E-1 (at most 1000)
+ *   GET /log/proof/inclusion?index=I&size=N  RFC 9162 inclusion proof
+ *   GET /log/proof/consistency?old=M&size=N  RFC 9162 consistency proof
+ * docs/transparency-log.md describes the formats.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "admin.h"
+#include "http.h"
+#include "log.h"
+#include "server.h"
+#include "translog.h"
+
+#define ENTRIES_MAX 1000
+
+/* A query number: decimal digits only, 0 .. 2^62. -1 if absent or bad. */
+static int64_t qnum(struct evkeyvalq *q, const char *k)
+{
+	const char *v = evhttp_find_header(q, k);
+	int64_t n = 0;
+	size_t i;
+
+	if (!v || !v[0] || strlen(v) > 19)
+		return -1;
+	for (i = 0; v[i]; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		n = n * 10 + (v[i] - '0');
+		if (n > ((int64_t)1 << 62))
+			return -1;
+	}
+	return n;
+}
+
+static void checkpoint(struct bw_srv *srv, struct evhttp_request *req)
+{
+	struct bw_err err = {0};
+	char *note = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!srv->log_key) {
+		bw_srv_http_error(req, 503, "no log key configured");
+		return;
+	}
+	rc = bw_srv_tlog_checkpoint(srv->store, srv->log_key, srv->log_origin,
+				    time(NULL), &note, &len, &err);
+	if (rc) {
+		bw_srv_log(BW_SRV_LOG_ERR, "log: checkpoint: %s", err.msg);
+		bw_srv_http_error(req, 500, "checkpoint failed");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "text/plain; charset=utf-8");
+	evbuffer_add(evhttp_request_get_output_buffer(req), note, len);
+	evhttp_send_reply(req, 200, "OK", NULL);
+	free(note);
+}
+
+static void entries(struct bw_srv *srv, struct evhttp_request *req,
+		    struct evkeyvalq *q)
+{
+	struct bw_store *st = srv->store;
+	struct bw_err err = {0};
+	int64_t start = qnum(q, "start"), end = qnum(q, "end");
+	uint64_t size = 0, i;
+	json_t *arr = json_array();
+	int rc = st->ops->tlog_size(st, &size, &err);
+
+	if (rc || !arr) {
+		json_decref(arr);
+		bw_srv_http_error(req, 500, "log unreadable");
+		return;
+	}
+	if (end < 0 || (uint64_t)end > size)
+		end = (int64_t)size;
+	if (start < 0 || start > end) {
+		json_decref(arr);
+		bw_srv_http_error(req, 400, "need start <= end <= tree size");
+		return;
+	}
+	if (end - start > ENTRIES_MAX)
+		end = start + ENTRIES_MAX;
+	for (i = (uint64_t)start; i < (uint64_t)end; i++) {
+		uint8_t *e = NULL;
+		char *b64 = NULL;
+		size_t len = 0;
+
+		rc = st->ops->tlog_leaf_get(st, i, BW_TLOG_ENTRY_MAX, &e, &len,
+					    &err);
+		if (rc == 0)
+			rc = bw_tlog_b64_encode(e, len, &b64);
+		free(e);
+		if (rc == 0 &&
+		    json_array_append_new(arr, json_pack("{s:I, s:s}", "index",
+							 (json_int_t)i, "entry",
+							 b64)))
+			rc = BW_ENOMEM;
+		free(b64);
+		if (rc) {
+			/* a gap is what a deleted entry looks like: say so */
+			bw_srv_log(BW_SRV_LOG_ERR, "log: entry %llu: %s",
+				   (unsigned long long)i, err.msg);
+			break;
+		}
+	}
+	bw_srv_http_json(req, 200,
+			 json_pack("{s:I, s:I, s:o}", "start",
+				   (json_int_t)start, "size", (json_int_t)size,
+				   "entries", arr));
+}
+
+static void proof(struct bw_srv *srv, struct evhttp_request *req,
+		  struct evkeyvalq *q, int inclusion)
+{
+	struct bw_store *st = srv->store;
+	struct bw_err err = {0};
+	struct bw_tlog_reader r;
+	struct bw_tlog_proof *p = calloc(1, sizeof(*p));
+	int64_t a = qnum(q, inclusion ? "index" : "old"), n = qnum(q, "size");
+	uint64_t size = 0;
+	json_t *hashes;
+	int rc = p ? st->ops->tlog_size(st, &size, &err) : BW_ENOMEM;
+
+	if (rc) {
+		bw_srv_http_error(req, 500, "log unreadable");
+		goto out;
+	}
+	if (a < 0 || n < 1 || (uint64_t)n > size ||
+	    (inclusion ? a >= n : (a < 1 || a > n))) {
+		bw_srv_http_error(req, 400, inclusion
+				  ? "need 0 <= index < size <= tree size"
+				  : "need 1 <= old <= size <= tree size");
+		goto out;
+	}
+	bw_srv_tlog_reader(st, &r);
+	rc = inclusion ? bw_tlog_prove_inclusion((uint64_t)n, (uint64_t)a, &r,
+						 p, &err)
+		       : bw_tlog_prove_consistency((uint64_t)a, (uint64_t)n,
+						   &r, p, &err);
+	hashes = rc ? NULL : bw_tlog_proof_to_json(p);
+	if (!hashes) {
+		bw_srv_log(BW_SRV_LOG_ERR, "log: proof: %s", err.msg);
+		bw_srv_http_error(req, 500, "proof failed");
+		goto out;
+	}
+	bw_srv_http_json(req, 200,
+			 json_pack("{s:I, s:I, s:o}", inclusion ? "index" : "old",
+				   (json_int_t)a, "size", (json_int_t)n,
+				   "hashes", hashes));
+out:
+	free(p);
+}
+
+void bw_srv_admin_log(struct bw_srv *srv, struct evhttp_request *req,
+		      const char *rest, struct evkeyvalq *q)
+{
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+		bw_srv_http_error(req, 405, "the log is read-only");
+	else if (!strcmp(rest, "checkpoint"))
+		checkpoint(srv, req);
+	else if (!strcmp(rest, "entries"))
+		entries(srv, req, q);
+	else if (!strcmp(rest, "proof/inclusion"))
+		proof(srv, req, q, 1);
+	else if (!strcmp(rest, "proof/consistency"))
+		proof(srv, req, q, 0);
+	else
+		bw_srv_http_error(req, 404, "no such resource");
+}
