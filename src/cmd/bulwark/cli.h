@@ -19,5 +19,6 @@ int bw_cmd_keys_ca(int argc, char **argv);
 int bw_cmd_devices(int argc, char **argv);
 int bw_cmd_tokens(int argc, char **argv);
 int bw_cmd_accounts(int argc, char **argv);
+int bw_cmd_log(int argc, char **argv);
 
 #endif

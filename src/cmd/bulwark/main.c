@@ -48,6 +48,9 @@ static const struct bw_cli_cmd top_cmds[] = {
 	{"tokens", "registration tokens on a server", bw_cmd_tokens},
 	{"accounts", "operator accounts (admin API, fleet page) on a server",
 	 bw_cmd_accounts},
+	{"log", "the server's transparency log: verify, show, monitor, "
+		"cosign",
+	 bw_cmd_log},
 	{"version", "print the version", cmd_version},
 };
 

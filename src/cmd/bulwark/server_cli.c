@@ -176,12 +176,14 @@ static char *srv_url(const char *base, const char *path)
 	return u;
 }
 
-int bw_admin_request(const char *prog, const struct bw_admin_client *s, const char *method,
-		   const char *path, const void *body, size_t body_len,
-		   long quiet_status, long *status, json_t **out)
+/* One request; the answer's body lands in resp (2xx and quiet_status). */
+static int exchange(const char *prog, const struct bw_admin_client *s,
+		    const char *method, const char *path, const void *body,
+		    size_t body_len, long quiet_status, long *status,
+		    struct bw_buf *resp)
 {
 	const char *token_file = NULL, *ca_file = NULL;
-	struct bw_buf tok, hdr, resp;
+	struct bw_buf tok, hdr;
 	const char *hdrs[] = {NULL, NULL};
 	struct bw_http_opts ho = {0};
 	struct bw_http_request req = {0};
@@ -191,11 +193,8 @@ int bw_admin_request(const char *prog, const struct bw_admin_client *s, const ch
 	int rc;
 
 	*status = 0;
-	if (out != NULL)
-		*out = NULL;
 	bw_buf_init_secret(&tok, TOKEN_MAX);
 	bw_buf_init_secret(&hdr, TOKEN_MAX + 32);
-	bw_buf_init(&resp, ANSWER_MAX);
 	rc = srv_check(prog, s, &token_file, &ca_file);
 	if (rc != BW_EXIT_OK)
 		goto out;
@@ -220,7 +219,7 @@ int bw_admin_request(const char *prog, const struct bw_admin_client *s, const ch
 	req.body_len = body_len;
 	req.max_response = ANSWER_MAX;
 	if (bw_http_fetcher_new(&ho, &f, &err) != 0 ||
-	    bw_http_request(f, &req, status, &resp, &err) != 0) {
+	    bw_http_request(f, &req, status, resp, &err) != 0) {
 		fprintf(stderr,
 			"%s: %s %.300s: cannot reach the server: ", prog,
 			method, url);
@@ -229,9 +228,37 @@ int bw_admin_request(const char *prog, const struct bw_admin_client *s, const ch
 		goto out;
 	}
 	if (*status < 200 || *status > 299) {
-		if (*status != quiet_status)
-			say_error(prog, method, path, *status, &resp);
-		else if (out != NULL && resp.len > 0)
+		if (*status != quiet_status) {
+			say_error(prog, method, path, *status, resp);
+			bw_buf_reset(resp);
+		}
+		goto out;
+	}
+	rc = BW_EXIT_OK;
+out:
+	bw_fetcher_free(f);
+	bw_buf_dispose_secret(&tok);
+	bw_buf_dispose_secret(&hdr);
+	free(url);
+	return rc;
+}
+
+int bw_admin_request(const char *prog, const struct bw_admin_client *s, const char *method,
+		   const char *path, const void *body, size_t body_len,
+		   long quiet_status, long *status, json_t **out)
+{
+	struct bw_buf resp;
+	struct bw_err err = {0};
+	int rc;
+
+	if (out != NULL)
+		*out = NULL;
+	bw_buf_init(&resp, ANSWER_MAX);
+	rc = exchange(prog, s, method, path, body, body_len, quiet_status,
+		      status, &resp);
+	if (rc != BW_EXIT_OK) {
+		if (*status == quiet_status && quiet_status != 0 &&
+		    out != NULL && resp.len > 0)
 			(void)bw_json_parse(resp.data, resp.len, NULL, out,
 					    NULL);
 		goto out;
@@ -242,15 +269,27 @@ int bw_admin_request(const char *prog, const struct bw_admin_client *s, const ch
 			method, path);
 		bw_admin_print_bounded(stderr, err.msg, SAY_MAX);
 		fputc('\n', stderr);
-		goto out;
+		rc = BW_EXIT_FAIL;
 	}
-	rc = BW_EXIT_OK;
 out:
-	bw_fetcher_free(f);
-	bw_buf_dispose_secret(&tok);
-	bw_buf_dispose_secret(&hdr);
 	bw_buf_dispose_secret(&resp); /* may hold a new registration token */
-	free(url);
+	return rc;
+}
+
+int bw_admin_get_raw(const char *prog, const struct bw_admin_client *s,
+		     const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	struct bw_buf resp;
+	long status = 0;
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	bw_buf_init(&resp, max < ANSWER_MAX ? max : ANSWER_MAX);
+	rc = exchange(prog, s, "GET", path, NULL, 0, 0, &status, &resp);
+	if (rc == BW_EXIT_OK && bw_buf_steal(&resp, out, len) != 0)
+		rc = bw_cli_fail(prog, "out of memory");
+	bw_buf_dispose(&resp);
 	return rc;
 }
 

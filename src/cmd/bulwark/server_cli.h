@@ -9,6 +9,7 @@
 #define BW_SERVER_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -78,6 +79,12 @@ int bw_admin_pki_push(const char *prog, struct bw_admin_client *s, const char *d
 int bw_admin_request(const char *prog, const struct bw_admin_client *s, const char *method,
 		   const char *path, const void *body, size_t body_len,
 		   long quiet_status, long *status, json_t **out);
+
+/* GET path and hand over the answer's bytes as they came (*out malloc'd,
+ * NUL-terminated; at most max bytes). BW_EXIT_FAIL on a non-2xx answer
+ * (printed). */
+int bw_admin_get_raw(const char *prog, const struct bw_admin_client *s,
+		     const char *path, size_t max, uint8_t **out, size_t *len);
 
 /*
  * Check the options before a local change: with --server, the URL is
