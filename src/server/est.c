@@ -38,6 +38,7 @@
 #include "registration.h"
 #include "server.h"
 #include "tls.h"
+#include "translog.h"
 
 #define CT_PKCS7 "application/pkcs7-mime; smime-type=certs-only"
 
@@ -309,6 +310,31 @@ out:
 	return rc;
 }
 
+/* The certificate issued by re-enrolment, in its transaction (who: the
+ * device, authenticated by its current certificate). */
+static int log_reenroll(struct bw_store *st, const struct bw_srv_identity *id,
+			X509 *cert, struct bw_err *err)
+{
+	char by[BW_SRV_TLOG_BY_MAX], fp[65], *serial = NULL;
+	json_t *o = NULL;
+	int rc = cert_fp(cert, fp);
+
+	if (rc)
+		return bw_err_set(err, rc, "certificate digest");
+	if ((rc = bw_pki_serial_hex(cert, &serial, err)))
+		return rc;
+	snprintf(by, sizeof(by), "device:%s", id->uuid);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:b}", "uuid", id->uuid, "serial",
+		      serial, "sha256", fp, "replaces-sha256", id->fingerprint,
+		      "production", id->production);
+	rc = o ? bw_srv_tlog_append(st, "device.cert.reenroll", by, o,
+				    time(NULL), NULL, err)
+	       : bw_err_set(err, BW_ENOMEM, "out of memory");
+	json_decref(o);
+	free(serial);
+	return rc;
+}
+
 static void simplereenroll(struct est_req *r)
 {
 	struct bw_srv *srv = r->srv;
@@ -353,6 +379,8 @@ static void simplereenroll(struct est_req *r)
 	if (!rc && cert == NULL) {
 		status = 500;
 		rc = reenroll_issue(r, id, csr, &cert, &err);
+		if (!rc)
+			rc = log_reenroll(st, id, cert, &err);
 	}
 	if (!rc)
 		rc = st->ops->commit(st, &err);
@@ -402,6 +430,19 @@ int bw_srv_est_first_use(struct bw_srv *srv, const struct bw_srv_identity *id,
 					err);
 	} else if (rc == BW_ENOTFOUND) {
 		rc = 0; /* no record yet: the gateway writes it on first use */
+	}
+	if (!rc) {
+		/* the binding moved: logged with the old certificate refused */
+		char by[BW_SRV_TLOG_BY_MAX];
+		json_t *o = json_pack("{s:s, s:s, s:s}", "uuid", rot.uuid,
+				      "sha256", rot.new_fp, "refused-sha256",
+				      rot.old_fp);
+
+		snprintf(by, sizeof(by), "device:%s", rot.uuid);
+		rc = o ? bw_srv_tlog_append(st, "device.cert.rotate", by, o,
+					    now, NULL, err)
+		       : bw_err_set(err, BW_ENOMEM, "out of memory");
+		json_decref(o);
 	}
 	if (!rc)
 		rc = st->ops->commit(st, err);

@@ -219,9 +219,8 @@ static int log_issue(struct bw_store *st, const struct bw_srv_reg_req *r,
 	if (rc != 0)
 		return rc;
 	snprintf(by, sizeof(by), "registration-token:%lld", (long long)tok->id);
-	o = json_pack("{s:s, s:s, s:s, s:b, s:s}", "uuid", r->uuid, "serial",
-		      serial, "sha256", hex, "production", production, "via",
-		      "registration");
+	o = json_pack("{s:s, s:s, s:s, s:b}", "uuid", r->uuid, "serial",
+		      serial, "sha256", hex, "production", production);
 	rc = o ? bw_srv_tlog_append(st, "device.cert.issue", by, o, now, NULL,
 				    err)
 	       : bw_err_set(err, BW_ENOMEM, "out of memory");
