@@ -3,11 +3,13 @@
  * (bulwark/tlog.h): a JSON document {"hashes": [...], "entry": "..."} is
  * parsed with bw_tlog_proof_from_json, the proof is checked for inclusion
  * and consistency against a small fixed tree, and the entry (base64) with
- * bw_tlog_entry_parse.
+ * bw_tlog_entry_parse, and the whole document with bw_tlog_release_verify
+ * (a device's binary transparency check) against a fixed key.
  *
  * For every input: a refused proof has no hashes; an accepted one has at
  * most BW_TLOG_PROOF_MAX; a proof that verifies is the real proof (the
- * tree's own); an accepted entry re-encodes to the same bytes. Any
+ * tree's own); an accepted entry re-encodes to the same bytes; no input
+ * passes the release check without a signature by the fixed key. Any
  * violation abort()s.
  */
 #include <stdint.h>
@@ -122,6 +124,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(rec);
 	}
 out:
+	{
+		static const char vk_text[] =
+		    "bulwark.test/log+23b74c2e+"
+		    "AepKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs";
+		struct bw_tlog_vkey vk;
+
+		if (bw_tlog_vkey_parse(vk_text, sizeof(vk_text) - 1, &vk,
+				       NULL) == 0 &&
+		    bw_tlog_release_verify(data, size, (const uint8_t *)"t", 1,
+					   &vk, NULL, 0, 0, NULL) == 0)
+			violation("a release proof without a valid signature");
+	}
 	free(raw);
 	json_decref(doc);
 	free(p);

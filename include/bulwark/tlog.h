@@ -267,6 +267,25 @@ int bw_tlog_entry_build(const char *action, const char *by, int64_t time,
 int bw_tlog_entry_parse(const uint8_t *buf, size_t len, json_t **out,
 			struct bw_err *err);
 
+/* ---- binary transparency ------------------------------------------------
+ * What a device checks before it installs a release: a document
+ * {"checkpoint": "<signed note>", "index": i, "size": n, "entry":
+ * "<base64>", "hashes": [...]} from the server. */
+
+/*
+ * 0 if entry index of the tree in the checkpoint records the upload of
+ * exactly targets (its sha256: "sha256" of a tuf.targets.upload or
+ * tuf.targets.import entry, "targets-sha256" of a tuf.ci-target.add), the
+ * checkpoint is signed by log and by min_witness of witnesses, and the
+ * inclusion proof leads to its root. BW_ESIG (signatures), BW_EHASH (not
+ * this release, or not in the tree), BW_EFORMAT otherwise.
+ */
+int bw_tlog_release_verify(const uint8_t *doc, size_t len,
+			   const uint8_t *targets, size_t targets_len,
+			   const struct bw_tlog_vkey *log,
+			   const struct bw_tlog_vkey *witnesses, size_t nwit,
+			   size_t min_witness, struct bw_err *err);
+
 #ifdef __cplusplus
 }
 #endif

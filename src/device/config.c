@@ -64,6 +64,9 @@ static const struct key keys[] = {
 	S("boot", "fw_env_config", fw_env_config),
 	S("boot", "grubenv", grubenv),
 	S("boot", "cmdline", cmdline),
+	S("transparency", "log_key", tlog_key),
+	S("transparency", "witness_key", tlog_witness_key),
+	N("transparency", "witnesses", tlog_witnesses, 0, 1),
 };
 
 struct parse_ctx {
@@ -145,6 +148,7 @@ void bw_dev_config_init(struct bw_dev_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->rollback_protection = -1; /* unset until defaults */
+	c->tlog_witnesses = -1;
 }
 
 int bw_dev_config_parse(struct bw_dev_config *c, const char *text,
@@ -191,6 +195,14 @@ static int finish(struct bw_dev_config *c, struct bw_err *err)
 	set_default_long(&c->low_speed_time_s, 30);
 	if (c->rollback_protection < 0)
 		c->rollback_protection = 1;
+	if (c->tlog_witnesses < 0)
+		c->tlog_witnesses = c->tlog_witness_key ? 1 : 0;
+	if (c->tlog_witnesses > 0 && !c->tlog_witness_key)
+		return bw_err_set(err, BW_EINVAL, "[transparency] witnesses "
+				  "needs witness_key");
+	if (c->tlog_witness_key && !c->tlog_key)
+		return bw_err_set(err, BW_EINVAL, "[transparency] witness_key "
+				  "needs log_key");
 	if (default_url(&c->metadata_url, c->server_url, "repo/") != 0 ||
 	    default_url(&c->targets_url, c->server_url, "targets/") != 0 ||
 	    default_url(&c->events_url, c->server_url, "events") != 0 ||

@@ -33,6 +33,13 @@ struct bw_dev_config {
 	char *fw_env_config;  /* [boot] fw_env_config (uboot) */
 	char *grubenv;        /* [boot] grubenv (grub) */
 	char *cmdline;        /* [boot] cmdline, default /proc/cmdline */
+	/* [transparency] binary transparency, on when log_key is set: a
+	 * release is installed only when the server proves its targets
+	 * metadata is in the log under a checkpoint signed by log_key and
+	 * by `witnesses` (default 1 with witness_key, else 0) witnesses. */
+	char *tlog_key;       /* verifier key line NAME+HASH+KEY */
+	char *tlog_witness_key;
+	long tlog_witnesses;
 };
 
 void bw_dev_config_init(struct bw_dev_config *c);

@@ -15,6 +15,7 @@
 #include "bulwark/buf.h"
 #include "bulwark/tuf.h"
 #include "events.h"
+#include "transparency.h"
 #include "update.h"
 #include "wave.h"
 
@@ -388,6 +389,14 @@ int bw_dev_pull(struct bw_dev *d, const char *version)
 				"version %lld, below the installed %lld "
 				"(anti-rollback)\n", t->name,
 			(long long)t->bootfw, (long long)d->st.bootfw);
+		rc = BW_DEV_EXIT_REFUSED;
+		goto out;
+	}
+	/* binary transparency: a release not in the log is not installed */
+	if (bw_dev_transparency_check(d, &err) != 0) {
+		fprintf(stderr, "bulwark-device: %s refused: not proven to be "
+				"in the transparency log: %s\n", t->name,
+			err.msg);
 		rc = BW_DEV_EXIT_REFUSED;
 		goto out;
 	}

@@ -29,6 +29,10 @@ void bw_srv_admin_handle(struct evhttp_request *req, void *arg);
 void bw_srv_admin_log(struct bw_srv *srv, struct evhttp_request *req,
 		      const char *rest, struct evkeyvalq *q);
 
+/* GET /log/release?sha256=HEX on the gateway (admin_tlog.c). */
+void bw_srv_gateway_log_release(struct bw_srv *srv,
+				struct evhttp_request *req);
+
 /* Admin "add CI target" body {name, length, hashes.sha256, custom?} into
  * a TUF fileinfo (*fileinfo new reference). */
 int bw_srv_admin_fileinfo_parse(json_t *b, json_t **fileinfo,

@@ -5,6 +5,9 @@
  *   GET /log/entries?start=S&end=E           entries S..E-1 (at most 1000)
  *   GET /log/proof/inclusion?index=I&size=N  RFC 9162 inclusion proof
  *   GET /log/proof/consistency?old=M&size=N  RFC 9162 consistency proof
+ *   PUT /log/witnessed                       a witnessed checkpoint
+ * and on the gateway (devices, mutual TLS):
+ *   GET /log/release?sha256=HEX              binary transparency proof
  * docs/transparency-log.md describes the formats.
  */
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <sys/queue.h>
 
 #include "admin.h"
 #include "http.h"
@@ -162,10 +166,75 @@ out:
 	free(p);
 }
 
+static void witnessed(struct bw_srv *srv, struct evhttp_request *req)
+{
+	struct bw_err err = {0};
+	size_t len = 0;
+	const uint8_t *note = bw_srv_http_body(req, &len);
+	int rc;
+
+	if (!srv->log_key) {
+		bw_srv_http_error(req, 503, "no log key configured");
+		return;
+	}
+	rc = note ? bw_srv_tlog_witnessed_put(srv->store, srv->log_key,
+					      srv->log_origin, note, len,
+					      time(NULL), &err)
+		  : bw_err_set(&err, BW_ENOMEM, "body");
+	if (rc) {
+		bw_srv_log(BW_SRV_LOG_NOTICE, "log: witnessed checkpoint "
+			   "refused: %s", err.msg);
+		bw_srv_http_json(req, rc == BW_EIO ? 500 : 400,
+				 json_pack("{s:s, s:s}", "error",
+					   bw_strerror(rc), "reason", err.msg));
+		return;
+	}
+	bw_srv_http_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void bw_srv_gateway_log_release(struct bw_srv *srv, struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	struct bw_err err = {0};
+	struct evkeyvalq q;
+	const char *hex;
+	json_t *out = NULL;
+	size_t i;
+	int rc;
+
+	TAILQ_INIT(&q);
+	if (!query || evhttp_parse_query_str(query, &q)) {
+		bw_srv_http_status(req, 400);
+		return;
+	}
+	hex = evhttp_find_header(&q, "sha256");
+	for (i = 0; hex && hex[i]; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') ||
+		      (hex[i] >= 'a' && hex[i] <= 'f')))
+			break;
+	if (!hex || i != 64 || hex[i]) {
+		bw_srv_http_status(req, 400);
+		goto out;
+	}
+	rc = bw_srv_tlog_release(srv->store, hex, &out, &err);
+	if (rc == BW_ENOTFOUND)
+		bw_srv_http_status(req, 404);
+	else if (rc)
+		bw_srv_http_status(req, 500);
+	else
+		bw_srv_http_json(req, 200, out);
+out:
+	evhttp_clear_headers(&q);
+}
+
 void bw_srv_admin_log(struct bw_srv *srv, struct evhttp_request *req,
 		      const char *rest, struct evkeyvalq *q)
 {
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_PUT &&
+	    !strcmp(rest, "witnessed"))
+		witnessed(srv, req);
+	else if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
 		bw_srv_http_error(req, 405, "the log is read-only");
 	else if (!strcmp(rest, "checkpoint"))
 		checkpoint(srv, req);

@@ -20,6 +20,7 @@
 #include "bulwark/buf.h"
 #include "bulwark/tuf.h"
 #include "events.h"
+#include "admin.h"
 #include "gateway.h"
 #include "http.h"
 #include "est.h"
@@ -514,6 +515,8 @@ void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)
 				   tag[0] ? tag : bw_srv_tls_device(req)->tag);
 	else if (cmd == EVHTTP_REQ_GET && !strcmp(path, "/device"))
 		get_device(srv, req, id);
+	else if (cmd == EVHTTP_REQ_GET && !strcmp(path, "/log/release"))
+		bw_srv_gateway_log_release(srv, req);
 	else
 		bw_srv_http_status(req, 404);
 }

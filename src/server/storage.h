@@ -378,7 +378,8 @@ struct bw_store_ops {
 	/* BW_ENOTFOUND if missing (a damaged tree). */
 	int (*tlog_node_get)(struct bw_store *s, int level, uint64_t index,
 			     uint8_t out[32], struct bw_err *err);
-	/* A signed checkpoint of the tree at size (kept once per size). */
+	/* A signed checkpoint of the tree at size (one per size: a witnessed
+	 * copy of the same checkpoint replaces it). */
 	int (*tlog_checkpoint_put)(struct bw_store *s, uint64_t size,
 				   const char *note, size_t len, int64_t now,
 				   struct bw_err *err);
@@ -386,6 +387,15 @@ struct bw_store_ops {
 	int (*tlog_checkpoint_get)(struct bw_store *s, int64_t size,
 				   uint64_t *out_size, char **note,
 				   size_t *len, struct bw_err *err);
+	/* The newest checkpoint above size min that carries a second
+	 * signature line (a witness's). BW_ENOTFOUND if none. */
+	int (*tlog_checkpoint_witnessed)(struct bw_store *s, uint64_t min,
+					 uint64_t *out_size, char **note,
+					 size_t *len, struct bw_err *err);
+	/* The newest entry naming sha256 hex digest (as "sha256" or
+	 * "targets-sha256"). BW_ENOTFOUND if none. Scans the entries. */
+	int (*tlog_find_digest)(struct bw_store *s, const char *hex,
+				uint64_t *index, struct bw_err *err);
 };
 
 struct bw_store {

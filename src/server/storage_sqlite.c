@@ -236,6 +236,8 @@ enum stmt_id {
 	S_TLOG_CP_PUT,
 	S_TLOG_CP_LATEST,
 	S_TLOG_CP_GET,
+	S_TLOG_CP_WIT,
+	S_TLOG_FIND,
 	S_NSTMT
 };
 
@@ -249,8 +251,14 @@ static const char *const sql[S_NSTMT] = {
 			" VALUES (?1, ?2, ?3)",
     [S_TLOG_NODE_GET] = "SELECT hash FROM tlog_nodes WHERE level = ?1"
 			" AND idx = ?2",
-    [S_TLOG_CP_PUT] = "INSERT OR IGNORE INTO tlog_checkpoints (size, note,"
+    [S_TLOG_CP_PUT] = "INSERT OR REPLACE INTO tlog_checkpoints (size, note,"
 		      " created) VALUES (?1, ?2, ?3)",
+    [S_TLOG_CP_WIT] = "SELECT size, note FROM tlog_checkpoints WHERE size > ?1"
+		      " AND CAST(note AS TEXT) LIKE ('%' || char(10) ||"
+		      " char(8212) || ' %' || char(10) || char(8212) || ' %')"
+		      " ORDER BY size DESC LIMIT 1",
+    [S_TLOG_FIND] = "SELECT idx FROM tlog_leaves WHERE"
+		    " instr(CAST(entry AS TEXT), ?1) > 0 ORDER BY idx DESC LIMIT 1",
     [S_TLOG_CP_LATEST] = "SELECT size, note FROM tlog_checkpoints"
 			 " ORDER BY size DESC LIMIT 1",
     [S_TLOG_CP_GET] = "SELECT size, note FROM tlog_checkpoints"
@@ -2004,6 +2012,50 @@ static int sq_tlog_checkpoint_get(struct bw_store *s, int64_t size,
 	return rc;
 }
 
+static int sq_tlog_checkpoint_witnessed(struct bw_store *s, uint64_t min,
+				       uint64_t *out_size, char **note,
+				       size_t *len, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TLOG_CP_WIT, err);
+	int64_t n = 0;
+	int rc;
+
+	*note = NULL;
+	*out_size = 0;
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int64(st, 1, (int64_t)min);
+	rc = one_blob(q, st, 1, 65536, (uint8_t **)note, len, &n, err,
+		      "witnessed checkpoint");
+	if (rc == 0)
+		*out_size = (uint64_t)n;
+	return rc;
+}
+
+static int sq_tlog_find_digest(struct bw_store *s, const char *hex,
+			       uint64_t *index, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_TLOG_FIND, err);
+	char pat[96];
+	int rc;
+
+	if (!st)
+		return BW_EIO;
+	snprintf(pat, sizeof(pat), "sha256\":\"%.64s\"", hex);
+	bind_text(st, 1, pat);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*index = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? bw_err_set(err, BW_ENOTFOUND, "not in "
+					      "the log")
+				 : db_err(q, err, "tlog find");
+}
+
 static const struct bw_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -2069,6 +2121,8 @@ static const struct bw_store_ops sqlite_ops = {
     .tlog_node_get = sq_tlog_node_get,
     .tlog_checkpoint_put = sq_tlog_checkpoint_put,
     .tlog_checkpoint_get = sq_tlog_checkpoint_get,
+    .tlog_checkpoint_witnessed = sq_tlog_checkpoint_witnessed,
+    .tlog_find_digest = sq_tlog_find_digest,
 };
 
 /* ---- open and migrate -------------------------------------------------- */

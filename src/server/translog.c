@@ -175,3 +175,94 @@ out:
 	}
 	return rc;
 }
+
+int bw_srv_tlog_release(struct bw_store *st, const char *hex, json_t **out,
+			struct bw_err *err)
+{
+	struct bw_tlog_reader r;
+	struct bw_tlog_proof *p = NULL;
+	uint64_t idx = 0, size = 0;
+	uint8_t *entry = NULL;
+	char *note = NULL, *b64 = NULL;
+	size_t len = 0, elen = 0;
+	json_t *hashes = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = st->ops->tlog_find_digest(st, hex, &idx, err)) ||
+	    (rc = st->ops->tlog_checkpoint_witnessed(st, idx, &size, &note,
+						     &len, err)) ||
+	    (rc = st->ops->tlog_leaf_get(st, idx, BW_TLOG_ENTRY_MAX, &entry,
+					 &elen, err)))
+		goto out;
+	p = calloc(1, sizeof(*p));
+	if (!p || bw_tlog_b64_encode(entry, elen, &b64) != 0) {
+		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+		goto out;
+	}
+	bw_srv_tlog_reader(st, &r);
+	if ((rc = bw_tlog_prove_inclusion(size, idx, &r, p, err)))
+		goto out;
+	hashes = bw_tlog_proof_to_json(p);
+	*out = hashes ? json_pack("{s:s%, s:I, s:I, s:s, s:o}", "checkpoint",
+				  note, len, "index", (json_int_t)idx, "size",
+				  (json_int_t)size, "entry", b64, "hashes",
+				  hashes)
+		      : NULL;
+	if (!*out)
+		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+out:
+	free(p);
+	free(b64);
+	free(entry);
+	free(note);
+	return rc;
+}
+
+int bw_srv_tlog_witnessed_put(struct bw_store *st, struct bw_signer *key,
+			      const char *origin, const uint8_t *note,
+			      size_t len, int64_t now, struct bw_err *err)
+{
+	struct bw_tlog_checkpoint c;
+	struct bw_tlog_note *n = NULL;
+	struct bw_tlog_vkey vk;
+	struct bw_tlog_reader r;
+	struct bw_tlog_hash root;
+	uint64_t size = 0;
+	int rc;
+
+	if ((rc = bw_tlog_vkey_from_key(origin, bw_signer_key(key), &vk, NULL,
+					err)) ||
+	    (rc = bw_tlog_checkpoint_open(note, len, &vk, origin, NULL, 0, 0,
+					  &c, err)) ||
+	    (rc = bw_tlog_note_parse(note, len, &n, err)))
+		return rc;
+	if (n->nsigs < 2) {
+		rc = bw_err_set(err, BW_EFORMAT, "no witness signature");
+		goto out;
+	}
+	if ((rc = st->ops->begin(st, err)))
+		goto out;
+	bw_srv_tlog_reader(st, &r);
+	if ((rc = st->ops->tlog_size(st, &size, err)) ||
+	    (c.size > size &&
+	     (rc = bw_err_set(err, BW_EHASH, "checkpoint of size %llu, the "
+			      "log has %llu", (unsigned long long)c.size,
+			      (unsigned long long)size))) ||
+	    (rc = bw_tlog_tree_hash(c.size, &r, &root, err)))
+		goto fail;
+	if (memcmp(root.h, c.root.h, BW_TLOG_HASH_LEN) != 0) {
+		rc = bw_err_set(err, BW_EHASH, "checkpoint root is not this "
+				"log's at size %llu", (unsigned long long)c.size);
+		goto fail;
+	}
+	if (!(rc = st->ops->tlog_checkpoint_put(st, c.size, (const char *)note,
+						len, now, err)) &&
+	    !(rc = st->ops->commit(st, err)))
+		goto out;
+fail:
+	st->ops->rollback(st);
+out:
+	bw_tlog_note_free(n);
+	return rc;
+}

@@ -52,6 +52,27 @@ void bw_srv_tlog_admin_by(const char *token, size_t len,
 void bw_srv_tlog_signers_by(const uint8_t *md, size_t len,
 			    char out[BW_SRV_TLOG_BY_MAX]);
 
+/*
+ * The proof a device with binary transparency on asks for: the newest
+ * entry naming targets digest hex, under the newest witnessed checkpoint
+ * that covers it ({"checkpoint","index","size","entry","hashes"}, the
+ * form bw_tlog_release_verify checks). BW_ENOTFOUND if the digest is not
+ * logged or no witnessed checkpoint covers it yet.
+ */
+int bw_srv_tlog_release(struct bw_store *st, const char *hex, json_t **out,
+			struct bw_err *err);
+
+/*
+ * Keep a witnessed copy of one of our checkpoints (note: the checkpoint
+ * with the log's signature and at least one more line): the log key must
+ * verify it and its root must be our tree's at its size (BW_ESIG,
+ * BW_EHASH, BW_EFORMAT otherwise). Witness lines are kept unchecked; the
+ * devices check the ones they trust.
+ */
+int bw_srv_tlog_witnessed_put(struct bw_store *st, struct bw_signer *key,
+			      const char *origin, const uint8_t *note,
+			      size_t len, int64_t now, struct bw_err *err);
+
 /* A reader over the store's tree nodes (for bulwark/tlog.h proofs). */
 void bw_srv_tlog_reader(struct bw_store *st, struct bw_tlog_reader *r);
 

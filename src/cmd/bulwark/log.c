@@ -541,6 +541,33 @@ out:
 	return rc;
 }
 
+static int cmd_publish(int argc, char **argv)
+{
+	static const char *prog = "bulwark log publish";
+	struct bw_admin_client s = {0};
+	const char *in = NULL;
+	const struct bw_cli_opt opts[] = {
+	    BW_ADMIN_OPTS(s),
+	    {"--checkpoint", BW_CLI_STR | BW_CLI_REQUIRED, "FILE",
+	     "a checkpoint co-signed by `bulwark log cosign`", &in},
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {
+	    prog, "--server URL --checkpoint FILE [options]",
+	    "Hand a witnessed checkpoint back to the server (PUT "
+	    "/log/witnessed). The\nserver keeps it when its log key signed "
+	    "it and its root is the log's at that\nsize; devices with binary "
+	    "transparency on install only releases proven to\nbe in the log "
+	    "under such a checkpoint.",
+	    opts, NULL, 0, 0};
+	long st = 0;
+	int done = 0, rc = bw_cli_parse(&spec, argc, argv, &done);
+
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	return bw_admin_put_file(prog, &s, "/log/witnessed", in, 0, &st);
+}
+
 static int cmd_key(int argc, char **argv)
 {
 	static const char *prog = "bulwark log key";
@@ -614,6 +641,7 @@ static const struct bw_cli_cmd log_cmds[] = {
 	{"monitor", "verify and remember the last checkpoint (cron)",
 	 cmd_monitor},
 	{"cosign", "witness a checkpoint with an offline key", cmd_cosign},
+	{"publish", "hand a witnessed checkpoint to the server", cmd_publish},
 	{"key", "print (or create) an Ed25519 log or witness key",
 	 cmd_key},
 };
