@@ -200,6 +200,8 @@ umask 077
 openssl rand -hex 32 >"$W/server/admin.token"
 printf 'Authorization: Bearer %s\n' "$(cat "$W/server/admin.token")" >"$W/server/admin.header"
 umask 022
+say "the transparency log's key (Ed25519; verifiers need only the printed line):"
+expect 0 "$BW" log key --generate --key "$W/server/log.pem" --name bulwark/demo --out "$W/log.vkey"
 cat >"$W/server/bulwarkd.conf" <<CONF
 [server]
 database = $W/server/bulwarkd.db
@@ -221,6 +223,9 @@ url = https://127.0.0.1:$EST_PORT
 timestamp_key = $W/tuf/online/timestamp.pem
 snapshot_key = $W/tuf/online/snapshot.pem
 ci_targets_key = $W/tuf/online/targets.pem
+[log]
+key = $W/server/log.pem
+origin = bulwark/demo
 CONF
 expect 0 "$BWD" --config "$W/server/bulwarkd.conf" --check-config
 "$BWD" --config "$W/server/bulwarkd.conf" >"$W/server/bulwarkd.log" 2>&1 &
@@ -532,6 +537,26 @@ say "a viewer account signed in; the fleet view lists $rows device(s)"
 say "open https://127.0.0.1:$ADMIN_PORT/ui/ (CA: $W/pki/factory_ca.pem)"
 say "sign in with the admin token ($W/server/admin.token) or the viewer's ($W/server/viewer.token)"
 rm -f "$JAR"
+
+# ---- 11. the transparency log ---------------------------------------------------
+
+step "11. The transparency log: every decision above, verified with the log key alone" \
+	"a deny, an allow and a token revocation first, so every kind of entry is there"
+logcli() { "$BW" log "$@" --server "https://127.0.0.1:$ADMIN_PORT" --token-file "$W/server/admin.token" \
+	--ca-file "$W/pki/factory_ca.pem" --log-key "$W/log.vkey"; }
+expect 0 admin POST "/devices/$UUID_ci_2/deny" --data-binary '{"reason":"revoked in step 7"}'
+expect 0 admin DELETE "/devices/$UUID_ci_2/deny"
+expect 0 admin POST "/devices/$UUID_ci_2/deny" --data-binary '{"reason":"revoked in step 7"}'
+expect 0 admin DELETE /tokens/1
+expect 0 logcli show
+say "a witness (here: a second operator's offline key) co-signs what it saw:"
+expect 0 logcli verify --save "$W/log.checkpoint"
+expect 0 "$BW" log key --generate --key "$W/witness.pem" --name witness/demo --out "$W/witness.vkey"
+expect 0 "$BW" log cosign --checkpoint "$W/log.checkpoint" --log-key "$W/log.vkey" \
+	--key "$W/witness.pem" --name witness/demo --out "$W/log.witnessed"
+sed 's/^/   | /' "$W/log.witnessed"
+say "the whole log, against the witnessed checkpoint:"
+expect 0 logcli verify --checkpoint "$W/log.witnessed" --witness-key "$W/witness.vkey" --witnesses 1
 
 if [[ -n ${BW_DEMO_KEEP:-} ]]; then
 	trap - EXIT

@@ -26,6 +26,7 @@ PACKAGES=(
 	ovmf qemu-system-x86 qemu-system-arm u-boot-qemu
 	efitools sbsigntool mtools dosfstools
 	chromium
+	golang-go golang-golang-x-mod-dev
 )
 
 if [[ ${1:-} == --bench ]]; then

@@ -29,6 +29,7 @@
 #include "server.h"
 #include "tls.h"
 #include "waves.h"
+#include "translog.h"
 
 int bw_srv_secret_read(const char *path, size_t max, char **out, size_t *len,
 		       struct bw_err *err)
@@ -302,8 +303,23 @@ int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err)
 	identity_changes_poll(srv);
 	if ((rc = policy_open(srv, &p, err)))
 		return rc;
-	if (!bw_srv_policy_same(srv->policy, p))
+	if (!bw_srv_policy_same(srv->policy, p)) {
+		/* logged before it takes effect; unlogged, it does not */
+		json_t *before = bw_srv_policy_describe(srv->policy);
+		json_t *after = bw_srv_policy_describe(p);
+
+		rc = bw_srv_tlog_policy_diff(
+		    srv->store, before, after, srv->policy_by == NULL,
+		    srv->policy_by ? srv->policy_by : "server:pki-dir",
+		    time(NULL), err);
+		json_decref(before);
+		json_decref(after);
+		if (rc) {
+			bw_srv_policy_free(p);
+			return rc;
+		}
 		srv->id_epoch++; /* cached identity decisions no longer hold */
+	}
 	if (srv->gw.ctx && (st = bw_srv_policy_store(p)) != NULL) {
 		SSL_CTX_set1_cert_store(srv->gw.ctx, st);
 		X509_STORE_free(st);

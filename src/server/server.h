@@ -67,6 +67,8 @@ struct bw_srv {
 	EVP_PKEY *reg_ca_key;
 	struct bw_signer *reg_signer; /* PKCS#11 registration CA key */
 	struct bw_signer *log_key;    /* transparency log checkpoints */
+	const char *policy_by; /* who the next policy reload is logged for
+				  (NULL: the PKI directory) */
 	char log_origin[256];
 	struct bw_srv_ratelimit *reg_rl;
 	struct bw_srv_ratelimit *est_rl;

@@ -266,3 +266,90 @@ out:
 	bw_tlog_note_free(n);
 	return rc;
 }
+
+/* The entry of device CA name in a policy description, or NULL. */
+static const json_t *ca_find(const json_t *desc, const char *name)
+{
+	const json_t *c;
+	size_t i;
+
+	json_array_foreach(desc, i, c)
+	{
+		const char *n = json_string_value(json_object_get(c, "name"));
+
+		if (n && !strcmp(n, name))
+			return c;
+	}
+	return NULL;
+}
+
+static const char *status_action(const char *status)
+{
+	return !strcmp(status, "enabled")    ? "pki.ca.enable"
+	       : !strcmp(status, "disabled") ? "pki.ca.disable"
+					     : "pki.ca.revoke";
+}
+
+/* The entries one CA's change makes (0, 1 or 2). */
+static int ca_diff(struct bw_store *st, const json_t *was, const json_t *now_c,
+		   int log_new, const char *by, int64_t now,
+		   struct bw_err *err)
+{
+	const char *name = json_string_value(json_object_get(now_c, "name"));
+	const char *s1 = json_string_value(json_object_get(now_c, "status"));
+	const char *s0 = was ? json_string_value(json_object_get(was, "status"))
+			     : NULL;
+	json_int_t n1 = json_integer_value(json_object_get(now_c, "crl-number"));
+	json_int_t n0 = was ? json_integer_value(json_object_get(was,
+								 "crl-number"))
+			    : 0;
+	json_t *o;
+	int rc = 0;
+
+	if (!name || !s1)
+		return 0;
+	if ((!was && log_new) || (s0 && strcmp(s0, s1))) {
+		o = json_pack("{s:s, s:s, s:s}", "name", name, "from",
+			      s0 ? s0 : "", "to", s1);
+		rc = o ? bw_srv_tlog_append(st, was ? status_action(s1)
+						    : "pki.ca.add",
+					    by, o, now, NULL, err)
+		       : BW_ENOMEM;
+		json_decref(o);
+	}
+	if (!rc && was && n1 != n0) {
+		o = json_pack("{s:s, s:I, s:I}", "issuer", name, "from", n0,
+			      "crl-number", n1);
+		rc = o ? bw_srv_tlog_append(st, "pki.crl.install", by, o, now,
+					    NULL, err)
+		       : BW_ENOMEM;
+		json_decref(o);
+	}
+	return rc;
+}
+
+int bw_srv_tlog_policy_diff(struct bw_store *st, const json_t *before,
+			    const json_t *after, int log_new, const char *by,
+			    int64_t now, struct bw_err *err)
+{
+	const json_t *c;
+	size_t i;
+	int rc = st->ops->begin(st, err);
+
+	if (rc)
+		return rc;
+	json_array_foreach(after, i, c)
+	{
+		const char *n = json_string_value(json_object_get(c, "name"));
+
+		rc = ca_diff(st, n ? ca_find(before, n) : NULL, c, log_new, by,
+			     now, err);
+		if (rc)
+			break;
+	}
+	if (!rc)
+		rc = st->ops->commit(st, err);
+	if (rc)
+		st->ops->rollback(st);
+	return rc;
+}

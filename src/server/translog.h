@@ -73,6 +73,18 @@ int bw_srv_tlog_witnessed_put(struct bw_store *st, struct bw_signer *key,
 			      const char *origin, const uint8_t *note,
 			      size_t len, int64_t now, struct bw_err *err);
 
+/*
+ * Log what a new trust policy changes (own transaction): for every device
+ * CA of after (bw_srv_policy_describe form) whose status differs from
+ * before, "pki.ca.enable" / "pki.ca.disable" / "pki.ca.revoke"; with
+ * log_new, "pki.ca.add" for one that was not in before; for a CA whose
+ * CRL number moved, "pki.crl.install". Nothing is written when nothing
+ * changed.
+ */
+int bw_srv_tlog_policy_diff(struct bw_store *st, const json_t *before,
+			    const json_t *after, int log_new, const char *by,
+			    int64_t now, struct bw_err *err);
+
 /* A reader over the store's tree nodes (for bulwark/tlog.h proofs). */
 void bw_srv_tlog_reader(struct bw_store *st, struct bw_tlog_reader *r);
 

@@ -18,6 +18,7 @@ system:
 Environment: BW_BINARY_DIR, BW_SOURCE_DIR (set by ctest).
 """
 
+import base64
 import hashlib
 import http.client
 import http.server
@@ -146,7 +147,7 @@ class System(unittest.TestCase):
     # ---- the scenario -----------------------------------------------------
 
     def test_1_scenario_outcome(self):
-        for n in range(1, 11):
+        for n in range(1, 12):
             self.assertIn("\n== %d. " % n, self.demo.stdout)
         st, devices = self.admin("GET", "/devices")
         self.assertEqual(st, 200)
@@ -197,6 +198,33 @@ class System(unittest.TestCase):
                 capture_output=True, text=True, check=True).stdout
             self.assertIn("online-ca", issuer)
             self.assertExit(self.agent(n, "check"), OK)
+
+    def test_1_transparency_log_holds_every_decision(self):
+        st, ent = self.admin("GET", "/log/entries?start=0&end=1000")
+        self.assertEqual(st, 200)
+        recs = [json.loads(base64.b64decode(e["entry"]))
+                for e in ent["entries"]]
+        self.assertEqual(len(recs), ent["size"])
+        actions = {r["action"] for r in recs}
+        for a in ("tuf.root.upload", "tuf.targets.upload",
+                  "tuf.ci-target.add", "token.create", "token.revoke",
+                  "device.cert.issue", "device.deny", "device.allow",
+                  "pki.ca.disable", "pki.crl.install", "pki.ca.revoke",
+                  "device.cert.reenroll", "device.cert.rotate"):
+            self.assertIn(a, actions)
+        # the ceremony of step 8: root v3 signed by old and new keys
+        v3 = [r for r in recs if r["action"] == "tuf.root.upload"
+              and r["objects"]["version"] == 3]
+        self.assertEqual(len(v3), 2)
+        self.assertGreaterEqual(
+            len(v3[0]["objects"]["signed-by"].split(",")), 4)
+        with open(os.path.join(self.w, "server", "admin.token")) as f:
+            token = f.read().strip()
+        self.assertNotIn(token, json.dumps(recs))
+        # the demo's own last step verified the log against a witnessed
+        # checkpoint
+        self.assertIn("entries verified against the signed checkpoint",
+                      self.demo.stdout)
 
     def test_2_tampered_target_refused_before_install(self):
         data = bytes(range(256)) * 1000
