@@ -21,6 +21,7 @@
 #include "log.h"
 #include "policy.h"
 #include "server.h"
+#include "translog.h"
 
 static int digest_hex(X509 *x, char out[65], struct bw_err *err)
 {
@@ -167,6 +168,29 @@ void bw_srv_binding_refused(struct bw_srv *srv,
 	json_decref(detail);
 }
 
+/* A new or moved binding goes into the transparency log with the
+ * record, in the caller's transaction. */
+static int log_bind(struct bw_store *st, const struct bw_device_rec *d,
+		    const struct bw_srv_binding *b, const char *how,
+		    const char *prev, int64_t now, struct bw_err *err)
+{
+	json_t *o;
+	int rc;
+
+	if (!strcmp(prev, b->fingerprint))
+		return 0; /* the same certificate: nothing changed */
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "uuid", d->uuid,
+		      "how", how, "ca", b->ca_name, "serial", b->serial,
+		      "sha256", b->fingerprint, "previous-sha256", prev,
+		      "production", b->production);
+	if (!o)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	rc = bw_srv_tlog_append(st, "device.bind", "server", o, now, NULL,
+				err);
+	json_decref(o);
+	return rc;
+}
+
 int bw_srv_binding_set(struct bw_srv *srv, struct bw_device_rec *d,
 		       const struct bw_srv_binding *b, const char *how,
 		       int64_t now, struct bw_err *err)
@@ -174,12 +198,13 @@ int bw_srv_binding_set(struct bw_srv *srv, struct bw_device_rec *d,
 	struct bw_store *st = srv->store;
 	int changed = d->fingerprint[0] != '\0' &&
 		      strcmp(d->fingerprint, b->fingerprint) != 0;
-	char event_id[96];
+	char event_id[96], prev[sizeof(d->fingerprint)];
 	json_t *detail = NULL;
 	int rc = 0;
 
 	if (!bw_identity_uuid_is_canonical(d->uuid))
 		return bw_err_set(err, BW_EINVAL, "device uuid not canonical");
+	snprintf(prev, sizeof(prev), "%s", d->fingerprint);
 	if (changed) {
 		snprintf(event_id, sizeof(event_id), "binding-%.16s",
 			 b->fingerprint);
@@ -202,7 +227,8 @@ int bw_srv_binding_set(struct bw_srv *srv, struct bw_device_rec *d,
 	snprintf(d->serial, sizeof(d->serial), "%s", b->serial);
 	snprintf(d->fingerprint, sizeof(d->fingerprint), "%s", b->fingerprint);
 	d->production = b->production;
-	if ((rc = st->ops->device_put(st, d, err)))
+	if ((rc = st->ops->device_put(st, d, err)) ||
+	    (rc = log_bind(st, d, b, how, prev, now, err)))
 		return rc;
 	if (changed) {
 		/* cached decisions for the previous certificate no longer

@@ -210,7 +210,8 @@ class System(unittest.TestCase):
                   "tuf.ci-target.add", "token.create", "token.revoke",
                   "device.cert.issue", "device.deny", "device.allow",
                   "pki.ca.disable", "pki.crl.install", "pki.ca.revoke",
-                  "device.cert.reenroll", "device.cert.rotate"):
+                  "device.cert.reenroll", "device.cert.rotate",
+                  "device.bind", "account.create"):
             self.assertIn(a, actions)
         # the ceremony of step 8: root v3 signed by several offline keys
         v3 = [r for r in recs if r["action"] == "tuf.root.upload"

@@ -437,6 +437,125 @@ static void test_tlog_entry__build_parse(void **state)
 	json_decref(o);
 }
 
+/* A release proof document for entry `index` of a small log whose
+ * entries are uploads of targets "t<i>". */
+static char *release_doc(struct bw_signer *logk, struct bw_signer *wit,
+			 uint64_t n, uint64_t index, const char *action)
+{
+	static struct memtree t;
+	struct bw_tlog_reader r = {mem_read, &t};
+	struct bw_tlog_node nodes[BW_TLOG_LEVELS];
+	struct bw_tlog_checkpoint c;
+	struct bw_tlog_proof p;
+	uint8_t *e[16];
+	size_t elen[16], k, i, blen = 0, nlen = 0;
+	char *body = NULL, *note = NULL, *b64 = NULL, *out;
+	json_t *doc;
+	uint64_t j;
+
+	memset(&t, 0, sizeof(t));
+	for (j = 0; j < n; j++) {
+		char tg[8], hex[BW_HASH_MAX_HEX];
+		json_t *o;
+
+		snprintf(tg, sizeof(tg), "t%llu", (unsigned long long)j);
+		bw_hash_buf_hex(BW_HASH_SHA256, tg, strlen(tg), hex);
+		o = json_pack("{s:s}", "sha256", hex);
+		assert_int_equal(bw_tlog_entry_build(j == index ? action
+							       : "tuf.targets.upload",
+						     "admin:1", 1, o, &e[j],
+						     &elen[j], NULL),
+				 0);
+		json_decref(o);
+		bw_tlog_leaf_hash(e[j], elen[j], &t.leaf[j]);
+		assert_int_equal(bw_tlog_stored_hashes(j, &t.leaf[j], &r, nodes,
+						       &k, NULL),
+				 0);
+		for (i = 0; i < k; i++) {
+			t.nodes[nodes[i].level][nodes[i].index] = nodes[i].hash;
+			t.have[nodes[i].level][nodes[i].index] = 1;
+		}
+	}
+	memset(&c, 0, sizeof(c));
+	snprintf(c.origin, sizeof(c.origin), "example.com/log");
+	c.size = n;
+	assert_int_equal(bw_tlog_tree_hash(n, &r, &c.root, NULL), 0);
+	assert_int_equal(bw_tlog_checkpoint_format(&c, &body, &blen, NULL), 0);
+	assert_int_equal(bw_tlog_note_sign(body, blen, "example.com/log", logk,
+					   &note, &nlen, NULL),
+			 0);
+	if (wit)
+		assert_int_equal(bw_tlog_note_sign(body, blen, "witness", wit,
+						   &note, &nlen, NULL),
+				 0);
+	assert_int_equal(bw_tlog_prove_inclusion(n, index, &r, &p, NULL), 0);
+	assert_int_equal(bw_tlog_b64_encode(e[index], elen[index], &b64), 0);
+	doc = json_pack("{s:s%, s:I, s:I, s:s, s:o}", "checkpoint", note, nlen,
+			"index", (json_int_t)index, "size", (json_int_t)n,
+			"entry", b64, "hashes", bw_tlog_proof_to_json(&p));
+	out = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	for (j = 0; j < n; j++)
+		free(e[j]);
+	free(body);
+	free(note);
+	free(b64);
+	return out;
+}
+
+static void test_tlog_release__verify(void **state)
+{
+	struct bw_signer *logk = seed_signer(1), *wit = seed_signer(3),
+			 *other = seed_signer(2);
+	struct bw_tlog_vkey vl, vw, vo;
+	struct bw_err err;
+	char *doc;
+
+	(void)state;
+	assert_int_equal(bw_tlog_vkey_from_key("example.com/log",
+					       bw_signer_key(logk), &vl, NULL,
+					       NULL),
+			 0);
+	assert_int_equal(bw_tlog_vkey_from_key("witness", bw_signer_key(wit),
+					       &vw, NULL, NULL),
+			 0);
+	assert_int_equal(bw_tlog_vkey_from_key("example.com/log",
+					       bw_signer_key(other), &vo, NULL,
+					       NULL),
+			 0);
+	doc = release_doc(logk, wit, 11, 6, "tuf.targets.upload");
+	assert_int_equal(bw_tlog_release_verify((uint8_t *)doc, strlen(doc),
+						(const uint8_t *)"t6", 2, &vl,
+						&vw, 1, 1, &err),
+			 0);
+	/* another release, the wrong log key, a missing witness */
+	assert_int_equal(bw_tlog_release_verify((uint8_t *)doc, strlen(doc),
+						(const uint8_t *)"t5", 2, &vl,
+						&vw, 1, 1, &err),
+			 BW_EHASH);
+	assert_int_equal(bw_tlog_release_verify((uint8_t *)doc, strlen(doc),
+						(const uint8_t *)"t6", 2, &vo,
+						&vw, 1, 1, &err),
+			 BW_ESIG);
+	free(doc);
+	doc = release_doc(logk, NULL, 11, 6, "tuf.targets.upload");
+	assert_int_equal(bw_tlog_release_verify((uint8_t *)doc, strlen(doc),
+						(const uint8_t *)"t6", 2, &vl,
+						&vw, 1, 1, &err),
+			 BW_ESIG);
+	free(doc);
+	/* an entry naming the digest for another action is not a release */
+	doc = release_doc(logk, wit, 11, 6, "device.deny");
+	assert_int_equal(bw_tlog_release_verify((uint8_t *)doc, strlen(doc),
+						(const uint8_t *)"t6", 2, &vl,
+						&vw, 1, 1, &err),
+			 BW_EHASH);
+	free(doc);
+	bw_signer_free(logk);
+	bw_signer_free(wit);
+	bw_signer_free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_tlog_note__checkpoint_sign_open),
 		cmocka_unit_test(test_tlog_note__bad_notes),
 		cmocka_unit_test(test_tlog_entry__build_parse),
+		cmocka_unit_test(test_tlog_release__verify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
