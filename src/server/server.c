@@ -28,8 +28,8 @@
 #include "repo.h"
 #include "server.h"
 #include "tls.h"
-#include "waves.h"
 #include "translog.h"
+#include "waves.h"
 
 int bw_srv_secret_read(const char *path, size_t max, char **out, size_t *len,
 		       struct bw_err *err)
