@@ -355,7 +355,35 @@ static int strip_digest(char *path)
 	return 1;
 }
 
+/*
+ * Entitlement: a device may download a target only if the newest
+ * top-level targets metadata of its own flavour (and, for production,
+ * its tag) lists it. Read from the metadata cache; parsed per request
+ * (downloads are rare beside check-ins). Delegated targets are not
+ * served by the gateway.
+ */
+static int target_listed(struct bw_srv *srv, const struct bw_srv_identity *id,
+			 const char *tag, const char *name)
+{
+	const struct bw_meta_rec *m = NULL;
+	struct bw_err err = {0};
+	json_t *md = NULL, *targets = NULL;
+	int listed = 0;
+
+	if (meta_latest(srv, id->production ? "production" : "ci",
+			id->production ? tag : "", "targets", &m, &err))
+		return 0;
+	md = json_loadb((const char *)m->data, m->len, JSON_REJECT_DUPLICATES,
+			NULL);
+	targets = json_object_get(json_object_get(md, "signed"), "targets");
+	listed = json_is_object(targets) &&
+		 json_object_get(targets, name) != NULL;
+	json_decref(md);
+	return listed;
+}
+
 static void serve_target(struct bw_srv *srv, struct evhttp_request *req,
+			 const struct bw_srv_identity *id, const char *tag,
 			 const char *raw)
 {
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
@@ -367,10 +395,13 @@ static void serve_target(struct bw_srv *srv, struct evhttp_request *req,
 	path = evhttp_uridecode(raw, 0, &plen);
 	if (!path || strlen(path) != plen ||
 	    !bw_tuf_target_path_is_safe(path, plen) ||
-	    (target_open(srv, path, &fd, &size) &&
+	    ((!target_listed(srv, id, tag, path) ||
+	      target_open(srv, path, &fd, &size)) &&
 	     (!strip_digest(path) ||
 	      !bw_tuf_target_path_is_safe(path, strlen(path)) ||
+	      !target_listed(srv, id, tag, path) ||
 	      target_open(srv, path, &fd, &size)))) {
+		/* not this device's target, or no such file: the same 404 */
 		bw_srv_http_status(req, 404);
 		goto out;
 	}
@@ -506,7 +537,9 @@ void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)
 			   tag[0] ? tag : bw_srv_tls_device(req)->tag,
 			   path + 6);
 	else if (cmd == EVHTTP_REQ_GET && !strncmp(path, "/targets/", 9))
-		serve_target(srv, req, path + 9);
+		serve_target(srv, req, id,
+			     tag[0] ? tag : bw_srv_tls_device(req)->tag,
+			     path + 9);
 	else if (cmd == EVHTTP_REQ_POST && !strcmp(path, "/events"))
 		post_events(srv, req, id,
 			    tag[0] ? tag : bw_srv_tls_device(req)->tag);

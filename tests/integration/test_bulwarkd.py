@@ -576,6 +576,10 @@ class ProcessTest(unittest.TestCase):
             data = os.urandom(8 << 20)
             with open(os.path.join(srv.targets_dir, "big"), "wb") as f:
                 f.write(data)
+            # a device downloads only what its targets metadata lists
+            st, r = srv.admin("POST", "/repo/ci/targets/add",
+                              dict(c.fileinfo(data), name="big"))
+            self.assertEqual(st, 200, r)
             d = c.device_cert(srv.pki, self.dir, "dl")
             conn = srv.device(d)
             conn.request("GET", "/targets/big")

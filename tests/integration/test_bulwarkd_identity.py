@@ -236,6 +236,33 @@ class UuidCaseTest(Base):
         self.assertNotEqual(p.returncode, 0)
 
 
+class EntitlementTest(Base):
+    """Finding 4: a CI device could download production-only files."""
+
+    def test_target_files_by_entitlement(self):
+        ci = self.dev("ent-ci")
+        prod = self.dev("ent-prod", production=True)
+        # CI: its own target, never a production-only one
+        self.assertEqual(self.srv.device_get(ci, "/targets/fw-ci-1")[0], 200)
+        self.assertEqual(
+            self.srv.device_get(ci, "/targets/fw-prod-1")[0], 404)
+        # production (tag prod): its tag's targets only
+        h = {"x-ats-tags": "prod"}
+        st, _, body = self.srv.device_get(prod, "/targets/fw-prod-1", h)
+        self.assertEqual(st, 200)
+        digest = hashlib.sha256(body).hexdigest()
+        self.assertEqual(self.srv.device_get(
+            prod, "/targets/%s.fw-prod-1" % digest, h)[0], 200)
+        self.assertEqual(
+            self.srv.device_get(prod, "/targets/fw-ci-1", h)[0], 404)
+        self.assertEqual(self.srv.device_get(
+            prod, "/targets/%s.fw-ci-1" % digest, h)[0], 404)
+        # another tag lists nothing
+        other = self.dev("ent-other", production=True)
+        self.assertEqual(self.srv.device_get(
+            other, "/targets/fw-prod-1", {"x-ats-tags": "other"})[0], 404)
+
+
 class MigrationTest(unittest.TestCase):
     """A database made by the schema before bindings (schema 5) keeps its
     devices working; the first connection binds them."""
