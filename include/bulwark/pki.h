@@ -200,8 +200,9 @@ struct bw_pki_create_opts {
 	const char *dir;
 	const char *factory;
 	struct bw_pki_sans sans; /* gateway and EST certificate SANs */
-	int online_ca;
+	int online_ca;		 /* may issue production certificates */
 	int local_ca;
+	int local_ca_production; /* the local CA may issue production ones */
 	/*
 	 * Factory CA key held elsewhere (PKCS#11): key is the handle, uri is
 	 * written to factory_ca.uri. NULL key: a new file key is generated
@@ -248,11 +249,15 @@ const char *bw_pki_factory(const struct bw_pki *pki);
 /*
  * Add a device CA: online (becomes online-ca.*; an existing online CA is
  * kept as online-ca-<serial8>.*) or local (local-ca.* or
- * local-ca-<name>.*). Needs the factory key. Regenerates bundle and CRLs.
- * *base_out (optional, malloc'd) receives the file base name.
+ * local-ca-<name>.*). production: whether it may issue production
+ * certificates (fixed for its life; state.json "production", shown by
+ * bw_pki_show, enforced by bw_pki_sign_csr and bulwarkd). Needs the
+ * factory key. Regenerates bundle and CRLs. *base_out (optional,
+ * malloc'd) receives the file base name.
  */
 int bw_pki_add_device_ca(struct bw_pki *pki, int online, const char *name,
-			 time_t now, char **base_out, struct bw_err *err);
+			 int production, time_t now, char **base_out,
+			 struct bw_err *err);
 
 /*
  * Find a device CA by the certificate file (its content is compared) or

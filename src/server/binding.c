@@ -70,6 +70,16 @@ int bw_srv_binding_check(const struct bw_device_rec *d,
 			 struct bw_err *err)
 {
 	*verdict = BW_SRV_BINDING_REFUSED;
+	/* production is policy: a claim from a CA that may not make one is
+	 * refused when it would bind (a new device, a record that saw no
+	 * certificate yet); a bound record keeps what it was given */
+	if ((d == NULL ||
+	     (d->ca_fingerprint[0] == '\0' && d->fingerprint[0] == '\0')) &&
+	    (d ? d->production : id->production) && !id->ca_production)
+		return bw_err_set(err, BW_ESTATE,
+				  "production claim from device CA %s, which "
+				  "may not issue production certificates",
+				  id->ca);
 	if (d == NULL) {
 		if (id->ca_disabled)
 			return bw_err_set(err, BW_ESTATE,

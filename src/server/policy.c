@@ -24,6 +24,7 @@ struct ca {
 	char base[64];
 	X509 *cert;
 	enum bw_srv_ca_status status;
+	int production; /* may issue production certificates */
 	char **revoked; /* sorted uppercase hex serials */
 	size_t nrevoked;
 	int64_t crl_number; /* of the CRL in use; -1: none */
@@ -70,6 +71,14 @@ X509 *bw_srv_policy_ca_cert(const struct bw_srv_policy *p, const char *base)
 		if (!strcmp(p->cas[i].base, base))
 			return p->cas[i].cert;
 	return NULL;
+}
+
+int bw_srv_policy_ca_production(const struct bw_srv_policy *p, X509 *ca)
+{
+	for (size_t i = 0; ca && i < p->ncas; i++)
+		if (!X509_cmp(p->cas[i].cert, ca))
+			return p->cas[i].production;
+	return -1;
 }
 
 const char *bw_srv_policy_ca_name(const struct bw_srv_policy *p, X509 *ca)
@@ -282,6 +291,7 @@ static int ca_add(struct bw_srv_policy *p, const char *dir, json_t *o,
 		return bw_err_set(err, BW_EFORMAT, "bad device CA entry");
 	memcpy(c->base, file, n - 4);
 	c->base[n - 4] = '\0';
+	c->production = json_is_true(json_object_get(o, "production"));
 	c->status = !strcmp(status, "enabled")	  ? BW_SRV_CA_ENABLED
 		    : !strcmp(status, "disabled") ? BW_SRV_CA_DISABLED
 						  : BW_SRV_CA_REVOKED;
@@ -686,6 +696,7 @@ int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert, time_t now,
 		return bw_err_set(err, BW_ECRYPTO, "digest");
 	bw_hex_encode(md, 32, id->fingerprint);
 	snprintf(id->ca, sizeof(id->ca), "%s", ca->base);
+	id->ca_production = ca->production;
 	if (!X509_digest(ca->cert, EVP_sha256(), md, &mdlen) || mdlen != 32)
 		return bw_err_set(err, BW_ECRYPTO, "digest");
 	bw_hex_encode(md, 32, id->ca_fingerprint);

@@ -31,6 +31,7 @@ struct bw_srv_identity {
 	char uuid[BW_STORE_UUID_MAX + 1]; /* canonical (lowercase) */
 	int production;
 	int ca_disabled;	 /* issued by a disabled device CA */
+	int ca_production;	 /* the device CA may issue production */
 	char ca[64];		 /* device CA file base */
 	char ca_fingerprint[65]; /* sha256 hex of the device CA's DER */
 	char serial[80];	 /* uppercase hex, no leading zero */
@@ -125,5 +126,9 @@ X509 *bw_srv_policy_factory_cert(const struct bw_srv_policy *p);
  * "registration-ca" for a CA the policy does not list (a registration
  * service at a site whose directory holds only the factory CA). */
 const char *bw_srv_policy_ca_name(const struct bw_srv_policy *p, X509 *ca);
+/* 1 if device CA certificate ca may issue production certificates
+ * (state.json "production"; uploaded CAs may not), 0 if not, -1 if the
+ * policy does not list it. */
+int bw_srv_policy_ca_production(const struct bw_srv_policy *p, X509 *ca);
 
 #endif

@@ -241,6 +241,17 @@ static int do_sign(struct bw_srv *srv, const struct bw_srv_reg_req *r,
 	int production = !strcmp(tok->scope, "production"), rc = 0;
 	int64_t now = time(NULL);
 
+	/* production is policy: the registration CA must be allowed to
+	 * issue it (a site whose directory lists no CAs cannot tell: the
+	 * gateway checks at first contact) */
+	if (production &&
+	    bw_srv_policy_ca_production(srv->policy, srv->reg_ca) == 0) {
+		*status = 403;
+		rc = bw_err_set(err, BW_ESTATE,
+				"production token, but the registration CA "
+				"may not issue production certificates");
+		goto out;
+	}
 	if ((rc = csr_verify(srv, r, production, &req, status, err)) ||
 	    (rc = uuid_free(st, r->uuid, status, err)))
 		goto out;

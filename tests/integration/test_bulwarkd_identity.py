@@ -263,6 +263,57 @@ class EntitlementTest(Base):
             other, "/targets/fw-prod-1", {"x-ats-tags": "other"})[0], 404)
 
 
+class ProductionPolicyTest(Base):
+    """Finding 5: any accepted device CA could issue production
+    certificates."""
+
+    def test_production_claim_from_a_ci_only_ca_is_refused(self):
+        # local-ca was created without --local-ca-production
+        claim = self.dev("local-prod", ca="local-ca", production=True)
+        self.assertTrue(self.srv.refused(claim, "/repo/1.root.json"))
+        self.wait_log("may not issue production certificates")
+        st, r = self.srv.admin("GET", "/devices/" + claim["uuid"])
+        self.assertEqual(st, 404, r)  # nothing was bound
+        # the same CA's CI devices are fine
+        ci = self.dev("local-ci", ca="local-ca")
+        self.assertEqual(self.srv.device_get(ci, "/device")[0], 200)
+
+    def test_a_production_ca_may(self):
+        c.run(c.BULWARK, "keys", "ca", "add-device-ca", self.srv.pki,
+              "--local", "--name", "prodsite", "--production")
+        self.srv.hup()
+        d = self.dev("site-prod", ca="local-ca-prodsite", production=True)
+        st, _, root = self.srv.device_get(d, "/repo/1.root.json")
+        self.assertEqual(st, 200)
+        self.assertEqual(json.loads(root)["signed"]["roles"]["targets"]
+                         ["threshold"], 2)
+
+    def test_registration_ca_without_production_refuses_production(self):
+        d = tempfile.mkdtemp(prefix="bwd-id-reg-")
+        pki = os.path.join(d, "pki")
+        c.make_pki(pki)
+        # the online (registration) CA is replaced by a CI-only one
+        c.run(c.BULWARK, "keys", "ca", "add-device-ca", pki, "--online",
+              "--ci-only")
+        srv = c.Server(d, c.Tuf(), pki=pki)
+        try:
+            srv.start()
+            for scope, want in (("production", 403), ("ci", 201)):
+                st, r = srv.admin("POST", "/tokens",
+                                  {"scope": scope, "expires-in": 600})
+                uid = str(uuidlib.uuid4())
+                st, r = srv.register(
+                    {"uuid": uid, "hardware-id": "board",
+                     "csr": c.csr_pem(uid)}, r["token"])
+                self.assertEqual(st, want, (scope, r))
+            self.assertIn("registration CA may not issue production",
+                          srv.logtext())
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.kill()
+            shutil.rmtree(d)
+
+
 class MigrationTest(unittest.TestCase):
     """A database made by the schema before bindings (schema 5) keeps its
     devices working; the first connection binds them."""

@@ -296,8 +296,19 @@ class KeysCaTest(unittest.TestCase):
         # A plain CSR signed with --production gets production from the
         # signer, not from the CSR.
         csr2, _, _ = device_csr(self.tmp, "dev-prod2")
-        p = bw("sign", self.pki, csr2, "--production")
+        p = bw("sign", self.pki, csr2, "--production", "--issuer",
+               "online-ca")
         self.assertIn("BEGIN CERTIFICATE", p.stdout)
+        # production is policy: a local CA made without --production may
+        # not issue it, and `show` says which CA may
+        p = bw("sign", self.pki, csr2, "--production", "--issuer",
+               "local-ca", check=1)
+        self.assertIn("may not issue production", p.stderr)
+        show = json.loads(bw("show", self.pki).stdout)
+        prod = {c["file"]: c.get("production") for c in show["certificates"]
+                if c["role"].endswith("device-ca")}
+        self.assertEqual((prod["online-ca.pem"], prod["local-ca.pem"]),
+                         (True, False))
 
     def test_bad_csrs_refused_dir_unchanged(self):
         garbage = os.path.join(self.tmp, "garbage.csr")

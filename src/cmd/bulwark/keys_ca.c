@@ -166,7 +166,7 @@ static int ca_create(int argc, char **argv)
 	const char *pos[1] = {NULL}, *factory = NULL;
 	struct bw_cli_list dns = {0}, ip = {0};
 	struct hsm_args h = {0};
-	int online = 0, local = 0, done = 0, rc;
+	int online = 0, local = 0, local_prod = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
 		{"--factory", BW_CLI_STR | BW_CLI_REQUIRED, "NAME", "factory name (OU of every "
 		 "certificate)", &factory},
@@ -178,6 +178,9 @@ static int ca_create(int argc, char **argv)
 		 "device CA (online-ca.*)", &online},
 		{"--local-ca", BW_CLI_FLAG, NULL, "also create a local device CA "
 		 "(local-ca.*)", &local},
+		{"--local-ca-production", BW_CLI_FLAG, NULL, "the local CA may "
+		 "issue production certificates (fixed for its life)",
+		 &local_prod},
 		{"--hsm-module", BW_CLI_STR, "SO", "PKCS#11 module for an HSM "
 		 "factory CA key (default SoftHSM2)", &h.module},
 		{"--hsm-token", BW_CLI_STR, "LABEL", "token to create the "
@@ -220,7 +223,11 @@ static int ca_create(int argc, char **argv)
 	co.factory = factory;
 	co.online_ca = online;
 	co.local_ca = local;
+	co.local_ca_production = local_prod;
 	co.now = time(NULL);
+	if (local_prod && !local)
+		return bw_cli_usage(prog, "--local-ca-production needs "
+				    "--local-ca");
 	if (dns.n + ip.n == 0) {
 		fprintf(stderr, "%s: warning: no --dns/--ip: server "
 			"certificates name localhost and 127.0.0.1\n", prog);
@@ -278,6 +285,11 @@ static void show_pretty(json_t *j)
 		       json_string_value(json_object_get(v, "serial")));
 		printf("%-22s %s\n", "",
 		       json_string_value(json_object_get(v, "subject")));
+		if (json_object_get(v, "production") != NULL)
+			printf("%-22s %s\n", "",
+			       json_is_true(json_object_get(v, "production"))
+				   ? "may issue production certificates"
+				   : "CI certificates only");
 	}
 	printf("\n%-26s %-8s %-8s %s\n", "CRL", "NUMBER", "ENTRIES",
 	       "NEXT UPDATE");
@@ -354,10 +366,14 @@ static int ca_add(int argc, char **argv)
 	const char *prog = "bulwark keys ca add-device-ca";
 	const char *pos[1] = {NULL}, *name = NULL;
 	struct hsm_args h = {0};
-	int online = 0, local = 0, done = 0, rc;
+	int online = 0, local = 0, prod = 0, ci_only = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
 		{"--online", BW_CLI_FLAG, NULL, "the online CA (online-ca.*; a "
 		 "current one is kept as online-ca-<serial>.*)", &online},
+		{"--production", BW_CLI_FLAG, NULL, "a local CA that may issue "
+		 "production certificates (fixed for its life)", &prod},
+		{"--ci-only", BW_CLI_FLAG, NULL, "an online CA that may not "
+		 "issue production certificates", &ci_only},
 		{"--local", BW_CLI_FLAG, NULL, "a local CA (local-ca.* or "
 		 "local-ca-<name>.*)", &local},
 		{"--name", BW_CLI_STR, "N", "name of a further local CA "
@@ -366,11 +382,13 @@ static int ca_add(int argc, char **argv)
 		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
-		prog, "DIR --online|--local [--name N]",
+		prog, "DIR --online|--local [--name N] [--production|--ci-only]",
 		"Create a device CA signed by the factory CA (CA:TRUE, pathlen 0,\n"
 		"keyCertSign + cRLSign), add it to device-cas.pem and give it a\n"
 		"CRL. The online CA's key goes to the server; a local CA's key\n"
-		"stays with the manufacturing site.",
+		"stays with the manufacturing site. Whether the CA may issue\n"
+		"production certificates is fixed here: an online CA may (unless\n"
+		"--ci-only), a local CA only with --production.",
 		opts, pos, 1, 1};
 	struct ca_ctx c = {0};
 	struct bw_err err = {0};
@@ -381,9 +399,13 @@ static int ca_add(int argc, char **argv)
 		return rc;
 	if (online == local)
 		return bw_cli_usage(prog, "give exactly one of --online, --local");
+	if ((prod && online) || (ci_only && local))
+		return bw_cli_usage(prog, "--production is for --local, "
+				    "--ci-only for --online");
 	rc = ctx_open(prog, pos[0], 1, &h, &c);
 	if (rc == BW_EXIT_OK &&
-	    bw_pki_add_device_ca(c.pki, online, name, time(NULL), &base,
+	    bw_pki_add_device_ca(c.pki, online, name,
+				 online ? !ci_only : prod, time(NULL), &base,
 				 &err) != 0)
 		rc = bw_cli_fail(prog, "%s", err.msg);
 	if (rc == BW_EXIT_OK)

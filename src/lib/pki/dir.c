@@ -734,6 +734,9 @@ static int create_stage(struct bw_pki *pki, const struct bw_pki_create_opts *o,
 	if (rc == 0 && o->local_ca)
 		rc = bw_pki__new_device_ca(pki, "local-ca", "local", o->now, t,
 					   err);
+	if (rc == 0 && o->local_ca)
+		pki->st.cas[pki->st.ncas - 1].production =
+		    o->local_ca_production != 0;
 	if (rc == 0)
 		rc = bw_pki__stage_derived(pki, o->now, t, err);
 	if (kpem != NULL)

@@ -143,7 +143,8 @@ static int check_ca_name(const char *name, struct bw_err *err)
 }
 
 int bw_pki_add_device_ca(struct bw_pki *pki, int online, const char *name,
-			 time_t now, char **base_out, struct bw_err *err)
+			 int production, time_t now, char **base_out,
+			 struct bw_err *err)
 {
 	struct bw_pki__txn t = {0};
 	char base[BW_PKI_CA_NAME_MAX + 16];
@@ -177,6 +178,8 @@ int bw_pki_add_device_ca(struct bw_pki *pki, int online, const char *name,
 	if (rc == 0)
 		rc = bw_pki__new_device_ca(pki, base, online ? "online" : "local",
 					   now, &t, err);
+	if (rc == 0) /* staged with state.json by bw_pki__stage_derived */
+		pki->st.cas[pki->st.ncas - 1].production = production != 0;
 	if (rc == 0)
 		rc = bw_pki__stage_derived(pki, now, &t, err);
 	rc = commit(pki, &t, rc, err);
@@ -501,6 +504,11 @@ static int sign_device(struct bw_pki *pki, X509_REQ *req,
 	int rc;
 
 	rc = pick_issuer(pki, o->issuer, &c, err);
+	if (rc == 0 && o->production && !c->production)
+		rc = bw_err_set(err, BW_ESTATE,
+				"device CA %s may not issue production "
+				"certificates (set when it was created)",
+				c->base);
 	if (rc == 0)
 		rc = bw_pki__ca_key(pki, c, err);
 	if (rc == 0)
@@ -550,6 +558,8 @@ static int sign_ca(struct bw_pki *pki, X509_REQ *req,
 	if (rc == 0)
 		rc = bw_pki__state_add_ca(&pki->st, base, "local", serial, 0,
 					  now, err);
+	if (rc == 0)
+		pki->st.cas[pki->st.ncas - 1].production = o->production != 0;
 	if (rc == 0) {
 		pki->st.cas[pki->st.ncas - 1].cert = X509_dup(*cert);
 		if (pki->st.cas[pki->st.ncas - 1].cert == NULL)

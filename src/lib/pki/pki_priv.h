@@ -43,6 +43,7 @@ struct bw_pki__ca {
 	enum bw_pki_reason reason; /* when disabled/revoked */
 	int64_t since;             /* when the status was last changed */
 	int has_key;               /* <base>.key is in the directory */
+	int production;            /* may issue production certificates */
 	X509 *cert;                /* loaded by dir.c, not by state.c */
 	EVP_PKEY *key;             /* loaded on demand */
 };

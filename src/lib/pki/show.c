@@ -198,6 +198,9 @@ int bw_pki_show(struct bw_pki *pki, time_t now, json_t **out,
 		if (o != NULL)
 			json_object_set_new(o, "key_here",
 					    json_boolean(c->has_key));
+		if (o != NULL)
+			json_object_set_new(o, "production",
+					    json_boolean(c->production));
 		json_array_append_new(certs, o);
 	}
 	json_array_append_new(crls, crl_json(pki, "factory_ca", now, warnings));

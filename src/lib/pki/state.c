@@ -151,6 +151,10 @@ int bw_pki__state_add_ca(struct bw_pki__state *st, const char *base,
 	}
 	c->status = BW_PKI_CA_ENABLED;
 	c->has_key = has_key;
+	/* the default of directories written before the flag: the online
+	 * CA (whose production certificates the server's token decides)
+	 * may, a local CA may not */
+	c->production = strcmp(kind, "online") == 0;
 	c->since = since;
 	st->ncas++;
 	return 0;
@@ -199,15 +203,15 @@ static int parse_ca(json_t *o, struct bw_pki__state *st, struct bw_err *err)
 {
 	const char *base, *kind, *serial, *status, *reason = NULL;
 	json_int_t since;
-	int has_key, rc;
+	int has_key, production = -1, rc;
 	json_error_t je;
 	struct bw_pki__ca *c;
 
 	if (json_unpack_ex(o, &je, JSON_STRICT,
-			   "{s:s, s:s, s:s, s:s, s?s, s:I, s:b}", "base", &base,
-			   "kind", &kind, "serial", &serial, "status", &status,
-			   "reason", &reason, "since", &since, "has_key",
-			   &has_key) != 0)
+			   "{s:s, s:s, s:s, s:s, s?s, s:I, s:b, s?b}", "base",
+			   &base, "kind", &kind, "serial", &serial, "status",
+			   &status, "reason", &reason, "since", &since,
+			   "has_key", &has_key, "production", &production) != 0)
 		return bw_err_set(err, BW_EFORMAT, "state: device CA: %.200s",
 				  je.text);
 	if (!bw_pki__base_ok(base) || find_ca(st, base) != NULL)
@@ -222,6 +226,8 @@ static int parse_ca(json_t *o, struct bw_pki__state *st, struct bw_err *err)
 	if (rc != 0)
 		return rc;
 	c = &st->cas[st->ncas - 1];
+	if (production >= 0)
+		c->production = production;
 	if (strcmp(status, "enabled") == 0)
 		c->status = BW_PKI_CA_ENABLED;
 	else if (strcmp(status, "disabled") == 0)
@@ -406,10 +412,10 @@ int bw_pki__state_serialize(const struct bw_pki__state *st, char **out,
 	for (size_t i = 0; i < st->ncas; i++) {
 		const struct bw_pki__ca *c = &st->cas[i];
 		json_t *o = json_pack(
-			"{s:s, s:s, s:s, s:s, s:I, s:b}", "base", c->base,
+			"{s:s, s:s, s:s, s:s, s:I, s:b, s:b}", "base", c->base,
 			"kind", c->kind, "serial", c->serial, "status",
 			status_name(c->status), "since", (json_int_t)c->since,
-			"has_key", c->has_key);
+			"has_key", c->has_key, "production", c->production);
 
 		if (o != NULL && c->status != BW_PKI_CA_ENABLED &&
 		    json_object_set_new(

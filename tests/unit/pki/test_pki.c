@@ -628,7 +628,7 @@ static void test_pki_dir__create_open_and_atomic_failures(void **state)
 	assert_int_equal(bw_pki_update_crls(pki, NOW, &err), BW_ESTATE);
 	assert_int_equal(bw_pki_load_factory_key(pki, &err), 0);
 	/* refused operations leave the directory unchanged */
-	assert_int_equal(bw_pki_add_device_ca(pki, 0, "bad/name", NOW, NULL,
+	assert_int_equal(bw_pki_add_device_ca(pki, 0, "bad/name", 0, NOW, NULL,
 					      &err),
 			 BW_EINVAL);
 	assert_int_equal(bw_pki_set_device_ca_status(pki, "local-ca",
@@ -643,7 +643,7 @@ static void test_pki_dir__create_open_and_atomic_failures(void **state)
 	assert_int_equal(bw_pki_sign_csr(pki, der, len, &so, NOW, &pem, &err),
 			 BW_EFORMAT);
 	/* the factory CA expired: no new device CA */
-	assert_int_equal(bw_pki_add_device_ca(pki, 0, NULL,
+	assert_int_equal(bw_pki_add_device_ca(pki, 0, NULL, 0,
 					      NOW + 21L * 366 * BW_PKI_DAY,
 					      NULL, &err),
 			 BW_EEXPIRED);
