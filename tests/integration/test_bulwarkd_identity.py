@@ -393,8 +393,11 @@ class MigrationTest(unittest.TestCase):
                            for e in ev])
             self.assertEqual(srv.stop(), 0)
             db = sqlite3.connect(srv.db)
-            self.assertEqual(db.execute(
+            self.assertGreaterEqual(db.execute(
                 "SELECT MAX(version) FROM schema_version").fetchone()[0], 8)
+            cols = [r[1] for r in db.execute("PRAGMA table_info(devices)")]
+            for col in ("ca_name", "ca_fingerprint", "serial"):
+                self.assertIn(col, cols)
             db.close()
         finally:
             if srv:
