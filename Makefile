@@ -6,6 +6,9 @@
 #   make demo-tuf  the TUF client alone against generated repositories
 #   make bench   benchmarks (figures go to stdout and bench/results/)
 #   make fuzz    libFuzzer binaries with clang (build-fuzz/)
+#   make install libbulwark (lib, headers, bulwark.pc), the programs and
+#                their man pages under PREFIX (default /usr/local); DESTDIR
+#                stages them elsewhere
 
 BUILD      ?= build
 BUILD_SAN  ?= build-asan
@@ -13,8 +16,9 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 WERROR     ?= $(if $(CI),ON,OFF)
 CMAKE_ARGS ?=
+PREFIX     ?= /usr/local
 
-.PHONY: all build deps check check-unit check-asan demo demo-tuf bench fuzz clean format
+.PHONY: all build deps check check-unit check-asan demo demo-tuf bench fuzz clean format install
 
 all: build
 
@@ -26,6 +30,9 @@ $(BUILD)/CMakeCache.txt:
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 check: deps build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -5,6 +5,8 @@ Every command's option table prints its --help, so a man page built from
 them says exactly what the code does. `gen-man.py BUILD` rewrites the
 pages; `gen-man.py --check BUILD` exits 1 when a page differs from what the
 build prints (tests/integration/test_man_pages.py runs that).
+`gen-man.py --roff PAGE.md OUT.1` writes the roff man page `make install`
+installs (the build runs it).
 """
 
 import os
@@ -79,8 +81,52 @@ def page(build, prog):
     return "\n".join(lines)
 
 
+def roff_escape(line):
+    line = line.replace("\\", "\\e")
+    if line.startswith((".", "'")):
+        line = "\\&" + line
+    return line
+
+
+def roff(md_path, out_path):
+    """The Markdown page as man(7): headings become sections, code
+    blocks are printed as they are, links keep their text."""
+    with open(md_path) as f:
+        lines = f.read().splitlines()
+    name = os.path.splitext(os.path.basename(md_path))[0]
+    out = ['.TH %s 1 "" bulwark "bulwark manual"' % name.upper()]
+    code = False
+    for line in lines:
+        if line.startswith("<!--"):
+            continue
+        if line.startswith("```"):
+            out.append(".nf" if not code else ".fi")
+            code = not code
+            continue
+        if code:
+            out.append(roff_escape(line))
+        elif line.startswith("# "):
+            continue
+        elif line.startswith("## "):
+            out.append(".SH " + roff_escape(line[3:].upper()
+                                              if line[3:] in ("NAME",
+                                                              "SEE ALSO")
+                                              else line[3:]))
+        elif line.strip():
+            out.append(roff_escape(re.sub(r"\[([^]]*)\]\([^)]*\)", r"\1",
+                                          line)))
+        else:
+            out.append(".PP")
+    with open(out_path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
 def main():
     args = sys.argv[1:]
+    if args and args[0] == "--roff":
+        os.makedirs(os.path.dirname(os.path.abspath(args[2])), exist_ok=True)
+        roff(args[1], args[2])
+        return 0
     check = "--check" in args
     args = [a for a in args if a != "--check"]
     build = os.path.abspath(args[0] if args else os.path.join(SOURCE,
