@@ -1,15 +1,22 @@
 /*
- * bench/tuf_refresh: TUF client refresh cost against generated
- * repositories of 1k, 10k and 100k targets and one of 256 hash bins.
+ * bench/tuf_refresh: cold and warm refresh of bulwark-tuf-client against
+ * generated repositories of 1k, 10k and 100k targets, each served in
+ * compact canonical JSON (as bulwark writes it) and in indented JSON (as
+ * python-tuf and most repository tools write it), plus one of 256 hash
+ * bins.
  *
- * For each repository: a cold refresh (empty metadata cache), a warm
- * refresh (nothing changed), peak RSS of each (measured in a forked child),
- * and the floor on this machine: strict-parse the same targets.json, hash
- * it and verify one signature. The transport is a local directory read
- * through the fetcher interface, so the figures are the client's own cost.
- * Bounded: a fixed number of runs per measurement.
+ * Every refresh is a process (`bulwark-tuf-client refresh`, file://
+ * transport): wall time and peak RSS of that process. Beside it, on the
+ * same repository: the floor (read targets.json, one SHA-256 pass, one
+ * signature verification over the canonical "signed") and tuf-js, an
+ * independent TUF client (npm, installed by scripts/install-deps.sh), whose
+ * Updater.refresh() does the same four roles over HTTP from a static
+ * server on 127.0.0.1. Bounded: a fixed number of runs per measurement.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <spawn.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -28,12 +35,16 @@
 #include "bulwark/tuf.h"
 
 #define RUNS 5
+#define TUFJS_RUNS 3
+#define RUN_LIMIT_MS 120000.0 /* per measured process */
 
 extern char **environ;
 #define EXPIRES "2099-01-01T00:00:00Z"
 #define MAX_FILE (256u * 1024u * 1024u)
 
 static struct bw_signer *keys[5]; /* root, timestamp, snapshot, targets, bins */
+static int g_indent;              /* serve indented JSON */
+static char g_client[PATH_MAX + 64], g_self[PATH_MAX], g_tufjs[PATH_MAX];
 
 static double now_ms(void)
 {
@@ -60,9 +71,19 @@ static void put(const char *dir, const char *name, json_t *signed_obj,
 	size_t len = 0;
 	char path[1024];
 
-	if (bw_tuf_envelope_sign(signed_obj, &s, 1, &env, &err) != 0 ||
-	    bw_json_canonical_alloc(env, &bytes, &len, &err) != 0)
+	if (bw_tuf_envelope_sign(signed_obj, &s, 1, &env, &err) != 0)
 		die("sign", &err);
+	if (g_indent) {
+		/* python-tuf's layout: indent 1, sorted keys, ": " */
+		char *text = json_dumps(env, JSON_INDENT(1) | JSON_SORT_KEYS);
+
+		if (text == NULL)
+			die("indent", NULL);
+		len = strlen(text);
+		bytes = (uint8_t *)text;
+	} else if (bw_json_canonical_alloc(env, &bytes, &len, &err) != 0) {
+		die("canonical", &err);
+	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (bw_io_write_atomic(path, bytes, len, 0644, &err) != 0)
 		die("write", &err);
@@ -187,25 +208,6 @@ static void gen_repo(const char *dir, size_t n, int bits)
 	put(dir, "timestamp.json", ts, keys[1], NULL, NULL);
 }
 
-/* ---- transport: files of a directory ---------------------------------- */
-
-static int dir_fetch(struct bw_fetcher *f, const char *url, uint64_t offset,
-		     uint64_t max_len, bw_fetch_sink_fn sink, void *ctx,
-		     struct bw_err *err)
-{
-	struct bw_buf b;
-	int rc;
-
-	(void)f;
-	(void)offset;
-	bw_buf_init(&b, MAX_FILE);
-	rc = bw_io_read_file(url, max_len, &b, err);
-	if (rc == 0)
-		rc = sink(ctx, b.data, b.len);
-	bw_buf_dispose(&b);
-	return rc;
-}
-
 /* ---- measurements ----------------------------------------------------- */
 
 static int rm_one(const char *p, const struct stat *s, int f, struct FTW *w)
@@ -216,110 +218,112 @@ static int rm_one(const char *p, const struct stat *s, int f, struct FTW *w)
 	return remove(p);
 }
 
-/* One refresh (plus a lookup when lookup != NULL); milliseconds. */
-static double refresh(const char *repo, const char *mdir, const char *lookup)
-{
-	struct bw_fetcher f = {.fetch = dir_fetch};
-	struct bw_tuf_updater *u = NULL;
-	const struct bw_tuf_target *t;
-	struct bw_err err;
-	char url[1024];
-	double t0;
-
-	snprintf(url, sizeof(url), "%s/", repo);
-	t0 = now_ms();
-	if (bw_tuf_updater_new(mdir, url, NULL, NULL, &f, NULL, &u, &err) != 0 ||
-	    bw_tuf_updater_refresh(u, &err) != 0)
-		die("refresh", &err);
-	if (lookup != NULL && bw_tuf_updater_get_target(u, lookup, &t, &err) != 0)
-		die("lookup", &err);
-	bw_tuf_updater_free(u);
-	return now_ms() - t0;
-}
-
-static void reset_mdir(const char *repo, const char *mdir)
-{
-	struct bw_buf b;
-	struct bw_err err;
-	char path[1024];
-
-	nftw(mdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	snprintf(path, sizeof(path), "%s/1.root.json", repo);
-	bw_buf_init(&b, MAX_FILE);
-	if (bw_io_read_file(path, MAX_FILE, &b, &err) != 0 ||
-	    bw_tuf_trust_root(mdir, b.data, b.len, &err) != 0)
-		die("trust root", &err);
-	bw_buf_dispose(&b);
-}
-
-struct result {
-	double cold_ms, warm_ms, floor_ms;
-	long cold_rss_kb, warm_rss_kb;
-	double parse_ms, hash_ms, canon_ms, verify_ms;
-	size_t bytes;
-};
-
 /*
- * Peak RSS of this address space (VmHWM). Not getrusage: the kernel carries
- * the spawning parent's high-water mark into ru_maxrss across exec.
+ * --run CMD...: run CMD in a child and print "<ms> <peak RSS KiB>". A
+ * fresh, small process forks the measured one: ru_maxrss of a child
+ * counts the memory of the process it was exec'd from, so the bench's own
+ * heap must never be that process.
  */
-static long peak_rss_kb(void)
+static int run_measured(char **argv)
 {
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "VmHWM:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
-/*
- * One refresh in a freshly spawned copy of this program. posix_spawn (not
- * fork) so the child never holds a copy of the generator's heap: its peak
- * RSS is the refresh's own.
- */
-static double in_child(int cold, const char *repo, const char *mdir,
-		       const char *lookup, long *rss_kb)
-{
-	posix_spawn_file_actions_t fa;
 	struct rusage ru;
-	int fds[2], status;
-	char out[64] = {0};
-	char *args[] = {"bench_tuf_refresh", "--refresh", (char *)repo,
-			(char *)mdir, (char *)(lookup ? lookup : "-"), NULL};
+	int status;
+	double t0 = now_ms();
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		if (devnull >= 0) {
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+			close(devnull);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	/* Bounded: a run longer than RUN_LIMIT_MS is stopped and reported
+	 * as failed. */
+	for (;;) {
+		pid_t w = wait4(pid, &status, WNOHANG, &ru);
+
+		if (w == pid)
+			break;
+		if (w < 0)
+			return 1;
+		if (now_ms() - t0 > RUN_LIMIT_MS) {
+			kill(pid, SIGKILL);
+			wait4(pid, &status, 0, &ru);
+			printf("%.3f %ld %d\n", now_ms() - t0, ru.ru_maxrss, 124);
+			return 0;
+		}
+		usleep(100);
+	}
+	printf("%.3f %ld %d\n", now_ms() - t0, ru.ru_maxrss,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+	return 0;
+}
+
+/* One measured command through --run; 0 and the figures, or -1. */
+static int measured(char *const cmd[], double *ms, long *kb)
+{
+	char *args[16] = {g_self, "--run"};
+	posix_spawn_file_actions_t fa;
+	int fds[2], status, rc, i;
+	char out[128] = {0};
 	ssize_t n;
 	pid_t pid;
 
-	if (cold)
-		reset_mdir(repo, mdir);
+	for (i = 0; cmd[i] != NULL && i < 13; i++)
+		args[2 + i] = cmd[i];
+	args[2 + i] = NULL;
 	if (pipe(fds) != 0)
 		die("pipe", NULL);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	if (posix_spawn(&pid, "/proc/self/exe", &fa, NULL, args, environ) != 0)
+	if (posix_spawn(&pid, g_self, &fa, NULL, args, environ) != 0)
 		die("spawn", NULL);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
 	n = read(fds[0], out, sizeof(out) - 1);
 	close(fds[0]);
-	if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0 || n <= 0)
-		die("child refresh failed", NULL);
+	if (waitpid(pid, &status, 0) < 0 || n <= 0)
+		return -1;
 	{
 		char *end = NULL;
-		double ms = strtod(out, &end);
 
-		*rss_kb = strtol(end, NULL, 10);
-		(void)ru;
-		return ms;
+		*ms = strtod(out, &end);
+		*kb = strtol(end, &end, 10);
+		rc = (int)strtol(end, NULL, 10);
 	}
+	return rc == 0 ? 0 : -1;
 }
+
+static void reset_mdir(const char *repo, const char *mdir)
+{
+	char root[PATH_MAX], url[PATH_MAX];
+	char *init[] = {g_client, "--metadata-dir", (char *)mdir, "init", root,
+			NULL};
+	double ms;
+	long kb;
+
+	(void)url;
+	nftw(mdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	mkdir(mdir, 0755);
+	snprintf(root, sizeof(root), "%s/1.root.json", repo);
+	if (measured(init, &ms, &kb) != 0)
+		die("bulwark-tuf-client init", NULL);
+}
+
+struct result {
+	double cold_ms, warm_ms, floor_ms, tufjs_ms;
+	long cold_kb, warm_kb, tufjs_kb;
+	double read_ms, hash_ms, verify_ms;
+	size_t bytes;
+};
 
 static double median(double *v, int n)
 {
@@ -333,71 +337,162 @@ static double median(double *v, int n)
 	return v[n / 2];
 }
 
-/* The floor: strict parse + sha256 + one signature check of targets.json. */
+static long max_l(long a, long b)
+{
+	return a > b ? a : b;
+}
+
+/* bulwark-tuf-client refresh, cold (fresh metadata dir) and warm. */
+static void client_runs(const char *repo, const char *mdir, struct result *r)
+{
+	char url[PATH_MAX];
+	char *cmd[] = {g_client, "--metadata-dir", (char *)mdir,
+		       "--metadata-url", url, "refresh", NULL};
+	double cold[RUNS], warm[RUNS];
+	long kb;
+
+	snprintf(url, sizeof(url), "file://%s/", repo);
+	for (int i = 0; i < RUNS; i++) {
+		reset_mdir(repo, mdir);
+		if (measured(cmd, &cold[i], &kb) != 0)
+			die("cold refresh failed", NULL);
+		r->cold_kb = max_l(r->cold_kb, kb);
+	}
+	for (int i = 0; i < RUNS; i++) {
+		if (measured(cmd, &warm[i], &kb) != 0)
+			die("warm refresh failed", NULL);
+		r->warm_kb = max_l(r->warm_kb, kb);
+	}
+	r->cold_ms = median(cold, RUNS);
+	r->warm_ms = median(warm, RUNS);
+}
+
+/*
+ * The floor: read targets.json, one SHA-256 pass over it, one signature
+ * verification over its canonical "signed" (prepared untimed).
+ */
 static void floor_of(const char *repo, struct result *r)
 {
-	double p[RUNS], h[RUNS], c[RUNS], v[RUNS];
-	char path[1024], hex[BW_HASH_MAX_HEX];
+	double rd[RUNS], h[RUNS], v[RUNS];
+	char path[PATH_MAX], hex[BW_HASH_MAX_HEX];
+	struct bw_buf b;
+	struct bw_err err;
+	json_t *doc = NULL, *sig;
+	uint8_t *canon = NULL;
+	size_t clen = 0;
+	struct bw_json_limits lim = {.max_bytes = MAX_FILE};
 
 	snprintf(path, sizeof(path), "%s/targets.json", repo);
+	bw_buf_init(&b, MAX_FILE);
+	if (bw_io_read_file(path, MAX_FILE, &b, &err) != 0 ||
+	    bw_json_parse(b.data, b.len, &lim, &doc, &err) != 0 ||
+	    bw_json_canonical_alloc(json_object_get(doc, "signed"), &canon,
+				    &clen, &err) != 0)
+		die("floor setup", &err);
+	r->bytes = b.len;
+	sig = json_object_get(
+		json_array_get(json_object_get(doc, "signatures"), 0), "sig");
+	bw_buf_dispose(&b);
 	for (int i = 0; i < RUNS; i++) {
-		struct bw_buf b;
-		struct bw_err err;
-		json_t *doc = NULL, *sig;
-		uint8_t *canon = NULL;
-		size_t clen = 0;
-		double t0;
+		double t0 = now_ms();
 
 		bw_buf_init(&b, MAX_FILE);
 		if (bw_io_read_file(path, MAX_FILE, &b, &err) != 0)
 			die("read", &err);
-		r->bytes = b.len;
-		t0 = now_ms();
-		struct bw_json_limits lim = {.max_bytes = MAX_FILE};
-
-		if (bw_json_parse(b.data, b.len, &lim, &doc, &err) != 0)
-			die("parse", &err);
-		p[i] = now_ms() - t0;
+		rd[i] = now_ms() - t0;
 		t0 = now_ms();
 		bw_hash_buf_hex(BW_HASH_SHA256, b.data, b.len, hex);
 		h[i] = now_ms() - t0;
-		t0 = now_ms();
-		bw_json_canonical_alloc(json_object_get(doc, "signed"), &canon,
-					&clen, &err);
-		c[i] = now_ms() - t0;
-		sig = json_object_get(json_array_get(json_object_get(doc,
-								     "signatures"),
-						     0),
-				      "sig");
 		t0 = now_ms();
 		if (bw_key_verify(bw_signer_key(keys[3]), canon, clen,
 				  json_string_value(sig), json_string_length(sig),
 				  &err) != 0)
 			die("verify", &err);
 		v[i] = now_ms() - t0;
-		free(canon);
-		json_decref(doc);
 		bw_buf_dispose(&b);
 	}
-	r->parse_ms = median(p, RUNS);
+	free(canon);
+	json_decref(doc);
+	r->read_ms = median(rd, RUNS);
 	r->hash_ms = median(h, RUNS);
-	r->canon_ms = median(c, RUNS);
 	r->verify_ms = median(v, RUNS);
-	r->floor_ms = r->parse_ms + r->hash_ms + r->verify_ms;
+	r->floor_ms = r->read_ms + r->hash_ms + r->verify_ms;
 }
 
-static void measure(const char *repo, const char *mdir, const char *lookup,
-		    struct result *r)
+/* A static HTTP server on 127.0.0.1 for tuf-js (which speaks HTTP only). */
+static pid_t http_server(const char *dir, int port)
 {
-	double cold[RUNS], warm[RUNS];
+	char portstr[16];
+	char *args[] = {"python3", "-m", "http.server", "--bind", "127.0.0.1",
+			"--directory", (char *)dir, portstr, NULL};
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
 
-	for (int i = 0; i < RUNS; i++)
-		cold[i] = in_child(1, repo, mdir, lookup, &r->cold_rss_kb);
-	for (int i = 0; i < RUNS; i++)
-		warm[i] = in_child(0, repo, mdir, NULL, &r->warm_rss_kb);
-	r->cold_ms = median(cold, RUNS);
-	r->warm_ms = median(warm, RUNS);
-	floor_of(repo, r);
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&pid, "python3", &fa, NULL, args, environ) != 0)
+		pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	usleep(700 * 1000); /* bounded wait for the listener */
+	return pid;
+}
+
+static void tufjs_runs(const char *base, const char *name, const char *mdir,
+		       int port, struct result *r)
+{
+	char url[256], root[PATH_MAX], node[] = "/usr/bin/node";
+	char *cmd[] = {node, g_tufjs, root, url, (char *)mdir, NULL};
+	double t[TUFJS_RUNS];
+	long kb;
+
+	r->tufjs_ms = -1;
+	if (g_tufjs[0] == '\0' || access(node, X_OK) != 0)
+		return;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s/", port, name);
+	snprintf(root, sizeof(root), "%s/%s/1.root.json", base, name);
+	for (int i = 0; i < TUFJS_RUNS; i++) {
+		nftw(mdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		if (measured(cmd, &t[i], &kb) != 0) {
+			fprintf(stderr, "tuf_refresh: tuf-js refresh failed\n");
+			return;
+		}
+		r->tufjs_kb = max_l(r->tufjs_kb, kb);
+	}
+	r->tufjs_ms = median(t, TUFJS_RUNS);
+}
+
+/* Paths of bulwark-tuf-client (beside bench/), this program, tuf-js. */
+static void find_programs(const char *argv0)
+{
+	char rp[PATH_MAX], *slash;
+	const char *tdir = getenv("BW_TUFJS_DIR"), *home = getenv("HOME");
+	char mod[PATH_MAX];
+
+	if (realpath(argv0, rp) == NULL)
+		die("realpath", NULL);
+	snprintf(g_self, sizeof(g_self), "%s", rp);
+	slash = strrchr(rp, '/');
+	*slash = '\0';
+	snprintf(g_client, sizeof(g_client), "%s/../bulwark-tuf-client", rp);
+	if (access(g_client, X_OK) != 0)
+		die("bulwark-tuf-client not found beside bench/", NULL);
+	if (tdir == NULL && home != NULL) {
+		snprintf(mod, sizeof(mod), "%s/.cache/bulwark/tuf-js", home);
+		tdir = mod;
+	}
+	if (tdir != NULL) {
+		char script[PATH_MAX + 64], pkg[PATH_MAX + 64];
+
+		snprintf(pkg, sizeof(pkg), "%s/node_modules/tuf-js", tdir);
+		snprintf(script, sizeof(script), "%s/../../bench/tufjs_refresh.cjs",
+			 rp);
+		if (access(pkg, R_OK) == 0 && realpath(script, g_tufjs) != NULL)
+			setenv("BW_TUFJS_DIR", tdir, 1);
+		else
+			g_tufjs[0] = '\0';
+	}
 }
 
 int main(int argc, char **argv)
@@ -405,20 +500,20 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		size_t n;
-		int bits;
-	} cases[] = {{"1k", 1000, 0}, {"10k", 10000, 0}, {"100k", 100000, 0},
-		     {"bins256-100k", 100000, 8}};
-	char base[] = "/tmp/bw-bench-XXXXXX", repo[512], mdir[512];
+		int bits, indent;
+	} cases[] = {{"1k", 1000, 0, 0},      {"1k-indented", 1000, 0, 1},
+		     {"10k", 10000, 0, 0},    {"10k-indented", 10000, 0, 1},
+		     {"100k", 100000, 0, 0},  {"100k-indented", 100000, 0, 1},
+		     {"bins256-100k", 100000, 8, 0}};
+	char base[] = "/tmp/bw-bench-XXXXXX", repo[512], mdir[512], jdir[512];
 	struct bw_err err;
 	uint8_t seed[32];
+	int port = 18000 + (int)(getpid() % 2000);
+	pid_t srv;
 
-	if (argc == 5 && strcmp(argv[1], "--refresh") == 0) {
-		double ms = refresh(argv[2], argv[3],
-				    strcmp(argv[4], "-") ? argv[4] : NULL);
-
-		printf("%.3f %ld\n", ms, peak_rss_kb());
-		return 0;
-	}
+	if (argc >= 3 && strcmp(argv[1], "--run") == 0)
+		return run_measured(argv + 2);
+	find_programs(argv[0]);
 	if (mkdtemp(base) == NULL)
 		die("mkdtemp", NULL);
 	for (int i = 0; i < 5; i++) {
@@ -426,28 +521,57 @@ int main(int argc, char **argv)
 		if (bw_signer_keyfile_from_ed25519_seed(seed, &keys[i], &err) != 0)
 			die("key", &err);
 	}
-	printf("# bench/tuf_refresh: median of %d runs, ms; RSS = peak KiB of "
-	       "the refreshing process\n", RUNS);
-	printf("| repository | targets.json bytes | cold ms | cold RSS KiB | "
-	       "warm ms | warm RSS KiB | floor ms (parse + sha256 + verify) | "
-	       "canonicalize ms | cold / floor |\n");
-	printf("|---|---|---|---|---|---|---|---|---|\n");
+	srv = g_tufjs[0] ? http_server(base, port) : -1;
+	printf("# bench/tuf_refresh: bulwark-tuf-client refresh as a process "
+	       "(file://), median of %d runs; RSS = peak of the process; "
+	       "tuf-js: Updater.refresh() over HTTP on 127.0.0.1, median of "
+	       "%d%s\n", RUNS, TUFJS_RUNS,
+	       g_tufjs[0] ? "" : " (tuf-js not installed: skipped)");
+	printf("| repository | targets.json bytes | cold ms | cold peak RSS MiB | "
+	       "warm ms | warm peak RSS MiB | floor ms (read + sha256 + verify) | "
+	       "cold / floor | tuf-js cold ms | tuf-js peak RSS MiB | "
+	       "tuf-js / bulwark (time, RSS) |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct result r = {0};
+		int wanted = argc < 2;
+
+		/* bench_tuf_refresh [CASE...]: only the cases named */
+		for (int a = 1; a < argc; a++)
+			wanted |= strcmp(argv[a], cases[c].name) == 0;
+		if (!wanted)
+			continue;
 
 		snprintf(repo, sizeof(repo), "%s/%s", base, cases[c].name);
 		snprintf(mdir, sizeof(mdir), "%s/%s-client", base, cases[c].name);
+		snprintf(jdir, sizeof(jdir), "%s/%s-tufjs", base, cases[c].name);
+		g_indent = cases[c].indent;
 		gen_repo(repo, cases[c].n, cases[c].bits);
-		measure(repo, mdir,
-			cases[c].bits ? "files/target-000042.bin" : NULL, &r);
-		printf("| %s | %zu | %.1f | %ld | %.2f | %ld | %.1f (%.1f + %.1f + "
-		       "%.2f) | %.1f | %.2f |\n",
-		       cases[c].name, r.bytes, r.cold_ms, r.cold_rss_kb, r.warm_ms,
-		       r.warm_rss_kb, r.floor_ms, r.parse_ms, r.hash_ms,
-		       r.verify_ms, r.canon_ms, r.cold_ms / r.floor_ms);
+		client_runs(repo, mdir, &r);
+		floor_of(repo, &r);
+		if (srv > 0)
+			tufjs_runs(base, cases[c].name, jdir, port, &r);
+		printf("| %s | %zu | %.1f | %.1f | %.2f | %.1f | %.1f (%.1f + %.1f "
+		       "+ %.2f) | %.2f |",
+		       cases[c].name, r.bytes, r.cold_ms, r.cold_kb / 1024.0,
+		       r.warm_ms, r.warm_kb / 1024.0, r.floor_ms, r.read_ms,
+		       r.hash_ms, r.verify_ms, r.cold_ms / r.floor_ms);
+		if (r.tufjs_ms > 0)
+			printf(" %.1f | %.1f | %.1fx, %.1fx |\n", r.tufjs_ms,
+			       r.tufjs_kb / 1024.0, r.tufjs_ms / r.cold_ms,
+			       (double)r.tufjs_kb / (double)r.cold_kb);
+		else
+			printf(" n/a | n/a | n/a |\n");
 		fflush(stdout);
 	}
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (srv > 0) {
+		kill(srv, SIGTERM);
+		waitpid(srv, NULL, 0);
+	}
+	if (getenv("BW_BENCH_KEEP") != NULL)
+		fprintf(stderr, "tuf_refresh: repositories kept in %s\n", base);
+	else
+		nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	for (int i = 0; i < 5; i++)
 		bw_signer_free(keys[i]);
 	return 0;

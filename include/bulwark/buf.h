@@ -88,6 +88,14 @@ int bw_io_write_atomic(const char *path, const void *data, size_t len,
 int bw_io_copy_atomic(const char *src, const char *dst, mode_t mode,
 		      unsigned flags, struct bw_err *err);
 
+/* write(2) all of data, retrying on EINTR; 0, or -1 with errno set. */
+int bw_io_write_all(int fd, const void *data, size_t len);
+
+/* rename(from, to), then fsync to's directory: a file written and
+ * fsync'd under a temporary name becomes durable under its final one. */
+int bw_io_rename_durable(const char *from, const char *to,
+			 struct bw_err *err);
+
 /* Remove path; success if it does not exist. Fsyncs the directory. */
 int bw_io_remove(const char *path, struct bw_err *err);
 

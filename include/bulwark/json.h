@@ -64,6 +64,75 @@ int bw_json_canonical_alloc(const json_t *v, uint8_t **out, size_t *len,
 int bw_json_serialize(const json_t *v, uint8_t **out, size_t *len,
 		      struct bw_err *err);
 
+/* ---- streaming: strict JSON in, canonical JSON out, no tree ---------- */
+
+/*
+ * Source of input bytes: fill buf with up to cap bytes, *got = 0 at the
+ * end. Return 0, or a negative BW_E* code to stop the parse with it.
+ */
+typedef int (*bw_json_read_fn)(void *ctx, uint8_t *buf, size_t cap,
+			       size_t *got);
+
+/* One member of a closed object: offsets into the canonical output. */
+struct bw_json_member {
+	size_t key_off, key_len; /* decoded name, in bw_json_event.keys */
+	size_t off, len;         /* the member's text "name":value */
+	size_t val_off;          /* where its value starts (it ends at off+len) */
+};
+
+enum bw_json_event_type {
+	BW_JSON_EV_STRING,
+	BW_JSON_EV_INTEGER,
+	BW_JSON_EV_BOOL,
+	BW_JSON_EV_NULL,
+	BW_JSON_EV_OBJECT_START,
+	BW_JSON_EV_ARRAY_START,
+	BW_JSON_EV_OBJECT, /* an object closed */
+	BW_JSON_EV_ARRAY,  /* an array closed */
+};
+
+/*
+ * What the streaming parser reports, for every value as it completes
+ * (scalars, closed containers) and for every container as it opens. All
+ * pointers are valid during the callback only.
+ */
+struct bw_json_event {
+	enum bw_json_event_type type;
+	size_t depth;           /* containers around the value; 0 = top */
+	const uint8_t *key;     /* its name in the enclosing object, or NULL */
+	size_t key_len;
+	size_t off, len;        /* its canonical text in the output */
+	const uint8_t *text;    /* = output + off */
+	int64_t integer;        /* INTEGER; BOOL: 1 for true */
+	/* OBJECT: its members in canonical (sorted) order */
+	const struct bw_json_member *members;
+	size_t nmembers;
+	const uint8_t *keys;
+};
+
+/* Return 0 to go on, or a negative BW_E* code to stop the parse with it. */
+typedef int (*bw_json_event_fn)(void *ctx, const struct bw_json_event *ev);
+
+/*
+ * Read one JSON value from read (in chunks) as strictly as bw_json_parse
+ * does (reals are always refused) and append its canonical encoding to
+ * out, without building a tree. Objects whose keys arrive unsorted are
+ * sorted when they close, so an object's offsets are final only from its
+ * own close event on (and relative to its enclosing object's, which may
+ * still move). on (may be NULL) sees every value. limits may be NULL;
+ * max_bytes caps the input, out's own cap the output (BW_ETOOBIG).
+ */
+int bw_json_canonical_stream(bw_json_read_fn read, void *rctx,
+			     const struct bw_json_limits *limits,
+			     struct bw_buf *out, bw_json_event_fn on,
+			     void *ectx, struct bw_err *err);
+
+/* The same over one buffer in memory. */
+int bw_json_canonical_stream_buf(const void *buf, size_t len,
+				 const struct bw_json_limits *limits,
+				 struct bw_buf *out, bw_json_event_fn on,
+				 void *ectx, struct bw_err *err);
+
 #ifdef __cplusplus
 }
 #endif

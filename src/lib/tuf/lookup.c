@@ -71,18 +71,47 @@ static int load_delegated(struct bw_tuf_updater *u, const struct pending *p,
 	return 0;
 }
 
+/* Keep a target handed out, and the entry its custom borrows from. */
 static int keep_target(struct bw_tuf_updater *u, struct bw_tuf_target *t,
-		       const struct bw_tuf_target **out)
+		       json_t *entry, const struct bw_tuf_target **out)
 {
 	struct bw_tuf_target **n = realloc(u->found, (u->nfound + 1) * sizeof(*n));
+	json_t **e;
 
-	if (n == NULL) {
+	if (n != NULL)
+		u->found = n;
+	e = n != NULL ? realloc(u->entries, (u->nfound + 1) * sizeof(*e)) : NULL;
+	if (e == NULL) {
 		bw_tuf__target_free(t);
+		json_decref(entry);
 		return BW_ENOMEM;
 	}
-	u->found = n;
-	u->found[u->nfound++] = t;
+	u->entries = e;
+	u->found[u->nfound] = t;
+	u->entries[u->nfound++] = entry;
 	*out = t;
+	return 0;
+}
+
+/* The i-th target of md as a target (kept by the updater). */
+static int target_of(struct bw_tuf_updater *u, const struct bw_tuf_md *md,
+		     size_t i, const struct bw_tuf_target **out,
+		     struct bw_err *err)
+{
+	struct bw_tuf_target *t = NULL;
+	json_t *entry = NULL;
+	const char *name;
+	int rc;
+
+	rc = bw_tuf__targets_entry(md, i, &entry, &name, err);
+	if (rc == 0)
+		rc = bw_tuf__target_parse(name, entry, &t, err);
+	if (rc != 0) {
+		json_decref(entry);
+		return rc;
+	}
+	if (keep_target(u, t, entry, out) != 0)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -161,7 +190,7 @@ static int search(struct bw_tuf_updater *u, const char *path,
 	while (top > 0) {
 		struct pending p = stack[--top];
 		const struct bw_tuf_md *md = NULL;
-		const json_t *entry;
+		int entry;
 
 		/* TUF 5.7.1: a role already visited is skipped (cycles). */
 		if (seen(visited, nvisited, p.name))
@@ -177,13 +206,9 @@ static int search(struct bw_tuf_updater *u, const char *path,
 		else if ((rc = load_delegated(u, &p, &md, err)) != 0)
 			goto out;
 		visited[nvisited++] = p.name;
-		entry = json_object_get(md->targets, path);
-		if (entry != NULL) {
-			struct bw_tuf_target *t = NULL;
-
-			rc = bw_tuf__target_parse(path, entry, &t, err);
-			if (rc == 0 && keep_target(u, t, out) != 0)
-				rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+		entry = bw_tuf__targets_find(md, path);
+		if (entry >= 0) {
+			rc = target_of(u, md, (size_t)entry, out, err);
 			goto out;
 		}
 		if (md->deleg != NULL) {
@@ -241,41 +266,27 @@ size_t bw_tuf_updater_targets_count(const struct bw_tuf_updater *cu)
 	if (u->refresh_rc != 0 || !u->refreshed ||
 	    bw_tuf__ensure_targets(u, NULL) != 0)
 		return 0;
-	return json_object_size(u->targets->targets);
-}
-
-/* Top-level listing, built on first use. */
-static int build_list(struct bw_tuf_updater *u)
-{
-	const char *path;
-	json_t *v;
-	size_t n = bw_tuf_updater_targets_count(u), i = 0;
-
-	if (u->list != NULL || n == 0)
-		return 0;
-	u->list = calloc(n, sizeof(*u->list));
-	if (u->list == NULL)
-		return BW_ENOMEM;
-	json_object_foreach(u->targets->targets, path, v) {
-		struct bw_tuf_target *t = NULL;
-
-		if (bw_tuf__target_parse(path, v, &t, NULL) != 0 ||
-		    keep_target(u, t, &u->list[i]) != 0)
-			return BW_ENOMEM;
-		i++;
-	}
-	u->nlist = i;
-	return 0;
+	return u->targets->ntidx;
 }
 
 const struct bw_tuf_target *bw_tuf_updater_target_at(
 	const struct bw_tuf_updater *cu, size_t i)
 {
-	/* The listing is a cache of immutable trusted data. */
+	/* The listing is a cache of immutable trusted data, filled as it is
+	 * read: a caller that looks at a few targets pays for those. */
 	struct bw_tuf_updater *u = (struct bw_tuf_updater *)cu;
+	size_t n = bw_tuf_updater_targets_count(u);
 
-	if (bw_tuf_updater_targets_count(u) == 0 || build_list(u) != 0 ||
-	    i >= u->nlist)
+	if (i >= n)
+		return NULL;
+	if (u->list == NULL) {
+		u->list = calloc(n, sizeof(*u->list));
+		if (u->list == NULL)
+			return NULL;
+		u->nlist = n;
+	}
+	if (u->list[i] == NULL && target_of(u, u->targets, i, &u->list[i],
+					    NULL) != 0)
 		return NULL;
 	return u->list[i];
 }
@@ -423,17 +434,7 @@ int bw_tuf__verifier_write(struct bw_tuf_verifier *v, const uint8_t *data,
 
 	if (rc != 0)
 		return rc;
-	while (len > 0) {
-		ssize_t n = write(v->fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return BW_EIO;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return bw_io_write_all(v->fd, data, len) == 0 ? 0 : BW_EIO;
 }
 
 static int sink_to_file(void *ctx, const uint8_t *data, size_t len)

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -517,27 +518,16 @@ static int parse_delegations(const json_t *o, struct bw_tuf_delegations **out,
 }
 
 /*
- * TARGETS: every entry is validated now, so that a lookup later can not
- * meet a malformed one.
+ * TARGETS: the entries were validated while the role was streamed
+ * (targets.c), which leaves "targets" empty in the tree; here only
+ * delegations.
  */
 static int parse_targets(struct bw_tuf_md *md, struct bw_err *err)
 {
 	const json_t *deleg;
-	const char *path;
-	json_t *v;
-	int rc;
 
-	md->targets = json_object_get(md->signed_obj, "targets");
-	if (!json_is_object(md->targets))
+	if (!json_is_object(json_object_get(md->signed_obj, "targets")))
 		return bw_err_set(err, BW_EFORMAT, "targets must be an object");
-	json_object_foreach(md->targets, path, v) {
-		struct bw_tuf_target *t = NULL;
-
-		rc = bw_tuf__target_parse(path, v, &t, err);
-		bw_tuf__target_free(t);
-		if (rc != 0)
-			return rc;
-	}
 	deleg = json_object_get(md->signed_obj, "delegations");
 	if (deleg != NULL)
 		return parse_delegations(deleg, &md->deleg, err);
@@ -733,6 +723,8 @@ int bw_tuf__md_parse_buf(struct bw_buf *b, enum bw_tuf_role_type type,
 	int rc;
 
 	*out = NULL;
+	if (type == BW_TUF_TARGETS)
+		return bw_tuf__targets_from_buf(b, out, err);
 	md = calloc(1, sizeof(*md));
 	if (md == NULL || bw_buf_steal(b, &md->raw, &md->raw_len) != 0) {
 		free(md);
@@ -741,38 +733,41 @@ int bw_tuf__md_parse_buf(struct bw_buf *b, enum bw_tuf_role_type type,
 	}
 	md->type = type;
 	rc = bw_json_parse(md->raw, md->raw_len, &lim, &md->doc, err);
-	if (rc != 0)
-		goto out;
-	rc = parse_common(md, err);
+	if (rc == 0)
+		rc = bw_tuf__md_parse_tree(md, err);
 	if (rc == 0)
 		locate_signed(md);
-	if (rc != 0)
-		goto out;
-	switch (type) {
-	case BW_TUF_ROOT:
-		rc = parse_root(md, err);
-		break;
-	case BW_TUF_TIMESTAMP:
-		rc = parse_meta(json_object_get(md->signed_obj, "meta"), md, err);
-		/* TUF 4.6: timestamp lists snapshot.json. */
-		if (rc == 0 && bw_tuf__md_meta(md, "snapshot.json") == NULL)
-			rc = bw_err_set(err, BW_EFORMAT,
-					"timestamp does not list snapshot.json");
-		break;
-	case BW_TUF_SNAPSHOT:
-		rc = parse_meta(json_object_get(md->signed_obj, "meta"), md, err);
-		break;
-	case BW_TUF_TARGETS:
-		rc = parse_targets(md, err);
-		break;
-	}
-out:
 	if (rc != 0) {
 		bw_tuf__md_free(md);
 		return rc;
 	}
 	*out = md;
 	return 0;
+}
+
+int bw_tuf__md_parse_tree(struct bw_tuf_md *md, struct bw_err *err)
+{
+	int rc = parse_common(md, err);
+
+	if (rc != 0)
+		return rc;
+	switch (md->type) {
+	case BW_TUF_ROOT:
+		return parse_root(md, err);
+	case BW_TUF_TIMESTAMP:
+		rc = parse_meta(json_object_get(md->signed_obj, "meta"), md, err);
+		/* TUF 4.6: timestamp lists snapshot.json. */
+		if (rc == 0 && bw_tuf__md_meta(md, "snapshot.json") == NULL)
+			rc = bw_err_set(err, BW_EFORMAT,
+					"timestamp does not list snapshot.json");
+		return rc;
+	case BW_TUF_SNAPSHOT:
+		return parse_meta(json_object_get(md->signed_obj, "meta"), md,
+				  err);
+	case BW_TUF_TARGETS:
+		return parse_targets(md, err);
+	}
+	return BW_EINVAL;
 }
 
 void bw_tuf__md_free(struct bw_tuf_md *md)
@@ -782,6 +777,12 @@ void bw_tuf__md_free(struct bw_tuf_md *md)
 	json_decref(md->doc);
 	free(md->canon);
 	free(md->raw);
+	free(md->canon_env);
+	free(md->tidx);
+	free(md->tnames);
+	if (md->tmp_path != NULL)
+		unlink(md->tmp_path);
+	free(md->tmp_path);
 	keyring_dispose(&md->keyring);
 	for (int i = 0; i < 4; i++)
 		bw_tuf__role_keys_dispose(&md->roles[i]);
@@ -816,6 +817,8 @@ static int sig_valid(struct bw_tuf_md *md, const struct bw_key *key,
 	    bw_key_verify(key, md->signed_raw, md->signed_raw_len, hex, hexlen,
 			  NULL) == 0)
 		return 1;
+	if (md->signed_is_canonical)
+		return 0; /* signed_raw was the canonical form */
 	if (md->canon == NULL &&
 	    bw_json_canonical_alloc(md->signed_obj, &md->canon, &md->canon_len,
 				    NULL) != 0)

@@ -84,6 +84,8 @@ struct bw_tuf_md {
 	const uint8_t *signed_raw; /* the text of "signed" inside raw, when the
 				      envelope is in canonical form; or NULL */
 	size_t signed_raw_len;
+	int signed_is_canonical;   /* signed_raw is the canonical form itself
+				      (targets roles, read by targets.c) */
 	int64_t version;
 	int64_t expires;
 
@@ -96,10 +98,24 @@ struct bw_tuf_md {
 	struct bw_tuf_metafile *meta;
 	size_t nmeta;
 
-	/* targets */
-	json_t *targets;                 /* borrowed "targets" object */
+	/* targets: no tree, an index into the canonical envelope (targets.c) */
+	uint8_t *canon_env;
+	size_t canon_env_len;
+	struct bw_tuf_tentry *tidx; /* sorted by name */
+	size_t ntidx;
+	char *tnames;
+	size_t targets_off; /* of the "targets" object in canon_env */
+	char *tmp_path;     /* fetched bytes not yet persisted (unlinked on free) */
 	struct bw_tuf_delegations *deleg; /* NULL when none */
 };
+
+/* One target of a targets role: its name and its entry's canonical text. */
+struct bw_tuf_tentry {
+	size_t name_off, name_len; /* in tnames (NUL-terminated) */
+	size_t val_off, val_len;   /* from targets_off */
+};
+
+#define BW_TUF_MAX_LISTED_HASHES 8
 
 /* Name of a top-level role ("root", ...). */
 const char *bw_tuf__role_name(enum bw_tuf_role_type t);
@@ -128,6 +144,38 @@ int bw_tuf__verify_sigs(struct bw_tuf_md *md,
 			const struct bw_tuf_keyring *keyring,
 			const struct bw_tuf_role_keys *rk, const char *what,
 			struct bw_err *err);
+
+/* Everything after the JSON parse: envelope, common fields, role fields
+ * (md->doc set). */
+int bw_tuf__md_parse_tree(struct bw_tuf_md *md, struct bw_err *err);
+
+/*
+ * targets.c: a targets role from a file, streamed (no tree). With mf, the
+ * length and every hash it lists are checked over the bytes read (TUF
+ * 5.6.2). At most max bytes. Signatures are not checked.
+ */
+int bw_tuf__targets_load(const char *path, uint64_t max,
+			 const struct bw_tuf_metafile *mf, const char *what,
+			 struct bw_tuf_md **out, struct bw_err *err);
+/* The same from bytes in memory (md->raw takes them over; b left empty). */
+int bw_tuf__targets_from_buf(struct bw_buf *b, struct bw_tuf_md **out,
+			     struct bw_err *err);
+/* Index of the target named path, or -1. */
+int bw_tuf__targets_find(const struct bw_tuf_md *md, const char *path);
+/* The i-th target's entry as a fresh tree (*entry owned by the caller). */
+int bw_tuf__targets_entry(const struct bw_tuf_md *md, size_t i, json_t **entry,
+			  const char **name, struct bw_err *err);
+/* Strict parse of canonical text (raw control characters escaped first). */
+int bw_tuf__parse_canonical(const uint8_t *c, size_t n, json_t **out,
+			    struct bw_err *err);
+/*
+ * Fetch url (at most max bytes) into a new file in dir, fsync'd; with mf,
+ * check its length and hashes (TUF 5.6.2) before anyone parses it.
+ * *tmp_out (malloc'd) names the file; on failure nothing is left behind.
+ */
+int bw_tuf__fetch_to_file(struct bw_fetcher *f, const char *url, uint64_t max,
+			  const char *dir, const struct bw_tuf_metafile *mf,
+			  const char *what, char **tmp_out, struct bw_err *err);
 
 /* Find a METAFILES entry by file name ("snapshot.json", "a.json"). */
 const struct bw_tuf_metafile *bw_tuf__md_meta(const struct bw_tuf_md *md,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "updater_priv.h"
 
@@ -97,14 +98,23 @@ struct bw_tuf_md *bw_tuf__load_local(struct bw_tuf_updater *u,
 
 /* TUF 5.3.8 / 5.4.5 / 5.5.7 / 5.6.6: persist the exact verified bytes. */
 int bw_tuf__persist(struct bw_tuf_updater *u, const char *name,
-		    const struct bw_tuf_md *md, struct bw_err *err)
+		    struct bw_tuf_md *md, struct bw_err *err)
 {
 	char *path = NULL;
 	int rc;
 
 	if (bw_path_join(u->mdir, name, &path) != 0)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
-	rc = bw_io_write_atomic(path, md->raw, md->raw_len, 0644, err);
+	if (md->tmp_path != NULL) {
+		/* Fetched into a file of its own, fsync'd: rename it. */
+		rc = bw_io_rename_durable(md->tmp_path, path, err);
+		if (rc == 0) {
+			free(md->tmp_path);
+			md->tmp_path = NULL;
+		}
+	} else {
+		rc = bw_io_write_atomic(path, md->raw, md->raw_len, 0644, err);
+	}
 	free(path);
 	return rc;
 }
@@ -463,6 +473,12 @@ out:
 
 /* ---- targets (TUF 5.6, also used for delegated roles in 5.7) ----------- */
 
+/*
+ * Targets roles are streamed from a file (targets.c): fetched into the
+ * metadata directory under a temporary name, checked against snapshot's
+ * length and hashes, then read once without building a tree. The file is
+ * renamed into place only after every check (bw_tuf__persist).
+ */
 static int fetch_targets_role(struct bw_tuf_updater *u, const char *role,
 			      const char *quoted,
 			      const struct bw_tuf_metafile *mf,
@@ -472,35 +488,37 @@ static int fetch_targets_role(struct bw_tuf_updater *u, const char *role,
 {
 	size_t max = u->cfg.max_targets_bytes;
 	struct bw_tuf_md *md = NULL;
-	struct bw_buf b;
-	char *name = NULL;
-	size_t nlen = strlen(quoted) + 32;
+	char *url = NULL, *tmp = NULL;
+	size_t nlen = strlen(u->murl) + strlen(quoted) + 32;
 	int rc;
 
 	/* TUF 5.6.1: bounded by the length snapshot lists, if any. */
 	if (mf->length >= 0)
 		max = (size_t)mf->length;
-	name = malloc(nlen);
-	if (name == NULL)
+	url = malloc(nlen);
+	if (url == NULL)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	if (u->root->consistent_snapshot)
-		snprintf(name, nlen, "%lld.%s.json", (long long)mf->version,
-			 quoted);
+		snprintf(url, nlen, "%s%lld.%s.json", u->murl,
+			 (long long)mf->version, quoted);
 	else
-		snprintf(name, nlen, "%s.json", quoted);
-	rc = bw_tuf__fetch_meta(u, name, max, &b, err);
-	free(name);
+		snprintf(url, nlen, "%s%s.json", u->murl, quoted);
+	/* TUF 5.6.2: length and hashes as snapshot lists them. */
+	rc = bw_tuf__fetch_to_file(u->fetcher, url, max, u->mdir, mf, role,
+				   &tmp, err);
+	free(url);
 	if (rc != 0)
 		return rc;
-	/* TUF 5.6.2: length and hashes as snapshot lists them. */
-	rc = bw_tuf__check_length_hashes(b.data, b.len, mf->length, mf->hashes,
-					 mf->nhashes, role, err);
-	if (rc == 0)
-		rc = bw_tuf__md_parse_buf(&b, BW_TUF_TARGETS, &md, err);
-	bw_buf_dispose(&b);
+	bw_tuf__log(u, BW_LOG_DEBUG, "fetched %s", role);
+	rc = bw_tuf__targets_load(tmp, max, NULL, role, &md, err);
+	if (rc != 0) {
+		unlink(tmp);
+		free(tmp);
+		return rc;
+	}
+	md->tmp_path = tmp; /* transferred: unlinked unless persisted */
 	/* TUF 5.6.3: signed by the threshold of the delegating role's keys. */
-	if (rc == 0)
-		rc = bw_tuf__verify_sigs(md, kr, rk, role, err);
+	rc = bw_tuf__verify_sigs(md, kr, rk, role, err);
 	/* TUF 5.6.4: the version snapshot names (mix-and-match). */
 	if (rc == 0 && md->version != mf->version)
 		rc = bw_err_set(err, BW_EBADVERSION,
@@ -515,6 +533,39 @@ static int fetch_targets_role(struct bw_tuf_updater *u, const char *role,
 	}
 	*out = md;
 	return 0;
+}
+
+/* The cached copy of a targets role, if it is still the one snapshot
+ * lists (length, hashes, version) and still verifies; NULL otherwise. */
+static struct bw_tuf_md *cached_targets_role(struct bw_tuf_updater *u,
+					     const char *role, const char *file,
+					     const struct bw_tuf_metafile *mf,
+					     const struct bw_tuf_keyring *kr,
+					     const struct bw_tuf_role_keys *rk)
+{
+	struct bw_tuf_md *md = NULL;
+	struct bw_err err;
+	char *path = NULL;
+	int rc;
+
+	if (bw_path_join(u->mdir, file, &path) != 0)
+		return NULL;
+	rc = bw_tuf__targets_load(path, u->cfg.max_targets_bytes, mf, role,
+				  &md, &err);
+	free(path);
+	if (rc != 0) {
+		if (rc != BW_ENOTFOUND)
+			bw_tuf__log(u, BW_LOG_WARN, "ignoring local %s: %s",
+				    file, err.msg);
+		return NULL;
+	}
+	if (md->version != mf->version ||
+	    bw_tuf__verify_sigs(md, kr, rk, role, NULL) != 0 ||
+	    bw_tuf__check_expiry(u, md, role, NULL) != 0) {
+		bw_tuf__md_free(md);
+		return NULL;
+	}
+	return md;
 }
 
 int bw_tuf__load_targets_role(struct bw_tuf_updater *u, const char *role,
@@ -544,17 +595,7 @@ int bw_tuf__load_targets_role(struct bw_tuf_updater *u, const char *role,
 	}
 	/* A cached copy that still verifies and is the version snapshot
 	 * names needs no download. */
-	md = bw_tuf__load_local(u, file, BW_TUF_TARGETS, u->cfg.max_targets_bytes);
-	if (md != NULL &&
-	    (md->version != mf->version ||
-	     bw_tuf__check_length_hashes(md->raw, md->raw_len, mf->length,
-					 mf->hashes, mf->nhashes, role,
-					 NULL) != 0 ||
-	     bw_tuf__verify_sigs(md, kr, rk, role, NULL) != 0 ||
-	     bw_tuf__check_expiry(u, md, role, NULL) != 0)) {
-		bw_tuf__md_free(md);
-		md = NULL;
-	}
+	md = cached_targets_role(u, role, file, mf, kr, rk);
 	if (md == NULL) {
 		rc = fetch_targets_role(u, role, quoted, mf, kr, rk, &md, err);
 		/* TUF 5.6.6: persist. */
@@ -746,9 +787,12 @@ void bw_tuf_updater_free(struct bw_tuf_updater *u)
 		bw_tuf__md_free(u->roles[i].md);
 	}
 	free(u->roles);
-	for (size_t i = 0; i < u->nfound; i++)
+	for (size_t i = 0; i < u->nfound; i++) {
 		bw_tuf__target_free(u->found[i]);
+		json_decref(u->entries[i]);
+	}
 	free(u->found);
+	free(u->entries);
 	free(u->list);
 	free(u->mdir);
 	free(u->murl);

@@ -27,8 +27,10 @@ struct bw_tuf_updater {
 	struct bw_tuf_loaded_role *roles; /* verified delegated roles */
 	size_t nroles;
 	struct bw_tuf_target **found; /* targets handed out (owned) */
+	json_t **entries;             /* their entries (custom points in) */
 	size_t nfound;
-	const struct bw_tuf_target **list; /* top-level listing (borrowed) */
+	const struct bw_tuf_target **list; /* top-level listing, filled as
+					      it is read (borrowed) */
 	size_t nlist;
 };
 
@@ -39,8 +41,9 @@ int bw_tuf__fetch_meta(struct bw_tuf_updater *u, const char *name, size_t max,
 struct bw_tuf_md *bw_tuf__load_local(struct bw_tuf_updater *u,
 				     const char *name,
 				     enum bw_tuf_role_type type, size_t max);
+/* TUF 5.x persist: md's bytes (or its fetched file, renamed) as name. */
 int bw_tuf__persist(struct bw_tuf_updater *u, const char *name,
-		    const struct bw_tuf_md *md, struct bw_err *err);
+		    struct bw_tuf_md *md, struct bw_err *err);
 int bw_tuf__check_expiry(const struct bw_tuf_updater *u,
 			 const struct bw_tuf_md *md, const char *what,
 			 struct bw_err *err);

@@ -116,8 +116,10 @@ static int sync_parent(const char *path)
 	return rc;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+int bw_io_write_all(int fd, const void *data, size_t len)
 {
+	const uint8_t *p = data;
+
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -209,7 +211,7 @@ int bw_io_write_atomic(const char *path, const void *data, size_t len,
 	fd = tmp_open(path, mode, &tmp, err);
 	if (fd < 0)
 		return fd;
-	if (write_all(fd, data, len) != 0) {
+	if (bw_io_write_all(fd, data, len) != 0) {
 		int rc = bw_err_set(err, BW_EIO, "%s: write failed: %s", path,
 				    strerror(errno));
 
@@ -235,7 +237,7 @@ static int copy_stream(int in, int out, const char *src, const char *dst,
 					  src, strerror(errno));
 		if (n == 0)
 			return 0;
-		if (write_all(out, buf, (size_t)n) != 0)
+		if (bw_io_write_all(out, buf, (size_t)n) != 0)
 			return bw_err_set(err, BW_EIO, "%s: write failed: %s",
 					  dst, strerror(errno));
 	}
@@ -264,6 +266,18 @@ int bw_io_copy_atomic(const char *src, const char *dst, mode_t mode,
 		return rc;
 	}
 	return tmp_commit(out, tmp, dst, err);
+}
+
+int bw_io_rename_durable(const char *from, const char *to,
+			 struct bw_err *err)
+{
+	if (rename(from, to) != 0)
+		return bw_err_set(err, BW_EIO, "%s: rename failed: %s", to,
+				  strerror(errno));
+	if (sync_parent(to) != 0)
+		return bw_err_set(err, BW_EIO, "%s: fsync of directory failed",
+				  to);
+	return 0;
 }
 
 int bw_io_remove(const char *path, struct bw_err *err)
