@@ -176,6 +176,19 @@ size_t bw_tuf_updater_targets_count(const struct bw_tuf_updater *u);
 const struct bw_tuf_target *bw_tuf_updater_target_at(
 	const struct bw_tuf_updater *u, size_t i);
 
+/*
+ * Call fn for every top-level target after a refresh, in name order, with
+ * a target that is valid during that call only: memory stays that of one
+ * target however many there are (bw_tuf_updater_target_at keeps each one
+ * it hands out until the updater is freed). fn returns 0 to go on, or a
+ * value that stops the walk and is returned. BW_ESTATE without trusted
+ * targets.
+ */
+int bw_tuf_updater_targets_foreach(struct bw_tuf_updater *u,
+				   int (*fn)(void *ctx,
+					     const struct bw_tuf_target *t),
+				   void *ctx, struct bw_err *err);
+
 /* Trusted version of a top-level role after refresh ("root", "timestamp",
  * "snapshot", "targets"); 0 if none is trusted. */
 int64_t bw_tuf_updater_role_version(const struct bw_tuf_updater *u,

@@ -50,25 +50,53 @@ static int sha256_hex(const struct bw_tuf_target *t, char out[65])
 	return 0;
 }
 
-/* Walk the verified top-level targets for this hardware id and tag. */
+struct collecting {
+	struct bw_dev *d;
+	struct bw_dev_target *ts;
+	size_t n, cap;
+};
+
+static int collect_one(void *ctx, const struct bw_tuf_target *t)
+{
+	struct collecting *c = ctx;
+	struct bw_dev_target m;
+
+	if (c->n >= MAX_MATCHES ||
+	    !bw_dev_target_matches(&c->d->cfg, t->path, t->length, t->custom,
+				   &m) ||
+	    !sha256_hex(t, m.sha256))
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct bw_dev_target *n = realloc(c->ts, cap * sizeof(*n));
+
+		if (n == NULL)
+			return BW_ENOMEM;
+		c->ts = n;
+		c->cap = cap;
+	}
+	c->ts[c->n++] = m;
+	return 0;
+}
+
+/*
+ * Walk the verified top-level targets for this hardware id and tag, one
+ * target in memory at a time: only the matches are kept.
+ */
 static int collect(struct bw_dev *d, struct bw_tuf_updater *u,
 		   struct bw_dev_target **ts, size_t *n, struct bw_err *err)
 {
-	size_t cnt = bw_tuf_updater_targets_count(u);
+	struct collecting c = {d, NULL, 0, 0};
+	int rc = bw_tuf_updater_targets_foreach(u, collect_one, &c, err);
 
-	if (cnt > MAX_MATCHES)
-		cnt = MAX_MATCHES;
-	if (cnt > 0 && (*ts = calloc(cnt, sizeof(**ts))) == NULL)
-		return bw_err_set(err, BW_ENOMEM, "out of memory");
-	for (size_t i = 0; i < cnt; i++) {
-		const struct bw_tuf_target *t = bw_tuf_updater_target_at(u, i);
-
-		if (t != NULL &&
-		    bw_dev_target_matches(&d->cfg, t->path, t->length,
-					  t->custom, &(*ts)[*n]) &&
-		    sha256_hex(t, (*ts)[*n].sha256))
-			(*n)++;
+	if (rc == BW_ENOMEM)
+		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+	if (rc != 0) {
+		free(c.ts);
+		return rc;
 	}
+	*ts = c.ts;
+	*n = c.n;
 	return 0;
 }
 

@@ -291,6 +291,32 @@ const struct bw_tuf_target *bw_tuf_updater_target_at(
 	return u->list[i];
 }
 
+int bw_tuf_updater_targets_foreach(struct bw_tuf_updater *u,
+				   int (*fn)(void *ctx,
+					     const struct bw_tuf_target *t),
+				   void *ctx, struct bw_err *err)
+{
+	int rc;
+
+	if (!u->refreshed || u->refresh_rc != 0)
+		return bw_err_set(err, BW_ESTATE, "no trusted targets");
+	rc = bw_tuf__ensure_targets(u, err);
+	for (size_t i = 0; rc == 0 && i < u->targets->ntidx; i++) {
+		struct bw_tuf_target *t = NULL;
+		json_t *entry = NULL;
+		const char *name;
+
+		rc = bw_tuf__targets_entry(u->targets, i, &entry, &name, err);
+		if (rc == 0)
+			rc = bw_tuf__target_parse(name, entry, &t, err);
+		if (rc == 0)
+			rc = fn(ctx, t);
+		bw_tuf__target_free(t);
+		json_decref(entry);
+	}
+	return rc;
+}
+
 /* ---- download ----------------------------------------------------------- */
 
 int bw_tuf__target_local_path(struct bw_tuf_updater *u,
