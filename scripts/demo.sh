@@ -482,6 +482,10 @@ update floor-b
 st=$(local_get floor-1)
 [[ $st == 200 ]] || fail "floor-1 after the revocation: HTTP $st"
 say "floor-1: HTTP $st"
+# the floor's registration service is not needed any more
+kill -TERM "$FLOOR_PID" 2>/dev/null
+wait "$FLOOR_PID" 2>/dev/null
+FLOOR_PID=""
 
 # ---- 10. summary -----------------------------------------------------------------
 
