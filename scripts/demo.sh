@@ -219,6 +219,13 @@ gateway_url = https://127.0.0.1:$GW_PORT
 [est]
 listen = 127.0.0.1:$EST_PORT
 url = https://127.0.0.1:$EST_PORT
+[waves]
+# a demo's minutes are seconds: devices poll every second
+poll_interval = 1
+silence_polls = 10
+evaluate_interval = 1
+admit_per_minute = 1000
+max_failure_ppm = 200000
 [signing]
 timestamp_key = $W/tuf/online/timestamp.pem
 snapshot_key = $W/tuf/online/snapshot.pem
@@ -487,6 +494,50 @@ kill -TERM "$FLOOR_PID" 2>/dev/null
 wait "$FLOOR_PID" 2>/dev/null
 FLOOR_PID=""
 
+# ---- 9b. waves --------------------------------------------------------------------
+
+WAVE_SRV=(--server "https://127.0.0.1:$ADMIN_PORT" --token-file "$W/server/admin.token"
+	--ca-file "$W/pki/factory_ca.pem")
+fleet() { python3 "$(dirname "$0")/demo-fleet.py" "$@"; }
+
+step "9b. Waves: production releases in steps that the offline keys bound" \
+	"40 simulated production devices of tag 'fleet' (real certificates from the" \
+	"online device CA) poll GET /wave, check their cohort and report like the agent"
+expect 0 fleet enroll "$W/fleet" 40 "$W/pki" "$PIN" "$BW"
+IMG4=$(image demo-os-4.0.img 300000)
+expect 0 "$BW" targets add "$IMG4" --name demo-os-4.0.img --version 4 --hardware-id "$HWID" --tag main
+publish_ci demo-os-4.0.img "$IMG4"
+say "the charter: 50% of the devices first for 3 s, then everyone; signed like"
+say "production targets (online key + offline targets key):"
+expect 0 "$BW" waves init --name good-4 --tag fleet --version 4 --hardware-id "$HWID" \
+	--step 50%:3s --step 100%:0 --expires-days 7 --keys "$W/tuf/offline-keys/targets-1.tar.gz"
+expect 0 "$BW" waves show --name good-4
+expect 0 "$BW" waves push --name good-4 "${WAVE_SRV[@]}"
+say "the fleet installs the good release; the server opens step 1 by itself:"
+expect 0 fleet run "$W/fleet" "$GW_PORT" "$W/pki/factory_ca.pem" demo-os-4.0.img 0 60 \
+	"$ADMIN_PORT" "$W/server/admin.token"
+expect 0 "$BW" waves status --name good-4 "${WAVE_SRV[@]}"
+admin GET /waves/good-4 | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["step"] == 1 and s["state"] == "running" else 1)' ||
+	fail "the good wave did not advance to step 1"
+say "the release engineers make it the production release, then close the wave:"
+expect 0 "$BW" targets promote --version 4 --tag fleet --keys "$W/tuf/offline-keys/targets-1.tar.gz"
+expect 0 admin PUT /repo/production/targets/fleet --data-binary @"$W/tuf/prod/tags/fleet/targets.json"
+expect 0 "$BW" waves complete --name good-4 "${WAVE_SRV[@]}"
+
+IMG5=$(image demo-os-5.0-bad.img 300000)
+expect 0 "$BW" targets add "$IMG5" --name demo-os-5.0-bad.img --version 5 --hardware-id "$HWID" --tag main
+publish_ci demo-os-5.0-bad.img "$IMG5"
+expect 0 "$BW" waves init --name bad-5 --tag fleet --version 5 --hardware-id "$HWID" \
+	--step 50%:1h --step 100%:0 --expires-days 7 --keys "$W/tuf/offline-keys/targets-1.tar.gz"
+expect 0 "$BW" waves push --name bad-5 "${WAVE_SRV[@]}"
+say "a bad release: most installations fail; nobody presses a button:"
+expect 0 fleet run "$W/fleet" "$GW_PORT" "$W/pki/factory_ca.pem" demo-os-5.0-bad.img 0.8 60 \
+	"$ADMIN_PORT" "$W/server/admin.token"
+expect 0 "$BW" waves status --name bad-5 "${WAVE_SRV[@]}"
+admin GET /waves/bad-5 | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["state"] == "halted" and s["step"] == 0 else 1)' ||
+	fail "the bad wave did not halt itself in step 0"
+say "halted: the wave is served to nobody; devices keep the production release"
+
 # ---- 10. summary -----------------------------------------------------------------
 
 step "10. Devices, versions and events from the admin API"
@@ -506,15 +557,19 @@ for e in events:
         typ += " ok" if ok in (True, "true") else " FAILED"
     count[(e.get("device"), typ)] += 1
 print("   %-8s %-36s %-10s %-24s %s" % ("name", "uuid", "flavour", "current target", "denied"))
+fleet = [d for d in devices if not d.get("name")]
+devices = [d for d in devices if d.get("name")]
 for d in devices:
     print("   %-8s %-36s %-10s %-24s %s" % (d.get("name"), d.get("uuid"),
           "production" if d.get("production") else "ci",
           d.get("target") or "-", d.get("denied", False)))
+print("   (and %d devices without a name: floor-1 and the waves step's simulated fleet)" % len(fleet))
 print()
 print("   events:")
+named = {d.get("uuid"): d.get("name") for d in devices}
 for (dev, typ), n in sorted(count.items()):
-    name = next((d.get("name") for d in devices if d.get("uuid") == dev), dev)
-    print("   %-8s %-32s %d" % (name, typ, n))
+    if dev in named:
+        print("   %-8s %-32s %d" % (named[dev], typ, n))
 PY
 # ---- the fleet page ------------------------------------------------------------
 

@@ -363,7 +363,11 @@ int bw_wave_charter_admits(const struct bw_wave_charter *c, const char *uuid,
 				  "cohort wave '%s' approves", c->name);
 	if (rc != 0)
 		return rc;
-	if (open_step < 0 || (uint64_t)open_step < step)
+	if (open_step < 0)
+		return bw_err_set(err, BW_ESTATE, "wave '%s': the server has not "
+				  "admitted this device (step %zu) yet", c->name,
+				  step);
+	if ((uint64_t)open_step < step)
 		return bw_err_set(err, BW_ESTATE, "wave '%s': this device is in "
 				  "step %zu, step %lld is open", c->name, step,
 				  (long long)open_step);
