@@ -504,37 +504,37 @@ step "9b. Waves: production releases in steps that the offline keys bound" \
 	"40 simulated production devices of tag 'fleet' (real certificates from the" \
 	"online device CA) poll GET /wave, check their cohort and report like the agent"
 expect 0 fleet enroll "$W/fleet" 40 "$W/pki" "$PIN" "$BW"
-IMG4=$(image demo-os-4.0.img 300000)
-expect 0 "$BW" targets add "$IMG4" --name demo-os-4.0.img --version 4 --hardware-id "$HWID" --tag main
-publish_ci demo-os-4.0.img "$IMG4"
+IMG4=$(image fleet-os-40.img 300000)
+expect 0 "$BW" targets add "$IMG4" --name fleet-os-40.img --version 40 --hardware-id "$HWID" --tag fleet
+publish_ci fleet-os-40.img "$IMG4"
 say "the charter: 50% of the devices first for 3 s, then everyone; signed like"
 say "production targets (online key + offline targets key):"
-expect 0 "$BW" waves init --name good-4 --tag fleet --version 4 --hardware-id "$HWID" \
+expect 0 "$BW" waves init --name good-40 --tag fleet --version 40 --hardware-id "$HWID" \
 	--step 50%:3s --step 100%:0 --expires-days 7 --keys "$W/tuf/offline-keys/targets-1.tar.gz"
-expect 0 "$BW" waves show --name good-4
-expect 0 "$BW" waves push --name good-4 "${WAVE_SRV[@]}"
+expect 0 "$BW" waves show --name good-40
+expect 0 "$BW" waves push --name good-40 "${WAVE_SRV[@]}"
 say "the fleet installs the good release; the server opens step 1 by itself:"
-expect 0 fleet run "$W/fleet" "$GW_PORT" "$W/pki/factory_ca.pem" demo-os-4.0.img 0 60 \
+expect 0 fleet run "$W/fleet" "$GW_PORT" "$W/pki/factory_ca.pem" fleet-os-40.img 0 60 \
 	"$ADMIN_PORT" "$W/server/admin.token"
-expect 0 "$BW" waves status --name good-4 "${WAVE_SRV[@]}"
-admin GET /waves/good-4 | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["step"] == 1 and s["state"] == "running" else 1)' ||
+expect 0 "$BW" waves status --name good-40 "${WAVE_SRV[@]}"
+admin GET /waves/good-40 | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["step"] == 1 and s["state"] == "running" else 1)' ||
 	fail "the good wave did not advance to step 1"
 say "the release engineers make it the production release, then close the wave:"
-expect 0 "$BW" targets promote --version 4 --tag fleet --keys "$W/tuf/offline-keys/targets-1.tar.gz"
+expect 0 "$BW" targets promote --version 40 --tag fleet --keys "$W/tuf/offline-keys/targets-1.tar.gz"
 expect 0 admin PUT /repo/production/targets/fleet --data-binary @"$W/tuf/prod/tags/fleet/targets.json"
-expect 0 "$BW" waves complete --name good-4 "${WAVE_SRV[@]}"
+expect 0 "$BW" waves complete --name good-40 "${WAVE_SRV[@]}"
 
-IMG5=$(image demo-os-5.0-bad.img 300000)
-expect 0 "$BW" targets add "$IMG5" --name demo-os-5.0-bad.img --version 5 --hardware-id "$HWID" --tag main
-publish_ci demo-os-5.0-bad.img "$IMG5"
-expect 0 "$BW" waves init --name bad-5 --tag fleet --version 5 --hardware-id "$HWID" \
+IMG5=$(image fleet-os-50-bad.img 300000)
+expect 0 "$BW" targets add "$IMG5" --name fleet-os-50-bad.img --version 50 --hardware-id "$HWID" --tag fleet
+publish_ci fleet-os-50-bad.img "$IMG5"
+expect 0 "$BW" waves init --name bad-50 --tag fleet --version 50 --hardware-id "$HWID" \
 	--step 50%:1h --step 100%:0 --expires-days 7 --keys "$W/tuf/offline-keys/targets-1.tar.gz"
-expect 0 "$BW" waves push --name bad-5 "${WAVE_SRV[@]}"
+expect 0 "$BW" waves push --name bad-50 "${WAVE_SRV[@]}"
 say "a bad release: most installations fail; nobody presses a button:"
-expect 0 fleet run "$W/fleet" "$GW_PORT" "$W/pki/factory_ca.pem" demo-os-5.0-bad.img 0.8 60 \
+expect 0 fleet run "$W/fleet" "$GW_PORT" "$W/pki/factory_ca.pem" fleet-os-50-bad.img 0.8 60 \
 	"$ADMIN_PORT" "$W/server/admin.token"
-expect 0 "$BW" waves status --name bad-5 "${WAVE_SRV[@]}"
-admin GET /waves/bad-5 | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["state"] == "halted" and s["step"] == 0 else 1)' ||
+expect 0 "$BW" waves status --name bad-50 "${WAVE_SRV[@]}"
+admin GET /waves/bad-50 | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["state"] == "halted" and s["step"] == 0 else 1)' ||
 	fail "the bad wave did not halt itself in step 0"
 say "halted: the wave is served to nobody; devices keep the production release"
 
