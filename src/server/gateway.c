@@ -372,14 +372,15 @@ static int target_listed(struct bw_srv *srv, const struct bw_srv_identity *id,
 
 	if (meta_latest(srv, id->production ? "production" : "ci",
 			id->production ? tag : "", "targets", &m, &err))
-		return 0;
+		return bw_srv_waves_target_allowed(srv, id, tag, name);
 	md = json_loadb((const char *)m->data, m->len, JSON_REJECT_DUPLICATES,
 			NULL);
 	targets = json_object_get(json_object_get(md, "signed"), "targets");
 	listed = json_is_object(targets) &&
 		 json_object_get(targets, name) != NULL;
 	json_decref(md);
-	return listed;
+	/* or the release of a wave that admitted this device */
+	return listed || bw_srv_waves_target_allowed(srv, id, tag, name);
 }
 
 static void serve_target(struct bw_srv *srv, struct evhttp_request *req,

@@ -340,6 +340,32 @@ out:
 	free(b);
 }
 
+int bw_srv_waves_target_allowed(struct bw_srv *srv,
+				const struct bw_srv_identity *id,
+				const char *tag, const char *name)
+{
+	struct bw_wave_charter *c = NULL;
+	struct bw_wave_dev_rec d;
+	struct bw_wave_rec w;
+	uint8_t *b = NULL;
+	size_t n = 0;
+	int ok = 0;
+
+	if (!id->production ||
+	    srv->store->ops->wave_active(srv->store, tag, &w, &b, &n, NULL) ||
+	    srv->store->ops->wave_device_get(srv->store, w.name, id->uuid, &d,
+					     NULL) ||
+	    charter_of(b, n, &c, NULL)) {
+		free(b);
+		return 0;
+	}
+	for (size_t i = 0; i < c->ntargets; i++)
+		ok |= !strcmp(c->targets[i]->path, name);
+	bw_wave_charter_free(c);
+	free(b);
+	return ok;
+}
+
 /* 1 succeeded, 2 failed, 0 no outcome for the wave's targets. */
 static int outcome_of(const json_t *e, const struct bw_wave_charter *c)
 {

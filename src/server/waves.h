@@ -28,6 +28,13 @@ void bw_srv_waves_serve(struct bw_srv *srv, struct evhttp_request *req,
 			const struct bw_srv_identity *id,
 			const struct bw_device_rec *dev, const char *tag);
 
+/* 1 if the device is admitted to the running or paused wave of tag and
+ * that wave's charter lists the target name (the gateway serves it the
+ * file then, beside those its own targets metadata lists). */
+int bw_srv_waves_target_allowed(struct bw_srv *srv,
+				const struct bw_srv_identity *id,
+				const char *tag, const char *name);
+
 /* After a device's events were stored: its outcome in the active wave of
  * tag (installation completed / failed / rolled back), then an immediate
  * evaluation of that wave. Never fails the request. */

@@ -157,6 +157,14 @@ class WaveTest(unittest.TestCase):
             self.assertEqual(body, charter)
             want = 0 if step_of(charter, d["uuid"]) == 0 else -1
             self.assertEqual(step, want, d["uuid"])
+        # the wave's file: served to admitted devices only
+        for d in self.devs:
+            st, _, body = self.srv.device_get(d, "/targets/fw-wave-2",
+                                              {"x-ats-tags": TAG})
+            if step_of(charter, d["uuid"]) == 0:
+                self.assertEqual((st, body), (200, FW))
+            else:
+                self.assertEqual(st, 404)
         r = self.status("w")
         admitted = sum(1 for d in self.devs
                        if step_of(charter, d["uuid"]) == 0)
