@@ -27,6 +27,7 @@
 #include "log.h"
 #include "policy.h"
 #include "server.h"
+#include "translog.h"
 #include "waves.h"
 
 static const char *const state_names[] = {"?", "running", "paused",
@@ -60,6 +61,40 @@ static int64_t silence_limit(const struct bw_srv *srv)
  * one place that appends wave decisions to a transparency log once the
  * server has one.
  */
+/*
+ * Every wave step and decision also goes into the transparency log, in
+ * the same transaction: "wave.<action>" (start, advance, halt, pause,
+ * resume, complete, ...) with the wave, its tag and step, by whom.
+ */
+static int wave_tlog(struct bw_store *st, const char *wave, const char *text,
+		     int64_t now, struct bw_err *err)
+{
+	json_t *e = json_loads(text, 0, NULL), *o = NULL;
+	const char *action = json_string_value(json_object_get(e, "action"));
+	const char *who = json_string_value(json_object_get(e, "by"));
+	char act[64], by[64];
+	int rc;
+
+	snprintf(act, sizeof(act), "wave.%.40s", action ? action : "change");
+	snprintf(by, sizeof(by), "wave:%.40s", who ? who : "server");
+	/* entry names allow [a-z0-9._-] and no space */
+	for (char *p = act; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '.' || *p == '-' || *p == '_'))
+			*p = '-';
+	for (char *p = by; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			*p = '-';
+	o = json_pack("{s:s, s:O?, s:O?}", "wave", wave, "step",
+		      json_object_get(e, "step"), "tag",
+		      json_object_get(e, "tag"));
+	rc = o ? bw_srv_tlog_append(st, act, by, o, now, NULL, err)
+	       : bw_err_set(err, BW_ENOMEM, "out of memory");
+	json_decref(o);
+	json_decref(e);
+	return rc;
+}
+
 static int wave_record(struct bw_srv *srv, const char *wave, int64_t now,
 		       json_t *entry, struct bw_err *err)
 {
@@ -83,6 +118,8 @@ static int wave_record(struct bw_srv *srv, const char *wave, int64_t now,
 	text[n] = '\0';
 	free(b);
 	rc = srv->store->ops->wave_log_add(srv->store, wave, now, text, err);
+	if (!rc)
+		rc = wave_tlog(srv->store, wave, text, now, err);
 	if (!rc)
 		bw_srv_log(BW_SRV_LOG_NOTICE, "wave %s: %.400s", wave, text);
 	free(text);

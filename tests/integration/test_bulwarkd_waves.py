@@ -14,6 +14,7 @@ so these tests also pin the wire format. What they show:
   the production targets list the wave's release);
 - SIGKILL of the server during step changes leaves a consistent wave.
 """
+import base64
 import hashlib
 import json
 import os
@@ -285,6 +286,13 @@ class WaveTest(unittest.TestCase):
         actions = [e["entry"]["action"] for e in r["log"]]
         self.assertEqual(actions, ["start", "pause", "resume", "halt",
                                    "resume", "complete"])
+        # each step is in the transparency log too, in the same order
+        st, ent = self.srv.admin("GET", "/log/entries?start=0&end=1000")
+        self.assertEqual(st, 200)
+        logged = [json.loads(base64.b64decode(e["entry"]))
+                  for e in ent["entries"]]
+        self.assertEqual([x["action"][5:] for x in logged
+                          if x["action"].startswith("wave.")], actions)
 
     def test_cli_status_and_commands(self):
         self.start("w", [(500000, 3600), (1000000, 0)])
