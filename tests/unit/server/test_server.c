@@ -600,81 +600,162 @@ static X509 *device_cert(const char *pkidir, const char *ca, const char *ou,
 	return cert;
 }
 
-static void test_server_policy__checks(void **state)
-{
-	struct bw_pki_create_opts o;
-	struct bw_srv_policy *p = NULL;
-	struct bw_srv_identity id;
-	struct bw_err err = {0};
-	struct bw_pki *pki = NULL;
-	const char *ips[] = {"127.0.0.1"};
+/* A factory PKI (online and local device CAs) and four device
+ * certificates: of this factory (good), production (prod), of another
+ * factory (other), from the local CA (local). */
+struct policy_fx {
 	char dir[300];
-	time_t now = time(NULL);
-	X509 *good = NULL, *prod = NULL, *other = NULL, *local = NULL;
+	time_t now;
+	struct bw_srv_policy *p;
+	X509 *good, *prod, *other, *local;
+};
 
-	(void)state;
-	snprintf(dir, sizeof(dir), "%s/pki", g_tmp);
+static int policy_setup(void **state)
+{
+	static int n;
+	struct policy_fx *f = calloc(1, sizeof(*f));
+	struct bw_pki_create_opts o;
+	struct bw_err err = {0};
+	const char *ips[] = {"127.0.0.1"};
+
+	if (f == NULL)
+		return -1;
+	f->now = time(NULL);
+	snprintf(f->dir, sizeof(f->dir), "%s/pki-policy-%d", g_tmp, n++);
 	memset(&o, 0, sizeof(o));
-	o.dir = dir;
+	o.dir = f->dir;
 	o.factory = "acme";
 	o.sans.ip = ips;
 	o.sans.nip = 1;
 	o.online_ca = 1;
 	o.local_ca = 1;
-	o.now = now;
-	assert_int_equal(bw_pki_create(&o, &err), 0);
-	assert_int_equal(bw_srv_policy_load(dir, "", NULL, &p, &err), 0);
-	assert_string_equal(bw_srv_policy_factory(p), "acme");
-	good = device_cert(dir, "online-ca", "acme", 0, now);
-	prod = device_cert(dir, "online-ca", "acme", 1, now);
-	other = device_cert(dir, "online-ca", "evil", 0, now);
-	local = device_cert(dir, "local-ca", "acme", 0, now);
-	assert_int_equal(bw_srv_policy_check(p, good, now, &id, &err), 0);
+	o.now = f->now;
+	if (bw_pki_create(&o, &err) != 0 ||
+	    bw_srv_policy_load(f->dir, "", NULL, &f->p, &err) != 0) {
+		free(f);
+		return -1;
+	}
+	f->good = device_cert(f->dir, "online-ca", "acme", 0, f->now);
+	f->prod = device_cert(f->dir, "online-ca", "acme", 1, f->now);
+	f->other = device_cert(f->dir, "online-ca", "evil", 0, f->now);
+	f->local = device_cert(f->dir, "local-ca", "acme", 0, f->now);
+	*state = f;
+	return 0;
+}
+
+static int policy_teardown(void **state)
+{
+	struct policy_fx *f = *state;
+
+	bw_srv_policy_free(f->p);
+	X509_free(f->good);
+	X509_free(f->prod);
+	X509_free(f->other);
+	X509_free(f->local);
+	free(f);
+	return 0;
+}
+
+/* Revoke the good certificate and disable the local CA, then reload. */
+static void policy_revoke_and_reload(struct policy_fx *f)
+{
+	struct bw_pki_device_sel sel;
+	struct bw_pki *pki = NULL;
+	struct bw_err err = {0};
+	char *pem = NULL;
+	size_t n = 0;
+
+	assert_int_equal(bw_pki_open(f->dir, &pki, &err), 0);
+	assert_int_equal(bw_pki_load_factory_key(pki, &err), 0);
+	assert_int_equal(bw_pki_cert_pem(f->good, &pem, &n, NULL), 0);
+	memset(&sel, 0, sizeof(sel));
+	sel.cert = (const uint8_t *)pem;
+	sel.cert_len = n;
+	assert_int_equal(bw_pki_revoke_device(pki, &sel,
+					      BW_PKI_REASON_KEY_COMPROMISE,
+					      f->now, &err),
+			 0);
+	free(pem);
+	assert_int_equal(
+	    bw_pki_set_device_ca_status(pki, "local-ca", BW_PKI_CA_DISABLED,
+					BW_PKI_REASON_HOLD, f->now, &err),
+	    0);
+	bw_pki_free(pki);
+	bw_srv_policy_free(f->p);
+	f->p = NULL;
+	assert_int_equal(bw_srv_policy_load(f->dir, "", NULL, &f->p, &err), 0);
+}
+
+static void test_server_policy__accepts_own_device(void **state)
+{
+	struct policy_fx *f = *state;
+	struct bw_srv_identity id;
+	struct bw_err err = {0};
+
+	assert_string_equal(bw_srv_policy_factory(f->p), "acme");
+	assert_int_equal(bw_srv_policy_check(f->p, f->good, f->now, &id, &err),
+			 0);
 	assert_string_equal(id.uuid, UUID);
 	assert_false(id.production);
 	assert_string_equal(id.ca, "online-ca");
-	assert_int_equal(bw_srv_policy_check(p, prod, now, &id, &err), 0);
-	assert_true(id.production);
-	assert_int_equal(bw_srv_policy_check(p, other, now, &id, &err),
-			 BW_EFORMAT);
-	assert_int_equal(
-	    bw_srv_policy_check(p, good, now + 40 * 86400, &id, &err),
-	    BW_EEXPIRED);
-	bw_srv_policy_free(p);
-	/* revoke the good certificate, disable the local CA: reload sees it */
-	assert_int_equal(bw_pki_open(dir, &pki, &err), 0);
-	assert_int_equal(bw_pki_load_factory_key(pki, &err), 0);
-	{
-		struct bw_pki_device_sel sel;
-		char *pem = NULL;
-		size_t n = 0;
+}
 
-		assert_int_equal(bw_pki_cert_pem(good, &pem, &n, NULL), 0);
-		memset(&sel, 0, sizeof(sel));
-		sel.cert = (const uint8_t *)pem;
-		sel.cert_len = n;
-		assert_int_equal(
-		    bw_pki_revoke_device(
-			pki, &sel, BW_PKI_REASON_KEY_COMPROMISE, now, &err),
-		    0);
-		free(pem);
-	}
+static void test_server_policy__production_flag(void **state)
+{
+	struct policy_fx *f = *state;
+	struct bw_srv_identity id;
+	struct bw_err err = {0};
+
+	assert_int_equal(bw_srv_policy_check(f->p, f->prod, f->now, &id, &err),
+			 0);
+	assert_true(id.production);
+}
+
+static void test_server_policy__refuses_other_factory(void **state)
+{
+	struct policy_fx *f = *state;
+	struct bw_srv_identity id;
+	struct bw_err err = {0};
+
 	assert_int_equal(
-	    bw_pki_set_device_ca_status(pki, "local-ca", BW_PKI_CA_DISABLED,
-					BW_PKI_REASON_HOLD, now, &err),
-	    0);
-	bw_pki_free(pki);
-	assert_int_equal(bw_srv_policy_load(dir, "", NULL, &p, &err), 0);
-	assert_int_equal(bw_srv_policy_check(p, good, now, &id, &err),
+	    bw_srv_policy_check(f->p, f->other, f->now, &id, &err),
+	    BW_EFORMAT);
+}
+
+static void test_server_policy__refuses_expired(void **state)
+{
+	struct policy_fx *f = *state;
+	struct bw_srv_identity id;
+	struct bw_err err = {0};
+
+	assert_int_equal(bw_srv_policy_check(f->p, f->good,
+					     f->now + 40 * 86400, &id, &err),
+			 BW_EEXPIRED);
+}
+
+static void test_server_policy__revoked_after_reload(void **state)
+{
+	struct policy_fx *f = *state;
+	struct bw_srv_identity id;
+	struct bw_err err = {0};
+
+	policy_revoke_and_reload(f);
+	assert_int_equal(bw_srv_policy_check(f->p, f->good, f->now, &id, &err),
 			 BW_ESTATE);
-	assert_int_equal(bw_srv_policy_check(p, prod, now, &id, &err), 0);
-	assert_int_equal(bw_srv_policy_check(p, local, now, &id, &err), 0);
+	assert_int_equal(bw_srv_policy_check(f->p, f->prod, f->now, &id, &err),
+			 0);
+}
+
+static void test_server_policy__disabled_ca_marked(void **state)
+{
+	struct policy_fx *f = *state;
+	struct bw_srv_identity id;
+	struct bw_err err = {0};
+
+	policy_revoke_and_reload(f);
+	assert_int_equal(
+	    bw_srv_policy_check(f->p, f->local, f->now, &id, &err), 0);
 	assert_true(id.ca_disabled);
-	bw_srv_policy_free(p);
-	X509_free(good);
-	X509_free(prod);
-	X509_free(other);
-	X509_free(local);
 }
 
 /* ---- repository
@@ -824,7 +905,22 @@ int main(void)
 	    cmocka_unit_test(test_server_parsers__range),
 	    cmocka_unit_test(test_server_parsers__paths_tags_names),
 	    cmocka_unit_test(test_server_events__validation),
-	    cmocka_unit_test(test_server_policy__checks),
+	    cmocka_unit_test_setup_teardown(
+		test_server_policy__accepts_own_device, policy_setup,
+		policy_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_policy__production_flag,
+					    policy_setup, policy_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_server_policy__refuses_other_factory, policy_setup,
+		policy_teardown),
+	    cmocka_unit_test_setup_teardown(test_server_policy__refuses_expired,
+					    policy_setup, policy_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_server_policy__revoked_after_reload, policy_setup,
+		policy_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_server_policy__disabled_ca_marked, policy_setup,
+		policy_teardown),
 	    cmocka_unit_test(test_server_repo__sign_and_resign),
 	};
 
