@@ -176,7 +176,8 @@ static void actor(struct bw_srv *srv, const char *who,
 		  char by[BW_SRV_TLOG_BY_MAX])
 {
 	if (who && !strncmp(who, "account ", 8))
-		snprintf(by, BW_SRV_TLOG_BY_MAX, "account:%.20s", who + 8);
+		snprintf(by, BW_SRV_TLOG_BY_MAX, "account:%.*s",
+			 (int)strspn(who + 8, "0123456789"), who + 8);
 	else
 		bw_srv_tlog_admin_by(srv->admin_token, srv->admin_token_len,
 				     by);

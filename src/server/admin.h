@@ -117,4 +117,15 @@ int bw_srv_admin_expiry(struct bw_srv *srv, int64_t now, json_t **out,
 int bw_srv_admin_releases(struct bw_srv *srv, json_t **out,
 			  struct bw_err *err);
 
+/* GET /log/checkpoint: the newest signed checkpoint (*note malloc'd).
+ * BW_ENOTFOUND without a log key. */
+int bw_srv_admin_log_checkpoint(struct bw_srv *srv, char **note, size_t *len,
+				struct bw_err *err);
+
+/* GET /log/entries: entries start..end-1 (end < 0: to the tree's size; at
+ * most 1000) as {"start","size","entries": [{"index","entry": base64 of
+ * the entry's bytes}]}. BW_EFORMAT for a bad range. */
+int bw_srv_admin_log_entries(struct bw_srv *srv, int64_t start, int64_t end,
+			     json_t **out, struct bw_err *err);
+
 #endif

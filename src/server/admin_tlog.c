@@ -46,21 +46,33 @@ static int64_t qnum(struct evkeyvalq *q, const char *k)
 	return n;
 }
 
+int bw_srv_admin_log_checkpoint(struct bw_srv *srv, char **note, size_t *len,
+				struct bw_err *err)
+{
+	int rc;
+
+	*note = NULL;
+	if (!srv->log_key)
+		return bw_err_set(err, BW_ENOTFOUND, "no log key configured");
+	rc = bw_srv_tlog_checkpoint(srv->store, srv->log_key, srv->log_origin,
+				    time(NULL), note, len, err);
+	if (rc)
+		bw_srv_log(BW_SRV_LOG_ERR, "log: checkpoint: %s", err->msg);
+	return rc;
+}
+
 static void checkpoint(struct bw_srv *srv, struct evhttp_request *req)
 {
 	struct bw_err err = {0};
 	char *note = NULL;
 	size_t len = 0;
-	int rc;
+	int rc = bw_srv_admin_log_checkpoint(srv, &note, &len, &err);
 
-	if (!srv->log_key) {
+	if (rc == BW_ENOTFOUND) {
 		bw_srv_http_error(req, 503, "no log key configured");
 		return;
 	}
-	rc = bw_srv_tlog_checkpoint(srv->store, srv->log_key, srv->log_origin,
-				    time(NULL), &note, &len, &err);
 	if (rc) {
-		bw_srv_log(BW_SRV_LOG_ERR, "log: checkpoint: %s", err.msg);
 		bw_srv_http_error(req, 500, "checkpoint failed");
 		return;
 	}
@@ -71,27 +83,27 @@ static void checkpoint(struct bw_srv *srv, struct evhttp_request *req)
 	free(note);
 }
 
-static void entries(struct bw_srv *srv, struct evhttp_request *req,
-		    struct evkeyvalq *q)
+int bw_srv_admin_log_entries(struct bw_srv *srv, int64_t start, int64_t end,
+			     json_t **out, struct bw_err *err)
 {
 	struct bw_store *st = srv->store;
-	struct bw_err err = {0};
-	int64_t start = qnum(q, "start"), end = qnum(q, "end");
 	uint64_t size = 0, i;
 	json_t *arr = json_array();
-	int rc = st->ops->tlog_size(st, &size, &err);
+	int rc = st->ops->tlog_size(st, &size, err);
 
-	if (rc || !arr) {
+	*out = NULL;
+	if (!rc && !arr)
+		rc = BW_ENOMEM;
+	if (rc) {
 		json_decref(arr);
-		bw_srv_http_error(req, 500, "log unreadable");
-		return;
+		return rc;
 	}
 	if (end < 0 || (uint64_t)end > size)
 		end = (int64_t)size;
 	if (start < 0 || start > end) {
 		json_decref(arr);
-		bw_srv_http_error(req, 400, "need start <= end <= tree size");
-		return;
+		return bw_err_set(err, BW_EFORMAT,
+				  "need start <= end <= tree size");
 	}
 	if (end - start > ENTRIES_MAX)
 		end = start + ENTRIES_MAX;
@@ -101,7 +113,7 @@ static void entries(struct bw_srv *srv, struct evhttp_request *req,
 		size_t len = 0;
 
 		rc = st->ops->tlog_leaf_get(st, i, BW_TLOG_ENTRY_MAX, &e, &len,
-					    &err);
+					    err);
 		if (rc == 0)
 			rc = bw_tlog_b64_encode(e, len, &b64);
 		free(e);
@@ -114,14 +126,30 @@ static void entries(struct bw_srv *srv, struct evhttp_request *req,
 		if (rc) {
 			/* a gap is what a deleted entry looks like: say so */
 			bw_srv_log(BW_SRV_LOG_ERR, "log: entry %llu: %s",
-				   (unsigned long long)i, err.msg);
+				   (unsigned long long)i, err->msg);
+			rc = 0;
 			break;
 		}
 	}
-	bw_srv_http_json(req, 200,
-			 json_pack("{s:I, s:I, s:o}", "start",
-				   (json_int_t)start, "size", (json_int_t)size,
-				   "entries", arr));
+	*out = json_pack("{s:I, s:I, s:o}", "start", (json_int_t)start, "size",
+			 (json_int_t)size, "entries", arr);
+	return *out ? 0 : BW_ENOMEM;
+}
+
+static void entries(struct bw_srv *srv, struct evhttp_request *req,
+		    struct evkeyvalq *q)
+{
+	struct bw_err err = {0};
+	json_t *out = NULL;
+	int rc = bw_srv_admin_log_entries(srv, qnum(q, "start"),
+					  qnum(q, "end"), &out, &err);
+
+	if (rc == BW_EFORMAT)
+		bw_srv_http_error(req, 400, "need start <= end <= tree size");
+	else if (rc)
+		bw_srv_http_error(req, 500, "log unreadable");
+	else
+		bw_srv_http_json(req, 200, out);
 }
 
 static void proof(struct bw_srv *srv, struct evhttp_request *req,

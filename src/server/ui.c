@@ -142,11 +142,13 @@ static int session_load(struct bw_ui_ctx *c)
 					    &err))
 		return 0;
 	c->role = bw_srv_access_parse(c->s.role);
+	/* the page acts as its account does on the admin API, and is
+	 * logged (server log, transparency log) the same way */
 	if (c->s.account)
-		snprintf(c->who, sizeof(c->who), "account %" PRId64 " (page)",
+		snprintf(c->who, sizeof(c->who), "account %" PRId64,
 			 c->s.account);
 	else
-		snprintf(c->who, sizeof(c->who), "admin token (page)");
+		snprintf(c->who, sizeof(c->who), "admin token");
 	return c->role != BW_SRV_ACCESS_NONE;
 }
 

@@ -11,6 +11,8 @@
 #include <event2/http.h>
 
 #include "bulwark/buf.h"
+#include "bulwark/json.h"
+#include "bulwark/tlog.h"
 #include "log.h"
 #include "server.h"
 #include "ui_priv.h"
@@ -782,20 +784,109 @@ out:
 
 /* ---- log ------------------------------------------------------------------------------ */
 
+#define LOG_ROWS 50
+
+/* One entry of the transparency log as a table row. */
+static void log_row(struct evbuffer *b, json_t *e)
+{
+	struct bw_json_limits lim = {.max_bytes = 65536, .max_depth = 16};
+	struct bw_err err = {0};
+	const char *b64 = jstr(e, "entry");
+	uint8_t *raw = NULL;
+	size_t n = 0;
+	json_t *rec = NULL;
+	char *objs = NULL;
+
+	evbuffer_add_printf(b, "<tr><td>%" PRId64 "</td>", jint(e, "index"));
+	if (bw_tlog_b64_decode(b64, strlen(b64), 65536, &raw, &n) ||
+	    bw_json_parse(raw, n, &lim, &rec, &err)) {
+		evbuffer_add_printf(b, "<td colspan=\"4\"><span class=\"badge "
+				       "bad\">unreadable entry</span></td></tr>");
+		free(raw);
+		return;
+	}
+	evbuffer_add_printf(b, "<td>");
+	bw_ui_time(b, jint(rec, "time"));
+	evbuffer_add_printf(b, "</td><td>");
+	bw_ui_esc(b, jstr(rec, "action"));
+	evbuffer_add_printf(b, "</td><td class=\"mono\">");
+	bw_ui_esc(b, jstr(rec, "by"));
+	evbuffer_add_printf(b, "</td><td class=\"mono\">");
+	objs = json_dumps(json_object_get(rec, "objects"),
+			  JSON_COMPACT | JSON_SORT_KEYS);
+	bw_ui_esc(b, objs);
+	evbuffer_add_printf(b, "</td></tr>");
+	free(objs);
+	json_decref(rec);
+	free(raw);
+}
+
 void bw_ui_view_log(struct bw_ui_ctx *c)
 {
 	struct bw_err err = {0};
-	struct evbuffer *b = page(c, "Events", "log");
-	json_t *evs = NULL;
+	struct evbuffer *b = page(c, "Transparency log", "log");
+	const char *before = evhttp_find_header(c->q, "before");
+	json_t *all = NULL, *e = NULL;
+	char *note = NULL;
+	size_t len = 0;
+	uint64_t size = 0, end = 0;
+	int64_t start = 0;
 
 	if (!b)
 		return;
-	if (bw_srv_admin_events(c->srv, NULL, 100, &evs, &err)) {
-		notice(b, "bad", "The events could not be read.");
+	if (bw_srv_admin_log_checkpoint(c->srv, &note, &len, &err) == 0) {
+		evbuffer_add_printf(b, "<section aria-labelledby=\"cp\"><h2 "
+				       "id=\"cp\">Newest signed checkpoint</h2>"
+				       "<pre class=\"mono\">");
+		bw_ui_esc(b, note);
+		evbuffer_add_printf(b, "</pre><p>Check it with <code>bulwark log "
+				       "verify</code>: every entry below is "
+				       "under it.</p></section>");
+		free(note);
 	} else {
-		evbuffer_add_printf(b, "<h2>Newest device events</h2>");
-		device_events(b, evs, 0);
+		notice(b, "info", "This server has no log key: entries are "
+				  "kept but no checkpoint is signed.");
 	}
+	/* newest first: the page ending below `before` */
+	if (bw_srv_admin_log_entries(c->srv, 0, 0, &all, &err) == 0)
+		size = (uint64_t)jint(all, "size");
+	json_decref(all);
+	all = NULL;
+	end = size;
+	if (before && bw_num_parse(before, size, &end))
+		end = size;
+	start = end > LOG_ROWS ? (int64_t)(end - LOG_ROWS) : 0;
+	if (bw_srv_admin_log_entries(c->srv, start, (int64_t)end, &all,
+				     &err)) {
+		notice(b, "bad", "The log could not be read.");
+		finish(c, b);
+		return;
+	}
+	evbuffer_add_printf(
+	    b, "<p>%" PRIu64 " entries. Every trust decision is one entry: "
+	       "uploads, ceremonies, certificates issued, device CAs, CRLs, "
+	       "denies and allows, tokens, wave steps.</p><div "
+	       "class=\"scroll\"><table><caption>Entries %" PRId64
+	       " to %" PRIu64 ", newest first</caption><thead><tr><th "
+	       "scope=\"col\">#</th><th scope=\"col\">Time</th><th "
+	       "scope=\"col\">Action</th><th scope=\"col\">By</th><th "
+	       "scope=\"col\">Objects</th></tr></thead><tbody>",
+	    size, start, end ? end - 1 : 0);
+	for (size_t i = json_array_size(json_object_get(all, "entries"));
+	     i-- > 0;) {
+		e = json_array_get(json_object_get(all, "entries"), i);
+		log_row(b, e);
+	}
+	evbuffer_add_printf(b, "</tbody></table></div><nav class=\"pager\" "
+			       "aria-label=\"Pages\">");
+	if (end < size)
+		evbuffer_add_printf(b, "<a href=\"/ui/log\">Newest</a>");
+	if (start > 0)
+		evbuffer_add_printf(b,
+				    "<a rel=\"next\" href=\"/ui/log?before=%" PRId64
+				    "\">Older</a>",
+				    start);
+	evbuffer_add_printf(b, "</nav>");
 	finish(c, b);
-	json_decref(evs);
+	json_decref(all);
 }

@@ -14,7 +14,8 @@ import tempfile
 import time
 import unittest
 
-from test_bulwarkd_common import (Server, Tuf, device_cert, fileinfo)
+from test_bulwarkd_common import (BULWARK, Server, Tuf, device_cert, fileinfo,
+                                  run)
 from test_bulwarkd_waves import FW, WAVE_CFG, event, make_charter
 
 SRC = os.environ.get("BW_SOURCE_DIR",
@@ -45,8 +46,12 @@ class TestFleetPage(unittest.TestCase):
         self.tuf = Tuf()
         # devices of the wave go silent only after 3 minutes: the test's
         # failures, not silence, halt it
+        logkey = os.path.join(self.dir, "log.pem")
+        run(BULWARK, "log", "key", "--generate", "--key", logkey, "--name",
+            "bulwark/ui-test", "--out", os.path.join(self.dir, "log.vkey"))
         self.srv = Server(self.dir, self.tuf, extra={
-            "waves": dict(WAVE_CFG, poll_interval="60")}).start()
+            "waves": dict(WAVE_CFG, poll_interval="60"),
+            "log": {"key": logkey, "origin": "bulwark/ui-test"}}).start()
         self.srv.seed(tag="prod")
         with open(os.path.join(self.srv.targets_dir, "fw-wave-2"),
                   "wb") as f:

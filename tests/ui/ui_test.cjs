@@ -171,6 +171,13 @@ async function main() {
 			await axe(page, v);
 			await shot(page, v);
 		}
+		// the transparency log shows the deny and the wave's halt, under
+		// a signed checkpoint
+		await page.goto(URL + '/ui/log');
+		await page.getByText('bulwark/ui-test').first().waitFor();
+		await page.getByRole('cell', { name: 'device.deny', exact: true }).first().waitFor();
+		await page.getByRole('cell', { name: /^wave\./ }).first().waitFor();
+		log('log view: checkpoint, the deny and the wave steps');
 		// the expiring production targets role is flagged
 		await page.goto(URL + '/ui/expiry');
 		const row = page.locator('#roles').locator('xpath=..')
