@@ -299,7 +299,7 @@ static int measured(char *const cmd[], double *ms, long *kb)
 		*kb = strtol(end, &end, 10);
 		rc = (int)strtol(end, NULL, 10);
 	}
-	return rc == 0 ? 0 : -1;
+	return rc == 0 ? 0 : rc == 124 ? -2 : -1;
 }
 
 static void reset_mdir(const char *repo, const char *mdir)
@@ -454,8 +454,13 @@ static void tufjs_runs(const char *base, const char *name, const char *mdir,
 	snprintf(root, sizeof(root), "%s/%s/1.root.json", base, name);
 	for (int i = 0; i < TUFJS_RUNS; i++) {
 		nftw(mdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-		if (measured(cmd, &t[i], &kb) != 0) {
-			fprintf(stderr, "tuf_refresh: tuf-js refresh failed\n");
+		int rc = measured(cmd, &t[i], &kb);
+
+		if (rc != 0) {
+			r->tufjs_ms = rc == -2 ? -2 : -1;
+			if (rc != -2)
+				fprintf(stderr, "tuf_refresh: tuf-js refresh "
+						"failed\n");
 			return;
 		}
 		r->tufjs_kb = max_l(r->tufjs_kb, kb);
@@ -560,6 +565,9 @@ int main(int argc, char **argv)
 			printf(" %.1f | %.1f | %.1fx, %.1fx |\n", r.tufjs_ms,
 			       r.tufjs_kb / 1024.0, r.tufjs_ms / r.cold_ms,
 			       (double)r.tufjs_kb / (double)r.cold_kb);
+		else if (r.tufjs_ms == -2)
+			printf(" > %.0f s (stopped) | n/a | > %.0fx |\n",
+			       RUN_LIMIT_MS / 1000, RUN_LIMIT_MS / r.cold_ms);
 		else
 			printf(" n/a | n/a | n/a |\n");
 		fflush(stdout);

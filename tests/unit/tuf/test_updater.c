@@ -349,6 +349,48 @@ static void test_updater_signatures__duplicate_keyid(void **state)
 	repo_dispose(&r);
 }
 
+/*
+ * Every target entry is validated while targets.json is streamed: one
+ * malformed entry refuses the whole role, however many good ones it has.
+ */
+static void test_updater_targets__malformed_entry(void **state)
+{
+	static const char *const bad[] = {
+		"{\"hashes\":{\"x\":\"00\"}}",             /* no length */
+		"{\"length\":-1,\"hashes\":{\"x\":\"00\"}}", /* negative */
+		"{\"length\":1,\"hashes\":{}}",                  /* no hash */
+		"{\"length\":1}",                                /* no hashes */
+		"{\"length\":1,\"hashes\":{\"sha256\":\"zz\"}}", /* not hex */
+		"{\"length\":1,\"hashes\":{\"sha256\":7}}",      /* not a string */
+		"{\"length\":1,\"hashes\":{\"x\":\"00\"},\"custom\":[]}",
+		"[]",
+	};
+	struct bw_err err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct repo r;
+		json_t *t;
+		char *dir;
+
+		repo_init(&r);
+		repo_build_basic(&r);
+		t = repo_targets_signed(1, REPO_EXPIRES);
+		repo_add_target(&r, t, "good.txt", "good\n");
+		json_object_set_new(json_object_get(t, "targets"), "bad.bin",
+				    json_loads(bad[i], 0, NULL));
+		repo_put_signed(&r, "metadata/targets.json", t, &r.targets, 1);
+		dir = repo_client_dir(&r);
+		assert_int_equal(refresh_once(&r, dir, T0, NULL, &err),
+				 BW_EFORMAT);
+		assert_non_null(strstr(err.msg, "bad.bin"));
+		assert_int_equal(cached_version(dir, "targets.json"), 0);
+		repo_rmrf(dir);
+		free(dir);
+		repo_dispose(&r);
+	}
+}
+
 /* Root chain: version must be exactly N+1, signed by old and new keys. */
 static void test_updater_root__chain(void **state)
 {
@@ -836,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_updater_snapshot__targets_rollback),
 		cmocka_unit_test(test_updater_targets__threshold),
 		cmocka_unit_test(test_updater_signatures__duplicate_keyid),
+		cmocka_unit_test(test_updater_targets__malformed_entry),
 		cmocka_unit_test(test_updater_root__chain),
 		cmocka_unit_test(test_updater_targets__verified_record),
 		cmocka_unit_test(test_updater_delegation__cycle_and_bound),
