@@ -424,6 +424,8 @@ static void test_tlog_entry__build_parse(void **state)
 				       "\"ab\"},\"time\":17,\"v\":1}");
 	assert_int_equal(bw_tlog_entry_parse(b, len, &e, NULL), 0);
 	json_decref(e);
+	free(b);
+	b = NULL;
 	assert_int_equal(bw_tlog_entry_parse((const uint8_t *)noncanon,
 					     strlen(noncanon), &e, NULL),
 			 BW_EFORMAT);
@@ -455,7 +457,7 @@ static char *release_doc(struct bw_signer *logk, struct bw_signer *wit,
 
 	memset(&t, 0, sizeof(t));
 	for (j = 0; j < n; j++) {
-		char tg[8], hex[BW_HASH_MAX_HEX];
+		char tg[24], hex[BW_HASH_MAX_HEX];
 		json_t *o;
 
 		snprintf(tg, sizeof(tg), "t%llu", (unsigned long long)j);
