@@ -87,11 +87,8 @@ static int hex64(const char *s, size_t n)
 	return 1;
 }
 
-/* The 64-hex value of cookie name, copied into out[65]; 0 if absent. */
-static int cookie_get(struct evhttp_request *req, const char *name,
-		      char out[65])
+int bw_ui_cookie_value(const char *h, const char *name, char out[65])
 {
-	const char *h = bw_srv_http_header(req, "Cookie", 4096);
 	size_t n = strlen(name);
 
 	for (const char *p = h; p && *p;) {
@@ -110,6 +107,13 @@ static int cookie_get(struct evhttp_request *req, const char *name,
 		p = strchr(p, ';');
 	}
 	return 0;
+}
+
+static int cookie_get(struct evhttp_request *req, const char *name,
+		      char out[65])
+{
+	return bw_ui_cookie_value(bw_srv_http_header(req, "Cookie", 4096), name,
+				  out);
 }
 
 static int random_hex64(char out[65])
@@ -419,15 +423,15 @@ static void asset(struct evhttp_request *req, const char *name)
 
 /* ---- routing ---------------------------------------------------------------- */
 
-/* POST /ui/<kind>/<name>/<action>: kind "devices" or "waves". */
-static int action_path(const char *path, char *kind, size_t kindlen,
-		       char *name, size_t namelen, const char **action)
+int bw_ui_action_path(const char *path, char *kind, size_t kindlen,
+		      char *name, size_t namelen, const char **action)
 {
-	const char *p = path + 4, *s1 = strchr(p, '/'), *s2 = NULL;
+	const char *p = path + 4, *s1 = NULL, *s2 = NULL;
 
-	if (strncmp(path, "/ui/", 4) || !s1 || !(s2 = strchr(s1 + 1, '/')) ||
-	    strchr(s2 + 1, '/') || (size_t)(s1 - p) >= kindlen ||
-	    s2 == s1 + 1 || (size_t)(s2 - s1 - 1) >= namelen || !s2[1])
+	if (strncmp(path, "/ui/", 4) || !(s1 = strchr(p, '/')) ||
+	    !(s2 = strchr(s1 + 1, '/')) || strchr(s2 + 1, '/') ||
+	    (size_t)(s1 - p) >= kindlen || s2 == s1 + 1 ||
+	    (size_t)(s2 - s1 - 1) >= namelen || !s2[1])
 		return -1;
 	memcpy(kind, p, (size_t)(s1 - p));
 	kind[s1 - p] = '\0';
@@ -445,7 +449,7 @@ static void post(struct bw_ui_ctx *c, const char *path)
 	enum evhttp_cmd_type cmd = EVHTTP_REQ_POST;
 	int waves = 0;
 
-	if (action_path(path, kind, sizeof(kind), name, sizeof(name),
+	if (bw_ui_action_path(path, kind, sizeof(kind), name, sizeof(name),
 			&action)) {
 		bw_ui_error(c, 404, "No such action.");
 		return;

@@ -7,6 +7,7 @@
 #ifndef BW_SRV_UI_H
 #define BW_SRV_UI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct bw_srv;
@@ -16,6 +17,17 @@ struct evbuffer;
 /* Every request whose path is /ui or under /ui/. */
 void bw_srv_ui_handle(struct bw_srv *srv, struct evhttp_request *req,
 		      const char *path, const char *query);
+
+/* ---- untrusted input (ui.c) ------------------------------------------ */
+
+/* The value of cookie name in a Cookie header h (may be NULL) when it is
+ * 64 lowercase hex digits, copied into out; 0 otherwise. */
+int bw_ui_cookie_value(const char *h, const char *name, char out[65]);
+
+/* "/ui/<kind>/<name>/<action>" into its parts (kind and name copied,
+ * bounded; action points into path). -1 if path has another shape. */
+int bw_ui_action_path(const char *path, char *kind, size_t kindlen,
+		      char *name, size_t namelen, const char **action);
 
 /* ---- HTML writing (ui_html.c) ---------------------------------------- */
 
