@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "bulwark/hash.h"
 #include "bulwark/json.h"
 #include "translog.h"
@@ -139,6 +141,43 @@ static int sign_size(struct bw_store *st, struct bw_signer *key,
 	return rc;
 }
 
+/*
+ * The stored tree of size still holds the tree of the newest signed
+ * checkpoint (note): not smaller, and the same root at its size. A
+ * database edited, truncated or put back to an older copy fails here, so
+ * the server does not sign over it (verifiers would catch it anyway).
+ */
+static int extends(struct bw_store *st, const char *note, size_t len,
+		   uint64_t size, struct bw_err *err)
+{
+	struct bw_tlog_note *n = NULL;
+	struct bw_tlog_checkpoint c;
+	struct bw_tlog_reader r;
+	struct bw_tlog_hash root;
+	int rc = bw_tlog_note_parse((const uint8_t *)note, len, &n, err);
+
+	if (rc == 0)
+		rc = bw_tlog_checkpoint_parse(n->text, n->text_len, &c, err);
+	bw_tlog_note_free(n);
+	if (rc)
+		return rc;
+	if (size < c.size)
+		return bw_err_set(err, BW_EROLLBACK, "tlog: the stored log has "
+				  "%llu entries, fewer than the %llu of its "
+				  "last checkpoint: refusing to sign",
+				  (unsigned long long)size,
+				  (unsigned long long)c.size);
+	bw_srv_tlog_reader(st, &r);
+	if ((rc = bw_tlog_tree_hash(c.size, &r, &root, err)))
+		return rc;
+	if (CRYPTO_memcmp(root.h, c.root.h, BW_TLOG_HASH_LEN) != 0)
+		return bw_err_set(err, BW_EHASH, "tlog: the stored tree no "
+				  "longer holds the tree of the last "
+				  "checkpoint (size %llu): refusing to sign",
+				  (unsigned long long)c.size);
+	return 0;
+}
+
 int bw_srv_tlog_checkpoint(struct bw_store *st, struct bw_signer *key,
 			   const char *origin, int64_t now, char **note,
 			   size_t *len, struct bw_err *err)
@@ -158,6 +197,9 @@ int bw_srv_tlog_checkpoint(struct bw_store *st, struct bw_signer *key,
 	if (rc == 0 && have == size)
 		goto out; /* the newest already covers the tree */
 	if (rc != 0 && rc != BW_ENOTFOUND)
+		goto out;
+	/* never sign a tree that does not extend what was signed before */
+	if (rc == 0 && (rc = extends(st, *note, *len, size, err)) != 0)
 		goto out;
 	free(*note);
 	*note = NULL;

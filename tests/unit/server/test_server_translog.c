@@ -179,6 +179,40 @@ static void test_server_translog__append_only(void **state)
 	bw_store_close(st);
 }
 
+static void test_server_translog__no_checkpoint_over_altered_tree(void **state)
+{
+	struct bw_store *st = NULL;
+	struct bw_signer *key = log_key();
+	struct bw_err err;
+	char cmd[600], *note = NULL;
+	size_t len = 0;
+
+	(void)state;
+	snprintf(g_db, sizeof(g_db), "%s/c.db", g_tmp);
+	assert_int_equal(bw_store_sqlite_open(g_db, &st, NULL), 0);
+	append_n(st, 8, 0);
+	assert_int_equal(bw_srv_tlog_checkpoint(st, key, ORIGIN, NOW, &note,
+						&len, NULL),
+			 0);
+	free(note);
+	bw_store_close(st);
+	/* someone with the file rewrites a subtree hash */
+	snprintf(cmd, sizeof(cmd),
+		 "sqlite3 %s \"DROP TRIGGER tlog_nodes_upd; UPDATE tlog_nodes"
+		 " SET hash = zeroblob(32) WHERE level = 3 AND idx = 0\"",
+		 g_db);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(bw_store_sqlite_open(g_db, &st, NULL), 0);
+	append_n(st, 1, 8);
+	assert_int_equal(bw_srv_tlog_checkpoint(st, key, ORIGIN, NOW, &note,
+						&len, &err),
+			 BW_EHASH);
+	assert_null(note);
+	assert_non_null(strstr(err.msg, "refusing to sign"));
+	bw_store_close(st);
+	bw_signer_free(key);
+}
+
 static void test_server_translog__actor_names(void **state)
 {
 	char by[BW_SRV_TLOG_BY_MAX];
@@ -228,6 +262,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_translog__append_prove_checkpoint),
 		cmocka_unit_test(test_server_translog__append_only),
+		cmocka_unit_test(test_server_translog__no_checkpoint_over_altered_tree),
 		cmocka_unit_test(test_server_translog__actor_names),
 	};
 
