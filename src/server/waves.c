@@ -55,13 +55,6 @@ static int64_t silence_limit(const struct bw_srv *srv)
 }
 
 /*
- * Every wave step and decision is recorded here: in the wave's own log
- * (durable, in the same transaction as the change; shown by GET
- * /waves/NAME) and in the server log the operator reads. This is also the
- * one place that appends wave decisions to a transparency log once the
- * server has one.
- */
-/*
  * Every wave step and decision also goes into the transparency log, in
  * the same transaction: "wave.<action>" (start, advance, halt, pause,
  * resume, complete, ...) with the wave, its tag and step, by whom.
@@ -95,6 +88,11 @@ static int wave_tlog(struct bw_store *st, const char *wave, const char *text,
 	return rc;
 }
 
+/*
+ * Every wave step and decision is recorded here, in the caller's
+ * transaction: in the wave's own log (shown by GET /waves/NAME), in the
+ * transparency log (wave_tlog) and in the server log the operator reads.
+ */
 static int wave_record(struct bw_srv *srv, const char *wave, int64_t now,
 		       json_t *entry, struct bw_err *err)
 {
