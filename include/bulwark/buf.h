@@ -88,6 +88,15 @@ int bw_io_write_atomic(const char *path, const void *data, size_t len,
 int bw_io_copy_atomic(const char *src, const char *dst, mode_t mode,
 		      unsigned flags, struct bw_err *err);
 
+/*
+ * The same copy written straight into dst (created or truncated, mode)
+ * and fsync'd, without a temporary file: for a caller whose dst is
+ * already a temporary that it renames itself (a journal's new file), so
+ * a kill leaves nothing the journal does not know of.
+ */
+int bw_io_copy_fsync(const char *src, const char *dst, mode_t mode,
+		     unsigned flags, struct bw_err *err);
+
 /* write(2) all of data, retrying on EINTR; 0, or -1 with errno set. */
 int bw_io_write_all(int fd, const void *data, size_t len);
 

@@ -6,6 +6,8 @@
   hard cap so a broken client can not hang the test run).
 - run_cli(): run bulwark-tuf-client with a timeout and captured output.
 - read_versions(): versions of the top-level roles in a metadata dir.
+- softhsm_token(): a fresh SoftHSM2 token in a directory of its own (the
+  one place the tests set a token up).
 - ScenarioRunner: runs one scenario directory laid out like
   $BW_VECTORS/python-tuf/<scenario> (expected.json, initial_root.json,
   metadata/, targets/ or state1/, state2/ ...) against the CLI.
@@ -37,6 +39,26 @@ VECTORS_DIR = os.environ.get(
 # command-line interface (e.g. a wrapper around python-tuf or tuf-js).
 CLI = os.environ.get("BW_TUF_CLIENT",
                      os.path.join(BINARY_DIR, "bulwark-tuf-client"))
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+def softhsm_token(base, label, pin="1234", so_pin="5678"):
+    """Initialise a SoftHSM2 token labelled label whose objects live in
+    base/tokens (file backend). Returns the SOFTHSM2_CONF path to put into
+    the environment of the programs that use it."""
+    tokens = os.path.join(base, "tokens")
+    os.makedirs(tokens, exist_ok=True)
+    conf = os.path.join(base, "softhsm2.conf")
+    with open(conf, "w") as f:
+        f.write("directories.tokendir = %s\nobjectstore.backend = file\n"
+                "log.level = ERROR\n" % tokens)
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label",
+                    label, "--pin", pin, "--so-pin", so_pin],
+                   env=dict(os.environ, SOFTHSM2_CONF=conf), check=True,
+                   capture_output=True, timeout=60)
+    return conf
+
 
 TOP_LEVEL = ("root.json", "timestamp.json", "snapshot.json", "targets.json")
 

@@ -11,6 +11,7 @@ import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_bulwarkd_common as c  # noqa: E402
+from bwtest import softhsm_token  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
@@ -39,15 +40,9 @@ class EcdsaTufKey(c.TufKey):
 class Pkcs11Test(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="bwd-p11-")
-        conf = os.path.join(self.dir, "softhsm2.conf")
-        os.makedirs(os.path.join(self.dir, "tokens"))
-        with open(conf, "w") as f:
-            f.write("directories.tokendir = %s/tokens\n"
-                    "objectstore.backend = file\n" % self.dir)
+        conf = softhsm_token(self.dir, "bwd")
         self.env = os.environ.get("SOFTHSM2_CONF")
         os.environ["SOFTHSM2_CONF"] = conf
-        c.run("softhsm2-util", "--init-token", "--free", "--label", "bwd",
-              "--pin", "1234", "--so-pin", "5678")
         self.pin = os.path.join(self.dir, "pin")
         fd = os.open(self.pin, os.O_WRONLY | os.O_CREAT, 0o600)
         os.write(fd, b"1234\n")

@@ -25,6 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bwtest  # noqa: E402
+from bwtest import softhsm_token  # noqa: E402
 
 BULWARK = os.path.join(bwtest.BINARY_DIR, "bulwark")
 TIMEOUT = 60
@@ -661,14 +662,7 @@ class HsmTest(RepoTestBase):
 
     def setUp(self):
         super().setUp()
-        os.makedirs(self.path("tokens"))
-        conf = self.path("softhsm2.conf")
-        with open(conf, "w") as f:
-            f.write("directories.tokendir = %s\nobjectstore.backend = file\n"
-                    "log.level = ERROR\n" % self.path("tokens"))
-        self.env["SOFTHSM2_CONF"] = conf
-        run(["softhsm2-util", "--init-token", "--free", "--label", "tuf",
-             "--pin", "1234", "--so-pin", "5678"], env=self.env)
+        self.env["SOFTHSM2_CONF"] = softhsm_token(self.path("hsm"), "tuf")
         self.pin = self.write("pin", b"1234\n")
         os.chmod(self.pin, 0o600)
 

@@ -28,7 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from test_device import (AGENT, HWID, TAG, OK, REBOOT, UPDATE, Device, Repo,
                          RepoServer, image)
 
-SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+from bwtest import SOFTHSM_MODULE, softhsm_token  # noqa: E402
 FACTORY_TOKEN = "factory-token-1234"
 ALREADY_REGISTERED = 131
 
@@ -113,16 +113,8 @@ class Factory:
 
 
 def softhsm_env(d):
-    conf = os.path.join(d, "softhsm2.conf")
-    os.makedirs(os.path.join(d, "tokens"))
-    with open(conf, "w") as f:
-        f.write("directories.tokendir = %s\nobjectstore.backend = file\n"
-                % os.path.join(d, "tokens"))
-    env = dict(os.environ, SOFTHSM2_CONF=conf)
-    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label",
-                    "dev1", "--pin", "1234", "--so-pin", "5678"], env=env,
-                   check=True, capture_output=True)
-    return env
+    """The environment of a device whose token "dev1" lives in d."""
+    return dict(os.environ, SOFTHSM2_CONF=softhsm_token(d, "dev1"))
 
 
 @unittest.skipUnless(os.path.exists(SOFTHSM_MODULE), "SoftHSM2 not installed")

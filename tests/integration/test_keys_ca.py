@@ -22,7 +22,7 @@ import tempfile
 import time
 import unittest
 
-from bwtest import free_port  # noqa: E402
+from bwtest import free_port, softhsm_token  # noqa: E402
 import uuid
 
 BINARY_DIR = os.environ.get("BW_BINARY_DIR", os.path.join(
@@ -629,16 +629,9 @@ class KeysCaHsmTest(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="bw-keys-ca-hsm-")
-        os.makedirs(os.path.join(self.tmp, "tokens"))
-        conf = os.path.join(self.tmp, "softhsm2.conf")
-        with open(conf, "w") as f:
-            f.write("directories.tokendir = %s/tokens\n"
-                    "objectstore.backend = file\nlog.level = ERROR\n"
-                    % self.tmp)
+        conf = softhsm_token(self.tmp, "factory")
         self.env_old = os.environ.get("SOFTHSM2_CONF")
         os.environ["SOFTHSM2_CONF"] = conf
-        run(["softhsm2-util", "--init-token", "--free", "--label", "factory",
-             "--pin", "1234", "--so-pin", "5678"], check=0)
         self.pin = os.path.join(self.tmp, "pin")
         with open(self.pin, "w") as f:
             f.write("1234\n")

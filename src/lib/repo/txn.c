@@ -124,7 +124,7 @@ int bw_repo__txn_put_copy(struct bw_repo_txn *t, const char *rel,
 	rc = mkparent(p, err);
 	if (rc != 0)
 		goto out;
-	rc = bw_io_copy_atomic(src, p, 0644, 0, err);
+	rc = bw_io_copy_fsync(src, p, 0644, 0, err);
 out:
 	free(p);
 	return rc;

@@ -243,17 +243,51 @@ static int copy_stream(int in, int out, const char *src, const char *dst,
 	}
 }
 
+static int open_src(const char *src, unsigned flags, struct bw_err *err)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC |
+			       ((flags & BW_IO_NOFOLLOW) != 0 ? O_NOFOLLOW : 0));
+
+	if (in < 0)
+		return bw_err_set(err, errno == ENOENT ? BW_ENOTFOUND : BW_EIO,
+				  "%s: %s", src, strerror(errno));
+	return in;
+}
+
+int bw_io_copy_fsync(const char *src, const char *dst, mode_t mode,
+		     unsigned flags, struct bw_err *err)
+{
+	int in, out, rc;
+
+	in = open_src(src, flags, err);
+	if (in < 0)
+		return in;
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (out < 0) {
+		rc = bw_err_set(err, BW_EIO, "%s: %s", dst, strerror(errno));
+		close(in);
+		return rc;
+	}
+	rc = copy_stream(in, out, src, dst, err);
+	if (rc == 0 && fsync(out) != 0)
+		rc = bw_err_set(err, BW_EIO, "%s: fsync: %s", dst,
+				strerror(errno));
+	if (close(out) != 0 && rc == 0)
+		rc = bw_err_set(err, BW_EIO, "%s: close: %s", dst,
+				strerror(errno));
+	close(in);
+	return rc;
+}
+
 int bw_io_copy_atomic(const char *src, const char *dst, mode_t mode,
 		      unsigned flags, struct bw_err *err)
 {
 	char *tmp = NULL;
 	int in, out, rc;
 
-	in = open(src, O_RDONLY | O_CLOEXEC |
-			   ((flags & BW_IO_NOFOLLOW) != 0 ? O_NOFOLLOW : 0));
+	in = open_src(src, flags, err);
 	if (in < 0)
-		return bw_err_set(err, errno == ENOENT ? BW_ENOTFOUND : BW_EIO,
-				  "%s: %s", src, strerror(errno));
+		return in;
 	out = tmp_open(dst, mode, &tmp, err);
 	if (out < 0) {
 		close(in);

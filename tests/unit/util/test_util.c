@@ -379,6 +379,26 @@ static void test_util_io__copy_atomic_failures(void **state)
 	free(sub);
 }
 
+/* bw_io_copy_fsync writes dst itself (no temporary beside it). */
+static void test_util_io__copy_fsync(void **state)
+{
+	const char *dir = *state;
+	char *src = join(dir, "a"), *dst = join(dir, "b.bw-new");
+	struct bw_err err = {0};
+
+	write_plain(src, "abc");
+	write_plain(dst, "longer old content");
+	assert_int_equal(bw_io_copy_fsync(src, dst, 0644, 0, &err), 0);
+	assert_file_content(dst, "abc");
+	assert_int_equal(count_entries(dir), 2);
+	free(src);
+	src = join(dir, "missing");
+	assert_int_equal(bw_io_copy_fsync(src, dst, 0644, 0, &err),
+			 BW_ENOTFOUND);
+	free(src);
+	free(dst);
+}
+
 static void test_util_io__read_file(void **state)
 {
 	const char *dir = *state;
@@ -759,6 +779,7 @@ int main(void)
 	    TMP_TEST(test_util_io__write_atomic_failures),
 	    TMP_TEST(test_util_io__copy_atomic),
 	    TMP_TEST(test_util_io__copy_atomic_failures),
+	    TMP_TEST(test_util_io__copy_fsync),
 	    TMP_TEST(test_util_io__read_file),
 	    TMP_TEST(test_util_io__remove),
 	    TMP_TEST(test_util_io__mkdirs),
