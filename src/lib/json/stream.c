@@ -501,7 +501,7 @@ static int close_container(struct parser *ps)
 	ev.off = f->open_off;
 	ev.len = ps->out->len - f->open_off;
 	if (f->is_object) {
-		ev.members = ps->mem + f->mem_start;
+		ev.members = ps->mem != NULL ? ps->mem + f->mem_start : NULL;
 		ev.nmembers = ps->nmem - f->mem_start;
 		ev.keys = ps->keys.data;
 	}
@@ -624,7 +624,8 @@ static int after_value(struct parser *ps, int *want_value)
 			ps->mem[ps->nmem - 1].len =
 				ps->out->len - ps->mem[ps->nmem - 1].off;
 		c = skip_ws(ps);
-		ps->p++;
+		if (c >= 0)
+			ps->p++;
 		if (c == ',') {
 			if (put1(ps, ps->out, ',') != 0)
 				return ps->rc;
@@ -714,7 +715,12 @@ int bw_json_canonical_stream(bw_json_read_fn read, void *rctx,
 		goto out;
 	}
 	ps.p = ps.end = ps.buf;
-	/* An allocated output, so that every event has its text. */
+	/* Allocated output and key buffers: every event has its text, and
+	 * an empty first key still points into memory. */
+	if (bw_buf_append(&ps.keys, "", 0) != 0) {
+		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+		goto out;
+	}
 	if (bw_buf_append(out, "", 0) != 0) {
 		rc = bw_err_set(err, BW_ETOOBIG, "no room for canonical JSON");
 		goto out;
