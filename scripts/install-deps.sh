@@ -13,6 +13,7 @@ PACKAGES=(
 	libcurl4-openssl-dev curl
 	libcmocka-dev
 	libsqlite3-dev sqlite3
+	libpq-dev postgresql
 	libevent-dev
 	libarchive-dev
 	libinih-dev

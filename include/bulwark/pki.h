@@ -229,6 +229,14 @@ struct bw_pki;
  * bw_pki_use_factory_key / bw_pki_load_factory_key.
  */
 int bw_pki_open(const char *dir, struct bw_pki **out, struct bw_err *err);
+/*
+ * As bw_pki_open, for a reader that never changes the directory (the
+ * server's trust policy): takes the directory lock shared, so several
+ * readers (gateways, workers) open it at once; BW_ESTATE while a writer
+ * (`bulwark keys ca ...`) holds it. Never write through this handle.
+ */
+int bw_pki_open_shared(const char *dir, struct bw_pki **out,
+		       struct bw_err *err);
 void bw_pki_free(struct bw_pki *pki);
 
 /* 1 if the factory CA key is a file (factory_ca.key), 0 if a factory_ca.uri. */

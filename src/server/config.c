@@ -56,6 +56,7 @@ static const struct key keys[] = {
     DUR("server", "shutdown_grace", shutdown_grace, 0, 3600, "8"),
     INT("server", "max_header_bytes", max_header_bytes, 1024, 1048576, "8192"),
     {"server", "log_level", K_LEVEL, OFF(log_level), 0, 0, 0, "info"},
+    STR("storage", "url", storage_url, ""),
     STR("gateway", "listen", gw_listen, "0.0.0.0:8443"),
     STR("gateway", "targets_dir", targets_dir, "/var/lib/bulwark/targets"),
     INT("gateway", "max_events_body", max_events_body, 1024, 16777216, "65536"),
@@ -65,6 +66,8 @@ static const struct key keys[] = {
 	"300"),
     DUR("gateway", "policy_reload_interval", policy_reload_interval, 1, DAY,
 	"30"),
+    DUR("gateway", "identity_poll_interval", identity_poll_interval, 1, 3600,
+	"1"),
     STR("admin", "listen", admin_listen, "127.0.0.1:8444"),
     STR("admin", "token_file", admin_token_file, "/etc/bulwark/admin.token"),
     INT("admin", "max_upload_bytes", max_upload_bytes, 4096, 268435456,
@@ -395,6 +398,12 @@ int bw_srv_config_finish(struct bw_srv_config *cfg, struct bw_err *err)
 		return bw_err_set(
 		    err, BW_EFORMAT,
 		    "server.database and server.pki_dir are required");
+	if (cfg->storage_url[0] &&
+	    strncmp(cfg->storage_url, "postgresql://", 13) != 0 &&
+	    strncmp(cfg->storage_url, "postgres://", 11) != 0)
+		return bw_err_set(err, BW_EFORMAT,
+				  "storage.url must be a postgresql:// URL "
+				  "(or empty for SQLite at server.database)");
 	if (default_path(cfg->tls_cert, sizeof(cfg->tls_cert), cfg->pki_dir,
 			 "tls.pem") ||
 	    default_path(cfg->tls_key, sizeof(cfg->tls_key), cfg->pki_dir,

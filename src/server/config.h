@@ -36,6 +36,8 @@ struct bw_srv_config {
 	int64_t max_header_bytes;
 	int64_t shutdown_grace;
 	int log_level; /* syslog priority: 3 err .. 7 debug */
+	/* [storage] */
+	char storage_url[BW_SRV_PATH_MAX]; /* "" = SQLite at database */
 	/* [gateway] */
 	char gw_listen[BW_SRV_STR_MAX];
 	char targets_dir[BW_SRV_PATH_MAX];
@@ -44,6 +46,7 @@ struct bw_srv_config {
 	int64_t events_per_device;
 	int64_t last_seen_interval;
 	int64_t policy_reload_interval;
+	int64_t identity_poll_interval;
 	/* [admin] */
 	char admin_listen[BW_SRV_STR_MAX];
 	char admin_token_file[BW_SRV_PATH_MAX];

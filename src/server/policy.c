@@ -517,7 +517,7 @@ int bw_srv_policy_load(const char *pki_dir, const char *factory,
 	*out = NULL;
 	if (!p)
 		goto out;
-	if ((rc = bw_pki_open(pki_dir, &pki, err)) ||
+	if ((rc = bw_pki_open_shared(pki_dir, &pki, err)) ||
 	    (rc = bw_pki_show(pki, time(NULL), &show, err)))
 		goto out;
 	snprintf(p->factory, sizeof(p->factory), "%s",

@@ -242,8 +242,11 @@ static int srv_open(struct bw_srv *srv, struct bw_err *err)
 	int rc = 0;
 
 	memset(&ro, 0, sizeof(ro));
-	if ((rc = bw_store_sqlite_open(c->database, &srv->store, err)) ||
-	    (rc = policy_open(srv, &srv->policy, err)) ||
+	if (c->storage_url[0])
+		rc = bw_store_postgres_open(c->storage_url, &srv->store, err);
+	else
+		rc = bw_store_sqlite_open(c->database, &srv->store, err);
+	if (rc || (rc = policy_open(srv, &srv->policy, err)) ||
 	    (rc = load_signers(srv, err)))
 		return rc;
 	ro.timestamp = srv->signers[0];
@@ -341,6 +344,27 @@ static void reload_policy(struct bw_srv *srv)
 	else
 		bw_srv_log(BW_SRV_LOG_DEBUG, "PKI reloaded (generation %lu)",
 			   srv->generation);
+}
+
+/*
+ * Every gateway.identity_poll_interval: one small read of the store's
+ * identity change counter. When another process (any gateway's or admin
+ * process's admin API, on this database) deny-listed a device or uploaded
+ * a CRL or device CA, reload now, so the change holds on every gateway
+ * within this interval instead of the PKI reload interval.
+ */
+static void identity_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bw_srv *srv = arg;
+	int64_t n = 0;
+
+	(void)fd, (void)what;
+	/* a failed read waits for the next poll or the periodic reload
+	 * (which then drops every cached decision) */
+	if (srv->store->ops->identity_changes(srv->store, &n, NULL) != 0 ||
+	    n == srv->store_id_changes)
+		return;
+	reload_policy(srv);
 }
 
 static void reload_cb(evutil_socket_t fd, short what, void *arg)
@@ -558,11 +582,13 @@ int bw_srv_run(struct bw_srv *srv)
 	    add_timer(srv, &srv->ev_reload, srv->cfg->policy_reload_interval,
 		      reload_cb) ||
 	    add_timer(srv, &srv->ev_waves, srv->cfg->wave_evaluate_interval,
-		      waves_cb))
+		      waves_cb) ||
+	    add_timer(srv, &srv->ev_idpoll, srv->cfg->identity_poll_interval,
+		      identity_poll_cb))
 		return BW_ENOMEM;
 	resign_cb(-1, 0, srv); /* expired timestamps after a long stop */
-	bw_srv_log(BW_SRV_LOG_NOTICE, "started (factory %s)",
-		   bw_srv_policy_factory(srv->policy));
+	bw_srv_log(BW_SRV_LOG_NOTICE, "started (factory %s, storage %s)",
+		   bw_srv_policy_factory(srv->policy), srv->store->ops->name);
 	event_base_dispatch(srv->base);
 	bw_srv_log(BW_SRV_LOG_NOTICE, "stopped");
 	return 0;
@@ -579,7 +605,7 @@ static void listener_free(struct bw_srv_listener *l)
 
 void bw_srv_free(struct bw_srv *srv)
 {
-	struct event *evs[7];
+	struct event *evs[8];
 
 	if (!srv)
 		return;
@@ -587,11 +613,12 @@ void bw_srv_free(struct bw_srv *srv)
 	evs[2] = srv->ev_sighup, evs[3] = srv->ev_resign;
 	evs[4] = srv->ev_reload, evs[5] = srv->ev_drain;
 	evs[6] = srv->ev_waves;
+	evs[7] = srv->ev_idpoll;
 	listener_free(&srv->gw);
 	listener_free(&srv->admin);
 	listener_free(&srv->reg);
 	listener_free(&srv->est);
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 8; i++)
 		if (evs[i])
 			event_free(evs[i]);
 	if (srv->base)

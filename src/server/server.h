@@ -60,7 +60,7 @@ struct bw_srv {
 	struct bw_srv_metacache *metacache; /* gateway.c */
 	struct bw_srv_listener gw, admin, reg, est;
 	struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_resign,
-	    *ev_reload, *ev_drain, *ev_waves;
+	    *ev_reload, *ev_drain, *ev_waves, *ev_idpoll;
 	char *admin_token; /* secret */
 	size_t admin_token_len;
 	X509 *reg_ca; /* registration device CA */

@@ -414,8 +414,23 @@ struct bw_store {
 int bw_store_sqlite_open(const char *path, struct bw_store **out,
 			 struct bw_err *err);
 
-/* The schema version this program writes. */
+/*
+ * Connect to PostgreSQL (a libpq connection string or
+ * postgresql:// URL; several hosts and target_session_attrs=read-write
+ * for failover) and migrate the schema to the newest version under an
+ * advisory lock. BW_EIO if the server can not be reached, BW_ESTATE if the
+ * database has a newer schema than this program knows.
+ */
+int bw_store_postgres_open(const char *url, struct bw_store **out,
+			   struct bw_err *err);
+
+/*
+ * The schema version this program writes (SQLite), and that of the
+ * PostgreSQL schema: always the same number (a unit test checks it), each
+ * version one migration in each backend.
+ */
 int bw_store_schema_version(void);
+int bw_store_postgres_schema_version(void);
 
 /* Close and free. NULL is a no-op. */
 void bw_store_close(struct bw_store *s);

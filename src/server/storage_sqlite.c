@@ -12,6 +12,7 @@
 #include "bulwark/buf.h"
 #include "bulwark/identity.h"
 #include "storage.h"
+#include "storage_stmt.h"
 
 static const char *const migrations[] = {
     /* 1: the first schema (each entry one string: parenthesised) */
@@ -170,76 +171,6 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-enum stmt_id {
-	S_DEV_GET,
-	S_DEV_PUT,
-	S_DEV_LIST,
-	S_DENY_ADD,
-	S_DENY_DEL,
-	S_DENY_HAS,
-	S_DENY_LIST,
-	S_EV_ADD,
-	S_EV_LIST_ALL,
-	S_EV_LIST_DEV,
-	S_TOK_ADD,
-	S_TOK_LIST,
-	S_TOK_REVOKE,
-	S_TOK_FIND,
-	S_TOK_DEC,
-	S_META_PUT,
-	S_META_GET,
-	S_META_LATEST,
-	S_META_HEADS,
-	S_CI_ADD,
-	S_CRL_PUT,
-	S_CRL_LIST,
-	S_EV_TRIM,
-	S_CA_PUT,
-	S_CA_LIST,
-	S_ID_CHANGES,
-	S_ROT_ADD,
-	S_ROT_PENDING,
-	S_ROT_BY_FP,
-	S_ROT_FINISH,
-	S_ROT_LIST,
-	S_ROT_LIST_STATE,
-	S_CDENY_ADD,
-	S_CDENY_HAS,
-	S_RREQ_SET,
-	S_RREQ_GET,
-	S_ACC_ADD,
-	S_ACC_LIST,
-	S_ACC_REVOKE,
-	S_ACC_FIND,
-	S_SES_PUT,
-	S_SES_GET,
-	S_SES_DEL,
-	S_SES_EXPIRE,
-	S_DEV_STATUS,
-	S_WAVE_ADD,
-	S_WAVE_UPD,
-	S_WAVE_GET,
-	S_WAVE_ACTIVE,
-	S_WAVE_LIST,
-	S_WAVE_LIST_ACTIVE,
-	S_WDEV_GET,
-	S_WDEV_PUT,
-	S_WDEV_COUNTS,
-	S_WDEV_SINCE,
-	S_WLOG_ADD,
-	S_WLOG_LIST,
-	S_TLOG_SIZE,
-	S_TLOG_LEAF_ADD,
-	S_TLOG_LEAF_GET,
-	S_TLOG_NODE_PUT,
-	S_TLOG_NODE_GET,
-	S_TLOG_CP_PUT,
-	S_TLOG_CP_LATEST,
-	S_TLOG_CP_GET,
-	S_TLOG_CP_WIT,
-	S_TLOG_FIND,
-	S_NSTMT
-};
 
 static const char *const sql[S_NSTMT] = {
     [S_ID_CHANGES] = "SELECT n FROM identity_changes WHERE id = 1",
@@ -423,7 +354,7 @@ static int db_err(struct sq *q, struct bw_err *err, const char *what)
 }
 
 /* The cached statement, reset and with bindings cleared. */
-static sqlite3_stmt *stmt(struct sq *q, enum stmt_id id, struct bw_err *err)
+static sqlite3_stmt *stmt(struct sq *q, enum bw_store_stmt id, struct bw_err *err)
 {
 	if (!q->st[id] &&
 	    sqlite3_prepare_v3(q->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
@@ -593,7 +524,7 @@ static int sq_device_get(struct bw_store *s, const char *uuid,
 }
 
 /* Records hold canonical UUIDs only (include/bulwark/identity.h). */
-static int device_write(struct bw_store *s, enum stmt_id id,
+static int device_write(struct bw_store *s, enum bw_store_stmt id,
 			const struct bw_device_rec *d, struct bw_err *err)
 {
 	struct sq *q = SQ(s);

@@ -4,7 +4,6 @@ client certificates over real TLS (see test_bulwarkd_common.py)."""
 import json
 import os
 import shutil
-import sqlite3
 import ssl
 import sys
 import tempfile
@@ -517,9 +516,7 @@ class RegistrationTest(unittest.TestCase):
         tid = lst[-1]["id"]
         self.assertEqual(self.srv.admin("DELETE", "/tokens/%d" % tid)[0], 200)
         self.assertEqual(self.srv.register(self.body(), tok2)[0], 401)
-        db = sqlite3.connect(self.srv.db)
-        hashes = [r[0] for r in db.execute("SELECT hash FROM tokens")]
-        db.close()
+        hashes = [r[0] for r in self.srv.query("SELECT hash FROM tokens")]
         self.assertNotIn(tok2, hashes)
 
 
@@ -652,10 +649,7 @@ class ProcessTest(unittest.TestCase):
             self.assertEqual(p.returncode, 1)
         finally:
             self.assertEqual(srv.stop(), 0)
-        db = sqlite3.connect(srv.db)
-        self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0],
-                         "ok")
-        db.close()
+        self.assertTrue(srv.db_consistent())
 
 
 if __name__ == "__main__":

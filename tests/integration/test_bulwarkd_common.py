@@ -26,6 +26,7 @@ import unittest
 import uuid as uuidlib
 
 from bwtest import free_port  # noqa: E402
+import pgcluster  # noqa: E402
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,6 +38,10 @@ BIN = os.environ.get("BW_BINARY_DIR", os.path.join(
 BULWARK = os.path.join(BIN, "bulwark")
 BULWARKD = os.path.join(BIN, "bulwarkd")
 FACTORY = "acme"
+# "sqlite" (the default) or "postgresql": the backend every Server uses;
+# ctest runs the bulwarkd suites once with each.
+STORAGE = os.environ.get("BW_TEST_STORAGE", "sqlite")
+PG = STORAGE == "postgresql"
 
 
 def _canon(o):
@@ -243,7 +248,10 @@ def port_free(port):
 class Server:
     """A bulwarkd process with its own directory, PKI, keys and ports."""
 
-    def __init__(self, workdir, tuf, pki=None, extra=None, roles="all"):
+    def __init__(self, workdir, tuf, pki=None, extra=None, roles="all",
+                 db=None):
+        """db: another Server's db to share its database (SQLite path or
+        PostgreSQL URL); None: a new one."""
         self.dir = workdir
         self.tuf = tuf
         self.pki = pki or make_pki(os.path.join(workdir, "pki"))
@@ -260,12 +268,20 @@ class Server:
         for name in ("timestamp", "snapshot", "ci_targets"):
             keys[name] = os.path.join(workdir, name + ".key")
             getattr(tuf, name).save(keys[name])
-        self.db = os.path.join(workdir, "bulwarkd.db")
+        self.pg = None
+        if PG:
+            self.pg = pgcluster.shared()
+            self.db = db or self.pg.url(self.pg.createdb())
+            store = {"database": os.path.join(workdir, "unused.db")}
+        else:
+            self.db = db or os.path.join(workdir, "bulwarkd.db")
+            store = {"database": self.db}
         self.conf = os.path.join(workdir, "bulwarkd.conf")
         sections = {
-            "server": {"database": self.db, "pki_dir": self.pki,
-                       "role": roles, "log_level": "debug",
-                       "handshake_timeout": "3", "idle_timeout": "5"},
+            "server": dict(store, pki_dir=self.pki, role=roles,
+                           log_level="debug", handshake_timeout="3",
+                           idle_timeout="5"),
+            "storage": {"url": self.db if PG else ""},
             "gateway": {"listen": "127.0.0.1:%d" % self.gw_port,
                         "targets_dir": self.targets_dir,
                         "last_seen_interval": "0"},
@@ -333,6 +349,24 @@ class Server:
         if self.proc:
             self.logf.close()
         self.proc = None
+
+    def query(self, sql):
+        """Rows of one SQL query on this server's database (lists of
+        strings), whichever the backend."""
+        if self.pg:
+            return self.pg.psql(self.db.rsplit("/", 1)[1], sql)
+        import sqlite3
+        db = sqlite3.connect(self.db)
+        try:
+            return [[str(v) for v in row] for row in db.execute(sql)]
+        finally:
+            db.close()
+
+    def db_consistent(self):
+        """The database passes its backend's own integrity check."""
+        if self.pg:
+            return self.query("SELECT 1") == [["1"]]
+        return self.query("PRAGMA integrity_check") == [["ok"]]
 
     def logtext(self):
         with open(self.log, "rb") as f:

@@ -7,7 +7,6 @@ import os
 import random
 import shutil
 import socket
-import sqlite3
 import ssl
 import sys
 import tempfile
@@ -153,10 +152,7 @@ class KillTest(unittest.TestCase):
         shutil.rmtree(self.dir)
 
     def check_consistent(self, srv, accepted):
-        db = sqlite3.connect(srv.db)
-        self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0],
-                         "ok")
-        db.close()
+        self.assertTrue(srv.db_consistent())
         dev = c.device_cert(srv.pki, self.dir, "checker")
         _, _, ts = srv.device_get(dev, "/repo/timestamp.json")
         snapv = json.loads(ts)["signed"]["meta"]["snapshot.json"]["version"]

@@ -39,7 +39,7 @@ class IdentityCacheAcrossProcesses(unittest.TestCase):
         self.gw = c.Server(gw_dir, tuf, roles="gateway",
                            extra={"gateway": {"policy_reload_interval": "1"}})
         self.adm = c.Server(adm_dir, tuf, pki=self.gw.pki, roles="admin",
-                            extra={"server": {"database": self.gw.db}})
+                            db=self.gw.db)
         self.gw.start()
         self.adm.start()
 

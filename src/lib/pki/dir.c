@@ -398,9 +398,11 @@ void bw_pki_free(struct bw_pki *pki)
 /*
  * One writer at a time: two operators changing the same directory at once
  * would lose one's state.json update. The lock is an flock on the
- * directory itself, so nothing is added to it.
+ * directory itself, so nothing is added to it. Readers that never write
+ * (bulwarkd's trust policy) share it: several gateways or workers on one
+ * host load the directory at once, and none while a writer holds it.
  */
-static int lock_dir(struct bw_pki *pki, struct bw_err *err)
+static int lock_dir(struct bw_pki *pki, int how, struct bw_err *err)
 {
 	pki->lock_fd = open(pki->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pki->lock_fd < 0 && errno == ENOENT)
@@ -410,7 +412,7 @@ static int lock_dir(struct bw_pki *pki, struct bw_err *err)
 	if (pki->lock_fd < 0)
 		return bw_err_set(err, BW_EIO, "%s: %s", pki->dir,
 				  strerror(errno));
-	if (flock(pki->lock_fd, LOCK_EX | LOCK_NB) != 0)
+	if (flock(pki->lock_fd, how | LOCK_NB) != 0)
 		return bw_err_set(err, BW_ESTATE,
 				  "%s is in use by another bulwark process",
 				  pki->dir);
@@ -479,7 +481,8 @@ static int load_uri(struct bw_pki *pki, struct bw_err *err)
 	return 0;
 }
 
-int bw_pki_open(const char *dir, struct bw_pki **out, struct bw_err *err)
+static int pki_open(const char *dir, int how, struct bw_pki **out,
+		    struct bw_err *err)
 {
 	struct bw_pki *pki = calloc(1, sizeof(*pki));
 	char *path = NULL, *state = NULL;
@@ -492,7 +495,7 @@ int bw_pki_open(const char *dir, struct bw_pki **out, struct bw_err *err)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	}
 	pki->lock_fd = -1;
-	rc = lock_dir(pki, err);
+	rc = lock_dir(pki, how, err);
 	if (rc != 0)
 		goto out;
 	if (bw_path_join(dir, "factory_ca.pem", &path) != 0) {
@@ -529,6 +532,17 @@ out:
 	free(path);
 	bw_pki_free(pki);
 	return rc;
+}
+
+int bw_pki_open(const char *dir, struct bw_pki **out, struct bw_err *err)
+{
+	return pki_open(dir, LOCK_EX, out, err);
+}
+
+int bw_pki_open_shared(const char *dir, struct bw_pki **out,
+		       struct bw_err *err)
+{
+	return pki_open(dir, LOCK_SH, out, err);
 }
 
 int bw_pki_factory_key_is_file(const struct bw_pki *pki)

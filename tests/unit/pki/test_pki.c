@@ -613,6 +613,17 @@ static void test_pki_dir__create_open_and_atomic_failures(void **state)
 	assert_string_equal(before, after);
 	free(after);
 
+	{
+		/* readers share the directory; a writer waits for them */
+		struct bw_pki *r1 = NULL, *r2 = NULL, *w = NULL;
+
+		assert_int_equal(bw_pki_open_shared(dir, &r1, &err), 0);
+		assert_int_equal(bw_pki_open_shared(dir, &r2, &err), 0);
+		assert_int_equal(bw_pki_open(dir, &w, &err), BW_ESTATE);
+		assert_null(w);
+		bw_pki_free(r1);
+		bw_pki_free(r2);
+	}
 	assert_int_equal(bw_pki_open(dir, &pki, &err), 0);
 	{
 		/* one process at a time per directory */
@@ -621,6 +632,10 @@ static void test_pki_dir__create_open_and_atomic_failures(void **state)
 		assert_int_equal(bw_pki_open(dir, &second, &err), BW_ESTATE);
 		assert_null(second);
 		assert_non_null(strstr(err.msg, "in use"));
+		/* and no reader while a writer holds it */
+		assert_int_equal(bw_pki_open_shared(dir, &second, &err),
+				 BW_ESTATE);
+		assert_null(second);
 	}
 	assert_string_equal(bw_pki_factory(pki), FACTORY);
 	assert_true(bw_pki_factory_key_is_file(pki));

@@ -421,6 +421,16 @@ static void test_server_storage__metadata_and_schema(void **state)
 			 BW_ESTATE);
 }
 
+/* Both backends have the same schema versions: a migration added to one
+ * needs its twin in the other (tests/integration/test_storage_postgres.py
+ * migrates a real PostgreSQL database). */
+static void test_server_store__backends_same_schema_version(void **state)
+{
+	(void)state;
+	assert_int_equal(bw_store_schema_version(),
+			 bw_store_postgres_schema_version());
+}
+
 /* ---- parsers ---------------------------------------------------------------
  */
 
@@ -902,6 +912,7 @@ int main(void)
 	    cmocka_unit_test(test_server_storage__devices_deny_events),
 	    cmocka_unit_test(test_server_storage__tokens),
 	    cmocka_unit_test(test_server_storage__metadata_and_schema),
+	    cmocka_unit_test(test_server_store__backends_same_schema_version),
 	    cmocka_unit_test(test_server_parsers__range),
 	    cmocka_unit_test(test_server_parsers__paths_tags_names),
 	    cmocka_unit_test(test_server_events__validation),
