@@ -72,8 +72,8 @@ def served(obj):
                       ensure_ascii=False).encode()
 
 
-def expires(days):
-    t = datetime.datetime.now(datetime.timezone.utc) + \
+def expires(days, base=None):
+    t = (base or datetime.datetime.now(datetime.timezone.utc)) + \
         datetime.timedelta(days=days)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -114,6 +114,9 @@ class Tuf:
         self.snapshot = TufKey()
         self.ci_targets = TufKey()
         self.offline_targets = TufKey()
+        # one clock for every root: root() gives the same bytes when
+        # called again (tests compare what was uploaded byte for byte)
+        self.created = datetime.datetime.now(datetime.timezone.utc)
 
     def root_signed(self, version, production, root_keys=None,
                     days=365):
@@ -124,7 +127,8 @@ class Tuf:
         for k in root_keys + [self.timestamp, self.snapshot] + tkeys:
             keys[k.keyid] = k.obj
         return {"_type": "root", "spec_version": "1.0.31",
-                "version": version, "expires": expires(days),
+                "version": version,
+                "expires": expires(days, self.created),
                 "consistent_snapshot": False, "keys": keys,
                 "roles": {
                     "root": {"keyids": [k.keyid for k in root_keys],

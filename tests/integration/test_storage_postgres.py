@@ -18,6 +18,10 @@ import pgcluster
 import test_bulwarkd_common as c
 
 
+SCHEMA1_TABLES = {"devices", "deny", "events", "tokens", "metadata",
+                  "ci_targets", "schema_version"}
+
+
 def schema(pg, db):
     return int(pg.psql(db, "SELECT MAX(version) FROM schema_version")[0][0])
 
@@ -74,10 +78,13 @@ class PostgresStorage(unittest.TestCase):
     def test_old_schema_is_migrated_and_data_kept(self):
         db, newest = self.newest()
         self.assertGreaterEqual(newest, 5)
-        # back to schema 1: what migrations 2.. added is gone
-        self.pg.psql(db, "DROP TABLE crls; DROP INDEX events_device;"
-                     " DROP TABLE device_cas CASCADE;"
-                     " DROP TABLE identity_changes CASCADE;"
+        # back to schema 1: whatever migrations 2.. added is gone
+        later = [r[0] for r in self.pg.psql(
+            db, "SELECT tablename FROM pg_tables WHERE schemaname ="
+            " 'public'") if r[0] not in SCHEMA1_TABLES]
+        self.pg.psql(db, "".join("DROP TABLE %s CASCADE;" % t
+                                 for t in later) +
+                     " DROP INDEX events_device;"
                      " DROP FUNCTION bw_identity_bump CASCADE;"
                      " DELETE FROM schema_version WHERE version > 1;"
                      " INSERT INTO deny VALUES ('u-1', 'kept', 1)")
