@@ -362,7 +362,9 @@ class Server:
         import sqlite3
         db = sqlite3.connect(self.db)
         try:
-            return [[str(v) for v in row] for row in db.execute(sql)]
+            rows = [[str(v) for v in row] for row in db.execute(sql)]
+            db.commit()
+            return rows
         finally:
             db.close()
 

@@ -18,8 +18,45 @@ import pgcluster
 import test_bulwarkd_common as c
 
 
-SCHEMA1_TABLES = {"devices", "deny", "events", "tokens", "metadata",
-                  "ci_targets", "schema_version"}
+# Schema 1: its tables with their columns, and its own indexes.
+SCHEMA1 = {
+    "devices": {"uuid", "production", "name", "hwid", "tag", "target",
+                "fingerprint", "first_seen", "last_seen", "registered"},
+    "deny": {"uuid", "reason", "since"},
+    "events": {"id", "device", "event_id", "event_type", "received",
+               "body"},
+    "tokens": {"id", "hash", "scope", "expires", "uses_left", "created",
+               "revoked", "comment"},
+    "metadata": {"flavour", "tag", "role", "version", "expires", "sha256",
+                 "data", "created"},
+    "ci_targets": {"name", "length", "sha256", "custom", "added"},
+    "schema_version": {"version"},
+}
+
+
+def schema1_sql(pg, db):
+    """SQL that takes a database of any later schema back to schema 1."""
+    out = []
+    for (t,) in pg.psql(db, "SELECT tablename FROM pg_tables"
+                        " WHERE schemaname = 'public'"):
+        if t not in SCHEMA1:
+            out.append("DROP TABLE %s CASCADE;" % t)
+    for t, col in pg.psql(db, "SELECT table_name, column_name FROM"
+                          " information_schema.columns WHERE"
+                          " table_schema = 'public'"):
+        if t in SCHEMA1 and col not in SCHEMA1[t]:
+            out.append("ALTER TABLE %s DROP COLUMN %s;" % (t, col))
+    for t, idx in pg.psql(db, "SELECT tablename, indexname FROM pg_indexes"
+                          " WHERE schemaname = 'public'"):
+        if t in SCHEMA1 and not idx.endswith(("_pkey", "_key")) and \
+                idx != "events_received":
+            out.append("DROP INDEX IF EXISTS %s;" % idx)
+    for (f,) in pg.psql(db, "SELECT proname FROM pg_proc p JOIN"
+                        " pg_namespace n ON n.oid = p.pronamespace"
+                        " WHERE n.nspname = 'public'"):
+        out.append("DROP FUNCTION %s CASCADE;" % f)
+    out.append("DELETE FROM schema_version WHERE version > 1;")
+    return " ".join(out)
 
 
 def schema(pg, db):
@@ -79,14 +116,7 @@ class PostgresStorage(unittest.TestCase):
         db, newest = self.newest()
         self.assertGreaterEqual(newest, 5)
         # back to schema 1: whatever migrations 2.. added is gone
-        later = [r[0] for r in self.pg.psql(
-            db, "SELECT tablename FROM pg_tables WHERE schemaname ="
-            " 'public'") if r[0] not in SCHEMA1_TABLES]
-        self.pg.psql(db, "".join("DROP TABLE %s CASCADE;" % t
-                                 for t in later) +
-                     " DROP INDEX events_device;"
-                     " DROP FUNCTION bw_identity_bump CASCADE;"
-                     " DELETE FROM schema_version WHERE version > 1;"
+        self.pg.psql(db, schema1_sql(self.pg, db) +
                      " INSERT INTO deny VALUES ('u-1', 'kept', 1)")
         self.assertEqual(schema(self.pg, db), 1)
         srv = self.server("old", self.pg.url(db)).start()

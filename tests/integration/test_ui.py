@@ -104,15 +104,14 @@ class TestFleetPage(unittest.TestCase):
         # the page searches by name: registration names devices; name this
         # one through the admin API's record
         name = "dev-" + target["uuid"][:8]
-        import sqlite3
-        db = sqlite3.connect(srv.db)
-        db.execute("UPDATE devices SET name = ? WHERE uuid = ?",
-                   (name, target["uuid"]))
         hostile = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
-        db.execute("UPDATE devices SET name = ? WHERE uuid = ?",
-                   (hostile, devs[0]["uuid"]))
-        db.commit()
-        db.close()
+
+        def lit(v):  # an SQL string literal (quotes doubled)
+            return "'" + v.replace("'", "''") + "'"
+        srv.query("UPDATE devices SET name = %s WHERE uuid = %s"
+                  % (lit(name), lit(target["uuid"])))
+        srv.query("UPDATE devices SET name = %s WHERE uuid = %s"
+                  % (lit(hostile), lit(devs[0]["uuid"])))
         shots = os.environ.get("BW_UI_SHOTS") or os.path.join(self.dir,
                                                                  "shots")
         os.makedirs(shots, exist_ok=True)
