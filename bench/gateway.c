@@ -27,8 +27,14 @@
  * with a message. Both servers are stopped on every exit path (SIGTERM, then
  * SIGKILL after 5 s).
  *
+ * With --postgres it starts a throwaway PostgreSQL cluster (bench_pg.h)
+ * and keeps the state there instead of SQLite, and with --gateways 2 it
+ * forks two gateways on that one database, the client threads spread over
+ * both; the CPU column then sums both servers, and a last column counts
+ * the database transactions per operation (pg_stat_database).
+ *
  * Usage: bench_gateway [--seconds S] [--devices N] [--threads T] [--max M]
- *                      [--nginx | --no-nginx]
+ *                      [--nginx | --no-nginx] [--postgres] [--gateways G]
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -52,6 +58,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "bench_pg.h"
 #include "bulwark/hash.h"
 #include "bulwark/json.h"
 #include "bulwark/pki.h"
@@ -64,6 +71,7 @@
 
 #define MAX_DEVICES 1000
 #define MAX_THREADS 16
+#define MAX_GW 4
 #define TOKEN "bench-token-0123456789abcdef"
 #define RESP_MAX 65536
 
@@ -75,12 +83,17 @@ struct dev {
 
 static struct {
 	char dir[256];
-	int gw_port, reg_port;
-	int port;      /* where the client threads connect */
-	pid_t cpu_pid; /* whose CPU time is counted per operation */
-	int nginx;     /* also measure nginx (default; --no-nginx: not) */
-	pid_t parent;  /* cleanup runs in this process only */
-	pid_t ngx;     /* nginx master, 0 when not running */
+	int ngw; /* bulwarkd gateways (--gateways) */
+	int gw_ports[MAX_GW], reg_ports[MAX_GW];
+	pid_t servers[MAX_GW];
+	int port; /* nginx's port, or the first gateway's */
+	int ncpu;
+	pid_t cpu_pids[MAX_GW]; /* whose CPU time is counted per operation */
+	int postgres;		/* --postgres */
+	struct bench_pg pg;
+	int nginx;    /* also measure nginx (default; --no-nginx: not) */
+	pid_t parent; /* cleanup runs in this process only */
+	pid_t ngx;    /* nginx master, 0 when not running */
 	double seconds;
 	long max_ops;
 	int ndev, nthreads;
@@ -89,7 +102,6 @@ static struct {
 	char etag[80];
 	volatile long ops;
 	volatile int stop;
-	pid_t server;
 	char *ts_body; /* timestamp.json as bulwarkd serves it */
 	size_t ts_len;
 } B;
@@ -245,7 +257,7 @@ static void make_devices(void)
 }
 
 /* A CI root and one server-signed target, through the server's own code. */
-static void make_repo(const char *db)
+static void make_repo(const struct bw_srv_config *cfg)
 {
 	struct bw_signer *k[4] = {NULL};
 	const char *roles[4] = {"root", "timestamp", "snapshot", "targets"};
@@ -284,7 +296,9 @@ static void make_repo(const char *db)
 	o.timestamp = k[1], o.snapshot = k[2], o.ci_targets = k[3];
 	bw_hash_buf_hex(BW_HASH_SHA256, "fw", 2, hash);
 	fi = json_pack("{s:i,s:{s:s}}", "length", 2, "hashes", "sha256", hash);
-	if (bw_store_sqlite_open(db, &st, &err) ||
+	if ((cfg->storage_url[0]
+		 ? bw_store_postgres_open(cfg->storage_url, &st, &err)
+		 : bw_store_sqlite_open(cfg->database, &st, &err)) ||
 	    bw_srv_repo_new(st, &o, &r) ||
 	    bw_srv_repo_root_upload(r, "ci", root, len, time(NULL), &err) ||
 	    bw_srv_repo_ci_target_add(r, "fw", fi, time(NULL), &err))
@@ -305,7 +319,8 @@ static void make_repo(const char *db)
 
 /* ---- the server (child process) --------------------------------------- */
 
-static pid_t start_server(void)
+/* Gateway i (its own ports; all on one database). */
+static pid_t start_server(int i)
 {
 	struct bw_srv_config cfg;
 	struct bw_srv *srv = NULL;
@@ -316,16 +331,20 @@ static pid_t start_server(void)
 	snprintf(cfg.database, sizeof(cfg.database), "%s/bench.db", B.dir);
 	snprintf(cfg.pki_dir, sizeof(cfg.pki_dir), "%s", B.dir);
 	snprintf(cfg.gw_listen, sizeof(cfg.gw_listen), "127.0.0.1:%d",
-		 B.gw_port);
+		 B.gw_ports[i]);
 	snprintf(cfg.reg_listen, sizeof(cfg.reg_listen), "127.0.0.1:%d",
-		 B.reg_port);
+		 B.reg_ports[i]);
 	snprintf(cfg.targets_dir, sizeof(cfg.targets_dir), "%s", B.dir);
 	cfg.roles = BW_SRV_ROLE_GATEWAY | BW_SRV_ROLE_REGISTRATION;
 	cfg.reg_rate_per_minute = 100000000;
 	cfg.log_level = 4;
+	if (B.postgres)
+		snprintf(cfg.storage_url, sizeof(cfg.storage_url), "%s",
+			 B.pg.url);
 	if (bw_srv_config_finish(&cfg, &err))
 		die(err.msg);
-	make_repo(cfg.database);
+	if (i == 0)
+		make_repo(&cfg);
 	pid = fork();
 	if (pid < 0)
 		die("fork");
@@ -451,6 +470,12 @@ struct worker {
 
 enum { M_FULL, M_RESUMED, M_KEEPALIVE, M_REGISTER };
 
+/* The port client idx talks to: nginx, or one of the gateways. */
+static int port_for(int idx)
+{
+	return B.ngx ? B.port : B.gw_ports[idx % B.ngw];
+}
+
 static int more(void)
 {
 	return !B.stop &&
@@ -465,7 +490,7 @@ static void *worker_handshake(struct worker *w)
 	const char *req = ts_request(1);
 
 	while (buf && more()) {
-		SSL *ssl = tls_open(d->ctx, B.port,
+		SSL *ssl = tls_open(d->ctx, port_for(w->idx),
 				    w->mode == M_RESUMED ? sess : NULL);
 
 		if (!ssl || ssl_write_all(ssl, req, strlen(req)) ||
@@ -499,7 +524,7 @@ static void *worker_keepalive(struct worker *w)
 	int n = 0;
 
 	for (int i = w->idx; i < B.ndev; i += B.nthreads)
-		if ((ssl[n] = tls_open(B.devs[i].ctx, B.port, NULL)))
+		if ((ssl[n] = tls_open(B.devs[i].ctx, port_for(i), NULL)))
 			n++;
 	while (buf && n && !B.stop) {
 		for (int i = 0; i < n; i++)
@@ -548,7 +573,7 @@ static char *register_body(void)
 
 static void *worker_register(struct worker *w)
 {
-	SSL *ssl = tls_open(B.reg_ctx, B.reg_port, NULL);
+	SSL *ssl = tls_open(B.reg_ctx, B.reg_ports[w->idx % B.ngw], NULL);
 	char *buf = malloc(RESP_MAX), head[256];
 
 	while (ssl && buf && more()) {
@@ -584,15 +609,15 @@ static void *worker_main(void *arg)
 	return worker_handshake(w);
 }
 
-/* CPU seconds (user + system) the server process used so far. */
-static double server_cpu(void)
+/* CPU seconds (user + system) one process used so far. */
+static double proc_cpu(pid_t pid)
 {
 	char path[64], buf[1024], *p = NULL;
 	unsigned long long ut = 0, st = 0;
 	FILE *f = NULL;
 	size_t n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)B.cpu_pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (!(f = fopen(path, "r")))
 		return 0;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -610,12 +635,33 @@ static double server_cpu(void)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* ... and all server processes together. */
+static double server_cpu(void)
+{
+	double t = 0;
+
+	for (int i = 0; i < B.ncpu; i++)
+		t += proc_cpu(B.cpu_pids[i]);
+	return t;
+}
+
+/* Database transactions so far (PostgreSQL only; -1 otherwise). */
+static long db_xacts(void)
+{
+	if (!B.postgres || B.ngx)
+		return -1;
+	sleep(2); /* the server publishes backend counts once a second */
+	return bench_pg_xacts(&B.pg);
+}
+
 static void run_mode(int mode, const char *name, const char *unit)
 {
 	pthread_t th[MAX_THREADS];
 	struct worker w[MAX_THREADS];
 	long ok = 0, fail = 0, reused = 0;
-	double t0 = 0, dt = 0, cpu0 = server_cpu();
+	double t0 = 0, dt = 0, cpu0 = server_cpu(), cpu1 = 0;
+	long x0 = db_xacts(), x1 = 0;
+	char xs[32] = "-";
 
 	B.ops = 0;
 	B.stop = 0;
@@ -634,12 +680,18 @@ static void run_mode(int mode, const char *name, const char *unit)
 		ok += w[i].ok, fail += w[i].fail, reused += w[i].reused;
 	}
 	dt = now_s() - t0;
-	printf("| %-34s | %8.0f %-7s | %16.1f | %8ld | %6ld | %s |\n", name,
-	       ok / dt, unit,
-	       ok ? (server_cpu() - cpu0) * 1e6 / (double)ok : 0.0, ok, fail,
+	cpu1 = server_cpu();
+	/* minus 1: the reading's own transaction */
+	if (x0 >= 0 && ok && (x1 = db_xacts()) >= 0)
+		snprintf(xs, sizeof(xs), "%.3f",
+			 (double)(x1 - x0 - 1) / (double)ok);
+	printf("| %-34s | %8.0f %-7s | %16.1f | %8ld | %6ld | %-11s | %s |\n",
+	       name, ok / dt, unit, ok ? (cpu1 - cpu0) * 1e6 / (double)ok : 0.0,
+	       ok, fail,
 	       mode == M_RESUMED
 		   ? (reused * 2 >= ok ? "resumed" : "NOT resumed")
-		   : "");
+		   : "",
+	       xs);
 }
 
 /* GET /repo/timestamp.json without If-None-Match: keeps the ETag for the
@@ -647,7 +699,7 @@ static void run_mode(int mode, const char *name, const char *unit)
 static void fetch_timestamp(int keep_body)
 {
 	char *buf = malloc(RESP_MAX), *e = NULL, *end = NULL, *body = NULL;
-	SSL *ssl = tls_open(B.devs[0].ctx, B.port, NULL);
+	SSL *ssl = tls_open(B.devs[0].ctx, port_for(0), NULL);
 	const char *req = ts_request(0);
 
 	if (!buf || !ssl || ssl_write_all(ssl, req, strlen(req)) ||
@@ -673,8 +725,8 @@ static void print_header(const char *server)
 	       "case, ECDSA P-256 client certificates\n\n",
 	       server, B.ndev, B.nthreads, B.seconds);
 	printf("| case                               | rate             |"
-	       " server CPU µs/op |       ok |  fails | |\n"
-	       "|---|---|---|---|---|---|\n");
+	       " server CPU µs/op |       ok |  fails | | DB xact/op |\n"
+	       "|---|---|---|---|---|---|---|\n");
 }
 
 /* ---- processes ----------------------------------------------------------- */
@@ -710,9 +762,12 @@ static void cleanup(void)
 		return;
 	if (B.ngx > 0)
 		stop_child(B.ngx, 1, NULL, NULL);
-	if (B.server > 0)
-		stop_child(B.server, 0, NULL, NULL);
-	B.ngx = B.server = 0;
+	for (int i = 0; i < B.ngw; i++)
+		if (B.servers[i] > 0)
+			stop_child(B.servers[i], 0, NULL, NULL);
+	memset(B.servers, 0, sizeof(B.servers));
+	B.ngx = 0;
+	bench_pg_stop(&B.pg);
 	if (B.dir[0]) {
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", B.dir);
 		if (system(cmd) != 0)
@@ -728,8 +783,9 @@ static void on_signal(int sig)
 	if (getpid() == B.parent) {
 		if (B.ngx > 0)
 			kill(B.ngx, SIGTERM);
-		if (B.server > 0)
-			kill(B.server, SIGTERM);
+		for (int i = 0; i < B.ngw; i++)
+			if (B.servers[i] > 0)
+				kill(B.servers[i], SIGTERM);
 	}
 	_exit(128 + sig);
 }
@@ -905,9 +961,10 @@ static void run_nginx(void)
 	nginx_files(conf);
 	B.ngx = spawn_nginx(bin, conf);
 	wait_port(B.port);
-	for (int i = 0; i < 200 && !(B.cpu_pid = child_of(B.ngx)); i++)
+	B.ncpu = 1;
+	for (int i = 0; i < 200 && !(B.cpu_pids[0] = child_of(B.ngx)); i++)
 		usleep(10000);
-	if (!B.cpu_pid)
+	if (!B.cpu_pids[0])
 		die("nginx worker not found");
 	fetch_timestamp(0);
 	snprintf(title, sizeof(title),
@@ -930,6 +987,7 @@ static void args(int argc, char **argv)
 	B.nthreads = 2;
 	B.max_ops = 200000;
 	B.nginx = 1;
+	B.ngw = 1;
 	for (int i = 1; i < argc; i += 2) {
 		long v = i + 1 < argc ? strtol(argv[i + 1], NULL, 10) : 0;
 
@@ -946,10 +1004,16 @@ static void args(int argc, char **argv)
 			B.nthreads = (int)v;
 		else if (!strcmp(argv[i], "--max") && v >= 1 && v <= 10000000)
 			B.max_ops = v;
+		else if (!strcmp(argv[i], "--postgres"))
+			B.postgres = 1, i--;
+		else if (!strcmp(argv[i], "--gateways") && v >= 1 &&
+			 v <= MAX_GW)
+			B.ngw = (int)v;
 		else
 			die("usage: bench_gateway [--seconds 1..60] [--devices "
 			    "1..1000] [--threads 1..16] [--max N] "
-			    "[--nginx|--no-nginx]");
+			    "[--nginx|--no-nginx] [--postgres] [--gateways "
+			    "1..4]");
 	}
 }
 
@@ -968,23 +1032,39 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
-	B.gw_port = free_port();
-	B.reg_port = free_port();
+	if (B.postgres && bench_pg_start(&B.pg, free_port()))
+		die("--postgres: could not start a PostgreSQL cluster "
+		    "(scripts/install-deps.sh installs it)");
 	make_pki();
 	make_devices();
-	B.server = B.cpu_pid = start_server();
-	B.port = B.gw_port;
-	wait_port(B.gw_port);
-	wait_port(B.reg_port);
+	for (int i = 0; i < B.ngw; i++) {
+		B.gw_ports[i] = free_port();
+		B.reg_ports[i] = free_port();
+		B.servers[i] = B.cpu_pids[i] = start_server(i);
+		wait_port(B.gw_ports[i]);
+		wait_port(B.reg_ports[i]);
+	}
+	B.ncpu = B.ngw;
+	B.port = B.gw_ports[0];
 	fetch_timestamp(1);
-	print_header("bulwarkd gateway");
+	{
+		char title[160];
+
+		snprintf(title, sizeof(title),
+			 "bulwarkd, %d gateway process%s on one %s database",
+			 B.ngw, B.ngw > 1 ? "es" : "",
+			 B.postgres ? "PostgreSQL" : "SQLite");
+		print_header(title);
+	}
 	run_mode(M_FULL, "full mTLS handshake + GET (304)", "conn/s");
 	run_mode(M_RESUMED, "resumed TLS 1.3 + GET (304)", "conn/s");
 	run_mode(M_KEEPALIVE, "keep-alive GET timestamp (304)", "req/s");
 	run_mode(M_REGISTER, "registration POST /sign (201)", "reg/s");
 	memset(&ru, 0, sizeof(ru));
-	stop_child(B.server, 0, &ru, &status);
-	B.server = 0;
+	for (int i = 0; i < B.ngw; i++) {
+		stop_child(B.servers[i], 0, &ru, &status);
+		B.servers[i] = 0;
+	}
 	printf("\nserver peak RSS: %ld KiB; clean exit: %s\n", ru.ru_maxrss,
 	       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes" : "no");
 	if (B.nginx)

@@ -594,13 +594,19 @@ static int pg_begin(struct bw_store *s, struct bw_err *err)
 	    s, "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK_KEY ")", err);
 }
 
-/* Telemetry: the commit does not wait for the WAL flush on the database
- * server (a crash of bulwarkd loses nothing committed; a crash of the
- * database server may lose the last moments). No write lock: these are
- * idempotent upserts. */
+/*
+ * Telemetry (last-seen times, events): no write lock (idempotent upserts,
+ * so gateways do not queue behind each other), and the commit waits for
+ * the local WAL write and, with synchronous replication, for the standby
+ * to have received it (remote_write) but not for its fsync: an
+ * acknowledged event survives the loss of the primary (failover); only
+ * losing both hosts at once may lose the last moments.
+ */
 static int pg_begin_light(struct bw_store *s, struct bw_err *err)
 {
-	return begin_with(s, "BEGIN; SET LOCAL synchronous_commit = off", err);
+	return begin_with(s,
+			  "BEGIN; SET LOCAL synchronous_commit = remote_write",
+			  err);
 }
 
 static int pg_commit(struct bw_store *s, struct bw_err *err)
