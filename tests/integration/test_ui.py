@@ -158,11 +158,9 @@ class TestFleetPage(unittest.TestCase):
         self.assertIn("health rule", json.dumps(w["log"]))
         # the device the page asked to rotate is told so by the gateway
         # (asked before it was denied)
-        db = sqlite3.connect(srv.db)
-        self.assertEqual(db.execute(
+        self.assertEqual(srv.query(
             "SELECT COUNT(*) FROM rotate_requests WHERE kind = 'device'"
-            " AND name = ?", (target["uuid"],)).fetchone()[0], 1)
-        db.close()
+            " AND name = %s" % lit(target["uuid"])), [["1"]])
         # the device the page denied is refused by the gateway, the others
         # are still served
         self.assertTrue(srv.refused(target))
