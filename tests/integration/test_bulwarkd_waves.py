@@ -21,7 +21,6 @@ import os
 import secrets
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -341,15 +340,12 @@ class WaveTest(unittest.TestCase):
             self.srv.proc.wait()
             self.srv.logf.close()
             self.srv.proc = None
-            db = sqlite3.connect(self.srv.db)
-            step, started = db.execute(
-                "SELECT step, step_started FROM waves WHERE name='w'"
-            ).fetchone()
-            log = [json.loads(e) for (e,) in db.execute(
-                "SELECT entry FROM wave_log WHERE wave='w' ORDER BY id")]
-            times = [t for (t,) in db.execute(
-                "SELECT time FROM wave_log WHERE wave='w' ORDER BY id")]
-            db.close()
+            step, started = [int(v) for v in self.srv.query(
+                "SELECT step, step_started FROM waves WHERE name='w'")[0]]
+            rows = self.srv.query("SELECT entry, time FROM wave_log"
+                                  " WHERE wave='w' ORDER BY id")
+            log = [json.loads(e) for e, _ in rows]
+            times = [int(t) for _, t in rows]
             adv = [i for i, e in enumerate(log) if e["action"] == "advance"]
             self.assertEqual(len(adv), step)
             if adv:

@@ -45,7 +45,7 @@ def schema1_sql(pg, db):
                           " information_schema.columns WHERE"
                           " table_schema = 'public'"):
         if t in SCHEMA1 and col not in SCHEMA1[t]:
-            out.append("ALTER TABLE %s DROP COLUMN %s;" % (t, col))
+            out.append("ALTER TABLE %s DROP COLUMN %s CASCADE;" % (t, col))
     for t, idx in pg.psql(db, "SELECT tablename, indexname FROM pg_indexes"
                           " WHERE schemaname = 'public'"):
         if t in SCHEMA1 and not idx.endswith(("_pkey", "_key")) and \
