@@ -188,9 +188,16 @@ class TlogTest(unittest.TestCase):
         self.tokens(4)
         self.ok("verify")
         self.srv.stop()
-        sqlite(self.srv.db, "DROP TRIGGER tlog_leaves_upd; UPDATE "
-               "tlog_leaves SET entry = replace(entry, 'token.revoke', "
-               "'token.create') WHERE idx = 3")
+        if c.PG:
+            self.srv.query(
+                "ALTER TABLE tlog_leaves DISABLE TRIGGER tlog_leaves_ro;"
+                " UPDATE tlog_leaves SET entry = convert_to(replace("
+                "convert_from(entry, 'UTF8'), 'token.revoke',"
+                " 'token.create'), 'UTF8') WHERE idx = 3")
+        else:
+            sqlite(self.srv.db, "DROP TRIGGER tlog_leaves_upd; UPDATE "
+                   "tlog_leaves SET entry = replace(entry, 'token.revoke', "
+                   "'token.create') WHERE idx = 3")
         self.srv.start()
         self.fails("ALTERED ENTRY 3", "verify")
         self.fails("ALTERED ENTRY 3", "monitor", "--state",
@@ -200,11 +207,17 @@ class TlogTest(unittest.TestCase):
         self.tokens(4)
         self.ok("verify")
         self.srv.stop()
-        sqlite(self.srv.db, "DROP TRIGGER tlog_leaves_del; DELETE FROM "
-               "tlog_leaves WHERE idx = 2")
+        if c.PG:
+            self.srv.query(
+                "ALTER TABLE tlog_leaves DISABLE TRIGGER tlog_leaves_ro;"
+                " DELETE FROM tlog_leaves WHERE idx = 2")
+        else:
+            sqlite(self.srv.db, "DROP TRIGGER tlog_leaves_del; DELETE FROM "
+                   "tlog_leaves WHERE idx = 2")
         self.srv.start()
         self.fails("MISSING ENTRY 2", "verify")
 
+    @unittest.skipIf(c.PG, "puts back a copy of the SQLite file")
     def test_rollback_and_rewritten_history(self):
         self.tokens(2)
         old_db = os.path.join(self.work, "old.db")
