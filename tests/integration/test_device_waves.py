@@ -146,9 +146,11 @@ class DeviceWaves(unittest.TestCase):
         # open, straight in its database.
         self.srv.query("UPDATE waves SET step = 1 WHERE name = 'w2'")
         for u in uids:  # (uuids: hex and dashes, safe inline)
+            now = int(time.time())
             self.srv.query("INSERT INTO wave_devices VALUES ('w2', '%s', 1,"
                            " %d, 0, 0) ON CONFLICT (wave, uuid) DO UPDATE"
-                           " SET step = 1" % (u, int(time.time())))
+                           " SET step = 1, admitted = %d, outcome = 0,"
+                           " reported = 0" % (u, now, now))
         out = {}
         for w, d in zip(want, devs):
             p = d.run("check", env=d.env)
