@@ -68,7 +68,6 @@ static int vkey_load(const char *prog, const char *path,
 static int trust_load(const char *prog, const struct logopts *o,
 		      struct trust *t)
 {
-	char *end = NULL;
 	size_t i;
 	int rc;
 
@@ -83,9 +82,9 @@ static int trust_load(const char *prog, const struct logopts *o,
 			return rc;
 	t->nwit = o->witness.n;
 	if (o->nwit) {
-		unsigned long long n = strtoull(o->nwit, &end, 10);
+		uint64_t n = 0;
 
-		if (end == o->nwit || *end || n > t->nwit)
+		if (bw_num_parse(o->nwit, t->nwit, &n) != 0)
 			return bw_cli_usage(prog, "--witnesses must be a "
 					    "number up to the count of "
 					    "--witness-key");
