@@ -117,11 +117,12 @@ publish_ci() {
 }
 
 # A device certified on the factory floor by the local device CA (key file;
-# it talks to the gateway with curl). Prints nothing; files in $W/local/$1.
+# it talks to the gateway with curl), with UUID $2 or a new one. Prints
+# nothing; files in $W/local/$1.
 local_device() {
-	local d="$W/local/$1" uuid
+	local d="$W/local/$1" uuid=${2:-}
 	mkdir -p "$d"
-	uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
+	[[ -n $uuid ]] || uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
 	openssl ecparam -name prime256v1 -genkey -noout -out "$d/key.pem" 2>/dev/null &&
 		chmod 600 "$d/key.pem" &&
 		openssl req -new -key "$d/key.pem" -subj "/CN=$uuid/OU=demo" -out "$d/csr.pem" &&
@@ -325,6 +326,12 @@ local_device floor-1
 st=$(local_get floor-1)
 [[ $st == 200 ]] || fail "the local-CA device was refused (HTTP $st)"
 say "floor-1 (local CA) first contact: HTTP $st, now a known device"
+say "a device is its binding: the local CA certifies ci-1's UUID (bound to the online CA):"
+local_device impostor "$UUID_ci_1"
+st=$(local_get impostor)
+[[ $st != 200 ]] || fail "another CA's certificate for a known UUID was served"
+say "impostor with ci-1's UUID from another CA: refused (HTTP $st), ci-1's record unchanged"
+grep "bound to device CA" "$W/server/bulwarkd.log" | tail -1 | sed 's/^/   | server log: /'
 openssl x509 -in "$W/devices/prod-1/state/client.pem" -noout -subject | sed 's/^/   | prod-1 certificate: /'
 openssl x509 -in "$W/devices/ci-1/state/client.pem" -noout -subject | sed 's/^/   | ci-1 certificate:   /'
 

@@ -32,6 +32,9 @@ struct bw_srv_config {
 	char tls_key[BW_SRV_PATH_MAX];	/* "" = <pki_dir>/tls.key */
 	int64_t max_connections;
 	int64_t handshake_timeout;
+	int64_t request_timeout;
+	int64_t max_unauth_connections;
+	int64_t max_connections_per_address;
 	int64_t idle_timeout;
 	int64_t max_header_bytes;
 	int64_t shutdown_grace;

@@ -476,7 +476,11 @@ static int start_listeners(struct bw_srv *srv, struct bw_err *err)
 					   NULL,
 					   1,
 					   (long)c->max_events_body,
-					   bw_srv_gateway_handle};
+					   bw_srv_gateway_handle,
+					   0,
+					   0,
+					   0,
+					   NULL};
 	srv->admin = (struct bw_srv_listener){srv,
 					      "admin",
 					      NULL,
@@ -484,7 +488,11 @@ static int start_listeners(struct bw_srv *srv, struct bw_err *err)
 					      NULL,
 					      0,
 					      (long)c->max_upload_bytes,
-					      bw_srv_admin_handle};
+					      bw_srv_admin_handle,
+					      0,
+					      0,
+					      0,
+					      NULL};
 	srv->reg = (struct bw_srv_listener){srv,
 					    "registration",
 					    NULL,
@@ -492,7 +500,11 @@ static int start_listeners(struct bw_srv *srv, struct bw_err *err)
 					    NULL,
 					    0,
 					    (long)c->reg_max_body,
-					    bw_srv_registration_handle};
+					    bw_srv_registration_handle,
+					    0,
+					    0,
+					    0,
+					    NULL};
 	/* EST: its own certificate; a client certificate is asked for and
 	 * checked when sent (simplereenroll), not required (cacerts,
 	 * csrattrs, simpleenroll with a token) */
@@ -503,15 +515,19 @@ static int start_listeners(struct bw_srv *srv, struct bw_err *err)
 					    NULL,
 					    BW_SRV_TLS_CLIENT_OPTIONAL,
 					    (long)BW_EST_BODY_MAX,
-					    bw_srv_est_handle};
+					    bw_srv_est_handle,
+					    0,
+					    0,
+					    0,
+					    NULL};
 	for (int i = 0; i < 4; i++) {
 		const char *cert = i == 3 ? c->est_tls_cert : c->tls_cert;
 		const char *key = i == 3 ? c->est_tls_key : c->tls_key;
 
 		if (!on[i])
 			continue;
-		if ((rc = bw_srv_tls_ctx_new(srv, cert, key,
-					     ls[i]->mtls, &ls[i]->ctx, err)) ||
+		if ((rc = bw_srv_tls_ctx_new(srv, cert, key, ls[i]->mtls,
+					     &ls[i]->ctx, err)) ||
 		    (rc = bw_srv_listener_start(srv, ls[i], addr[i], err)))
 			return rc;
 	}
@@ -599,8 +615,10 @@ static void listener_free(struct bw_srv_listener *l)
 	if (l->http)
 		evhttp_free(l->http); /* closes its connections */
 	SSL_CTX_free(l->ctx);
+	free(l->per_addr); /* after evhttp_free: its connections are gone */
 	l->http = NULL;
 	l->ctx = NULL;
+	l->per_addr = NULL;
 }
 
 void bw_srv_free(struct bw_srv *srv)

@@ -38,6 +38,12 @@ struct bw_srv_listener {
 	int mtls;
 	long max_body;
 	void (*handler)(struct evhttp_request *req, void *arg);
+	/* Budgets (tls.c): this listener's own connection cap, so that one
+	 * listener never uses up another's; on the listeners without client
+	 * authentication also a cap per client address. */
+	long nconns, max_conns;
+	long max_per_addr; /* 0: no per-address cap */
+	struct bw_srv_addrcount *per_addr;
 };
 
 struct bw_srv_ratelimit;

@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "bulwark/hash.h"
 #include "bulwark/pki.h"
 #include "binding.h"
 #include "est.h"
@@ -32,14 +33,27 @@
 
 struct conn {
 	struct bw_srv *srv;
+	struct bw_srv_listener *l;
 	struct bufferevent *bev;
 	struct event *hs_timer;
+	struct event *req_timer; /* the request deadline */
+	int in_request;		 /* a handler has the current request */
+	long addr_slot;		 /* per-address count taken, or -1 */
 	int tracked;
 	int logged; /* one refusal line per connection */
 	int id_ok;
 	unsigned long gen;
 	struct bw_srv_identity id;
 	struct bw_device_rec dev;
+};
+
+/* Connections per client address on a listener without client
+ * authentication: a fixed table, one slot per address hash (a collision
+ * shares a budget; memory never grows). */
+#define ADDR_SLOTS 4096
+
+struct bw_srv_addrcount {
+	long n[ADDR_SLOTS];
 };
 
 static int g_conn_idx = -1;
@@ -54,7 +68,12 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 		return;
 	if (c->hs_timer)
 		event_free(c->hs_timer);
+	if (c->req_timer)
+		event_free(c->req_timer);
+	if (c->addr_slot >= 0 && c->l->per_addr)
+		c->l->per_addr->n[c->addr_slot]--;
 	c->srv->nconns--;
+	c->l->nconns--;
 	free(c);
 }
 
@@ -279,17 +298,36 @@ static void close_cb(struct evhttp_connection *evcon, void *arg)
 		SSL_shutdown(ssl);
 }
 
+/* The next request must arrive whole within request_timeout. */
+static void req_deadline_arm(struct conn *c, long seconds)
+{
+	struct timeval tv = {(time_t)seconds, 0};
+
+	c->in_request = 0;
+	if (c->req_timer)
+		evtimer_add(c->req_timer, &tv);
+}
+
 static void request_done(struct evhttp_request *req, void *arg)
 {
 	struct bw_srv *srv = arg;
+	struct conn *c = conn_of(bw_srv_tls_ssl(req));
 
-	(void)req;
 	srv->inflight--;
+	if (c)
+		req_deadline_arm(c, (long)srv->cfg->request_timeout);
 }
 
 void bw_srv_request_track(struct bw_srv *srv, struct evhttp_request *req)
 {
+	struct conn *c = conn_of(bw_srv_tls_ssl(req));
+
 	srv->inflight++;
+	if (c) { /* the request arrived whole: no deadline while it runs */
+		c->in_request = 1;
+		if (c->req_timer)
+			evtimer_del(c->req_timer);
+	}
 	evhttp_request_set_on_complete_cb(req, request_done, srv);
 }
 
@@ -317,6 +355,66 @@ static void hs_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		shutdown(sfd, SHUT_RDWR);
 }
 
+/*
+ * The request deadline: from the connection's start (handshake included)
+ * or the previous answer, a whole request (head and body) must arrive
+ * within request_timeout, however slowly its bytes trickle in (the idle
+ * timeout restarts on every byte). Shut the socket as on the handshake
+ * deadline.
+ */
+static void req_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	evutil_socket_t sfd = bufferevent_getfd(c->bev);
+
+	(void)fd, (void)what;
+	if (!c->in_request && sfd >= 0) {
+		bw_srv_log(BW_SRV_LOG_INFO,
+			   "%s: no whole request within the deadline: closed",
+			   c->l->name);
+		shutdown(sfd, SHUT_RDWR);
+	}
+}
+
+/* At the start of the handshake (the socket is known by then): count the
+ * peer's address, or shut the connection when it is over its cap. */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+	struct conn *c = conn_of((SSL *)ssl);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	unsigned char h[32];
+	int fd = SSL_get_fd(ssl);
+	long slot;
+
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_START) || !c || c->addr_slot != -1 ||
+	    !c->l->per_addr || fd < 0)
+		return;
+	c->addr_slot = -2; /* decided once per connection */
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	/* the address bytes only (the port differs per connection) */
+	if (ss.ss_family == AF_INET)
+		bw_hash_buf(BW_HASH_SHA256,
+			    &((struct sockaddr_in *)&ss)->sin_addr, 4, h);
+	else
+		bw_hash_buf(BW_HASH_SHA256,
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr, 16, h);
+	slot = (long)((h[0] | (unsigned)h[1] << 8) % ADDR_SLOTS);
+	if (c->l->per_addr->n[slot] >= c->l->max_per_addr) {
+		bw_srv_log(BW_SRV_LOG_NOTICE,
+			   "%s: too many connections from one address: "
+			   "closed",
+			   c->l->name);
+		shutdown(fd, SHUT_RDWR);
+		return;
+	}
+	c->l->per_addr->n[slot]++;
+	c->addr_slot = slot;
+}
+
 static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 {
 	struct bw_srv_listener *l = arg;
@@ -327,7 +425,7 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 
 	/* Over the cap: a plain socket; evhttp answers the ClientHello with
 	 * 400 and closes, and handlers refuse anything without TLS. */
-	if (srv->nconns >= srv->cfg->max_connections || srv->stopping)
+	if (l->nconns >= l->max_conns || srv->stopping)
 		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!(c = calloc(1, sizeof(*c))))
 		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -336,9 +434,13 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	}
 	c->srv = srv;
+	c->l = l;
+	c->addr_slot = -1;
 	srv->nconns++; /* conn_free_cb gives it back with the SSL */
+	l->nconns++;
 	if (!SSL_set_ex_data(ssl, g_conn_idx, c)) {
 		srv->nconns--;
+		l->nconns--;
 		free(c);
 		SSL_free(ssl);
 		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -350,6 +452,9 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 	c->hs_timer = evtimer_new(base, hs_timeout_cb, c);
 	if (c->hs_timer)
 		evtimer_add(c->hs_timer, &tv);
+	c->req_timer = evtimer_new(base, req_timeout_cb, c);
+	req_deadline_arm(c, (long)(srv->cfg->handshake_timeout +
+				   srv->cfg->request_timeout));
 	return c->bev;
 }
 
@@ -490,6 +595,20 @@ int bw_srv_listener_start(struct bw_srv *srv, struct bw_srv_listener *l,
 	if (fd < 0)
 		return fd;
 	l->srv = srv;
+	/* the gateway authenticates every client; the others do not, and
+	 * get a smaller cap of their own and one per address */
+	if (!strcmp(l->name, "gateway")) {
+		l->max_conns = (long)srv->cfg->max_connections;
+	} else {
+		l->max_conns = (long)srv->cfg->max_unauth_connections;
+		l->max_per_addr = (long)srv->cfg->max_connections_per_address;
+		if (!l->per_addr &&
+		    !(l->per_addr = calloc(1, sizeof(*l->per_addr)))) {
+			close(fd);
+			return bw_err_set(err, BW_ENOMEM, "out of memory");
+		}
+		SSL_CTX_set_info_callback(l->ctx, info_cb);
+	}
 	l->http = evhttp_new(srv->base);
 	if (!l->http) {
 		close(fd);

@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import shutil
+import socket
+import ssl
 import sqlite3
 import sys
 import tempfile
@@ -312,6 +314,118 @@ class ProductionPolicyTest(Base):
         finally:
             srv.kill()
             shutil.rmtree(d)
+
+
+class ListenerBudgetTest(unittest.TestCase):
+    """Finding 2: unauthenticated clients could starve the gateway (one
+    connection counter for every listener, and an idle timeout that a
+    byte a second keeps restarting)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="bwd-id-budget-")
+        cls.est_port = c.free_port()
+        cls.srv = c.Server(cls.dir, c.Tuf(), extra={
+            "server": {"max_connections": "20",
+                       "max_unauthenticated_connections": "20",
+                       "max_connections_per_address": "20",
+                       "request_timeout": "3", "idle_timeout": "30"},
+            "est": {"listen": "127.0.0.1:%d" % cls.est_port}}).start()
+        cls.srv.seed(tag="prod")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        shutil.rmtree(cls.dir)
+
+    def slow_client(self, port, cert=None):
+        """A TLS connection that sends one header line and then waits."""
+        ctx = self.srv.ctx(cert and cert["cert"], cert and cert["key"])
+        raw = socket.create_connection(("127.0.0.1", port), 5)
+        s = ctx.wrap_socket(raw)
+        s.sendall(b"POST /sign HTTP/1.1\r\nHost: x\r\n")
+        return s
+
+    def closed_within(self, s, seconds):
+        s.settimeout(seconds)
+        start = time.time()
+        try:
+            while s.recv(4096):
+                pass
+        except (socket.timeout, TimeoutError):
+            return False
+        except (ssl.SSLError, OSError):
+            pass
+        return time.time() - start < seconds
+
+    def test_slow_request_after_handshake_closed_on_each_listener(self):
+        dev = c.device_cert(self.srv.pki, self.dir, "slow-dev")
+        ports = {"gateway": (self.srv.gw_port, dev),
+                 "registration": (self.srv.reg_port, None),
+                 "admin": (self.srv.admin_port, None),
+                 "est": (self.est_port, None)}
+        socks = {n: self.slow_client(p, d) for n, (p, d) in ports.items()}
+        for name, s in socks.items():
+            # a byte a second keeps an idle timeout away, not the deadline
+            for _ in range(2):
+                try:
+                    s.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    break
+                time.sleep(1)
+            self.assertTrue(self.closed_within(s, 8), name)
+            s.close()
+
+    def test_per_address_cap_on_unauthenticated_listeners(self):
+        d = tempfile.mkdtemp(prefix="bwd-id-addr-")
+        srv = c.Server(d, c.Tuf(), extra={
+            "server": {"max_connections_per_address": "3"}})
+        socks = []
+        try:
+            srv.start()
+            self.srv, saved = srv, self.srv
+            try:
+                refused = 0
+                for _ in range(5):
+                    try:
+                        socks.append(self.slow_client(srv.reg_port))
+                    except (ssl.SSLError, OSError):
+                        refused += 1  # shut in the handshake
+                    time.sleep(0.1)
+                # the first three wait for their request, the rest are shut
+                self.assertFalse(self.closed_within(socks[0], 1))
+                self.assertEqual(refused + sum(
+                    self.closed_within(x, 2) for x in socks[3:]), 2)
+                self.assertIn("too many connections from one address",
+                              srv.logtext())
+                # the gateway has no per-address cap (devices behind NAT)
+                dev = c.device_cert(srv.pki, d, "nat")
+                self.assertEqual(srv.device_get(dev, "/device")[0], 200)
+            finally:
+                self.srv = saved
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            for s in socks:
+                s.close()
+            srv.kill()
+            shutil.rmtree(d)
+
+    def test_slow_registration_clients_do_not_starve_the_gateway(self):
+        dev = c.device_cert(self.srv.pki, self.dir, "budget-dev")
+        slow = []
+        try:
+            for _ in range(30):
+                try:
+                    slow.append(self.slow_client(self.srv.reg_port))
+                except OSError:
+                    pass  # over the registration listener's own cap
+            # every gateway request of a valid device still succeeds
+            for _ in range(5):
+                self.assertEqual(self.srv.device_get(dev, "/device")[0],
+                                 200)
+        finally:
+            for s in slow:
+                s.close()
 
 
 class MigrationTest(unittest.TestCase):
