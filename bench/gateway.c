@@ -21,11 +21,11 @@
  *
  * Then (unless --no-nginx; --nginx is the default) it stops bulwarkd and
  * runs the same client, the same certificates and the same timestamp.json
- * (saved as a file) against nginx, the bar bulwarkd is held to: one worker, mutual
- * TLS with the same server certificate and CA bundle, ETag on, session tickets
- * on, in a temporary prefix. Without an nginx binary those rows are skipped
- * with a message. Both servers are stopped on every exit path (SIGTERM, then
- * SIGKILL after 5 s).
+ * (saved as a file) against nginx, the bar bulwarkd is held to: one worker,
+ * mutual TLS with the same server certificate and CA bundle, ETag on, session
+ * tickets on, in a temporary prefix. Without an nginx binary those rows are
+ * skipped with a message. Both servers are stopped on every exit path (SIGTERM,
+ * then SIGKILL after 5 s).
  *
  * With --postgres it starts a throwaway PostgreSQL cluster (bench_pg.h)
  * and keeps the state there instead of SQLite, and with --gateways 2 it
@@ -470,6 +470,43 @@ struct worker {
 
 enum { M_FULL, M_RESUMED, M_KEEPALIVE, M_REGISTER };
 
+/* Latencies of one case (ms), for its p50 and p99; a fixed array, later
+ * operations beyond it are not sampled. */
+#define LAT_MAX 200000
+static double lat_ms[LAT_MAX];
+static long lat_n;
+
+static void lat_add(double t0)
+{
+	long i = __atomic_fetch_add(&lat_n, 1, __ATOMIC_RELAXED);
+
+	if (i < LAT_MAX)
+		lat_ms[i] = (now_s() - t0) * 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "p50 / p99 ms" of what lat_add recorded since the last call. */
+static void lat_report(char *out, size_t size)
+{
+	long n = lat_n < LAT_MAX ? lat_n : LAT_MAX;
+
+	if (n == 0) {
+		snprintf(out, size, "-");
+		return;
+	}
+	qsort(lat_ms, (size_t)n, sizeof(lat_ms[0]), cmp_double);
+	snprintf(out, size, "%.2f / %.2f", lat_ms[n / 2],
+		 lat_ms[(long)((double)n * 0.99) < n ? (long)((double)n * 0.99)
+						     : n - 1]);
+	lat_n = 0;
+}
+
 /* The port client idx talks to: nginx, or one of the gateways. */
 static int port_for(int idx)
 {
@@ -490,6 +527,7 @@ static void *worker_handshake(struct worker *w)
 	const char *req = ts_request(1);
 
 	while (buf && more()) {
+		double t0 = now_s();
 		SSL *ssl = tls_open(d->ctx, port_for(w->idx),
 				    w->mode == M_RESUMED ? sess : NULL);
 
@@ -498,6 +536,7 @@ static void *worker_handshake(struct worker *w)
 			w->fail++;
 		} else {
 			w->ok++;
+			lat_add(t0);
 			w->reused += SSL_session_reused(ssl);
 			/* TLS 1.3 tickets are single-use on the client:
 			 * keep the one that came with this response */
@@ -527,12 +566,16 @@ static void *worker_keepalive(struct worker *w)
 		if ((ssl[n] = tls_open(B.devs[i].ctx, port_for(i), NULL)))
 			n++;
 	while (buf && n && !B.stop) {
+		/* a request's latency: from the round's start (all of the
+		 * round's requests are in flight together) to its answer */
+		double t0 = now_s();
+
 		for (int i = 0; i < n; i++)
 			if (ssl_write_all(ssl[i], req, strlen(req)))
 				w->fail++;
 		for (int i = 0; i < n; i++) {
 			if (read_response(ssl[i], buf, RESP_MAX) == 304)
-				w->ok++;
+				w->ok++, lat_add(t0);
 			else
 				w->fail++;
 		}
@@ -583,13 +626,14 @@ static void *worker_register(struct worker *w)
 				  "Host: 127.0.0.1\r\nOSF-TOKEN: %s\r\n"
 				  "Content-Length: %zu\r\n\r\n",
 				  TOKEN, strlen(body));
+		double t0 = now_s(); /* the CSR is the client's work */
 
 		if (ssl_write_all(ssl, head, (size_t)hn) ||
 		    ssl_write_all(ssl, body, strlen(body)) ||
 		    read_response(ssl, buf, RESP_MAX) != 201)
 			w->fail++;
 		else
-			w->ok++;
+			w->ok++, lat_add(t0);
 		free(body);
 	}
 	if (ssl)
@@ -661,10 +705,11 @@ static void run_mode(int mode, const char *name, const char *unit)
 	long ok = 0, fail = 0, reused = 0;
 	double t0 = 0, dt = 0, cpu0 = server_cpu(), cpu1 = 0;
 	long x0 = db_xacts(), x1 = 0;
-	char xs[32] = "-";
+	char xs[32] = "-", ls[48];
 
 	B.ops = 0;
 	B.stop = 0;
+	lat_n = 0;
 	memset(w, 0, sizeof(w));
 	t0 = now_s();
 	for (int i = 0; i < B.nthreads; i++) {
@@ -681,17 +726,19 @@ static void run_mode(int mode, const char *name, const char *unit)
 	}
 	dt = now_s() - t0;
 	cpu1 = server_cpu();
+	lat_report(ls, sizeof(ls));
 	/* minus 1: the reading's own transaction */
 	if (x0 >= 0 && ok && (x1 = db_xacts()) >= 0)
 		snprintf(xs, sizeof(xs), "%.3f",
 			 (double)(x1 - x0 - 1) / (double)ok);
-	printf("| %-34s | %8.0f %-7s | %16.1f | %8ld | %6ld | %-11s | %s |\n",
+	printf("| %-34s | %8.0f %-7s | %16.1f | %8ld | %6ld | %-11s | %s | %s "
+	       "|\n",
 	       name, ok / dt, unit, ok ? (cpu1 - cpu0) * 1e6 / (double)ok : 0.0,
 	       ok, fail,
 	       mode == M_RESUMED
 		   ? (reused * 2 >= ok ? "resumed" : "NOT resumed")
 		   : "",
-	       xs);
+	       xs, ls);
 }
 
 /* GET /repo/timestamp.json without If-None-Match: keeps the ETag for the
@@ -725,8 +772,9 @@ static void print_header(const char *server)
 	       "case, ECDSA P-256 client certificates\n\n",
 	       server, B.ndev, B.nthreads, B.seconds);
 	printf("| case                               | rate             |"
-	       " server CPU µs/op |       ok |  fails | | DB xact/op |\n"
-	       "|---|---|---|---|---|---|---|\n");
+	       " server CPU µs/op |       ok |  fails | | DB xact/op |"
+	       " p50 / p99 ms |\n"
+	       "|---|---|---|---|---|---|---|---|\n");
 }
 
 /* ---- processes ----------------------------------------------------------- */

@@ -27,4 +27,14 @@ for b in bench/*.py; do
 		status=1
 	fi
 done
+# The gateway again on PostgreSQL, two gateway processes on one database
+# (docs/benchmarks/scale.md); skipped without PostgreSQL.
+if [[ -x $build/bench/bench_gateway ]] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+	echo "== gateway_scale"
+	if ! "$build/bench/bench_gateway" --postgres --gateways 2 --no-nginx |
+		tee bench/results/gateway_scale.md; then
+		echo "bench gateway_scale failed" >&2
+		status=1
+	fi
+fi
 exit $status
