@@ -359,9 +359,6 @@ void bw_ui_view_device(struct bw_ui_ctx *c, const char *uuid)
 	dl_row(b, "Issuing CA", jstr(d, "ca"));
 	dl_row(b, "Certificate serial", jstr(d, "serial"));
 	dl_row(b, "Certificate SHA-256", jstr(d, "fingerprint"));
-	evbuffer_add_printf(b, "<dt>Certificate expires</dt><dd>");
-	bw_ui_time(b, jint(d, "cert-not-after"));
-	evbuffer_add_printf(b, "</dd>");
 	dl_row(b, "Tag", jstr(d, "tag"));
 	dl_row(b, "Hardware ID", jstr(d, "hardware-id"));
 	dl_row(b, "Current target", jstr(d, "target"));
