@@ -16,6 +16,8 @@
 
 /* ---- command groups ---------------------------------------------------- */
 int bw_cmd_keys_ca(int argc, char **argv);
+int bw_cmd_keys_boot(int argc, char **argv);
+int bw_cmd_sign(int argc, char **argv);
 int bw_cmd_devices(int argc, char **argv);
 int bw_cmd_tokens(int argc, char **argv);
 int bw_cmd_accounts(int argc, char **argv);

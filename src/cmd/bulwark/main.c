@@ -18,6 +18,7 @@ static const struct bw_cli_cmd keys_cmds[] = {
 	 bw_cmd_keys_ca},
 	{"tuf", "offline TUF keys: root chain, rotation, ceremony",
 	 bw_cmd_keys_tuf},
+	{"boot", "Secure Boot keys: UEFI PK, KEK, db", bw_cmd_keys_boot},
 };
 
 static int cmd_keys(int argc, char **argv)
@@ -43,6 +44,7 @@ static const struct bw_cli_cmd top_cmds[] = {
 	{"repo", "export a static TUF repository", bw_cmd_repo},
 	{"waves", "production rollouts in steps: charter init, sign, show",
 	 bw_cmd_waves},
+	{"sign", "sign boot artifacts (UEFI Authenticode)", bw_cmd_sign},
 	{"devices", "devices on a server: list, show, deny, allow",
 	 bw_cmd_devices},
 	{"tokens", "registration tokens on a server", bw_cmd_tokens},

@@ -1,0 +1,57 @@
+/*
+ * Boot artifacts: Authenticode signatures on UEFI PE/COFF images (the
+ * format sbsign makes and UEFI firmware checks against db and dbx).
+ */
+#ifndef BULWARK_BOOT_H
+#define BULWARK_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "bulwark/error.h"
+
+/* Largest PE image accepted for signing (UEFI binaries, kernels). */
+#define BW_BOOT_PE_MAX (256u * 1024u * 1024u)
+
+/*
+ * The Authenticode SHA-256 digest of a PE/COFF image (Microsoft's "Windows
+ * Authenticode Portable Executable Signature Format"): headers without the
+ * checksum and the certificate table entry, sections in file order, then
+ * the data after them up to the certificate table. BW_EFORMAT on a
+ * malformed image.
+ */
+int bw_boot_pe_digest(const uint8_t *pe, size_t len, uint8_t digest[32],
+		      struct bw_err *err);
+
+/*
+ * Sign an unsigned PE image with key (any EVP_PKEY: a key file or a
+ * PKCS#11 token key) and its certificate. *out (malloc'd, caller frees)
+ * is the image padded to 8 bytes with a PKCS#7 SignedData attribute
+ * certificate appended. BW_EEXIST if the image already carries a
+ * signature; BW_EFORMAT on a malformed image; BW_ETOOBIG above
+ * BW_BOOT_PE_MAX.
+ */
+int bw_boot_pe_sign(const uint8_t *pe, size_t len, EVP_PKEY *key, X509 *cert,
+		    uint8_t **out, size_t *outlen, struct bw_err *err);
+
+/* The UEFI Secure Boot key roles, in enrolment order. */
+enum bw_boot_uefi_role { BW_BOOT_PK = 0, BW_BOOT_KEK, BW_BOOT_DB };
+#define BW_BOOT_UEFI_ROLES 3
+extern const char *const bw_boot_uefi_role_names[BW_BOOT_UEFI_ROLES];
+
+/* A new RSA key of bits (2048 or 3072: what UEFI firmware and U-Boot's
+ * FIT verifier accept). *out is owned by the caller. */
+int bw_boot_rsa_generate(int bits, EVP_PKEY **out, struct bw_err *err);
+
+/*
+ * A self-signed X.509 certificate for a boot key: subject "CN=<cn>",
+ * SHA-256, valid from now for days, a random 128-bit serial. UEFI takes
+ * PK, KEK and db entries as trust anchors, so no chain is needed.
+ */
+int bw_boot_cert_selfsign(EVP_PKEY *key, const char *cn, long days,
+			  X509 **out, struct bw_err *err);
+
+#endif
