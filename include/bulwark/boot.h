@@ -37,6 +37,22 @@ int bw_boot_pe_digest(const uint8_t *pe, size_t len, uint8_t digest[32],
 int bw_boot_pe_sign(const uint8_t *pe, size_t len, EVP_PKEY *key, X509 *cert,
 		    uint8_t **out, size_t *outlen, struct bw_err *err);
 
+/*
+ * A signed UEFI variable update (the ".auth" file UpdateVars.efi, KeyTool
+ * or the OS's efivarfs write): EFI_VARIABLE_AUTHENTICATION_2 with a
+ * SHA-256 PKCS#7 signature by key/cert over name, vendor GUID,
+ * attributes, timestamp and the new content, followed by the content: an
+ * EFI_SIGNATURE_LIST of X.509 certificates (certs, ncerts) and/or one of
+ * SHA-256 image digests (hashes, nhashes; for dbx revocations).
+ * var is "PK", "KEK", "db" or "dbx"; PK and KEK updates are signed by PK,
+ * db and dbx by a KEK. time_utc is the update's timestamp: the firmware
+ * refuses one not newer than the variable's. *out is malloc'd.
+ */
+int bw_boot_uefi_auth(const char *var, X509 *const *certs, size_t ncerts,
+		      const uint8_t (*hashes)[32], size_t nhashes,
+		      int64_t time_utc, EVP_PKEY *key, X509 *cert,
+		      uint8_t **out, size_t *outlen, struct bw_err *err);
+
 /* The UEFI Secure Boot key roles, in enrolment order. */
 enum bw_boot_uefi_role { BW_BOOT_PK = 0, BW_BOOT_KEK, BW_BOOT_DB };
 #define BW_BOOT_UEFI_ROLES 3

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -141,9 +142,6 @@ static int sign_uefi(const char *prog, struct bw_signer *s, X509 *cert,
 
 	bw_buf_init(&b, BW_BOOT_PE_MAX);
 	rc = bw_io_read_file(in, BW_BOOT_PE_MAX, &b, &err);
-	if (rc == 0 && X509_check_private_key(cert, s->pkey) != 1)
-		rc = bw_err_set(&err, BW_EINVAL, "the certificate is not the "
-				"key's");
 	if (rc == 0)
 		rc = bw_boot_pe_sign(b.data, b.len, s->pkey, cert, &signed_img,
 				     &len, &err);
@@ -157,57 +155,137 @@ static int sign_uefi(const char *prog, struct bw_signer *s, X509 *cert,
 	return BW_EXIT_OK;
 }
 
+/* The Authenticode digests of the images a dbx update revokes. */
+static int image_hashes(const struct bw_cli_list *imgs, uint8_t (*h)[32],
+			struct bw_err *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < imgs->n; i++) {
+		struct bw_buf b;
+
+		bw_buf_init(&b, BW_BOOT_PE_MAX);
+		rc = bw_io_read_file(imgs->v[i], BW_BOOT_PE_MAX, &b, err);
+		if (rc == 0)
+			rc = bw_boot_pe_digest(b.data, b.len, h[i], err);
+		bw_buf_dispose(&b);
+	}
+	return rc;
+}
+
+static int sign_auth(const char *prog, struct bw_signer *s, X509 *cert,
+		     const char *var, const struct bw_cli_list *add,
+		     const struct bw_cli_list *revoke, const char *out)
+{
+	X509 *certs[BW_CLI_LIST_MAX] = {NULL};
+	uint8_t hashes[BW_CLI_LIST_MAX][32], *auth = NULL;
+	struct bw_err err = {0};
+	size_t len = 0;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < add->n; i++)
+		rc = bw_pki_cert_load(add->v[i], &certs[i], &err);
+	if (rc == 0)
+		rc = image_hashes(revoke, hashes, &err);
+	if (rc == 0)
+		rc = bw_boot_uefi_auth(var, certs, add->n,
+				       (const uint8_t(*)[32])hashes, revoke->n,
+				       (int64_t)time(NULL), s->pkey, cert,
+				       &auth, &len, &err);
+	if (rc == 0)
+		rc = bw_io_write_atomic(out, auth, len, 0644, &err);
+	for (size_t i = 0; i < add->n; i++)
+		X509_free(certs[i]);
+	free(auth);
+	if (rc != 0)
+		return bw_cli_fail(prog, "%s", err.msg);
+	printf("signed update of %s -> %s (%zu certificates, %zu revoked "
+	       "images)\n", var, out, add->n, revoke->n);
+	return BW_EXIT_OK;
+}
+
 static int cmd_sign_boot(int argc, char **argv)
 {
 	static const char *prog = "bulwark sign boot";
 	const char *pos[2] = {NULL, NULL}, *format = NULL, *key = NULL;
-	const char *cert_path = NULL, *pin_file = NULL;
+	const char *cert_path = NULL, *pin_file = NULL, *var = NULL;
+	struct bw_cli_list add = {0}, revoke = {0};
 	const struct bw_cli_opt opts[] = {
-	    {"--format", BW_CLI_STR | BW_CLI_REQUIRED, "uefi",
-	     "uefi: Authenticode on a PE/COFF image", &format},
+	    {"--format", BW_CLI_STR | BW_CLI_REQUIRED, "uefi|auth",
+	     "uefi: Authenticode on a PE/COFF image; auth: a signed UEFI "
+	     "variable update", &format},
 	    {"--key", BW_CLI_STR | BW_CLI_REQUIRED, "ARCHIVE|URI",
-	     "the db key: a key archive or a pkcs11: URI", &key},
+	     "the signing key: a key archive or a pkcs11: URI", &key},
 	    {"--cert", BW_CLI_STR | BW_CLI_REQUIRED, "FILE",
-	     "the key's certificate (db.crt)", &cert_path},
+	     "the key's certificate", &cert_path},
 	    {"--hsm-pin-file", BW_CLI_STR, "F",
 	     "PIN for a pkcs11: key (else $BULWARK_HSM_PIN)", &pin_file},
+	    {"--var", BW_CLI_STR, "PK|KEK|db|dbx",
+	     "auth: the variable the update replaces", &var},
+	    {"--add-cert", BW_CLI_LIST, "FILE",
+	     "auth: a certificate the variable holds (repeatable)", &add},
+	    {"--revoke-image", BW_CLI_LIST, "FILE",
+	     "auth: a PE image whose digest dbx holds (repeatable)", &revoke},
 	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
-	    prog, "--format uefi --key ARCHIVE|URI --cert FILE IN OUT",
-	    "Sign the boot artifact IN into OUT. uefi: an Authenticode "
-	    "signature (PKCS#7,\nSHA-256) on a PE/COFF image, the format "
-	    "sbsign makes and UEFI firmware checks\nagainst db.",
-	    opts, pos, 2, 2};
+	    prog,
+	    "--format uefi --key K --cert C IN OUT\n"
+	    "       --format auth --var V --key K --cert C [--add-cert F]... "
+	    "[--revoke-image F]... OUT",
+	    "Sign a boot artifact. uefi: an Authenticode signature (PKCS#7, "
+	    "SHA-256) on the\nPE/COFF image IN, written to OUT: the format "
+	    "sbsign makes and UEFI firmware\nchecks against db. auth: a "
+	    "signed update (EFI_VARIABLE_AUTHENTICATION_2) that\nreplaces "
+	    "the variable V with the certificates and image digests given; "
+	    "PK and\nKEK updates are signed with PK, db and dbx updates with "
+	    "KEK. A dbx update\nrevokes images on devices as an ordinary "
+	    "update.",
+	    opts, pos, 1, 2};
 	struct bw_cli_list specs = {0};
 	struct bw_repo_keys keys;
 	struct bw_err err = {0};
 	X509 *cert = NULL;
-	int done = 0, rc = bw_cli_parse(&spec, argc, argv, &done);
+	int done = 0, auth, rc = bw_cli_parse(&spec, argc, argv, &done);
 
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (strcmp(format, "uefi") != 0)
-		return bw_cli_usage(prog, "--format %s: only uefi is supported",
-				    format);
+	auth = strcmp(format, "auth") == 0;
+	if (!auth && strcmp(format, "uefi") != 0)
+		return bw_cli_usage(prog, "--format %s: uefi or auth", format);
+	if (auth && (var == NULL || pos[1] != NULL))
+		return bw_cli_usage(prog, "--format auth takes --var and one "
+				    "output file");
+	if (!auth && (pos[1] == NULL || var || add.n || revoke.n))
+		return bw_cli_usage(prog, "--format uefi takes IN and OUT only");
 	if (bw_pki_cert_load(cert_path, &cert, &err) != 0)
 		return bw_cli_fail(prog, "%s", err.msg);
 	specs.v[0] = key;
 	specs.n = 1;
 	rc = bw_repocli_keys(prog, NULL, &specs, pin_file, &keys);
-	if (rc == BW_EXIT_OK && keys.n != 1)
+	if (rc != BW_EXIT_OK) {
+		X509_free(cert);
+		return rc;
+	}
+	if (keys.n != 1)
 		rc = bw_cli_fail(prog, "%s: holds %zu keys, want one", key,
 				 keys.n);
-	if (rc == BW_EXIT_OK)
+	else if (X509_check_private_key(cert, keys.s[0]->pkey) != 1)
+		rc = bw_cli_fail(prog, "%s is not the certificate of %s",
+				 cert_path, key);
+	else if (auth)
+		rc = sign_auth(prog, keys.s[0], cert, var, &add, &revoke,
+			       pos[0]);
+	else
 		rc = sign_uefi(prog, keys.s[0], cert, pos[0], pos[1]);
-	if (rc == BW_EXIT_OK || keys.n > 0)
-		bw_repo_keys_dispose(&keys);
+	bw_repo_keys_dispose(&keys);
 	X509_free(cert);
 	return rc;
 }
 
 static const struct bw_cli_cmd sign_cmds[] = {
-	{"boot", "sign a boot artifact (UEFI Authenticode)", cmd_sign_boot},
+	{"boot", "sign a boot artifact: UEFI image or variable update",
+	 cmd_sign_boot},
 };
 
 int bw_cmd_sign(int argc, char **argv)
