@@ -53,6 +53,30 @@ int bw_boot_uefi_auth(const char *var, X509 *const *certs, size_t ncerts,
 		      int64_t time_utc, EVP_PKEY *key, X509 *cert,
 		      uint8_t **out, size_t *outlen, struct bw_err *err);
 
+/*
+ * Sign every configuration of a FIT image (a flattened device tree made
+ * by mkimage from an .its whose images have sha256 hash nodes) the way
+ * `mkimage -k` does: a signature-1 node per configuration with algo
+ * "sha256,rsa2048" (or rsa3072), key-name-hint key_name, sign-images,
+ * hashed-nodes, hashed-strings and the PKCS#1 v1.5 value. Each image's
+ * hash must match its data (BW_EHASH). BW_EEXIST if a configuration is
+ * already signed; BW_EUNSUPPORTED for a key other than RSA-2048/3072.
+ * *out is malloc'd.
+ */
+int bw_boot_fit_sign(const uint8_t *fit, size_t len, EVP_PKEY *key,
+		     const char *key_name, uint8_t **out, size_t *outlen,
+		     struct bw_err *err);
+
+/*
+ * Add the public key node U-Boot verifies FIT signatures with to its
+ * control device tree: /signature/key-<key_name> with required = "conf"
+ * (no configuration boots unsigned), the modulus, exponent and the
+ * Montgomery constants (rsa,n0-inverse, rsa,r-squared). *out is malloc'd.
+ */
+int bw_boot_fit_add_key(const uint8_t *dtb, size_t len, EVP_PKEY *pub,
+			const char *key_name, uint8_t **out, size_t *outlen,
+			struct bw_err *err);
+
 /* The UEFI Secure Boot key roles, in enrolment order. */
 enum bw_boot_uefi_role { BW_BOOT_PK = 0, BW_BOOT_KEK, BW_BOOT_DB };
 #define BW_BOOT_UEFI_ROLES 3

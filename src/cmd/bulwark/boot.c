@@ -70,14 +70,44 @@ static int create_role(const char *dir, const char *factory, int role,
 	return rc;
 }
 
+/* DIR/fit.keys.tar.gz (0600) and DIR/fit.pub.pem. */
+static int create_fit(const char *dir, int bits, struct bw_err *err)
+{
+	struct bw_signer *s = NULL;
+	char path[4096];
+	BIO *b = BIO_new(BIO_s_mem());
+	char *pub = NULL;
+	long len = 0;
+	int rc = new_signer(bits, &s, err);
+
+	snprintf(path, sizeof(path), "%s/fit.keys.tar.gz", dir);
+	if (rc == 0)
+		rc = bw_repo_archive_write(path, &s, 1, err);
+	if (rc == 0 && (b == NULL || PEM_write_bio_PUBKEY(b, s->pkey) != 1 ||
+			(len = BIO_get_mem_data(b, &pub)) <= 0))
+		rc = bw_err_set(err, BW_ECRYPTO, "public key");
+	snprintf(path, sizeof(path), "%s/fit.pub.pem", dir);
+	if (rc == 0)
+		rc = bw_io_write_atomic(path, pub, (size_t)len, 0644, err);
+	if (rc == 0)
+		printf("fit: %s (public key), %s/fit.keys.tar.gz (private key, "
+		       "mode 0600)\n", path, dir);
+	BIO_free(b);
+	bw_signer_free(s);
+	return rc;
+}
+
 static int cmd_keys_create(int argc, char **argv)
 {
 	static const char *prog = "bulwark keys boot create";
 	const char *pos[1] = {NULL}, *factory = NULL, *bits_s = NULL;
-	const char *days_s = NULL;
+	const char *days_s = NULL, *type = NULL;
 	const struct bw_cli_opt opts[] = {
-	    {"--factory", BW_CLI_STR | BW_CLI_REQUIRED, "NAME",
-	     "factory name in the certificates' subjects", &factory},
+	    {"--type", BW_CLI_STR, "uefi|fit",
+	     "uefi (default): PK, KEK, db; fit: one U-Boot FIT key", &type},
+	    {"--factory", BW_CLI_STR, "NAME",
+	     "uefi: factory name in the certificates' subjects (required)",
+	     &factory},
 	    {"--bits", BW_CLI_STR, "N", "RSA size: 2048 (default) or 3072",
 	     &bits_s},
 	    {"--days", BW_CLI_STR, "N", "certificate validity (default 7300)",
@@ -85,12 +115,13 @@ static int cmd_keys_create(int argc, char **argv)
 	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
-	    prog, "DIR --factory NAME [options]",
-	    "Create the UEFI Secure Boot keys of a factory in DIR (which must "
-	    "not exist):\nPK, KEK and db, each a self-signed certificate "
-	    "<role>.crt and its private\nkey in a key archive "
-	    "<role>.keys.tar.gz (mode 0600). Keep the archives offline;\n"
-	    "`bulwark sign boot` reads them.",
+	    prog, "DIR [--type uefi] --factory NAME [options]\n       DIR --type fit [--bits N]",
+	    "Create the boot keys of a factory in DIR (which must not exist). "
+	    "uefi: PK, KEK\nand db, each a self-signed certificate <role>.crt "
+	    "and its private key in a key\narchive <role>.keys.tar.gz (mode "
+	    "0600). fit: fit.keys.tar.gz and fit.pub.pem,\nthe key U-Boot "
+	    "checks FIT images with. Keep the archives offline; `bulwark\n"
+	    "sign boot` reads them.",
 	    opts, pos, 1, 1};
 	struct bw_err err = {0};
 	int64_t bits = 2048, days = 7300;
@@ -105,9 +136,16 @@ static int cmd_keys_create(int argc, char **argv)
 		return rc;
 	if (bits != 2048 && bits != 3072)
 		return bw_cli_usage(prog, "--bits is 2048 or 3072");
+	if (type != NULL && strcmp(type, "uefi") != 0 && strcmp(type, "fit") != 0)
+		return bw_cli_usage(prog, "--type is uefi or fit");
+	if (factory == NULL && (type == NULL || strcmp(type, "uefi") == 0))
+		return bw_cli_usage(prog, "--factory is required for UEFI keys");
 	if (mkdir(pos[0], 0700) != 0)
 		return bw_cli_fail(prog, "cannot create %s: %s", pos[0],
 				   strerror(errno));
+	if (type != NULL && strcmp(type, "fit") == 0)
+		return create_fit(pos[0], (int)bits, &err) == 0
+			   ? BW_EXIT_OK : bw_cli_fail(prog, "%s", err.msg);
 	for (int r = 0; r < BW_BOOT_UEFI_ROLES; r++)
 		if (create_role(pos[0], factory, r, (int)bits, (long)days,
 				&err) != 0)
@@ -115,15 +153,83 @@ static int cmd_keys_create(int argc, char **argv)
 	return BW_EXIT_OK;
 }
 
+/* Key names go into node names and U-Boot messages. */
+static int key_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
+			return 0;
+	return 1;
+}
+
+static int cmd_keys_fit_key(int argc, char **argv)
+{
+	static const char *prog = "bulwark keys boot fit-key";
+	const char *pos[2] = {NULL, NULL}, *pub_path = NULL, *name = NULL;
+	const struct bw_cli_opt opts[] = {
+	    {"--pub", BW_CLI_STR | BW_CLI_REQUIRED, "FILE",
+	     "the FIT public key (fit.pub.pem)", &pub_path},
+	    {"--key-name", BW_CLI_STR | BW_CLI_REQUIRED, "NAME",
+	     "the key-name-hint the FIT signatures carry", &name},
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {
+	    prog, "--pub FILE --key-name NAME IN.dtb OUT.dtb",
+	    "Write the public key node /signature/key-NAME (required = "
+	    "\"conf\") into U-Boot's\ncontrol device tree IN.dtb: U-Boot "
+	    "built with it boots only FIT configurations\nsigned by the key.",
+	    opts, pos, 2, 2};
+	struct bw_err err = {0};
+	struct bw_buf dtb;
+	EVP_PKEY *pub = NULL;
+	uint8_t *out = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
+	int done = 0, rc = bw_cli_parse(&spec, argc, argv, &done);
+
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if (!key_name_ok(name))
+		return bw_cli_usage(prog, "--key-name: 1-32 of [A-Za-z0-9_-]");
+	if ((f = fopen(pub_path, "r")) == NULL ||
+	    (pub = PEM_read_PUBKEY(f, NULL, NULL, NULL)) == NULL) {
+		if (f != NULL)
+			fclose(f);
+		return bw_cli_fail(prog, "%s: not a PEM public key", pub_path);
+	}
+	fclose(f);
+	bw_buf_init(&dtb, 16u << 20);
+	rc = bw_io_read_file(pos[0], 16u << 20, &dtb, &err);
+	if (rc == 0)
+		rc = bw_boot_fit_add_key(dtb.data, dtb.len, pub, name, &out,
+					 &len, &err);
+	if (rc == 0)
+		rc = bw_io_write_atomic(pos[1], out, len, 0644, &err);
+	bw_buf_dispose(&dtb);
+	EVP_PKEY_free(pub);
+	free(out);
+	if (rc != 0)
+		return bw_cli_fail(prog, "%s", err.msg);
+	printf("wrote %s with /signature/key-%s\n", pos[1], name);
+	return BW_EXIT_OK;
+}
+
 static const struct bw_cli_cmd keys_boot_cmds[] = {
-	{"create", "create PK, KEK and db keys and certificates",
+	{"create", "create UEFI PK, KEK and db keys, or a U-Boot FIT key",
 	 cmd_keys_create},
+	{"fit-key", "write the FIT public key into U-Boot's device tree",
+	 cmd_keys_fit_key},
 };
 
 int bw_cmd_keys_boot(int argc, char **argv)
 {
 	return bw_cli_dispatch("bulwark keys boot",
-			       "Secure Boot keys (UEFI PK, KEK, db).",
+			       "Secure Boot keys (UEFI PK, KEK, db; U-Boot FIT).",
 			       keys_boot_cmds,
 			       sizeof(keys_boot_cmds) / sizeof(keys_boot_cmds[0]),
 			       argc, argv);
@@ -204,20 +310,49 @@ static int sign_auth(const char *prog, struct bw_signer *s, X509 *cert,
 	return BW_EXIT_OK;
 }
 
+static int sign_fit(const char *prog, struct bw_signer *s, const char *name,
+		    const char *in, const char *out)
+{
+	struct bw_err err = {0};
+	struct bw_buf b;
+	uint8_t *signed_fit = NULL;
+	size_t len = 0;
+	int rc;
+
+	bw_buf_init(&b, BW_BOOT_PE_MAX);
+	rc = bw_io_read_file(in, BW_BOOT_PE_MAX, &b, &err);
+	if (rc == 0)
+		rc = bw_boot_fit_sign(b.data, b.len, s->pkey, name, &signed_fit,
+				      &len, &err);
+	if (rc == 0)
+		rc = bw_io_write_atomic(out, signed_fit, len, 0644, &err);
+	bw_buf_dispose(&b);
+	free(signed_fit);
+	if (rc != 0)
+		return bw_cli_fail(prog, "%s: %s", in, err.msg);
+	printf("signed %s -> %s (FIT configurations, key %s)\n", in, out,
+	       name);
+	return BW_EXIT_OK;
+}
+
 static int cmd_sign_boot(int argc, char **argv)
 {
 	static const char *prog = "bulwark sign boot";
 	const char *pos[2] = {NULL, NULL}, *format = NULL, *key = NULL;
 	const char *cert_path = NULL, *pin_file = NULL, *var = NULL;
+	const char *key_name = NULL;
 	struct bw_cli_list add = {0}, revoke = {0};
 	const struct bw_cli_opt opts[] = {
-	    {"--format", BW_CLI_STR | BW_CLI_REQUIRED, "uefi|auth",
+	    {"--format", BW_CLI_STR | BW_CLI_REQUIRED, "uefi|auth|fit",
 	     "uefi: Authenticode on a PE/COFF image; auth: a signed UEFI "
-	     "variable update", &format},
+	     "variable update; fit: U-Boot FIT configuration signatures",
+	     &format},
 	    {"--key", BW_CLI_STR | BW_CLI_REQUIRED, "ARCHIVE|URI",
 	     "the signing key: a key archive or a pkcs11: URI", &key},
-	    {"--cert", BW_CLI_STR | BW_CLI_REQUIRED, "FILE",
-	     "the key's certificate", &cert_path},
+	    {"--cert", BW_CLI_STR, "FILE",
+	     "uefi, auth: the key's certificate", &cert_path},
+	    {"--key-name", BW_CLI_STR, "NAME",
+	     "fit: the key-name-hint (as in fit-key)", &key_name},
 	    {"--hsm-pin-file", BW_CLI_STR, "F",
 	     "PIN for a pkcs11: key (else $BULWARK_HSM_PIN)", &pin_file},
 	    {"--var", BW_CLI_STR, "PK|KEK|db|dbx",
@@ -231,6 +366,7 @@ static int cmd_sign_boot(int argc, char **argv)
 	const struct bw_cli_spec spec = {
 	    prog,
 	    "--format uefi --key K --cert C IN OUT\n"
+	    "       --format fit --key K --key-name NAME IN.fit OUT.fit\n"
 	    "       --format auth --var V --key K --cert C [--add-cert F]... "
 	    "[--revoke-image F]... OUT",
 	    "Sign a boot artifact. uefi: an Authenticode signature (PKCS#7, "
@@ -240,25 +376,35 @@ static int cmd_sign_boot(int argc, char **argv)
 	    "the variable V with the certificates and image digests given; "
 	    "PK and\nKEK updates are signed with PK, db and dbx updates with "
 	    "KEK. A dbx update\nrevokes images on devices as an ordinary "
-	    "update.",
+	    "update. fit: a signature node in every\nconfiguration of the "
+	    "FIT image IN (made by mkimage, images with sha256 hash\nnodes), "
+	    "the format `mkimage -k` writes and U-Boot verifies.",
 	    opts, pos, 1, 2};
 	struct bw_cli_list specs = {0};
 	struct bw_repo_keys keys;
 	struct bw_err err = {0};
 	X509 *cert = NULL;
-	int done = 0, auth, rc = bw_cli_parse(&spec, argc, argv, &done);
+	int done = 0, auth, fit, rc = bw_cli_parse(&spec, argc, argv, &done);
 
 	if (rc != BW_EXIT_OK || done)
 		return rc;
 	auth = strcmp(format, "auth") == 0;
-	if (!auth && strcmp(format, "uefi") != 0)
-		return bw_cli_usage(prog, "--format %s: uefi or auth", format);
+	fit = strcmp(format, "fit") == 0;
+	if (!auth && !fit && strcmp(format, "uefi") != 0)
+		return bw_cli_usage(prog, "--format %s: uefi, auth or fit",
+				    format);
+	if (fit != (key_name != NULL) || fit == (cert_path != NULL))
+		return bw_cli_usage(prog, "--format fit takes --key-name, the "
+				    "others --cert");
+	if (fit && !key_name_ok(key_name))
+		return bw_cli_usage(prog, "--key-name: 1-32 of [A-Za-z0-9_-]");
 	if (auth && (var == NULL || pos[1] != NULL))
 		return bw_cli_usage(prog, "--format auth takes --var and one "
 				    "output file");
 	if (!auth && (pos[1] == NULL || var || add.n || revoke.n))
-		return bw_cli_usage(prog, "--format uefi takes IN and OUT only");
-	if (bw_pki_cert_load(cert_path, &cert, &err) != 0)
+		return bw_cli_usage(prog, "--format %s takes IN and OUT only",
+				    format);
+	if (!fit && bw_pki_cert_load(cert_path, &cert, &err) != 0)
 		return bw_cli_fail(prog, "%s", err.msg);
 	specs.v[0] = key;
 	specs.n = 1;
@@ -270,6 +416,8 @@ static int cmd_sign_boot(int argc, char **argv)
 	if (keys.n != 1)
 		rc = bw_cli_fail(prog, "%s: holds %zu keys, want one", key,
 				 keys.n);
+	else if (fit)
+		rc = sign_fit(prog, keys.s[0], key_name, pos[0], pos[1]);
 	else if (X509_check_private_key(cert, keys.s[0]->pkey) != 1)
 		rc = bw_cli_fail(prog, "%s is not the certificate of %s",
 				 cert_path, key);
