@@ -77,6 +77,26 @@ int bw_boot_fit_add_key(const uint8_t *dtb, size_t len, EVP_PKEY *pub,
 			const char *key_name, uint8_t **out, size_t *outlen,
 			struct bw_err *err);
 
+/*
+ * Verify an Authenticode-signed PE image as UEFI firmware does against db:
+ * the image's digest must equal the one in its SpcIndirectDataContent
+ * (SHA-256), and the PKCS#7 signature must verify with a signer whose
+ * certificate is one of db[0..ndb) (no chain beyond it). BW_ESIG when
+ * unsigned, signed by another key, or altered; BW_EFORMAT when malformed.
+ */
+int bw_boot_pe_verify(const uint8_t *pe, size_t len, X509 *const *db,
+		      size_t ndb, struct bw_err *err);
+
+/*
+ * Verify a FIT image as U-Boot does with a required key: every
+ * configuration carries a signature-1 node whose hashed-nodes are exactly
+ * the nodes bulwark (and mkimage) sign for it, and whose value verifies
+ * with key; every image a configuration names has a sha256 hash node
+ * matching its data. BW_ESIG / BW_EHASH / BW_EFORMAT.
+ */
+int bw_boot_fit_verify(const uint8_t *fit, size_t len, EVP_PKEY *key,
+		       struct bw_err *err);
+
 /* The UEFI Secure Boot key roles, in enrolment order. */
 enum bw_boot_uefi_role { BW_BOOT_PK = 0, BW_BOOT_KEK, BW_BOOT_DB };
 #define BW_BOOT_UEFI_ROLES 3

@@ -21,6 +21,7 @@
 #include "bulwark/wave.h"
 #include "bulwark/buf.h"
 #include "bulwark/pkcs11.h"
+#include "bootcheck.h"
 #include "bootenv.h"
 
 #define DEFAULT_KEY_LABEL "bulwark-device"
@@ -275,6 +276,7 @@ int bw_dev_target_matches(const struct bw_dev_config *c, const char *name,
 			  struct bw_dev_target *t)
 {
 	const json_t *cu = custom_json, *fw;
+	int64_t sv = -1;
 
 	memset(t, 0, sizeof(*t));
 	t->bootfw = -1;
@@ -303,6 +305,12 @@ int bw_dev_target_matches(const struct bw_dev_config *c, const char *name,
 	} else if (fw != NULL) {
 		return 0; /* present but unreadable: not ours to guess */
 	}
+	/* custom.boot.secure_version is the same anti-rollback counter. */
+	if (bw_dev_boot_secure_version(cu, &sv) != 0 ||
+	    (sv >= 0 && t->bootfw >= 0 && t->bootfw != sv))
+		return 0;
+	if (sv >= 0)
+		t->bootfw = sv;
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->length = length;
 	return 1;

@@ -67,6 +67,10 @@ static const struct key keys[] = {
 	S("transparency", "log_key", tlog_key),
 	S("transparency", "witness_key", tlog_witness_key),
 	N("transparency", "witnesses", tlog_witnesses, 0, 1),
+	S("boot", "uefi_db", uefi_db),
+	S("boot", "fit_key", fit_key),
+	{"boot", "require_signed", BOOL,
+	 offsetof(struct bw_dev_config, require_signed_boot), 0, 1},
 };
 
 struct parse_ctx {
@@ -149,6 +153,7 @@ void bw_dev_config_init(struct bw_dev_config *c)
 	memset(c, 0, sizeof(*c));
 	c->rollback_protection = -1; /* unset until defaults */
 	c->tlog_witnesses = -1;
+	c->require_signed_boot = -1;
 }
 
 int bw_dev_config_parse(struct bw_dev_config *c, const char *text,
@@ -203,6 +208,8 @@ static int finish(struct bw_dev_config *c, struct bw_err *err)
 	if (c->tlog_witness_key && !c->tlog_key)
 		return bw_err_set(err, BW_EINVAL, "[transparency] witness_key "
 				  "needs log_key");
+	if (c->require_signed_boot < 0)
+		c->require_signed_boot = 0;
 	if (default_url(&c->metadata_url, c->server_url, "repo/") != 0 ||
 	    default_url(&c->targets_url, c->server_url, "targets/") != 0 ||
 	    default_url(&c->events_url, c->server_url, "events") != 0 ||

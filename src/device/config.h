@@ -40,6 +40,9 @@ struct bw_dev_config {
 	char *tlog_key;       /* verifier key line NAME+HASH+KEY */
 	char *tlog_witness_key;
 	long tlog_witnesses;
+	char *uefi_db;        /* [boot] uefi_db: PEM db certificates */
+	char *fit_key;        /* [boot] fit_key: PEM FIT public key */
+	int require_signed_boot; /* [boot] require_signed, default off */
 };
 
 void bw_dev_config_init(struct bw_dev_config *c);

@@ -16,6 +16,7 @@
 #include "bulwark/tuf.h"
 #include "events.h"
 #include "transparency.h"
+#include "bootcheck.h"
 #include "update.h"
 #include "wave.h"
 
@@ -346,6 +347,24 @@ static int finish_download(struct bw_dev *d, int rc, const struct bw_err *derr)
 			      : BW_DEV_EXIT_DOWNLOAD_FAILED;
 }
 
+/* The download is complete and matches TUF; its boot artifacts do not
+ * verify with this device's anchors: drop it, never pick it again. */
+static int refuse_boot(struct bw_dev *d, const struct bw_err *why)
+{
+	struct bw_dev_target t = d->st.dl;
+	struct bw_dev_event ev = {"EcuDownloadCompleted", 0, why->msg, &t};
+	struct bw_err err = {0};
+
+	unlink(d->st.dl_path);
+	d->st.dl_state = BW_DEV_DL_NONE;
+	if (bw_dev_state_mark_failed(d->db, &t, &err) != 0 ||
+	    bw_dev_save(d, &ev, 1, &err) != 0)
+		fprintf(stderr, "bulwark-device: %s\n", err.msg);
+	fprintf(stderr, "bulwark-device: %s refused, nothing installed: "
+			"%s\n", t.name, why->msg);
+	return BW_DEV_EXIT_REFUSED;
+}
+
 static int download(struct bw_dev *d, struct bw_tuf_updater *u,
 		    const struct bw_dev_target *t)
 {
@@ -385,7 +404,11 @@ static int download(struct bw_dev *d, struct bw_tuf_updater *u,
 					       &bar, NULL, &err);
 	if (d->progress && rc != 0 && bar.last >= 0)
 		putchar('\n');
-	return finish_download(d, rc, &err);
+	rc = finish_download(d, rc, &err);
+	if (rc == BW_DEV_EXIT_OK &&
+	    bw_dev_boot_check(&d->cfg, tt->custom, d->st.dl_path, &err) != 0)
+		return refuse_boot(d, &err);
+	return rc;
 }
 
 int bw_dev_pull(struct bw_dev *d, const char *version)

@@ -215,7 +215,7 @@ class UefiSecureBoot(unittest.TestCase):
               self.key("KEK"), "--cert", self.crt("KEK"), "--add-cert",
               self.crt("db"), self.path("x.auth")], "not PK, KEK, db or dbx"),
             (["--format", "fat", "--key", self.key("KEK"), "--cert",
-              self.crt("KEK"), self.path("x.auth")], "uefi or auth"),
+              self.crt("KEK"), self.path("x.auth")], "uefi, auth or fit"),
         ]
         for args, msg in cases:
             p = subprocess.run([BULWARK, "sign", "boot"] + args,

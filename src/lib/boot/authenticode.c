@@ -15,8 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/objects.h>
 #include <openssl/pkcs7.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "bulwark/boot.h"
 #include "bulwark/hash.h"
@@ -286,5 +289,109 @@ int bw_boot_pe_sign(const uint8_t *in, size_t len, EVP_PKEY *key, X509 *cert,
 out:
 	OPENSSL_free(der);
 	free(img);
+	return rc;
+}
+
+/* The SHA-256 DigestInfo at the end of an SpcIndirectDataContent. */
+static const uint8_t digest_info_sha256[] = {
+	0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+	0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+};
+
+/* The SpcIndirectDataContent DER of a parsed SignedData, or NULL. */
+static const ASN1_STRING *indirect_data(PKCS7 *p7)
+{
+	PKCS7 *c;
+
+	if (!PKCS7_type_is_signed(p7) || (c = p7->d.sign->contents) == NULL ||
+	    c->type == NULL || c->d.other == NULL ||
+	    c->d.other->type != V_ASN1_SEQUENCE)
+		return NULL;
+	return c->d.other->value.sequence;
+}
+
+static int spc_oid_ok(PKCS7 *p7)
+{
+	char oid[64];
+
+	return OBJ_obj2txt(oid, sizeof(oid), p7->d.sign->contents->type, 1) > 0 &&
+	       strcmp(oid, SPC_INDIRECT_DATA_OBJID) == 0;
+}
+
+/* PKCS#7 signature over the content octets, signer certificate one of db. */
+static int check_signer(PKCS7 *p7, const uint8_t *idc, size_t idc_len,
+			X509 *const *db, size_t ndb)
+{
+	X509_STORE *store = X509_STORE_new();
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	size_t hdr = idc[1] & 0x80 ? 2 + (size_t)(idc[1] & 0x7f) : 2;
+	BIO *in = NULL;
+	int ok = 0;
+
+	if (store == NULL || certs == NULL || hdr >= idc_len)
+		goto out;
+	for (size_t i = 0; i < ndb; i++)
+		if (!X509_STORE_add_cert(store, db[i]) ||
+		    !sk_X509_push(certs, db[i]))
+			goto out;
+	/* db entries are trust anchors, whatever their key usage says. */
+	X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
+	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN |
+				    X509_V_FLAG_NO_CHECK_TIME);
+	/* The messageDigest covers the content octets (see make_pkcs7);
+	 * NOINTERN: the signer must be one of db, not a certificate the
+	 * signature carries. */
+	in = BIO_new_mem_buf(idc + hdr, (int)(idc_len - hdr));
+	ok = in != NULL &&
+	     PKCS7_verify(p7, certs, store, in, NULL,
+			  PKCS7_BINARY | PKCS7_NOINTERN) == 1;
+out:
+	BIO_free(in);
+	sk_X509_free(certs);
+	X509_STORE_free(store);
+	return ok;
+}
+
+int bw_boot_pe_verify(const uint8_t *pe_bytes, size_t len, X509 *const *db,
+		      size_t ndb, struct bw_err *err)
+{
+	const uint8_t *p;
+	const ASN1_STRING *idc;
+	uint8_t digest[32];
+	PKCS7 *p7 = NULL;
+	struct pe pe;
+	uint32_t wlen;
+	int rc = pe_parse(pe_bytes, len, &pe, err);
+
+	if (rc != 0)
+		return rc;
+	if (pe.cert_size == 0)
+		return bw_err_set(err, BW_ESIG, "the image is not signed");
+	wlen = le32(pe_bytes + pe.cert_off);
+	if (pe.cert_size < 8 || wlen < 8 || wlen > pe.cert_size ||
+	    le16(pe_bytes + pe.cert_off + 4) != WIN_CERT_REVISION_2_0 ||
+	    le16(pe_bytes + pe.cert_off + 6) != WIN_CERT_TYPE_PKCS_SIGNED_DATA)
+		return bw_err_set(err, BW_EFORMAT, "unknown attribute "
+				  "certificate in the image");
+	rc = pe_digest(pe_bytes, len, &pe, digest, err);
+	if (rc != 0)
+		return rc;
+	p = pe_bytes + pe.cert_off + 8;
+	rc = BW_ESIG;
+	if ((p7 = d2i_PKCS7(NULL, &p, (long)wlen - 8)) == NULL ||
+	    (idc = indirect_data(p7)) == NULL || !spc_oid_ok(p7) ||
+	    idc->length < (int)sizeof(digest_info_sha256) + 32 ||
+	    memcmp(idc->data + idc->length - 32 - sizeof(digest_info_sha256),
+		   digest_info_sha256, sizeof(digest_info_sha256)) != 0)
+		bw_err_set(err, rc, "the image's signature is not a SHA-256 "
+			   "Authenticode signature");
+	else if (CRYPTO_memcmp(idc->data + idc->length - 32, digest, 32) != 0)
+		bw_err_set(err, rc, "the image was altered after signing");
+	else if (!check_signer(p7, idc->data, (size_t)idc->length, db, ndb))
+		bw_err_set(err, rc, "the image is signed by a key that is not "
+			   "in db");
+	else
+		rc = 0;
+	PKCS7_free(p7);
 	return rc;
 }
