@@ -8,7 +8,9 @@
 # falls back, CA disable and device revocation, a two-person root key
 # rotation, the retirement of a factory's local device CA (its devices
 # re-enrol over EST to the online CA, one of them killed mid-rotation),
-# and a summary from the admin API. Exits non-zero naming the
+# a UEFI boot image signed with an offline db key and released to
+# production (a device refuses an unsigned one), and a summary from the
+# admin API. Exits non-zero naming the
 # failing step. Everything runs in a temporary directory it prints.
 set -uo pipefail
 
@@ -545,9 +547,46 @@ admin GET /waves/bad-50 | python3 -c 'import json,sys; s=json.load(sys.stdin); s
 	fail "the bad wave did not halt itself in step 0"
 say "halted: the wave is served to nobody; devices keep the production release"
 
-# ---- 10. summary -----------------------------------------------------------------
+# ---- 10. signed boot artifacts ------------------------------------------------------
 
-step "10. Devices, versions and events from the admin API"
+step "10. Secure Boot: a boot image signed with the offline UEFI db key, released to production" \
+	"two people: the boot-key holder signs the image (db key archive), the targets-key" \
+	"holder signs the production metadata that records its hash and secure_version;" \
+	"prod-1 checks the image against its db certificate and refuses an unsigned one"
+HELLO=/usr/lib/efitools/x86_64-linux-gnu/HelloWorld.efi
+[[ -f $HELLO ]] || fail "efitools missing (scripts/install-deps.sh installs it)"
+expect 0 "$BW" keys boot create "$W/boot-keys" --factory demo
+printf '[boot]\nuefi_db = %s\n' "$W/boot-keys/db.crt" >>"$W/devices/prod-1/device.ini"
+boot_release() { # image name version: a CI target naming its boot artifact, promoted
+	local f=$1 name=$2 v=$3
+	local custom
+	custom=$(printf '{"boot":{"secure_version":%d,"artifacts":[{"format":"uefi","offset":0,"length":%d,"sha256":"%s"}]}}' \
+		"$v" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)")
+	expect 0 "$BW" targets add "$f" --name "$name" --version "$v" --hardware-id "$HWID" --tag main --custom "$custom"
+	publish_ci "$name" "$f"
+	expect 0 "$BW" targets promote --version "$v" --tag production --keys "$W/tuf/offline-keys/targets-1.tar.gz"
+	expect 0 admin PUT /repo/production/targets/production --data-binary @"$W/tuf/prod/tags/production/targets.json"
+}
+say "person 1, boot-key holder: signs the UEFI image with the db key (sbverify agrees)"
+expect 0 "$BW" sign boot --format uefi --key "$W/boot-keys/db.keys.tar.gz" --cert "$W/boot-keys/db.crt" "$HELLO" "$W/bootx64-4.efi"
+if command -v sbverify >/dev/null; then
+	expect 0 sbverify --cert "$W/boot-keys/db.crt" "$W/bootx64-4.efi"
+fi
+say "person 2, targets-key holder: releases it to production (online key + offline targets key)"
+boot_release "$W/bootx64-4.efi" bootx64-4.efi 4
+update prod-1
+say "prod-1 runs the signed image; its boot counter is now: $(dev prod-1 status | sed -n 's/^boot firmware: //p')"
+say "an unsigned image, even one released through the same ceremony, is refused on the device:"
+cp "$HELLO" "$W/bootx64-5.efi"
+boot_release "$W/bootx64-5.efi" bootx64-5.efi 5
+expect 16 dev prod-1 check
+expect 22 dev prod-1 pull
+expect 40 dev prod-1 run
+say "prod-1 still runs: $(dev prod-1 status | sed -n 's/^current: //p')"
+
+# ---- 11. summary -----------------------------------------------------------------
+
+step "11. Devices, versions and events from the admin API"
 for n in ci-1 ci-2 prod-1 floor-a floor-b; do dev "$n" send-events >/dev/null 2>&1; done
 admin GET /devices >"$W/devices.json" || fail "GET /devices"
 admin GET "/events?limit=1000" >"$W/events.json" || fail "GET /events"

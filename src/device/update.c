@@ -357,6 +357,7 @@ static int refuse_boot(struct bw_dev *d, const struct bw_err *why)
 
 	unlink(d->st.dl_path);
 	d->st.dl_state = BW_DEV_DL_NONE;
+	fflush(stdout); /* "downloaded ..." before the refusal */
 	if (bw_dev_state_mark_failed(d->db, &t, &err) != 0 ||
 	    bw_dev_save(d, &ev, 1, &err) != 0)
 		fprintf(stderr, "bulwark-device: %s\n", err.msg);
