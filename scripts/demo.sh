@@ -562,7 +562,7 @@ boot_release() { # image name version: a CI target naming its boot artifact, pro
 	local custom
 	custom=$(printf '{"boot":{"secure_version":%d,"artifacts":[{"format":"uefi","offset":0,"length":%d,"sha256":"%s"}]}}' \
 		"$v" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)")
-	expect 0 "$BW" targets add "$f" --name "$name" --version "$v" --hardware-id "$HWID" --tag main --custom "$custom"
+	expect 0 "$BW" targets add "$f" --name "$name" --version "$v" --hardware-id "$HWID" --tag boot-lab --custom "$custom"
 	publish_ci "$name" "$f"
 	expect 0 "$BW" targets promote --version "$v" --tag production --keys "$W/tuf/offline-keys/targets-1.tar.gz"
 	expect 0 admin PUT /repo/production/targets/production --data-binary @"$W/tuf/prod/tags/production/targets.json"

@@ -153,7 +153,8 @@ class System(unittest.TestCase):
         self.assertEqual(st, 200)
         by_name = {d["name"]: d for d in devices}
         self.assertEqual(by_name["ci-1"]["target"], "demo-os-3.0.img")
-        self.assertEqual(by_name["prod-1"]["target"], "demo-os-1.0.img")
+        # Step 10: the signed boot image; the unsigned one was refused.
+        self.assertEqual(by_name["prod-1"]["target"], "bootx64-4.efi")
         self.assertTrue(by_name["prod-1"]["production"])
         self.assertFalse(by_name["ci-1"]["production"])
         st, events = self.admin(
