@@ -550,8 +550,8 @@ say "halted: the wave is served to nobody; devices keep the production release"
 # ---- 10. signed boot artifacts ------------------------------------------------------
 
 step "10. Secure Boot: a boot image signed with the offline UEFI db key, released to production" \
-	"two people: the boot-key holder signs the image (db key archive), the targets-key" \
-	"holder signs the production metadata that records its hash and secure_version;" \
+	"two people: the targets-key holder approves the image's bytes, the boot-key holder" \
+	"signs it (db key archive); the production metadata records its hash and secure_version;" \
 	"prod-1 checks the image against its db certificate and refuses an unsigned one"
 HELLO=/usr/lib/efitools/x86_64-linux-gnu/HelloWorld.efi
 [[ -f $HELLO ]] || fail "efitools missing (scripts/install-deps.sh installs it)"
@@ -567,8 +567,10 @@ boot_release() { # image name version: a CI target naming its boot artifact, pro
 	expect 0 "$BW" targets promote --version "$v" --tag production --keys "$W/tuf/offline-keys/targets-1.tar.gz"
 	expect 0 admin PUT /repo/production/targets/production --data-binary @"$W/tuf/prod/tags/production/targets.json"
 }
-say "person 1, boot-key holder: signs the UEFI image with the db key (sbverify agrees)"
-expect 0 "$BW" sign boot --format uefi --key "$W/boot-keys/db.keys.tar.gz" --cert "$W/boot-keys/db.crt" "$HELLO" "$W/bootx64-4.efi"
+say "person 2, targets-key holder: approves exactly these bytes for signing (production threshold)"
+expect 0 "$BW" sign request --name bootx64-4 --format uefi "$HELLO" --keys "$W/tuf/offline-keys/targets-1.tar.gz"
+say "person 1, boot-key holder: signs the approved image with the db key (sbverify agrees)"
+expect 0 "$BW" sign boot --format uefi --production bootx64-4 --key "$W/boot-keys/db.keys.tar.gz" --cert "$W/boot-keys/db.crt" "$HELLO" "$W/bootx64-4.efi"
 if command -v sbverify >/dev/null; then
 	expect 0 sbverify --cert "$W/boot-keys/db.crt" "$W/bootx64-4.efi"
 fi

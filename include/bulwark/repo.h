@@ -205,6 +205,34 @@ int bw_repo_wave_sign(struct bw_repo *r, const char *name,
 int bw_repo_wave_read(struct bw_repo *r, const char *name, uint8_t **out,
 		      size_t *len, struct bw_err *err);
 
+/* ---- boot signing requests (src/lib/repo/boot.c) ------------------------ */
+
+/*
+ * Start the approval of a production boot artifact (data, len; format
+ * "uefi" or "fit") as DIR/boot/<name>.json: its length and sha256, signed
+ * with the online targets key and keys (production targets keys). Below
+ * the production threshold: BW_ESIG unless partial, which keeps it as
+ * boot/<name>.pending.json for bw_repo_boot_approve. *have / *need.
+ */
+int bw_repo_boot_request(struct bw_repo *r, const char *name,
+			 const char *format, const uint8_t *data, size_t len,
+			 const struct bw_repo_keys *keys, int partial,
+			 size_t *have, int64_t *need, struct bw_err *err);
+
+/* Add signatures to the pending request name; complete at the threshold. */
+int bw_repo_boot_approve(struct bw_repo *r, const char *name,
+			 const struct bw_repo_keys *keys, size_t *have,
+			 int64_t *need, struct bw_err *err);
+
+/*
+ * 0 when request name is approved (threshold of the latest production
+ * root's targets keys), unexpired, and names exactly format and these
+ * bytes; BW_ESIG / BW_EEXPIRED otherwise.
+ */
+int bw_repo_boot_approved(struct bw_repo *r, const char *name,
+			  const char *format, const uint8_t *data, size_t len,
+			  struct bw_err *err);
+
 /* ---- export and verification --------------------------------------------- */
 
 /*

@@ -335,12 +335,36 @@ static int sign_fit(const char *prog, struct bw_signer *s, const char *name,
 	return BW_EXIT_OK;
 }
 
+/* --production NAME: the production threshold approved exactly IN. */
+static int check_approved(const char *prog, const char *repo, const char *name,
+			  const char *format, const char *in)
+{
+	struct bw_repo *r = NULL;
+	struct bw_err err = {0};
+	struct bw_buf b;
+	int rc = bw_repocli_open(prog, repo, &r);
+
+	if (rc != BW_EXIT_OK)
+		return rc;
+	bw_buf_init(&b, BW_BOOT_PE_MAX);
+	rc = bw_io_read_file(in, BW_BOOT_PE_MAX, &b, &err);
+	if (rc == 0)
+		rc = bw_repo_boot_approved(r, name, format, b.data, b.len, &err);
+	bw_buf_dispose(&b);
+	bw_repo_free(r);
+	if (rc != 0)
+		return bw_cli_fail(prog, "%s", err.msg);
+	printf("boot request %s: approved by the production threshold\n",
+	       name);
+	return BW_EXIT_OK;
+}
+
 static int cmd_sign_boot(int argc, char **argv)
 {
 	static const char *prog = "bulwark sign boot";
 	const char *pos[2] = {NULL, NULL}, *format = NULL, *key = NULL;
 	const char *cert_path = NULL, *pin_file = NULL, *var = NULL;
-	const char *key_name = NULL;
+	const char *key_name = NULL, *production = NULL, *repo = NULL;
 	struct bw_cli_list add = {0}, revoke = {0};
 	const struct bw_cli_opt opts[] = {
 	    {"--format", BW_CLI_STR | BW_CLI_REQUIRED, "uefi|auth|fit",
@@ -361,6 +385,10 @@ static int cmd_sign_boot(int argc, char **argv)
 	     "auth: a certificate the variable holds (repeatable)", &add},
 	    {"--revoke-image", BW_CLI_LIST, "FILE",
 	     "auth: a PE image whose digest dbx holds (repeatable)", &revoke},
+	    {"--production", BW_CLI_STR, "NAME",
+	     "uefi, fit: sign only if boot request NAME approved these bytes",
+	     &production},
+	    REPO_OPT(repo),
 	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
@@ -404,6 +432,11 @@ static int cmd_sign_boot(int argc, char **argv)
 	if (!auth && (pos[1] == NULL || var || add.n || revoke.n))
 		return bw_cli_usage(prog, "--format %s takes IN and OUT only",
 				    format);
+	if (production != NULL &&
+	    (auth || (rc = check_approved(prog, repo, production, format,
+					  pos[0])) != BW_EXIT_OK))
+		return auth ? bw_cli_usage(prog, "--production is for uefi and "
+					   "fit images") : rc;
 	if (!fit && bw_pki_cert_load(cert_path, &cert, &err) != 0)
 		return bw_cli_fail(prog, "%s", err.msg);
 	specs.v[0] = key;
@@ -431,7 +464,123 @@ static int cmd_sign_boot(int argc, char **argv)
 	return rc;
 }
 
+static int report_request(const char *prog, const char *name, int rc,
+			  const struct bw_err *err, size_t have, int64_t need)
+{
+	if (rc != 0)
+		return bw_cli_fail(prog, "%s", err->msg);
+	if ((int64_t)have < need)
+		printf("boot request %s: %zu of %lld signatures; pending for "
+		       "`bulwark sign approve --name %s`\n", name, have,
+		       (long long)need, name);
+	else
+		printf("boot request %s: approved (%zu of %lld signatures); "
+		       "sign with `bulwark sign boot --production %s`\n", name,
+		       have, (long long)need, name);
+	return BW_EXIT_OK;
+}
+
+static int cmd_request(int argc, char **argv)
+{
+	static const char *prog = "bulwark sign request";
+	const char *pos[1] = {NULL}, *name = NULL, *format = NULL;
+	const char *repo = NULL, *pin_file = NULL;
+	struct bw_cli_list specs = {0};
+	int partial = 0;
+	const struct bw_cli_opt opts[] = {
+	    {"--name", BW_CLI_STR | BW_CLI_REQUIRED, "NAME",
+	     "request name (1-64 of A-Z a-z 0-9 . _ -)", &name},
+	    {"--format", BW_CLI_STR | BW_CLI_REQUIRED, "uefi|fit",
+	     "what the artifact will be signed as", &format},
+	    {"--keys", BW_CLI_LIST, "ARCHIVE|URI",
+	     "production targets keys approving it (repeatable)", &specs},
+	    {"--partial", BW_CLI_FLAG, NULL,
+	     "store below the threshold for another admin", &partial},
+	    {"--hsm-pin-file", BW_CLI_STR, "F",
+	     "PIN for pkcs11: keys (else $BULWARK_HSM_PIN)", &pin_file},
+	    REPO_OPT(repo),
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {
+	    prog, "--name NAME --format uefi|fit IN --keys K... [--partial]",
+	    "Ask the production targets keys to approve the unsigned boot "
+	    "artifact IN\n(its length and sha256) before a boot key signs it: "
+	    "the online targets key\nand the given offline keys sign "
+	    "DIR/boot/NAME.json, up to the production\nthreshold, or with "
+	    "--partial keep it pending for `bulwark sign approve`.",
+	    opts, pos, 1, 1};
+	struct bw_repo *r = NULL;
+	struct bw_repo_keys keys;
+	struct bw_err err = {0};
+	struct bw_buf b;
+	size_t have = 0;
+	int64_t need = 0;
+	int done = 0, rc = bw_cli_parse(&spec, argc, argv, &done);
+
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if ((rc = bw_repocli_open(prog, repo, &r)) != BW_EXIT_OK)
+		return rc;
+	if ((rc = bw_repocli_keys(prog, r, &specs, pin_file, &keys)) != 0) {
+		bw_repo_free(r);
+		return rc;
+	}
+	bw_buf_init(&b, BW_BOOT_PE_MAX);
+	rc = bw_io_read_file(pos[0], BW_BOOT_PE_MAX, &b, &err);
+	if (rc == 0)
+		rc = bw_repo_boot_request(r, name, format, b.data, b.len, &keys,
+					  partial, &have, &need, &err);
+	bw_buf_dispose(&b);
+	bw_repo_keys_dispose(&keys);
+	bw_repo_free(r);
+	return report_request(prog, name, rc, &err, have, need);
+}
+
+static int cmd_approve(int argc, char **argv)
+{
+	static const char *prog = "bulwark sign approve";
+	const char *name = NULL, *repo = NULL, *pin_file = NULL;
+	struct bw_cli_list specs = {0};
+	const struct bw_cli_opt opts[] = {
+	    {"--name", BW_CLI_STR | BW_CLI_REQUIRED, "NAME", "request name",
+	     &name},
+	    {"--keys", BW_CLI_LIST, "ARCHIVE|URI",
+	     "production targets keys approving it (repeatable)", &specs},
+	    {"--hsm-pin-file", BW_CLI_STR, "F",
+	     "PIN for pkcs11: keys (else $BULWARK_HSM_PIN)", &pin_file},
+	    REPO_OPT(repo),
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {
+	    prog, "--name NAME --keys K...",
+	    "Add your signature to the pending boot request NAME; at the "
+	    "production\nthreshold it is approved.",
+	    opts, NULL, 0, 0};
+	struct bw_repo *r = NULL;
+	struct bw_repo_keys keys;
+	struct bw_err err = {0};
+	size_t have = 0;
+	int64_t need = 0;
+	int done = 0, rc = bw_cli_parse(&spec, argc, argv, &done);
+
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if ((rc = bw_repocli_open(prog, repo, &r)) != BW_EXIT_OK)
+		return rc;
+	if ((rc = bw_repocli_keys(prog, r, &specs, pin_file, &keys)) != 0) {
+		bw_repo_free(r);
+		return rc;
+	}
+	rc = bw_repo_boot_approve(r, name, &keys, &have, &need, &err);
+	bw_repo_keys_dispose(&keys);
+	bw_repo_free(r);
+	return report_request(prog, name, rc, &err, have, need);
+}
+
 static const struct bw_cli_cmd sign_cmds[] = {
+	{"request", "ask the production targets keys to approve a boot "
+		    "artifact", cmd_request},
+	{"approve", "approve a pending boot request", cmd_approve},
 	{"boot", "sign a boot artifact: UEFI image or variable update",
 	 cmd_sign_boot},
 };
