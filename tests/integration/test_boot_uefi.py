@@ -225,6 +225,47 @@ class UefiSecureBoot(unittest.TestCase):
             self.assertFalse(os.path.exists(self.path("x.efi")))
             self.assertFalse(os.path.exists(self.path("x.auth")))
 
+    def test_token_key_signs(self):
+        """A db key made inside a SoftHSM2 token (non-extractable) signs
+        through its pkcs11: URI; sbverify accepts the result."""
+        tools = ("softhsm2-util", "pkcs11-tool", "openssl")
+        if not all(shutil.which(t) for t in tools):
+            self.skipTest("softhsm2 / opensc missing")
+        d = self.path("token")
+        os.makedirs(os.path.join(d, "tokens"))
+        env = dict(os.environ, SOFTHSM2_CONF=os.path.join(d, "softhsm2.conf"),
+                   OPENSSL_CONF="/dev/null")
+        with open(env["SOFTHSM2_CONF"], "w") as f:
+            f.write("directories.tokendir = %s/tokens\n" % d)
+        pin = os.path.join(d, "pin")
+        with open(os.open(pin, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("1234\n")
+        module = "/usr/lib/softhsm/libsofthsm2.so"
+        for cmd in (["softhsm2-util", "--init-token", "--free", "--label",
+                     "boot", "--pin", "1234", "--so-pin", "5678"],
+                    ["pkcs11-tool", "--module", module, "--token-label",
+                     "boot", "--login", "--pin", "1234", "--keypairgen",
+                     "--key-type", "rsa:2048", "--label", "db", "--id", "01"],
+                    ["openssl", "req", "-new", "-x509", "-engine", "pkcs11",
+                     "-keyform", "engine", "-key",
+                     "pkcs11:token=boot;object=db;type=private;"
+                     "pin-value=1234", "-subj", "/CN=token db", "-days", "30",
+                     "-out", os.path.join(d, "db.crt")]):
+            p = subprocess.run(cmd, capture_output=True, text=True,
+                               timeout=60, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        out = os.path.join(d, "hello.efi")
+        p = subprocess.run([BULWARK, "sign", "boot", "--format", "uefi",
+                            "--key", "pkcs11:token=boot;object=db",
+                            "--hsm-pin-file", pin, "--cert",
+                            os.path.join(d, "db.crt"), HELLO, out],
+                           capture_output=True, text=True, timeout=60,
+                           env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        v = self.sbverify(out, os.path.join(d, "db.crt"))
+        self.assertEqual(v.returncode, 0, v.stderr)
+        self.assertNotEqual(self.sbverify(out, self.crt("db")).returncode, 0)
+
     # ---- OVMF --------------------------------------------------------------
 
     def esp(self, name, files, startup=None):
