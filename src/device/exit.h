@@ -21,7 +21,7 @@ enum bw_dev_exit {
 	BW_DEV_EXIT_UPDATE_AVAILABLE = 16,
 	BW_DEV_EXIT_TARGET_NOT_FOUND = 20,
 	BW_DEV_EXIT_NO_ROLLBACK_TARGET = 21,
-	BW_DEV_EXIT_REFUSED = 22,             /* downgrade / boot firmware */
+	BW_DEV_EXIT_REFUSED = 22,             /* downgrade, boot firmware or signature */
 	BW_DEV_EXIT_PENDING = 30,             /* an installation is pending */
 	BW_DEV_EXIT_NO_PENDING = 40,
 	BW_DEV_EXIT_DOWNLOAD_FAILED = 50,
