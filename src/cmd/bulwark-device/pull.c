@@ -21,7 +21,8 @@ int bw_devcmd_pull(int argc, char **argv)
 		"against its signed hashes, resumed with HTTP Range after an "
 		"interruption. Exit 0: downloaded; 50: download failed (the "
 		"partial file is kept); 70: hash or length mismatch; 20: no "
-		"such version; 22: refused by boot-firmware anti-rollback.",
+		"such version; 22: refused by boot-firmware anti-rollback or "
+		"boot artifact signatures.",
 		opts, NULL, 0, 0};
 	struct bw_dev *d = NULL;
 
