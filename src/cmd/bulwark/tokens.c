@@ -134,9 +134,14 @@ static void print_time(const json_t *v)
 	printf("%-22s", s);
 }
 
-static int cmd_list(int argc, char **argv)
+/*
+ * `<prog> --server URL [--json]`: GET path (an array). With --json the
+ * server's JSON is printed and *ans stays NULL; otherwise *ans is the
+ * array for the caller's table.
+ */
+static int list_get(const char *prog, const char *path, const char *help,
+		    int argc, char **argv, json_t **ans)
 {
-	static const char *prog = "bulwark tokens list";
 	struct bw_admin_client s = {0};
 	int as_json = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
@@ -144,29 +149,41 @@ static int cmd_list(int argc, char **argv)
 	    {"--json", BW_CLI_FLAG, NULL, "print the server's JSON", &as_json},
 	    BW_CLI_END,
 	};
-	const struct bw_cli_spec spec = {
-	    prog,
-	    "--server URL [--json]",
-	    "List registration tokens (never the tokens themselves): id, "
-	    "scope, expiry,\nuses left, revoked, comment.",
-	    opts, NULL,
-	    0,
-	    0};
-	json_t *ans = NULL, *t;
+	const struct bw_cli_spec spec = {prog, "--server URL [--json]", help,
+					 opts, NULL,		    0,
+					 0};
 	long st = 0;
-	size_t i;
 
+	*ans = NULL;
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	rc = bw_admin_request(prog, &s, "GET", "/tokens", NULL, 0, 0, &st, &ans);
-	if (rc == BW_EXIT_OK && !json_is_array(ans))
-		rc = bw_cli_fail(prog, "GET /tokens: not an array");
+	rc = bw_admin_request(prog, &s, "GET", path, NULL, 0, 0, &st, ans);
+	if (rc == BW_EXIT_OK && !json_is_array(*ans))
+		rc = bw_cli_fail(prog, "GET %s: not an array", path);
 	if (rc == BW_EXIT_OK && as_json) {
-		json_dumpf(ans, stdout,
+		json_dumpf(*ans, stdout,
 			   JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 		putchar('\n');
-	} else if (rc == BW_EXIT_OK) {
+	}
+	if (rc != BW_EXIT_OK || as_json) {
+		json_decref(*ans);
+		*ans = NULL;
+	}
+	return rc;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	json_t *ans = NULL, *t;
+	size_t i;
+	int rc = list_get("bulwark tokens list", "/tokens",
+			  "List registration tokens (never the tokens "
+			  "themselves): id, scope, expiry,\nuses left, "
+			  "revoked, comment.",
+			  argc, argv, &ans);
+
+	if (ans) {
 		printf("%-6s%-12s%-22s%-10s%-9s%s\n", "ID", "SCOPE", "EXPIRES",
 		       "USES", "REVOKED", "COMMENT");
 		json_array_foreach(ans, i, t)
@@ -309,38 +326,14 @@ static int cmd_account_create(int argc, char **argv)
 
 static int cmd_account_list(int argc, char **argv)
 {
-	static const char *prog = "bulwark accounts list";
-	struct bw_admin_client s = {0};
-	int as_json = 0, done = 0, rc;
-	const struct bw_cli_opt opts[] = {
-	    BW_ADMIN_OPTS(s),
-	    {"--json", BW_CLI_FLAG, NULL, "print the server's JSON", &as_json},
-	    BW_CLI_END,
-	};
-	const struct bw_cli_spec spec = {
-	    prog,
-	    "--server URL [--json]",
-	    "List operator accounts (never their tokens): id, role, expiry, "
-	    "revoked,\ncomment.",
-	    opts, NULL,
-	    0,
-	    0};
 	json_t *ans = NULL, *t;
-	long st = 0;
 	size_t i;
+	int rc = list_get("bulwark accounts list", "/accounts",
+			  "List operator accounts (never their tokens): id, "
+			  "role, expiry, revoked,\ncomment.",
+			  argc, argv, &ans);
 
-	rc = bw_cli_parse(&spec, argc, argv, &done);
-	if (rc != BW_EXIT_OK || done)
-		return rc;
-	rc = bw_admin_request(prog, &s, "GET", "/accounts", NULL, 0, 0, &st,
-			      &ans);
-	if (rc == BW_EXIT_OK && !json_is_array(ans))
-		rc = bw_cli_fail(prog, "GET /accounts: not an array");
-	if (rc == BW_EXIT_OK && as_json) {
-		json_dumpf(ans, stdout,
-			   JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-		putchar('\n');
-	} else if (rc == BW_EXIT_OK) {
+	if (ans) {
 		printf("%-6s%-10s%-22s%-9s%s\n", "ID", "ROLE", "EXPIRES",
 		       "REVOKED", "COMMENT");
 		json_array_foreach(ans, i, t)
