@@ -42,6 +42,46 @@ static int hand_over(const char *prog, const char *token, const char *out)
 	return rc;
 }
 
+/*
+ * POST body (stolen; comment added when given) to path, print "<label>
+ * <id> (<kind>)" and hand the token the server shows once over to out
+ * (or stdout); the token's bytes are wiped.
+ */
+static int create(const char *prog, struct bw_admin_client *s,
+		  const char *path, json_t *body, const char *comment,
+		  const char *label, const char *kind, const char *out)
+{
+	json_t *ans = NULL;
+	char *text = NULL;
+	const char *tok;
+	long st = 0;
+	int rc = BW_EXIT_OK;
+
+	if (body != NULL && comment != NULL)
+		json_object_set_new(body, "comment", json_string(comment));
+	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL)
+		rc =
+		    bw_cli_fail(prog, "out of memory (or --comment not UTF-8)");
+	if (rc == BW_EXIT_OK)
+		rc = bw_admin_request(prog, s, "POST", path, text, strlen(text),
+				      0, &st, &ans);
+	tok = json_string_value(json_object_get(ans, "token"));
+	if (rc == BW_EXIT_OK && json_is_integer(json_object_get(ans, "id")))
+		printf("%s %" JSON_INTEGER_FORMAT " (%s)\n", label,
+		       json_integer_value(json_object_get(ans, "id")), kind);
+	if (rc == BW_EXIT_OK && tok == NULL)
+		rc = bw_cli_fail(prog, "the server's answer has no token");
+	else if (rc == BW_EXIT_OK)
+		rc = hand_over(prog, tok, out);
+	/* jansson owns the string's malloc'd bytes: wipe them before free */
+	if (tok != NULL)
+		OPENSSL_cleanse((char *)tok, strlen(tok));
+	json_decref(ans);
+	json_decref(body);
+	free(text);
+	return rc;
+}
+
 static int cmd_create(int argc, char **argv)
 {
 	static const char *prog = "bulwark tokens create";
@@ -75,10 +115,7 @@ static int cmd_create(int argc, char **argv)
 	    0,
 	    0};
 	int64_t e = 86400, u = 0;
-	json_t *body = NULL, *ans = NULL;
-	char *text = NULL;
-	const char *tok;
-	long st = 0;
+	json_t *body = NULL;
 	int done = 0, rc;
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);
@@ -98,29 +135,8 @@ static int cmd_create(int argc, char **argv)
 	    json_pack("{s:s,s:I}", "scope", scope, "expires-in", (json_int_t)e);
 	if (body != NULL && uses != NULL)
 		json_object_set_new(body, "uses", json_integer(u));
-	if (body != NULL && comment != NULL)
-		json_object_set_new(body, "comment", json_string(comment));
-	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL)
-		rc =
-		    bw_cli_fail(prog, "out of memory (or --comment not UTF-8)");
-	if (rc == BW_EXIT_OK)
-		rc = bw_admin_request(prog, &s, "POST", "/tokens", text,
-				    strlen(text), 0, &st, &ans);
-	tok = json_string_value(json_object_get(ans, "token"));
-	if (rc == BW_EXIT_OK && json_is_integer(json_object_get(ans, "id")))
-		printf("token id %" JSON_INTEGER_FORMAT " (scope %s)\n",
-		       json_integer_value(json_object_get(ans, "id")), scope);
-	if (rc == BW_EXIT_OK && tok == NULL)
-		rc = bw_cli_fail(prog, "the server's answer has no token");
-	else if (rc == BW_EXIT_OK)
-		rc = hand_over(prog, tok, out);
-	/* jansson owns the string's malloc'd bytes: wipe them before free */
-	if (tok != NULL)
-		OPENSSL_cleanse((char *)tok, strlen(tok));
-	json_decref(ans);
-	json_decref(body);
-	free(text);
-	return rc;
+	return create(prog, &s, "/tokens", body, comment, "token id", scope,
+		      out);
 }
 
 static void print_time(const json_t *v)
@@ -285,10 +301,7 @@ static int cmd_account_create(int argc, char **argv)
 	    0,
 	    0};
 	int64_t e = 90LL * 86400;
-	json_t *body = NULL, *ans = NULL;
-	char *text = NULL;
-	const char *tok;
-	long st = 0;
+	json_t *body = NULL;
 	int done = 0, rc;
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);
@@ -300,28 +313,8 @@ static int cmd_account_create(int argc, char **argv)
 	    (rc = bw_cli_int(prog, "--expires-in", exp, 1, INT32_MAX, &e)))
 		return rc;
 	body = json_pack("{s:s,s:I}", "role", role, "expires-in", (json_int_t)e);
-	if (body != NULL && comment != NULL)
-		json_object_set_new(body, "comment", json_string(comment));
-	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL)
-		rc =
-		    bw_cli_fail(prog, "out of memory (or --comment not UTF-8)");
-	if (rc == BW_EXIT_OK)
-		rc = bw_admin_request(prog, &s, "POST", "/accounts", text,
-				      strlen(text), 0, &st, &ans);
-	tok = json_string_value(json_object_get(ans, "token"));
-	if (rc == BW_EXIT_OK && json_is_integer(json_object_get(ans, "id")))
-		printf("account %" JSON_INTEGER_FORMAT " (%s)\n",
-		       json_integer_value(json_object_get(ans, "id")), role);
-	if (rc == BW_EXIT_OK && tok == NULL)
-		rc = bw_cli_fail(prog, "the server's answer has no token");
-	else if (rc == BW_EXIT_OK)
-		rc = hand_over(prog, tok, out);
-	if (tok != NULL)
-		OPENSSL_cleanse((char *)tok, strlen(tok));
-	json_decref(ans);
-	json_decref(body);
-	free(text);
-	return rc;
+	return create(prog, &s, "/accounts", body, comment, "account", role,
+		      out);
 }
 
 static int cmd_account_list(int argc, char **argv)
