@@ -1,6 +1,6 @@
 /*
  * The statements every storage backend prepares, by number: each backend
- * holds its own SQL text for each (storage_sqlite.c, storage_postgres.c).
+ * holds its own SQL text for each (storage_sqlite.c, storage_postgres_sql.c).
  * A new storage operation adds its statement here and its SQL in both.
  */
 #ifndef BW_SRV_STORAGE_STMT_H
