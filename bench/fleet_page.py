@@ -16,7 +16,6 @@ import http.client
 import os
 import random
 import re
-import secrets
 import shutil
 import sqlite3
 import ssl
@@ -31,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests",
                                 "integration"))
 os.environ.setdefault("BW_BINARY_DIR", os.path.abspath(
     sys.argv[1] if len(sys.argv) > 1 else "build"))
-from test_bulwarkd_common import Server, Tuf  # noqa: E402
+from bwserver import Server, Tuf  # noqa: E402
 
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 PER_KIND = 40

@@ -67,6 +67,11 @@ TOP_LEVEL = ("root.json", "timestamp.json", "snapshot.json", "targets.json")
 CLI_TIMEOUT = 60
 
 
+def softhsm_env(d):
+    """The environment of a device whose token "dev1" lives in d."""
+    return dict(os.environ, SOFTHSM2_CONF=softhsm_token(d, "dev1"))
+
+
 def tool_path(name):
     """Path of a test tool built from tests/tools/<name>.c."""
     return os.path.join(BINARY_DIR, "tests", name)

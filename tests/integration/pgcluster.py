@@ -14,7 +14,7 @@ tests stay independent and the suite pays the start-up once.
 Cluster.standby() makes a streaming replica of a cluster (pg_basebackup
 -R) for the failover tests.
 
-Environment: BW_TEST_STORAGE=postgresql makes test_bulwarkd_common.Server
+Environment: BW_TEST_STORAGE=postgresql makes bwserver.Server
 use it (the suite runs once per backend).
 """
 import atexit

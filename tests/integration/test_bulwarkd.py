@@ -1,6 +1,6 @@
 """bulwarkd end to end: a real process on 127.0.0.1, a PKI made by
 `bulwark keys ca`, TUF metadata signed with real keys, devices with real
-client certificates over real TLS (see test_bulwarkd_common.py)."""
+client certificates over real TLS (see bwserver.py)."""
 import json
 import os
 import shutil
@@ -12,7 +12,7 @@ import unittest
 import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_bulwarkd_common as c  # noqa: E402
+import bwserver as c  # noqa: E402
 
 
 class GatewayTest(unittest.TestCase):

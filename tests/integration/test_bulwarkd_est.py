@@ -14,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-import test_bulwarkd_common as c
+import bwserver as c
 from bwtest import free_port
 
 from cryptography import x509

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_bulwarkd_common as c  # noqa: E402
+import bwserver as c  # noqa: E402
 
 
 class HostileTest(unittest.TestCase):

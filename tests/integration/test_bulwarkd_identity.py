@@ -21,7 +21,7 @@ import unittest
 import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_bulwarkd_common as c  # noqa: E402
+import bwserver as c  # noqa: E402
 
 SCHEMA5 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                        "vectors", "bulwarkd-schema5", "schema5.sql")

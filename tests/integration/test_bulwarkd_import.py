@@ -11,8 +11,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_bulwarkd_common as c  # noqa: E402
-import test_bulwarkd_tufclient as tc  # noqa: E402
+import bwserver as c  # noqa: E402
 
 
 class ImportTest(unittest.TestCase):
@@ -68,13 +67,11 @@ class ImportTest(unittest.TestCase):
             with open(os.path.join(md, "timestamp.json")) as f:
                 tsv = json.load(f)["signed"]["version"]
             # the real client, trusting the exported root
-            px = tc.Proxy(srv, dev)
+            px = c.Proxy(srv, dev)
             try:
-                t = tc.TufClientTest("test_consistent_snapshots")
-                t.dir = self.dir
                 with open(os.path.join(md, "1.root.json"), "rb") as f:
                     root = f.read()
-                _, tdir = t.client(px, root, "imp", ["fw-1"])
+                _, tdir = c.tuf_client(self.dir, px, root, "imp", ["fw-1"])
                 self.assertEqual(len(os.listdir(tdir)), 1)
                 # the server continues the version numbers
                 body = dict(c.fileinfo(b"two"), name="fw-2")
@@ -82,7 +79,7 @@ class ImportTest(unittest.TestCase):
                                            body)[0], 200)
                 _, _, ts = srv.device_get(dev, "/repo/timestamp.json")
                 self.assertEqual(json.loads(ts)["signed"]["version"], tsv + 1)
-                t.client(px, root, "imp")
+                c.tuf_client(self.dir, px, root, "imp")
             finally:
                 px.close()
         finally:

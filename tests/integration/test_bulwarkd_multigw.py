@@ -20,7 +20,7 @@ import tempfile
 import time
 import unittest
 
-import test_bulwarkd_common as c
+import bwserver as c
 
 POLL = 1.0  # gateway.identity_poll_interval of B
 

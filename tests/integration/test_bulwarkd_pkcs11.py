@@ -10,7 +10,7 @@ import unittest
 import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_bulwarkd_common as c  # noqa: E402
+import bwserver as c  # noqa: E402
 from bwtest import softhsm_token  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402

@@ -5,53 +5,15 @@ certificate option). Checks that everything the server signs (snapshot,
 timestamp, CI targets) passes the full TUF client workflow, for CI and
 production devices, after re-signing, after a root rotation, and with
 consistent snapshots."""
-import http.server
 import json
 import os
 import shutil
 import sys
 import tempfile
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_bulwarkd_common as c  # noqa: E402
-
-CLIENT = os.path.join(c.BIN, "bulwark-tuf-client")
-
-
-class Proxy:
-    """http://127.0.0.1:<port>/X  ->  https gateway /X with a device cert."""
-
-    def __init__(self, srv, dev, tag=None):
-        outer = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                hdr = {"x-ats-tags": tag} if tag else {}
-                if "Range" in self.headers:
-                    hdr["Range"] = self.headers["Range"]
-                st, h, body = srv.device_get(dev, self.path, hdr)
-                outer.paths.append(self.path)
-                self.send_response(st)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.paths = []
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.httpd.server_address[1]
-        self.th = threading.Thread(target=self.httpd.serve_forever)
-        self.th.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.th.join()
-
+import bwserver as c  # noqa: E402
 
 class TufClientTest(unittest.TestCase):
     def setUp(self):
@@ -62,24 +24,7 @@ class TufClientTest(unittest.TestCase):
         shutil.rmtree(self.dir)
 
     def client(self, proxy, root, name, targets=()):
-        md = os.path.join(self.dir, name + "-md")
-        tdir = os.path.join(self.dir, name + "-targets")
-        if not os.path.isdir(md):
-            os.makedirs(md)
-            os.makedirs(tdir)
-            rp = os.path.join(self.dir, name + "-root.json")
-            with open(rp, "wb") as f:
-                f.write(root)
-            c.run(CLIENT, "--metadata-dir", md, "init", rp)
-        base = "http://127.0.0.1:%d" % proxy.port
-        args = [CLIENT, "--metadata-dir", md, "--metadata-url", base + "/repo/",
-                "--target-base-url", base + "/targets/", "--target-dir", tdir]
-        for t in targets:
-            args += ["--target-name", t]
-        p = c.run(*(args + (["download"] if targets else ["refresh"])),
-                  check=False)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        return md, tdir
+        return c.tuf_client(self.dir, proxy, root, name, targets)
 
     def test_refresh_and_download_ci_and_production(self):
         srv = c.Server(self.dir, self.tuf).start()
@@ -87,8 +32,8 @@ class TufClientTest(unittest.TestCase):
             srv.seed(tag="prod")
             ci = c.device_cert(srv.pki, self.dir, "ci")
             prod = c.device_cert(srv.pki, self.dir, "prod", production=True)
-            px = Proxy(srv, ci)
-            pp = Proxy(srv, prod, tag="prod")
+            px = c.Proxy(srv, ci)
+            pp = c.Proxy(srv, prod, tag="prod")
             try:
                 _, tdir = self.client(px, self.tuf.root(), "ci", ["fw-ci-1"])
                 self.assertEqual(len(os.listdir(tdir)), 1)
@@ -126,7 +71,7 @@ class TufClientTest(unittest.TestCase):
         try:
             srv.seed()
             dev = c.device_cert(srv.pki, self.dir, "d")
-            px = Proxy(srv, dev)
+            px = c.Proxy(srv, dev)
             try:
                 self.client(px, self.tuf.root(), "d")
                 _, _, ts1 = srv.device_get(dev, "/repo/timestamp.json")
@@ -166,7 +111,7 @@ class TufClientTest(unittest.TestCase):
             self.assertEqual(srv.admin("POST", "/repo/ci/targets/add", dict(
                 c.fileinfo(data), name="fw-cs"))[0], 200)
             dev = c.device_cert(srv.pki, self.dir, "cs")
-            px = Proxy(srv, dev)
+            px = c.Proxy(srv, dev)
             try:
                 _, tdir = self.client(px, root, "cs", ["fw-cs"])
                 self.assertEqual(len(os.listdir(tdir)), 1)

@@ -22,13 +22,12 @@ Environment: BW_BINARY_DIR (build dir with bulwark, bulwark-device).
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_device as td  # noqa: E402  (module, so its tests are not re-run)
+import bwdevice as td  # noqa: E402
 
 BULWARK = os.path.join(td.BINARY_DIR, "bulwark")
 HELLO = "/usr/lib/efitools/x86_64-linux-gnu/HelloWorld.efi"

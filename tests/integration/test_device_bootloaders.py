@@ -25,7 +25,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_device as td  # noqa: E402  (module, so its tests are not re-run)
+import bwdevice as td  # noqa: E402
 
 ENV_SIZE = 0x4000
 EXAMPLES = os.path.join(td.SOURCE_DIR, "docs", "examples")
@@ -295,12 +295,12 @@ class GrubLifecycle(BootloaderMixin, Lifecycle, td.DeviceTest):
 
 @unittest.skipUnless(have("fw_printenv", "fw_setenv", "mkenvimage"),
                      "libubootenv-tool / u-boot-tools missing")
-class UBootPowerLoss(BootloaderMixin, td.PowerLoss):
+class UBootPowerLoss(BootloaderMixin, td.PowerLossCases, td.DeviceTest):
     loader = UBoot
 
 
 @unittest.skipUnless(have("grub-editenv"), "grub-common missing")
-class GrubPowerLoss(BootloaderMixin, td.PowerLoss):
+class GrubPowerLoss(BootloaderMixin, td.PowerLossCases, td.DeviceTest):
     loader = Grub
 
 

@@ -4,7 +4,7 @@ then check / pull / install / boot / run over mutual TLS with the token
 key, events delivered to POST /events and visible in the admin API; a
 production device sees only production targets.
 
-Uses the bulwarkd fixtures (test_bulwarkd_common.py). Environment:
+Uses the bulwarkd fixtures (bwserver.py). Environment:
 BW_BINARY_DIR (bulwarkd, bulwark, bulwark-device).
 """
 
@@ -17,9 +17,9 @@ import tempfile
 import unittest
 import uuid as uuidlib
 
-import test_bulwarkd_common as c
-from test_device import AGENT, OK, REBOOT, UPDATE, Device, image
-from test_device_register import SOFTHSM_MODULE, softhsm_env
+import bwserver as c
+from bwdevice import AGENT, OK, REBOOT, UPDATE, Device, image
+from bwtest import SOFTHSM_MODULE, softhsm_env
 
 HAVE = os.path.exists(c.BULWARKD) and os.path.exists(AGENT) and \
     os.path.exists(SOFTHSM_MODULE)

@@ -25,10 +25,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from test_device import (AGENT, HWID, TAG, OK, REBOOT, UPDATE, Device, Repo,
+from bwdevice import (AGENT, HWID, TAG, OK, REBOOT, UPDATE, Device, Repo,
                          RepoServer, image)
 
-from bwtest import SOFTHSM_MODULE, softhsm_token  # noqa: E402
+from bwtest import SOFTHSM_MODULE, softhsm_env  # noqa: E402
 FACTORY_TOKEN = "factory-token-1234"
 ALREADY_REGISTERED = 131
 
@@ -110,11 +110,6 @@ class Factory:
                   "client.chained": pem(cert) + pem(self.dca),
                   "sota.toml": "[tls]\nserver = \"x\"\n"}
         return 201, json.dumps(answer).encode()
-
-
-def softhsm_env(d):
-    """The environment of a device whose token "dev1" lives in d."""
-    return dict(os.environ, SOFTHSM2_CONF=softhsm_token(d, "dev1"))
 
 
 @unittest.skipUnless(os.path.exists(SOFTHSM_MODULE), "SoftHSM2 not installed")

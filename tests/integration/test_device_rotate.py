@@ -12,9 +12,7 @@ BW_SLOW_TESTS=1 runs 1,000 randomised rotations (default 25).
 Environment: BW_BINARY_DIR (bulwarkd, bulwark, bulwark-device)."""
 
 import base64
-import hashlib
 import http.server
-import json
 import os
 import random
 import re
@@ -27,10 +25,10 @@ import time
 import unittest
 import uuid as uuidlib
 
-import test_bulwarkd_common as c
+import bwserver as c
 from bwtest import free_port
-from test_device import AGENT, OK, Device
-from test_device_register import SOFTHSM_MODULE, softhsm_env
+from bwdevice import AGENT, OK, Device
+from bwtest import SOFTHSM_MODULE, softhsm_env
 
 HAVE = os.path.exists(c.BULWARKD) and os.path.exists(AGENT) and \
     os.path.exists(SOFTHSM_MODULE)

@@ -10,11 +10,10 @@ passed on their own clocks, and those outside the approved cohort refuse
 for good. A device that takes the wave installs the charter's target
 (hash-checked against the charter) and reports; the server counts it.
 
-Uses the bulwarkd fixtures (test_bulwarkd_common.py) and the device
+Uses the bulwarkd fixtures (bwserver.py) and the device
 helpers (test_device.py).
 """
 import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -25,9 +24,9 @@ import time
 import unittest
 import uuid as uuidlib
 
-import test_bulwarkd_common as c
-from test_device import AGENT, OK, REBOOT, UPDATE, Device, image
-from test_device_register import SOFTHSM_MODULE, softhsm_env
+import bwserver as c
+from bwdevice import AGENT, OK, REBOOT, UPDATE, Device, image
+from bwtest import SOFTHSM_MODULE, softhsm_env
 
 HAVE = os.path.exists(c.BULWARKD) and os.path.exists(AGENT) and \
     os.path.exists(SOFTHSM_MODULE)

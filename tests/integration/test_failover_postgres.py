@@ -22,7 +22,7 @@ import unittest
 import uuid as uuidlib
 
 import pgcluster
-import test_bulwarkd_common as c
+import bwserver as c
 
 LOAD_BEFORE = 2.0  # seconds of load before the primary dies
 PROMOTE_AFTER = 1.0  # seconds without a primary (an operator's delay)

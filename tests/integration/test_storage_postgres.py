@@ -15,7 +15,7 @@ import tempfile
 import unittest
 
 import pgcluster
-import test_bulwarkd_common as c
+import bwserver as c
 
 
 # Schema 1: its tables with their columns, and its own indexes.

@@ -19,7 +19,7 @@ import unittest
 import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_bulwarkd_common as c  # noqa: E402
+import bwserver as c  # noqa: E402
 
 ORIGIN = "bulwark/acme"
 SRC = os.environ.get("BW_SOURCE_DIR", os.path.join(

@@ -10,9 +10,9 @@ import tempfile
 import unittest
 import uuid as uuidlib
 
-import test_bulwarkd_common as c
-from test_device import AGENT, OK, REFUSED, UPDATE, Device, image
-from test_device_register import SOFTHSM_MODULE, softhsm_env
+import bwserver as c
+from bwdevice import AGENT, OK, REFUSED, UPDATE, Device, image
+from bwtest import SOFTHSM_MODULE, softhsm_env
 
 HAVE = os.path.exists(c.BULWARKD) and os.path.exists(AGENT) and \
     os.path.exists(SOFTHSM_MODULE)

@@ -14,9 +14,9 @@ import tempfile
 import time
 import unittest
 
-from test_bulwarkd_common import (BULWARK, Server, Tuf, device_cert, fileinfo,
+from bwserver import (BULWARK, Server, Tuf, device_cert, fileinfo,
                                   run)
-from test_bulwarkd_waves import FW, WAVE_CFG, event, make_charter
+from bwwaves import FW, WAVE_CFG, event, make_charter
 
 SRC = os.environ.get("BW_SOURCE_DIR",
                      os.path.join(os.path.dirname(__file__), "..", ".."))

@@ -6,23 +6,22 @@ keys, so expired or odd certificates can be made too), TUF metadata
 (ed25519 keys, canonical JSON as securesystemslib writes it), a bulwarkd
 configuration, and a running bulwarkd on 127.0.0.1 with free ports.
 
-Run alone, it tests the fixtures themselves (the TUF root it builds is
-accepted by bulwark-tuf-client).
+test_fixtures.py checks the fixtures themselves (the TUF root they build
+is accepted by bulwark-tuf-client).
 """
 import datetime
 import hashlib
 import http.client
+import http.server
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import ssl
 import subprocess
-import tempfile
+import threading
 import time
-import unittest
 import uuid as uuidlib
 
 from bwtest import free_port  # noqa: E402
@@ -37,6 +36,7 @@ BIN = os.environ.get("BW_BINARY_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..", "build-srv"))
 BULWARK = os.path.join(BIN, "bulwark")
 BULWARKD = os.path.join(BIN, "bulwarkd")
+TUF_CLIENT = os.path.join(BIN, "bulwark-tuf-client")
 FACTORY = "acme"
 # "sqlite" (the default) or "postgresql": the backend every Server uses;
 # ctest runs the bulwarkd suites once with each.
@@ -480,22 +480,59 @@ class Server:
         assert st == 200, r
 
 
-class TestFixtures(unittest.TestCase):
-    def test_root_accepted_by_bulwark_tuf_client(self):
-        d = tempfile.mkdtemp(prefix="bwd-fix-")
-        try:
-            t = Tuf()
-            for prod in (False, True):
-                path = os.path.join(d, "root.json")
-                with open(path, "wb") as f:
-                    f.write(t.root(production=prod))
-                md = os.path.join(d, "md%d" % prod)
-                os.makedirs(md)
-                run(os.path.join(BIN, "bulwark-tuf-client"), "--metadata-dir",
-                    md, "init", path)
-        finally:
-            shutil.rmtree(d)
+class Proxy:
+    """http://127.0.0.1:<port>/X  ->  https gateway /X with a device cert."""
+
+    def __init__(self, srv, dev, tag=None):
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                hdr = {"x-ats-tags": tag} if tag else {}
+                if "Range" in self.headers:
+                    hdr["Range"] = self.headers["Range"]
+                st, h, body = srv.device_get(dev, self.path, hdr)
+                outer.paths.append(self.path)
+                self.send_response(st)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.paths = []
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        self.th = threading.Thread(target=self.httpd.serve_forever)
+        self.th.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.th.join()
 
 
-if __name__ == "__main__":
-    unittest.main()
+def tuf_client(top, proxy, root, name, targets=()):
+    """Run bulwark-tuf-client through proxy with its state under top/name:
+    init from root on first use, then download targets (or refresh).
+    Returns (metadata dir, target dir); raises AssertionError on failure."""
+    md = os.path.join(top, name + "-md")
+    tdir = os.path.join(top, name + "-targets")
+    if not os.path.isdir(md):
+        os.makedirs(md)
+        os.makedirs(tdir)
+        rp = os.path.join(top, name + "-root.json")
+        with open(rp, "wb") as f:
+            f.write(root)
+        run(TUF_CLIENT, "--metadata-dir", md, "init", rp)
+    base = "http://127.0.0.1:%d" % proxy.port
+    args = [TUF_CLIENT, "--metadata-dir", md, "--metadata-url",
+            base + "/repo/", "--target-base-url", base + "/targets/",
+            "--target-dir", tdir]
+    for t in targets:
+        args += ["--target-name", t]
+    p = run(*(args + (["download"] if targets else ["refresh"])), check=False)
+    if p.returncode != 0:
+        raise AssertionError(p.stdout + p.stderr)
+    return md, tdir
