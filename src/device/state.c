@@ -40,6 +40,12 @@ static const char *const migrations[] = {
 	 * id>|<tag>"), so a check that finds nothing new skips re-reading
 	 * targets.json (100k targets: 280 MiB and seconds otherwise). */
 	"ALTER TABLE agent ADD COLUMN listing_key TEXT NOT NULL DEFAULT ''",
+	/* v3: the answer of the last check for the stored listing (the
+	 * target to install, '' for none) and the running version it was
+	 * decided for (NULL: decide again), so a check that finds nothing
+	 * new reads one row instead of the whole listing. */
+	"ALTER TABLE agent ADD COLUMN best_for TEXT;"
+	"ALTER TABLE agent ADD COLUMN best_name TEXT NOT NULL DEFAULT ''",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -301,20 +307,32 @@ int bw_dev_state_mark_failed(sqlite3 *db, const struct bw_dev_target *t,
 			     struct bw_err *err)
 {
 	sqlite3_stmt *s = NULL;
-	int rc;
+	int rc = exec(db, "BEGIN IMMEDIATE", err);
 
+	if (rc != 0)
+		return rc;
 	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO failed_target"
 			       " VALUES(?, ?, strftime('%s','now'))", -1, &s,
-			       NULL) != SQLITE_OK)
-		return db_fail(db, err, "failed target");
-	sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, t->version, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s) == SQLITE_DONE ? 0
-					     : db_fail(db, err, "failed target");
+			       NULL) != SQLITE_OK) {
+		rc = db_fail(db, err, "failed target");
+	} else {
+		sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, t->version, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = db_fail(db, err, "failed target");
+	}
 	sqlite3_finalize(s);
+	/* The stored answer may have been this target: decide again. */
 	if (rc == 0)
-		bw_dev_durable("failed target");
-	return rc;
+		rc = exec(db, "UPDATE agent SET best_for = NULL", err);
+	if (rc == 0)
+		rc = exec(db, "COMMIT", err);
+	if (rc != 0) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	bw_dev_durable("failed target");
+	return 0;
 }
 
 int bw_dev_state_is_failed(sqlite3 *db, const char *name, int *failed,
@@ -334,26 +352,6 @@ int bw_dev_state_is_failed(sqlite3 *db, const char *name, int *failed,
 	return rc == SQLITE_ROW || rc == SQLITE_DONE
 		       ? 0
 		       : db_fail(db, err, "failed target");
-}
-
-static int listing_insert(sqlite3 *db, const struct bw_dev_target *t,
-			  struct bw_err *err)
-{
-	sqlite3_stmt *s = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO listing"
-			       " VALUES(?, ?, ?, ?, ?)", -1, &s,
-			       NULL) != SQLITE_OK)
-		return db_fail(db, err, "listing");
-	sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, t->version, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)t->length);
-	sqlite3_bind_text(s, 4, t->sha256, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, t->bootfw);
-	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_fail(db, err, "listing");
-	sqlite3_finalize(s);
-	return rc;
 }
 
 static int set_checkin(sqlite3 *db, int64_t checkin, const char *key,
@@ -399,57 +397,265 @@ int bw_dev_state_listing_key(sqlite3 *db, char *out, size_t cap)
 	return rc;
 }
 
-int bw_dev_state_listing_save(sqlite3 *db, const struct bw_dev_target *ts,
-			      size_t n, int64_t checkin, const char *key,
-			      struct bw_err *err)
-{
-	int rc = exec(db, "BEGIN IMMEDIATE; DELETE FROM listing", err);
+/* ---- the listing, written while the targets are walked ------------------ */
 
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = listing_insert(db, &ts[i], err);
-	if (rc == 0)
-		rc = set_checkin(db, checkin, key ? key : "", err);
-	if (rc == 0)
-		rc = exec(db, "COMMIT", err);
+struct bw_dev_listing_tx {
+	sqlite3 *db;
+	sqlite3_stmt *insert; /* one statement for every row */
+	sqlite3_stmt *failed;
+};
+
+void bw_dev_state_listing_abort(struct bw_dev_listing_tx *tx)
+{
+	if (tx == NULL)
+		return;
+	sqlite3_finalize(tx->insert);
+	sqlite3_finalize(tx->failed);
+	sqlite3_exec(tx->db, "ROLLBACK", NULL, NULL, NULL);
+	free(tx);
+}
+
+int bw_dev_state_listing_begin(sqlite3 *db, struct bw_dev_listing_tx **out,
+			       struct bw_err *err)
+{
+	struct bw_dev_listing_tx *tx;
+	int rc;
+
+	*out = NULL;
+	tx = calloc(1, sizeof(*tx));
+	if (tx == NULL)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	tx->db = db;
+	rc = exec(db, "BEGIN IMMEDIATE", err);
 	if (rc != 0) {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		free(tx);
 		return rc;
 	}
+	rc = exec(db, "DELETE FROM listing", err);
+	if (rc == 0 &&
+	    (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO listing"
+				" VALUES(?, ?, ?, ?, ?)", -1, &tx->insert,
+				NULL) != SQLITE_OK ||
+	     sqlite3_prepare_v2(db, "SELECT 1 FROM failed_target WHERE"
+				" name = ?", -1, &tx->failed, NULL) !=
+		     SQLITE_OK))
+		rc = db_fail(db, err, "listing");
+	if (rc != 0) {
+		bw_dev_state_listing_abort(tx);
+		return rc;
+	}
+	*out = tx;
+	return 0;
+}
+
+int bw_dev_state_listing_add(struct bw_dev_listing_tx *tx,
+			     const struct bw_dev_target *t, struct bw_err *err)
+{
+	sqlite3_stmt *s = tx->insert;
+	int rc;
+
+	sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, t->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)t->length);
+	sqlite3_bind_text(s, 4, t->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, t->bootfw);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0
+					     : db_fail(tx->db, err, "listing");
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+int bw_dev_state_listing_is_failed(struct bw_dev_listing_tx *tx,
+				   const char *name, int *failed,
+				   struct bw_err *err)
+{
+	sqlite3_stmt *s = tx->failed;
+	int rc;
+
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	*failed = rc == SQLITE_ROW;
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		       ? 0
+		       : db_fail(tx->db, err, "failed target");
+}
+
+/* Store the answer for the listing (best NULL: nothing newer) as computed
+ * for the running version. */
+static int set_best(sqlite3 *db, const char *running,
+		    const struct bw_dev_target *best, struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "UPDATE agent SET best_for = ?,"
+			       " best_name = ?", -1, &s, NULL) != SQLITE_OK)
+		return db_fail(db, err, "best target");
+	sqlite3_bind_text(s, 1, running, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, best ? best->name : "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0
+					     : db_fail(db, err, "best target");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int bw_dev_state_listing_commit(struct bw_dev_listing_tx *tx, int64_t checkin,
+				const char *key, const char *running,
+				const struct bw_dev_target *best,
+				struct bw_err *err)
+{
+	int rc = set_checkin(tx->db, checkin, key ? key : "", err);
+
+	if (rc == 0)
+		rc = set_best(tx->db, running, best, err);
+	sqlite3_finalize(tx->insert);
+	sqlite3_finalize(tx->failed);
+	tx->insert = tx->failed = NULL;
+	if (rc == 0)
+		rc = exec(tx->db, "COMMIT", err);
+	if (rc != 0) {
+		bw_dev_state_listing_abort(tx);
+		return rc;
+	}
+	free(tx);
 	bw_dev_durable("listing");
 	return 0;
 }
 
-int bw_dev_state_listing_load(sqlite3 *db, struct bw_dev_target **out,
-			      size_t *n, struct bw_err *err)
+/* ---- reading the listing ------------------------------------------------ */
+
+int bw_dev_state_listing_any(sqlite3 *db, int *any, struct bw_err *err)
 {
 	sqlite3_stmt *s = NULL;
-	struct bw_dev_target *ts = NULL, *nt;
-	size_t cnt = 0;
-	int rc;
+	int rc = BW_EIO;
 
-	*out = NULL;
-	*n = 0;
-	if (sqlite3_prepare_v2(db, "SELECT name, version, length, sha256,"
-			       " bootfw FROM listing ORDER BY name", -1, &s,
-			       NULL) != SQLITE_OK)
-		return db_fail(db, err, "listing");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		nt = reallocarray(ts, cnt + 1, sizeof(*ts));
-		if (nt == NULL) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		ts = nt;
-		read_target(s, 0, &ts[cnt++]);
+	*any = 0;
+	if (sqlite3_prepare_v2(db, "SELECT EXISTS(SELECT 1 FROM listing)", -1,
+			       &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW) {
+		*any = sqlite3_column_int(s, 0);
+		rc = 0;
 	}
 	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
-		free(ts);
-		return bw_err_set(err, BW_EIO, "state database: listing");
+	return rc ? db_fail(db, err, "listing") : 0;
+}
+
+static int listing_walk(sqlite3 *db, const char *sql, const char *arg,
+			bw_dev_listing_fn fn, void *ctx, struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct bw_dev_target t;
+	int rc, cb = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return db_fail(db, err, "listing");
+	if (arg != NULL)
+		sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+	while (cb == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		read_target(s, 0, &t);
+		cb = fn(ctx, &t, sqlite3_column_int(s, 5));
 	}
-	*out = ts;
-	*n = cnt;
-	return 0;
+	if (cb == 0 && rc != SQLITE_DONE)
+		cb = db_fail(db, err, "listing");
+	sqlite3_finalize(s);
+	return cb;
+}
+
+#define LISTING_COLUMNS \
+	"l.name, l.version, l.length, l.sha256, l.bootfw, f.name IS NOT NULL"
+
+int bw_dev_state_listing_foreach(sqlite3 *db, int only_failed,
+				 bw_dev_listing_fn fn, void *ctx,
+				 struct bw_err *err)
+{
+	return listing_walk(
+		db, only_failed ? "SELECT " LISTING_COLUMNS " FROM failed_target"
+				  " f JOIN listing l ON l.name = f.name ORDER"
+				  " BY l.name"
+				: "SELECT " LISTING_COLUMNS " FROM listing l"
+				  " LEFT JOIN failed_target f ON f.name ="
+				  " l.name ORDER BY l.name",
+		NULL, fn, ctx, err);
+}
+
+struct first {
+	struct bw_dev_target *out;
+	int found;
+};
+
+static int take_first(void *ctx, const struct bw_dev_target *t, int failed)
+{
+	struct first *f = ctx;
+
+	(void)failed;
+	*f->out = *t;
+	f->found = 1;
+	return 1; /* stop */
+}
+
+static int listing_first(sqlite3 *db, const char *sql, const char *arg,
+			 struct bw_dev_target *out, int *found,
+			 struct bw_err *err)
+{
+	struct first f = {out, 0};
+	int rc = listing_walk(db, sql, arg, take_first, &f, err);
+
+	*found = f.found;
+	return f.found ? 0 : rc;
+}
+
+int bw_dev_state_listing_find_version(sqlite3 *db, const char *version,
+				      struct bw_dev_target *out, int *found,
+				      struct bw_err *err)
+{
+	return listing_first(db, "SELECT " LISTING_COLUMNS " FROM listing l"
+			     " LEFT JOIN failed_target f ON f.name = l.name"
+			     " WHERE l.version = ? ORDER BY l.name LIMIT 1",
+			     version, out, found, err);
+}
+
+int bw_dev_state_best_load(sqlite3 *db, const char *running,
+			   struct bw_dev_target *best, int *have, int *stored,
+			   struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	char name[BW_DEV_NAME_MAX] = "";
+	int rc;
+
+	*have = *stored = 0;
+	if (sqlite3_prepare_v2(db, "SELECT best_name FROM agent WHERE"
+			       " best_for = ?", -1, &s, NULL) != SQLITE_OK)
+		return db_fail(db, err, "best target");
+	sqlite3_bind_text(s, 1, running, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*stored = 1;
+		copy_text(name, sizeof(name), sqlite3_column_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, err, "best target");
+	if (!*stored || name[0] == '\0')
+		return 0;
+	rc = listing_first(db, "SELECT " LISTING_COLUMNS " FROM listing l"
+			   " LEFT JOIN failed_target f ON f.name = l.name"
+			   " WHERE l.name = ?", name, best, have, err);
+	/* A stored name the listing no longer holds answers nothing. */
+	if (rc == 0 && !*have)
+		*stored = 0;
+	return rc;
+}
+
+int bw_dev_state_best_save(sqlite3 *db, const char *running,
+			   const struct bw_dev_target *best, struct bw_err *err)
+{
+	int rc = set_best(db, running, best, err);
+
+	if (rc == 0)
+		bw_dev_durable("best target");
+	return rc;
 }
 
 const char *bw_dev_slot_state_name(int s)

@@ -71,18 +71,61 @@ int bw_dev_state_mark_failed(sqlite3 *db, const struct bw_dev_target *t,
 			     struct bw_err *err);
 int bw_dev_state_is_failed(sqlite3 *db, const char *name, int *failed,
 			   struct bw_err *err);
-/* Replace the cached listing of targets for this device and record the
- * check-in time and what the listing was built from (key), one txn. */
-int bw_dev_state_listing_save(sqlite3 *db, const struct bw_dev_target *ts,
-			      size_t n, int64_t checkin, const char *key,
-			      struct bw_err *err);
 /* The key the current listing was built from ("" if none). */
 int bw_dev_state_listing_key(sqlite3 *db, char *out, size_t cap);
 /* Record a check-in that found the listing unchanged. */
 int bw_dev_state_checkin(sqlite3 *db, int64_t checkin, struct bw_err *err);
-/* The cached listing, malloc'd array (*out, free()). */
-int bw_dev_state_listing_load(sqlite3 *db, struct bw_dev_target **out,
-			      size_t *n, struct bw_err *err);
+
+/*
+ * Replacing the listing of targets for this device, one transaction, one
+ * row at a time (memory does not grow with the number of targets):
+ * begin, add each target, commit (or abort). Commit also records the
+ * check-in time, what the listing was built from (key) and the answer
+ * for it: best (NULL: nothing newer) as decided for the running version.
+ * Commit and abort free tx. While tx is open, is_failed answers from the
+ * same transaction.
+ */
+struct bw_dev_listing_tx;
+int bw_dev_state_listing_begin(sqlite3 *db, struct bw_dev_listing_tx **out,
+			       struct bw_err *err);
+int bw_dev_state_listing_add(struct bw_dev_listing_tx *tx,
+			     const struct bw_dev_target *t, struct bw_err *err);
+int bw_dev_state_listing_is_failed(struct bw_dev_listing_tx *tx,
+				   const char *name, int *failed,
+				   struct bw_err *err);
+int bw_dev_state_listing_commit(struct bw_dev_listing_tx *tx, int64_t checkin,
+				const char *key, const char *running,
+				const struct bw_dev_target *best,
+				struct bw_err *err);
+void bw_dev_state_listing_abort(struct bw_dev_listing_tx *tx);
+
+/* Called for each listed target (failed: it failed here before); a
+ * non-zero return stops the walk and is returned. */
+typedef int (*bw_dev_listing_fn)(void *ctx, const struct bw_dev_target *t,
+				 int failed);
+/* The stored listing in name order, one row in memory at a time; with
+ * only_failed, only the targets that failed here before. */
+int bw_dev_state_listing_foreach(sqlite3 *db, int only_failed,
+				 bw_dev_listing_fn fn, void *ctx,
+				 struct bw_err *err);
+/* Does the stored listing hold any target? */
+int bw_dev_state_listing_any(sqlite3 *db, int *any, struct bw_err *err);
+/* The first listed target (name order) of this version; *found 0 if none. */
+int bw_dev_state_listing_find_version(sqlite3 *db, const char *version,
+				      struct bw_dev_target *out, int *found,
+				      struct bw_err *err);
+/*
+ * The stored answer for the listing when it was decided for the running
+ * version: *stored 1, and *have 1 with *best the target to install (0:
+ * nothing newer). *stored 0 when no answer is stored for running (the
+ * listing or the running version changed, a target failed since).
+ */
+int bw_dev_state_best_load(sqlite3 *db, const char *running,
+			   struct bw_dev_target *best, int *have, int *stored,
+			   struct bw_err *err);
+/* Store the answer decided for the running version (best NULL: none). */
+int bw_dev_state_best_save(sqlite3 *db, const char *running,
+			   const struct bw_dev_target *best, struct bw_err *err);
 const char *bw_dev_slot_state_name(int s);
 
 #endif

@@ -51,78 +51,170 @@ static int sha256_hex(const struct bw_tuf_target *t, char out[65])
 	return 0;
 }
 
-struct collecting {
-	struct bw_dev *d;
-	struct bw_dev_target *ts;
-	size_t n, cap;
+static const char *current_version(const struct bw_dev *d)
+{
+	return d->st.slot[d->st.active].version;
+}
+
+/*
+ * The rule that picks the target to install: higher than the running
+ * version and than the best so far (of equal versions the first in name
+ * order stays), and (the caller's part, asked only then) never one that
+ * failed here before: no silent downgrade, no automatic retry of a
+ * rolled-back target.
+ */
+static int beats(const struct bw_dev *d, const struct bw_dev_target *t,
+		 const struct bw_dev_target *best)
+{
+	return bw_dev_version_cmp(t->version, current_version(d)) > 0 &&
+	       (best == NULL || bw_dev_version_cmp(t->version,
+						   best->version) > 0);
+}
+
+/* What a check found: whether any target is listed for this device, the
+ * one to install, and the accepted wave's targets (this run only). */
+struct found {
+	int any;
+	int have_best;
+	struct bw_dev_target best;
+	struct bw_dev_target *wave;
+	size_t nwave;
 };
 
-static int collect_one(void *ctx, const struct bw_tuf_target *t)
-{
-	struct collecting *c = ctx;
-	struct bw_dev_target m;
+struct walk {
+	struct bw_dev *d;
+	struct bw_dev_listing_tx *tx;
+	struct found *f;
+	size_t n;
+	struct bw_err *err;
+};
 
-	if (c->n >= MAX_MATCHES ||
-	    !bw_dev_target_matches(&c->d->cfg, t->path, t->length, t->custom,
+/* One verified target: stored when it is this device's, and weighed. */
+static int walk_one(void *ctx, const struct bw_tuf_target *t)
+{
+	struct walk *w = ctx;
+	struct bw_dev_target m;
+	int rc, failed = 0;
+
+	if (w->n >= MAX_MATCHES ||
+	    !bw_dev_target_matches(&w->d->cfg, t->path, t->length, t->custom,
 				   &m) ||
 	    !sha256_hex(t, m.sha256))
 		return 0;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		struct bw_dev_target *n = realloc(c->ts, cap * sizeof(*n));
-
-		if (n == NULL)
-			return BW_ENOMEM;
-		c->ts = n;
-		c->cap = cap;
+	rc = bw_dev_state_listing_add(w->tx, &m, w->err);
+	if (rc == 0 && beats(w->d, &m, w->f->have_best ? &w->f->best : NULL))
+		rc = bw_dev_state_listing_is_failed(w->tx, m.name, &failed,
+						    w->err);
+	if (rc != 0)
+		return rc;
+	w->n++;
+	if (!failed && beats(w->d, &m, w->f->have_best ? &w->f->best : NULL)) {
+		w->f->best = m;
+		w->f->have_best = 1;
 	}
-	c->ts[c->n++] = m;
 	return 0;
 }
 
 /*
- * Walk the verified top-level targets for this hardware id and tag, one
- * target in memory at a time: only the matches are kept.
+ * Walk the verified top-level targets, one in memory at a time, storing
+ * this hardware id's and tag's into the state database as they come and
+ * deciding the best on the way, all in one transaction.
  */
-static int collect(struct bw_dev *d, struct bw_tuf_updater *u,
-		   struct bw_dev_target **ts, size_t *n, struct bw_err *err)
+static int rebuild(struct bw_dev *d, struct bw_tuf_updater *u, const char *key,
+		   struct found *f, struct bw_err *err)
 {
-	struct collecting c = {d, NULL, 0, 0};
-	int rc = bw_tuf_updater_targets_foreach(u, collect_one, &c, err);
+	struct walk w = {d, NULL, f, 0, err};
+	int rc = bw_dev_state_listing_begin(d->db, &w.tx, err);
 
-	if (rc == BW_ENOMEM)
-		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
+	if (rc != 0)
+		return rc;
+	rc = bw_tuf_updater_targets_foreach(u, walk_one, &w, err);
 	if (rc != 0) {
-		free(c.ts);
+		bw_dev_state_listing_abort(w.tx);
 		return rc;
 	}
-	*ts = c.ts;
-	*n = c.n;
+	f->any = w.n > 0;
+	return bw_dev_state_listing_commit(w.tx, (int64_t)time(NULL), key,
+					   current_version(d),
+					   f->have_best ? &f->best : NULL, err);
+}
+
+static int weigh_stored(void *ctx, const struct bw_dev_target *t, int failed)
+{
+	struct walk *w = ctx;
+
+	if (!failed && beats(w->d, t, w->f->have_best ? &w->f->best : NULL)) {
+		w->f->best = *t;
+		w->f->have_best = 1;
+	}
 	return 0;
 }
 
 /*
- * Refresh and collect the targets for this hardware id and tag. When the
- * trusted targets version and the device's selectors are those the stored
- * listing was built from, the listing is reused: a check that finds
- * nothing new does not re-read targets.json.
+ * The answer for the stored listing: stored with it when decided for the
+ * running version, else decided again from the rows (after an install or
+ * a failure) and, when the state may change (save), stored.
+ */
+static int stored_best(struct bw_dev *d, int save, struct found *f,
+		       struct bw_err *err)
+{
+	struct walk w = {d, NULL, f, 0, err};
+	int stored = 0;
+	int rc = bw_dev_state_listing_any(d->db, &f->any, err);
+
+	if (rc == 0)
+		rc = bw_dev_state_best_load(d->db, current_version(d), &f->best,
+					    &f->have_best, &stored, err);
+	if (rc != 0 || stored)
+		return rc;
+	f->have_best = 0;
+	rc = bw_dev_state_listing_foreach(d->db, 0, weigh_stored, &w, err);
+	if (rc == 0 && save)
+		rc = bw_dev_state_best_save(d->db, current_version(d),
+					    f->have_best ? &f->best : NULL,
+					    err);
+	return rc;
+}
+
+/* The accepted wave's targets compete under the same rule. */
+static void weigh_wave(struct bw_dev *d, struct found *f)
+{
+	int failed;
+
+	for (size_t i = 0; i < f->nwave; i++) {
+		const struct bw_dev_target *t = &f->wave[i];
+
+		if (!beats(d, t, f->have_best ? &f->best : NULL) ||
+		    bw_dev_state_is_failed(d->db, t->name, &failed, NULL) ||
+		    failed)
+			continue;
+		f->best = *t;
+		f->have_best = 1;
+	}
+	f->any = f->any || f->nwave > 0;
+}
+
+/*
+ * Refresh and find the target to install for this hardware id and tag.
+ * When the trusted targets version and the device's selectors are those
+ * the stored listing was built from, the stored answer is used: a check
+ * that finds nothing new neither reads targets.json nor the listing.
  */
 static int refresh(struct bw_dev *d, struct bw_tuf_updater **u,
-		   struct bw_dev_target **ts, size_t *n, struct bw_err *err)
+		   struct found *f, struct bw_err *err)
 {
-	struct bw_fetcher *f = NULL;
+	struct bw_fetcher *fe = NULL;
 	char key[600], old[600];
 	int rc;
 
 	*u = NULL;
-	*ts = NULL;
-	*n = 0;
+	memset(f, 0, sizeof(*f));
 	if (d->cfg.metadata_url == NULL || d->cfg.targets_url == NULL)
 		return bw_err_set(err, BW_EINVAL, "[server] url is not set");
-	rc = bw_dev_fetcher(d, &f, err);
+	rc = bw_dev_fetcher(d, &fe, err);
 	if (rc == 0)
 		rc = bw_tuf_updater_new(d->mdir, d->cfg.metadata_url, d->ddir,
-					d->cfg.targets_url, f, NULL, u, err);
+					d->cfg.targets_url, fe, NULL, u, err);
 	if (rc == 0)
 		rc = bw_tuf_updater_refresh(*u, err);
 	if (rc != 0)
@@ -132,69 +224,48 @@ static int refresh(struct bw_dev *d, struct bw_tuf_updater **u,
 		 d->cfg.hardware_id, d->cfg.tag ? d->cfg.tag : "");
 	if (bw_dev_state_listing_key(d->db, old, sizeof(old)) == 0 &&
 	    strcmp(old, key) == 0) {
-		rc = bw_dev_state_listing_load(d->db, ts, n, err);
+		rc = stored_best(d, 1, f, err);
 		if (rc == 0)
 			rc = bw_dev_state_checkin(d->db, time(NULL), err);
 	} else {
-		rc = collect(d, *u, ts, n, err);
-		if (rc == 0)
-			rc = bw_dev_state_listing_save(d->db, *ts, *n,
-						       (int64_t)time(NULL),
-						       key, err);
+		rc = rebuild(d, *u, key, f, err);
 	}
-	/* A wave's release joins this run's listing (never the stored one)
-	 * only when its charter admits this device. */
-	if (rc == 0)
-		bw_dev_wave_offer(d, ts, n);
+	/* A wave's release joins this run's choice (never the stored
+	 * listing) only when its charter admits this device. */
+	if (rc == 0) {
+		bw_dev_wave_offer(d, &f->wave, &f->nwave);
+		weigh_wave(d, f);
+	}
 	return rc;
 }
 
-static const char *current_version(const struct bw_dev *d)
-{
-	return d->st.slot[d->st.active].version;
-}
-
-/*
- * The target to install: the named version, or else the highest version
- * that is newer than the running one and has not failed here before (no
- * silent downgrade, no automatic retry of a rolled-back target).
- */
-static const struct bw_dev_target *pick(struct bw_dev *d,
-					const struct bw_dev_target *ts,
-					size_t n, const char *version)
-{
-	const struct bw_dev_target *best = NULL;
-	int failed;
-
-	for (size_t i = 0; i < n; i++) {
-		if (version != NULL) {
-			if (strcmp(ts[i].version, version) == 0)
-				return &ts[i];
-			continue;
-		}
-		if (bw_dev_version_cmp(ts[i].version, current_version(d)) <= 0)
-			continue;
-		if (bw_dev_state_is_failed(d->db, ts[i].name, &failed, NULL) ||
-		    failed)
-			continue;
-		if (best == NULL ||
-		    bw_dev_version_cmp(ts[i].version, best->version) > 0)
-			best = &ts[i];
-	}
-	return best;
-}
-
 static void print_target(const struct bw_dev *d, const struct bw_dev_target *t,
-			 const struct bw_dev_target *best)
+			 int is_best, int failed)
 {
-	int failed = 0;
-
-	bw_dev_state_is_failed(d->db, t->name, &failed, NULL);
 	printf("%c %-40s version %-12s %12llu bytes%s%s\n",
-	       t == best ? '*' : ' ', t->name, t->version,
+	       is_best ? '*' : ' ', t->name, t->version,
 	       (unsigned long long)t->length,
 	       strcmp(t->version, current_version(d)) == 0 ? " (running)" : "",
 	       failed ? " (failed here before)" : "");
+}
+
+struct printing {
+	const struct bw_dev *d;
+	const struct found *f;
+	int newer_only;
+};
+
+static int print_one(void *ctx, const struct bw_dev_target *t, int failed)
+{
+	const struct printing *p = ctx;
+
+	if (p->newer_only &&
+	    bw_dev_version_cmp(t->version, current_version(p->d)) <= 0)
+		return 0;
+	print_target(p->d, t, p->f->have_best &&
+				      strcmp(t->name, p->f->best.name) == 0,
+		     failed);
+	return 0;
 }
 
 static int report_refresh_error(int rc, const struct bw_err *err)
@@ -206,29 +277,37 @@ static int report_refresh_error(int rc, const struct bw_err *err)
 	return refresh_exit(rc);
 }
 
+static void found_dispose(struct found *f)
+{
+	free(f->wave);
+	f->wave = NULL;
+	f->nwave = 0;
+}
+
 int bw_dev_check(struct bw_dev *d, int print)
 {
 	struct bw_err err = {0};
 	struct bw_tuf_updater *u = NULL;
-	struct bw_dev_target *ts = NULL;
-	const struct bw_dev_target *best;
-	size_t n = 0;
-	int rc = refresh(d, &u, &ts, &n, &err);
+	struct found f;
+	struct printing p;
+	int rc = refresh(d, &u, &f, &err);
 
 	if (rc != 0) {
 		rc = report_refresh_error(rc, &err);
 		goto out;
 	}
-	best = pick(d, ts, n, NULL);
-	for (size_t i = 0; print && i < n; i++)
-		print_target(d, &ts[i], best);
-	if (n == 0) {
+	/* Newer targets that are not taken because they failed here (the
+	 * whole listing is `list`'s: it may hold 100,000 targets). */
+	p = (struct printing){d, &f, 1};
+	if (print)
+		bw_dev_state_listing_foreach(d->db, 1, print_one, &p, NULL);
+	if (!f.any) {
 		printf("no target for hardware id %s%s%s\n", d->cfg.hardware_id,
 		       d->cfg.tag ? " and tag " : "", d->cfg.tag ? d->cfg.tag : "");
 		rc = BW_DEV_EXIT_NO_MATCHING_TARGET;
-	} else if (best != NULL) {
-		printf("update available: %s (version %s)\n", best->name,
-		       best->version);
+	} else if (f.have_best) {
+		printf("update available: %s (version %s)\n", f.best.name,
+		       f.best.version);
 		rc = BW_DEV_EXIT_UPDATE_AVAILABLE;
 	} else {
 		printf("up to date (version %s)\n",
@@ -237,30 +316,26 @@ int bw_dev_check(struct bw_dev *d, int print)
 	bw_dev_send_events(d);
 out:
 	bw_tuf_updater_free(u);
-	free(ts);
+	found_dispose(&f);
 	return rc;
 }
 
 int bw_dev_list(struct bw_dev *d)
 {
 	struct bw_err err = {0};
-	struct bw_dev_target *ts = NULL;
-	const struct bw_dev_target *best;
-	size_t n = 0;
+	struct found f = {0};
+	struct printing p = {d, &f, 0};
 
-	if (bw_dev_state_listing_load(d->db, &ts, &n, &err) != 0) {
+	if (stored_best(d, 0, &f, &err) != 0 ||
+	    bw_dev_state_listing_foreach(d->db, 0, print_one, &p, &err) != 0) {
 		fprintf(stderr, "bulwark-device: %s\n", err.msg);
 		return BW_DEV_EXIT_FAIL;
 	}
-	best = pick(d, ts, n, NULL);
-	for (size_t i = 0; i < n; i++)
-		print_target(d, &ts[i], best);
 	if (d->st.last_checkin == 0)
 		printf("never checked in: run `bulwark-device check`\n");
-	free(ts);
-	if (n == 0)
+	if (!f.any)
 		return BW_DEV_EXIT_NO_MATCHING_TARGET;
-	return best ? BW_DEV_EXIT_UPDATE_AVAILABLE : BW_DEV_EXIT_OK;
+	return f.have_best ? BW_DEV_EXIT_UPDATE_AVAILABLE : BW_DEV_EXIT_OK;
 }
 
 /* ---- pull ------------------------------------------------------------------ */
@@ -412,20 +487,41 @@ static int download(struct bw_dev *d, struct bw_tuf_updater *u,
 	return rc;
 }
 
+/* The target named by version: the first listed (name order), else the
+ * accepted wave's. */
+static int find_version(struct bw_dev *d, const struct found *f,
+			const char *version, struct bw_dev_target *out)
+{
+	int found = 0;
+
+	if (bw_dev_state_listing_find_version(d->db, version, out, &found,
+					      NULL) == 0 && found)
+		return 1;
+	for (size_t i = 0; i < f->nwave; i++)
+		if (strcmp(f->wave[i].version, version) == 0) {
+			*out = f->wave[i];
+			return 1;
+		}
+	return 0;
+}
+
 int bw_dev_pull(struct bw_dev *d, const char *version)
 {
 	struct bw_err err = {0};
 	struct bw_tuf_updater *u = NULL;
-	struct bw_dev_target *ts = NULL;
+	struct bw_dev_target named;
 	const struct bw_dev_target *t;
-	size_t n = 0;
-	int rc = refresh(d, &u, &ts, &n, &err);
+	struct found f;
+	int rc = refresh(d, &u, &f, &err);
 
 	if (rc != 0) {
 		rc = report_refresh_error(rc, &err);
 		goto out;
 	}
-	t = pick(d, ts, n, version);
+	if (version != NULL)
+		t = find_version(d, &f, version, &named) ? &named : NULL;
+	else
+		t = f.have_best ? &f.best : NULL;
 	if (t == NULL) {
 		if (version != NULL)
 			fprintf(stderr, "bulwark-device: no target with version "
@@ -433,7 +529,8 @@ int bw_dev_pull(struct bw_dev *d, const char *version)
 		else
 			printf("nothing to pull: up to date\n");
 		rc = version ? BW_DEV_EXIT_TARGET_NOT_FOUND
-			     : n ? BW_DEV_EXIT_OK : BW_DEV_EXIT_NO_MATCHING_TARGET;
+			     : f.any ? BW_DEV_EXIT_OK
+				     : BW_DEV_EXIT_NO_MATCHING_TARGET;
 		goto out;
 	}
 	if (bw_dev_bootfw_refused(d, t)) {
@@ -456,6 +553,6 @@ int bw_dev_pull(struct bw_dev *d, const char *version)
 	bw_dev_send_events(d);
 out:
 	bw_tuf_updater_free(u);
-	free(ts);
+	found_dispose(&f);
 	return rc;
 }

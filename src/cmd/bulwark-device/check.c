@@ -1,4 +1,4 @@
-/* `bulwark-device check`: refresh TUF metadata, list targets, compare. */
+/* `bulwark-device check`: refresh TUF metadata, is a newer version there? */
 #include "cli.h"
 #include "update.h"
 
@@ -12,8 +12,9 @@ int bw_devcmd_check(int argc, char **argv)
 	return bw_devcmd_simple(
 	    argc, argv, "bulwark-device check",
 	    "Refresh TUF metadata through the gateway (the device's tag in "
-	    "the x-ats-tags header), list the targets for this hardware id "
-	    "and tag, and say whether a newer version exists. Exit 16: "
+	    "the x-ats-tags header), store the targets for this hardware id "
+	    "and tag (`list` shows them), and say whether a newer version "
+	    "exists; newer targets that failed here before are named. Exit 16: "
 	    "update available; 0: up to date; 6: no matching target; 4: "
 	    "server unreachable (state kept); 11: metadata invalid; 12: "
 	    "metadata expired.",

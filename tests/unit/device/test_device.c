@@ -168,6 +168,8 @@ static void test_device_state__migrates_v1(void **state)
 
 	/* Make it a schema-1 database holding a pending install. */
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE agent DROP COLUMN "
+				      "best_name; ALTER TABLE agent DROP COLUMN"
+				      " best_for; ALTER TABLE agent DROP COLUMN "
 				      "listing_key; UPDATE agent SET pending ="
 				      " 1; UPDATE target_rec SET state = 2 WHERE"
 				      " role = 'slot1'; PRAGMA user_version = 1",
@@ -181,28 +183,128 @@ static void test_device_state__migrates_v1(void **state)
 	sqlite3_close(db);
 }
 
+static int save_listing(sqlite3 *db, const struct bw_dev_target *ts, size_t n,
+			const char *key, const struct bw_dev_target *best)
+{
+	struct bw_dev_listing_tx *tx = NULL;
+	int rc = bw_dev_state_listing_begin(db, &tx, NULL);
+
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = bw_dev_state_listing_add(tx, &ts[i], NULL);
+	if (rc != 0) {
+		bw_dev_state_listing_abort(tx);
+		return rc;
+	}
+	return bw_dev_state_listing_commit(tx, 42, key, "", best, NULL);
+}
+
+static int collect_names(void *ctx, const struct bw_dev_target *t, int failed)
+{
+	char *out = ctx;
+	size_t len = strlen(out);
+
+	snprintf(out + len, 64 - len, "%s%s;", t->name, failed ? "!" : "");
+	return 0;
+}
+
 static void test_device_state__failed_and_listing(void **state)
 {
 	sqlite3 *db = open_db(*state);
-	struct bw_dev_target ts[2] = {target("a", "1"), target("b", "2")};
-	struct bw_dev_target *out = NULL;
-	char key[64];
-	size_t n = 0;
-	int failed = 1;
+	struct bw_dev_target ts[3] = {target("a", "1"), target("b", "2"),
+				      target("c", "3")};
+	struct bw_dev_listing_tx *tx = NULL;
+	struct bw_dev_target t;
+	char key[64], names[64] = "";
+	int failed = 1, found = 0, any = 1;
 
 	assert_int_equal(bw_dev_state_is_failed(db, "a", &failed, NULL), 0);
 	assert_int_equal(failed, 0);
 	assert_int_equal(bw_dev_state_mark_failed(db, &ts[0], NULL), 0);
 	assert_int_equal(bw_dev_state_is_failed(db, "a", &failed, NULL), 0);
 	assert_int_equal(failed, 1);
-	assert_int_equal(bw_dev_state_listing_save(db, ts, 2, 42, "1|hw|", NULL), 0);
-	assert_int_equal(bw_dev_state_listing_save(db, ts + 1, 1, 43, "2|hw|", NULL), 0);
-	assert_int_equal(bw_dev_state_listing_load(db, &out, &n, NULL), 0);
-	assert_int_equal(n, 1); /* replaced, not appended */
-	assert_string_equal(out[0].name, "b");
-	free(out);
+	assert_int_equal(save_listing(db, ts, 2, "1|hw|", NULL), 0);
+	assert_int_equal(save_listing(db, ts + 1, 2, "2|hw|", NULL), 0);
+	assert_int_equal(bw_dev_state_listing_foreach(db, 0, collect_names,
+						      names, NULL), 0);
+	assert_string_equal(names, "b;c;"); /* replaced, not appended */
 	assert_int_equal(bw_dev_state_listing_key(db, key, sizeof(key)), 0);
 	assert_string_equal(key, "2|hw|");
+	assert_int_equal(bw_dev_state_listing_find_version(db, "3", &t, &found,
+							   NULL), 0);
+	assert_int_equal(found, 1);
+	assert_string_equal(t.name, "c");
+	assert_int_equal(bw_dev_state_listing_find_version(db, "9", &t, &found,
+							   NULL), 0);
+	assert_int_equal(found, 0);
+
+	/* Failed targets are told apart, in the transaction too. */
+	assert_int_equal(save_listing(db, ts, 3, "3|hw|", NULL), 0);
+	names[0] = '\0';
+	assert_int_equal(bw_dev_state_listing_foreach(db, 0, collect_names,
+						      names, NULL), 0);
+	assert_string_equal(names, "a!;b;c;");
+	names[0] = '\0';
+	assert_int_equal(bw_dev_state_listing_foreach(db, 1, collect_names,
+						      names, NULL), 0);
+	assert_string_equal(names, "a!;");
+	assert_int_equal(bw_dev_state_listing_begin(db, &tx, NULL), 0);
+	assert_int_equal(bw_dev_state_listing_is_failed(tx, "a", &failed, NULL),
+			 0);
+	assert_int_equal(failed, 1);
+	assert_int_equal(bw_dev_state_listing_is_failed(tx, "b", &failed, NULL),
+			 0);
+	assert_int_equal(failed, 0);
+	/* An aborted rebuild leaves the listing as it was. */
+	bw_dev_state_listing_abort(tx);
+	assert_int_equal(bw_dev_state_listing_any(db, &any, NULL), 0);
+	assert_int_equal(any, 1);
+	assert_int_equal(save_listing(db, NULL, 0, "4|hw|", NULL), 0);
+	assert_int_equal(bw_dev_state_listing_any(db, &any, NULL), 0);
+	assert_int_equal(any, 0);
+	sqlite3_close(db);
+}
+
+static void test_device_state__stored_answer(void **state)
+{
+	sqlite3 *db = open_db(*state);
+	struct bw_dev_target ts[2] = {target("a", "1"), target("b", "2")};
+	struct bw_dev_target best;
+	int have = 1, stored = 1;
+
+	/* Nothing stored yet. */
+	assert_int_equal(bw_dev_state_best_load(db, "", &best, &have, &stored,
+						NULL), 0);
+	assert_int_equal(stored, 0);
+	/* Stored with the listing, for the running version it was decided
+	 * for only. */
+	assert_int_equal(save_listing(db, ts, 2, "1|hw|", &ts[1]), 0);
+	assert_int_equal(bw_dev_state_best_load(db, "", &best, &have, &stored,
+						NULL), 0);
+	assert_int_equal(stored, 1);
+	assert_int_equal(have, 1);
+	assert_string_equal(best.name, "b");
+	assert_string_equal(best.version, "2");
+	assert_int_equal(bw_dev_state_best_load(db, "2", &best, &have, &stored,
+						NULL), 0);
+	assert_int_equal(stored, 0);
+	/* "Nothing newer" is an answer too. */
+	assert_int_equal(bw_dev_state_best_save(db, "2", NULL, NULL), 0);
+	assert_int_equal(bw_dev_state_best_load(db, "2", &best, &have, &stored,
+						NULL), 0);
+	assert_int_equal(stored, 1);
+	assert_int_equal(have, 0);
+	/* A target failing drops the answer. */
+	assert_int_equal(bw_dev_state_best_save(db, "", &ts[1], NULL), 0);
+	assert_int_equal(bw_dev_state_mark_failed(db, &ts[1], NULL), 0);
+	assert_int_equal(bw_dev_state_best_load(db, "", &best, &have, &stored,
+						NULL), 0);
+	assert_int_equal(stored, 0);
+	/* So does a new listing without the stored target. */
+	assert_int_equal(bw_dev_state_best_save(db, "", &ts[1], NULL), 0);
+	assert_int_equal(save_listing(db, ts, 1, "2|hw|", &ts[1]), 0);
+	assert_int_equal(bw_dev_state_best_load(db, "", &best, &have, &stored,
+						NULL), 0);
+	assert_int_equal(stored, 0);
 	sqlite3_close(db);
 }
 
@@ -541,6 +643,7 @@ int main(void)
 		FX(test_device_state__newer_schema_refused),
 		FX(test_device_state__migrates_v1),
 		FX(test_device_state__failed_and_listing),
+		FX(test_device_state__stored_answer),
 		FX(test_device_events__bounded_and_wire_format),
 		cmocka_unit_test(test_device_config__parse),
 		cmocka_unit_test(test_device_grubenv__round_trip_and_damage),
