@@ -970,10 +970,14 @@ static int expiry_cert(json_t *arr, const char *what, const char *name,
 						    (json_int_t)not_after));
 }
 
+/* Devices listed at most by the expiry report (soonest first). */
+#define EXPIRY_DEVICES_MAX 200
+
 int bw_srv_admin_expiry(struct bw_srv *srv, int64_t now, json_t **out,
 			struct bw_err *err)
 {
-	json_t *roles = NULL, *cas = bw_srv_policy_describe(srv->policy);
+	json_t *roles = NULL, *devices = NULL;
+	json_t *cas = bw_srv_policy_describe(srv->policy);
 	json_t *fac = bw_srv_policy_factory_describe(srv->policy);
 	json_t *certs = json_array(), *crls = json_array(), *ca = NULL;
 	SSL_CTX *ctx = srv->admin.ctx ? srv->admin.ctx : srv->gw.ctx;
@@ -983,6 +987,12 @@ int bw_srv_admin_expiry(struct bw_srv *srv, int64_t now, json_t **out,
 	*out = NULL;
 	if (!rc && (!cas || !fac || !certs || !crls))
 		rc = BW_ENOMEM;
+	/* device certificates expiring within the warning window (an
+	 * index range: cheap with any fleet size) */
+	if (!rc)
+		rc = srv->store->ops->device_expiring(
+		    srv->store, now + srv->cfg->expiry_warn,
+		    EXPIRY_DEVICES_MAX, &devices, err);
 	if (rc)
 		goto out;
 	expiry_cert(certs, "factory CA", "factory_ca",
@@ -1012,14 +1022,16 @@ int bw_srv_admin_expiry(struct bw_srv *srv, int64_t now, json_t **out,
 				    "next-update",
 				    json_object_get(ca, "crl-next-update")));
 	}
-	*out = json_pack("{s:I,s:I,s:o,s:O,s:O}", "now", (json_int_t)now,
-			 "warn-before", (json_int_t)srv->cfg->expiry_warn,
-			 "repository", roles, "certificates", certs, "crls",
-			 crls);
-	roles = NULL; /* transferred */
+	*out = json_pack("{s:I,s:I,s:o,s:O,s:O,s:o,s:I}", "now",
+			 (json_int_t)now, "warn-before",
+			 (json_int_t)srv->cfg->expiry_warn, "repository",
+			 roles, "certificates", certs, "crls", crls, "devices",
+			 devices, "devices-max", (json_int_t)EXPIRY_DEVICES_MAX);
+	roles = devices = NULL; /* transferred */
 	rc = *out ? 0 : BW_ENOMEM;
 out:
 	json_decref(roles);
+	json_decref(devices);
 	json_decref(cas);
 	json_decref(fac);
 	json_decref(certs);

@@ -47,6 +47,7 @@ int bw_srv_binding_of(X509 *cert, X509 *ca, const char *ca_name, int production,
 		return rc;
 	snprintf(b->serial, sizeof(b->serial), "%s", serial);
 	snprintf(b->ca_name, sizeof(b->ca_name), "%s", ca_name ? ca_name : "");
+	b->not_after = bw_srv_cert_not_after(cert);
 	b->production = production ? 1 : 0;
 	free(serial);
 	return 0;
@@ -61,6 +62,7 @@ void bw_srv_binding_of_identity(const struct bw_srv_identity *id,
 		 id->ca_fingerprint);
 	snprintf(b->serial, sizeof(b->serial), "%s", id->serial);
 	snprintf(b->fingerprint, sizeof(b->fingerprint), "%s", id->fingerprint);
+	b->not_after = id->not_after;
 	b->production = id->production;
 }
 
@@ -236,6 +238,7 @@ int bw_srv_binding_set(struct bw_srv *srv, struct bw_device_rec *d,
 		 b->ca_fingerprint);
 	snprintf(d->serial, sizeof(d->serial), "%s", b->serial);
 	snprintf(d->fingerprint, sizeof(d->fingerprint), "%s", b->fingerprint);
+	d->cert_not_after = b->not_after;
 	d->production = b->production;
 	if ((rc = st->ops->device_put(st, d, err)) ||
 	    (rc = log_bind(st, d, b, how, prev, now, err)))

@@ -24,6 +24,7 @@ struct bw_srv_binding {
 	char ca_fingerprint[65]; /* sha256 hex of the CA certificate DER */
 	char serial[80];	 /* uppercase hex, no leading zero */
 	char fingerprint[65];	 /* sha256 hex of the certificate DER */
+	int64_t not_after;	 /* the certificate's notAfter */
 	int production;
 };
 

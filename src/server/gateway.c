@@ -134,6 +134,12 @@ static int device_touch(struct bw_srv *srv, struct evhttp_request *req,
 	}
 	if (tag[0] && strcmp(dev->tag, tag))
 		changed = 1;
+	/* a record bound before the store kept notAfter learns it from the
+	 * certificate on record (the binding matched) */
+	if (!dev->cert_not_after && id->not_after) {
+		dev->cert_not_after = id->not_after;
+		changed = 1;
+	}
 	if (!changed && now - dev->last_seen < srv->cfg->last_seen_interval)
 		return 0;
 	if (tag[0])

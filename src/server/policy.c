@@ -695,6 +695,7 @@ int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert, time_t now,
 	if (!X509_digest(cert, EVP_sha256(), md, &mdlen) || mdlen != 32)
 		return bw_err_set(err, BW_ECRYPTO, "digest");
 	bw_hex_encode(md, 32, id->fingerprint);
+	id->not_after = bw_srv_cert_not_after(cert);
 	snprintf(id->ca, sizeof(id->ca), "%s", ca->base);
 	id->ca_production = ca->production;
 	if (!X509_digest(ca->cert, EVP_sha256(), md, &mdlen) || mdlen != 32)

@@ -36,6 +36,7 @@ struct bw_srv_identity {
 	char ca_fingerprint[65]; /* sha256 hex of the device CA's DER */
 	char serial[80];	 /* uppercase hex, no leading zero */
 	char fingerprint[65];	 /* sha256 hex of the certificate DER */
+	int64_t not_after;	 /* the certificate's notAfter */
 };
 
 struct bw_srv_policy;

@@ -34,6 +34,7 @@ struct bw_device_rec {
 	char ca_name[64];		    /* device CA file base */
 	char ca_fingerprint[65];	    /* sha256 hex of the CA cert DER */
 	char serial[80];		    /* uppercase hex, no leading 0 */
+	int64_t cert_not_after; /* the certificate's notAfter; 0 unknown */
 	int64_t first_seen;
 	int64_t last_seen;
 	int64_t registered; /* time of POST /sign, or 0 */
@@ -170,6 +171,11 @@ struct bw_store_ops {
 	/* Devices ordered by uuid, those after `after` ("" = from start). */
 	int (*device_list)(struct bw_store *s, const char *after, int64_t limit,
 			   json_t **out, struct bw_err *err);
+	/* Devices whose certificate expires before `before` (notAfter
+	 * known), soonest first, at most limit; rows as device_list's. */
+	int (*device_expiring)(struct bw_store *s, int64_t before,
+			       int64_t limit, json_t **out,
+			       struct bw_err *err);
 
 	/* deny != 0 adds (or updates the reason), 0 removes. uuid
 	 * canonical (BW_EINVAL otherwise). */

@@ -295,6 +295,7 @@ static const struct bw_store_ops postgres_ops = {
     .device_get = bw_pg__device_get,
     .device_put = bw_pg__device_put,
     .device_list = bw_pg__device_list,
+    .device_expiring = bw_pg__device_expiring,
     .deny_set = bw_pg__deny_set,
     .deny_has = bw_pg__deny_has,
     .deny_list = bw_pg__deny_list,

@@ -33,6 +33,7 @@ int bw_pg__device_get(struct bw_store *s, const char *uuid,
 	col_copy(r, 0, 10, d->ca_name, sizeof(d->ca_name));
 	col_copy(r, 0, 11, d->ca_fingerprint, sizeof(d->ca_fingerprint));
 	col_copy(r, 0, 12, d->serial, sizeof(d->serial));
+	d->cert_not_after = col_i64(r, 0, 13);
 	PQclear(r);
 	return 0;
 }
@@ -58,13 +59,15 @@ int bw_pg__device_put(struct bw_store *s, const struct bw_device_rec *d,
 	p_text(&p, d->ca_name);
 	p_text(&p, d->ca_fingerprint);
 	p_text(&p, d->serial);
+	p_i64(&p, d->cert_not_after);
 	return bw_pg__xq(PG(s), S_DEV_PUT, &p, NULL, err, "device put");
 }
 
 json_t *bw_pg__device_row_json(const PGresult *r, int i)
 {
 	return json_pack(
-	    "{s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:b,s:o,s:o,s:o}", "uuid",
+	    "{s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:b,s:o,s:o,s:o,s:I}",
+	    "uuid",
 	    col_json_str(r, i, 0), "production", (int)(col_i64(r, i, 1) != 0),
 	    "name", col_json_str(r, i, 2), "hardware-id", col_json_str(r, i, 3),
 	    "tag", col_json_str(r, i, 4), "target", col_json_str(r, i, 5),
@@ -74,7 +77,8 @@ json_t *bw_pg__device_row_json(const PGresult *r, int i)
 	    (json_int_t)col_i64(r, i, 9), "denied",
 	    (int)(col_i64(r, i, 10) != 0), "ca", col_json_str(r, i, 11),
 	    "ca-fingerprint", col_json_str(r, i, 12), "serial",
-	    col_json_str(r, i, 13));
+	    col_json_str(r, i, 13), "cert-not-after",
+	    (json_int_t)col_i64(r, i, 14));
 }
 
 int bw_pg__device_list(struct bw_store *s, const char *after, int64_t limit,
@@ -423,4 +427,15 @@ int bw_pg__identity_changes(struct bw_store *s, int64_t *out,
 		rc = bw_err_set(err, BW_EIO, "identity changes: no row");
 	PQclear(r);
 	return rc;
+}
+
+int bw_pg__device_expiring(struct bw_store *s, int64_t before, int64_t limit,
+			   json_t **out, struct bw_err *err)
+{
+	struct params p = {.n = 0};
+
+	p_i64(&p, before);
+	p_i64(&p, limit);
+	return bw_pg__list(PG(s), S_DEV_EXPIRING, &p, bw_pg__device_row_json,
+			   out, err);
 }

@@ -10,9 +10,9 @@ static json_t *device_status_row_json(const PGresult *r, int i)
 	json_t *o = bw_pg__device_row_json(r, i);
 
 	if (o) {
-		json_object_set_new(o, "status", col_json_str(r, i, 14));
+		json_object_set_new(o, "status", col_json_str(r, i, 15));
 		json_object_set_new(o, "rotation-pending",
-				    json_boolean(col_i64(r, i, 15) != 0));
+				    json_boolean(col_i64(r, i, 16) != 0));
 	}
 	return o;
 }
@@ -62,7 +62,7 @@ int bw_pg__device_query(struct bw_store *s, const struct bw_device_query *dq,
 	    "SELECT uuid, production, name, hwid, tag, target, fingerprint,"
 	    " first_seen, last_seen, registered,"
 	    " EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid)::int,"
-	    " ca_name, ca_fingerprint, serial, status,"
+	    " ca_name, ca_fingerprint, serial, cert_not_after, status,"
 	    " EXISTS (SELECT 1 FROM rotations r WHERE r.uuid ="
 	    " devices.uuid AND r.state = 1)::int FROM devices WHERE uuid > $1");
 	/* at most 6 parameters: within PARAMS_MAX */

@@ -37,9 +37,12 @@ static inline struct pg *PG(struct bw_store *s)
 	return s->backend;
 }
 
-/* Parameters of one statement: text values, or binary for BYTEA. */
+/* Parameters of one statement: text values, or binary for BYTEA. A
+ * statement with more than PARAMS_MAX is a programming error: the
+ * parameters past the limit are dropped (never written out of bounds) and
+ * PostgreSQL refuses the statement for the missing ones. */
 
-#define PARAMS_MAX 10
+#define PARAMS_MAX 16
 struct params {
 	const char *v[PARAMS_MAX];
 	int len[PARAMS_MAX];
@@ -50,6 +53,8 @@ struct params {
 
 static inline void p_text(struct params *p, const char *v)
 {
+	if (p->n >= PARAMS_MAX)
+		return;
 	p->v[p->n] = v;
 	p->len[p->n] = 0;
 	p->fmt[p->n++] = 0;
@@ -57,12 +62,16 @@ static inline void p_text(struct params *p, const char *v)
 
 static inline void p_i64(struct params *p, int64_t v)
 {
+	if (p->n >= PARAMS_MAX)
+		return;
 	snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", (long long)v);
 	p_text(p, p->num[p->n]);
 }
 
 static inline void p_bin(struct params *p, const uint8_t *v, size_t len)
 {
+	if (p->n >= PARAMS_MAX)
+		return;
 	p->v[p->n] = (const char *)v;
 	p->len[p->n] = (int)len;
 	p->fmt[p->n++] = 1;
@@ -128,6 +137,8 @@ int bw_pg__device_get(struct bw_store *s, const char *uuid,
 		      struct bw_device_rec *d, struct bw_err *err);
 int bw_pg__device_put(struct bw_store *s, const struct bw_device_rec *d,
 		      struct bw_err *err);
+int bw_pg__device_expiring(struct bw_store *s, int64_t before, int64_t limit,
+			   json_t **out, struct bw_err *err);
 int bw_pg__device_list(struct bw_store *s, const char *after, int64_t limit,
 		       json_t **out, struct bw_err *err);
 int bw_pg__deny_set(struct bw_store *s, const char *uuid, int deny,

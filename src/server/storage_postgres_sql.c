@@ -141,6 +141,11 @@ const char *const bw_pg__migrations[] = {
      " FOR EACH ROW EXECUTE FUNCTION bw_append_only();"
      "CREATE TRIGGER tlog_nodes_ro BEFORE UPDATE OR DELETE ON tlog_nodes"
      " FOR EACH ROW EXECUTE FUNCTION bw_append_only();"),
+    /* 11: the current certificate's notAfter (see the SQLite schema) */
+    ("ALTER TABLE devices ADD COLUMN cert_not_after BIGINT NOT NULL"
+     " DEFAULT 0;"
+     "CREATE INDEX devices_cert_not_after ON devices (cert_not_after)"
+     " WHERE cert_not_after > 0;"),
 };
 const int bw_pg__schema_version =
     (int)(sizeof(bw_pg__migrations) / sizeof(bw_pg__migrations[0]));
@@ -149,21 +154,30 @@ const char *const bw_pg__sql[S_NSTMT] = {
     [S_ID_CHANGES] = "SELECT n FROM identity_changes WHERE id = 1",
     [S_DEV_GET] = "SELECT uuid, production, name, hwid, tag, target,"
 		  " fingerprint, first_seen, last_seen, registered, ca_name,"
-		  " ca_fingerprint, serial FROM devices WHERE uuid = $1",
+		  " ca_fingerprint, serial, cert_not_after FROM devices"
+		  " WHERE uuid = $1",
     [S_DEV_PUT] = "INSERT INTO devices (uuid, production, name, hwid, tag,"
 		  " target, fingerprint, first_seen, last_seen, registered,"
-		  " ca_name, ca_fingerprint, serial) VALUES ($1, $2, $3, $4,"
-		  " $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+		  " ca_name, ca_fingerprint, serial, cert_not_after)"
+		  " VALUES ($1, $2, $3, $4,"
+		  " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 		  " ON CONFLICT (uuid) DO UPDATE SET production = $2,"
 		  " name = $3, hwid = $4, tag = $5, target = $6,"
 		  " fingerprint = $7, first_seen = $8, last_seen = $9,"
 		  " registered = $10, ca_name = $11, ca_fingerprint = $12,"
-		  " serial = $13",
+		  " serial = $13, cert_not_after = $14",
     [S_DEV_LIST] = "SELECT uuid, production, name, hwid, tag, target,"
 		   " fingerprint, first_seen, last_seen, registered,"
 		   " EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid)"
-		   "::int, ca_name, ca_fingerprint, serial FROM devices"
-		   " WHERE uuid > $1 ORDER BY uuid LIMIT $2",
+		   "::int, ca_name, ca_fingerprint, serial, cert_not_after"
+		   " FROM devices WHERE uuid > $1 ORDER BY uuid LIMIT $2",
+    [S_DEV_EXPIRING] =
+	"SELECT uuid, production, name, hwid, tag, target, fingerprint,"
+	" first_seen, last_seen, registered,"
+	" EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid)::int,"
+	" ca_name, ca_fingerprint, serial, cert_not_after FROM devices"
+	" WHERE cert_not_after > 0 AND cert_not_after < $1"
+	" ORDER BY cert_not_after LIMIT $2",
     [S_DENY_ADD] = "INSERT INTO deny (uuid, reason, since) VALUES ($1, $2, $3)"
 		   " ON CONFLICT (uuid) DO UPDATE SET reason = $2, since = $3",
     [S_DENY_DEL] = "DELETE FROM deny WHERE uuid = $1",

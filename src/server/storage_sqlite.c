@@ -168,6 +168,13 @@ static const char *const migrations[] = {
      " SELECT RAISE(ABORT, 'transparency log is append-only'); END;"
      "CREATE TRIGGER tlog_nodes_del BEFORE DELETE ON tlog_nodes BEGIN"
      " SELECT RAISE(ABORT, 'transparency log is append-only'); END;"),
+    /* 11: the current certificate's notAfter, so the fleet page lists
+     * the devices whose certificates expire soon (0: not known yet, a
+     * record bound before this version; set at its next binding) */
+    ("ALTER TABLE devices ADD COLUMN cert_not_after INTEGER NOT NULL"
+     " DEFAULT 0;"
+     "CREATE INDEX devices_cert_not_after ON devices (cert_not_after)"
+     " WHERE cert_not_after > 0;"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -196,21 +203,31 @@ static const char *const sql[S_NSTMT] = {
 		      " WHERE size = ?1",
     [S_DEV_GET] = "SELECT uuid, production, name, hwid, tag, target,"
 		  " fingerprint, first_seen, last_seen, registered, ca_name,"
-		  " ca_fingerprint, serial FROM devices WHERE uuid = ?1",
+		  " ca_fingerprint, serial, cert_not_after FROM devices"
+		  " WHERE uuid = ?1",
     /* an update, not a replace: the binding trigger sees it */
     [S_DEV_PUT] =
 	"INSERT INTO devices (uuid, production, name,"
 	" hwid, tag, target, fingerprint, first_seen, last_seen,"
-	" registered, ca_name, ca_fingerprint, serial) VALUES (?1, ?2, ?3,"
-	" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (uuid) DO"
+	" registered, ca_name, ca_fingerprint, serial, cert_not_after)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+	" ON CONFLICT (uuid) DO"
 	" UPDATE SET production = ?2, name = ?3, hwid = ?4, tag = ?5,"
 	" target = ?6, fingerprint = ?7, first_seen = ?8, last_seen = ?9,"
-	" registered = ?10, ca_name = ?11, ca_fingerprint = ?12, serial = ?13",
+	" registered = ?10, ca_name = ?11, ca_fingerprint = ?12, serial = ?13,"
+	" cert_not_after = ?14",
     [S_DEV_LIST] = "SELECT uuid, production, name, hwid, tag, target,"
 		   " fingerprint, first_seen, last_seen, registered,"
 		   " EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid),"
-		   " ca_name, ca_fingerprint, serial"
+		   " ca_name, ca_fingerprint, serial, cert_not_after"
 		   " FROM devices WHERE uuid > ?1 ORDER BY uuid LIMIT ?2",
+    [S_DEV_EXPIRING] =
+	"SELECT uuid, production, name, hwid, tag, target, fingerprint,"
+	" first_seen, last_seen, registered,"
+	" EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid),"
+	" ca_name, ca_fingerprint, serial, cert_not_after FROM devices"
+	" WHERE cert_not_after > 0 AND cert_not_after < ?1"
+	" ORDER BY cert_not_after LIMIT ?2",
     [S_DENY_ADD] = "INSERT OR REPLACE INTO deny (uuid, reason, since)"
 		   " VALUES (?1, ?2, ?3)",
     [S_DENY_DEL] = "DELETE FROM deny WHERE uuid = ?1",
@@ -519,6 +536,7 @@ static int sq_device_get(struct bw_store *s, const char *uuid,
 	col_copy(st, 10, d->ca_name, sizeof(d->ca_name));
 	col_copy(st, 11, d->ca_fingerprint, sizeof(d->ca_fingerprint));
 	col_copy(st, 12, d->serial, sizeof(d->serial));
+	d->cert_not_after = sqlite3_column_int64(st, 13);
 	sqlite3_reset(st);
 	return 0;
 }
@@ -547,6 +565,7 @@ static int device_write(struct bw_store *s, enum bw_store_stmt id,
 	bind_text(st, 11, d->ca_name);
 	bind_text(st, 12, d->ca_fingerprint);
 	bind_text(st, 13, d->serial);
+	sqlite3_bind_int64(st, 14, d->cert_not_after);
 	return run(q, st, err, "device write");
 }
 
@@ -559,7 +578,7 @@ static int sq_device_put(struct bw_store *s, const struct bw_device_rec *d,
 static json_t *device_row_json(sqlite3_stmt *st)
 {
 	return json_pack("{s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:b,s:o,s:o,"
-			 "s:o}",
+			 "s:o,s:I}",
 			 "uuid", col_json_str(st, 0), "production",
 			 sqlite3_column_int(st, 1), "name", col_json_str(st, 2),
 			 "hardware-id", col_json_str(st, 3), "tag",
@@ -570,7 +589,8 @@ static json_t *device_row_json(sqlite3_stmt *st)
 			 (json_int_t)sqlite3_column_int64(st, 9), "denied",
 			 sqlite3_column_int(st, 10), "ca", col_json_str(st, 11),
 			 "ca-fingerprint", col_json_str(st, 12), "serial",
-			 col_json_str(st, 13));
+			 col_json_str(st, 13), "cert-not-after",
+			 (json_int_t)sqlite3_column_int64(st, 14));
 }
 
 /* Step st to the end, appending rowfn(st) of each row to a new array. */
@@ -614,6 +634,19 @@ static int sq_device_list(struct bw_store *s, const char *after, int64_t limit,
 	if (!st)
 		return BW_EIO;
 	bind_text(st, 1, after ? after : "");
+	sqlite3_bind_int64(st, 2, limit);
+	return collect(q, st, device_row_json, out, err);
+}
+
+static int sq_device_expiring(struct bw_store *s, int64_t before,
+			      int64_t limit, json_t **out, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_DEV_EXPIRING, err);
+
+	if (!st)
+		return BW_EIO;
+	sqlite3_bind_int64(st, 1, before);
 	sqlite3_bind_int64(st, 2, limit);
 	return collect(q, st, device_row_json, out, err);
 }
@@ -1241,9 +1274,9 @@ static json_t *device_status_row_json(sqlite3_stmt *st)
 	json_t *o = device_row_json(st);
 
 	if (o) {
-		json_object_set_new(o, "status", col_json_str(st, 14));
+		json_object_set_new(o, "status", col_json_str(st, 15));
 		json_object_set_new(o, "rotation-pending",
-				    json_boolean(sqlite3_column_int(st, 15)));
+				    json_boolean(sqlite3_column_int(st, 16)));
 	}
 	return o;
 }
@@ -1284,7 +1317,7 @@ static int sq_device_query(struct bw_store *s, const struct bw_device_query *dq,
 	    "SELECT uuid, production, name, hwid, tag, target, fingerprint,"
 	    " first_seen, last_seen, registered,"
 	    " EXISTS (SELECT 1 FROM deny WHERE deny.uuid = devices.uuid),"
-	    " ca_name, ca_fingerprint, serial, status,"
+	    " ca_name, ca_fingerprint, serial, cert_not_after, status,"
 	    " EXISTS (SELECT 1 FROM rotations r WHERE r.uuid ="
 	    " devices.uuid AND r.state = 1) FROM devices WHERE");
 	/* one lower bound on uuid, the higher of `after` and the prefix:
@@ -1997,6 +2030,7 @@ static const struct bw_store_ops sqlite_ops = {
     .device_get = sq_device_get,
     .device_put = sq_device_put,
     .device_list = sq_device_list,
+    .device_expiring = sq_device_expiring,
     .deny_set = sq_deny_set,
     .deny_has = sq_deny_has,
     .deny_list = sq_deny_list,

@@ -359,6 +359,25 @@ void bw_ui_view_device(struct bw_ui_ctx *c, const char *uuid)
 	dl_row(b, "Issuing CA", jstr(d, "ca"));
 	dl_row(b, "Certificate serial", jstr(d, "serial"));
 	dl_row(b, "Certificate SHA-256", jstr(d, "fingerprint"));
+	evbuffer_add_printf(b, "<dt>Certificate expires</dt><dd>");
+	if (jint(d, "cert-not-after") > 0) {
+		const char *cls = bw_ui_expiry_class(jint(d, "cert-not-after"),
+						     c->now,
+						     c->srv->cfg->expiry_warn);
+
+		bw_ui_time(b, jint(d, "cert-not-after"));
+		if (strcmp(cls, "ok"))
+			evbuffer_add_printf(b, " <span class=\"badge %s\">%s"
+					       "</span>",
+					    cls,
+					    jint(d, "cert-not-after") < c->now
+						? "expired"
+						: "expires soon");
+	} else {
+		evbuffer_add_printf(b, "not known yet (learnt at its next "
+				       "check-in)");
+	}
+	evbuffer_add_printf(b, "</dd>");
 	dl_row(b, "Tag", jstr(d, "tag"));
 	dl_row(b, "Hardware ID", jstr(d, "hardware-id"));
 	dl_row(b, "Current target", jstr(d, "target"));
@@ -659,6 +678,40 @@ static void expiry_head(struct evbuffer *b, const char *id, const char *h2,
 	    id, id, h2, c1, c2, when);
 }
 
+/* Devices whose certificates expire within the warning window, soonest
+ * first (EST renews them before; one listed here has not rotated). */
+static void expiry_devices(struct evbuffer *b, json_t *x, int64_t now,
+			   int64_t warn)
+{
+	json_t *devs = json_object_get(x, "devices"), *d = NULL;
+	size_t i = 0;
+
+	expiry_head(b, "devcerts", "Device certificates", "Device", "UUID",
+		    "Expires");
+	json_array_foreach(devs, i, d)
+	{
+		evbuffer_add_printf(b, "<tr><td>");
+		bw_ui_esc(b, *jstr(d, "name") ? jstr(d, "name") : "(unnamed)");
+		evbuffer_add_printf(b, "</td><td class=\"mono\"><a "
+				       "href=\"/ui/devices/");
+		bw_ui_urlenc(b, jstr(d, "uuid"));
+		evbuffer_add_printf(b, "\">");
+		bw_ui_esc(b, jstr(d, "uuid"));
+		evbuffer_add_printf(b, "</a></td>");
+		expiry_cell(b, jint(d, "cert-not-after"), now, warn);
+		evbuffer_add_printf(b, "</tr>");
+	}
+	evbuffer_add_printf(b, "</tbody></table></div>");
+	if (json_array_size(devs) == 0)
+		evbuffer_add_printf(b, "<p>No device certificate expires "
+				       "within the warning window.</p>");
+	else if ((json_int_t)json_array_size(devs) >= jint(x, "devices-max"))
+		evbuffer_add_printf(b, "<p>The %zu that expire first are "
+				       "listed.</p>",
+				    json_array_size(devs));
+	evbuffer_add_printf(b, "</section>");
+}
+
 void bw_ui_view_expiry(struct bw_ui_ctx *c)
 {
 	struct bw_err err = {0};
@@ -710,6 +763,7 @@ void bw_ui_view_expiry(struct bw_ui_ctx *c)
 		evbuffer_add_printf(b, "</tr>");
 	}
 	evbuffer_add_printf(b, "</tbody></table></div></section>");
+	expiry_devices(b, x, c->now, warn);
 	expiry_head(b, "crls", "Revocation lists", "Issuer", "Kind",
 		    "Next update");
 	json_array_foreach(json_object_get(x, "crls"), i, e)

@@ -101,6 +101,12 @@ class TestFleetPage(unittest.TestCase):
             devs.append(d)
         target = devs[2]
         self.assertFalse(srv.refused(target))
+        # a device whose certificate expires in 4 days (the others' in
+        # 30, 400 for the last): flagged on the expiry view
+        expiring = device_cert(srv.pki, self.dir, "expiring", days=4)
+        lasting = device_cert(srv.pki, self.dir, "lasting", days=400)
+        for d in (expiring, lasting):
+            self.assertEqual(srv.device_get(d, "/device")[0], 200)
         # the page searches by name: registration names devices; name this
         # one through the admin API's record
         name = "dev-" + target["uuid"][:8]
@@ -122,6 +128,8 @@ class TestFleetPage(unittest.TestCase):
                    BW_OPERATOR_TOKEN=self.account("operator"),
                    BW_DEVICE_UUID=target["uuid"], BW_DEVICE_NAME=name,
                    BW_EXPIRING_TAG="canary", BW_HOSTILE_NAME=hostile,
+                   BW_EXPIRING_DEVICE=expiring["uuid"],
+                   BW_LASTING_DEVICE=lasting["uuid"],
                    BW_CHROMIUM=CHROMIUM)
         # a wave that the page watches; its devices poll and get admitted
         _, raw = make_charter(self.tuf, "w42", [(1000000, 3600)])

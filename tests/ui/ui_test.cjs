@@ -24,6 +24,8 @@ const DEVICE = env('BW_DEVICE_UUID');
 const DEVICE_NAME = env('BW_DEVICE_NAME');
 const EXPIRING_TAG = env('BW_EXPIRING_TAG');
 const HOSTILE_NAME = env('BW_HOSTILE_NAME');
+const EXPIRING_DEVICE = env('BW_EXPIRING_DEVICE');
+const LASTING_DEVICE = env('BW_LASTING_DEVICE');
 const READY = env('BW_UI_READY');
 const fs = require('node:fs');
 
@@ -184,6 +186,15 @@ async function main() {
 			.locator('tr', { hasText: EXPIRING_TAG });
 		await row.getByText('expires soon').waitFor();
 		log('expiring role flagged');
+		// so is the device whose certificate expires in 4 days; one
+		// that lasts 400 days is not listed
+		const devcerts = page.locator('#devcerts').locator('xpath=..');
+		await devcerts.locator('tr', { hasText: EXPIRING_DEVICE })
+			.getByText('expires soon').waitFor();
+		assert.equal(await devcerts.locator('tr', {
+			hasText: LASTING_DEVICE }).count(), 0,
+			'a certificate valid for 400 days is not listed');
+		log('expiring device certificate flagged');
 		// on a phone
 		await page.setViewportSize({ width: 390, height: 844 });
 		await page.goto(URL + '/ui/fleet');

@@ -347,9 +347,10 @@ static void test_server_storage__metadata_and_schema(void **state)
 	    st->ops->meta_get(st, "production", "", "timestamp", 0, &g, &err),
 	    BW_ENOTFOUND);
 	bw_store_close(st);
-	/* a database of schema 1 is migrated to the newest */
+	/* a database of schema 1 is migrated to the newest (sqlite3, the
+	 * command-line shell, is a build dependency: its failure fails) */
 	{
-		char cmd[1900];
+		char cmd[4096];
 
 		snprintf(
 		    cmd, sizeof(cmd),
@@ -370,10 +371,13 @@ static void test_server_storage__metadata_and_schema(void **state)
 		    " DROP TABLE waves;"
 		    " DROP TABLE tlog_leaves; DROP TABLE tlog_nodes;"
 		    " DROP TABLE tlog_checkpoints;"
+		    " DROP INDEX devices_cert_not_after;"
+		    " ALTER TABLE devices DROP COLUMN cert_not_after;"
 		    " DELETE FROM schema_version WHERE version > 1' "
 		    "2>/dev/null",
 		    tmp_path("s3.db"));
-		if (system(cmd) == 0) {
+		assert_int_equal(system(cmd), 0);
+		{
 			json_t *lst = NULL;
 
 			assert_int_equal(
