@@ -430,6 +430,177 @@ static void test_updater_root__chain(void **state)
 }
 
 
+static void swap_signers(struct bw_signer **a, struct bw_signer **b)
+{
+	struct bw_signer *t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/*
+ * TUF 5.3.11: after a root rotation that changes the timestamp or the
+ * snapshot keys, the cached timestamp and snapshot are deleted, so a
+ * repository that restarts them at lower versions (recovery from a
+ * fast-forward attack) is accepted. Without the rotation the same lower
+ * versions are a rollback. rotate_snapshot: the snapshot key changes (the
+ * timestamp key stays, so only the deletion un-trusts the cached
+ * timestamp v5); else the timestamp key changes (the snapshot key stays,
+ * so only the deletion un-trusts the cached snapshot listing targets v3).
+ */
+static void rotation_restarts_lower(int rotate_snapshot)
+{
+	struct repo r;
+	struct bw_err err;
+	json_t *t;
+	char *dir;
+
+	repo_init(&r);
+	repo_build_basic(&r);
+	t = repo_targets_signed(3, REPO_EXPIRES);
+	repo_add_target(&r, t, "hello.txt", "hello, world\n");
+	repo_put_signed(&r, "metadata/targets.json", t, &r.targets, 1);
+	repo_put_signed(&r, "metadata/snapshot.json",
+			repo_snapshot_signed(&r, 5, 3, REPO_EXPIRES),
+			&r.snapshot, 1);
+	repo_put_signed(&r, "metadata/timestamp.json",
+			repo_timestamp_signed(&r, 5, 5, REPO_EXPIRES),
+			&r.timestamp, 1);
+	dir = repo_client_dir(&r);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), 0);
+	assert_int_equal(cached_version(dir, "timestamp.json"), 5);
+	assert_int_equal(cached_version(dir, "snapshot.json"), 5);
+
+	/* The repository restarts at version 1 with one key rotated... */
+	if (rotate_snapshot)
+		swap_signers(&r.snapshot, &r.deleg);
+	else
+		swap_signers(&r.timestamp, &r.deleg);
+	t = repo_targets_signed(1, REPO_EXPIRES);
+	repo_add_target(&r, t, "hello.txt", "hello, world\n");
+	repo_put_signed(&r, "metadata/targets.json", t, &r.targets, 1);
+	repo_put_signed(&r, "metadata/snapshot.json",
+			repo_snapshot_signed(&r, 1, 1, REPO_EXPIRES),
+			&r.snapshot, 1);
+	repo_put_signed(&r, "metadata/timestamp.json",
+			repo_timestamp_signed(&r, 1, 1, REPO_EXPIRES),
+			&r.timestamp, 1);
+	/* ...but the root does not say so yet: refused. */
+	assert_int_not_equal(refresh_once(&r, dir, T0, NULL, &err), 0);
+	assert_int_equal(cached_version(dir, "root.json"), 1);
+
+	/* Root v2 names the new key: the stale cache is dropped. */
+	repo_put_signed(&r, "metadata/2.root.json",
+			repo_root_signed(&r, 2, REPO_EXPIRES), &r.root, 1);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), 0);
+	assert_int_equal(cached_version(dir, "root.json"), 2);
+	assert_int_equal(cached_version(dir, "timestamp.json"), 1);
+	assert_int_equal(cached_version(dir, "snapshot.json"), 1);
+	assert_int_equal(cached_version(dir, "targets.json"), 1);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
+static void test_updater_root__rotation_drops_cached_timestamp(void **state)
+{
+	(void)state;
+	rotation_restarts_lower(1);
+}
+
+static void test_updater_root__rotation_drops_cached_snapshot(void **state)
+{
+	(void)state;
+	rotation_restarts_lower(0);
+}
+
+/*
+ * Sign signed_obj with signer, then claim the signature under keyid (the
+ * signature bytes stay valid: they cover "signed" only).
+ */
+static void put_signed_as(struct repo *r, const char *name, json_t *signed_obj,
+			  struct bw_signer *signer, const char *keyid)
+{
+	json_t *env = NULL;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+
+	assert_int_equal(bw_tuf_envelope_sign(signed_obj, &signer, 1, &env,
+					      NULL), 0);
+	json_object_set_new(json_array_get(json_object_get(env, "signatures"),
+					   0),
+			    "keyid", json_string(keyid));
+	assert_int_equal(bw_json_canonical_alloc(env, &bytes, &len, NULL), 0);
+	repo_put(r, name, bytes, len);
+	free(bytes);
+	json_decref(env);
+	json_decref(signed_obj);
+}
+
+/* A key id that is a well-formed sha256 but not that of the key. */
+static void other_keyid(struct bw_signer *s, char out[65])
+{
+	snprintf(out, 65, "%s", bw_signer_key(s)->keyid);
+	out[0] = out[0] == '0' ? '1' : '0';
+}
+
+/*
+ * TUF 4.3: a KEYID is the hexdigest of the SHA-256 of the key's canonical
+ * form. A root listing a key under any other id is refused as a whole,
+ * even when every signature it needs verifies under the ids it lists:
+ * a trusted root (bw_tuf_trust_root) and a rotated root alike.
+ */
+static void test_updater_root__keyid_not_hash_of_key(void **state)
+{
+	struct repo r;
+	struct bw_err err;
+	json_t *root, *keys, *roles;
+	char fake[65];
+	char *dir;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	dir = repo_client_dir(&r);
+
+	/* 2.root.json lists the timestamp key under another id, and the
+	 * timestamp is signed under that id. */
+	other_keyid(r.timestamp, fake);
+	root = repo_root_signed(&r, 2, REPO_EXPIRES);
+	keys = json_object_get(root, "keys");
+	json_object_del(keys, bw_signer_key(r.timestamp)->keyid);
+	json_object_set_new(keys, fake, repo_key_json(r.timestamp));
+	roles = json_object_get(root, "roles");
+	json_object_set_new(json_object_get(roles, "timestamp"), "keyids",
+			    json_pack("[s]", fake));
+	repo_put_signed(&r, "metadata/2.root.json", root, &r.root, 1);
+	put_signed_as(&r, "metadata/timestamp.json",
+		      repo_timestamp_signed(&r, 2, 1, REPO_EXPIRES),
+		      r.timestamp, fake);
+	assert_int_equal(refresh_once(&r, dir, T0, NULL, &err), BW_EFORMAT);
+	assert_non_null(strstr(err.msg, "is not the hash of its key"));
+	assert_int_equal(cached_version(dir, "root.json"), 1);
+
+	/* The same for a root to be trusted at provisioning: its own root
+	 * key listed, and signing, under another id. */
+	other_keyid(r.root, fake);
+	root = repo_root_signed(&r, 1, REPO_EXPIRES);
+	keys = json_object_get(root, "keys");
+	json_object_del(keys, bw_signer_key(r.root)->keyid);
+	json_object_set_new(keys, fake, repo_key_json(r.root));
+	roles = json_object_get(root, "roles");
+	json_object_set_new(json_object_get(roles, "root"), "keyids",
+			    json_pack("[s]", fake));
+	put_signed_as(&r, "fake-root.json", root, r.root, fake);
+	assert_int_equal(bw_tuf_trust_root(dir, repo_get(&r, "fake-root.json")->data,
+					   repo_get(&r, "fake-root.json")->len,
+					   &err), BW_EFORMAT);
+	assert_int_equal(cached_version(dir, "root.json"), 1);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
 /* A warm refresh defers targets.json; first use verifies it fully. */
 static void test_updater_targets__verified_record(void **state)
 {
@@ -880,6 +1051,9 @@ int main(void)
 		cmocka_unit_test(test_updater_signatures__duplicate_keyid),
 		cmocka_unit_test(test_updater_targets__malformed_entry),
 		cmocka_unit_test(test_updater_root__chain),
+		cmocka_unit_test(test_updater_root__rotation_drops_cached_timestamp),
+		cmocka_unit_test(test_updater_root__rotation_drops_cached_snapshot),
+		cmocka_unit_test(test_updater_root__keyid_not_hash_of_key),
 		cmocka_unit_test(test_updater_targets__verified_record),
 		cmocka_unit_test(test_updater_delegation__cycle_and_bound),
 		cmocka_unit_test(test_updater_delegation__terminating),
