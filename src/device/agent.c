@@ -23,37 +23,9 @@
 #include "bulwark/pkcs11.h"
 #include "bootcheck.h"
 #include "bootenv.h"
+#include "lifecycle.h"
 
 #define DEFAULT_KEY_LABEL "bulwark-device"
-
-/*
- * A slot left WRITING was cut mid-write: its content is unknown, so it
- * becomes EMPTY (never bootable); the download it came from is still
- * there and install can run again. Nothing else needs repair: every other
- * change was a single transaction.
- */
-static int recover(struct bw_dev *d, struct bw_err *err)
-{
-	int dirty = 0;
-
-	for (int i = 0; i < BW_DEV_SLOTS; i++) {
-		if (d->st.slot_state[i] != BW_DEV_SLOT_WRITING)
-			continue;
-		fprintf(stderr, "bulwark-device: slot %c was being written when "
-				"the agent stopped: marked empty\n", 'A' + i);
-		d->st.slot_state[i] = BW_DEV_SLOT_EMPTY;
-		memset(&d->st.slot[i], 0, sizeof(d->st.slot[i]));
-		d->st.slot[i].bootfw = -1;
-		dirty = 1;
-	}
-	/* A pending slot must be PENDING; anything else is a torn install. */
-	if (d->st.pending >= 0 &&
-	    d->st.slot_state[d->st.pending] != BW_DEV_SLOT_PENDING) {
-		d->st.pending = -1;
-		dirty = 1;
-	}
-	return dirty ? bw_dev_save(d, NULL, 0, err) : 0;
-}
 
 /* With no download recorded, files in downloads/ are leftovers of a power
  * cut between "installed" and the unlink that follows it. */
@@ -130,7 +102,7 @@ int bw_dev_open(const char *config_path, int flags, struct bw_dev **out,
 	if (rc == 0)
 		rc = bw_dev_state_load(d->db, &d->st, err);
 	if (rc == 0 && d->lock_fd >= 0)
-		rc = recover(d, err);
+		rc = bw_dev_recover(d, err);
 	if (rc == 0) {
 		d->boot = bw_dev_boot_ops_find(d->cfg.bootloader);
 		/* What the bootloader did since the last run. */
@@ -318,8 +290,6 @@ int bw_dev_target_matches(const struct bw_dev_config *c, const char *name,
 
 int bw_dev_bootfw_refused(const struct bw_dev *d, const struct bw_dev_target *t)
 {
-	/* Boot-firmware anti-rollback: never below what is installed. */
-	if (!d->cfg.rollback_protection || d->st.bootfw < 0 || t->bootfw < 0)
-		return 0;
-	return t->bootfw < d->st.bootfw;
+	return bw_ab_bootfw_refused(d->cfg.rollback_protection, d->st.bootfw,
+				    t->bootfw);
 }

@@ -20,6 +20,7 @@
 #include "bulwark/buf.h"
 #include "bootenv.h"
 #include "agent.h"
+#include "lifecycle.h"
 #include "crash.h"
 
 #define CMDLINE_MAX 4096 /* the kernel's COMMAND_LINE_SIZE on arm64/x86 */
@@ -173,48 +174,49 @@ static int real_settle(struct bw_dev *d, struct bw_err *err)
 	return env_write(d, &v, err);
 }
 
-/* A pending slot p that is not the one running: armed, waiting for the
- * reboot, or given up on by the bootloader? */
-static int sync_pending(struct bw_dev *d, int p, int may_write,
-			struct bw_err *err)
+/* The bootloader's view for the state machine: which slot the kernel
+ * says runs, and the trial variables when they matter (a pending slot
+ * not running, or nothing pending and the env to settle). */
+static int real_view(struct bw_dev *d, int may_write, struct bw_ab_facts *f,
+		     struct bw_err *err)
 {
 	struct bw_dev_bootvars v;
-	int rc = d->boot->env->read(&d->cfg, &v, err);
+	int p = d->st.pending, a = d->st.active;
+	int rc = booted_slot(&d->cfg, &f->cmdline_slot, err);
 
-	if (rc != 0)
+	if (rc != 0 || !((p >= 0 && f->cmdline_slot != p) ||
+			 (p < 0 && may_write)))
 		return rc;
-	if (v.trial != p) {
-		/* Never armed (power cut after the database said PENDING). */
-		if (may_write && (rc = real_arm(d, p, err)) != 0)
-			return rc;
-		if (d->st.attempts_left <= 0)
-			d->st.attempts_left = d->cfg.boot_attempts;
-		return 0;
-	}
-	if (v.slot == p) {
-		if (d->st.attempts_left <= 0)
-			d->st.attempts_left = 1; /* armed, not rebooted yet */
-		return 0;
-	}
-	/* Trial armed but the bootloader now boots another slot: its
-	 * altbootcmd (or the GRUB script's fallback) gave up on p. */
-	d->st.attempts_left = 0;
+	if ((rc = d->boot->env->read(&d->cfg, &v, err)) != 0)
+		return rc;
+	f->env_slot = v.slot;
+	f->env_trial = v.trial;
+	f->env_settled = v.slot == a && v.good == a && v.trial < 0 &&
+			 v.upgrade_available == 0;
 	return 0;
 }
 
+/* Learn what the bootloader did (abstate.c decides: armed, waiting,
+ * fallen back) and repair what a power cut left half done. */
 static int real_sync(struct bw_dev *d, int may_write, struct bw_err *err)
 {
-	int booted = -1, p = d->st.pending;
-	int rc = booted_slot(&d->cfg, &booted, err);
+	struct bw_ab_facts f;
+	struct bw_ab_step s;
+	int rc;
 
-	if (rc != 0)
+	bw_dev_ab_facts(d, &f);
+	f.may_write = may_write;
+	if ((rc = real_view(d, may_write, &f, err)) != 0)
 		return rc;
-	d->st.booted = booted;
-	if (p >= 0 && booted != p)
-		return sync_pending(d, p, may_write, err);
-	if (p < 0 && may_write)
-		return real_settle(d, err);
-	return 0;
+	bw_ab_step(&d->st, BW_AB_IN_SYNC, &f, &s);
+	for (size_t i = 0; i < s.nact && rc == 0; i++)
+		if (s.act[i].kind == BW_AB_ACT_BOOT_ARM)
+			rc = real_arm(d, s.act[i].arg, err);
+		else if (s.act[i].kind == BW_AB_ACT_BOOT_SETTLE)
+			rc = real_settle(d, err);
+	if (rc == 0)
+		d->st = *bw_ab_result(&s); /* booted, attempts: in memory */
+	return rc;
 }
 
 static const struct bw_dev_boot_ops uboot = {

@@ -1,7 +1,11 @@
 /*
- * The A/B lifecycle: install into the inactive slot, boot (the
- * bootloader's part: boot counting and fallback), run (confirm or roll
- * back), operator rollback, status.
+ * The A/B lifecycle's executor: install into the inactive slot, boot (the
+ * simulated bootloader's part), run (confirm or roll back), operator
+ * rollback, recovery at start-up, status. What to do is decided by the
+ * pure state machine (abstate.c); this file gathers the facts, performs
+ * the actions it lists in that order (slot copy and read-back, database
+ * saves, the bootloader through struct bw_dev_boot_ops, event upload) and
+ * feeds back the results of the checks.
  *
  * Invariants a power cut at any instant keeps (tests/integration/
  * test_device.py kills the agent after every durable write):
@@ -27,6 +31,7 @@
 #include "bulwark/buf.h"
 #include "bulwark/hash.h"
 #include "bulwark/tuf.h"
+#include "abstate.h"
 #include "crash.h"
 #include "events.h"
 #include "lifecycle.h"
@@ -159,240 +164,296 @@ out:
 	return rc;
 }
 
-static int install_failed(struct bw_dev *d, int slot, int rc,
-			  const struct bw_err *why)
-{
-	struct bw_dev_event ev = {"EcuInstallationCompleted", 0, why->msg,
-				  &d->st.slot[slot]};
-	struct bw_dev_target t = d->st.slot[slot];
-	struct bw_err err = {0};
+/* ---- the executor -------------------------------------------------------- */
 
-	ev.target = &t;
-	d->st.slot_state[slot] = BW_DEV_SLOT_EMPTY;
-	memset(&d->st.slot[slot], 0, sizeof(d->st.slot[slot]));
-	d->st.slot[slot].bootfw = -1;
-	if (bw_dev_save(d, &ev, 1, &err) != 0)
-		fprintf(stderr, "bulwark-device: %s\n", err.msg);
-	fprintf(stderr, "bulwark-device: installation failed: %s\n", why->msg);
-	return rc == BW_EHASH ? BW_DEV_EXIT_VERIFY_FAILED : BW_DEV_EXIT_FAIL;
+void bw_dev_ab_facts(const struct bw_dev *d, struct bw_ab_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->boot_attempts = d->cfg.boot_attempts;
+	f->rollback_protection = d->cfg.rollback_protection;
+	for (int i = 0; i < BW_DEV_SLOTS; i++)
+		f->slot_set[i] = d->cfg.slot[i] != NULL;
+	f->real_bootloader = d->boot != NULL && d->boot->env != NULL;
+	f->may_write = d->lock_fd >= 0;
+	f->cmdline_slot = f->env_slot = f->env_trial = -1;
 }
 
-/* Checks before anything is written; an exit code, 0 to go on. */
-static int install_precheck(struct bw_dev *d, int slot)
+/* What one step's actions left behind for the next input and the
+ * messages. */
+struct exec {
+	struct bw_err io;       /* the failed I/O check, for events and text */
+	char why[160];          /* rollback reason */
+	int next;               /* the input a check fed back, -1 none */
+	int printed;
+};
+
+static size_t step_events(const struct bw_ab_step *s, const struct exec *x,
+			  struct bw_dev_event evs[2])
 {
-	if (d->st.pending >= 0) {
-		fprintf(stderr, "bulwark-device: an installation is pending in "
-				"slot %c: reboot and run `bulwark-device run`\n",
-			'A' + d->st.pending);
-		return BW_DEV_EXIT_PENDING;
+	const struct bw_dev_target *t = &s->target;
+
+	switch (s->events) {
+	case BW_AB_EV_STARTED:
+		evs[0] = (struct bw_dev_event){"EcuInstallationStarted", -1,
+					       NULL, t};
+		return 1;
+	case BW_AB_EV_APPLIED:
+		evs[0] = (struct bw_dev_event){"EcuInstallationApplied", -1,
+					       NULL, t};
+		return 1;
+	case BW_AB_EV_FAILED:
+		evs[0] = (struct bw_dev_event){"EcuInstallationCompleted", 0,
+					       x->io.msg, t};
+		return 1;
+	case BW_AB_EV_CONFIRMED:
+		evs[0] = (struct bw_dev_event){"EcuInstallationCompleted", 1,
+					       NULL, t};
+		return 1;
+	case BW_AB_EV_ROLLBACK:
+		evs[0] = (struct bw_dev_event){"EcuInstallationCompleted", 0,
+					       x->why, t};
+		evs[1] = (struct bw_dev_event){"EcuRollback", 1, x->why, t};
+		return 2;
+	default:
+		return 0;
 	}
-	if (d->st.booted == slot) {
+}
+
+static void rollback_reason(const struct bw_dev *d, const struct bw_ab_step *s,
+			    struct exec *x)
+{
+	if (s->msg == BW_AB_MSG_FELL_BACK)
+		snprintf(x->why, sizeof(x->why), "slot %c did not boot after %ld "
+			 "attempts; running slot %c", 'A' + s->slot,
+			 d->cfg.boot_attempts, 'A' + d->st.active);
+	else if (s->msg == BW_AB_MSG_CANCELLED)
+		snprintf(x->why, sizeof(x->why),
+			 "installation cancelled by the operator");
+	else
+		snprintf(x->why, sizeof(x->why), "rolled back by the operator");
+}
+
+/* The step's message: on stdout for progress, on stderr for refusals. */
+static void say(const struct bw_dev *d, const struct bw_ab_step *s,
+		const struct exec *x)
+{
+	const struct bw_dev_target *t = &s->target;
+	int c = 'A' + s->slot, p = d->st.pending, b = d->st.booted;
+
+	switch (s->msg) {
+	case BW_AB_MSG_PENDING:
+		fail("an installation is pending in slot %c: reboot and run "
+		     "`bulwark-device run`", c);
+		break;
+	case BW_AB_MSG_STILL_RUNNING:
 		/* After an operator rollback the old slot is still running
 		 * until the reboot: never write over the running system. */
-		fprintf(stderr, "bulwark-device: slot %c is still running: "
-				"reboot first\n", 'A' + slot);
-		return BW_DEV_EXIT_NEEDS_REBOOT;
+		fail("slot %c is still running: reboot first", c);
+		break;
+	case BW_AB_MSG_NO_DOWNLOAD:
+		fail("nothing downloaded: run `bulwark-device pull` first");
+		break;
+	case BW_AB_MSG_NO_SLOT:
+		fail("[update] slot_%c is not set", s->slot ? 'b' : 'a');
+		break;
+	case BW_AB_MSG_DOWNGRADE:
+		fail("boot firmware version %lld is below the installed %lld "
+		     "(anti-rollback)", (long long)t->bootfw,
+		     (long long)d->st.bootfw);
+		break;
+	case BW_AB_MSG_DOWNLOAD_CHANGED:
+		fail("download no longer matches its signed hash, refused: %s",
+		     x->io.msg);
+		break;
+	case BW_AB_MSG_INSTALL_FAILED:
+		fail("installation failed: %s", x->io.msg);
+		break;
+	case BW_AB_MSG_INSTALLED:
+		printf("installed %s (version %s) into slot %c, verified; "
+		       "reboot needed\n", t->name, t->version, c);
+		break;
+	case BW_AB_MSG_BOOT_NOT_SIMULATED:
+		fail("the bootloader (%s) boots this device: `boot` only plays "
+		     "it with [boot] bootloader = simulated", d->boot->name);
+		break;
+	case BW_AB_MSG_NO_BOOTABLE:
+		fail("no bootable slot (slot %c is %s)", c,
+		     bw_dev_slot_state_name(d->st.slot_state[s->slot]));
+		break;
+	case BW_AB_MSG_BOOT_FALLBACK:
+		printf("boot attempts of slot %c exhausted: falling back to "
+		       "slot %c\n", 'A' + p, c);
+		/* fall through */
+	case BW_AB_MSG_BOOTING:
+		printf("booting slot %c: %s%s%s\n", c,
+		       d->cfg.slot[b] ? d->cfg.slot[b] : "(unset)",
+		       b == p ? " (trial boot)" : "",
+		       b == p && d->st.attempts_left == 0 ? " (last attempt)"
+							  : "");
+		break;
+	case BW_AB_MSG_NO_PENDING:
+		printf("no pending installation; running slot %c\n", c);
+		break;
+	case BW_AB_MSG_CONFIRMED:
+		printf("installation of %s (version %s) confirmed in slot %c\n",
+		       t->name, t->version, c);
+		break;
+	case BW_AB_MSG_AWAIT_REBOOT:
+		printf("installation pending in slot %c: reboot needed\n", c);
+		break;
+	case BW_AB_MSG_FELL_BACK: case BW_AB_MSG_CANCELLED:
+	case BW_AB_MSG_ROLLED_BACK:
+		printf("rolled back from %s (version %s): %s\n", t->name,
+		       t->version, x->why);
+		break;
+	case BW_AB_MSG_NO_ROLLBACK_TARGET:
+		fail("no previous good slot to roll back to (slot %c is %s)", c,
+		     bw_dev_slot_state_name(d->st.slot_state[s->slot]));
+		break;
+	case BW_AB_MSG_OUT_OF_ORDER:
+		fail("the recorded state does not allow this now (slot %c "
+		     "pending, slot %c active)", p < 0 ? '-' : 'A' + p,
+		     'A' + d->st.active);
+		break;
+	default:
+		break;
 	}
-	if (d->st.dl_state != BW_DEV_DL_DONE) {
-		fprintf(stderr, "bulwark-device: nothing downloaded: run "
-				"`bulwark-device pull` first\n");
-		return BW_DEV_EXIT_TARGET_NOT_FOUND;
+}
+
+/* One action; 0, or an exit code to stop with. Checks that fail feed
+ * their result back through x->next. */
+static int perform(struct bw_dev *d, const struct bw_ab_step *s,
+		   const struct bw_ab_action *a, struct exec *x)
+{
+	struct bw_dev_event evs[2];
+	struct bw_err err = {0};
+	size_t nev = 0;
+	int rc = 0;
+
+	switch (a->kind) {
+	case BW_AB_ACT_SAVE:
+	case BW_AB_ACT_SAVE_BEST_EFFORT:
+		d->st = s->st[a->arg];
+		if (a->arg == s->nst - 1)
+			nev = step_events(s, x, evs);
+		rc = bw_dev_save(d, nev ? evs : NULL, nev, &err);
+		if (rc != 0 && a->kind == BW_AB_ACT_SAVE_BEST_EFFORT) {
+			fprintf(stderr, "bulwark-device: %s\n", err.msg);
+			rc = 0;
+		}
+		break;
+	case BW_AB_ACT_MARK_FAILED:
+		rc = bw_dev_state_mark_failed(d->db, &s->target, &err);
+		break;
+	case BW_AB_ACT_VERIFY_DOWNLOAD:
+		x->next = verify_bytes(d->st.dl_path, &d->st.dl, &x->io) == 0
+				  ? BW_AB_IN_DOWNLOAD_OK : BW_AB_IN_DOWNLOAD_BAD;
+		return 0;
+	case BW_AB_ACT_WRITE_SLOT:
+		if (write_slot(d->st.dl_path, d->cfg.slot[a->arg],
+			       d->st.slot[a->arg].length, &x->io) != 0)
+			x->next = BW_AB_IN_SLOT_BAD_IO;
+		return 0;
+	case BW_AB_ACT_VERIFY_SLOT:
+		rc = verify_bytes(d->cfg.slot[a->arg], &d->st.slot[a->arg],
+				  &x->io);
+		x->next = rc == 0 ? BW_AB_IN_SLOT_OK
+			  : rc == BW_EHASH ? BW_AB_IN_SLOT_BAD_HASH
+					   : BW_AB_IN_SLOT_BAD_IO;
+		return 0;
+	case BW_AB_ACT_DELETE_DOWNLOAD:
+		unlink(d->st.dl_path);
+		return 0;
+	case BW_AB_ACT_BOOT_ARM:
+		if (d->boot->arm(d, a->arg, &err) != 0)
+			return fail("%s (the next start of bulwark-device tries "
+				    "again)", err.msg);
+		return 0;
+	case BW_AB_ACT_BOOT_CONFIRM:
+		rc = d->boot->confirm(d, a->arg, &err);
+		break;
+	case BW_AB_ACT_BOOT_SETTLE:
+		rc = d->boot->settle(d, &err);
+		break;
+	case BW_AB_ACT_SEND_EVENTS:
+		if (!x->printed)
+			say(d, s, x);
+		x->printed = 1;
+		bw_dev_send_events(d); /* best effort: events stay queued */
+		return 0;
 	}
-	if (d->cfg.slot[slot] == NULL)
-		return fail("[update] slot_%c is not set", slot ? 'b' : 'a');
-	if (bw_dev_bootfw_refused(d, &d->st.dl)) {
-		fprintf(stderr, "bulwark-device: boot firmware version %lld is "
-				"below the installed %lld (anti-rollback)\n",
-			(long long)d->st.dl.bootfw, (long long)d->st.bootfw);
-		return BW_DEV_EXIT_REFUSED;
+	return rc != 0 ? fail("%s", err.msg) : 0;
+}
+
+/* Feed input to the state machine and perform what it says, feeding back
+ * the results of the checks (at most: install, download checked, slot
+ * written and checked). */
+static int drive(struct bw_dev *d, enum bw_ab_input input)
+{
+	struct bw_ab_facts f;
+	struct bw_ab_step s;
+	struct exec x;
+
+	bw_dev_ab_facts(d, &f);
+	memset(&x, 0, sizeof(x)); /* x.io outlives a round: the failed check */
+	for (int round = 0; round < 4; round++) {
+		x.next = -1;
+		x.printed = 0;
+		bw_ab_step(&d->st, input, &f, &s);
+		if (s.events == BW_AB_EV_ROLLBACK)
+			rollback_reason(d, &s, &x);
+		for (size_t i = 0; i < s.nact && x.next < 0; i++) {
+			int rc = perform(d, &s, &s.act[i], &x);
+
+			if (rc != 0)
+				return rc;
+		}
+		if (x.next >= 0 && s.exit == BW_AB_CONTINUE) {
+			input = (enum bw_ab_input)x.next;
+			continue;
+		}
+		d->st = *bw_ab_result(&s);
+		if (!x.printed)
+			say(d, &s, &x);
+		return s.exit == BW_AB_CONTINUE ? BW_DEV_EXIT_FAIL : s.exit;
 	}
-	return 0;
+	return fail("the A/B state machine did not settle");
 }
 
 int bw_dev_install(struct bw_dev *d)
 {
-	struct bw_dev_event ev = {"EcuInstallationStarted", -1, NULL, NULL};
-	struct bw_err err = {0};
-	int slot = 1 - d->st.active;
-	int rc = install_precheck(d, slot);
-
-	if (rc != 0)
-		return rc;
-	/* The download could have been changed since pull: check again. */
-	rc = verify_bytes(d->st.dl_path, &d->st.dl, &err);
-	if (rc != 0) {
-		d->st.dl_state = BW_DEV_DL_NONE;
-		unlink(d->st.dl_path);
-		bw_dev_save(d, NULL, 0, NULL);
-		fprintf(stderr, "bulwark-device: download no longer matches its "
-				"signed hash, refused: %s\n", err.msg);
-		return BW_DEV_EXIT_VERIFY_FAILED;
-	}
-	d->st.slot_state[slot] = BW_DEV_SLOT_WRITING;
-	d->st.slot[slot] = d->st.dl;
-	ev.target = &d->st.slot[slot];
-	if ((rc = bw_dev_save(d, &ev, 1, &err)) != 0)
-		return fail("%s", err.msg);
-	rc = write_slot(d->st.dl_path, d->cfg.slot[slot], d->st.dl.length, &err);
-	if (rc == 0)
-		rc = verify_bytes(d->cfg.slot[slot], &d->st.slot[slot], &err);
-	if (rc != 0)
-		return install_failed(d, slot, rc, &err);
-	d->st.slot_state[slot] = BW_DEV_SLOT_PENDING;
-	d->st.pending = slot;
-	d->st.attempts_left = d->cfg.boot_attempts;
-	d->st.dl_state = BW_DEV_DL_NONE;
-	ev.type = "EcuInstallationApplied";
-	if ((rc = bw_dev_save(d, &ev, 1, &err)) != 0)
-		return fail("%s", err.msg);
-	unlink(d->st.dl_path);
-	/* Verified and recorded: only now may the bootloader try it. */
-	if (d->boot->arm(d, slot, &err) != 0)
-		return fail("%s (the next start of bulwark-device tries again)",
-			    err.msg);
-	printf("installed %s (version %s) into slot %c, verified; reboot "
-	       "needed\n", d->st.slot[slot].name, d->st.slot[slot].version,
-	       'A' + slot);
-	bw_dev_send_events(d);
-	return BW_DEV_EXIT_NEEDS_REBOOT;
+	return drive(d, BW_AB_IN_INSTALL);
 }
-
-/* ---- boot (the bootloader's part) -------------------------------------- */
 
 int bw_dev_boot(struct bw_dev *d)
 {
-	struct bw_err err = {0};
-	int p = d->st.pending, a = d->st.active;
-
-	if (d->boot->env != NULL)
-		return fail("the bootloader (%s) boots this device: `boot` only "
-			    "plays it with [boot] bootloader = simulated",
-			    d->boot->name);
-	if (p >= 0 && d->st.slot_state[p] == BW_DEV_SLOT_PENDING &&
-	    d->st.attempts_left > 0) {
-		d->st.attempts_left--;
-		d->st.booted = p;
-	} else {
-		if (d->st.slot_state[a] != BW_DEV_SLOT_GOOD)
-			return fail("no bootable slot (slot %s is %s)",
-				    a ? "B" : "A",
-				    bw_dev_slot_state_name(d->st.slot_state[a]));
-		if (p >= 0)
-			printf("boot attempts of slot %c exhausted: falling back "
-			       "to slot %c\n", 'A' + p, 'A' + a);
-		d->st.booted = a;
-	}
-	if (bw_dev_save(d, NULL, 0, &err) != 0)
-		return fail("%s", err.msg);
-	printf("booting slot %c: %s%s%s\n", 'A' + d->st.booted,
-	       d->cfg.slot[d->st.booted] ? d->cfg.slot[d->st.booted] : "(unset)",
-	       d->st.booted == p ? " (trial boot)" : "",
-	       d->st.booted == p && d->st.attempts_left == 0 ? " (last attempt)"
-							       : "");
-	return BW_DEV_EXIT_OK;
-}
-
-/* ---- run, rollback ------------------------------------------------------ */
-
-static int confirm(struct bw_dev *d, int p)
-{
-	struct bw_dev_event ev = {"EcuInstallationCompleted", 1, NULL,
-				  &d->st.slot[p]};
-	struct bw_err err = {0};
-
-	/* The bootloader first: a cut after it boots p again, and the next
-	 * run confirms it in the database. */
-	if (d->boot->confirm(d, p, &err) != 0)
-		return fail("%s", err.msg);
-	d->st.slot_state[p] = BW_DEV_SLOT_GOOD;
-	d->st.active = p;
-	d->st.pending = -1;
-	d->st.attempts_left = 0;
-	if (d->st.slot[p].bootfw > d->st.bootfw)
-		d->st.bootfw = d->st.slot[p].bootfw;
-	if (bw_dev_save(d, &ev, 1, &err) != 0)
-		return fail("%s", err.msg);
-	printf("installation of %s (version %s) confirmed in slot %c\n",
-	       d->st.slot[p].name, d->st.slot[p].version, 'A' + p);
-	bw_dev_send_events(d);
-	return BW_DEV_EXIT_OK;
-}
-
-/* Give up on slot p: bad, its target never picked again automatically. */
-static int abandon(struct bw_dev *d, int p, const char *why)
-{
-	struct bw_dev_target t = d->st.slot[p];
-	struct bw_dev_event evs[2] = {
-		{"EcuInstallationCompleted", 0, why, &t},
-		{"EcuRollback", 1, why, &t},
-	};
-	struct bw_err err = {0};
-
-	if (bw_dev_state_mark_failed(d->db, &t, &err) != 0)
-		return fail("%s", err.msg);
-	d->st.slot_state[p] = BW_DEV_SLOT_BAD;
-	if (d->st.pending == p) {
-		d->st.pending = -1;
-		d->st.attempts_left = 0;
-	}
-	if (bw_dev_save(d, evs, 2, &err) != 0)
-		return fail("%s", err.msg);
-	/* A cut before this is repaired at the next start (sync). */
-	if (d->boot->settle(d, &err) != 0)
-		return fail("%s", err.msg);
-	printf("rolled back from %s (version %s): %s\n", t.name, t.version, why);
-	bw_dev_send_events(d);
-	return 0;
+	return drive(d, BW_AB_IN_BOOT);
 }
 
 int bw_dev_run(struct bw_dev *d)
 {
-	char why[160];
-	int p = d->st.pending, rc;
-
-	if (p < 0) {
-		printf("no pending installation; running slot %c\n",
-		       'A' + d->st.active);
-		bw_dev_send_events(d);
-		return BW_DEV_EXIT_NO_PENDING;
-	}
-	if (d->st.booted == p)
-		return confirm(d, p);
-	if (d->st.attempts_left > 0) {
-		printf("installation pending in slot %c: reboot needed\n", 'A' + p);
-		return BW_DEV_EXIT_NEEDS_REBOOT;
-	}
-	snprintf(why, sizeof(why), "slot %c did not boot after %ld attempts; "
-		 "running slot %c", 'A' + p, d->cfg.boot_attempts,
-		 'A' + d->st.active);
-	rc = abandon(d, p, why);
-	return rc ? rc : BW_DEV_EXIT_ROLLED_BACK;
+	return drive(d, BW_AB_IN_RUN);
 }
 
 int bw_dev_rollback(struct bw_dev *d)
 {
-	int p = d->st.pending, a = d->st.active, rc;
-	struct bw_err err = {0};
+	return drive(d, BW_AB_IN_ROLLBACK);
+}
 
-	if (p >= 0) {
-		rc = abandon(d, p, "installation cancelled by the operator");
-		if (rc != 0)
-			return rc;
-		return d->st.booted == p ? BW_DEV_EXIT_ROLLBACK_NEEDS_REBOOT
-					 : BW_DEV_EXIT_ROLLED_BACK;
-	}
-	if (d->st.slot_state[1 - a] != BW_DEV_SLOT_GOOD) {
-		fprintf(stderr, "bulwark-device: no previous good slot to roll "
-				"back to (slot %c is %s)\n", 'A' + (1 - a),
-			bw_dev_slot_state_name(d->st.slot_state[1 - a]));
-		return BW_DEV_EXIT_NO_ROLLBACK_TARGET;
-	}
-	/* Switch first (one transaction), then record why. */
-	d->st.active = 1 - a;
-	if (bw_dev_save(d, NULL, 0, &err) != 0)
-		return fail("%s", err.msg);
-	rc = abandon(d, a, "rolled back by the operator");
-	return rc ? rc : BW_DEV_EXIT_ROLLBACK_NEEDS_REBOOT;
+int bw_dev_recover(struct bw_dev *d, struct bw_err *err)
+{
+	struct bw_ab_facts f;
+	struct bw_ab_step s;
+
+	bw_dev_ab_facts(d, &f);
+	bw_ab_step(&d->st, BW_AB_IN_RECOVER, &f, &s);
+	for (int i = 0; i < BW_DEV_SLOTS; i++)
+		if (s.recovered[i])
+			fprintf(stderr, "bulwark-device: slot %c was being "
+					"written when the agent stopped: marked "
+					"empty\n", 'A' + i);
+	d->st = *bw_ab_result(&s);
+	return s.nact > 0 ? bw_dev_save(d, NULL, 0, err) : 0;
 }
 
 /* ---- status ------------------------------------------------------------- */
