@@ -22,8 +22,9 @@
  *    new slot again and RUN confirms it in the database;
  *  - fallback, cancel, rollback: MARK_FAILED, SAVE, then BOOT_SETTLE: a
  *    cut before the settle is repaired by SYNC (nothing pending: settle).
- *    The operator rollback saves the switch of active slot first (one
- *    transaction), so a cut never leaves both slots or neither active.
+ *    The operator rollback switches the active slot and marks the old one
+ *    BAD in the same transaction: a cut never leaves the old slot active
+ *    without its reason recorded, so asking again cannot flip back.
  */
 #include <string.h>
 
@@ -116,17 +117,19 @@ static const struct rule rules[] = {
 
 	/* Start-up, real bootloader: which slot booted, did it give up? */
 	R(SYNC, 0, F_REAL_BOOT, S_NOTHING),
-	R(SYNC, F_PENDING | F_BOOTED_TRIAL, 0, S_SYNC_BOOTED),
-	R(SYNC, F_PENDING | F_MAY_WRITE, F_ENV_ARMED, S_SYNC_ARM),
-	R(SYNC, F_PENDING, F_ENV_ARMED, S_SYNC_UNARMED),
-	R(SYNC, F_PENDING | F_ENV_TRIAL, 0, S_SYNC_WAITING),
-	R(SYNC, F_PENDING, 0, S_SYNC_FELL_BACK),
+	R(SYNC, F_TRIAL_OK | F_BOOTED_TRIAL, 0, S_SYNC_BOOTED),
+	/* Only a verified trial is ever armed. */
+	R(SYNC, F_TRIAL_OK | F_MAY_WRITE, F_ENV_ARMED, S_SYNC_ARM),
+	R(SYNC, F_TRIAL_OK, F_ENV_ARMED, S_SYNC_UNARMED),
+	R(SYNC, F_TRIAL_OK | F_ENV_TRIAL, 0, S_SYNC_WAITING),
+	R(SYNC, F_TRIAL_OK, 0, S_SYNC_FELL_BACK),
 	R(SYNC, F_MAY_WRITE, F_ENV_SETTLED, S_SYNC_SETTLE),
 	R(SYNC, 0, 0, S_SYNC_BOOTED),
 
 	/* Install: refusals first, in the order the operator fixes them. */
 	R(INSTALL, F_PENDING, 0, S_REFUSE_PENDING),
 	R(INSTALL, F_OTHER_RUNNING, 0, S_REFUSE_RUNNING),
+	R(INSTALL, F_WRITING, 0, S_OUT_OF_ORDER), /* RECOVER first */
 	R(INSTALL, 0, F_DOWNLOADED, S_REFUSE_NO_DOWNLOAD),
 	R(INSTALL, 0, F_SLOT_SET, S_REFUSE_NO_SLOT),
 	R(INSTALL, F_DOWNGRADE, 0, S_REFUSE_DOWNGRADE),
@@ -269,7 +272,7 @@ static void abandon(struct bw_ab_step *s, struct bw_dev_state *n, int p)
 	}
 	s->events = BW_AB_EV_ROLLBACK;
 	act(s, BW_AB_ACT_MARK_FAILED, p);
-	act(s, BW_AB_ACT_SAVE, s->nst - 1);
+	act(s, BW_AB_ACT_SAVE, 0);
 	act(s, BW_AB_ACT_BOOT_SETTLE, 0);
 	act(s, BW_AB_ACT_SEND_EVENTS, 0);
 }
@@ -499,14 +502,13 @@ static void do_rollback(struct bw_ab_step *s, enum step step,
 		       BW_AB_MSG_NO_ROLLBACK_TARGET);
 		break;
 	case S_ROLLBACK_OTHER:
-		/* Switch first (one transaction), then record why. */
+		/* The switch and the old slot's BAD in one transaction: a
+		 * cut before it changes nothing (the operator asks again),
+		 * a cut after it leaves only the settle, which SYNC does. */
 		n->active = 1 - a;
-		s->st[1] = *n;
-		s->nst = 2;
-		act(s, BW_AB_ACT_SAVE, 0);
 		refuse(s, BW_DEV_EXIT_ROLLBACK_NEEDS_REBOOT,
 		       BW_AB_MSG_ROLLED_BACK);
-		abandon(s, &s->st[1], a);
+		abandon(s, n, a);
 		break;
 	default:
 		break;
@@ -519,12 +521,11 @@ void bw_ab_step(const struct bw_dev_state *in, enum bw_ab_input input,
 	unsigned x = facts_of(in, input, f);
 	size_t r = match(input, x);
 	enum step step = r < NRULES ? rules[r].step : S_OUT_OF_ORDER;
-	struct bw_dev_state *n = &s->st[0];
+	struct bw_dev_state *n = &s->st;
 
 	memset(s, 0, sizeof(*s));
 	s->rule = (int)r;
-	s->st[0] = *in;
-	s->nst = 1;
+	s->st = *in;
 	s->slot = -1;
 	s->target.bootfw = -1;
 	s->exit = BW_DEV_EXIT_OK;
@@ -564,7 +565,7 @@ void bw_ab_step(const struct bw_dev_state *in, enum bw_ab_input input,
 
 const struct bw_dev_state *bw_ab_result(const struct bw_ab_step *s)
 {
-	return &s->st[s->nst - 1];
+	return &s->st;
 }
 
 int bw_ab_consistent(const struct bw_dev_state *st, const char **why)

@@ -47,8 +47,8 @@ struct bw_ab_facts {
 };
 
 enum bw_ab_act_kind {
-	BW_AB_ACT_SAVE,          /* write snapshot st[arg]; the save of the
-				  * last snapshot queues the step's events */
+	BW_AB_ACT_SAVE,          /* write the step's new state and queue its
+				  * events, one transaction */
 	BW_AB_ACT_SAVE_BEST_EFFORT, /* the same; a failure is reported and the
 				     * step goes on (the outcome is already
 				     * a failure) */
@@ -109,8 +109,7 @@ enum bw_ab_msg {
 
 struct bw_ab_step {
 	int rule;                /* index of the table row that matched */
-	struct bw_dev_state st[2]; /* snapshots; st[nst - 1] is the new state */
-	int nst;
+	struct bw_dev_state st;  /* the state after the step */
 	struct bw_ab_action act[BW_AB_ACTS_MAX];
 	size_t nact;
 	enum bw_ab_events events;
@@ -122,9 +121,9 @@ struct bw_ab_step {
 };
 
 /* The transition: pure, deterministic, total (every state and input has
- * an answer). out->st[out->nst - 1] is the state after the step; when no
- * action saves, it equals *in except in-memory fields (booted,
- * attempts_left after SYNC). */
+ * an answer). out->st is the state after the step; when no action saves,
+ * it equals *in except in-memory fields (booted, attempts_left after
+ * SYNC). */
 void bw_ab_step(const struct bw_dev_state *in, enum bw_ab_input input,
 		const struct bw_ab_facts *f, struct bw_ab_step *out);
 

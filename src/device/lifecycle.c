@@ -333,9 +333,8 @@ static int perform(struct bw_dev *d, const struct bw_ab_step *s,
 	switch (a->kind) {
 	case BW_AB_ACT_SAVE:
 	case BW_AB_ACT_SAVE_BEST_EFFORT:
-		d->st = s->st[a->arg];
-		if (a->arg == s->nst - 1)
-			nev = step_events(s, x, evs);
+		d->st = s->st;
+		nev = step_events(s, x, evs);
 		rc = bw_dev_save(d, nev ? evs : NULL, nev, &err);
 		if (rc != 0 && a->kind == BW_AB_ACT_SAVE_BEST_EFFORT) {
 			fprintf(stderr, "bulwark-device: %s\n", err.msg);
