@@ -35,6 +35,8 @@
  *
  * Usage: bench_gateway [--seconds S] [--devices N] [--threads T] [--max M]
  *                      [--nginx | --no-nginx] [--postgres] [--gateways G]
+ *                      [--case full|resumed|keepalive|register]...
+ * (--case, repeatable: only these cases; all by default)
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -92,6 +94,7 @@ static struct {
 	int postgres;		/* --postgres */
 	struct bench_pg pg;
 	int nginx;    /* also measure nginx (default; --no-nginx: not) */
+	unsigned cases; /* bit per M_* case to run (--case; default all) */
 	pid_t parent; /* cleanup runs in this process only */
 	pid_t ngx;    /* nginx master, 0 when not running */
 	double seconds;
@@ -707,6 +710,8 @@ static void run_mode(int mode, const char *name, const char *unit)
 	long x0 = db_xacts(), x1 = 0;
 	char xs[32] = "-", ls[48];
 
+	if (!(B.cases & (1u << mode)))
+		return;
 	B.ops = 0;
 	B.stop = 0;
 	lat_n = 0;
@@ -1037,6 +1042,13 @@ static void args(int argc, char **argv)
 	B.nginx = 1;
 	B.ngw = 1;
 	for (int i = 1; i < argc; i += 2) {
+		static const char *const names[] = {"full", "resumed",
+						    "keepalive", "register"};
+		int c = -1;
+
+		for (int k = 0; i + 1 < argc && k < 4; k++)
+			if (!strcmp(argv[i + 1], names[k]))
+				c = k;
 		long v = i + 1 < argc ? strtol(argv[i + 1], NULL, 10) : 0;
 
 		if (!strcmp(argv[i], "--nginx") ||
@@ -1057,12 +1069,17 @@ static void args(int argc, char **argv)
 		else if (!strcmp(argv[i], "--gateways") && v >= 1 &&
 			 v <= MAX_GW)
 			B.ngw = (int)v;
+		else if (!strcmp(argv[i], "--case") && c >= 0)
+			B.cases |= 1u << c;
 		else
 			die("usage: bench_gateway [--seconds 1..60] [--devices "
 			    "1..1000] [--threads 1..16] [--max N] "
 			    "[--nginx|--no-nginx] [--postgres] [--gateways "
-			    "1..4]");
+			    "1..4] [--case "
+			    "full|resumed|keepalive|register]...");
 	}
+	if (!B.cases)
+		B.cases = ~0u;
 }
 
 int main(int argc, char **argv)
