@@ -556,7 +556,7 @@ int bw_srv_new(struct bw_srv_config *cfg, struct bw_srv **out,
 						    err)))
 		return rc == BW_ENOMEM ? bw_err_set(err, rc, "out of memory")
 				       : rc;
-	if (!(srv->base = event_base_new()))
+	if (!(srv->base = bw_srv_event_base_new()))
 		return bw_err_set(err, BW_ENOMEM, "event_base_new");
 	/* check every TLS file too, without listening */
 	if ((rc = bw_srv_tls_ctx_new(srv, cfg->tls_cert, cfg->tls_key, 1,

@@ -458,6 +458,23 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 	return c->bev;
 }
 
+struct event_base *bw_srv_event_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base = NULL;
+
+	/* With the changelist, an fd's event removed and added again within
+	 * one loop iteration (evhttp disables reading while it answers and
+	 * enables it again once the answer is queued) costs no epoll_ctl:
+	 * two to four system calls fewer per request. Safe here because no
+	 * socket of ours is dup()ed (the changelist's one caveat). */
+	if (cfg && event_config_set_flag(
+		       cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0)
+		base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base ? base : event_base_new();
+}
+
 static int ctx_load_keys(SSL_CTX *ctx, const char *cert, const char *key,
 			 struct bw_err *err)
 {

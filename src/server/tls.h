@@ -16,6 +16,7 @@ struct bw_srv_listener;
 struct bw_srv_idcache;
 struct bw_device_rec;
 struct evhttp_request;
+struct event_base;
 
 /* The gateway's per-certificate identity cache (tls.c). */
 int bw_srv_idcache_new(struct bw_srv_idcache **out);
@@ -35,6 +36,10 @@ enum {
 };
 int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert, const char *key,
 		       int mtls, SSL_CTX **out, struct bw_err *err);
+
+/* An event loop for the listeners (epoll's changelist on, so that a
+ * request costs no epoll_ctl when evhttp toggles reading). */
+struct event_base *bw_srv_event_base_new(void);
 
 /* Start a listener on "ip:port" (TCP_NODELAY, no SO_REUSEPORT). */
 int bw_srv_listener_start(struct bw_srv *srv, struct bw_srv_listener *l,
