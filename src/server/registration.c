@@ -256,7 +256,7 @@ static int do_sign(struct bw_srv *srv, const struct bw_srv_reg_req *r,
 	    (rc = uuid_free(st, r->uuid, status, err)))
 		goto out;
 	*status = 500;
-	if ((rc = bw_pki_device_cert_issue(
+	if ((rc = bw_pki_device_cert_sign(
 		 srv->reg_ca, srv->reg_ca_key, req,
 		 bw_srv_policy_factory(srv->policy), production,
 		 (long)srv->cfg->reg_cert_days, now, cert, err)))

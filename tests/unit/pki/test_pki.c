@@ -297,6 +297,40 @@ static void test_pki_cert__profiles_and_expiry(void **state)
 	assert_int_equal(X509_verify(dev, ck), 1);
 	/* the returned certificate is fully usable in memory, key included */
 	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(dev), dk), 1);
+	X509_free(dev);
+	dev = NULL;
+	/* the server's variant: the key is the CSR's SubjectPublicKeyInfo,
+	 * byte for byte, the SKI is the SHA-1 of its key bits, and the DER
+	 * holds the key */
+	assert_int_equal(bw_pki_device_cert_sign(ca, ck, req, FACTORY, 1, 0,
+						 NOW, &dev, &err),
+			 0);
+	assert_int_equal(X509_verify(dev, ck), 1);
+	{
+		unsigned char *a = NULL, *b = NULL, md[20], *d = NULL;
+		const unsigned char *dp = NULL;
+		int dlen = i2d_X509(dev, &d);
+		X509 *back = NULL;
+		unsigned int mdlen = 0;
+		int alen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(dev), &a);
+		int blen = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &b);
+		const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(dev);
+
+		assert_true(alen > 0 && alen == blen);
+		assert_memory_equal(a, b, (size_t)alen);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+		assert_int_equal(
+		    X509_pubkey_digest(dev, EVP_sha1(), md, &mdlen), 1);
+		assert_non_null(ski);
+		assert_int_equal(ASN1_STRING_length(ski), (int)mdlen);
+		assert_memory_equal(ASN1_STRING_get0_data(ski), md, mdlen);
+		dp = d;
+		assert_non_null(back = d2i_X509(NULL, &dp, dlen));
+		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(back), dk), 1);
+		X509_free(back);
+		OPENSSL_free(d);
+	}
 	assert_int_equal(X509_check_purpose(dev, X509_PURPOSE_SSL_CLIENT, 0), 1);
 	assert_int_equal(X509_check_purpose(dev, X509_PURPOSE_SSL_SERVER, 0), 0);
 	assert_int_equal(X509_NAME_entry_count(X509_get_subject_name(dev)), 3);
