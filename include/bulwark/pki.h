@@ -173,8 +173,13 @@ int bw_pki_crl_build(X509 *ca, EVP_PKEY *ca_key,
 		     uint64_t crl_number, time_t now, long days,
 		     X509_CRL **out, struct bw_err *err);
 
-/* Serial of a certificate as uppercase hex (malloc'd *out). */
+/* Serial of a certificate as uppercase hex without leading zeros, the
+ * canonical form of bw_pki_serial_normalize (malloc'd *out). */
 int bw_pki_serial_hex(const X509 *cert, char **out, struct bw_err *err);
+
+/* The same for a serial number of a CRL entry or a certificate. */
+int bw_pki_serial_hex_of(const ASN1_INTEGER *serial, char **out,
+			 struct bw_err *err);
 
 /*
  * Normalise a serial typed by a user ("0x1f", "1F:2A", "01f") into the

@@ -94,17 +94,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int serial_hex(const ASN1_INTEGER *ai, char **out)
-{
-	BIGNUM *bn = ASN1_INTEGER_to_BN(ai, NULL);
-	char *hex = bn ? BN_bn2hex(bn) : NULL;
-
-	BN_free(bn);
-	*out = hex ? strdup(hex) : NULL;
-	OPENSSL_free(hex);
-	return *out ? 0 : BW_ENOMEM;
-}
-
 /* Parse and signature-check a PEM CRL issued by issuer. */
 static int crl_parse(const void *pem, size_t len, X509 *issuer, X509_CRL **out,
 		     int64_t *number, struct bw_err *err)
@@ -226,8 +215,8 @@ static int ca_revoked_load(struct ca *c, X509_CRL *crl)
 	for (int i = 0; i < n; i++) {
 		X509_REVOKED *r = sk_X509_REVOKED_value(revs, i);
 
-		if (serial_hex(X509_REVOKED_get0_serialNumber(r),
-			       &c->revoked[c->nrevoked]))
+		if (bw_pki_serial_hex_of(X509_REVOKED_get0_serialNumber(r),
+					 &c->revoked[c->nrevoked], NULL))
 			return BW_ENOMEM;
 		c->nrevoked++;
 	}
@@ -676,16 +665,10 @@ int bw_srv_policy_check(const struct bw_srv_policy *p, X509 *cert, time_t now,
 		return bw_err_set(err, BW_EFORMAT, "no clientAuth usage");
 	if ((rc = subject_check(p, cert, id, err)))
 		return rc;
-	if (serial_hex(X509_get0_serialNumber(cert), &serial))
-		return BW_ENOMEM;
-	{
-		/* the record keeps the form state.json and CRL tools use */
-		char *norm = NULL;
-
-		if (bw_pki_serial_normalize(serial, &norm, NULL) == 0)
-			snprintf(id->serial, sizeof(id->serial), "%s", norm);
-		free(norm);
-	}
+	/* the form state.json, CRL lookups and the record use */
+	if ((rc = bw_pki_serial_hex(cert, &serial, err)))
+		return rc;
+	snprintf(id->serial, sizeof(id->serial), "%s", serial);
 	if (ca->nrevoked && bsearch(&serial, ca->revoked, ca->nrevoked,
 				    sizeof(char *), cmp_str)) {
 		free(serial);

@@ -185,8 +185,9 @@ def load_cert(path):
 
 def device_cert(pki, outdir, name, ca="online-ca", uuid=None,
                 production=False, ou=FACTORY, days=30, not_before=None,
-                client_auth=True):
-    """A device key and certificate signed by <pki>/<ca>.key."""
+                client_auth=True, serial=None):
+    """A device key and certificate signed by <pki>/<ca>.key (a random
+    serial unless given)."""
     uuid = uuid or str(uuidlib.uuid4())
     key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = load_cert(os.path.join(pki, ca + ".pem"))
@@ -202,10 +203,7 @@ def device_cert(pki, outdir, name, ca="online-ca", uuid=None,
          .subject_name(x509.Name(attrs))
          .issuer_name(ca_cert.subject)
          .public_key(key.public_key())
-         # top nibble non-zero: `bulwark keys ca revoke-device` records a
-         # serial with a leading 0 that its own state.json parser then
-         # refuses (reported; pki library bug), so avoid such serials
-         .serial_number(x509.random_serial_number() | (1 << 158))
+         .serial_number(serial or x509.random_serial_number())
          .not_valid_before(nb)
          .not_valid_after(nb + datetime.timedelta(days=days))
          .add_extension(x509.KeyUsage(True, False, False, False, False,

@@ -149,6 +149,27 @@ class GatewayTest(unittest.TestCase):
             "DELETE", "/devices/%s/deny" % d["uuid"])[0], 200)
         self.assertEqual(self.srv.device_get(d, "/repo/1.root.json")[0], 200)
 
+    def test_revoked_serials_with_leading_zeros(self):
+        """Serials whose hex form starts with zeros (one in 16 random
+        serials starts with a 0 nibble, one in 256 with a 00 byte) are
+        revoked by certificate and by serial in any spelling, and the
+        gateway refuses them."""
+        pki = self.srv.pki
+        devs = [self.dev("zero-%d" % i, serial=s) for i, s in enumerate(
+            (0x0ABCDEF0123456789 << 80, 0x00FEDCBA98765 << 100, 0x01))]
+        for d in devs:
+            self.assertEqual(self.srv.device_get(d, "/device")[0], 200)
+        c.run(c.BULWARK, "keys", "ca", "revoke-device", pki, "--cert",
+              devs[0]["cert"], "--issuer", "online-ca")
+        c.run(c.BULWARK, "keys", "ca", "revoke-device", pki, "--serial",
+              "00:%X" % (0x00FEDCBA98765 << 100), "--issuer", "online-ca")
+        c.run(c.BULWARK, "keys", "ca", "revoke-device", pki, "--serial",
+              "0x0001", "--issuer", "online-ca")
+        c.run(c.BULWARK, "keys", "ca", "show", pki)
+        self.srv.hup()
+        for d in devs:
+            self.assertTrue(self.srv.refused(d), d["cert"])
+
     def test_revoked_cert_and_disabled_then_revoked_ca(self):
         pki = self.srv.pki
         rev = self.dev("revoked")

@@ -536,11 +536,17 @@ int bw_pki_device_cert_sign(X509 *ca, EVP_PKEY *ca_key, X509_REQ *req,
 
 int bw_pki_serial_hex(const X509 *cert, char **out, struct bw_err *err)
 {
+	return bw_pki_serial_hex_of(X509_get0_serialNumber(cert), out, err);
+}
+
+int bw_pki_serial_hex_of(const ASN1_INTEGER *serial, char **out,
+			 struct bw_err *err)
+{
 	BIGNUM *bn;
 	char *hex, *dup;
 
 	*out = NULL;
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	bn = ASN1_INTEGER_to_BN(serial, NULL);
 	if (bn == NULL)
 		return bw_err_set(err, BW_EFORMAT, "unreadable serial number");
 	hex = BN_bn2hex(bn);
