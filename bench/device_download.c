@@ -10,9 +10,11 @@
  *    pull` (TUF refresh, length-bounded download, sha256 check, state
  *    commits) against `curl -o F URL && sha256sum F` of the same file from
  *    the same server. Best of RUNS runs each.
- * 2. Peak RSS of `bulwark-device check` refreshing a repository of 100k
- *    targets that all match the device (file:// transport, so the figure
- *    is the agent's own), measured with wait4().
+ * 2. Time and peak RSS of `bulwark-device check` refreshing a repository
+ *    of 100k targets that all match the device (file:// transport, so the
+ *    figure is the agent's own), cold and warm, beside `bulwark-tuf-client
+ *    refresh` on the same repository (the TUF work alone), each as a
+ *    process, peak RSS from wait4().
  *
  * Needs bulwark-device next to the bench directory, python3, openssl,
  * curl, sha256sum; SoftHSM2 + pkcs11-tool and bulwarkd + bulwark for their
@@ -185,6 +187,8 @@ static pid_t spawn_sh(const char *cmd)
 	return pid;
 }
 
+static double last_cpu_s; /* user + system CPU of the last timed() */
+
 /* Run cmd, return seconds; *rss_kib (may be NULL) gets its peak RSS. */
 static double timed(const char *cmd, long *rss_kib, int want_rc)
 {
@@ -202,6 +206,8 @@ static double timed(const char *cmd, long *rss_kib, int want_rc)
 	}
 	if (rss_kib != NULL)
 		*rss_kib = ru.ru_maxrss;
+	last_cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	return now_s() - t0;
 }
 
@@ -607,31 +613,85 @@ static void write_many(size_t n)
 	_exit(0);
 }
 
+#define REFRESH_RUNS 5
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median wall time of REFRESH_RUNS runs of cmd (after prep, untimed,
+ * each time when not NULL); *cpu gets the median CPU time (user +
+ * system: what the process itself needed, whatever else runs), *rss_kib
+ * the highest peak RSS. */
+static double median_run(const char *prep, const char *cmd, int want_rc,
+			 double *cpu, long *rss_kib)
+{
+	double t[REFRESH_RUNS], c[REFRESH_RUNS];
+	long rss = 0;
+
+	*rss_kib = 0;
+	for (int i = 0; i < REFRESH_RUNS; i++) {
+		if (prep != NULL)
+			sh(prep);
+		t[i] = timed(cmd, &rss, want_rc);
+		c[i] = last_cpu_s;
+		if (rss > *rss_kib)
+			*rss_kib = rss;
+	}
+	qsort(t, REFRESH_RUNS, sizeof(t[0]), cmp_double);
+	qsort(c, REFRESH_RUNS, sizeof(c[0]), cmp_double);
+	*cpu = c[REFRESH_RUNS / 2];
+	return t[REFRESH_RUNS / 2];
+}
+
+/*
+ * `bulwark-device check` against `bulwark-tuf-client refresh` (the peer:
+ * the same TUF work without the device's listing) on the same repository,
+ * cold and warm, each as a process.
+ */
 static void refresh_rss(size_t n)
 {
-	char url[128], cmd[4096];
-	long rss = 0;
-	double t;
+	char url[128], prep[4096], cmd[4096], cprep[4096], ccmd[4096];
+	long rss[4] = {0};
+	double t[4], c[4];
 
 	write_many(n);
 	snprintf(url, sizeof(url), "file://%s/srv", dir);
 	write_config(url, "");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/state && %s provision --config "
+	snprintf(prep, sizeof(prep), "rm -rf %s/state && %s provision --config "
 		 "%s/device.ini --root %s/srv/repo/1.root.json", dir, agent, dir,
 		 dir);
-	sh(cmd);
 	snprintf(cmd, sizeof(cmd), "exec %s check --config %s/device.ini "
 		 ">/dev/null", agent, dir);
-	t = timed(cmd, &rss, 16);
-	printf("\n| refresh | targets | wall | peak RSS |\n|---|---|---|---|\n"
-	       "| `bulwark-device check`, cold, file:// | %zu | %.2f s | "
-	       "%.1f MiB |\n", n, t, rss / 1024.0);
-	t = timed(cmd, &rss, 16);
-	printf("| `bulwark-device check`, warm (nothing new) | %zu | %.2f s | "
-	       "%.1f MiB |\n", n, t, rss / 1024.0);
-	t = timed(cmd, &rss, 16);
-	printf("| `bulwark-device check`, warm again | %zu | %.2f s | "
-	       "%.1f MiB |\n", n, t, rss / 1024.0);
+	snprintf(cprep, sizeof(cprep), "rm -rf %s/client && mkdir %s/client && "
+		 "%s/../bulwark-tuf-client --metadata-dir %s/client init "
+		 "%s/srv/repo/1.root.json 2>/dev/null", dir, dir, bindir, dir, dir);
+	snprintf(ccmd, sizeof(ccmd), "exec %s/../bulwark-tuf-client "
+		 "--metadata-dir %s/client --metadata-url file://%s/srv/repo "
+		 "refresh 2>/dev/null", bindir, dir, dir);
+	/* One after the other, so both see about the same load. */
+	t[0] = median_run(prep, cmd, 16, &c[0], &rss[0]);
+	t[2] = median_run(cprep, ccmd, 0, &c[2], &rss[2]);
+	t[1] = median_run(NULL, cmd, 16, &c[1], &rss[1]);
+	t[3] = median_run(NULL, ccmd, 0, &c[3], &rss[3]);
+	printf("\n%zu targets, all for this device, file://, median of %d "
+	       "runs each (peak RSS: the highest run):\n\n"
+	       "| process | cold ms | cold CPU ms | cold peak RSS MiB | warm ms "
+	       "| warm CPU ms | warm peak RSS MiB |\n"
+	       "|---|---|---|---|---|---|---|\n", n, REFRESH_RUNS);
+	printf("| `bulwark-device check` | %.1f | %.1f | %.1f | %.1f | %.1f | "
+	       "%.1f |\n", t[0] * 1e3, c[0] * 1e3, rss[0] / 1024.0, t[1] * 1e3,
+	       c[1] * 1e3, rss[1] / 1024.0);
+	printf("| `bulwark-tuf-client refresh` (peer) | %.1f | %.1f | %.1f | "
+	       "%.1f | %.1f | %.1f |\n", t[2] * 1e3, c[2] * 1e3,
+	       rss[2] / 1024.0, t[3] * 1e3, c[3] * 1e3, rss[3] / 1024.0);
+	printf("| check / client | %.2fx | %.2fx | %.2fx | %.2fx | %.2fx | "
+	       "%.2fx |\n", t[0] / t[2], c[0] / c[2],
+	       (double)rss[0] / (double)rss[2], t[1] / t[3], c[1] / c[3],
+	       (double)rss[1] / (double)rss[3]);
 }
 
 int main(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/buf.h"
 #include "config.h"
 #include "crash.h"
 #include "events.h"
@@ -46,6 +47,17 @@ static const char *const migrations[] = {
 	 * new reads one row instead of the whole listing. */
 	"ALTER TABLE agent ADD COLUMN best_for TEXT;"
 	"ALTER TABLE agent ADD COLUMN best_name TEXT NOT NULL DEFAULT ''",
+	/* v4: the listing in half the bytes (one B-tree keyed by name, the
+	 * sha256 as 32 bytes): 100k targets are written at every new
+	 * targets version. The old rows are dropped, not converted: the
+	 * listing is a copy of verified metadata that the next check writes
+	 * again (an empty key makes it). */
+	"CREATE TABLE listing_v4(name TEXT PRIMARY KEY,"
+	" version TEXT NOT NULL, length INTEGER NOT NULL,"
+	" sha256 BLOB NOT NULL, bootfw INTEGER NOT NULL) WITHOUT ROWID;"
+	"DROP TABLE listing;"
+	"ALTER TABLE listing_v4 RENAME TO listing;"
+	"UPDATE agent SET listing_key = '', best_for = NULL",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -452,12 +464,16 @@ int bw_dev_state_listing_add(struct bw_dev_listing_tx *tx,
 			     const struct bw_dev_target *t, struct bw_err *err)
 {
 	sqlite3_stmt *s = tx->insert;
+	uint8_t sha[32];
 	int rc;
 
+	if (bw_hex_decode(t->sha256, strlen(t->sha256), sha, sizeof(sha)) != 0)
+		return bw_err_set(err, BW_EINVAL, "listing: %.128s: bad sha256",
+				  t->name);
 	sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, t->version, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)t->length);
-	sqlite3_bind_text(s, 4, t->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, sha, sizeof(sha), SQLITE_STATIC);
 	sqlite3_bind_int64(s, 5, t->bootfw);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0
 					     : db_fail(tx->db, err, "listing");
@@ -554,7 +570,18 @@ static int listing_walk(sqlite3 *db, const char *sql, const char *arg,
 	if (arg != NULL)
 		sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
 	while (cb == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		/* The sha256 is stored as its 32 bytes (blob, then its size:
+		 * the order SQLite keeps the pointer valid in). */
+		const void *sha = sqlite3_column_blob(s, 3);
+		char hex[65];
+
+		if (sha == NULL || sqlite3_column_bytes(s, 3) != 32) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+		bw_hex_encode(sha, 32, hex);
 		read_target(s, 0, &t);
+		memcpy(t.sha256, hex, sizeof(hex));
 		cb = fn(ctx, &t, sqlite3_column_int(s, 5));
 	}
 	if (cb == 0 && rc != SQLITE_DONE)
@@ -571,9 +598,11 @@ int bw_dev_state_listing_foreach(sqlite3 *db, int only_failed,
 				 struct bw_err *err)
 {
 	return listing_walk(
+		/* CROSS JOIN: walk the few failed targets, never the
+		 * listing (SQLite keeps that order). */
 		db, only_failed ? "SELECT " LISTING_COLUMNS " FROM failed_target"
-				  " f JOIN listing l ON l.name = f.name ORDER"
-				  " BY l.name"
+				  " f CROSS JOIN listing l ON l.name = f.name"
+				  " ORDER BY l.name"
 				: "SELECT " LISTING_COLUMNS " FROM listing l"
 				  " LEFT JOIN failed_target f ON f.name ="
 				  " l.name ORDER BY l.name",

@@ -233,6 +233,8 @@ static void test_device_state__failed_and_listing(void **state)
 							   NULL), 0);
 	assert_int_equal(found, 1);
 	assert_string_equal(t.name, "c");
+	assert_string_equal(t.sha256, ts[2].sha256); /* stored as 32 bytes */
+	assert_int_equal(t.length, 1234);
 	assert_int_equal(bw_dev_state_listing_find_version(db, "9", &t, &found,
 							   NULL), 0);
 	assert_int_equal(found, 0);
@@ -258,6 +260,13 @@ static void test_device_state__failed_and_listing(void **state)
 	bw_dev_state_listing_abort(tx);
 	assert_int_equal(bw_dev_state_listing_any(db, &any, NULL), 0);
 	assert_int_equal(any, 1);
+	/* A damaged row is an error, never a short digest. */
+	assert_int_equal(sqlite3_exec(db, "UPDATE listing SET sha256 = x'00'"
+				      " WHERE name = 'b'", NULL, NULL, NULL),
+			 SQLITE_OK);
+	names[0] = '\0';
+	assert_int_equal(bw_dev_state_listing_foreach(db, 0, collect_names,
+						      names, NULL), BW_EIO);
 	assert_int_equal(save_listing(db, NULL, 0, "4|hw|", NULL), 0);
 	assert_int_equal(bw_dev_state_listing_any(db, &any, NULL), 0);
 	assert_int_equal(any, 0);
