@@ -16,12 +16,15 @@ import http.server
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
+import unittest
 import uuid as uuidlib
 
 from bwtest import free_port  # noqa: E402
@@ -534,3 +537,23 @@ def tuf_client(top, proxy, root, name, targets=()):
     if p.returncode != 0:
         raise AssertionError(p.stdout + p.stderr)
     return md, tdir
+
+
+class SeededServerTest(unittest.TestCase):
+    """One bulwarkd for the whole class, seeded with metadata (tag
+    "prod"); it must stop cleanly when the class is done."""
+    prefix = "bwd-"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix=cls.prefix)
+        cls.tuf = Tuf()
+        cls.srv = Server(cls.dir, cls.tuf).start()
+        cls.srv.seed(tag="prod")
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.srv.stop()
+        log = cls.srv.logtext()
+        shutil.rmtree(cls.dir)
+        assert rc == 0, "bulwarkd did not stop cleanly: %r\n%s" % (rc, log)

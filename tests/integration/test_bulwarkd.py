@@ -16,19 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bwserver as c  # noqa: E402
 
 
-class GatewayTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="bwd-gw-")
-        cls.tuf = c.Tuf()
-        cls.srv = c.Server(cls.dir, cls.tuf).start()
-        cls.srv.seed(tag="prod")
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.srv.stop()
-        shutil.rmtree(cls.dir)
-        assert rc == 0, "bulwarkd did not stop cleanly: %r" % rc
+class GatewayTest(c.SeededServerTest):
+    prefix = "bwd-gw-"
 
     def dev(self, name, **kw):
         return c.device_cert(self.srv.pki, self.dir, name, **kw)
@@ -244,20 +233,8 @@ class GatewayTest(unittest.TestCase):
         s2.close()
 
 
-class AdminTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="bwd-adm-")
-        cls.tuf = c.Tuf()
-        cls.srv = c.Server(cls.dir, cls.tuf).start()
-        cls.srv.seed(tag="prod")
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.srv.stop()
-        log = cls.srv.logtext()
-        shutil.rmtree(cls.dir)
-        assert rc == 0, "bulwarkd did not stop cleanly: %r\n%s" % (rc, log)
+class AdminTest(c.SeededServerTest):
+    prefix = "bwd-adm-"
 
     def test_bad_token(self):
         st, _ = self.srv.admin("GET", "/devices", token="x" * 32)
@@ -423,20 +400,8 @@ class AdminTest(unittest.TestCase):
         self.assertIn(("production", "prod", "timestamp"), roles)
 
 
-class RegistrationTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="bwd-reg-")
-        cls.tuf = c.Tuf()
-        cls.srv = c.Server(cls.dir, cls.tuf).start()
-        cls.srv.seed(tag="prod")
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.srv.stop()
-        log = cls.srv.logtext()
-        shutil.rmtree(cls.dir)
-        assert rc == 0, "bulwarkd did not stop cleanly: %r\n%s" % (rc, log)
+class RegistrationTest(c.SeededServerTest):
+    prefix = "bwd-reg-"
 
     def token(self, scope="ci", expires_in=3600, uses=None):
         body = {"scope": scope, "expires-in": expires_in}

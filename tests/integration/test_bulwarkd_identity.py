@@ -33,20 +33,8 @@ def fingerprint(cert_path):
         cert.public_bytes(c.serialization.Encoding.DER)).hexdigest()
 
 
-class Base(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="bwd-id-")
-        cls.tuf = c.Tuf()
-        cls.srv = c.Server(cls.dir, cls.tuf).start()
-        cls.srv.seed(tag="prod")
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.srv.stop()
-        log = cls.srv.logtext()
-        shutil.rmtree(cls.dir)
-        assert rc == 0, "bulwarkd did not stop cleanly: %r\n%s" % (rc, log)
+class Base(c.SeededServerTest):
+    prefix = "bwd-id-"
 
     def dev(self, name, **kw):
         return c.device_cert(self.srv.pki, self.dir, name, **kw)
