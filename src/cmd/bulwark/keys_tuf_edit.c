@@ -17,9 +17,11 @@
 int bw_tufup_init(int argc, char **argv)
 {
 	struct up u = {.prog = "bulwark keys tuf updates init"};
-	const struct bw_cli_opt opts[] = {OPT_REPO(u), OPT_PROPOSAL(u),
-	BW_CLI_END
-};
+	const struct bw_cli_opt opts[] = {
+	    OPT_REPO(u),
+	    OPT_PROPOSAL(u),
+	    BW_CLI_END,
+	};
 	const struct bw_cli_spec spec = {
 	    u.prog,
 	    "[--proposal F]",
@@ -47,8 +49,8 @@ int bw_tufup_init(int argc, char **argv)
 	return rc;
 }
 
-/* A new key in a new archive (out), or an existing one (archive/URI). */
-/* Take s (transferred) as the only key of k. */
+/* Add an offline key to the proposed root: a new key in a new archive
+ * (out), or an existing one (archive or PKCS#11 URI). */
 int bw_tufup_add_key(int argc, char **argv)
 {
 	struct up u = {.prog = "bulwark keys tuf updates add-offline-key"};
