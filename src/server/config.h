@@ -38,6 +38,7 @@ struct bw_srv_config {
 	int64_t idle_timeout;
 	int64_t max_header_bytes;
 	int64_t shutdown_grace;
+	int64_t workers; /* worker processes; 0 = one per online CPU */
 	int log_level; /* syslog priority: 3 err .. 7 debug */
 	/* [storage] */
 	char storage_url[BW_SRV_PATH_MAX]; /* "" = SQLite at database */

@@ -307,14 +307,16 @@ int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err)
 	if ((rc = policy_open(srv, &p, err)))
 		return rc;
 	if (!bw_srv_policy_same(srv->policy, p)) {
-		/* logged before it takes effect; unlogged, it does not */
+		/* logged before it takes effect; unlogged, it does not. Every
+		 * worker reads the same PKI directory: worker 0 logs. */
 		json_t *before = bw_srv_policy_describe(srv->policy);
 		json_t *after = bw_srv_policy_describe(p);
 
-		rc = bw_srv_tlog_policy_diff(
-		    srv->store, before, after, srv->policy_by == NULL,
-		    srv->policy_by ? srv->policy_by : "server:pki-dir",
-		    time(NULL), err);
+		if (srv->worker == 0)
+			rc = bw_srv_tlog_policy_diff(
+			    srv->store, before, after, srv->policy_by == NULL,
+			    srv->policy_by ? srv->policy_by : "server:pki-dir",
+			    time(NULL), err);
 		json_decref(before);
 		json_decref(after);
 		if (rc) {
@@ -465,8 +467,8 @@ static int start_listeners(struct bw_srv *srv, struct bw_err *err)
 	const char *addr[4] = {c->gw_listen, c->admin_listen, c->reg_listen,
 			       c->est_listen};
 	int on[4] = {c->roles & BW_SRV_ROLE_GATEWAY,
-		     c->roles & BW_SRV_ROLE_ADMIN, reg_enabled(c),
-		     est_enabled(c)};
+		     (c->roles & BW_SRV_ROLE_ADMIN) && srv->worker == 0,
+		     reg_enabled(c), est_enabled(c)};
 	int rc = 0;
 
 	srv->gw = (struct bw_srv_listener){srv,
@@ -526,9 +528,12 @@ static int start_listeners(struct bw_srv *srv, struct bw_err *err)
 
 		if (!on[i])
 			continue;
+		int fd = srv->listen_fd[i];
+
+		srv->listen_fd[i] = -1; /* the listener's now */
 		if ((rc = bw_srv_tls_ctx_new(srv, cert, key, ls[i]->mtls,
 					     &ls[i]->ctx, err)) ||
-		    (rc = bw_srv_listener_start(srv, ls[i], addr[i], err)))
+		    (rc = bw_srv_listener_start(srv, ls[i], addr[i], fd, err)))
 			return rc;
 	}
 	return 0;
@@ -546,6 +551,9 @@ int bw_srv_new(struct bw_srv_config *cfg, struct bw_srv **out,
 	srv->cfg = cfg;
 	srv->generation = 1; /* a connection's 0 means "never checked" */
 	srv->id_epoch = 1;
+	srv->nworkers = 1;
+	for (int i = 0; i < 4; i++)
+		srv->listen_fd[i] = -1;
 	bw_srv_log_set_level(cfg->log_level);
 	if ((rc = srv_open(srv, err)))
 		return rc;
@@ -593,18 +601,24 @@ int bw_srv_run(struct bw_srv *srv)
 	    event_add(srv->ev_sigterm, NULL) ||
 	    event_add(srv->ev_sigint, NULL) ||
 	    event_add(srv->ev_sighup, NULL) ||
-	    add_timer(srv, &srv->ev_resign, srv->cfg->resign_interval,
-		      resign_cb) ||
 	    add_timer(srv, &srv->ev_reload, srv->cfg->policy_reload_interval,
 		      reload_cb) ||
-	    add_timer(srv, &srv->ev_waves, srv->cfg->wave_evaluate_interval,
-		      waves_cb) ||
 	    add_timer(srv, &srv->ev_idpoll, srv->cfg->identity_poll_interval,
 		      identity_poll_cb))
 		return BW_ENOMEM;
-	resign_cb(-1, 0, srv); /* expired timestamps after a long stop */
-	bw_srv_log(BW_SRV_LOG_NOTICE, "started (factory %s, storage %s)",
-		   bw_srv_policy_factory(srv->policy), srv->store->ops->name);
+	/* jobs that must run once per server: worker 0's */
+	if (srv->worker == 0 &&
+	    (add_timer(srv, &srv->ev_resign, srv->cfg->resign_interval,
+		       resign_cb) ||
+	     add_timer(srv, &srv->ev_waves, srv->cfg->wave_evaluate_interval,
+		       waves_cb)))
+		return BW_ENOMEM;
+	if (srv->worker == 0)
+		resign_cb(-1, 0, srv); /* expired timestamps after a long stop */
+	bw_srv_log(BW_SRV_LOG_NOTICE,
+		   "started (factory %s, storage %s, worker %d of %d, pid %ld)",
+		   bw_srv_policy_factory(srv->policy), srv->store->ops->name,
+		   srv->worker + 1, srv->nworkers, (long)getpid());
 	event_base_dispatch(srv->base);
 	bw_srv_log(BW_SRV_LOG_NOTICE, "stopped");
 	return 0;
@@ -636,6 +650,9 @@ void bw_srv_free(struct bw_srv *srv)
 	listener_free(&srv->admin);
 	listener_free(&srv->reg);
 	listener_free(&srv->est);
+	for (int i = 0; i < 4; i++)
+		if (srv->listen_fd[i] >= 0)
+			close(srv->listen_fd[i]);
 	for (int i = 0; i < 8; i++)
 		if (evs[i])
 			event_free(evs[i]);

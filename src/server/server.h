@@ -3,7 +3,9 @@
  * built from the configuration, and its event loop.
  *
  * Threading: one event_base, one thread. Every callback runs on it, so the
- * storage handle and caches need no locks.
+ * storage handle and caches need no locks. Several cores: server.workers
+ * processes (workers.c), each a whole server of its own on the same
+ * database, like several gateways.
  */
 #ifndef BW_SRV_SERVER_H
 #define BW_SRV_SERVER_H
@@ -79,6 +81,11 @@ struct bw_srv {
 	struct bw_srv_ratelimit *reg_rl;
 	struct bw_srv_ratelimit *est_rl;
 	struct bw_srv_ratelimit *ui_rl; /* fleet page sign-in attempts */
+	/* Worker processes (workers.c): this one's index and how many.
+	 * Worker 0 owns the admin listener and the jobs that must run once
+	 * (timestamp re-signing, wave evaluation, logging PKI changes). */
+	int worker, nworkers;
+	int listen_fd[4]; /* gateway, admin, registration, EST; -1: bind */
 	long nconns;
 	long inflight; /* requests whose answer is not fully written yet */
 	int64_t stop_deadline;
@@ -90,6 +97,10 @@ int bw_srv_new(struct bw_srv_config *cfg, struct bw_srv **out,
 	       struct bw_err *err);
 /* Run until SIGTERM/SIGINT; in-flight requests finish. */
 int bw_srv_run(struct bw_srv *srv);
+/* bulwarkd with cfg->workers processes (workers.c): binds the listeners
+ * (SO_REUSEPORT), forks the workers, restarts one that dies, forwards
+ * SIGHUP and SIGTERM; returns when every worker has stopped. */
+int bw_srv_workers_run(struct bw_srv_config *cfg);
 void bw_srv_free(struct bw_srv *srv);
 
 /* Validate cfg and every file it names without listening (--check-config). */

@@ -561,7 +561,8 @@ out:
 	return rc;
 }
 
-static int listen_socket(const char *listen_on, struct bw_err *err)
+int bw_srv_listen_socket(const char *listen_on, int reuseport,
+			 struct bw_err *err)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -587,10 +588,13 @@ static int listen_socket(const char *listen_on, struct bw_err *err)
 	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return bw_err_set(err, BW_EIO, "socket: %s", strerror(errno));
-	/* no SO_REUSEPORT: a second server on the port must fail to start,
-	 * not share the port silently; TCP_NODELAY is inherited by accepted
-	 * sockets */
+	/* SO_REUSEPORT only for the sockets of one bulwarkd's workers (the
+	 * supervisor binds them all before any worker starts); otherwise a
+	 * second server on the port must fail to start, not share the port
+	 * silently. TCP_NODELAY is inherited by accepted sockets. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (reuseport &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
 	    (ss.ss_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
@@ -605,11 +609,9 @@ static int listen_socket(const char *listen_on, struct bw_err *err)
 }
 
 int bw_srv_listener_start(struct bw_srv *srv, struct bw_srv_listener *l,
-			  const char *listen_on, struct bw_err *err)
+			  const char *listen_on, int fd, struct bw_err *err)
 {
-	int fd = listen_socket(listen_on, err);
-
-	if (fd < 0)
+	if (fd < 0 && (fd = bw_srv_listen_socket(listen_on, 0, err)) < 0)
 		return fd;
 	l->srv = srv;
 	/* the gateway authenticates every client; the others do not, and

@@ -41,9 +41,15 @@ int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert, const char *key,
  * request costs no epoll_ctl when evhttp toggles reading). */
 struct event_base *bw_srv_event_base_new(void);
 
-/* Start a listener on "ip:port" (TCP_NODELAY, no SO_REUSEPORT). */
+/* A listening socket on "ip:port" (TCP_NODELAY; SO_REUSEPORT when
+ * reuseport: one socket per worker on the same port). */
+int bw_srv_listen_socket(const char *listen, int reuseport,
+			 struct bw_err *err);
+
+/* Start a listener on fd (a socket from bw_srv_listen_socket, owned by
+ * the listener from now on), or on a new socket on "ip:port" if fd < 0. */
 int bw_srv_listener_start(struct bw_srv *srv, struct bw_srv_listener *l,
-			  const char *listen, struct bw_err *err);
+			  const char *listen, int fd, struct bw_err *err);
 
 /*
  * The device identity of the request's TLS connection, re-checked against

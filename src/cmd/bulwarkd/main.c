@@ -143,6 +143,8 @@ int main(int argc, char **argv)
 			bw_srv_log(BW_SRV_LOG_INFO, "configuration OK");
 		return rc ? 1 : 0;
 	}
+	if (!a.import_dir && cfg.workers != 1)
+		return bw_srv_workers_run(&cfg) ? 1 : 0;
 	if ((rc = bw_srv_new(&cfg, &srv, &err))) {
 		bw_srv_log(BW_SRV_LOG_ERR, "%s", err.msg);
 		bw_srv_free(srv);
