@@ -360,7 +360,7 @@ static void simplereenroll(struct est_req *r)
 	}
 	snprintf(r->uuid, sizeof(r->uuid), "%s", id->uuid);
 	pol.production = id->production;
-	if (!bw_srv_rate_ok(&srv->est_rl, id->uuid,
+	if (!bw_srv_rate_ok(srv, "est-device", id->uuid,
 			    srv->cfg->est_rate_per_minute)) {
 		refuse(r, 429, &(struct bw_err){0, "device rate limit"});
 		return;
@@ -512,7 +512,7 @@ void bw_srv_est_handle(struct evhttp_request *req, void *arg)
 		refuse(&r, 404, &(struct bw_err){0, "no such EST path"});
 		return;
 	}
-	if (!bw_srv_rate_ok(&srv->est_rl, bw_srv_peer_addr(req),
+	if (!bw_srv_rate_ok(srv, "est-address", bw_srv_peer_addr(req),
 			    srv->cfg->est_rate_per_minute)) {
 		refuse(&r, 429, &(struct bw_err){0, "address rate limit"});
 		return;

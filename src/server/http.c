@@ -11,10 +11,8 @@
 #include <event2/keyvalq_struct.h>
 
 #include <stdio.h>
-#include <time.h>
 
 #include "bulwark/buf.h"
-#include "bulwark/hash.h"
 #include "bulwark/json.h"
 #include "http.h"
 
@@ -154,42 +152,4 @@ int bw_srv_tag_parse(const char *h, char *out, size_t outlen)
 	memcpy(out, h, n);
 	out[n] = '\0';
 	return 0;
-}
-
-#define RL_SLOTS 1024
-
-struct rl_slot {
-	char key[48];
-	int64_t minute;
-	int64_t count;
-};
-
-struct bw_srv_ratelimit {
-	struct rl_slot s[RL_SLOTS];
-};
-
-/* Fixed table, one slot per key hash: a collision only shares a budget,
- * memory never grows. */
-int bw_srv_rate_ok(struct bw_srv_ratelimit **rl, const char *key,
-		   int64_t per_minute)
-{
-	uint8_t h[32];
-	struct rl_slot *s = NULL;
-	int64_t minute = time(NULL) / 60;
-
-	if (!*rl && !(*rl = calloc(1, sizeof(**rl))))
-		return 0;
-	bw_hash_buf(BW_HASH_SHA256, key, strlen(key), h);
-	s = &(*rl)->s[(h[0] | (h[1] << 8)) % RL_SLOTS];
-	if (strncmp(s->key, key, sizeof(s->key) - 1) || s->minute != minute) {
-		snprintf(s->key, sizeof(s->key), "%s", key);
-		s->minute = minute;
-		s->count = 0;
-	}
-	return ++s->count <= per_minute;
-}
-
-void bw_srv_rate_free(struct bw_srv_ratelimit *rl)
-{
-	free(rl);
 }

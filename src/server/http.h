@@ -38,11 +38,12 @@ int bw_srv_range_parse(const char *h, uint64_t size, uint64_t *first,
 /* A device tag from x-ats-tags: first entry, [A-Za-z0-9._-], <= 128. */
 int bw_srv_tag_parse(const char *h, char *out, size_t outlen);
 
-/* A per-key budget of per_minute requests per clock minute (*rl made on
- * first use; free with bw_srv_rate_free). 1 if this request is within. */
-struct bw_srv_ratelimit;
-int bw_srv_rate_ok(struct bw_srv_ratelimit **rl, const char *key,
+/* A per-key budget of per_minute requests per clock minute on limiter,
+ * counted in the database, so every worker and every gateway on it share
+ * one budget (ratelimit.c). 1 if this request is within; 0 if over, or
+ * if the count could not be kept (logged: refusing is the safe side). */
+struct bw_srv;
+int bw_srv_rate_ok(struct bw_srv *srv, const char *limiter, const char *key,
 		   int64_t per_minute);
-void bw_srv_rate_free(struct bw_srv_ratelimit *rl);
 
 #endif

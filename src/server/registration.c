@@ -379,7 +379,7 @@ void bw_srv_registration_handle(struct evhttp_request *req, void *arg)
 	}
 	bw_srv_tls_track(req);
 	bw_srv_request_track(srv, req);
-	if (!bw_srv_rate_ok(&srv->reg_rl, bw_srv_peer_addr(req),
+	if (!bw_srv_rate_ok(srv, "registration", bw_srv_peer_addr(req),
 			    srv->cfg->reg_rate_per_minute)) {
 		bw_srv_http_error(req, 429, "too many requests");
 		return;

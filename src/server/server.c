@@ -673,8 +673,5 @@ void bw_srv_free(struct bw_srv *srv)
 	X509_free(srv->reg_ca);
 	EVP_PKEY_free(srv->reg_ca_key);
 	bw_signer_free(srv->reg_signer);
-	bw_srv_rate_free(srv->reg_rl);
-	bw_srv_rate_free(srv->est_rl);
-	bw_srv_rate_free(srv->ui_rl);
 	free(srv);
 }

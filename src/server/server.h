@@ -48,8 +48,6 @@ struct bw_srv_listener {
 	struct bw_srv_addrcount *per_addr;
 };
 
-struct bw_srv_ratelimit;
-
 struct bw_srv {
 	struct bw_srv_config *cfg;
 	struct event_base *base;
@@ -78,9 +76,6 @@ struct bw_srv {
 	const char *policy_by; /* who the next policy reload is logged for
 				  (NULL: the PKI directory) */
 	char log_origin[256];
-	struct bw_srv_ratelimit *reg_rl;
-	struct bw_srv_ratelimit *est_rl;
-	struct bw_srv_ratelimit *ui_rl; /* fleet page sign-in attempts */
 	/* Worker processes (workers.c): this one's index and how many.
 	 * Worker 0 owns the admin listener and the jobs that must run once
 	 * (timestamp re-signing, wave evaluation, logging PKI changes). */

@@ -402,6 +402,15 @@ struct bw_store_ops {
 	 * "targets-sha256"). BW_ENOTFOUND if none. Scans the entries. */
 	int (*tlog_find_digest)(struct bw_store *s, const char *hex,
 				uint64_t *index, struct bw_err *err);
+
+	/* Rate limits shared by every worker and gateway on the database:
+	 * count one hit of key on limiter in time window win (a minute
+	 * number, say); *count receives the hits so far in that window,
+	 * this one included. The first hit of a window also drops every
+	 * limiter's rows of earlier windows. One statement, atomic. */
+	int (*rate_hit)(struct bw_store *s, const char *limiter,
+			const char *key, int64_t win, int64_t *count,
+			struct bw_err *err);
 };
 
 struct bw_store {

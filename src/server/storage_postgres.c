@@ -353,6 +353,7 @@ static const struct bw_store_ops postgres_ops = {
     .tlog_checkpoint_witnessed = bw_pg__tlog_checkpoint_witnessed,
     .tlog_find_digest = bw_pg__tlog_find_digest,
     .ci_target_add = bw_pg__ci_target_add,
+    .rate_hit = bw_pg__rate_hit,
 };
 
 /* ---- open and migrate -------------------------------------------------- */

@@ -439,3 +439,29 @@ int bw_pg__device_expiring(struct bw_store *s, int64_t before, int64_t limit,
 	return bw_pg__list(PG(s), S_DEV_EXPIRING, &p, bw_pg__device_row_json,
 			   out, err);
 }
+
+/* ---- rate limits -------------------------------------------------------- */
+
+int bw_pg__rate_hit(struct bw_store *s, const char *limiter, const char *key,
+		    int64_t win, int64_t *count, struct bw_err *err)
+{
+	struct params p = {.n = 0};
+	PGresult *r = NULL;
+	int rc = 0;
+
+	*count = 0;
+	p_text(&p, limiter);
+	p_text(&p, key);
+	p_i64(&p, win);
+	if ((rc = bw_pg__xq(PG(s), S_RATE_HIT, &p, &r, err, "rate limit")))
+		return rc;
+	*count = PQntuples(r) == 1 ? col_i64(r, 0, 0) : 0;
+	PQclear(r);
+	if (*count != 1)
+		return 0;
+	p.n = 0;
+	p_i64(&p, win);
+	/* a failed clean-up leaves old rows for the next window's first hit */
+	bw_pg__xq(PG(s), S_RATE_EXPIRE, &p, NULL, NULL, "rate limit expiry");
+	return 0;
+}

@@ -133,6 +133,8 @@ int bw_pg__list(struct pg *q, enum bw_store_stmt id, const struct params *p,
 /* ---- devices, deny-list, events, tokens, metadata, CRLs, CAs ------------ */
 
 json_t *bw_pg__device_row_json(const PGresult *r, int i);
+int bw_pg__rate_hit(struct bw_store *s, const char *limiter, const char *key,
+		    int64_t win, int64_t *count, struct bw_err *err);
 int bw_pg__device_get(struct bw_store *s, const char *uuid,
 		      struct bw_device_rec *d, struct bw_err *err);
 int bw_pg__device_put(struct bw_store *s, const struct bw_device_rec *d,

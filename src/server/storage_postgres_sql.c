@@ -146,6 +146,11 @@ const char *const bw_pg__migrations[] = {
      " DEFAULT 0;"
      "CREATE INDEX devices_cert_not_after ON devices (cert_not_after)"
      " WHERE cert_not_after > 0;"),
+    /* 12: rate-limit counters shared by every worker and gateway */
+    ("CREATE TABLE rate_counts (limiter TEXT NOT NULL, key TEXT NOT NULL,"
+     " win BIGINT NOT NULL, n BIGINT NOT NULL,"
+     " PRIMARY KEY (limiter, key, win));"
+     "CREATE INDEX rate_counts_win ON rate_counts (win);"),
 };
 const int bw_pg__schema_version =
     (int)(sizeof(bw_pg__migrations) / sizeof(bw_pg__migrations[0]));
@@ -322,6 +327,10 @@ const char *const bw_pg__sql[S_NSTMT] = {
 		    " > 0 ORDER BY idx DESC LIMIT 1",
     [S_TLOG_CP_LATEST] = "SELECT size, note FROM tlog_checkpoints"
 			 " ORDER BY size DESC LIMIT 1",
+    [S_RATE_HIT] = "INSERT INTO rate_counts (limiter, key, win, n)"
+		   " VALUES ($1, $2, $3, 1) ON CONFLICT (limiter, key, win)"
+		   " DO UPDATE SET n = rate_counts.n + 1 RETURNING n",
+    [S_RATE_EXPIRE] = "DELETE FROM rate_counts WHERE win < $1",
     [S_TLOG_CP_GET] = "SELECT size, note FROM tlog_checkpoints"
 		      " WHERE size = $1",
 };

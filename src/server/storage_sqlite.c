@@ -175,6 +175,12 @@ static const char *const migrations[] = {
      " DEFAULT 0;"
      "CREATE INDEX devices_cert_not_after ON devices (cert_not_after)"
      " WHERE cert_not_after > 0;"),
+    /* 12: rate-limit counters shared by every worker and gateway on this
+     * database: hits per limiter, key and time window */
+    ("CREATE TABLE rate_counts (limiter TEXT NOT NULL, key TEXT NOT NULL,"
+     " win INTEGER NOT NULL, n INTEGER NOT NULL,"
+     " PRIMARY KEY (limiter, key, win)) WITHOUT ROWID;"
+     "CREATE INDEX rate_counts_win ON rate_counts (win);"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -346,6 +352,10 @@ static const char *const sql[S_NSTMT] = {
 		   " ?3)",
     [S_WLOG_LIST] = "SELECT time, entry FROM wave_log WHERE wave = ?1"
 		    " ORDER BY id",
+    [S_RATE_HIT] = "INSERT INTO rate_counts (limiter, key, win, n)"
+		   " VALUES (?1, ?2, ?3, 1) ON CONFLICT (limiter, key, win)"
+		   " DO UPDATE SET n = rate_counts.n + 1 RETURNING n",
+    [S_RATE_EXPIRE] = "DELETE FROM rate_counts WHERE win < ?1",
 };
 
 struct sq {
@@ -1542,6 +1552,36 @@ static int sq_session_del(struct bw_store *s, const char *hash_hex,
 	return run(q, st, err, "session delete");
 }
 
+/* ---- rate limits ------------------------------------------------------- */
+
+static int sq_rate_hit(struct bw_store *s, const char *limiter,
+		       const char *key, int64_t win, int64_t *count,
+		       struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_RATE_HIT, err);
+	int rc;
+
+	*count = 0;
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, limiter);
+	bind_text(st, 2, key);
+	sqlite3_bind_int64(st, 3, win);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*count = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return db_err(q, err, "rate limit");
+	if (*count != 1 || !(st = stmt(q, S_RATE_EXPIRE, err)))
+		return 0;
+	sqlite3_bind_int64(st, 1, win);
+	/* a failed clean-up leaves old rows for the next window's first hit */
+	run(q, st, NULL, "rate limit expiry");
+	return 0;
+}
+
 /* ---- waves ------------------------------------------------------------- */
 
 static const char *const wave_state_names[] = {
@@ -2078,6 +2118,7 @@ static const struct bw_store_ops sqlite_ops = {
     .wave_counts = sq_wave_counts,
     .wave_admitted_since = sq_wave_admitted_since,
     .wave_log_add = sq_wave_log_add,
+    .rate_hit = sq_rate_hit,
     .wave_log = sq_wave_log,
     .tlog_size = sq_tlog_size,
     .tlog_leaf_add = sq_tlog_leaf_add,

@@ -75,6 +75,8 @@ enum bw_store_stmt {
 	S_TLOG_CP_GET,
 	S_TLOG_CP_WIT,
 	S_TLOG_FIND,
+	S_RATE_HIT,
+	S_RATE_EXPIRE,
 	S_NSTMT
 };
 

@@ -310,7 +310,7 @@ static void login(struct bw_srv *srv, struct evhttp_request *req)
 	int64_t account = 0, now = time(NULL);
 
 	memset(&rec, 0, sizeof(rec));
-	if (!bw_srv_rate_ok(&srv->ui_rl, addr, SIGNIN_PER_MINUTE)) {
+	if (!bw_srv_rate_ok(srv, "ui-sign-in", addr, SIGNIN_PER_MINUTE)) {
 		bw_srv_log(BW_SRV_LOG_NOTICE, "ui: sign-in from %s throttled",
 			   addr);
 		login_form(req, 429, "Too many attempts. Wait a minute.");

@@ -128,7 +128,7 @@ static void worker_main(struct supervisor *sv, int i, pid_t parent)
 	int rc = 0;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
-		_exit(1); /* the supervisor is already gone */
+		_exit(1);		/* the supervisor is already gone */
 	for (int j = 0; j < sv->n; j++) /* the other workers' sockets */
 		for (int l = 0; l < NLISTENERS; l++)
 			if (j != i && sv->w[j].fds[l] >= 0)
@@ -193,16 +193,15 @@ static void reap(struct supervisor *sv, int stopping)
 				continue;
 			sv->w[i].pid = 0;
 			if (!stopping)
-				bw_srv_log(BW_SRV_LOG_ERR,
-					   "worker %d (pid %ld) %s %d; "
-					   "restarting it",
-					   i + 1, (long)pid,
-					   WIFSIGNALED(status)
-					       ? "killed by signal"
-					       : "exited with",
-					   WIFSIGNALED(status)
-					       ? WTERMSIG(status)
-					       : WEXITSTATUS(status));
+				bw_srv_log(
+				    BW_SRV_LOG_ERR,
+				    "worker %d (pid %ld) %s %d; "
+				    "restarting it",
+				    i + 1, (long)pid,
+				    WIFSIGNALED(status) ? "killed by signal"
+							: "exited with",
+				    WIFSIGNALED(status) ? WTERMSIG(status)
+							: WEXITSTATUS(status));
 		}
 	}
 }
@@ -231,8 +230,8 @@ static int restart_due(struct supervisor *sv)
 static void supervise(struct supervisor *sv, int stopping)
 {
 	sigset_t set;
-	int64_t deadline = now_s() + sv->cfg->shutdown_grace +
-			   KILL_MARGIN_SECONDS;
+	int64_t deadline =
+	    now_s() + sv->cfg->shutdown_grace + KILL_MARGIN_SECONDS;
 	int wait = 0;
 
 	sigemptyset(&set);
