@@ -33,8 +33,13 @@
  * both; the CPU column then sums both servers, and a last column counts
  * the database transactions per operation (pg_stat_database).
  *
+ * With --workers N every core: bulwarkd runs with server.workers = N (a
+ * supervisor and N worker processes on SO_REUSEPORT sockets) and nginx
+ * with worker_processes N; the CPU column sums every worker.
+ *
  * Usage: bench_gateway [--seconds S] [--devices N] [--threads T] [--max M]
  *                      [--nginx | --no-nginx] [--postgres] [--gateways G]
+ *                      [--workers N]
  *                      [--case full|resumed|keepalive|register]...
  * (--case, repeatable: only these cases; all by default)
  */
@@ -74,6 +79,8 @@
 #define MAX_DEVICES 1000
 #define MAX_THREADS 16
 #define MAX_GW 4
+#define MAX_WORKERS 8
+#define MAX_CPU_PIDS (MAX_GW * (MAX_WORKERS + 1))
 #define TOKEN "bench-token-0123456789abcdef"
 #define RESP_MAX 65536
 
@@ -90,7 +97,8 @@ static struct {
 	pid_t servers[MAX_GW];
 	int port; /* nginx's port, or the first gateway's */
 	int ncpu;
-	pid_t cpu_pids[MAX_GW]; /* whose CPU time is counted per operation */
+	int nworkers; /* --workers: server.workers and nginx worker_processes */
+	pid_t cpu_pids[MAX_CPU_PIDS]; /* whose CPU time is counted per op */
 	int postgres;		/* --postgres */
 	struct bench_pg pg;
 	int nginx;    /* also measure nginx (default; --no-nginx: not) */
@@ -341,6 +349,7 @@ static pid_t start_server(int i)
 	cfg.roles = BW_SRV_ROLE_GATEWAY | BW_SRV_ROLE_REGISTRATION;
 	cfg.reg_rate_per_minute = 100000000;
 	cfg.log_level = 4;
+	cfg.workers = B.nworkers;
 	if (B.postgres)
 		snprintf(cfg.storage_url, sizeof(cfg.storage_url), "%s",
 			 B.pg.url);
@@ -353,6 +362,8 @@ static pid_t start_server(int i)
 		die("fork");
 	if (pid > 0)
 		return pid;
+	if (B.nworkers > 1)
+		_exit(bw_srv_workers_run(&cfg) ? 1 : 0);
 	if (bw_srv_new(&cfg, &srv, &err)) {
 		fprintf(stderr, "server: %s\n", err.msg);
 		_exit(1);
@@ -921,7 +932,7 @@ static void nginx_files(const char *conf)
 	if (!(f = fopen(conf, "w")))
 		die(conf);
 	fprintf(f,
-		"daemon off;\nmaster_process on;\nworker_processes 1;\n%3$s"
+		"daemon off;\nmaster_process on;\nworker_processes %4$d;\n%3$s"
 		"pid %1$s/ngx.pid;\nerror_log %1$s/ngx-error.log warn;\n"
 		"events { worker_connections 4096; }\n"
 		"http {\n access_log off;\n default_type application/json;\n"
@@ -940,7 +951,7 @@ static void nginx_files(const char *conf)
 		"  location / { return 404; }\n }\n}\n",
 		B.dir, B.port,
 		/* the worker must read the 0700 temporary directory */
-		geteuid() == 0 ? "user root;\n" : "");
+		geteuid() == 0 ? "user root;\n" : "", B.nworkers);
 	if (fclose(f))
 		die(conf);
 }
@@ -966,14 +977,16 @@ static pid_t spawn_nginx(const char *bin, const char *conf)
 	return pid;
 }
 
-/* The nginx worker: the one child of the master (no caches configured). */
-static pid_t child_of(pid_t parent)
+/* The children of parent (nginx's workers, bulwarkd's worker processes):
+ * up to max of them into out; how many. */
+static int children_of(pid_t parent, pid_t *out, int max)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e = NULL;
-	pid_t found = 0;
+	int found = 0;
 
-	for (int i = 0; d && !found && i < 1000000 && (e = readdir(d)); i++) {
+	for (int i = 0; d && found < max && i < 1000000 && (e = readdir(d));
+	     i++) {
 		char path[300], buf[512], *p = NULL, *end = NULL;
 		long pid = strtol(e->d_name, &end, 10);
 		FILE *f = NULL;
@@ -990,11 +1003,30 @@ static pid_t child_of(pid_t parent)
 		/* "pid (comm) state ppid ..." */
 		if ((p = strrchr(buf, ')')) && strlen(p) > 4 &&
 		    strtol(p + 4, NULL, 10) == parent)
-			found = (pid_t)pid;
+			out[found++] = (pid_t)pid;
 	}
 	if (d)
 		closedir(d);
 	return found;
+}
+
+/* Every worker of a server whose top process is top (nginx master or
+ * bulwarkd supervisor) joins the CPU count, the top process too. */
+static void count_workers(pid_t top)
+{
+	int n = 0;
+
+	for (int i = 0; i < 500; i++) {
+		n = children_of(top, B.cpu_pids + B.ncpu + 1,
+				MAX_CPU_PIDS - B.ncpu - 1);
+		if (n >= B.nworkers)
+			break;
+		usleep(10000);
+	}
+	if (n < B.nworkers)
+		die("server workers not found");
+	B.cpu_pids[B.ncpu] = top;
+	B.ncpu += n + 1;
 }
 
 static void run_nginx(void)
@@ -1014,16 +1046,13 @@ static void run_nginx(void)
 	nginx_files(conf);
 	B.ngx = spawn_nginx(bin, conf);
 	wait_port(B.port);
-	B.ncpu = 1;
-	for (int i = 0; i < 200 && !(B.cpu_pids[0] = child_of(B.ngx)); i++)
-		usleep(10000);
-	if (!B.cpu_pids[0])
-		die("nginx worker not found");
+	B.ncpu = 0;
+	count_workers(B.ngx);
 	fetch_timestamp(0);
 	snprintf(title, sizeof(title),
-		 "nginx (%s), 1 worker, same "
+		 "nginx (%s), %d worker%s, same "
 		 "certificates, same timestamp.json, ETag",
-		 bin);
+		 bin, B.nworkers, B.nworkers > 1 ? "s" : "");
 	print_header(title);
 	run_mode(M_FULL, "full mTLS handshake + GET (304)", "conn/s");
 	run_mode(M_RESUMED, "resumed TLS 1.3 + GET (304)", "conn/s");
@@ -1041,6 +1070,7 @@ static void args(int argc, char **argv)
 	B.max_ops = 200000;
 	B.nginx = 1;
 	B.ngw = 1;
+	B.nworkers = 1;
 	for (int i = 1; i < argc; i += 2) {
 		static const char *const names[] = {"full", "resumed",
 						    "keepalive", "register"};
@@ -1071,11 +1101,14 @@ static void args(int argc, char **argv)
 			B.ngw = (int)v;
 		else if (!strcmp(argv[i], "--case") && c >= 0)
 			B.cases |= 1u << c;
+		else if (!strcmp(argv[i], "--workers") && v >= 1 &&
+			 v <= MAX_WORKERS)
+			B.nworkers = (int)v;
 		else
 			die("usage: bench_gateway [--seconds 1..60] [--devices "
 			    "1..1000] [--threads 1..16] [--max N] "
 			    "[--nginx|--no-nginx] [--postgres] [--gateways "
-			    "1..4] [--case "
+			    "1..4] [--workers 1..8] [--case "
 			    "full|resumed|keepalive|register]...");
 	}
 	if (!B.cases)
@@ -1105,19 +1138,24 @@ int main(int argc, char **argv)
 	for (int i = 0; i < B.ngw; i++) {
 		B.gw_ports[i] = free_port();
 		B.reg_ports[i] = free_port();
-		B.servers[i] = B.cpu_pids[i] = start_server(i);
+		B.servers[i] = start_server(i);
 		wait_port(B.gw_ports[i]);
 		wait_port(B.reg_ports[i]);
+		if (B.nworkers > 1)
+			count_workers(B.servers[i]);
+		else
+			B.cpu_pids[B.ncpu++] = B.servers[i];
 	}
-	B.ncpu = B.ngw;
 	B.port = B.gw_ports[0];
 	fetch_timestamp(1);
 	{
-		char title[160];
+		char title[200];
 
 		snprintf(title, sizeof(title),
-			 "bulwarkd, %d gateway process%s on one %s database",
-			 B.ngw, B.ngw > 1 ? "es" : "",
+			 "bulwarkd, %d gateway process%s (%d worker%s each) on "
+			 "one %s database",
+			 B.ngw, B.ngw > 1 ? "es" : "", B.nworkers,
+			 B.nworkers > 1 ? "s" : "",
 			 B.postgres ? "PostgreSQL" : "SQLite");
 		print_header(title);
 	}

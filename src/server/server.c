@@ -670,6 +670,7 @@ void bw_srv_free(struct bw_srv *srv)
 		OPENSSL_cleanse(srv->admin_token, srv->admin_token_len);
 		free(srv->admin_token);
 	}
+	OPENSSL_cleanse(srv->ticket_keys, sizeof(srv->ticket_keys));
 	X509_free(srv->reg_ca);
 	EVP_PKEY_free(srv->reg_ca_key);
 	bw_signer_free(srv->reg_signer);

@@ -81,6 +81,11 @@ struct bw_srv {
 	 * (timestamp re-signing, wave evaluation, logging PKI changes). */
 	int worker, nworkers;
 	int listen_fd[4]; /* gateway, admin, registration, EST; -1: bind */
+	/* TLS session ticket keys shared by every worker (secret), so a
+	 * device resumes whichever worker takes its next connection; unset:
+	 * OpenSSL's own per-process keys */
+	unsigned char ticket_keys[80];
+	int have_ticket_keys;
 	long nconns;
 	long inflight; /* requests whose answer is not fully written yet */
 	int64_t stop_deadline;

@@ -551,6 +551,12 @@ int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert, const char *key,
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
 	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	if (srv->have_ticket_keys &&
+	    SSL_CTX_set_tlsext_ticket_keys(ctx, srv->ticket_keys,
+					   sizeof(srv->ticket_keys)) != 1) {
+		bw_err_set(err, rc, "TLS ticket keys");
+		goto out;
+	}
 	if ((rc = ctx_load_keys(ctx, cert, key, err)) ||
 	    (mtls && (rc = ctx_mtls(srv, ctx, mtls, err))))
 		goto out;

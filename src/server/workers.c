@@ -17,6 +17,10 @@
  * It keeps every socket, so a restarted worker takes over the same one
  * and connections queued meanwhile wait for it instead of being reset.
  *
+ * The supervisor also makes the TLS session ticket keys every worker uses
+ * (random, in memory only, wiped at exit), so a device's session ticket
+ * resumes on whichever worker the kernel hands its next connection.
+ *
  * Signals: SIGHUP is forwarded to every worker (each reloads its PKI);
  * SIGTERM and SIGINT are forwarded and the supervisor waits for every
  * worker to drain (server.shutdown_grace), then SIGKILLs what is left
@@ -32,6 +36,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "log.h"
 #include "server.h"
@@ -53,6 +60,7 @@ struct supervisor {
 	struct worker w[WORKERS_MAX];
 	int n;
 	sigset_t old_mask;
+	unsigned char ticket_keys[80]; /* secret; server.h */
 };
 
 static int64_t now_s(void)
@@ -142,6 +150,9 @@ static void worker_main(struct supervisor *sv, int i, pid_t parent)
 	}
 	srv->worker = i;
 	srv->nworkers = sv->n;
+	memcpy(srv->ticket_keys, sv->ticket_keys, sizeof(srv->ticket_keys));
+	srv->have_ticket_keys = 1;
+	OPENSSL_cleanse(sv->ticket_keys, sizeof(sv->ticket_keys));
 	for (int l = 0; l < NLISTENERS; l++)
 		srv->listen_fd[l] = sv->w[i].fds[l];
 	rc = bw_srv_run(srv);
@@ -290,7 +301,10 @@ int bw_srv_workers_run(struct bw_srv_config *cfg)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, &sv->old_mask);
 	signal(SIGPIPE, SIG_IGN);
-	if ((rc = bw_srv_check(cfg, &err)) || (rc = bind_all(sv, &err))) {
+	if (RAND_bytes(sv->ticket_keys, sizeof(sv->ticket_keys)) != 1)
+		rc = bw_err_set(&err, BW_ECRYPTO, "RAND_bytes");
+	if (rc || (rc = bw_srv_check(cfg, &err)) ||
+	    (rc = bind_all(sv, &err))) {
 		bw_srv_log(BW_SRV_LOG_ERR, "%s", err.msg);
 		goto out;
 	}
@@ -304,6 +318,7 @@ int bw_srv_workers_run(struct bw_srv_config *cfg)
 	bw_srv_log(BW_SRV_LOG_NOTICE, "all workers stopped");
 out:
 	close_all(sv);
+	OPENSSL_cleanse(sv->ticket_keys, sizeof(sv->ticket_keys));
 	sigprocmask(SIG_SETMASK, &sv->old_mask, NULL);
 	free(sv);
 	return rc;

@@ -4,6 +4,8 @@ worker processes on SO_REUSEPORT sockets.
 
 - both workers serve: open gateway connections are held by both worker
   processes (their sockets, read from /proc);
+- a TLS session ticket from one worker resumes on the other (the workers
+  share the ticket keys);
 - a worker killed with SIGKILL is restarted by the supervisor while
   requests keep succeeding;
 - a deny-listing through the admin API (worker 0) refuses the device on
@@ -21,6 +23,7 @@ Environment: BW_BINARY_DIR (bulwarkd)."""
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -171,6 +174,32 @@ class TwoWorkers(unittest.TestCase):
     def test_both_workers_serve(self):
         self.both_serve()
         self.assertIn("worker 2 of 2", self.srv.logtext())
+
+    def get_on_new_connection(self, ctx, session=None):
+        """(status line, session, resumed) of GET /device on a new TLS
+        connection, offering session."""
+        raw = socket.create_connection(("127.0.0.1", self.srv.gw_port), 10)
+        with ctx.wrap_socket(raw, session=session) as s:
+            s.sendall(b"GET /device HTTP/1.1\r\nHost: x\r\n"
+                      b"Connection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            return data.split(b"\r\n", 1)[0], s.session, s.session_reused
+
+    def test_session_ticket_resumes_on_every_worker(self):
+        ctx = self.srv.ctx(self.dev["cert"], self.dev["key"])
+        line, sess, _ = self.get_on_new_connection(ctx)
+        self.assertIn(b" 200 ", line)
+        resumed = []
+        for _ in range(12):  # the kernel spreads these over both workers
+            line, _, again = self.get_on_new_connection(ctx, sess)
+            self.assertIn(b" 200 ", line)
+            resumed.append(again)
+        self.assertEqual(resumed, [True] * 12)
 
     def test_killed_worker_is_restarted_while_requests_succeed(self):
         victim = self.workers[1]

@@ -373,6 +373,7 @@ static void test_server_storage__metadata_and_schema(void **state)
 		    " DROP TABLE tlog_checkpoints;"
 		    " DROP INDEX devices_cert_not_after;"
 		    " ALTER TABLE devices DROP COLUMN cert_not_after;"
+		    " DROP TABLE rate_counts;"
 		    " DELETE FROM schema_version WHERE version > 1' "
 		    "2>/dev/null",
 		    tmp_path("s3.db"));
@@ -433,6 +434,48 @@ static void test_server_store__backends_same_schema_version(void **state)
 	(void)state;
 	assert_int_equal(bw_store_schema_version(),
 			 bw_store_postgres_schema_version());
+}
+
+/* Rate counters: per limiter and key within a window; a new window starts
+ * from one and drops the rows of earlier ones. */
+static void test_server_storage__rate_counts(void **state)
+{
+	struct bw_store *st = store_open("rate.db");
+	struct bw_err err = {0};
+	int64_t n = 0;
+
+	(void)state;
+	for (int i = 1; i <= 3; i++) {
+		assert_int_equal(
+		    st->ops->rate_hit(st, "reg", "10.0.0.1", 100, &n, &err), 0);
+		assert_int_equal(n, i);
+	}
+	assert_int_equal(
+	    st->ops->rate_hit(st, "reg", "10.0.0.2", 100, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(
+	    st->ops->rate_hit(st, "est", "10.0.0.1", 100, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(
+	    st->ops->rate_hit(st, "reg", "10.0.0.1", 101, &n, &err), 0);
+	assert_int_equal(n, 1);
+	bw_store_close(st);
+	{
+		char cmd[700];
+		FILE *p = NULL;
+		char out[32] = "";
+
+		snprintf(cmd, sizeof(cmd),
+			 "sqlite3 %s 'SELECT COUNT(*) FROM rate_counts WHERE "
+			 "win < 101' 2>/dev/null",
+			 tmp_path("rate.db"));
+		if (!(p = popen(cmd, "r")))
+			return;
+		if (!fgets(out, sizeof(out), p))
+			out[0] = '\0';
+		if (pclose(p) == 0)
+			assert_string_equal(out, "0\n");
+	}
 }
 
 /* ---- parsers ---------------------------------------------------------------
@@ -917,6 +960,7 @@ int main(void)
 	    cmocka_unit_test(test_server_storage__tokens),
 	    cmocka_unit_test(test_server_storage__metadata_and_schema),
 	    cmocka_unit_test(test_server_store__backends_same_schema_version),
+	    cmocka_unit_test(test_server_storage__rate_counts),
 	    cmocka_unit_test(test_server_parsers__range),
 	    cmocka_unit_test(test_server_parsers__paths_tags_names),
 	    cmocka_unit_test(test_server_events__validation),
