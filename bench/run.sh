@@ -37,4 +37,14 @@ if [[ -x $build/bench/bench_gateway ]] && ls /usr/lib/postgresql/*/bin/initdb >/
 		status=1
 	fi
 fi
+# The gateway on every core: bulwarkd with two workers against nginx with
+# two worker processes, same client, same run (docs/benchmarks/gateway.md).
+if [[ -x $build/bench/bench_gateway ]]; then
+	echo "== gateway_workers"
+	if ! "$build/bench/bench_gateway" --workers 2 --threads 4 |
+		tee bench/results/gateway_workers.md; then
+		echo "bench gateway_workers failed" >&2
+		status=1
+	fi
+fi
 exit $status
