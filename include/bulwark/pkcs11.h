@@ -11,10 +11,14 @@
  * directly (dlopen + C_GetFunctionList).
  *
  * Key types: ECDSA P-256 (TUF scheme ecdsa-sha2-nistp256) is the HSM key
- * type; keygen creates it. RSA keys already on a token sign with
- * rsassa-pss-sha256. ed25519 is NOT supported: libp11 0.4.12 (Debian 12)
- * cannot load EdDSA keys, and an EdDSA key on a token even stops it from
- * listing the other private keys there (BW_EUNSUPPORTED).
+ * type of TUF and CA keys; RSA (rsassa-pss-sha256 for TUF; the boot keys
+ * sign PKCS#1 v1.5 through signer->pkey) and Ed25519 keys are made too.
+ * Ed25519 keys (the transparency log's) do not go through the ENGINE:
+ * libp11 0.4.12 (Debian 12) cannot load EdDSA keys, and an EdDSA key on a
+ * token even stops it from listing the other private keys there. They
+ * sign through the module directly (CKM_EDDSA), only for callers that
+ * set allow_eddsa (their signer->pkey is NULL), and belong on a token of
+ * their own.
  *
  * PINs never come from the command line: read them from a file that only
  * its owner can read (bw_pkcs11_pin_from_file) or from an environment
@@ -67,6 +71,9 @@ struct bw_pkcs11_opts {
 	const char *object_label; /* CKA_LABEL of the key pair */
 	const char *id_hex;       /* CKA_ID as hex ("01"), or NULL */
 	const char *pin;          /* user PIN (see bw_pkcs11_pin_from_*) */
+	int allow_eddsa;          /* accept an Ed25519 key: the signer then
+				     signs only through bw_signer_sign*, its
+				     pkey is NULL (no OpenSSL handle) */
 };
 
 /* The parts of a pkcs11: URI that bulwark uses (fixed buffers). */
@@ -126,10 +133,16 @@ void bw_pkcs11_pin_free(char *pin);
  *   BW_EINVAL       wrong PIN / bad options (message says which)
  *   BW_ESTATE       PIN locked, or engine bound to another module
  *   BW_EEXIST       the selection matches more than one private key
- *   BW_EUNSUPPORTED key type (EdDSA, non-P-256 curves) or no engine
+ *   BW_EUNSUPPORTED key type (non-P-256 curves, Ed448, Ed25519 without
+ *                   allow_eddsa, any key beside an Ed25519 one) or no
+ *                   engine
+ *   BW_ESIG         Ed25519: the public key object is not the private
+ *                   key's
  *   BW_ECRYPTO      engine failure
  * Then loads the key through the pkcs11 ENGINE. (*out)->pkey is the engine
  * key; (*out)->key its public half as a TUF key. Free with bw_signer_free.
+ * An Ed25519 key (allow_eddsa) signs through the module instead: the
+ * signer keeps a logged-in session; (*out)->pkey is NULL.
  */
 int bw_pkcs11_signer_open(const struct bw_pkcs11_opts *opts,
 			  struct bw_signer **out, struct bw_err *err);
@@ -139,12 +152,21 @@ int bw_pkcs11_signer_open(const struct bw_pkcs11_opts *opts,
  * labelled label with CKA_ID id (id_len 1..BW_PKCS11_ID_MAX bytes, must
  * not be NULL). Private key: CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE,
  * !CKA_EXTRACTABLE, CKA_SIGN; public key: CKA_TOKEN, CKA_VERIFY.
- * Only BW_KEY_ECDSA_P256 (BW_EUNSUPPORTED otherwise). BW_EEXIST if any
+ * BW_KEY_ECDSA_P256, BW_KEY_ED25519 (CKM_EC_EDWARDS_KEY_PAIR_GEN,
+ * edwards25519) or BW_KEY_RSA (bits 2048, 3072 or 4096, exponent 65537;
+ * BW_EINVAL otherwise); BW_EUNSUPPORTED if the token lacks the mechanism.
+ * BW_EEXIST if any
  * object with the same label or id already exists on the token (checked
  * in the same session just before; a concurrent keygen from another
  * process could still race). Only the token, module and PIN are taken
  * from opts (parts or URI); opts->object_label / id_hex are ignored.
  */
+int bw_pkcs11_keygen_sized(const struct bw_pkcs11_opts *opts,
+			   enum bw_key_type type, unsigned bits,
+			   const char *label, const uint8_t *id,
+			   size_t id_len, struct bw_err *err);
+
+/* bw_pkcs11_keygen_sized without a size (P-256 and Ed25519 keys). */
 int bw_pkcs11_keygen(const struct bw_pkcs11_opts *opts, enum bw_key_type type,
 		     const char *label, const uint8_t *id, size_t id_len,
 		     struct bw_err *err);
@@ -160,12 +182,16 @@ struct bw_pkcs11_newkey {
 	size_t id_len;
 	int uri_module;          /* the URI names the module (module-path=)
 				    when its path needs no percent-escape */
+	enum bw_key_type type;   /* 0: BW_KEY_ECDSA_P256 */
+	unsigned bits;           /* BW_KEY_RSA: 2048, 3072 or 4096 */
 };
 
 /*
- * The one way bulwark makes a key in a token: an ECDSA P-256 key pair
- * generated inside it (bw_pkcs11_keygen: never extractable; BW_EEXIST
- * when the label or id is taken), a signer opened on it, and its name
+ * The one way bulwark makes a key in a token: a key pair of k->type
+ * (ECDSA P-256 unless set; Ed25519 for the transparency log; RSA for
+ * boot keys) generated inside it (bw_pkcs11_keygen_sized: never
+ * extractable; BW_EEXIST when the label or id is taken), a signer opened
+ * on it (for Ed25519 the direct signer, pkey NULL), and its name
  * "pkcs11:token=..;object=..;id=..;type=private[?module-path=..]".
  * signer and uri may each be NULL (not wanted). Fails closed: when any
  * step after the generation fails, the new objects are deleted again, so

@@ -103,6 +103,9 @@ int bw_srv_signer_load(const char *spec, struct bw_signer **out,
 		return rc;
 	o.uri = spec;
 	o.pin = pin;
+	/* Online keys sign through the signer interface only, so an Ed25519
+	 * key (the log key) may use the direct PKCS#11 signer. */
+	o.allow_eddsa = 1;
 	rc = bw_pkcs11_signer_open(&o, out, err);
 	bw_pkcs11_pin_free(pin);
 	return rc;

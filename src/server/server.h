@@ -115,7 +115,8 @@ int bw_srv_secret_read(const char *path, size_t max, char **out, size_t *len,
 		       struct bw_err *err);
 
 /* Load an online signing key: a PEM file (0600) or "pkcs11:" URI with
- * "?pin-source=FILE". */
+ * "?pin-source=FILE" (ECDSA P-256 or RSA through the engine, Ed25519
+ * through the module directly; *out signs through bw_signer_sign*). */
 int bw_srv_signer_load(const char *spec, struct bw_signer **out,
 		       struct bw_err *err);
 

@@ -10,16 +10,9 @@
 
 #include "bulwark/pki.h"
 #include "cli.h"
+#include "hsm.h"
 
 #define KEY_LABEL_DEFAULT "bulwark-factory-ca"
-
-/* HSM options shared by every command that signs with the factory CA. */
-struct hsm_args {
-	const char *module;
-	const char *token;
-	const char *pin_file;
-	const char *label;
-};
 
 #define HSM_USE_OPTS(h)                                                        \
 	{"--hsm-pin-file", BW_CLI_STR, "F",                                    \

@@ -17,36 +17,6 @@
 
 /* ---- create ----------------------------------------------------------- */
 
-/* Module path safe to put unescaped into a URI query. */
-/* Make the factory key in the token; *uri receives its URI, *pin the PIN
- * (both for undoing the key when the directory cannot be created). */
-static int hsm_create_key(const char *prog, const struct hsm_args *h,
-			  struct bw_signer **signer, char **uri, char **pin)
-{
-	struct bw_err err = {0};
-	struct bw_pkcs11_newkey k = {0};
-	int rc;
-
-	if (h->token == NULL || h->pin_file == NULL)
-		return bw_cli_usage(prog, "an HSM factory CA needs --hsm-token "
-				    "and --hsm-pin-file");
-	rc = bw_pkcs11_pin_from_file(h->pin_file, pin, &err);
-	if (rc != 0)
-		return bw_cli_fail(prog, "%s", err.msg);
-	k.module_path = h->module;
-	k.token_label = h->token;
-	k.pin = *pin;
-	k.label = h->label != NULL ? h->label : KEY_LABEL_DEFAULT;
-	k.uri_module = 1;
-	rc = bw_pkcs11_key_create(&k, signer, uri, &err);
-	if (rc == BW_EEXIST)
-		return bw_cli_fail(prog, "HSM key generation: %s (choose "
-				   "another --hsm-key-label)", err.msg);
-	if (rc != 0)
-		return bw_cli_fail(prog, "HSM key: %s", err.msg);
-	return BW_EXIT_OK;
-}
-
 int bw_keysca_create(int argc, char **argv)
 {
 	const char *prog = "bulwark keys ca create";
@@ -68,14 +38,8 @@ int bw_keysca_create(int argc, char **argv)
 		{"--local-ca-production", BW_CLI_FLAG, NULL, "the local CA may "
 		 "issue production certificates (fixed for its life)",
 		 &local_prod},
-		{"--hsm-module", BW_CLI_STR, "SO", "PKCS#11 module for an HSM "
-		 "factory CA key (default SoftHSM2)", &h.module},
-		{"--hsm-token", BW_CLI_STR, "LABEL", "token to create the "
-		 "factory CA key in (non-extractable)", &h.token},
-		{"--hsm-pin-file", BW_CLI_STR, "F", "file with the token's user "
-		 "PIN (mode 0600)", &h.pin_file},
-		{"--hsm-key-label", BW_CLI_STR, "L", "label of the key in the "
-		 "token (default " KEY_LABEL_DEFAULT ")", &h.label},
+		HSM_NEW_OPTS(h, "the factory CA key", "label of the key in "
+			     "the token (default " KEY_LABEL_DEFAULT ")"),
 		BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
@@ -92,15 +56,17 @@ int bw_keysca_create(int argc, char **argv)
 	static const char *const def_ip[] = {"127.0.0.1"};
 	struct bw_pki_create_opts co = {0};
 	struct bw_signer *signer = NULL;
+	static const struct hsm_newkey nk = {BW_KEY_ECDSA_P256, 0,
+					     KEY_LABEL_DEFAULT, 0};
 	struct bw_err err = {0};
-	char *uri = NULL, *pin = NULL;
+	char *uri = NULL;
 
 	rc = bw_cli_parse(&spec, argc, argv, &done);
 	if (rc != BW_EXIT_OK || done)
 		return rc;
 	if (h.token != NULL || h.pin_file != NULL || h.module != NULL ||
 	    h.label != NULL) {
-		rc = hsm_create_key(prog, &h, &signer, &uri, &pin);
+		rc = bw_hsm_key_create(prog, &h, &nk, &signer, &uri);
 		if (rc != BW_EXIT_OK)
 			goto out;
 		co.factory_key = signer->pkey;
@@ -130,12 +96,8 @@ int bw_keysca_create(int argc, char **argv)
 	}
 	if (bw_pki_create(&co, &err) != 0) {
 		rc = bw_cli_fail(prog, "%s", err.msg);
-		if (signer != NULL) { /* leave the token as it was */
-			struct bw_pkcs11_opts po = {.module_path = h.module,
-						    .uri = uri, .pin = pin};
-
-			(void)bw_pkcs11_delete_key(&po, NULL, NULL);
-		}
+		if (signer != NULL) /* leave the token as it was */
+			bw_hsm_key_undo(&h, uri);
 		goto out;
 	}
 	printf("created %s for factory %s%s%s\n", pos[0], factory,
@@ -144,7 +106,6 @@ int bw_keysca_create(int argc, char **argv)
 	rc = BW_EXIT_OK;
 out:
 	bw_signer_free(signer);
-	bw_pkcs11_pin_free(pin);
 	free(uri);
 	return rc;
 }

@@ -13,8 +13,10 @@
 
 #include "bulwark/buf.h"
 #include "bulwark/json.h"
+#include "bulwark/pkcs11.h"
 #include "bulwark/tlog.h"
 #include "cli.h"
+#include "hsm.h"
 #include "server_cli.h"
 
 #define PAGE 1000
@@ -453,17 +455,36 @@ out:
 	return rc;
 }
 
-static int signer_load(const char *prog, const char *path,
-		       struct bw_signer **s)
+/* An Ed25519 key: a PEM file (0600) or a pkcs11: URI whose PIN comes from
+ * pin_file, else from the URI's pin-source. */
+static int signer_load(const char *prog, const char *spec,
+		       const char *pin_file, struct bw_signer **s)
 {
+	struct bw_pkcs11_opts o = {0};
 	struct bw_err err = {0};
+	char *pin = NULL;
+	int rc;
 
-	if (bw_signer_keyfile_load(path, 0, s, &err) != 0)
-		return bw_cli_fail(prog, "%s: %s", path, err.msg);
+	if (strncmp(spec, "pkcs11:", 7) != 0) {
+		rc = bw_signer_keyfile_load(spec, 0, s, &err);
+	} else {
+		rc = pin_file != NULL
+			 ? bw_pkcs11_pin_from_file(pin_file, &pin, &err)
+			 : 0;
+		o.uri = spec;
+		o.pin = pin;
+		o.allow_eddsa = 1; /* signs notes through the signer only */
+		if (rc == 0)
+			rc = bw_pkcs11_signer_open(&o, s, &err);
+		bw_pkcs11_pin_free(pin);
+	}
+	if (rc != 0)
+		return bw_cli_fail(prog, "%.300s: %s", spec, err.msg);
 	if (bw_signer_key(*s)->type != BW_KEY_ED25519) {
 		bw_signer_free(*s);
 		*s = NULL;
-		return bw_cli_fail(prog, "%s: not an Ed25519 key", path);
+		return bw_cli_fail(prog, "%.300s: not an Ed25519 key (C2SP "
+				   "signed notes are Ed25519)", spec);
 	}
 	return BW_EXIT_OK;
 }
@@ -472,14 +493,17 @@ static int cmd_cosign(int argc, char **argv)
 {
 	static const char *prog = "bulwark log cosign";
 	const char *in = NULL, *vkey = NULL, *key = NULL, *name = NULL,
-		   *out = NULL;
+		   *out = NULL, *pin_file = NULL;
 	const struct bw_cli_opt opts[] = {
 	    {"--checkpoint", BW_CLI_STR | BW_CLI_REQUIRED, "FILE",
 	     "the signed checkpoint to co-sign", &in},
 	    {"--log-key", BW_CLI_STR | BW_CLI_REQUIRED, "FILE",
 	     "the log's verifier key (checked before signing)", &vkey},
-	    {"--key", BW_CLI_STR | BW_CLI_REQUIRED, "FILE",
-	     "the witness's Ed25519 private key (PEM, mode 0600)", &key},
+	    {"--key", BW_CLI_STR | BW_CLI_REQUIRED, "FILE|URI",
+	     "the witness's Ed25519 private key (PEM, mode 0600, or a "
+	     "pkcs11: URI)", &key},
+	    {"--hsm-pin-file", BW_CLI_STR, "F",
+	     "PIN for a pkcs11: key (else the URI's pin-source)", &pin_file},
 	    {"--name", BW_CLI_STR | BW_CLI_REQUIRED, "NAME",
 	     "the witness's key name", &name},
 	    {"--out", BW_CLI_STR | BW_CLI_REQUIRED, "FILE",
@@ -515,7 +539,7 @@ static int cmd_cosign(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = cp_open(prog, in, b.data, b.len, &t, &c)) != BW_EXIT_OK ||
-	    (rc = signer_load(prog, key, &s)) != BW_EXIT_OK)
+	    (rc = signer_load(prog, key, pin_file, &s)) != BW_EXIT_OK)
 		goto out;
 	if (bw_tlog_note_parse(b.data, b.len, &n, &err) != 0 ||
 	    (note = malloc(b.len)) == NULL) {
@@ -567,59 +591,91 @@ static int cmd_publish(int argc, char **argv)
 	return bw_admin_put_file(prog, &s, "/log/witnessed", in, 0, &st);
 }
 
+static int key_file_create(const char *prog, const char *key,
+			   struct bw_signer **s)
+{
+	struct bw_err err = {0};
+	FILE *f;
+
+	if ((f = fopen(key, "r")) != NULL) {
+		fclose(f);
+		return bw_cli_fail(prog, "%s exists; not overwritten", key);
+	}
+	if (bw_signer_keyfile_generate(BW_KEY_ED25519, s, &err) != 0 ||
+	    bw_signer_keyfile_save(*s, key, &err) != 0)
+		return bw_cli_fail(prog, "%s: %s", key, err.msg);
+	return BW_EXIT_OK;
+}
+
 static int cmd_key(int argc, char **argv)
 {
 	static const char *prog = "bulwark log key";
 	const char *key = NULL, *name = NULL, *out = NULL;
+	static const struct hsm_newkey nk = {BW_KEY_ED25519, 0, "bulwark-log",
+					     1};
+	struct hsm_args t = {0};
 	int generate = 0;
 	const struct bw_cli_opt opts[] = {
-	    {"--key", BW_CLI_STR | BW_CLI_REQUIRED, "FILE",
-	     "Ed25519 private key (PEM, mode 0600)", &key},
+	    {"--key", BW_CLI_STR, "FILE|URI",
+	     "Ed25519 private key: PEM file (mode 0600) or pkcs11: URI", &key},
 	    {"--name", BW_CLI_STR | BW_CLI_REQUIRED, "NAME",
 	     "the key's name (for the log key: the log's origin, e.g. "
 	     "bulwark/acme)",
 	     &name},
 	    {"--generate", BW_CLI_FLAG, NULL,
-	     "create the key file first (refuses to overwrite)", &generate},
+	     "create the key first: the --key file (refuses to overwrite) "
+	     "or, with --hsm-token, a key inside the token",
+	     &generate},
 	    {"--out", BW_CLI_STR, "FILE",
 	     "write the verifier key to FILE as well", &out},
+	    HSM_NEW_OPTS(t, "the key (with --generate)", "label of the key "
+			 "in the token (default bulwark-log-<id>)"),
 	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
-	    prog, "--key FILE --name NAME [--generate] [--out FILE]",
+	    prog, "--key FILE|URI --name NAME [--generate] [--out FILE]\n"
+	    "       --generate --hsm-token LABEL --hsm-pin-file F --name NAME "
+	    "[--out FILE]",
 	    "Print the verifier key (NAME+HASH+KEY, the C2SP signed-note "
 	    "form) of an\nEd25519 key: for bulwarkd's log.key (its name is "
 	    "the log's origin) or a\nwitness key. Verifiers need only this "
-	    "line.",
+	    "line. With --hsm-token the key is\ngenerated inside the PKCS#11 "
+	    "token and never leaves it; its pkcs11: URI is\nprinted on a "
+	    "second line (log.key is that URI with ?pin-source=FILE).",
 	    opts, NULL, 0, 0};
 	struct bw_signer *s = NULL;
 	struct bw_tlog_vkey vk;
 	struct bw_err err = {0};
-	char *text = NULL;
+	char *text = NULL, *uri = NULL;
 	int done = 0, rc = bw_cli_parse(&spec, argc, argv, &done);
-	FILE *f;
 
 	if (rc != BW_EXIT_OK || done)
 		return rc;
-	if (generate) {
-		if ((f = fopen(key, "r")) != NULL) {
-			fclose(f);
-			return bw_cli_fail(prog, "%s exists; not overwritten",
-					   key);
-		}
-		if (bw_signer_keyfile_generate(BW_KEY_ED25519, &s, &err) != 0 ||
-		    bw_signer_keyfile_save(s, key, &err) != 0) {
-			rc = bw_cli_fail(prog, "%s: %s", key, err.msg);
-			goto out;
-		}
-	} else if ((rc = signer_load(prog, key, &s)) != BW_EXIT_OK) {
+	if ((key != NULL) == (t.token != NULL))
+		return bw_cli_usage(prog, "give --key, or --generate with "
+				    "--hsm-token");
+	if (t.token != NULL && !generate)
+		return bw_cli_usage(prog, "--hsm-token makes a new key: add "
+				    "--generate (an existing token key: "
+				    "--key pkcs11:...)");
+	if (t.token != NULL)
+		rc = bw_hsm_key_create(prog, &t, &nk, &s, &uri);
+	else if (generate && strncmp(key, "pkcs11:", 7) == 0)
+		rc = bw_cli_usage(prog, "to make a key in a token use "
+				  "--hsm-token");
+	else if (generate)
+		rc = key_file_create(prog, key, &s);
+	else
+		rc = signer_load(prog, key, t.pin_file, &s);
+	if (rc != BW_EXIT_OK)
 		goto out;
-	}
 	if (bw_tlog_vkey_from_key(name, bw_signer_key(s), &vk, &text, &err)) {
 		rc = bw_cli_fail(prog, "%s", err.msg);
 		goto out;
 	}
 	printf("%s\n", text);
+	if (uri != NULL)
+		printf("%s\n", uri);
 	if (out) {
 		size_t n = strlen(text);
 
@@ -629,6 +685,7 @@ static int cmd_key(int argc, char **argv)
 	}
 out:
 	free(text);
+	free(uri);
 	bw_signer_free(s);
 	return rc;
 }

@@ -1,6 +1,8 @@
 /*
  * PKCS#11 signer backend (include/bulwark/pkcs11.h): a private key in a
- * token, used through OpenSSL's "pkcs11" ENGINE (libp11).
+ * token, used through OpenSSL's "pkcs11" ENGINE (libp11). Ed25519 keys,
+ * which libp11 0.4.12 cannot use, go to the direct signer in
+ * pkcs11_eddsa.c instead.
  *
  * The ENGINE API is deprecated in OpenSSL 3.0; this file is built with
  * -Wno-deprecated-declarations and nothing outside it touches ENGINE, so
@@ -16,6 +18,7 @@
  * (eng_module, never cleared), and the token stays logged in. All of this
  * runs under bw_pkcs11__lock.
  */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +40,21 @@ struct p11_backend {
 };
 
 static char eng_module[BW_PKCS11_PATH_MAX + 1]; /* "" until first use */
+
+int bw_pkcs11__engine_holds(void *dl)
+{
+	void *h;
+	int same;
+
+	if (eng_module[0] == '\0')
+		return 0;
+	/* dlopen hands out one handle per loaded object, whatever its path. */
+	h = dlopen(eng_module, RTLD_NOW | RTLD_NOLOAD);
+	same = h != NULL && h == dl;
+	if (h != NULL)
+		dlclose(h);
+	return same;
+}
 
 /* Copy the first queued OpenSSL error into buf, and clear the queue. */
 static const char *ossl_reason(char *buf, size_t cap)
@@ -213,18 +231,17 @@ static int pkey_matches(EVP_PKEY *pkey, enum bw_key_type type,
 			  "another type than the token reports");
 }
 
-/* Under the lock: check the key, take the engine, load the key. */
+/* Under the lock, the key checked: take the engine, load the key. */
 static int open_locked(const struct bw_pkcs11__sel *sel,
 		       struct p11_backend *b, EVP_PKEY **pkey,
 		       struct bw_err *err)
 {
-	int rc;
+	int rc = 0;
 
 	if (eng_module[0] != '\0' && strcmp(eng_module, sel->module) != 0)
-		return bw_err_set(err, BW_ESTATE, "pkcs11: engine already "
-				  "bound to module %s in this process",
-				  eng_module);
-	rc = bw_pkcs11__preflight(sel, &b->type, err);
+		rc = bw_err_set(err, BW_ESTATE, "pkcs11: engine already "
+				"bound to module %s in this process",
+				eng_module);
 	if (rc == 0)
 		rc = engine_acquire(sel->module, sel->pin, &b->e, err);
 	if (rc == 0)
@@ -268,9 +285,19 @@ int bw_pkcs11_signer_open(const struct bw_pkcs11_opts *opts,
 		goto out;
 	}
 	bw_pkcs11__lock();
-	rc = open_locked(&sel, b, &pkey, err);
+	rc = bw_pkcs11__preflight(&sel, &b->type, err);
+	if (rc == 0 && b->type == BW_KEY_ED25519 && !opts->allow_eddsa)
+		rc = bw_err_set(err, BW_EUNSUPPORTED, "pkcs11: this is an "
+				"Ed25519 key; it signs transparency-log "
+				"checkpoints only (the pkcs11 engine, libp11 "
+				"0.4.12, cannot use ed25519 keys): use an "
+				"ECDSA P-256 or RSA key here");
+	else if (rc == 0 && b->type == BW_KEY_ED25519)
+		rc = bw_pkcs11__eddsa_open(&sel, out, err);
+	else if (rc == 0)
+		rc = open_locked(&sel, b, &pkey, err);
 	bw_pkcs11__unlock();
-	if (rc != 0)
+	if (rc != 0 || b->type == BW_KEY_ED25519)
 		goto out;
 	s->ops = &p11_ops;
 	s->pkey = pkey;

@@ -1,5 +1,6 @@
 /*
- * The subset of the PKCS#11 v2.40 API that pkcs11_token.c uses.
+ * The subset of the PKCS#11 API (v2.40, plus the EdDSA names of v3.0)
+ * that pkcs11_token.c and pkcs11_eddsa.c use.
  *
  * Declared here rather than included because no package in
  * scripts/install-deps.sh ships a pkcs11.h (libp11-dev keeps its copy
@@ -89,6 +90,10 @@ typedef struct {
 #define CKR_TOKEN_NOT_PRESENT 0x0E0UL
 #define CKR_USER_ALREADY_LOGGED_IN 0x100UL
 #define CKR_CRYPTOKI_ALREADY_INITIALIZED 0x191UL
+#define CKR_USER_NOT_LOGGED_IN 0x101UL
+#define CKR_MECHANISM_INVALID 0x070UL
+#define CKR_KEY_TYPE_INCONSISTENT 0x063UL
+#define CKR_BUFFER_TOO_SMALL 0x150UL
 
 /* Flags */
 #define CKF_OS_LOCKING_OK 0x002UL
@@ -106,7 +111,10 @@ typedef struct {
 #define CKK_RSA 0x000UL
 #define CKK_EC 0x003UL
 #define CKK_EC_EDWARDS 0x040UL
+#define CKM_RSA_PKCS_KEY_PAIR_GEN 0x0000UL
 #define CKM_EC_KEY_PAIR_GEN 0x1040UL
+#define CKM_EC_EDWARDS_KEY_PAIR_GEN 0x1055UL /* PKCS#11 3.0 */
+#define CKM_EDDSA 0x1057UL                   /* PKCS#11 3.0 */
 
 /* Attributes */
 #define CKA_CLASS 0x000UL
@@ -131,7 +139,11 @@ typedef struct {
 #define CKA_EXTRACTABLE 0x162UL
 #define CKA_NEVER_EXTRACTABLE 0x164UL
 #define CKA_ALWAYS_SENSITIVE 0x165UL
+#define CKA_MODULUS 0x120UL
+#define CKA_MODULUS_BITS 0x121UL
+#define CKA_PUBLIC_EXPONENT 0x122UL
 #define CKA_EC_PARAMS 0x180UL
+#define CKA_EC_POINT 0x181UL
 
 typedef CK_RV (*CK_FN_ANY)(void);
 
@@ -194,8 +206,11 @@ struct CK_FUNCTION_LIST {
 	CK_FN_ANY C_DigestUpdate;
 	CK_FN_ANY C_DigestKey;
 	CK_FN_ANY C_DigestFinal;
-	CK_FN_ANY C_SignInit;
-	CK_FN_ANY C_Sign;
+	CK_RV (*C_SignInit)(CK_SESSION_HANDLE hSession,
+			    CK_MECHANISM *pMechanism, CK_OBJECT_HANDLE hKey);
+	CK_RV (*C_Sign)(CK_SESSION_HANDLE hSession, CK_BYTE *pData,
+			CK_ULONG ulDataLen, CK_BYTE *pSignature,
+			CK_ULONG *pulSignatureLen);
 	CK_FN_ANY C_SignUpdate;
 	CK_FN_ANY C_SignFinal;
 	CK_FN_ANY C_SignRecoverInit;

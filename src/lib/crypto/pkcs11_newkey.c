@@ -1,8 +1,8 @@
 /*
  * Making a key in a PKCS#11 token and naming it by URI (pkcs11.h:
- * bw_pkcs11_key_create): the factory CA key, offline TUF keys and device
- * keys all come from here, so a failed step always leaves the token as it
- * was.
+ * bw_pkcs11_key_create): the factory CA key, offline TUF keys, device
+ * keys, the transparency log key and the boot keys all come from here, so
+ * a failed step always leaves the token as it was.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +62,7 @@ int bw_pkcs11_key_create(const struct bw_pkcs11_newkey *k,
 	char label[BW_PKCS11_LABEL_MAX + 1];
 	struct bw_signer *s = NULL;
 	char *u = NULL;
+	enum bw_key_type type = k->type != 0 ? k->type : BW_KEY_ECDSA_P256;
 	int rc;
 
 	if (signer != NULL)
@@ -90,11 +91,13 @@ int bw_pkcs11_key_create(const struct bw_pkcs11_newkey *k,
 					       : BW_PKCS11_DEFAULT_MODULE;
 	o.token_label = k->token_label;
 	o.pin = k->pin;
-	rc = bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, label, id, id_len, err);
+	rc = bw_pkcs11_keygen_sized(&o, type, k->bits, label, id, id_len,
+				    err);
 	if (rc != 0)
 		return rc; /* nothing was made */
 	o.object_label = label;
 	o.id_hex = id_hex;
+	o.allow_eddsa = type == BW_KEY_ED25519;
 	if (signer != NULL)
 		rc = bw_pkcs11_signer_open(&o, &s, err);
 	if (rc == 0 && uri != NULL)

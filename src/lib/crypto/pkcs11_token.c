@@ -1,13 +1,16 @@
 /*
  * Direct PKCS#11 module calls for the PKCS#11 backend: key generation
- * inside the token, key deletion, attribute audits, and the checks
+ * inside the token, key deletion, attribute audits, the checks
  * bw_pkcs11_signer_open makes before it hands the key to the ENGINE (the
  * engine only says "object not found" for a wrong PIN, a missing key, an
- * ambiguous selection or an EdDSA key alike).
+ * ambiguous selection or an EdDSA key alike), and the sessions of the
+ * direct EdDSA signer (pkcs11_eddsa.c).
  *
- * The module is dlopen'ed and driven through C_GetFunctionList. If the
- * library is already initialised in this process (the ENGINE holds it),
- * we share it and leave it initialised; otherwise we finalise it again.
+ * The module is dlopen'ed and driven through C_GetFunctionList. Every
+ * connection counts as a user of its module (mods[], under the lock): the
+ * module is finalised when the last user that needed it initialised goes,
+ * and never while the ENGINE holds it, because a long-lived EdDSA signer
+ * and the ENGINE may share one module with short-lived checks.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -25,12 +28,20 @@
 /* DER of OID 1.2.840.10045.3.1.7 (prime256v1), the CKA_EC_PARAMS value. */
 static const CK_BYTE p256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48,
 				    0xce, 0x3d, 0x03, 0x01, 0x07 };
+/* Ed25519's CKA_EC_PARAMS (PKCS#11 3.0, 2.3.10): the OID 1.3.101.112
+ * (RFC 8410) or the PrintableString "edwards25519" (what OpenSC's
+ * pkcs11-tool writes); tokens accept either. */
+static const CK_BYTE ed25519_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+static const CK_BYTE ed25519_name[] = { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
+					'd', 's', '2', '5', '5', '1', '9' };
 
 #define P11_MAX_SLOTS 1024
 #define P11_MAX_DELETE 64
 #define P11_MAX_DELETE_ROUNDS 16
+#define P11_MAX_MODULES 8
 
-/* Serialises C_Initialize/C_Finalize and the ENGINE set-up (pkcs11.c). */
+/* Serialises C_Initialize/C_Finalize, mods[] and the ENGINE set-up
+ * (pkcs11.c). */
 static pthread_mutex_t p11_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 void bw_pkcs11__lock(void)
@@ -43,19 +54,61 @@ void bw_pkcs11__unlock(void)
 	pthread_mutex_unlock(&p11_mutex);
 }
 
-struct p11 {
+/* Modules with open connections, by dlopen handle (one per loaded object,
+ * whatever path named it). */
+static struct {
 	void *dl;
-	CK_FUNCTION_LIST *f;
-	int finalize; /* we initialised the library, so we finalise it */
-	CK_SESSION_HANDLE sess;
-	int have_sess;
-};
+	int users;
+	int initialised_by_us;
+} mods[P11_MAX_MODULES];
 
-static int p11_load(const char *module, struct p11 *p, struct bw_err *err)
+static int mod_attach(void *dl, CK_FUNCTION_LIST *f, struct bw_err *err)
+{
+	CK_C_INITIALIZE_ARGS args;
+	int free_slot = -1;
+	CK_RV rv;
+
+	for (int i = 0; i < P11_MAX_MODULES; i++) {
+		if (mods[i].users > 0 && mods[i].dl == dl) {
+			mods[i].users++;
+			return 0;
+		}
+		if (mods[i].users == 0 && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		return bw_err_set(err, BW_ETOOBIG, "pkcs11: more than %d "
+				  "modules in use", P11_MAX_MODULES);
+	memset(&args, 0, sizeof(args));
+	args.flags = CKF_OS_LOCKING_OK;
+	rv = f->C_Initialize(&args);
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		return bw_err_set(err, BW_ECRYPTO, "pkcs11: C_Initialize "
+				  "failed (0x%lx)", rv);
+	mods[free_slot].dl = dl;
+	mods[free_slot].users = 1;
+	/* Already initialised: the ENGINE holds it and keeps it. */
+	mods[free_slot].initialised_by_us = rv == CKR_OK;
+	return 0;
+}
+
+static void mod_detach(void *dl, CK_FUNCTION_LIST *f)
+{
+	for (int i = 0; i < P11_MAX_MODULES; i++) {
+		if (mods[i].users == 0 || mods[i].dl != dl)
+			continue;
+		if (--mods[i].users == 0 && mods[i].initialised_by_us &&
+		    !bw_pkcs11__engine_holds(dl))
+			f->C_Finalize(NULL);
+		return;
+	}
+}
+
+static int p11_load(const char *module, struct bw_pkcs11__conn *p,
+		    struct bw_err *err)
 {
 	CK_C_GetFunctionList getfl;
-	CK_C_INITIALIZE_ARGS args;
-	CK_RV rv;
+	int rc;
 
 	memset(p, 0, sizeof(*p));
 	p->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
@@ -68,23 +121,18 @@ static int p11_load(const char *module, struct p11 *p, struct bw_err *err)
 	if (getfl == NULL || getfl(&p->f) != CKR_OK || p->f == NULL)
 		return bw_err_set(err, BW_ECRYPTO, "pkcs11: %s is not a "
 				  "PKCS#11 module", module);
-	memset(&args, 0, sizeof(args));
-	args.flags = CKF_OS_LOCKING_OK;
-	rv = p->f->C_Initialize(&args);
-	if (rv == CKR_OK)
-		p->finalize = 1;
-	else if (rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
-		return bw_err_set(err, BW_ECRYPTO, "pkcs11: C_Initialize "
-				  "failed (0x%lx)", rv);
-	return 0;
+	rc = mod_attach(p->dl, p->f, err);
+	if (rc == 0)
+		p->attached = 1;
+	return rc;
 }
 
-static void p11_close(struct p11 *p)
+void bw_pkcs11__conn_close(struct bw_pkcs11__conn *p)
 {
 	if (p->have_sess && p->f != NULL)
 		p->f->C_CloseSession(p->sess);
-	if (p->finalize && p->f != NULL)
-		p->f->C_Finalize(NULL);
+	if (p->attached)
+		mod_detach(p->dl, p->f);
 	if (p->dl != NULL)
 		dlclose(p->dl);
 	memset(p, 0, sizeof(*p));
@@ -103,7 +151,7 @@ static int label_matches(const CK_BYTE label[32], const char *want)
 	return 1;
 }
 
-static int p11_find_slot(struct p11 *p, const char *token, CK_SLOT_ID *slot,
+static int p11_find_slot(struct bw_pkcs11__conn *p, const char *token, CK_SLOT_ID *slot,
 			 struct bw_err *err)
 {
 	CK_SLOT_ID *slots = NULL;
@@ -147,7 +195,7 @@ out:
 	return rc;
 }
 
-static int p11_login(struct p11 *p, const char *token, const char *pin,
+static int p11_login(struct bw_pkcs11__conn *p, const char *token, const char *pin,
 		     struct bw_err *err)
 {
 	CK_RV rv;
@@ -177,8 +225,8 @@ static int p11_login(struct p11 *p, const char *token, const char *pin,
 }
 
 /* Load the module, open a session on sel's token and log in. */
-static int p11_open(const struct bw_pkcs11__sel *sel, int rw, struct p11 *p,
-		    struct bw_err *err)
+int bw_pkcs11__conn_open(const struct bw_pkcs11__sel *sel, int rw,
+			 struct bw_pkcs11__conn *p, struct bw_err *err)
 {
 	CK_SLOT_ID slot = 0;
 	CK_RV rv;
@@ -203,7 +251,7 @@ static int p11_open(const struct bw_pkcs11__sel *sel, int rw, struct p11 *p,
  * Find up to max objects of class cls (NULL: any) with the given label
  * and/or id (NULL / 0: not a criterion). *n receives how many were found.
  */
-static int p11_find(struct p11 *p, const CK_OBJECT_CLASS *cls,
+int bw_pkcs11__find(struct bw_pkcs11__conn *p, const CK_OBJECT_CLASS *cls,
 		    const CK_KEY_TYPE *ktype, const char *label,
 		    const uint8_t *id, size_t id_len, CK_OBJECT_HANDLE *h,
 		    CK_ULONG max, CK_ULONG *n, struct bw_err *err)
@@ -236,8 +284,8 @@ static int p11_find(struct p11 *p, const CK_OBJECT_CLASS *cls,
 	return 0;
 }
 
-static void sel_describe(const struct bw_pkcs11__sel *sel, char *buf,
-			 size_t cap)
+void bw_pkcs11__sel_describe(const struct bw_pkcs11__sel *sel, char *buf,
+			     size_t cap)
 {
 	int n = snprintf(buf, cap, "object='%s' id=%s on token '%s'",
 			 sel->u.object[0] ? sel->u.object : "(any)",
@@ -250,7 +298,7 @@ static void sel_describe(const struct bw_pkcs11__sel *sel, char *buf,
 }
 
 /* The one private key sel names (ENOTFOUND / EEXIST otherwise). */
-static int p11_one_private(struct p11 *p, const struct bw_pkcs11__sel *sel,
+static int p11_one_private(struct bw_pkcs11__conn *p, const struct bw_pkcs11__sel *sel,
 			   const char *label, const uint8_t *id,
 			   size_t id_len, CK_OBJECT_HANDLE *h,
 			   struct bw_err *err)
@@ -261,10 +309,10 @@ static int p11_one_private(struct p11 *p, const struct bw_pkcs11__sel *sel,
 	char what[300];
 	int rc;
 
-	rc = p11_find(p, &priv, NULL, label, id, id_len, hs, 2, &n, err);
+	rc = bw_pkcs11__find(p, &priv, NULL, label, id, id_len, hs, 2, &n, err);
 	if (rc != 0)
 		return rc;
-	sel_describe(sel, what, sizeof(what));
+	bw_pkcs11__sel_describe(sel, what, sizeof(what));
 	if (n == 0)
 		return bw_err_set(err, BW_ENOTFOUND, "pkcs11: no private key "
 				  "%s", what);
@@ -280,8 +328,9 @@ static int p11_one_private(struct p11 *p, const struct bw_pkcs11__sel *sel,
  * given, each alone matches only that key too, because libp11 selects by
  * one of them and must not be able to pick a different key.
  */
-static int p11_unique_private(struct p11 *p, const struct bw_pkcs11__sel *sel,
-			      CK_OBJECT_HANDLE *h, struct bw_err *err)
+int bw_pkcs11__find_private(struct bw_pkcs11__conn *p,
+			    const struct bw_pkcs11__sel *sel,
+			    CK_OBJECT_HANDLE *h, struct bw_err *err)
 {
 	CK_OBJECT_HANDLE other;
 	int rc;
@@ -297,7 +346,12 @@ static int p11_unique_private(struct p11 *p, const struct bw_pkcs11__sel *sel,
 	return rc;
 }
 
-static int p11_key_type(struct p11 *p, CK_OBJECT_HANDLE h,
+static int params_are(const CK_ATTRIBUTE *a, const CK_BYTE *want, size_t n)
+{
+	return a->ulValueLen == n && memcmp(a->pValue, want, n) == 0;
+}
+
+int bw_pkcs11__key_type(struct bw_pkcs11__conn *p, CK_OBJECT_HANDLE h,
 			enum bw_key_type *type, struct bw_err *err)
 {
 	CK_KEY_TYPE kt = 0;
@@ -312,16 +366,21 @@ static int p11_key_type(struct p11 *p, CK_OBJECT_HANDLE h,
 		*type = BW_KEY_RSA;
 		return 0;
 	}
-	if (kt == CKK_EC_EDWARDS)
-		return bw_err_set(err, BW_EUNSUPPORTED, "pkcs11: token does "
-				  "not support ed25519 through the engine "
-				  "(libp11 0.4.12); use an ECDSA P-256 key");
-	if (kt != CKK_EC)
+	if (kt != CKK_EC && kt != CKK_EC_EDWARDS)
 		return bw_err_set(err, BW_EUNSUPPORTED, "pkcs11: key type "
 				  "0x%lx not supported", kt);
-	if (p->f->C_GetAttributeValue(p->sess, h, &ap, 1) != CKR_OK ||
-	    ap.ulValueLen != sizeof(p256_oid) ||
-	    memcmp(params, p256_oid, sizeof(p256_oid)) != 0)
+	if (p->f->C_GetAttributeValue(p->sess, h, &ap, 1) != CKR_OK)
+		ap.ulValueLen = 0;
+	if (kt == CKK_EC_EDWARDS) {
+		if (!params_are(&ap, ed25519_oid, sizeof(ed25519_oid)) &&
+		    !params_are(&ap, ed25519_name, sizeof(ed25519_name)))
+			return bw_err_set(err, BW_EUNSUPPORTED, "pkcs11: EdDSA "
+					  "key is not on edwards25519 (Ed448 "
+					  "is not supported)");
+		*type = BW_KEY_ED25519;
+		return 0;
+	}
+	if (!params_are(&ap, p256_oid, sizeof(p256_oid)))
 		return bw_err_set(err, BW_EUNSUPPORTED, "pkcs11: EC key is "
 				  "not on P-256 (prime256v1)");
 	*type = BW_KEY_ECDSA_P256;
@@ -329,7 +388,7 @@ static int p11_key_type(struct p11 *p, CK_OBJECT_HANDLE h,
 }
 
 /* libp11 0.4.12 lists no private key at all on a token with an EdDSA key. */
-static int p11_no_eddsa(struct p11 *p, const char *token, struct bw_err *err)
+static int p11_no_eddsa(struct bw_pkcs11__conn *p, const char *token, struct bw_err *err)
 {
 	static const CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
 	static const CK_KEY_TYPE ed = CKK_EC_EDWARDS;
@@ -337,12 +396,13 @@ static int p11_no_eddsa(struct p11 *p, const char *token, struct bw_err *err)
 	CK_ULONG n = 0;
 	int rc;
 
-	rc = p11_find(p, &priv, &ed, NULL, NULL, 0, &h, 1, &n, err);
+	rc = bw_pkcs11__find(p, &priv, &ed, NULL, NULL, 0, &h, 1, &n, err);
 	if (rc == 0 && n > 0)
 		rc = bw_err_set(err, BW_EUNSUPPORTED, "pkcs11: token '%s' "
 				"holds an EdDSA key; the pkcs11 engine "
 				"(libp11 0.4.12) cannot list any key on such "
-				"a token. Keep ed25519 keys off this token",
+				"a token. Keep Ed25519 keys (the transparency "
+				"log key) on a token of their own",
 				token);
 	return rc;
 }
@@ -350,26 +410,28 @@ static int p11_no_eddsa(struct p11 *p, const char *token, struct bw_err *err)
 int bw_pkcs11__preflight(const struct bw_pkcs11__sel *sel,
 			 enum bw_key_type *type, struct bw_err *err)
 {
-	struct p11 p;
+	struct bw_pkcs11__conn p;
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	int rc;
 
 	memset(&p, 0, sizeof(p));
 	/* Called with the lock held by bw_pkcs11_signer_open. */
-	rc = p11_open(sel, 0, &p, err);
+	rc = bw_pkcs11__conn_open(sel, 0, &p, err);
 	if (rc == 0)
-		rc = p11_unique_private(&p, sel, &h, err);
+		rc = bw_pkcs11__find_private(&p, sel, &h, err);
 	if (rc == 0)
-		rc = p11_key_type(&p, h, type, err);
-	if (rc == 0)
+		rc = bw_pkcs11__key_type(&p, h, type, err);
+	/* Ed25519 keys are used directly (pkcs11_eddsa.c), the others
+	 * through the ENGINE. */
+	if (rc == 0 && *type != BW_KEY_ED25519)
 		rc = p11_no_eddsa(&p, sel->u.token, err);
-	p11_close(&p);
+	bw_pkcs11__conn_close(&p);
 	return rc;
 }
 
 /* ---- key generation --------------------------------------------------- */
 
-static int keygen_check_free(struct p11 *p, const char *label,
+static int keygen_check_free(struct bw_pkcs11__conn *p, const char *label,
 			     const uint8_t *id, size_t id_len,
 			     const char *token, struct bw_err *err)
 {
@@ -377,32 +439,77 @@ static int keygen_check_free(struct p11 *p, const char *label,
 	CK_ULONG n = 0;
 	int rc;
 
-	rc = p11_find(p, NULL, NULL, label, NULL, 0, &h, 1, &n, err);
+	rc = bw_pkcs11__find(p, NULL, NULL, label, NULL, 0, &h, 1, &n, err);
 	if (rc == 0 && n > 0)
 		return bw_err_set(err, BW_EEXIST, "pkcs11: token '%s' already "
 				  "holds an object labelled '%s'", token,
 				  label);
 	if (rc == 0)
-		rc = p11_find(p, NULL, NULL, NULL, id, id_len, &h, 1, &n, err);
+		rc = bw_pkcs11__find(p, NULL, NULL, NULL, id, id_len, &h, 1, &n, err);
 	if (rc == 0 && n > 0)
 		return bw_err_set(err, BW_EEXIST, "pkcs11: token '%s' already "
 				  "holds an object with that id", token);
 	return rc;
 }
 
-static int keygen_ec(struct p11 *p, const char *label, const uint8_t *id,
-		     size_t id_len, struct bw_err *err)
+/* What the public key template carries for each key type. */
+struct keygen_kind {
+	CK_MECHANISM_TYPE mech;
+	CK_ATTRIBUTE attrs[2];
+	CK_ULONG nattrs;
+	CK_ULONG bits;
+	CK_BYTE exponent[3];
+};
+
+static int keygen_kind(enum bw_key_type type, unsigned bits,
+		       struct keygen_kind *k, struct bw_err *err)
+{
+	memset(k, 0, sizeof(*k));
+	switch (type) {
+	case BW_KEY_ECDSA_P256:
+		k->mech = CKM_EC_KEY_PAIR_GEN;
+		k->attrs[0] = (CK_ATTRIBUTE){ CKA_EC_PARAMS, (void *)p256_oid,
+					      sizeof(p256_oid) };
+		k->nattrs = 1;
+		return 0;
+	case BW_KEY_ED25519:
+		k->mech = CKM_EC_EDWARDS_KEY_PAIR_GEN;
+		k->attrs[0] = (CK_ATTRIBUTE){ CKA_EC_PARAMS,
+					      (void *)ed25519_oid,
+					      sizeof(ed25519_oid) };
+		k->nattrs = 1;
+		return 0;
+	case BW_KEY_RSA:
+		if (bits != 2048 && bits != 3072 && bits != 4096)
+			return bw_err_set(err, BW_EINVAL, "pkcs11 keygen: RSA "
+					  "keys are 2048, 3072 or 4096 bits");
+		k->mech = CKM_RSA_PKCS_KEY_PAIR_GEN;
+		k->bits = bits;
+		memcpy(k->exponent, "\x01\x00\x01", 3); /* 65537 */
+		k->attrs[0] = (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &k->bits,
+					      sizeof(k->bits) };
+		k->attrs[1] = (CK_ATTRIBUTE){ CKA_PUBLIC_EXPONENT, k->exponent,
+					      sizeof(k->exponent) };
+		k->nattrs = 2;
+		return 0;
+	}
+	return bw_err_set(err, BW_EUNSUPPORTED, "pkcs11 keygen: unknown key "
+			  "type %d", (int)type);
+}
+
+static int keygen_pair(struct bw_pkcs11__conn *p, const struct keygen_kind *k,
+		       const char *label, const uint8_t *id, size_t id_len,
+		       struct bw_err *err)
 {
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_MECHANISM mech = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_MECHANISM mech = { k->mech, NULL, 0 };
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
-	CK_ATTRIBUTE pubt[] = {
+	CK_ATTRIBUTE pubt[9] = {
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_VERIFY, &yes, sizeof(yes) },
 		{ CKA_ENCRYPT, &no, sizeof(no) },
 		{ CKA_WRAP, &no, sizeof(no) },
 		{ CKA_DERIVE, &no, sizeof(no) },
-		{ CKA_EC_PARAMS, (void *)p256_oid, sizeof(p256_oid) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_ID, (void *)id, id_len },
 	};
@@ -418,12 +525,18 @@ static int keygen_ec(struct p11 *p, const char *label, const uint8_t *id,
 		{ CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_ID, (void *)id, id_len },
 	};
+	CK_ULONG npub = 7;
 	CK_RV rv;
 
-	rv = p->f->C_GenerateKeyPair(p->sess, &mech, pubt,
-				     sizeof(pubt) / sizeof(pubt[0]), privt,
+	for (CK_ULONG i = 0; i < k->nattrs; i++)
+		pubt[npub++] = k->attrs[i];
+	rv = p->f->C_GenerateKeyPair(p->sess, &mech, pubt, npub, privt,
 				     sizeof(privt) / sizeof(privt[0]), &pub,
 				     &priv);
+	if (rv == CKR_MECHANISM_INVALID)
+		return bw_err_set(err, BW_EUNSUPPORTED, "pkcs11: the token "
+				  "cannot generate this key type (mechanism "
+				  "0x%lx)", k->mech);
 	if (rv != CKR_OK)
 		return bw_err_set(err, BW_ECRYPTO, "pkcs11: C_GenerateKeyPair "
 				  "failed (0x%lx)", rv);
@@ -434,9 +547,18 @@ int bw_pkcs11_keygen(const struct bw_pkcs11_opts *opts, enum bw_key_type type,
 		     const char *label, const uint8_t *id, size_t id_len,
 		     struct bw_err *err)
 {
+	return bw_pkcs11_keygen_sized(opts, type, 0, label, id, id_len, err);
+}
+
+int bw_pkcs11_keygen_sized(const struct bw_pkcs11_opts *opts,
+			   enum bw_key_type type, unsigned bits,
+			   const char *label, const uint8_t *id,
+			   size_t id_len, struct bw_err *err)
+{
 	struct bw_pkcs11_opts o;
 	struct bw_pkcs11__sel sel;
-	struct p11 p;
+	struct bw_pkcs11__conn p;
+	struct keygen_kind kind;
 	size_t llen;
 	int rc;
 
@@ -445,11 +567,9 @@ int bw_pkcs11_keygen(const struct bw_pkcs11_opts *opts, enum bw_key_type type,
 	if (opts == NULL || label == NULL || id == NULL)
 		return bw_err_set(err, BW_EINVAL, "pkcs11 keygen: need "
 				  "options, a label and an id");
-	if (type != BW_KEY_ECDSA_P256)
-		return bw_err_set(err, BW_EUNSUPPORTED, "pkcs11 keygen: only "
-				  "ECDSA P-256 keys are made in the token%s",
-				  type == BW_KEY_ED25519 ? " (the pkcs11 engine "
-				  "cannot use ed25519 keys)" : "");
+	rc = keygen_kind(type, bits, &kind, err);
+	if (rc != 0)
+		return rc;
 	llen = strnlen(label, BW_PKCS11_LABEL_MAX + 1);
 	if (llen == 0 || llen > BW_PKCS11_LABEL_MAX || id_len == 0 ||
 	    id_len > BW_PKCS11_ID_MAX)
@@ -463,13 +583,13 @@ int bw_pkcs11_keygen(const struct bw_pkcs11_opts *opts, enum bw_key_type type,
 	bw_pkcs11__lock();
 	rc = bw_pkcs11__sel_resolve(&o, 0, &sel, err);
 	if (rc == 0)
-		rc = p11_open(&sel, 1, &p, err);
+		rc = bw_pkcs11__conn_open(&sel, 1, &p, err);
 	if (rc == 0)
 		rc = keygen_check_free(&p, label, id, id_len, sel.u.token,
 				       err);
 	if (rc == 0)
-		rc = keygen_ec(&p, label, id, id_len, err);
-	p11_close(&p);
+		rc = keygen_pair(&p, &kind, label, id, id_len, err);
+	bw_pkcs11__conn_close(&p);
 	bw_pkcs11__unlock();
 	bw_pkcs11__sel_dispose(&sel);
 	return rc;
@@ -504,7 +624,7 @@ static int cert_der(X509 *x, struct cert_der *d)
 typedef CK_RV (*create_object_fn)(CK_SESSION_HANDLE, CK_ATTRIBUTE *, CK_ULONG,
 				  CK_OBJECT_HANDLE *);
 
-static int create_cert(struct p11 *p, const struct cert_der *d,
+static int create_cert(struct bw_pkcs11__conn *p, const struct cert_der *d,
 		       const char *label, const uint8_t *id, size_t id_len,
 		       struct bw_err *err)
 {
@@ -541,7 +661,7 @@ int bw_pkcs11_store_cert(const struct bw_pkcs11_opts *opts, const char *label,
 	struct bw_pkcs11_opts o;
 	struct bw_pkcs11__sel sel;
 	struct cert_der d;
-	struct p11 p;
+	struct bw_pkcs11__conn p;
 	int rc;
 
 	memset(&p, 0, sizeof(p));
@@ -562,10 +682,10 @@ int bw_pkcs11_store_cert(const struct bw_pkcs11_opts *opts, const char *label,
 	bw_pkcs11__lock();
 	rc = bw_pkcs11__sel_resolve(&o, 0, &sel, err);
 	if (rc == 0)
-		rc = p11_open(&sel, 1, &p, err);
+		rc = bw_pkcs11__conn_open(&sel, 1, &p, err);
 	if (rc == 0)
 		rc = create_cert(&p, &d, label, id, id_len, err);
-	p11_close(&p);
+	bw_pkcs11__conn_close(&p);
 	bw_pkcs11__unlock();
 	bw_pkcs11__sel_dispose(&sel);
 	cert_der_free(&d);
@@ -575,7 +695,7 @@ int bw_pkcs11_store_cert(const struct bw_pkcs11_opts *opts, const char *label,
 /* ---- deletion and audit ----------------------------------------------- */
 
 /* Objects are found in batches: a search may not run across destroys. */
-static int delete_matching(struct p11 *p, const struct bw_pkcs11__sel *sel,
+static int delete_matching(struct bw_pkcs11__conn *p, const struct bw_pkcs11__sel *sel,
 			   size_t *ndeleted, struct bw_err *err)
 {
 	CK_OBJECT_HANDLE h[P11_MAX_DELETE];
@@ -584,9 +704,9 @@ static int delete_matching(struct p11 *p, const struct bw_pkcs11__sel *sel,
 	CK_RV rv;
 	int rc;
 
-	sel_describe(sel, what, sizeof(what));
+	bw_pkcs11__sel_describe(sel, what, sizeof(what));
 	for (int round = 0; round < P11_MAX_DELETE_ROUNDS; round++) {
-		rc = p11_find(p, NULL, NULL, sel->u.object, sel->u.id,
+		rc = bw_pkcs11__find(p, NULL, NULL, sel->u.object, sel->u.id,
 			      sel->u.id_len, h, P11_MAX_DELETE, &n, err);
 		if (rc != 0)
 			return rc;
@@ -614,7 +734,7 @@ int bw_pkcs11_delete_key(const struct bw_pkcs11_opts *opts, size_t *ndeleted,
 			 struct bw_err *err)
 {
 	struct bw_pkcs11__sel sel;
-	struct p11 p;
+	struct bw_pkcs11__conn p;
 	size_t count = 0;
 	int rc;
 
@@ -622,10 +742,10 @@ int bw_pkcs11_delete_key(const struct bw_pkcs11_opts *opts, size_t *ndeleted,
 	bw_pkcs11__lock();
 	rc = bw_pkcs11__sel_resolve(opts, 1, &sel, err);
 	if (rc == 0)
-		rc = p11_open(&sel, 1, &p, err);
+		rc = bw_pkcs11__conn_open(&sel, 1, &p, err);
 	if (rc == 0)
 		rc = delete_matching(&p, &sel, &count, err);
-	p11_close(&p);
+	bw_pkcs11__conn_close(&p);
 	bw_pkcs11__unlock();
 	bw_pkcs11__sel_dispose(&sel);
 	if (ndeleted != NULL)
@@ -637,7 +757,7 @@ int bw_pkcs11_key_flags(const struct bw_pkcs11_opts *opts,
 			struct bw_pkcs11_key_flags *out, struct bw_err *err)
 {
 	struct bw_pkcs11__sel sel;
-	struct p11 p;
+	struct bw_pkcs11__conn p;
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	CK_BBOOL v[4] = { 0, 0, 0, 0 };
 	CK_ATTRIBUTE a[4] = {
@@ -654,13 +774,13 @@ int bw_pkcs11_key_flags(const struct bw_pkcs11_opts *opts,
 	bw_pkcs11__lock();
 	rc = bw_pkcs11__sel_resolve(opts, 1, &sel, err);
 	if (rc == 0)
-		rc = p11_open(&sel, 0, &p, err);
+		rc = bw_pkcs11__conn_open(&sel, 0, &p, err);
 	if (rc == 0)
-		rc = p11_unique_private(&p, &sel, &h, err);
+		rc = bw_pkcs11__find_private(&p, &sel, &h, err);
 	if (rc == 0 && p.f->C_GetAttributeValue(p.sess, h, a, 4) != CKR_OK)
 		rc = bw_err_set(err, BW_ECRYPTO, "pkcs11: cannot read key "
 				"attributes");
-	p11_close(&p);
+	bw_pkcs11__conn_close(&p);
 	bw_pkcs11__unlock();
 	bw_pkcs11__sel_dispose(&sel);
 	if (rc == 0) {

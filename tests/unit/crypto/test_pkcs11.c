@@ -357,10 +357,13 @@ static void test_pkcs11_keygen__duplicates_refused(void **state)
 	assert_non_null(strstr(err.msg, "dup"));
 	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, "dup2", &id,
 					  1, &err), BW_EEXIST);
-	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ED25519, "ed", &other, 1,
-					  &err), BW_EUNSUPPORTED);
+	/* RSA needs one of the sizes bulwark makes. */
 	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_RSA, "rsa", &other, 1,
-					  &err), BW_EUNSUPPORTED);
+					  &err), BW_EINVAL);
+	assert_int_equal(bw_pkcs11_keygen_sized(&o, BW_KEY_RSA, 1024, "rsa",
+						&other, 1, &err), BW_EINVAL);
+	assert_int_equal(bw_pkcs11_keygen_sized(&o, 99, 0, "x", &other, 1,
+						&err), BW_EUNSUPPORTED);
 }
 
 /*
@@ -499,6 +502,7 @@ static void test_pkcs11_signer__errors(void **state)
 	struct bw_signer *s = NULL;
 	struct bw_err err = { 0 };
 	uint8_t id = 0x51;
+	char link[512];
 
 	(void)state;
 	NEED_MODULE();
@@ -517,9 +521,16 @@ static void test_pkcs11_signer__errors(void **state)
 	assert_int_equal(bw_pkcs11_keygen(&o, BW_KEY_ECDSA_P256, "m", &id, 1,
 					  &err), BW_ENOTFOUND);
 	assert_non_null(strstr(err.msg, "cannot load module"));
-	/* Earlier tests bound the process's engine to SoftHSM2. */
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_ENOTFOUND);
+	/* Earlier tests bound the process's engine to SoftHSM2 by its path;
+	 * the engine refuses another path (here to the same module). */
+	snprintf(link, sizeof(link), "%s/errors-link.so", tmpdir);
+	(void)unlink(link);
+	assert_int_equal(symlink(MODULE, link), 0);
+	o.module_path = link;
 	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_ESTATE);
 	assert_non_null(strstr(err.msg, "already bound"));
+	(void)unlink(link);
 
 	/* Two keys with one label: refuse rather than pick one. */
 	id = 0x53;
@@ -709,13 +720,19 @@ static void test_pkcs11_signer__rsa_pss(void **state)
 	bw_signer_free(s);
 }
 
-/* libp11 0.4.12 cannot list keys on a token that holds an EdDSA key. */
-static void test_pkcs11_signer__ed25519_unsupported(void **state)
+/*
+ * Ed25519 keys (here one made by OpenSC's pkcs11-tool, curve given as
+ * "edwards25519") sign through the module directly, for callers that ask
+ * for it; libp11 0.4.12 can not list keys on a token holding one, so the
+ * ENGINE keys there are refused with a clear message.
+ */
+static void test_pkcs11_signer__ed25519_direct(void **state)
 {
 	struct bw_pkcs11_opts o = opts_for(NULL, NULL);
 	struct bw_signer *s = NULL;
 	struct bw_err err = { 0 };
 	uint8_t id = 0x92;
+	char *hex = NULL;
 
 	(void)state;
 	NEED_MODULE();
@@ -726,11 +743,141 @@ static void test_pkcs11_signer__ed25519_unsupported(void **state)
 					  1, &err), 0);
 	o.object_label = "edkey";
 	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_EUNSUPPORTED);
-	assert_non_null(strstr(err.msg, "ed25519"));
+	assert_non_null(strstr(err.msg, "Ed25519"));
+	assert_null(s);
+	o.allow_eddsa = 1;
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), 0);
+	assert_int_equal(s->key->type, BW_KEY_ED25519);
+	assert_null(s->pkey);
+	assert_int_equal(bw_signer_sign_hex(s, (const uint8_t *)"abc", 3, &hex,
+					    &err), 0);
+	assert_int_equal(strlen(hex), 128);
+	assert_int_equal(bw_key_verify(s->key, (const uint8_t *)"abc", 3, hex,
+				       128, &err), 0);
+	hex[0] = hex[0] == '0' ? '1' : '0';
+	assert_int_equal(bw_key_verify(s->key, (const uint8_t *)"abc", 3, hex,
+				       128, &err), BW_ESIG);
+	free(hex);
+	bw_signer_free(s);
+	s = NULL;
 	o.object_label = "eckey";
 	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_EUNSUPPORTED);
 	assert_non_null(strstr(err.msg, "EdDSA"));
 	assert_null(s);
+}
+
+/*
+ * The public key object carries the verifier's key: one that is not the
+ * private key's (the private key's own removed, another key's public
+ * object given its id) is refused, not trusted.
+ */
+static void test_pkcs11_signer__ed25519_foreign_public_key(void **state)
+{
+	struct bw_pkcs11_opts o = opts_for(NULL, "0a");
+	struct bw_signer *s = NULL;
+	struct bw_err err = { 0 };
+	char *gen_a[] = { "pkcs11-tool", "--module", MODULE, "--token-label",
+			  TOKEN_ED, "--login", "--pin", PIN, "--keypairgen",
+			  "--key-type", "EC:edwards25519", "--label", "pair",
+			  "--id", "0a", NULL };
+	char *gen_b[] = { "pkcs11-tool", "--module", MODULE, "--token-label",
+			  TOKEN_ED, "--login", "--pin", PIN, "--keypairgen",
+			  "--key-type", "EC:edwards25519", "--label", "pair",
+			  "--id", "0b", NULL };
+	char *del_a[] = { "pkcs11-tool", "--module", MODULE, "--token-label",
+			  TOKEN_ED, "--login", "--pin", PIN, "--delete-object",
+			  "--type", "pubkey", "--id", "0a", NULL };
+	char *move_b[] = { "pkcs11-tool", "--module", MODULE, "--token-label",
+			   TOKEN_ED, "--login", "--pin", PIN, "--set-id", "0a",
+			   "--id", "0b", "--type", "pubkey", NULL };
+
+	(void)state;
+	NEED_MODULE();
+	if (!have_pkcs11_tool)
+		skip();
+	o.token_label = TOKEN_ED;
+	o.allow_eddsa = 1;
+	assert_int_equal(run(gen_a), 0);
+	assert_int_equal(run(gen_b), 0);
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), 0);
+	bw_signer_free(s);
+	s = NULL;
+	assert_int_equal(run(del_a), 0);
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "public key"));
+	assert_int_equal(run(move_b), 0);
+	assert_int_equal(bw_pkcs11_signer_open(&o, &s, &err), BW_ESIG);
+	assert_non_null(strstr(err.msg, "does not belong"));
+	assert_null(s);
+}
+
+/* Ed25519 made by bulwark: never extractable, named by its URI again. */
+static void test_pkcs11_key_create__ed25519(void **state)
+{
+	struct bw_pkcs11_newkey k = {.token_label = TOKEN_ED, .pin = PIN,
+				     .label = "log", .label_add_id = 1,
+				     .type = BW_KEY_ED25519};
+	struct bw_pkcs11_opts o = opts_for(NULL, NULL);
+	struct bw_pkcs11_key_flags f;
+	struct bw_signer *s = NULL, *again = NULL;
+	struct bw_err err = {0};
+	char *uri = NULL, *hex = NULL;
+
+	(void)state;
+	NEED_MODULE();
+	if (!have_pkcs11_tool) /* the token is made with it */
+		skip();
+	assert_int_equal(bw_pkcs11_key_create(&k, &s, &uri, &err), 0);
+	assert_int_equal(s->key->type, BW_KEY_ED25519);
+	o.token_label = NULL;
+	o.uri = uri;
+	o.allow_eddsa = 1;
+	assert_int_equal(bw_pkcs11_signer_open(&o, &again, &err), 0);
+	assert_string_equal(again->key->keyid, s->key->keyid);
+	assert_int_equal(bw_signer_sign_hex(again, (const uint8_t *)"m", 1,
+					    &hex, &err), 0);
+	assert_int_equal(bw_key_verify(s->key, (const uint8_t *)"m", 1, hex,
+				       strlen(hex), &err), 0);
+	assert_int_equal(bw_pkcs11_key_flags(&o, &f, &err), 0);
+	assert_int_equal(f.sensitive, 1);
+	assert_int_equal(f.extractable, 0);
+	assert_int_equal(f.never_extractable, 1);
+	free(hex);
+	bw_signer_free(again);
+	bw_signer_free(s);
+	free(uri);
+}
+
+/* RSA boot keys: 2048 and 3072 bits, usable as OpenSSL keys (engine). */
+static void test_pkcs11_key_create__rsa(void **state)
+{
+	static const unsigned sizes[] = {2048, 3072};
+	struct bw_pkcs11_newkey k = {.token_label = TOKEN, .pin = PIN,
+				     .label = "boot", .label_add_id = 1,
+				     .type = BW_KEY_RSA};
+	struct bw_err err = {0};
+
+	(void)state;
+	NEED_MODULE();
+	for (size_t i = 0; i < 2; i++) {
+		struct bw_signer *s = NULL;
+		char *hex = NULL;
+
+		k.bits = sizes[i];
+		assert_int_equal(bw_pkcs11_key_create(&k, &s, NULL, &err), 0);
+		assert_int_equal(s->key->type, BW_KEY_RSA);
+		assert_non_null(s->pkey);
+		assert_int_equal(EVP_PKEY_get_bits(s->pkey), (int)sizes[i]);
+		assert_int_equal(bw_signer_sign_hex(s, (const uint8_t *)"b", 1,
+						    &hex, &err), 0);
+		assert_int_equal(bw_key_verify(s->key, (const uint8_t *)"b", 1,
+					       hex, strlen(hex), &err), 0);
+		free(hex);
+		bw_signer_free(s);
+	}
+	k.bits = 1024;
+	assert_int_equal(bw_pkcs11_key_create(&k, NULL, NULL, &err),
+			 BW_EINVAL);
 }
 
 /* bw_pkcs11_key_create: a signer, a URI that names the key again (with
@@ -831,7 +978,10 @@ int main(void)
 		cmocka_unit_test(test_pkcs11_delete__removes_key),
 		cmocka_unit_test(test_pkcs11_keygen__by_uri),
 		cmocka_unit_test(test_pkcs11_signer__rsa_pss),
-		cmocka_unit_test(test_pkcs11_signer__ed25519_unsupported),
+		cmocka_unit_test(test_pkcs11_signer__ed25519_direct),
+		cmocka_unit_test(test_pkcs11_signer__ed25519_foreign_public_key),
+		cmocka_unit_test(test_pkcs11_key_create__ed25519),
+		cmocka_unit_test(test_pkcs11_key_create__rsa),
 		cmocka_unit_test(test_pkcs11_key_create__signer_and_uri),
 		cmocka_unit_test(test_pkcs11_key_create__failure_leaves_token_as_was),
 	};
