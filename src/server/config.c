@@ -121,6 +121,8 @@ static const struct key keys[] = {
 	500001, 999999, "900000"),
     INT("waves", "min_sample", wave_min_sample, 1, 1000000, "5"),
     STR("log", "key", log_key, ""),
+    STR("log", "pin_file", log_pin_file, ""),
+    STR("log", "pkcs11_module", log_pkcs11_module, ""),
     STR("log", "origin", log_origin, ""),
 };
 

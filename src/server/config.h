@@ -100,6 +100,8 @@ struct bw_srv_config {
 	/* [log] the transparency log's checkpoint key (Ed25519 PEM file,
 	 * 0600) and its name; "" origin = "bulwark/<factory>" */
 	char log_key[BW_SRV_PATH_MAX];
+	char log_pin_file[BW_SRV_PATH_MAX];      /* for a pkcs11: log_key */
+	char log_pkcs11_module[BW_SRV_PATH_MAX]; /* for a pkcs11: log_key */
 	char log_origin[BW_SRV_STR_MAX];
 };
 

@@ -81,7 +81,8 @@ out:
 	return rc;
 }
 
-int bw_srv_signer_load(const char *spec, struct bw_signer **out,
+int bw_srv_signer_load(const char *spec, const char *pin_file,
+		       const char *module, struct bw_signer **out,
 		       struct bw_err *err)
 {
 	struct bw_pkcs11_uri u;
@@ -95,14 +96,17 @@ int bw_srv_signer_load(const char *spec, struct bw_signer **out,
 	memset(&o, 0, sizeof(o));
 	if ((rc = bw_pkcs11_uri_parse(spec, &u, err)))
 		return rc;
-	if (!u.pin_source[0])
+	if (pin_file == NULL || !pin_file[0])
+		pin_file = u.pin_source;
+	if (!pin_file[0])
 		return bw_err_set(err, BW_EINVAL,
 				  "a pkcs11 key needs "
 				  "?pin-source=FILE (mode 0600)");
-	if ((rc = bw_pkcs11_pin_from_file(u.pin_source, &pin, err)))
+	if ((rc = bw_pkcs11_pin_from_file(pin_file, &pin, err)))
 		return rc;
 	o.uri = spec;
 	o.pin = pin;
+	o.module_path = module != NULL && module[0] ? module : NULL;
 	/* Online keys sign through the signer interface only, so an Ed25519
 	 * key (the log key) may use the direct PKCS#11 signer. */
 	o.allow_eddsa = 1;
@@ -169,7 +173,9 @@ static int load_log_key(struct bw_srv *srv, struct bw_err *err)
 			   "is kept but no checkpoint is signed");
 		return 0;
 	}
-	if ((rc = bw_srv_signer_load(c->log_key, &srv->log_key, err)))
+	if ((rc = bw_srv_signer_load(c->log_key, c->log_pin_file,
+				     c->log_pkcs11_module, &srv->log_key,
+				     err)))
 		return rc;
 	if (bw_signer_key(srv->log_key)->type != BW_KEY_ED25519)
 		return bw_err_set(err, BW_EUNSUPPORTED, "log.key must be an "
@@ -186,7 +192,8 @@ static int load_signers(struct bw_srv *srv, struct bw_err *err)
 	for (int i = 0; i < 3; i++) {
 		if (!specs[i][0])
 			continue;
-		if ((rc = bw_srv_signer_load(specs[i], &srv->signers[i], err)))
+		if ((rc = bw_srv_signer_load(specs[i], NULL, NULL,
+					     &srv->signers[i], err)))
 			return rc;
 	}
 	if (!srv->signers[0] || !srv->signers[1])

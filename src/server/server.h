@@ -114,10 +114,13 @@ int bw_srv_check(struct bw_srv_config *cfg, struct bw_err *err);
 int bw_srv_secret_read(const char *path, size_t max, char **out, size_t *len,
 		       struct bw_err *err);
 
-/* Load an online signing key: a PEM file (0600) or "pkcs11:" URI with
- * "?pin-source=FILE" (ECDSA P-256 or RSA through the engine, Ed25519
- * through the module directly; *out signs through bw_signer_sign*). */
-int bw_srv_signer_load(const char *spec, struct bw_signer **out,
+/* Load an online signing key: a PEM file (0600) or "pkcs11:" URI whose
+ * PIN file is pin_file (NULL or "": the URI's "?pin-source=FILE"), module
+ * NULL or "": the URI's module-path, else SoftHSM2 (ECDSA P-256 or RSA
+ * through the engine, Ed25519 through the module directly; *out signs
+ * through bw_signer_sign*). */
+int bw_srv_signer_load(const char *spec, const char *pin_file,
+		       const char *module, struct bw_signer **out,
 		       struct bw_err *err);
 
 /* Re-read the PKI directory and uploaded CRLs; on failure the current

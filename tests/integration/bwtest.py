@@ -8,6 +8,8 @@
 - read_versions(): versions of the top-level roles in a metadata dir.
 - softhsm_token(): a fresh SoftHSM2 token in a directory of its own (the
   one place the tests set a token up).
+- go_tlog_verifier(): the transparency-log verifier built from Go's
+  golang.org/x/mod/sumdb/{tlog,note} (tests/tools/tlogverify).
 - ScenarioRunner: runs one scenario directory laid out like
   $BW_VECTORS/python-tuf/<scenario> (expected.json, initial_root.json,
   metadata/, targets/ or state1/, state2/ ...) against the CLI.
@@ -58,6 +60,23 @@ def softhsm_token(base, label, pin="1234", so_pin="5678"):
                    env=dict(os.environ, SOFTHSM2_CONF=conf), check=True,
                    capture_output=True, timeout=60)
     return conf
+
+
+def go_tlog_verifier(cache_dir):
+    """Build tests/tools/tlogverify/main.go (Debian's
+    golang-golang-x-mod-dev, offline) once into cache_dir; its path."""
+    out = os.path.join(cache_dir, "tlogverify")
+    if not os.path.exists(out):
+        env = dict(os.environ, GOPATH="/usr/share/gocode", GO111MODULE="off",
+                   GOCACHE=os.path.join(cache_dir, "gocache"))
+        p = subprocess.run(
+            ["go", "build", "-o", out,
+             os.path.join(SOURCE_DIR, "tests", "tools", "tlogverify",
+                          "main.go")],
+            capture_output=True, text=True, env=env, timeout=300)
+        if p.returncode != 0:
+            raise AssertionError("go build tlogverify: " + p.stderr)
+    return out
 
 
 TOP_LEVEL = ("root.json", "timestamp.json", "snapshot.json", "targets.json")

@@ -20,10 +20,9 @@ import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bwserver as c  # noqa: E402
+from bwtest import go_tlog_verifier  # noqa: E402
 
 ORIGIN = "bulwark/acme"
-SRC = os.environ.get("BW_SOURCE_DIR", os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
 def sqlite(db, sql):
@@ -305,18 +304,7 @@ class TlogTest(unittest.TestCase):
 
     # -- independent check ----------------------------------------------------
     def go_verifier(self):
-        out = os.path.join(self.dir, "tlogverify")
-        if not os.path.exists(out):
-            env = dict(os.environ, GOPATH="/usr/share/gocode",
-                       GO111MODULE="off",
-                       GOCACHE=os.path.join(self.dir, "gocache"))
-            p = subprocess.run(
-                ["go", "build", "-o", out,
-                 os.path.join(SRC, "tests", "tools", "tlogverify",
-                              "main.go")],
-                capture_output=True, text=True, env=env, timeout=300)
-            self.assertEqual(p.returncode, 0, p.stderr)
-        return out
+        return go_tlog_verifier(self.dir)
 
     def go_check(self, case):
         path = os.path.join(self.work, "case.json")

@@ -27,7 +27,7 @@ int bw_hsm_key_create(const char *prog, const struct hsm_args *h,
 	nk.pin = pin;
 	nk.label = h->label != NULL ? h->label : k->label;
 	nk.label_add_id = h->label == NULL && k->add_id;
-	nk.uri_module = 1;
+	nk.uri_module = k->module_always || h->module != NULL;
 	nk.type = k->type;
 	nk.bits = k->bits;
 	rc = bw_pkcs11_key_create(&nk, signer, uri, &err);

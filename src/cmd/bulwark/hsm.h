@@ -32,12 +32,15 @@ struct hsm_args {
 
 /* What to make: the key type (RSA: bits) and its label when --hsm-key-label
  * is not given; add_id: the label gets "-<CKA_ID as hex>" (several keys of
- * one kind can share a token). */
+ * one kind can share a token); module_always: the URI names the module
+ * even when it is the default (else only a --hsm-module one, so the URI
+ * stays short enough for a bulwarkd.conf line). */
 struct hsm_newkey {
 	enum bw_key_type type;
 	unsigned bits;
 	const char *label;
 	int add_id;
+	int module_always;
 };
 
 /*

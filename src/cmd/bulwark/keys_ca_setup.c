@@ -57,7 +57,7 @@ int bw_keysca_create(int argc, char **argv)
 	struct bw_pki_create_opts co = {0};
 	struct bw_signer *signer = NULL;
 	static const struct hsm_newkey nk = {BW_KEY_ECDSA_P256, 0,
-					     KEY_LABEL_DEFAULT, 0};
+					     KEY_LABEL_DEFAULT, 0, 1};
 	struct bw_err err = {0};
 	char *uri = NULL;
 

@@ -612,7 +612,7 @@ static int cmd_key(int argc, char **argv)
 	static const char *prog = "bulwark log key";
 	const char *key = NULL, *name = NULL, *out = NULL;
 	static const struct hsm_newkey nk = {BW_KEY_ED25519, 0, "bulwark-log",
-					     1};
+					     1, 0};
 	struct hsm_args t = {0};
 	int generate = 0;
 	const struct bw_cli_opt opts[] = {
@@ -641,7 +641,7 @@ static int cmd_key(int argc, char **argv)
 	    "the log's origin) or a\nwitness key. Verifiers need only this "
 	    "line. With --hsm-token the key is\ngenerated inside the PKCS#11 "
 	    "token and never leaves it; its pkcs11: URI is\nprinted on a "
-	    "second line (log.key is that URI with ?pin-source=FILE).",
+	    "second line: bulwarkd's log.key, with log.pin_file.",
 	    opts, NULL, 0, 0};
 	struct bw_signer *s = NULL;
 	struct bw_tlog_vkey vk;
