@@ -8,6 +8,9 @@
 - read_versions(): versions of the top-level roles in a metadata dir.
 - softhsm_token(): a fresh SoftHSM2 token in a directory of its own (the
   one place the tests set a token up).
+- rsa_private_key_files(): files under a directory that hold the private
+  half of an RSA key (raw DER, PEM, or inside a gzip'ed archive);
+  decoded_blobs(): a file's bytes as that scan sees them.
 - go_tlog_verifier(): the transparency-log verifier built from Go's
   golang.org/x/mod/sumdb/{tlog,note} (tests/tools/tlogverify).
 - ScenarioRunner: runs one scenario directory laid out like
@@ -18,11 +21,14 @@ Environment: BW_BINARY_DIR (build dir), BW_SOURCE_DIR, BW_VECTORS, and
 optionally BW_TUF_CLIENT (another client program with the same CLI).
 """
 
+import base64
+import gzip
 import hashlib
 import http.server
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -60,6 +66,50 @@ def softhsm_token(base, label, pin="1234", so_pin="5678"):
                    env=dict(os.environ, SOFTHSM2_CONF=conf), check=True,
                    capture_output=True, timeout=60)
     return conf
+
+
+def _der_int(n):
+    b = n.to_bytes((n.bit_length() + 8) // 8, "big")  # leading 0 if needed
+    if len(b) < 0x80:
+        return b"\x02" + bytes([len(b)]) + b
+    ln = len(b).to_bytes((len(b).bit_length() + 7) // 8, "big")
+    return b"\x02" + bytes([0x80 | len(ln)]) + ln + b
+
+
+def decoded_blobs(data):
+    """data, its gunzip'ed form and the base64 bodies of its PEM blocks."""
+    out = [data]
+    if data[:2] == b"\x1f\x8b":
+        try:
+            out.append(gzip.decompress(data))
+        except (OSError, EOFError):
+            pass
+    for blob in list(out):
+        for m in re.finditer(rb"-----BEGIN [A-Z ]*-----(.*?)-----END",
+                             blob, re.S):
+            try:
+                out.append(base64.b64decode(m.group(1)))
+            except ValueError:
+                pass
+    return out
+
+
+def rsa_private_key_files(root, modulus):
+    """Files under root holding an RSAPrivateKey (PKCS#1, also inside
+    PKCS#8) of this modulus: version 0 followed by the modulus, the
+    encoding no public key uses."""
+    needle = b"\x02\x01\x00" + _der_int(modulus)
+    hits = []
+    for top, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(top, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            with open(path, "rb") as f:
+                data = f.read()
+            if any(needle in blob for blob in decoded_blobs(data)):
+                hits.append(path)
+    return hits
 
 
 def go_tlog_verifier(cache_dir):

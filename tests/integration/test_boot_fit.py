@@ -12,7 +12,9 @@ FIT in memory and runs `fdt checksign` and `bootm`:
 - the signed FIT verifies ("sha256,rsa2048:bulwark+");
 - one flipped bit in a signed property, the unsigned FIT, and a FIT signed
   by another key fail `fdt checksign`;
-- one flipped bit in the kernel's data fails bootm's image hash check.
+- one flipped bit in the kernel's data fails bootm's image hash check;
+- a FIT key made inside a SoftHSM2 token (`keys boot create --hsm-token`)
+  signs, its node goes into the control tree, U-Boot accepts its FIT.
 
 Each U-Boot run is bounded (RUN_TIMEOUT); the runs go side by side.
 
@@ -26,6 +28,10 @@ import subprocess
 import tempfile
 import time
 import unittest
+
+from cryptography.hazmat.primitives import serialization
+
+from bwtest import rsa_private_key_files, softhsm_token
 
 SOURCE_DIR = os.environ.get(
     "BW_SOURCE_DIR",
@@ -271,6 +277,56 @@ class FitSignatures(unittest.TestCase):
         for bad in ("unsigned", "other-key", "flipped-conf", "flipped-kernel"):
             self.assertNotIn("Starting kernel", out[bad], bad)
 
+
+    def test_token_key_made_by_bulwark(self):
+        """`keys boot create --type fit --hsm-token`: the FIT key generated
+        inside a SoftHSM2 token (RSA-2048, never extractable), its public
+        key node in the control device tree; U-Boot accepts the FIT signed
+        in the token and refuses the one signed by the archive key; no
+        file holds the token key's private half."""
+        if not (shutil.which("softhsm2-util") and shutil.which("pkcs11-tool")):
+            self.skipTest("softhsm2 / opensc missing")
+        d = self.path("token")
+        env = dict(os.environ, SOFTHSM2_CONF=softhsm_token(d, "fit"))
+        pin = os.path.join(d, "pin")
+        with open(os.open(pin, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("1234\n")
+        keys = os.path.join(d, "keys")
+
+        def bw(*args):
+            p = subprocess.run([BULWARK] + list(args), capture_output=True,
+                               text=True, timeout=180, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+
+        bw("keys", "boot", "create", keys, "--type", "fit", "--hsm-token",
+           "fit", "--hsm-pin-file", pin)
+        self.assertEqual(sorted(os.listdir(keys)), ["fit.pub.pem", "fit.uri"])
+        with open(os.path.join(keys, "fit.uri")) as f:
+            uri = f.read().strip()
+        signed = os.path.join(d, "token-signed.fit")
+        bw("sign", "boot", "--format", "fit", "--key", uri, "--hsm-pin-file",
+           pin, "--key-name", "bulwark", self.path("image.fit"), signed)
+        dtb = os.path.join(d, "control.dtb")
+        bw("keys", "boot", "fit-key", "--pub",
+           os.path.join(keys, "fit.pub.pem"), "--key-name", "bulwark",
+           self.path("virt.dtb"), dtb)
+        boards = {"token": UBoot(signed, dtb),
+                  "archive": UBoot(self.path("signed.fit"), dtb)}
+        out = {k: b.run() for k, b in boards.items()}
+        self.assertIn("sha256,rsa2048:bulwark+", out["token"])
+        self.assertIn("CHECK-OK\r\n", out["token"])
+        self.assertIn("Starting kernel", out["token"])
+        self.assertIn("CHECK-BAD\r\n", out["archive"])
+        self.assertNotIn("Starting kernel", out["archive"])
+        with open(os.path.join(keys, "fit.pub.pem"), "rb") as f:
+            n = serialization.load_pem_public_key(
+                f.read()).public_numbers().n
+        self.assertEqual(rsa_private_key_files(self.tmp, n), [])
+        with open(self.path("keys/fit.pub.pem"), "rb") as f:
+            n = serialization.load_pem_public_key(
+                f.read()).public_numbers().n
+        self.assertEqual(rsa_private_key_files(self.tmp, n),
+                         [self.path("keys/fit.keys.tar.gz")])
 
 if __name__ == "__main__":
     unittest.main()

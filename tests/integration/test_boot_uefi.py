@@ -13,6 +13,8 @@ verifiers that boot devices.
   refused ("Security Violation"), a tampered dbx update is refused by the
   firmware, and after bulwark's dbx update the revoked image is refused.
 - No byte of a private key exists outside its key archive.
+- Keys made inside a SoftHSM2 token by `keys boot create --hsm-token` sign
+  through their pkcs11: URIs (sbverify accepts) and are in no file.
 
 Each QEMU boot is bounded (BOOT_TIMEOUT); boots that do not depend on each
 other run side by side.
@@ -32,7 +34,10 @@ import unittest
 import uuid
 import zlib
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from bwtest import rsa_private_key_files, softhsm_token
 
 SOURCE_DIR = os.environ.get(
     "BW_SOURCE_DIR",
@@ -265,6 +270,69 @@ class UefiSecureBoot(unittest.TestCase):
         v = self.sbverify(out, os.path.join(d, "db.crt"))
         self.assertEqual(v.returncode, 0, v.stderr)
         self.assertNotEqual(self.sbverify(out, self.crt("db")).returncode, 0)
+
+    def test_keys_made_in_token(self):
+        """`keys boot create --hsm-token`: PK, KEK and db generated inside
+        a SoftHSM2 token (RSA-3072, never extractable), their certificates
+        made with the token keys; db signs HelloWorld.efi (sbverify
+        accepts it against db.crt only), KEK signs a db update; no file
+        holds a private key of theirs, while the same scan finds the key
+        archives' keys."""
+        if not (shutil.which("softhsm2-util") and shutil.which("pkcs11-tool")):
+            self.skipTest("softhsm2 / opensc missing")
+        d = self.path("made-in-token")
+        env = dict(os.environ, SOFTHSM2_CONF=softhsm_token(d, "boot"))
+        pin = os.path.join(d, "pin")
+        with open(os.open(pin, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write("1234\n")
+        keys = os.path.join(d, "keys")
+
+        def bw(*args):
+            return subprocess.run([BULWARK] + list(args), capture_output=True,
+                                  text=True, timeout=180, env=env)
+
+        p = bw("keys", "boot", "create", keys, "--factory", "Acme", "--bits",
+               "3072", "--hsm-token", "boot", "--hsm-pin-file", pin)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(sorted(os.listdir(keys)),
+                         ["KEK.crt", "KEK.uri", "PK.crt", "PK.uri", "db.crt",
+                          "db.uri"])
+        uri = {}
+        for role in ("PK", "KEK", "db"):
+            with open(os.path.join(keys, role + ".uri")) as f:
+                uri[role] = f.read().strip()
+            self.assertTrue(uri[role].startswith(
+                "pkcs11:token=boot;object=bulwark-boot-%s-" % role))
+        objs = subprocess.run(
+            ["pkcs11-tool", "--module", "/usr/lib/softhsm/libsofthsm2.so",
+             "--token-label", "boot", "--login", "--pin", "1234",
+             "--list-objects", "--type", "privkey"],
+            capture_output=True, text=True, timeout=60, env=env).stdout
+        self.assertEqual(objs.count("never extractable"), 3, objs)
+        out = os.path.join(d, "hello.efi")
+        p = bw("sign", "boot", "--format", "uefi", "--key", uri["db"],
+               "--hsm-pin-file", pin, "--cert", os.path.join(keys, "db.crt"),
+               HELLO, out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        v = self.sbverify(out, os.path.join(keys, "db.crt"))
+        self.assertEqual(v.returncode, 0, v.stderr)
+        for other in (os.path.join(keys, "KEK.crt"), self.crt("db")):
+            self.assertNotEqual(self.sbverify(out, other).returncode, 0)
+        p = bw("sign", "boot", "--format", "auth", "--var", "db", "--key",
+               uri["KEK"], "--hsm-pin-file", pin, "--cert",
+               os.path.join(keys, "KEK.crt"), "--add-cert",
+               os.path.join(keys, "db.crt"), os.path.join(d, "db.auth"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for role in ("PK", "KEK", "db"):
+            with open(os.path.join(keys, role + ".crt"), "rb") as f:
+                n = x509.load_pem_x509_certificate(
+                    f.read()).public_key().public_numbers().n
+            self.assertEqual(n.bit_length(), 3072)
+            self.assertEqual(rsa_private_key_files(self.tmp, n), [], role)
+        with open(self.crt("db"), "rb") as f:
+            n = x509.load_pem_x509_certificate(
+                f.read()).public_key().public_numbers().n
+        self.assertEqual(rsa_private_key_files(self.tmp, n), [self.key("db")])
 
     # ---- OVMF --------------------------------------------------------------
 

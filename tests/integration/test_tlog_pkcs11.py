@@ -10,7 +10,6 @@ wrong PIN and a key of the wrong type stop bulwarkd with a clear message."""
 import base64
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -21,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import \
     Ed25519PrivateKey
 
 import bwserver as c
-from bwtest import SOFTHSM_MODULE, go_tlog_verifier, softhsm_token
+from bwtest import SOFTHSM_MODULE, decoded_blobs, go_tlog_verifier, \
+    softhsm_token
 
 ORIGIN = "bulwark/acme"
 PIN = "1234"
@@ -32,17 +32,10 @@ HAVE = os.path.exists(c.BULWARKD) and os.path.exists(SOFTHSM_MODULE) and \
 
 
 def ed25519_seeds(path):
-    """Every Ed25519 private key in the file: PKCS#8 DER, bare or inside
-    PEM (base64) blocks."""
+    """Every Ed25519 private key in the file: PKCS#8 DER, bare, inside PEM
+    (base64) blocks or gzip'ed."""
     with open(path, "rb") as f:
-        data = f.read()
-    blobs = [data]
-    for m in re.finditer(rb"-----BEGIN [A-Z ]*-----(.*?)-----END",
-                         data, re.S):
-        try:
-            blobs.append(base64.b64decode(m.group(1)))
-        except ValueError:
-            pass
+        blobs = decoded_blobs(f.read())
     for blob in blobs:
         at = blob.find(ED25519_PKCS8)
         while at >= 0:

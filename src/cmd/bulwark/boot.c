@@ -1,7 +1,8 @@
 /*
  * `bulwark keys boot create` and `bulwark sign boot`: UEFI Secure Boot
- * keys (PK, KEK, db) whose private halves live only in key archives, and
- * Authenticode signatures made with them (docs/boot.md).
+ * keys (PK, KEK, db) and U-Boot FIT keys whose private halves live only in
+ * key archives or inside a PKCS#11 token, and the signatures made with
+ * them (docs/boot.md).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "bulwark/buf.h"
 #include "bulwark/pki.h"
 #include "bulwark/repo.h"
+#include "hsm.h"
 #include "repo_cli.h"
 
 /* A signer over a new RSA key; the PEM passes through memory only and is
@@ -39,59 +41,114 @@ static int new_signer(int bits, struct bw_signer **out, struct bw_err *err)
 	return rc;
 }
 
-/* DIR/<role>.crt (public) and DIR/<role>.keys.tar.gz (0600). */
-static int create_role(const char *dir, const char *factory, int role,
-		       int bits, long days, struct bw_err *err)
+/*
+ * Where a new boot key goes: a key archive (DIR/<name>.keys.tar.gz, 0600),
+ * or, with --hsm-token, the token (non-extractable RSA key labelled
+ * "<prefix>-<name>-<id>"; its pkcs11: URI in DIR/<name>.uri).
+ */
+struct boot_keys {
+	const char *dir;
+	int bits;
+	const struct hsm_args *hsm; /* NULL: key archives */
+	char *uris[BW_BOOT_UEFI_ROLES]; /* made in the token so far */
+	size_t nuris;
+};
+
+static int boot_key_new(struct boot_keys *bk, const char *name,
+			struct bw_signer **s, char *where, size_t cap,
+			struct bw_err *err)
+{
+	struct hsm_args h;
+	struct hsm_newkey nk = {BW_KEY_RSA, (unsigned)bk->bits, NULL, 1, 0};
+	char label[96], path[4096], *uri = NULL, *line;
+	int rc;
+
+	if (bk->hsm == NULL) {
+		snprintf(where, cap, "%s/%s.keys.tar.gz (private key, mode "
+			 "0600)", bk->dir, name);
+		snprintf(path, sizeof(path), "%s/%s.keys.tar.gz", bk->dir,
+			 name);
+		rc = new_signer(bk->bits, s, err);
+		return rc != 0 ? rc : bw_repo_archive_write(path, s, 1, err);
+	}
+	h = *bk->hsm;
+	snprintf(label, sizeof(label), "%.64s-%s",
+		 h.label != NULL ? h.label : "bulwark-boot", name);
+	h.label = NULL; /* --hsm-key-label is the prefix here */
+	nk.label = label;
+	if (bw_hsm_key_create("bulwark keys boot create", &h, &nk, s, &uri) !=
+	    BW_EXIT_OK)
+		return bw_err_set(err, BW_EINVAL, "no key made in token '%s'",
+				  h.token);
+	bk->uris[bk->nuris++] = uri;
+	snprintf(where, cap, "%s/%s.uri (private key in token '%s')", bk->dir,
+		 name, h.token);
+	snprintf(path, sizeof(path), "%s/%s.uri", bk->dir, name);
+	line = malloc(strlen(uri) + 2);
+	if (line == NULL)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	snprintf(line, strlen(uri) + 2, "%s\n", uri);
+	rc = bw_io_write_atomic(path, line, strlen(line), 0644, err);
+	free(line);
+	return rc;
+}
+
+/* Undo the keys made in the token when a later one failed. */
+static void boot_keys_dispose(struct boot_keys *bk, int failed)
+{
+	for (size_t i = 0; i < bk->nuris; i++) {
+		if (failed)
+			bw_hsm_key_undo(bk->hsm, bk->uris[i]);
+		free(bk->uris[i]);
+	}
+	bk->nuris = 0;
+}
+
+/* DIR/<role>.crt (public) and the key (boot_key_new). */
+static int create_role(struct boot_keys *bk, const char *factory, int role,
+		       long days, struct bw_err *err)
 {
 	const char *name = bw_boot_uefi_role_names[role];
 	struct bw_signer *s = NULL;
 	X509 *cert = NULL;
-	char cn[160], path[4096], *pem = NULL;
+	char cn[160], path[4096], where[4200], *pem = NULL;
 	size_t len = 0;
-	int rc = new_signer(bits, &s, err);
+	int rc = boot_key_new(bk, name, &s, where, sizeof(where), err);
 
 	snprintf(cn, sizeof(cn), "%.100s UEFI %s", factory, name);
 	if (rc == 0)
 		rc = bw_boot_cert_selfsign(s->pkey, cn, days, &cert, err);
 	if (rc == 0)
 		rc = bw_pki_cert_pem(cert, &pem, &len, err);
-	snprintf(path, sizeof(path), "%s/%s.keys.tar.gz", dir, name);
-	if (rc == 0)
-		rc = bw_repo_archive_write(path, &s, 1, err);
-	snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
+	snprintf(path, sizeof(path), "%s/%s.crt", bk->dir, name);
 	if (rc == 0)
 		rc = bw_io_write_atomic(path, pem, len, 0644, err);
 	if (rc == 0)
-		printf("%s: %s (certificate), %s/%s.keys.tar.gz (private key, "
-		       "mode 0600)\n", name, path, dir, name);
+		printf("%s: %s (certificate), %s\n", name, path, where);
 	free(pem);
 	X509_free(cert);
 	bw_signer_free(s);
 	return rc;
 }
 
-/* DIR/fit.keys.tar.gz (0600) and DIR/fit.pub.pem. */
-static int create_fit(const char *dir, int bits, struct bw_err *err)
+/* DIR/fit.pub.pem and the key (boot_key_new). */
+static int create_fit(struct boot_keys *bk, struct bw_err *err)
 {
 	struct bw_signer *s = NULL;
-	char path[4096];
+	char path[4096], where[4200];
 	BIO *b = BIO_new(BIO_s_mem());
 	char *pub = NULL;
 	long len = 0;
-	int rc = new_signer(bits, &s, err);
+	int rc = boot_key_new(bk, "fit", &s, where, sizeof(where), err);
 
-	snprintf(path, sizeof(path), "%s/fit.keys.tar.gz", dir);
-	if (rc == 0)
-		rc = bw_repo_archive_write(path, &s, 1, err);
 	if (rc == 0 && (b == NULL || PEM_write_bio_PUBKEY(b, s->pkey) != 1 ||
 			(len = BIO_get_mem_data(b, &pub)) <= 0))
 		rc = bw_err_set(err, BW_ECRYPTO, "public key");
-	snprintf(path, sizeof(path), "%s/fit.pub.pem", dir);
+	snprintf(path, sizeof(path), "%s/fit.pub.pem", bk->dir);
 	if (rc == 0)
 		rc = bw_io_write_atomic(path, pub, (size_t)len, 0644, err);
 	if (rc == 0)
-		printf("fit: %s (public key), %s/fit.keys.tar.gz (private key, "
-		       "mode 0600)\n", path, dir);
+		printf("fit: %s (public key), %s\n", path, where);
 	BIO_free(b);
 	bw_signer_free(s);
 	return rc;
@@ -102,6 +159,7 @@ static int cmd_keys_create(int argc, char **argv)
 	static const char *prog = "bulwark keys boot create";
 	const char *pos[1] = {NULL}, *factory = NULL, *bits_s = NULL;
 	const char *days_s = NULL, *type = NULL;
+	struct hsm_args h = {0};
 	const struct bw_cli_opt opts[] = {
 	    {"--type", BW_CLI_STR, "uefi|fit",
 	     "uefi (default): PK, KEK, db; fit: one U-Boot FIT key", &type},
@@ -112,17 +170,25 @@ static int cmd_keys_create(int argc, char **argv)
 	     &bits_s},
 	    {"--days", BW_CLI_STR, "N", "certificate validity (default 7300)",
 	     &days_s},
+	    HSM_NEW_OPTS(h, "the keys", "label prefix of the keys in the "
+			 "token (default bulwark-boot: bulwark-boot-db-<id>)"),
 	    BW_CLI_END,
 	};
 	const struct bw_cli_spec spec = {
-	    prog, "DIR [--type uefi] --factory NAME [options]\n       DIR --type fit [--bits N]",
+	    prog, "DIR [--type uefi] --factory NAME [options]\n       DIR --type fit [--bits N]\n"
+	    "       DIR ... --hsm-token LABEL --hsm-pin-file F",
 	    "Create the boot keys of a factory in DIR (which must not exist). "
 	    "uefi: PK, KEK\nand db, each a self-signed certificate <role>.crt "
 	    "and its private key in a key\narchive <role>.keys.tar.gz (mode "
 	    "0600). fit: fit.keys.tar.gz and fit.pub.pem,\nthe key U-Boot "
 	    "checks FIT images with. Keep the archives offline; `bulwark\n"
-	    "sign boot` reads them.",
+	    "sign boot` reads them. With --hsm-token the RSA keys are "
+	    "generated inside the\nPKCS#11 token and never leave it: DIR gets "
+	    "<role>.uri (fit.uri), the pkcs11: URI\n`bulwark sign boot --key` "
+	    "takes, instead of an archive; on failure the keys\nmade in the "
+	    "token are deleted again.",
 	    opts, pos, 1, 1};
+	struct boot_keys bk = {0};
 	struct bw_err err = {0};
 	int64_t bits = 2048, days = 7300;
 	int done = 0, rc = bw_cli_parse(&spec, argc, argv, &done);
@@ -140,17 +206,24 @@ static int cmd_keys_create(int argc, char **argv)
 		return bw_cli_usage(prog, "--type is uefi or fit");
 	if (factory == NULL && (type == NULL || strcmp(type, "uefi") == 0))
 		return bw_cli_usage(prog, "--factory is required for UEFI keys");
+	if ((h.module || h.pin_file || h.label) && !h.token)
+		return bw_cli_usage(prog, "the --hsm-* options go with "
+				    "--hsm-token");
+	if (h.token != NULL && h.pin_file == NULL)
+		return bw_cli_usage(prog, "--hsm-token needs --hsm-pin-file");
 	if (mkdir(pos[0], 0700) != 0)
 		return bw_cli_fail(prog, "cannot create %s: %s", pos[0],
 				   strerror(errno));
+	bk.dir = pos[0];
+	bk.bits = (int)bits;
+	bk.hsm = h.token != NULL ? &h : NULL;
 	if (type != NULL && strcmp(type, "fit") == 0)
-		return create_fit(pos[0], (int)bits, &err) == 0
-			   ? BW_EXIT_OK : bw_cli_fail(prog, "%s", err.msg);
-	for (int r = 0; r < BW_BOOT_UEFI_ROLES; r++)
-		if (create_role(pos[0], factory, r, (int)bits, (long)days,
-				&err) != 0)
-			return bw_cli_fail(prog, "%s", err.msg);
-	return BW_EXIT_OK;
+		rc = create_fit(&bk, &err);
+	for (int r = 0; (type == NULL || strcmp(type, "fit") != 0) && rc == 0 &&
+			r < BW_BOOT_UEFI_ROLES; r++)
+		rc = create_role(&bk, factory, r, (long)days, &err);
+	boot_keys_dispose(&bk, rc != 0);
+	return rc == 0 ? BW_EXIT_OK : bw_cli_fail(prog, "%s", err.msg);
 }
 
 /* Key names go into node names and U-Boot messages. */
