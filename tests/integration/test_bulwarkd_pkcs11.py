@@ -60,6 +60,15 @@ class Pkcs11Test(unittest.TestCase):
               "--label", label, "--id", kid, "--pin", "1234")
 
     def test_registration_ca_and_timestamp_key_in_token(self):
+        self.keys_in_token(workers=1, registrations=1)
+
+    def test_keys_in_token_with_two_workers(self):
+        """server.workers = 2: each worker opens its own session on the
+        token after the fork; registrations spread over both workers are
+        all signed in the token."""
+        self.keys_in_token(workers=2, registrations=8)
+
+    def keys_in_token(self, workers, registrations):
         tuf = c.Tuf()
         tuf.timestamp = EcdsaTufKey()
         pki = c.make_pki(os.path.join(self.dir, "pki"))
@@ -75,6 +84,7 @@ class Pkcs11Test(unittest.TestCase):
             "registration": {
                 "ca_pkcs11_uri": "pkcs11:token=bwd;object=online-ca;type=private",
                 "ca_pkcs11_module": MODULE, "ca_pin_file": self.pin},
+            "server": {"workers": str(workers)},
         })
         # the timestamp key: a token URI instead of the file Server wrote
         with open(srv.conf) as f:
@@ -89,26 +99,30 @@ class Pkcs11Test(unittest.TestCase):
         srv.start()
         try:
             srv.seed()
-            uid = str(uuidlib.uuid4())
             st, tok = srv.admin("POST", "/tokens", {"scope": "ci",
-                                                    "expires-in": 600})
-            key = ec.generate_private_key(ec.SECP256R1())
-            st, r = srv.register({"uuid": uid, "hardware-id": "board",
-                                  "csr": c.csr_pem(uid, key=key)}, tok["token"])
-            self.assertEqual(st, 201, r)
-            cpath = os.path.join(self.dir, "d.pem")
-            kpath = os.path.join(self.dir, "d.key")
-            with open(cpath, "w") as f:
-                f.write(r["client.pem"])
-            with open(kpath, "wb") as f:
-                f.write(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-            st, _, ts = srv.device_get({"cert": cpath, "key": kpath},
-                                       "/repo/timestamp.json")
-            self.assertEqual(st, 200)
-            sig = json.loads(ts)["signatures"][0]
-            self.assertEqual(sig["keyid"], tuf.timestamp.keyid)
+                                                    "expires-in": 600,
+                                                    "uses": registrations})
+            for i in range(registrations):
+                uid = str(uuidlib.uuid4())
+                key = ec.generate_private_key(ec.SECP256R1())
+                st, r = srv.register({"uuid": uid, "hardware-id": "board",
+                                      "csr": c.csr_pem(uid, key=key)},
+                                     tok["token"])
+                self.assertEqual(st, 201, r)
+                cpath = os.path.join(self.dir, "d%d.pem" % i)
+                kpath = os.path.join(self.dir, "d%d.key" % i)
+                with open(cpath, "w") as f:
+                    f.write(r["client.pem"])
+                with open(kpath, "wb") as f:
+                    f.write(key.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption()))
+                st, _, ts = srv.device_get({"cert": cpath, "key": kpath},
+                                           "/repo/timestamp.json")
+                self.assertEqual(st, 200)
+                sig = json.loads(ts)["signatures"][0]
+                self.assertEqual(sig["keyid"], tuf.timestamp.keyid)
         finally:
             self.assertEqual(srv.stop(), 0)
 
