@@ -29,7 +29,7 @@
 #include "fleetsim.h"
 
 /* splitmix64: a small seeded generator, so a seed names one fleet. */
-static uint64_t mix(uint64_t *s)
+uint64_t fs_mix(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
 
@@ -41,13 +41,13 @@ static uint64_t mix(uint64_t *s)
 /* Uniform in [0, 10^6). */
 static uint32_t draw_ppm(uint64_t *s)
 {
-	return (uint32_t)(mix(s) % 1000000u);
+	return (uint32_t)(fs_mix(s) % 1000000u);
 }
 
 static void make_uuid(uint64_t *s, char out[37])
 {
 	uint8_t b[16];
-	uint64_t a = mix(s), c = mix(s);
+	uint64_t a = fs_mix(s), c = fs_mix(s);
 	char hex[33];
 
 	memcpy(b, &a, 8);
@@ -75,7 +75,7 @@ static void draw_fate(const struct fs_opts *o, uint64_t *s,
 	/* slow downloads: from half to one and a half times slow_s */
 	if (draw_ppm(s) < o->slow_ppm)
 		dv->slow_s = o->slow_s * (0.5 + draw_ppm(s) / 1e6);
-	dv->rng = mix(s);
+	dv->rng = fs_mix(s);
 }
 
 /* The device CA's OU: the factory every device certificate names. */

@@ -72,6 +72,7 @@ struct fs_device {
 	double admitted_at; /* start of the check that took the wave, 0 */
 	double reported_at; /* when its outcome reached the server, 0 */
 	enum fs_outcome outcome;
+	int report_pending; /* outcome still in the device's event queue */
 	int slow_done;
 };
 
@@ -106,6 +107,8 @@ struct fs_fleet {
 };
 
 /* fleet.c */
+/* splitmix64: the seeded generator of UUIDs, fates and jitter. */
+uint64_t fs_mix(uint64_t *state);
 int fs_fleet_make(struct fs_fleet *f, struct bw_err *err);
 void fs_fleet_dispose(struct fs_fleet *f);
 

@@ -46,7 +46,8 @@ static int settled(struct fs_fleet *f, double now)
 
 		if (dv->admitted_at > last)
 			last = dv->admitted_at;
-		if (dv->admitted_at > 0 && dv->outcome == FS_OUT_NONE)
+		if ((dv->admitted_at > 0 && dv->outcome == FS_OUT_NONE) ||
+		    dv->report_pending)
 			busy = 1;
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -200,8 +201,10 @@ static json_t *wave_report(struct fs_fleet *f, json_t *status,
 					    json_real(d));
 			json_object_set_new(halt, "latency-seen-s",
 					    json_real(seen));
+			/* the server logs whole seconds */
 			json_object_set_new(halt, "latency-logged-s",
-					    json_real((double)logged - d));
+					    json_integer(logged -
+							 (json_int_t)floor(d)));
 			json_object_set_new(halt, "latency-polls",
 					    json_real(seen / f->o->poll_s));
 		}
@@ -303,9 +306,9 @@ static void print_human(FILE *out, const struct fs_opts *o, json_t *r)
 				num(h, "failures"));
 			if (json_object_get(h, "latency-seen-s"))
 				fprintf(out, "  deciding outcome -> halt: "
-					     "%.2f s seen (%.0f s by the "
-					     "server's log), %.2f poll "
-					     "intervals\n",
+					     "%.2f s seen (%.0f s in the "
+					     "server's log, whole seconds), "
+					     "%.2f poll intervals\n",
 					num(h, "latency-seen-s"),
 					num(h, "latency-logged-s"),
 					num(h, "latency-polls"));

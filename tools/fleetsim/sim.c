@@ -57,10 +57,19 @@ static int run_process(struct fs_fleet *f, struct fs_device *dv, enum fs_op op)
 	char *argv[] = {(char *)f->o->agent, (char *)op_cmd[op], "--config",
 			dv->config, NULL};
 	double deadline = fs_now() + FS_PROC_TIMEOUT;
+	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	int status = 0;
+	int status = 0, rc;
 
-	if (posix_spawn(&pid, f->o->agent, NULL, NULL, argv, environ) != 0)
+	/* Only stdin, stdout and stderr: the in-process agents' state locks
+	 * and connections must not live on in the child. */
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return BW_DEV_EXIT_FAIL;
+	rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (rc == 0)
+		rc = posix_spawn(&pid, f->o->agent, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0)
 		return BW_DEV_EXIT_FAIL;
 	for (;;) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
@@ -90,10 +99,21 @@ static int run_op(struct fs_fleet *f, struct fs_device *dv, enum fs_op op)
 {
 	struct bw_err err = {0};
 
+	int rc = 0;
+
 	if (dv->process)
 		return run_process(f, dv, op);
-	if (!dv->d &&
-	    bw_dev_open(dv->config, BW_DEV_OPEN_EXCLUSIVE, &dv->d, &err) != 0) {
+	/* A process being spawned holds a copy of every descriptor until it
+	 * execs, the state lock's too: a lock still held is tried again for
+	 * up to a second. */
+	for (int i = 0; !dv->d && i < 50; i++) {
+		rc = bw_dev_open(dv->config, BW_DEV_OPEN_EXCLUSIVE, &dv->d,
+				 &err);
+		if (rc != BW_ESTATE)
+			break;
+		sleep_s(0.02);
+	}
+	if (!dv->d) {
 		fprintf(stderr, "fleetsim: %s: %s\n", dv->uuid, err.msg);
 		return BW_DEV_EXIT_FAIL;
 	}
@@ -114,18 +134,10 @@ static int run_op(struct fs_fleet *f, struct fs_device *dv, enum fs_op op)
 	return BW_DEV_EXIT_FAIL;
 }
 
-static uint64_t mix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static double next_poll(struct fs_fleet *f, struct fs_device *dv, double now)
 {
-	double j = f->o->jitter_s * (double)(mix(&dv->rng) % 1000000u) / 1e6;
+	double u = (double)(fs_mix(&dv->rng) % 1000000u) / 1e6;
+	double j = f->o->jitter_s * u;
 
 	return now + f->o->poll_s + j;
 }
@@ -146,16 +158,55 @@ static void record_checkin(struct fs_fleet *f, double t0, double t1, int rc)
 	pthread_mutex_unlock(&f->lock);
 }
 
+/* Events still queued in the device's state (-1: unknown). */
+static long queued(struct fs_device *dv)
+{
+	struct bw_dev *d = dv->d;
+	long n = -1;
+
+	if (!d && bw_dev_open(dv->config, BW_DEV_OPEN_READONLY, &d, NULL))
+		return -1;
+	if (bw_dev_events_count(d->db, &n, NULL) != 0)
+		n = -1;
+	if (d != dv->d)
+		bw_dev_free(d);
+	return n;
+}
+
 /* Outcomes and admissions are written under the lock: the watcher reads
- * them while the run goes on. */
+ * them while the run goes on. An outcome has reached the server when the
+ * device's event queue is empty; otherwise a later check-in sends it. */
 static void outcome(struct fs_fleet *f, struct fs_device *dv,
 		    enum fs_outcome o)
 {
+	long left = o == FS_OUT_SILENT ? 0 : queued(dv);
+	double now = fs_now();
+
 	pthread_mutex_lock(&f->lock);
 	if (dv->outcome == FS_OUT_NONE) { /* the wave counts the first one */
 		dv->outcome = o;
-		dv->reported_at = o == FS_OUT_SILENT ? 0 : fs_now();
+		if (o != FS_OUT_SILENT && left == 0)
+			dv->reported_at = now;
+		else if (o != FS_OUT_SILENT)
+			dv->report_pending = 1;
 	}
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void report_sent(struct fs_fleet *f, struct fs_device *dv)
+{
+	long left;
+	double now;
+
+	pthread_mutex_lock(&f->lock);
+	left = dv->report_pending;
+	pthread_mutex_unlock(&f->lock);
+	if (!left || queued(dv) != 0)
+		return;
+	now = fs_now();
+	pthread_mutex_lock(&f->lock);
+	dv->reported_at = now;
+	dv->report_pending = 0;
 	pthread_mutex_unlock(&f->lock);
 }
 
@@ -199,6 +250,7 @@ static void step_poll(struct fs_fleet *f, struct fs_device *dv)
 
 	t1 = fs_now();
 	record_checkin(f, t0, t1, rc);
+	report_sent(f, dv);
 	if (rc != BW_DEV_EXIT_UPDATE_AVAILABLE) {
 		dv->next_at = next_poll(f, dv, t1);
 		return;
@@ -331,7 +383,7 @@ int fs_run_start(struct fs_fleet *f, pthread_t *threads, size_t n,
 		struct fs_device *dv = &f->devs[i];
 
 		dv->next_at = now + f->o->poll_s *
-				       (double)(mix(&dv->rng) % 1000000u) / 1e6;
+				       (double)(fs_mix(&dv->rng) % 1000000u) / 1e6;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (pthread_create(&threads[i], NULL, worker, f) != 0) {
