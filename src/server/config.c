@@ -13,6 +13,7 @@
 
 #include "bulwark/buf.h"
 #include "config.h"
+#include "http.h"
 
 enum kind { K_STR, K_INT, K_DUR, K_ROLES, K_LEVEL };
 
@@ -74,6 +75,7 @@ static const struct key keys[] = {
 	"30"),
     DUR("gateway", "identity_poll_interval", identity_poll_interval, 1, 3600,
 	"1"),
+    STR("gateway", "default_tag", default_tag, ""),
     STR("admin", "listen", admin_listen, "127.0.0.1:8444"),
     STR("admin", "token_file", admin_token_file, "/etc/bulwark/admin.token"),
     INT("admin", "max_upload_bytes", max_upload_bytes, 4096, 268435456,
@@ -400,6 +402,7 @@ static int check_listen(const char *what, const char *v, struct bw_err *err)
 
 int bw_srv_config_finish(struct bw_srv_config *cfg, struct bw_err *err)
 {
+	char tag[BW_STORE_TAG_MAX + 1];
 	int rc = 0;
 
 	if (!cfg->database[0] || !cfg->pki_dir[0])
@@ -439,6 +442,12 @@ int bw_srv_config_finish(struct bw_srv_config *cfg, struct bw_err *err)
 	if ((cfg->roles & BW_SRV_ROLE_REGISTRATION) && cfg->est_listen[0] &&
 	    (rc = check_listen("est", cfg->est_listen, err)))
 		return rc;
+	if (cfg->default_tag[0] &&
+	    (bw_srv_tag_parse(cfg->default_tag, tag, sizeof(tag)) ||
+	     strcmp(tag, cfg->default_tag)))
+		return bw_err_set(err, BW_EFORMAT,
+				  "gateway.default_tag must be one tag "
+				  "([A-Za-z0-9._-], at most 128)");
 	if (cfg->timestamp_resign_before >= cfg->timestamp_expiry)
 		return bw_err_set(err, BW_EFORMAT,
 				  "signing.timestamp_resign_before must be "

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "bulwark/error.h"
+#include "storage.h" /* BW_STORE_TAG_MAX */
 
 #define BW_SRV_PATH_MAX 4096
 #define BW_SRV_STR_MAX 256
@@ -51,6 +52,9 @@ struct bw_srv_config {
 	int64_t last_seen_interval;
 	int64_t policy_reload_interval;
 	int64_t identity_poll_interval;
+	/* tag of a production device that names none and has none on
+	 * record ("" = none: such a device gets 404 with a reason) */
+	char default_tag[BW_STORE_TAG_MAX + 1];
 	/* [admin] */
 	char admin_listen[BW_SRV_STR_MAX];
 	char admin_token_file[BW_SRV_PATH_MAX];

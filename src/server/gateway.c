@@ -292,6 +292,14 @@ static void serve_meta(struct bw_srv *srv, struct evhttp_request *req,
 	/* root and CI roles are per flavour; production roles per tag */
 	if (strcmp(role, "root") == 0 || !id->production)
 		tag = "";
+	else if (!tag[0]) {
+		/* a production device that names no tag, has none on record
+		 * and no [gateway] default_tag: say why, not a bare 404 */
+		bw_srv_http_error(req, 404,
+				  "no tag: send x-ats-tags (sota.toml "
+				  "pacman.tags) or set [gateway] default_tag");
+		return;
+	}
 	if (version == 0)
 		rc = meta_latest(srv, flavour, tag, role, &m, &err);
 	else
@@ -515,6 +523,7 @@ void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	char tag[BW_STORE_TAG_MAX + 1];
+	const char *eff = NULL;
 
 	if (!bw_srv_tls_ssl(req) || !path) {
 		evhttp_send_error(req, 400, NULL);
@@ -539,20 +548,18 @@ void bw_srv_gateway_handle(struct evhttp_request *req, void *arg)
 	bound = *id;
 	bound.production = bw_srv_tls_device(req)->production;
 	id = &bound;
+	/* the tag: named now, else on record, else the configured default */
+	eff = tag[0]				 ? tag
+	      : bw_srv_tls_device(req)->tag[0] ? bw_srv_tls_device(req)->tag
+					       : srv->cfg->default_tag;
 	if (cmd == EVHTTP_REQ_GET && !strncmp(path, "/repo/", 6))
-		serve_meta(srv, req, id,
-			   tag[0] ? tag : bw_srv_tls_device(req)->tag,
-			   path + 6);
+		serve_meta(srv, req, id, eff, path + 6);
 	else if (cmd == EVHTTP_REQ_GET && !strncmp(path, "/targets/", 9))
-		serve_target(srv, req, id,
-			     tag[0] ? tag : bw_srv_tls_device(req)->tag,
-			     path + 9);
+		serve_target(srv, req, id, eff, path + 9);
 	else if (cmd == EVHTTP_REQ_POST && !strcmp(path, "/events"))
-		post_events(srv, req, id,
-			    tag[0] ? tag : bw_srv_tls_device(req)->tag);
+		post_events(srv, req, id, eff);
 	else if (cmd == EVHTTP_REQ_GET && !strcmp(path, "/wave"))
-		bw_srv_waves_serve(srv, req, id, bw_srv_tls_device(req),
-				   tag[0] ? tag : bw_srv_tls_device(req)->tag);
+		bw_srv_waves_serve(srv, req, id, bw_srv_tls_device(req), eff);
 	else if (cmd == EVHTTP_REQ_GET && !strcmp(path, "/device"))
 		get_device(srv, req, id);
 	else if (cmd == EVHTTP_REQ_GET && !strcmp(path, "/log/release"))

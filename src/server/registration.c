@@ -66,21 +66,206 @@ static int str_field(json_t *b, const char *k, int required, char *out,
 	return 1;
 }
 
+/* A field bulwarkd does not use: a scalar (strings bounded), so that a
+ * newer client's additions pass and nothing large or nested is held. */
+static int ignored_ok(json_t *v, int *count)
+{
+	if (++*count > BW_SRV_REG_IGNORED_FIELDS)
+		return 0;
+	if (json_is_string(v))
+		return json_string_length(v) <= BW_SRV_REG_IGNORED_LEN;
+	return json_is_integer(v) || json_is_boolean(v) || json_is_null(v);
+}
+
+/* An override value: a string, optionally written as a TOML basic
+ * string ("\"pkcs11\"", as lmp-device-register sends it); the quotes are
+ * dropped. */
+static int override_text(json_t *v, const char **s, size_t *n)
+{
+	if (!json_is_string(v) ||
+	    json_string_length(v) > BW_SRV_REG_IGNORED_LEN)
+		return 0;
+	*s = json_string_value(v);
+	*n = json_string_length(v);
+	if (*n >= 2 && (*s)[0] == '"' && (*s)[*n - 1] == '"') {
+		(*s)++;
+		*n -= 2;
+	}
+	return 1;
+}
+
+/* tls.pkey_source / tls.cert_source: "file" or "pkcs11". */
+static int source_parse(json_t *v, int *pkcs11)
+{
+	const char *s = NULL;
+	size_t n = 0;
+
+	if (!override_text(v, &s, &n))
+		return 0;
+	if (n == 6 && !memcmp(s, "pkcs11", 6))
+		*pkcs11 = 1;
+	else if (n == 4 && !memcmp(s, "file", 4))
+		*pkcs11 = 0;
+	else
+		return 0;
+	return 1;
+}
+
+/* pacman.tags: "a,b" (spaces around entries allowed), each entry a tag
+ * as the gateway reads it from x-ats-tags (bw_srv_tag_parse); written
+ * back as "a,b". */
+static int tags_parse(json_t *v, char *out, size_t outlen)
+{
+	char text[BW_SRV_REG_IGNORED_LEN + 1], tag[BW_STORE_TAG_MAX + 1];
+	const char *s = NULL, *p = text;
+	size_t n = 0, used = 0, count = 0;
+
+	out[0] = '\0';
+	if (!override_text(v, &s, &n) || memchr(s, '\0', n))
+		return 0;
+	memcpy(text, s, n);
+	text[n] = '\0';
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (bw_srv_tag_parse(p, tag, sizeof(tag)) || !tag[0] ||
+		    ++count > BW_SRV_REG_TAGS_MAX)
+			return 0;
+		p += strlen(tag);
+		while (*p == ' ')
+			p++;
+		if (*p && *p++ != ',')
+			return 0;
+		if (!*p && p[-1] == ',')
+			return 0; /* a trailing comma names no tag */
+		used += (size_t)snprintf(out + used, outlen - used, "%s%s",
+					 used ? "," : "", tag);
+	}
+	return 1;
+}
+
+/* overrides: {section: {key: value}}. Used: tls.pkey_source,
+ * tls.cert_source, pacman.tags (strict); the rest (storage.*, import.*,
+ * compose-app settings, ...) ignored within bounds. */
+static int overrides_parse(json_t *o, struct bw_srv_reg_req *r, int *ignored,
+			   struct bw_err *err)
+{
+	const char *sec = NULL, *k = NULL;
+	json_t *s = NULL, *v = NULL;
+
+	if (!json_is_object(o))
+		return bw_err_set(err, BW_EFORMAT,
+				  "overrides is not an object");
+	json_object_foreach(o, sec, s)
+	{
+		if (!json_is_object(s))
+			return bw_err_set(err, BW_EFORMAT,
+					  "an overrides section is not an "
+					  "object");
+		json_object_foreach(s, k, v)
+		{
+			int ok = 0;
+
+			if (!strcmp(sec, "tls") && !strcmp(k, "pkey_source"))
+				ok = source_parse(v, &r->pkey_pkcs11);
+			else if (!strcmp(sec, "tls") &&
+				 !strcmp(k, "cert_source"))
+				ok = source_parse(v, &r->cert_pkcs11);
+			else if (!strcmp(sec, "pacman") && !strcmp(k, "tags"))
+				ok = tags_parse(v, r->tags, sizeof(r->tags));
+			else
+				ok = ignored_ok(v, ignored);
+			if (!ok)
+				return bw_err_set(err, BW_EFORMAT,
+						  "bad overrides value "
+						  "(%.32s.%.32s)",
+						  sec, k);
+		}
+	}
+	return 0;
+}
+
+/* sota-config-dir: an absolute path of [A-Za-z0-9._+-] segments, no
+ * "." or ".." segment (it is written into sota.toml as TOML strings and
+ * used by the device as a directory). Trailing slashes dropped. */
+static int dir_field(json_t *v, char *out, size_t outlen)
+{
+	const char *s = json_string_value(v);
+	size_t n = s ? json_string_length(v) : 0;
+
+	if (!s || n == 0 || n >= outlen || s[0] != '/')
+		return 0;
+	while (n > 1 && s[n - 1] == '/')
+		n--;
+	if (n == 1)
+		return 0; /* "/" itself: not a directory of its own */
+	for (size_t i = 0; i < n;) {
+		size_t seg = 0;
+
+		if (s[i++] != '/')
+			return 0;
+		while (i + seg < n && s[i + seg] != '/')
+			seg++;
+		if ((seg == 0 && n > 1) || (seg == 1 && s[i] == '.') ||
+		    (seg == 2 && s[i] == '.' && s[i + 1] == '.') ||
+		    strspn(s + i, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+				  "qrstuvwxyz0123456789._+-") < seg)
+			return 0;
+		i += seg;
+	}
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 1;
+}
+
+/* use-ostree-server: a boolean, or its text as lmp-device-register
+ * writes it. Read for its type only: bulwarkd serves no OSTree. */
+static int bool_ok(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (json_is_boolean(v))
+		return 1;
+	return s && (!strcmp(s, "true") || !strcmp(s, "false") ||
+		     !strcmp(s, "1") || !strcmp(s, "0"));
+}
+
 int bw_srv_registration_parse(json_t *b, struct bw_srv_reg_req *r,
 			      struct bw_err *err)
 {
 	const char *k = NULL;
 	json_t *v = NULL, *csr = json_object_get(b, "csr");
 	char tmp[BW_SRV_REG_STR_MAX + 1], norm[BW_UUID_BUF];
+	int ignored = 0, rc = 0;
 
 	if (!json_is_object(b))
 		return bw_err_set(err, BW_EFORMAT, "body is not an object");
+	snprintf(r->sota_dir, sizeof(r->sota_dir), "%s",
+		 BW_SRV_REG_DEFAULT_DIR);
+	r->tags[0] = '\0';
+	r->pkey_pkcs11 = r->cert_pkcs11 = 0;
 	json_object_foreach(b, k, v)
 	{
-		if (strcmp(k, "uuid") && strcmp(k, "name") &&
-		    strcmp(k, "hardware-id") && strcmp(k, "csr") &&
-		    strcmp(k, "group") && strcmp(k, "overrides"))
-			return bw_err_set(err, BW_EFORMAT, "unknown field");
+		if (!strcmp(k, "uuid") || !strcmp(k, "name") ||
+		    !strcmp(k, "hardware-id") || !strcmp(k, "csr") ||
+		    !strcmp(k, "group"))
+			continue; /* typed below */
+		if (!strcmp(k, "overrides"))
+			rc = overrides_parse(v, r, &ignored, err);
+		else if (!strcmp(k, "sota-config-dir"))
+			rc = dir_field(v, r->sota_dir, sizeof(r->sota_dir))
+				 ? 0
+				 : bw_err_set(err, BW_EFORMAT,
+					      "bad sota-config-dir");
+		else if (!strcmp(k, "use-ostree-server"))
+			rc = bool_ok(v) ? 0
+					: bw_err_set(err, BW_EFORMAT,
+						     "bad use-ostree-server");
+		else if (!ignored_ok(v, &ignored))
+			rc = bw_err_set(err, BW_EFORMAT,
+					"too many, large or nested fields");
+		if (rc)
+			return rc;
 	}
 	if (!str_field(b, "uuid", 1, r->uuid, sizeof(r->uuid)) ||
 	    !str_field(b, "name", 0, r->name, sizeof(r->name)) ||
@@ -95,10 +280,6 @@ int bw_srv_registration_parse(json_t *b, struct bw_srv_reg_req *r,
 	if (bw_srv_tag_parse(r->hwid, tmp, sizeof(tmp)) ||
 	    strcmp(tmp, r->hwid) || !r->hwid[0])
 		return bw_err_set(err, BW_EFORMAT, "bad hardware-id");
-	if (json_object_get(b, "overrides") &&
-	    !json_is_object(json_object_get(b, "overrides")))
-		return bw_err_set(err, BW_EFORMAT,
-				  "overrides is not an object");
 	r->csr = json_string_value(csr);
 	r->csr_len = json_string_length(csr);
 	return 0;
@@ -114,17 +295,58 @@ static int csr_asks_production(X509_REQ *req)
 	       subj.production;
 }
 
+/*
+ * The device's sota.toml (aktualizr-lite's configuration): this server's
+ * URLs only (the gateway's /repo; bulwarkd serves no OSTree, so no
+ * ostree_server), key and certificate where the request said (a file
+ * under sota-config-dir, or the PKCS#11 token lmp-device-register
+ * describes in the [p11] section it appends), the requested tags, and
+ * the storage and import paths under sota-config-dir.
+ */
+static int sota_toml(struct bw_srv *srv, const struct bw_srv_reg_req *r,
+		     char *out, size_t outlen)
+{
+	const char *url = srv->cfg->reg_gateway_url, *dir = r->sota_dir;
+	char tags[sizeof(r->tags) + 32] = "", cert[BW_SRV_REG_DIR_MAX + 64] = "",
+	     key[BW_SRV_REG_DIR_MAX + 64] = "";
+	int n = 0;
+
+	if (r->tags[0])
+		snprintf(tags, sizeof(tags), "tags = \"%s\"\n", r->tags);
+	if (!r->cert_pkcs11)
+		snprintf(cert, sizeof(cert),
+			 "tls_clientcert_path = \"%s/client.pem\"\n", dir);
+	if (!r->pkey_pkcs11)
+		snprintf(key, sizeof(key), "tls_pkey_path = \"%s/pkey.pem\"\n",
+			 dir);
+	n = snprintf(
+	    out, outlen,
+	    "[tls]\nserver = \"%s\"\nca_source = \"file\"\n"
+	    "pkey_source = \"%s\"\ncert_source = \"%s\"\n\n"
+	    "[provision]\nserver = \"%s\"\nprimary_ecu_hardware_id = \"%s\"\n\n"
+	    "[uptane]\nrepo_server = \"%s/repo\"\nkey_source = \"file\"\n\n"
+	    "[pacman]\n%s\n"
+	    "[storage]\ntype = \"sqlite\"\npath = \"%s/\"\n"
+	    "sqldb_path = \"%s/sql.db\"\n\n"
+	    "[import]\nbase_path = \"%s\"\n"
+	    "tls_cacert_path = \"%s/root.crt\"\n%s%s",
+	    url, r->pkey_pkcs11 ? "pkcs11" : "file",
+	    r->cert_pkcs11 ? "pkcs11" : "file", url, r->hwid, url, tags, dir,
+	    dir, dir, dir, cert, key);
+	return n > 0 && (size_t)n < outlen ? 0 : BW_ETOOBIG;
+}
+
 /* The answer: root.crt, client.pem, client.chained, sota.toml. */
 static json_t *answer(struct bw_srv *srv, const struct bw_srv_reg_req *r,
 		      X509 *cert)
 {
 	char *root = NULL, *leaf = NULL, *ca = NULL, *chained = NULL;
-	char toml[2048];
+	char toml[4096];
 	size_t n1 = 0, n2 = 0, n3 = 0;
-	const char *url = srv->cfg->reg_gateway_url;
 	json_t *o = NULL;
 
-	if (bw_pki_cert_pem(bw_srv_policy_factory_cert(srv->policy), &root, &n1,
+	if (sota_toml(srv, r, toml, sizeof(toml)) ||
+	    bw_pki_cert_pem(bw_srv_policy_factory_cert(srv->policy), &root, &n1,
 			    NULL) ||
 	    bw_pki_cert_pem(cert, &leaf, &n2, NULL) ||
 	    bw_pki_cert_pem(srv->reg_ca, &ca, &n3, NULL) ||
@@ -132,16 +354,6 @@ static json_t *answer(struct bw_srv *srv, const struct bw_srv_reg_req *r,
 		goto out;
 	memcpy(chained, leaf, n2);
 	memcpy(chained + n2, ca, n3 + 1);
-	snprintf(
-	    toml, sizeof(toml),
-	    "[tls]\nserver = \"%s\"\nca_source = \"file\"\n"
-	    "pkey_source = \"pkcs11\"\ncert_source = \"file\"\n\n"
-	    "[provision]\nserver = \"%s\"\nprimary_ecu_hardware_id = \"%s\"\n\n"
-	    "[uptane]\nrepo_server = \"%s/repo\"\n\n"
-	    "[pacman]\nostree_server = \"%s/treehub\"\n\n"
-	    "[import]\ntls_cacert_path = \"/var/sota/root.crt\"\n"
-	    "tls_clientcert_path = \"/var/sota/client.pem\"\n",
-	    url, url, r->hwid, url, url);
 	o = json_pack("{s:s,s:s,s:s,s:s}", "root.crt", root, "client.pem", leaf,
 		      "client.chained", chained, "sota.toml", toml);
 out:
@@ -265,6 +477,9 @@ static int do_sign(struct bw_srv *srv, const struct bw_srv_reg_req *r,
 	snprintf(d.uuid, sizeof(d.uuid), "%s", r->uuid);
 	snprintf(d.name, sizeof(d.name), "%s", r->name);
 	snprintf(d.hwid, sizeof(d.hwid), "%s", r->hwid);
+	/* the first requested tag, until the device names one itself */
+	if (bw_srv_tag_parse(r->tags, d.tag, sizeof(d.tag)))
+		d.tag[0] = '\0';
 	d.registered = now;
 	d.first_seen = now;
 	if (!(rc = bw_srv_binding_of(*cert, srv->reg_ca,
