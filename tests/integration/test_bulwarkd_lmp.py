@@ -16,7 +16,7 @@ import unittest
 import uuid as uuidlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_bulwarkd_common as c  # noqa: E402
+import bwserver as c  # noqa: E402
 from bwtest import SOFTHSM_MODULE, softhsm_token  # noqa: E402
 
 HWID = "intel-corei7-64"
