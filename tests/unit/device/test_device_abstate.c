@@ -347,6 +347,7 @@ struct world {
 	const char *broken;        /* a target whose system never comes up */
 	int corrupt;               /* the slot storage returns other bytes */
 	int marked_failed;
+	char gave_up[BW_DEV_NAME_MAX]; /* trial the bootloader fell back from */
 	long writes, limit;        /* stop after durable write `limit` */
 	int dead;
 	int64_t fw_seen;           /* highest installed boot firmware seen */
@@ -383,6 +384,12 @@ static struct bw_ab_facts world_facts(const struct world *w,
 	return f;
 }
 
+static void violated(struct world *w, const char *why)
+{
+	if (w->violation == NULL)
+		w->violation = why;
+}
+
 /* The bootloader side of BOOT_ARM / CONFIRM / SETTLE (bootenv.c). */
 static int env_act(struct world *w, const struct bw_dev_state *mem,
 		   enum bw_ab_act_kind k, int slot)
@@ -392,6 +399,9 @@ static int env_act(struct world *w, const struct bw_dev_state *mem,
 	if (k == BW_AB_ACT_BOOT_SETTLE && env_settled(w, mem->active))
 		return 0; /* nothing to write */
 	if (k == BW_AB_ACT_BOOT_ARM) {
+		if (strcmp(w->bytes[slot], w->gave_up) == 0)
+			violated(w, "a trial the bootloader gave up on armed "
+				    "again");
 		w->env_slot = w->env_trial = slot;
 		w->env_good = mem->active;
 		w->env_ua = 1;
@@ -475,12 +485,6 @@ static int model_do(struct world *w, struct bw_dev_state *mem,
 	return BW_DEV_EXIT_FAIL;
 }
 
-static void violated(struct world *w, const char *why)
-{
-	if (w->violation == NULL)
-		w->violation = why;
-}
-
 /* What must hold whenever the agent has started (after recovery). */
 static void check(struct world *w, const struct bw_dev_state *mem)
 {
@@ -497,6 +501,12 @@ static void check(struct world *w, const struct bw_dev_state *mem)
 		violated(w, "booted a slot without verified bytes");
 	if (p >= 0 && strcmp(w->bytes[p], mem->slot[p].name) != 0)
 		violated(w, "a trial of bytes that are not the target's");
+	/* The slot running is the active one or the trial; the other only
+	 * after it was given up on (BAD), until the reboot. */
+	if (k != mem->active && k != p &&
+	    mem->slot_state[k] != BW_DEV_SLOT_BAD)
+		violated(w, "running a slot that is neither active nor on "
+			    "trial");
 	/* No silent downgrade of the boot firmware. */
 	if (mem->bootfw < w->fw_seen)
 		violated(w, "installed boot firmware went down");
@@ -525,6 +535,8 @@ static int power_on(struct world *w)
 	for (int tries = 0; tries < 10; tries++) {
 		if (w->real) { /* U-Boot: count the trial, else altbootcmd */
 			if (w->env_ua && ++w->env_count > w->env_limit) {
+				snprintf(w->gave_up, sizeof(w->gave_up), "%s",
+					 w->bytes[w->env_slot]);
 				w->env_slot = w->env_good;
 				w->env_ua = 0;
 			}
@@ -579,23 +591,27 @@ struct scenario {
 	int other_state;      /* the other slot's state at the end */
 	int marked_failed;    /* the new target refused for good */
 	int64_t fw;           /* installed boot firmware at the end */
+	int or_fell_back;     /* cuts may use up the trial's boots: ending
+			       * on fw-1 with the trial BAD is right too */
 };
 
 static const struct scenario scenarios[] = {
 	{"update", DOWNLOADED, NULL, 0, {C_INSTALL},
-	 "fw-2", BW_DEV_SLOT_GOOD, 0, 2},
+	 "fw-2", BW_DEV_SLOT_GOOD, 0, 2, 0},
+	{"confirmed on the last boot", DOWNLOADED, NULL, 0,
+	 {C_INSTALL, C_REBOOT, C_REBOOT}, "fw-2", BW_DEV_SLOT_GOOD, 0, 2, 1},
 	{"never boots", DOWNLOADED, "fw-2", 0, {C_INSTALL},
-	 "fw-1", BW_DEV_SLOT_BAD, 1, 1},
+	 "fw-1", BW_DEV_SLOT_BAD, 1, 1, 0},
 	{"slot corrupts", DOWNLOADED, NULL, 1, {C_INSTALL},
-	 "fw-1", BW_DEV_SLOT_EMPTY, 0, 1},
+	 "fw-1", BW_DEV_SLOT_EMPTY, 0, 1, 0},
 	{"cancel before reboot", DOWNLOADED, NULL, 0, {C_INSTALL, C_ROLLBACK},
-	 "fw-1", BW_DEV_SLOT_BAD, 1, 1},
+	 "fw-1", BW_DEV_SLOT_BAD, 1, 1, 0},
 	{"cancel while on trial", DOWNLOADED, NULL, 0,
-	 {C_INSTALL, C_REBOOT, C_ROLLBACK}, "fw-1", BW_DEV_SLOT_BAD, 1, 1},
+	 {C_INSTALL, C_REBOOT, C_ROLLBACK}, "fw-1", BW_DEV_SLOT_BAD, 1, 1, 0},
 	{"operator rollback", TWO_GOOD, NULL, 0, {C_ROLLBACK, C_REBOOT},
-	 "fw-1", BW_DEV_SLOT_BAD, 1, 2},
+	 "fw-1", BW_DEV_SLOT_BAD, 1, 2, 0},
 	{"boot firmware downgrade", DL_DOWNGRADE, NULL, 0, {C_INSTALL},
-	 "fw-1", BW_DEV_SLOT_EMPTY, 0, 1},
+	 "fw-1", BW_DEV_SLOT_EMPTY, 0, 1, 0},
 };
 
 static void world_init(struct world *w, const struct scenario *sc, int real)
@@ -648,9 +664,17 @@ static int run(const struct scenario *sc, int real, long limit,
 static void expect_end(const struct scenario *sc, const struct world *w,
 		       long k)
 {
+	const struct scenario fell_back = {
+		sc->name, IDLE, NULL, 0, {C_END}, "fw-1", BW_DEV_SLOT_BAD, 1,
+		1, 0};
 	const struct bw_dev_state *st = &w->db;
 	int a = st->active;
 
+	if (sc->or_fell_back && w->violation == NULL &&
+	    strcmp(st->slot[a].name, "fw-1") == 0) {
+		expect_end(&fell_back, w, k);
+		return;
+	}
 	if (w->violation != NULL || strcmp(st->slot[a].name, sc->active) != 0 ||
 	    st->slot_state[a] != BW_DEV_SLOT_GOOD || st->pending != -1 ||
 	    st->slot_state[1 - a] != sc->other_state ||
