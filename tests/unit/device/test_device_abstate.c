@@ -332,7 +332,7 @@ static void test_device_abstate__every_state_every_input(void **state)
 
 /* ---- power loss between any two durable writes --------------------------- */
 
-#define TORN "(torn)"
+#define TORN_BYTES "(torn)"
 
 /* A model device: what survives a power cut (database, bootloader
  * environment, slot and download bytes) and the one process running. */
@@ -439,7 +439,7 @@ static int model_act(struct world *w, struct bw_dev_state *mem,
 	case BW_AB_ACT_WRITE_SLOT:
 		/* The first byte changes the slot: a cut from here on
 		 * leaves it torn until the fsync. */
-		snprintf(slot, BW_DEV_NAME_MAX, "%s", TORN);
+		snprintf(slot, BW_DEV_NAME_MAX, "%s", TORN_BYTES);
 		if (durable(w))
 			return 1;
 		snprintf(slot, BW_DEV_NAME_MAX, "%s",
@@ -494,7 +494,7 @@ static void check(struct world *w, const struct bw_dev_state *mem)
 	if (!bw_ab_consistent(mem, &why))
 		violated(w, why);
 	/* Only verified bytes are ever booted. */
-	if (strcmp(w->bytes[k], TORN) == 0 || w->bytes[k][0] == '\0' ||
+	if (strcmp(w->bytes[k], TORN_BYTES) == 0 || w->bytes[k][0] == '\0' ||
 	    strcmp(w->bytes[k], mem->slot[k].name) != 0 ||
 	    mem->slot_state[k] == BW_DEV_SLOT_EMPTY ||
 	    mem->slot_state[k] == BW_DEV_SLOT_WRITING)
@@ -719,11 +719,56 @@ static void test_device_abstate__power_loss_at_every_write(void **state)
 	free(w);
 }
 
+/* ---- the two rules the tests above lean on ------------------------------ */
+
+static void test_device_abstate__consistency_rule(void **state)
+{
+	struct bw_dev_state st;
+	const char *why = NULL;
+
+	(void)state;
+	for (int n = 0; n < NAMED; n++) { /* every named state but torn */
+		st = make((enum named)n);
+		assert_int_equal(bw_ab_consistent(&st, &why), n != TORN);
+	}
+	st = make(ARMED);
+	st.slot_state[0] = BW_DEV_SLOT_PENDING; /* neither confirmed */
+	assert_int_equal(bw_ab_consistent(&st, &why), 0);
+	assert_string_equal(why, "the active slot is not GOOD");
+	st = make(ARMED);
+	st.pending = 0; /* the trial is the confirmed slot */
+	assert_int_equal(bw_ab_consistent(&st, &why), 0);
+	st = make(ARMED);
+	st.pending = -1; /* a PENDING slot nobody tracks */
+	assert_int_equal(bw_ab_consistent(&st, &why), 0);
+	st = make(IDLE);
+	st.active = 2;
+	assert_int_equal(bw_ab_consistent(&st, &why), 0);
+	st = make(IDLE);
+	st.booted = 5;
+	assert_int_equal(bw_ab_consistent(&st, &why), 0);
+}
+
+static void test_device_abstate__bootfw_rule(void **state)
+{
+	(void)state;
+	/* protection, installed, candidate -> refused */
+	assert_int_equal(bw_ab_bootfw_refused(1, 2, 1), 1);
+	assert_int_equal(bw_ab_bootfw_refused(1, 2, 0), 1);
+	assert_int_equal(bw_ab_bootfw_refused(1, 2, 2), 0);
+	assert_int_equal(bw_ab_bootfw_refused(1, 2, 3), 0);
+	assert_int_equal(bw_ab_bootfw_refused(0, 2, 1), 0);  /* off */
+	assert_int_equal(bw_ab_bootfw_refused(1, -1, 0), 0); /* none yet */
+	assert_int_equal(bw_ab_bootfw_refused(1, 2, -1), 0); /* not stated */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_device_abstate__every_state_every_input),
 		cmocka_unit_test(test_device_abstate__power_loss_at_every_write),
+		cmocka_unit_test(test_device_abstate__consistency_rule),
+		cmocka_unit_test(test_device_abstate__bootfw_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
