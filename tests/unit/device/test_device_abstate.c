@@ -29,7 +29,9 @@ static struct bw_dev_target tgt(const char *name, int64_t bootfw)
 
 	memset(&t, 0, sizeof(t));
 	snprintf(t.name, sizeof(t.name), "%s", name);
-	snprintf(t.version, sizeof(t.version), "%s", name + 3);
+	/* "fw-2" -> "2"; "" (an empty slot) -> "" (never past the end) */
+	snprintf(t.version, sizeof(t.version), "%s",
+		 strlen(name) > 3 ? name + 3 : "");
 	t.length = 4096;
 	memset(t.sha256, 'b', 64);
 	t.bootfw = bootfw;
