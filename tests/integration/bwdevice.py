@@ -41,6 +41,7 @@ TAG = "main"
 OK, CHECKIN_FAILED, NO_MATCH, TUF_INVALID, EXPIRED_MD = 0, 4, 6, 11, 12
 UPDATE, NOT_FOUND, REFUSED, PENDING, NO_PENDING = 16, 20, 22, 30, 40
 DL_FAILED, VERIFY_FAILED, REBOOT, ROLLED_BACK = 50, 70, 100, 110
+NO_ROLLBACK_TARGET, ROLLBACK_REBOOT = 21, 120
 
 
 # ---- a TUF repository ------------------------------------------------------
@@ -489,5 +490,35 @@ class PowerLossCases:
             self.assertIn("pending: none", st)
             self.assertIn("(failed here before)",
                           self.dev.run("list").stdout)
+            n += 1
+        self.assertGreaterEqual(n, 2)
+
+    def test_kill_during_operator_rollback(self):
+        """Back to the previous slot, cut after any write: asking again
+        finishes it and never flips back to the slot rolled back from."""
+        self.standard_repo()
+        self.update_to_v2()
+        base = self.snapshot("two-good")
+        n = 1
+        while True:
+            self.restore(base)
+            p = self.dev.run("rollback", env={
+                "BW_DEVICE_CRASH_AFTER_WRITES": str(n)})
+            if p.returncode != -signal.SIGKILL:
+                self.assertExit(p, ROLLBACK_REBOOT)
+                break
+            b = self.boot()
+            self.assertExit(b, OK)
+            self.check_boot_is_verified(b)
+            # 120: the cut came before the switch; 21: it was done.
+            self.assertIn(self.dev.run("rollback").returncode,
+                          (ROLLBACK_REBOOT, NO_ROLLBACK_TARGET))
+            st = self.dev.status()
+            self.assertIn("current: factory", st)
+            self.assertIn("slot B: bad", st)
+            self.assertIn("pending: none", st)
+            b = self.boot()
+            self.assertIn("slot A", b.stdout)
+            self.check_boot_is_verified(b)
             n += 1
         self.assertGreaterEqual(n, 2)
