@@ -18,6 +18,7 @@
 #include "bulwark/identity.h"
 #include "bulwark/pki.h"
 #include "binding.h"
+#include "devcache.h"
 #include "log.h"
 #include "policy.h"
 #include "server.h"
@@ -240,6 +241,9 @@ int bw_srv_binding_set(struct bw_srv *srv, struct bw_device_rec *d,
 	snprintf(d->fingerprint, sizeof(d->fingerprint), "%s", b->fingerprint);
 	d->cert_not_after = b->not_after;
 	d->production = b->production;
+	/* whatever the transaction's fate, no cached copy of the record
+	 * outlives this write */
+	bw_srv_devcache_drop(srv, d->uuid);
 	if ((rc = st->ops->device_put(st, d, err)) ||
 	    (rc = log_bind(st, d, b, how, prev, now, err)))
 		return rc;

@@ -25,6 +25,7 @@
 #include "http.h"
 #include "est.h"
 #include "binding.h"
+#include "devcache.h"
 #include "log.h"
 #include "policy.h"
 #include "server.h"
@@ -32,20 +33,6 @@
 #include "waves.h"
 
 #define META_NAME_MAX 64
-
-/* Device records are telemetry: a light transaction (no fsync). */
-static int device_save(struct bw_srv *srv, const struct bw_device_rec *dev,
-		       struct bw_err *err)
-{
-	struct bw_store *st = srv->store;
-	int rc = st->ops->begin_light(st, err);
-
-	if (!rc && !(rc = st->ops->device_put(st, dev, err)))
-		rc = st->ops->commit(st, err);
-	if (rc)
-		st->ops->rollback(st);
-	return rc;
-}
 
 /* Bind a first contact, or a record from before bindings, to this
  * connection's certificate. Inside one transaction that re-reads the
@@ -85,14 +72,17 @@ static int device_bind(struct bw_srv *srv, struct bw_device_rec *dev,
 		rc = st->ops->commit(st, err);
 	if (rc)
 		st->ops->rollback(st);
+	else
+		bw_srv_devcache_put(srv, dev);
 	return rc;
 }
 
 /*
- * The device's record for this connection: read once per connection,
- * compared with the certificate again (a decision cached before the
- * record changed is never trusted alone), bound on first contact; then
- * tag and last-seen, written only when something changed or the
+ * The device's record for this connection: taken once per connection
+ * from the device cache (read from the store on a miss), compared with
+ * the certificate again (a decision cached before the record changed is
+ * never trusted alone), bound on first contact; then tag and last-seen,
+ * noted for the next batched write only when something changed or the
  * last-seen throttle expired. BW_ESTATE: refuse the request.
  */
 static int device_touch(struct bw_srv *srv, struct evhttp_request *req,
@@ -103,13 +93,13 @@ static int device_touch(struct bw_srv *srv, struct evhttp_request *req,
 	enum bw_srv_binding_verdict v = BW_SRV_BINDING_REFUSED;
 	struct bw_err err = {0};
 	int64_t now = time(NULL);
-	int changed = 0, rc = 0, found = 1;
+	int changed = 0, rc = 0, found = 1, hit = 0;
+	int64_t not_after = 0;
 
 	if (!dev)
 		return BW_EINVAL;
 	if (strcmp(dev->uuid, id->uuid)) {
-		rc = srv->store->ops->device_get(srv->store, id->uuid, dev,
-						 &err);
+		rc = bw_srv_devcache_get(srv, id->uuid, dev, &hit, &err);
 		if (rc == BW_ENOTFOUND) {
 			found = 0;
 		} else if (rc) {
@@ -120,6 +110,16 @@ static int device_touch(struct bw_srv *srv, struct evhttp_request *req,
 		}
 	}
 	rc = bw_srv_binding_check(found ? dev : NULL, &chk, &v, &err);
+	if (hit && (rc || v != BW_SRV_BINDING_MATCH)) {
+		/* neither refuse nor bind on a cached copy: the binding may
+		 * have moved in another process since it was read */
+		chk = *id;
+		rc = bw_srv_devcache_reread(srv, id->uuid, dev, &err);
+		found = rc != BW_ENOTFOUND;
+		if (rc == 0 || rc == BW_ENOTFOUND)
+			rc = bw_srv_binding_check(found ? dev : NULL, &chk, &v,
+						  &err);
+	}
 	if (!rc && v != BW_SRV_BINDING_MATCH)
 		rc = device_bind(srv, dev, id, now, &err);
 	if (rc) {
@@ -134,10 +134,13 @@ static int device_touch(struct bw_srv *srv, struct evhttp_request *req,
 	}
 	if (tag[0] && strcmp(dev->tag, tag))
 		changed = 1;
+	else
+		tag = ""; /* the note leaves the stored tag alone */
 	/* a record bound before the store kept notAfter learns it from the
 	 * certificate on record (the binding matched) */
 	if (!dev->cert_not_after && id->not_after) {
 		dev->cert_not_after = id->not_after;
+		not_after = id->not_after;
 		changed = 1;
 	}
 	if (!changed && now - dev->last_seen < srv->cfg->last_seen_interval)
@@ -145,7 +148,8 @@ static int device_touch(struct bw_srv *srv, struct evhttp_request *req,
 	if (tag[0])
 		snprintf(dev->tag, sizeof(dev->tag), "%s", tag);
 	dev->last_seen = now;
-	if (device_save(srv, dev, &err))
+	if (bw_srv_devcache_note(srv, dev->uuid, now, tag, "", not_after,
+				 &err))
 		bw_srv_log(BW_SRV_LOG_ERR, "device update: %s", err.msg);
 	return 0;
 }
@@ -481,7 +485,8 @@ static void post_events(struct bw_srv *srv, struct evhttp_request *req,
 	if (target[0] && dev && !strcmp(dev->uuid, id->uuid) &&
 	    strcmp(dev->target, target)) {
 		snprintf(dev->target, sizeof(dev->target), "%s", target);
-		if (device_save(srv, dev, &err))
+		if (bw_srv_devcache_note(srv, dev->uuid, dev->last_seen, "",
+					 target, 0, &err))
 			bw_srv_log(BW_SRV_LOG_ERR, "device update: %s",
 				   err.msg);
 	}

@@ -19,6 +19,7 @@
 #include "bulwark/est.h"
 #include "bulwark/pkcs11.h"
 #include "bulwark/pki.h"
+#include "devcache.h"
 #include "est.h"
 #include "gateway.h"
 #include "http.h"
@@ -569,6 +570,8 @@ int bw_srv_new(struct bw_srv_config *cfg, struct bw_srv **out,
 		return rc;
 	if ((rc = bw_srv_idcache_new(&srv->idcache)) ||
 	    (rc = bw_srv_metacache_new(&srv->metacache)) ||
+	    (rc = bw_srv_devcache_new((size_t)cfg->device_cache,
+				      &srv->devcache)) ||
 	    (rc = srv->store->ops->identity_changes(srv->store,
 						    &srv->store_id_changes,
 						    err)))
@@ -614,7 +617,9 @@ int bw_srv_run(struct bw_srv *srv)
 	    add_timer(srv, &srv->ev_reload, srv->cfg->policy_reload_interval,
 		      reload_cb) ||
 	    add_timer(srv, &srv->ev_idpoll, srv->cfg->identity_poll_interval,
-		      identity_poll_cb))
+		      identity_poll_cb) ||
+	    bw_srv_devcache_start(srv,
+				  srv->cfg->last_seen_flush_interval * 1000))
 		return BW_ENOMEM;
 	/* jobs that must run once per server: worker 0's */
 	if (srv->worker == 0 &&
@@ -630,6 +635,12 @@ int bw_srv_run(struct bw_srv *srv)
 		   bw_srv_policy_factory(srv->policy), srv->store->ops->name,
 		   srv->worker + 1, srv->nworkers, (long)getpid());
 	event_base_dispatch(srv->base);
+	/* the last device telemetry (last seen, tags) before the store
+	 * closes */
+	if (bw_srv_devcache_flush(srv, &err))
+		bw_srv_log(BW_SRV_LOG_ERR,
+			   "device telemetry not written at shutdown: %s",
+			   err.msg);
 	bw_srv_log(BW_SRV_LOG_NOTICE, "stopped");
 	return 0;
 }
@@ -666,6 +677,7 @@ void bw_srv_free(struct bw_srv *srv)
 	for (int i = 0; i < 8; i++)
 		if (evs[i])
 			event_free(evs[i]);
+	bw_srv_devcache_free(srv->devcache); /* its timer before the base */
 	if (srv->base)
 		event_base_free(srv->base);
 	for (int i = 0; i < 3; i++)

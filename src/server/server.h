@@ -64,6 +64,7 @@ struct bw_srv {
 	int64_t store_id_changes;
 	struct bw_srv_idcache *idcache;
 	struct bw_srv_metacache *metacache; /* gateway.c */
+	struct bw_srv_devcache *devcache;   /* devcache.c */
 	struct bw_srv_listener gw, admin, reg, est;
 	struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_resign,
 	    *ev_reload, *ev_drain, *ev_waves, *ev_idpoll;

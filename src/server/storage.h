@@ -168,6 +168,13 @@ struct bw_store_ops {
 	 * otherwise). */
 	int (*device_put)(struct bw_store *s, const struct bw_device_rec *d,
 			  struct bw_err *err);
+	/* Telemetry of a known device, nothing else of its record: last
+	 * seen (never moved back), and tag, target and certificate notAfter
+	 * unless "" / 0. A device without a record is left alone (0). */
+	int (*device_note)(struct bw_store *s, const char *uuid,
+			   int64_t last_seen, const char *tag,
+			   const char *target, int64_t cert_not_after,
+			   struct bw_err *err);
 	/* Devices ordered by uuid, those after `after` ("" = from start). */
 	int (*device_list)(struct bw_store *s, const char *after, int64_t limit,
 			   json_t **out, struct bw_err *err);

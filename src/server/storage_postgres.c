@@ -294,6 +294,7 @@ static const struct bw_store_ops postgres_ops = {
     .rollback = pg_rollback,
     .device_get = bw_pg__device_get,
     .device_put = bw_pg__device_put,
+    .device_note = bw_pg__device_note,
     .device_list = bw_pg__device_list,
     .device_expiring = bw_pg__device_expiring,
     .deny_set = bw_pg__deny_set,

@@ -63,6 +63,20 @@ int bw_pg__device_put(struct bw_store *s, const struct bw_device_rec *d,
 	return bw_pg__xq(PG(s), S_DEV_PUT, &p, NULL, err, "device put");
 }
 
+int bw_pg__device_note(struct bw_store *s, const char *uuid, int64_t last_seen,
+		       const char *tag, const char *target,
+		       int64_t cert_not_after, struct bw_err *err)
+{
+	struct params p = {.n = 0};
+
+	p_text(&p, uuid);
+	p_i64(&p, last_seen);
+	p_text(&p, tag);
+	p_text(&p, target);
+	p_i64(&p, cert_not_after);
+	return bw_pg__xq(PG(s), S_DEV_NOTE, &p, NULL, err, "device note");
+}
+
 json_t *bw_pg__device_row_json(const PGresult *r, int i)
 {
 	return json_pack(

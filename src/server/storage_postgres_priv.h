@@ -139,6 +139,9 @@ int bw_pg__device_get(struct bw_store *s, const char *uuid,
 		      struct bw_device_rec *d, struct bw_err *err);
 int bw_pg__device_put(struct bw_store *s, const struct bw_device_rec *d,
 		      struct bw_err *err);
+int bw_pg__device_note(struct bw_store *s, const char *uuid, int64_t last_seen,
+		       const char *tag, const char *target,
+		       int64_t cert_not_after, struct bw_err *err);
 int bw_pg__device_expiring(struct bw_store *s, int64_t before, int64_t limit,
 			   json_t **out, struct bw_err *err);
 int bw_pg__device_list(struct bw_store *s, const char *after, int64_t limit,

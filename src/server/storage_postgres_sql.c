@@ -161,6 +161,11 @@ const char *const bw_pg__sql[S_NSTMT] = {
 		  " fingerprint, first_seen, last_seen, registered, ca_name,"
 		  " ca_fingerprint, serial, cert_not_after FROM devices"
 		  " WHERE uuid = $1",
+    [S_DEV_NOTE] = "UPDATE devices SET last_seen = GREATEST(last_seen, $2),"
+		   " tag = CASE WHEN $3 = '' THEN tag ELSE $3 END,"
+		   " target = CASE WHEN $4 = '' THEN target ELSE $4 END,"
+		   " cert_not_after = CASE WHEN $5 = 0 THEN cert_not_after"
+		   " ELSE $5 END WHERE uuid = $1",
     [S_DEV_PUT] = "INSERT INTO devices (uuid, production, name, hwid, tag,"
 		  " target, fingerprint, first_seen, last_seen, registered,"
 		  " ca_name, ca_fingerprint, serial, cert_not_after)"

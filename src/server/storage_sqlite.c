@@ -211,6 +211,11 @@ static const char *const sql[S_NSTMT] = {
 		  " fingerprint, first_seen, last_seen, registered, ca_name,"
 		  " ca_fingerprint, serial, cert_not_after FROM devices"
 		  " WHERE uuid = ?1",
+    [S_DEV_NOTE] = "UPDATE devices SET last_seen = MAX(last_seen, ?2),"
+		   " tag = CASE WHEN ?3 = '' THEN tag ELSE ?3 END,"
+		   " target = CASE WHEN ?4 = '' THEN target ELSE ?4 END,"
+		   " cert_not_after = CASE WHEN ?5 = 0 THEN cert_not_after"
+		   " ELSE ?5 END WHERE uuid = ?1",
     /* an update, not a replace: the binding trigger sees it */
     [S_DEV_PUT] =
 	"INSERT INTO devices (uuid, production, name,"
@@ -583,6 +588,24 @@ static int sq_device_put(struct bw_store *s, const struct bw_device_rec *d,
 			 struct bw_err *err)
 {
 	return device_write(s, S_DEV_PUT, d, err);
+}
+
+static int sq_device_note(struct bw_store *s, const char *uuid,
+			  int64_t last_seen, const char *tag,
+			  const char *target, int64_t cert_not_after,
+			  struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_DEV_NOTE, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, uuid);
+	sqlite3_bind_int64(st, 2, last_seen);
+	bind_text(st, 3, tag);
+	bind_text(st, 4, target);
+	sqlite3_bind_int64(st, 5, cert_not_after);
+	return run(q, st, err, "device note");
 }
 
 static json_t *device_row_json(sqlite3_stmt *st)
@@ -2069,6 +2092,7 @@ static const struct bw_store_ops sqlite_ops = {
     .rollback = sq_rollback,
     .device_get = sq_device_get,
     .device_put = sq_device_put,
+    .device_note = sq_device_note,
     .device_list = sq_device_list,
     .device_expiring = sq_device_expiring,
     .deny_set = sq_deny_set,

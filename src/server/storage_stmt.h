@@ -9,6 +9,7 @@
 enum bw_store_stmt {
 	S_DEV_GET,
 	S_DEV_PUT,
+	S_DEV_NOTE,
 	S_DEV_LIST,
 	S_DEV_EXPIRING,
 	S_DENY_ADD,

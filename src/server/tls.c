@@ -25,6 +25,7 @@
 #include "bulwark/hash.h"
 #include "bulwark/pki.h"
 #include "binding.h"
+#include "devcache.h"
 #include "est.h"
 #include "log.h"
 #include "policy.h"
@@ -151,8 +152,9 @@ static int identity_decide(struct bw_srv *srv, struct conn *c, X509 *cert,
 {
 	enum bw_srv_binding_verdict v = BW_SRV_BINDING_REFUSED;
 	struct bw_device_rec *dev = &c->dev;
-	int rc =
-	    bw_srv_policy_check(srv->policy, cert, time(NULL), &c->id, err);
+	struct bw_srv_identity pol;
+	int hit = 0, rc = bw_srv_policy_check(srv->policy, cert, time(NULL),
+					      &c->id, err);
 
 	*cacheable = 0;
 	if (!rc) {
@@ -173,11 +175,22 @@ static int identity_decide(struct bw_srv *srv, struct conn *c, X509 *cert,
 		rc = bw_srv_est_first_use(srv, &c->id, err);
 	if (rc)
 		return rc;
-	rc = srv->store->ops->device_get(srv->store, c->id.uuid, dev, err);
+	pol = c->id;
+	rc = bw_srv_devcache_get(srv, c->id.uuid, dev, &hit, err);
 	if (rc && rc != BW_ENOTFOUND)
 		return rc;
 	rc = bw_srv_binding_check(rc == BW_ENOTFOUND ? NULL : dev, &c->id, &v,
 				  err);
+	if (hit && (rc || v != BW_SRV_BINDING_MATCH)) {
+		/* a refusal is never decided on a cached copy of the record:
+		 * its binding may have moved in another process */
+		c->id = pol;
+		rc = bw_srv_devcache_reread(srv, c->id.uuid, dev, err);
+		if (rc && rc != BW_ENOTFOUND)
+			return rc;
+		rc = bw_srv_binding_check(rc == BW_ENOTFOUND ? NULL : dev,
+					  &c->id, &v, err);
+	}
 	if (rc == BW_ESTATE)
 		bw_srv_binding_refused(srv, &c->id, err->msg);
 	*cacheable = rc == 0 && v == BW_SRV_BINDING_MATCH;

@@ -357,6 +357,16 @@ class StaticServer:
 _PORT_LOW, _PORT_HIGH = 20000, 32000
 
 
+def until(pred, seconds):
+    """Seconds until pred() held (polled every 20 ms), or None."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        if pred():
+            return time.monotonic() - t0
+        time.sleep(0.02)
+    return None
+
+
 def free_port():
     """A port nobody uses right now, for a server a test is about to start."""
     rng = random.SystemRandom()

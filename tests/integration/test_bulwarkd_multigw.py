@@ -21,18 +21,9 @@ import time
 import unittest
 
 import bwserver as c
+from bwtest import until
 
 POLL = 1.0  # gateway.identity_poll_interval of B
-
-
-def until(pred, seconds):
-    """Seconds until pred() held (polled every 20 ms), or None."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < seconds:
-        if pred():
-            return time.monotonic() - t0
-        time.sleep(0.02)
-    return None
 
 
 @unittest.skipUnless(os.path.exists(c.BULWARKD), "bulwarkd not built")
