@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <event2/http.h>
 #include <openssl/crypto.h>
 
@@ -494,10 +495,11 @@ out:
 	return rc;
 }
 
-int bw_srv_registration_enroll(struct bw_srv *srv, const char *token,
-				const struct bw_srv_reg_req *r, X509 **cert,
-				struct bw_token_use *tok, int *status,
-				struct bw_err *err)
+/* The token's use and the issuance, inside the caller's transaction. */
+static int enroll_in_txn(struct bw_srv *srv, const char *token,
+			 const struct bw_srv_reg_req *r, X509 **cert,
+			 struct bw_token_use *tok, int *status,
+			 struct bw_err *err)
 {
 	char hash[65];
 	int rc = 0;
@@ -505,24 +507,41 @@ int bw_srv_registration_enroll(struct bw_srv *srv, const char *token,
 	*cert = NULL;
 	memset(tok, 0, sizeof(*tok));
 	bw_hash_buf_hex(BW_HASH_SHA256, token, strlen(token), hash);
+	if ((rc = srv->store->ops->token_use(srv->store, hash, time(NULL), tok,
+					     err)))
+		*status = rc == BW_EIO ? 500 : 401;
+	else
+		rc = do_sign(srv, r, tok, cert, status, err);
+	if (rc) {
+		X509_free(*cert);
+		*cert = NULL;
+	}
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return rc;
+}
+
+int bw_srv_registration_enroll(struct bw_srv *srv, const char *token,
+				const struct bw_srv_reg_req *r, X509 **cert,
+				struct bw_token_use *tok, int *status,
+				struct bw_err *err)
+{
+	int rc = 0;
+
+	*cert = NULL;
+	memset(tok, 0, sizeof(*tok));
 	if ((rc = srv->store->ops->begin(srv->store, err))) {
 		*status = 500;
-		goto out;
+		return rc;
 	}
-	if ((rc = srv->store->ops->token_use(srv->store, hash, time(NULL), tok,
-					     err))) {
-		*status = rc == BW_EIO ? 500 : 401;
-	} else if (!(rc = do_sign(srv, r, tok, cert, status, err))) {
+	if (!(rc = enroll_in_txn(srv, token, r, cert, tok, status, err))) {
 		rc = srv->store->ops->commit(srv->store, err);
 		*status = rc ? 500 : 201;
 	}
-out:
 	if (rc) {
 		srv->store->ops->rollback(srv->store);
 		X509_free(*cert);
 		*cert = NULL;
 	}
-	OPENSSL_cleanse(hash, sizeof(hash));
 	return rc;
 }
 
@@ -545,41 +564,175 @@ static void refuse(struct evhttp_request *req, int status,
 					  : "bad request");
 }
 
+/*
+ * Group commit: the registrations that arrive in one turn of the event
+ * loop are enrolled in one transaction, each inside a savepoint of its
+ * own (a refused one undoes only its part), and committed together: one
+ * fsync for all of them. Each answer is sent only after that commit, so
+ * a 201 still means the device, its certificate and the transparency
+ * log entry are durable; if the commit fails, every one of them gets a
+ * 500 and nothing is stored.
+ */
+#define REG_BATCH_MAX 64
+
+struct reg_job {
+	struct evhttp_request *req;
+	struct bw_srv_reg_req r; /* r.csr points into body */
+	json_t *body;
+	char *token;
+	struct bw_token_use tok;
+	X509 *cert;
+	int rc, status;
+	struct bw_err err;
+};
+
+struct bw_srv_regq {
+	struct reg_job *jobs[REG_BATCH_MAX];
+	size_t n;
+	struct event *ev;
+};
+
+static void job_free(struct reg_job *j)
+{
+	X509_free(j->cert);
+	json_decref(j->body);
+	if (j->token) {
+		OPENSSL_cleanse(j->token, strlen(j->token));
+		free(j->token);
+	}
+	free(j);
+}
+
+static void job_answer(struct bw_srv *srv, struct reg_job *j)
+{
+	if (j->rc) {
+		refuse(j->req, j->status, &j->r, &j->err);
+	} else {
+		bw_srv_log(BW_SRV_LOG_NOTICE, "registered %s (%s, token %lld)",
+			   j->r.uuid, j->tok.scope, (long long)j->tok.id);
+		bw_srv_http_json(j->req, 201, answer(srv, &j->r, j->cert));
+	}
+	job_free(j);
+}
+
+/* One job inside the batch's transaction (begun: txn_rc == 0). */
+static void job_enroll(struct bw_srv *srv, struct reg_job *j, int txn_rc)
+{
+	const struct bw_store_ops *ops = srv->store->ops;
+
+	j->status = 500;
+	if ((j->rc = txn_rc) || (j->rc = ops->savepoint(srv->store, &j->err)))
+		return;
+	j->rc = enroll_in_txn(srv, j->token, &j->r, &j->cert, &j->tok,
+			      &j->status, &j->err);
+	if (!j->rc && (j->rc = ops->savepoint_release(srv->store, &j->err)))
+		j->status = 500;
+	if (j->rc) {
+		ops->savepoint_undo(srv->store);
+		X509_free(j->cert);
+		j->cert = NULL;
+	}
+}
+
+static void regq_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct bw_srv *srv = arg;
+	struct bw_srv_regq *q = srv->regq;
+	struct reg_job *jobs[REG_BATCH_MAX];
+	struct bw_err err = {0};
+	size_t n = q->n, ok = 0;
+	int rc = 0;
+
+	(void)fd, (void)what;
+	memcpy(jobs, q->jobs, n * sizeof(jobs[0]));
+	q->n = 0;
+	rc = srv->store->ops->begin(srv->store, &err);
+	for (size_t i = 0; i < n; i++) {
+		if (rc)
+			jobs[i]->err = err;
+		job_enroll(srv, jobs[i], rc);
+		ok += jobs[i]->rc == 0;
+	}
+	if (!rc && ok && (rc = srv->store->ops->commit(srv->store, &err))) {
+		for (size_t i = 0; i < n; i++) {
+			if (jobs[i]->rc)
+				continue;
+			jobs[i]->rc = rc;
+			jobs[i]->status = 500;
+			jobs[i]->err = err;
+			X509_free(jobs[i]->cert);
+			jobs[i]->cert = NULL;
+		}
+	}
+	if (rc || !ok)
+		srv->store->ops->rollback(srv->store);
+	for (size_t i = 0; i < n; i++)
+		job_answer(srv, jobs[i]);
+}
+
+void bw_srv_registration_free(struct bw_srv *srv)
+{
+	struct bw_srv_regq *q = srv->regq;
+
+	if (!q)
+		return;
+	for (size_t i = 0; i < q->n; i++) /* never run: no answer owed */
+		job_free(q->jobs[i]);
+	if (q->ev)
+		event_free(q->ev);
+	free(q);
+	srv->regq = NULL;
+}
+
+/* Queue j for this turn's batch (run at once when the batch is full). */
+static int regq_add(struct bw_srv *srv, struct reg_job *j)
+{
+	struct bw_srv_regq *q = srv->regq;
+
+	if (!q) {
+		if (!(q = calloc(1, sizeof(*q))))
+			return BW_ENOMEM;
+		srv->regq = q;
+		q->ev = event_new(srv->base, -1, 0, regq_run, srv);
+	}
+	if (!q->ev)
+		return BW_ENOMEM;
+	if (q->n == REG_BATCH_MAX)
+		regq_run(-1, 0, srv);
+	q->jobs[q->n++] = j;
+	if (q->n == 1) /* after the callbacks already due in this turn */
+		event_active(q->ev, EV_TIMEOUT, 0);
+	return 0;
+}
+
 static void sign(struct bw_srv *srv, struct evhttp_request *req)
 {
-	struct bw_err err = {0};
 	struct bw_json_limits lim = {.max_depth = 4};
-	struct bw_token_use tok;
-	struct bw_srv_reg_req r;
 	const char *token = bw_srv_registration_token(req);
 	size_t len = 0;
 	const uint8_t *body = bw_srv_http_body(req, &len);
-	json_t *b = NULL;
-	X509 *cert = NULL;
-	int rc = 0, status = 400;
+	struct reg_job *j = calloc(1, sizeof(*j));
+	struct bw_err err = {0};
+	struct bw_srv_reg_req r;
+	int rc = 0;
 
 	memset(&r, 0, sizeof(r));
 	lim.max_bytes = len + 1;
-	if (!token) {
-		status = 401;
-		rc = bw_err_set(&err, BW_EINVAL, "no token");
-		goto out;
+	if (!j || !(j->token = token ? strdup(token) : NULL)) {
+		rc = token ? bw_err_set(&err, BW_ENOMEM, "out of memory")
+			   : bw_err_set(&err, BW_EINVAL, "no token");
+		refuse(req, token ? 500 : 401, &r, &err);
+		free(j);
+		return;
 	}
-	if (!body || (rc = bw_json_parse(body, len, &lim, &b, &err)) ||
-	    (rc = bw_srv_registration_parse(b, &r, &err)))
-		goto out;
-	rc = bw_srv_registration_enroll(srv, token, &r, &cert, &tok, &status,
-					&err);
-out:
-	if (rc) {
-		refuse(req, status, &r, &err);
-	} else {
-		bw_srv_log(BW_SRV_LOG_NOTICE, "registered %s (%s, token %lld)",
-			   r.uuid, tok.scope, (long long)tok.id);
-		bw_srv_http_json(req, 201, answer(srv, &r, cert));
+	j->req = req;
+	if (!body || (rc = bw_json_parse(body, len, &lim, &j->body, &j->err)) ||
+	    (rc = bw_srv_registration_parse(j->body, &j->r, &j->err)) ||
+	    (rc = regq_add(srv, j))) {
+		j->rc = rc ? rc : BW_ENOMEM;
+		j->status = rc == BW_ENOMEM ? 500 : 400;
+		job_answer(srv, j);
 	}
-	X509_free(cert);
-	json_decref(b);
 }
 
 void bw_srv_registration_handle(struct evhttp_request *req, void *arg)

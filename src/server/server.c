@@ -678,6 +678,7 @@ void bw_srv_free(struct bw_srv *srv)
 		if (evs[i])
 			event_free(evs[i]);
 	bw_srv_devcache_free(srv->devcache); /* its timer before the base */
+	bw_srv_registration_free(srv);
 	if (srv->base)
 		event_base_free(srv->base);
 	for (int i = 0; i < 3; i++)

@@ -160,6 +160,13 @@ struct bw_store_ops {
 	int (*begin_light)(struct bw_store *s, struct bw_err *err);
 	int (*commit)(struct bw_store *s, struct bw_err *err);
 	void (*rollback)(struct bw_store *s);
+	/* Inside a transaction, a part that can fail alone (several
+	 * registrations under one commit): savepoint, then release it to
+	 * keep its writes or undo them all (the savepoint is gone after
+	 * either; undo leaves the transaction usable). */
+	int (*savepoint)(struct bw_store *s, struct bw_err *err);
+	int (*savepoint_release)(struct bw_store *s, struct bw_err *err);
+	void (*savepoint_undo)(struct bw_store *s);
 
 	/* BW_ENOTFOUND if unknown. */
 	int (*device_get)(struct bw_store *s, const char *uuid,

@@ -285,6 +285,22 @@ static void pg_rollback(struct bw_store *s)
 	q->in_txn = 0;
 }
 
+static int pg_savepoint(struct bw_store *s, struct bw_err *err)
+{
+	return exec(PG(s), "SAVEPOINT part", err);
+}
+
+static int pg_savepoint_release(struct bw_store *s, struct bw_err *err)
+{
+	return exec(PG(s), "RELEASE SAVEPOINT part", err);
+}
+
+/* also leaves a transaction that a failed statement aborted usable */
+static void pg_savepoint_undo(struct bw_store *s)
+{
+	exec(PG(s), "ROLLBACK TO SAVEPOINT part; RELEASE SAVEPOINT part", NULL);
+}
+
 static const struct bw_store_ops postgres_ops = {
     .name = "postgresql",
     .close = pg_close,
@@ -292,6 +308,9 @@ static const struct bw_store_ops postgres_ops = {
     .begin_light = pg_begin_light,
     .commit = pg_commit,
     .rollback = pg_rollback,
+    .savepoint = pg_savepoint,
+    .savepoint_release = pg_savepoint_release,
+    .savepoint_undo = pg_savepoint_undo,
     .device_get = bw_pg__device_get,
     .device_put = bw_pg__device_put,
     .device_note = bw_pg__device_note,
