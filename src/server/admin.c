@@ -833,17 +833,22 @@ static void crl_upload(struct bw_srv *srv, struct evhttp_request *req,
 	reply_rc(req, rc, &err, 200);
 }
 
-/* PUT /pki/ca/<name>: a device CA certificate signed by the factory CA
- * (e.g. a manufacturing site's local CA); its devices are accepted at once. */
+/* PUT /pki/ca/<name>[?production=yes|no]: a device CA certificate signed
+ * by the factory CA (e.g. a manufacturing site's local CA); its devices
+ * are accepted at once. It may issue production certificates only when
+ * the upload says production=yes (default no). */
 static void ca_upload(struct bw_srv *srv, struct evhttp_request *req,
-		      const char *name)
+		      const char *name, struct evkeyvalq *q)
 {
 	struct bw_err err = {0};
 	size_t len = 0;
 	const uint8_t *pem = bw_srv_http_body(req, &len);
-	int rc = 0;
+	const char *prod = evhttp_find_header(q, "production");
+	int rc = 0, production = prod && !strcmp(prod, "yes");
 
-	if (!pem)
+	if (prod && !production && strcmp(prod, "no"))
+		rc = bw_err_set(&err, BW_EFORMAT, "production: yes or no");
+	else if (!pem)
 		rc = bw_err_set(&err, BW_ENOMEM, "body");
 	else if (!(rc = bw_srv_policy_ca_check(srv->policy, name, pem, len,
 					       &err)) &&
@@ -852,18 +857,21 @@ static void ca_upload(struct bw_srv *srv, struct evhttp_request *req,
 
 		bw_hash_buf_hex(BW_HASH_SHA256, pem, len, hex);
 		rc = srv->store->ops->ca_put(srv->store, name, pem, len,
-					     time(NULL), &err);
+					     production, time(NULL), &err);
 		if (!rc)
 			rc = admin_log(srv, NULL, "pki.ca.add",
-				       json_pack("{s:s, s:s}", "name", name,
-						 "pem-sha256", hex),
+				       json_pack("{s:s, s:s, s:b}", "name", name,
+						 "pem-sha256", hex,
+						 "production", production),
 				       &err);
 		if (!(rc = finish(srv->store, rc, &err)))
 			rc = reload_as_admin(srv, &err);
 	}
 	if (!rc)
-		bw_srv_log(BW_SRV_LOG_NOTICE, "admin: device CA %s installed",
-			   name);
+		bw_srv_log(BW_SRV_LOG_NOTICE,
+			   "admin: device CA %s installed (%s)", name,
+			   production ? "may issue production certificates"
+				      : "CI only");
 	reply_rc(req, rc, &err, 200);
 }
 
@@ -1144,7 +1152,7 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		crl_upload(srv, req, path + 9);
 	} else if (!strncmp(path, "/pki/ca/", 8) && cmd == EVHTTP_REQ_PUT &&
 		   strlen(path + 8) < 64) {
-		ca_upload(srv, req, path + 8);
+		ca_upload(srv, req, path + 8, q);
 	} else if (!strcmp(path, "/pki") && cmd == EVHTTP_REQ_GET) {
 		bw_srv_http_json(req, 200, bw_srv_admin_pki_json(srv));
 	} else if (!strcmp(path, "/status") && cmd == EVHTTP_REQ_GET) {

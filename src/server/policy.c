@@ -25,6 +25,7 @@ struct ca {
 	X509 *cert;
 	enum bw_srv_ca_status status;
 	int production; /* may issue production certificates */
+	int uploaded;	/* on the admin API (else the PKI directory) */
 	char **revoked; /* sorted uppercase hex serials */
 	size_t nrevoked;
 	int64_t crl_number; /* of the CRL in use; -1: none */
@@ -386,6 +387,7 @@ int bw_srv_policy_same(const struct bw_srv_policy *a,
 		const struct ca *x = &a->cas[i], *y = &b->cas[i];
 
 		if (strcmp(x->base, y->base) != 0 || x->status != y->status ||
+		    x->production != y->production ||
 		    x->crl_number != y->crl_number ||
 		    x->nrevoked != y->nrevoked || X509_cmp(x->cert, y->cert) != 0)
 			return 0;
@@ -409,9 +411,12 @@ json_t *bw_srv_policy_describe(const struct bw_srv_policy *p)
 			cn[0] = '\0';
 		json_array_append_new(
 		    arr,
-		    json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "name",
+		    json_pack("{s:s,s:s,s:s,s:b,s:s,s:I,s:I,s:I,s:I}", "name",
 			      p->cas[i].base, "cn", cn, "status",
-			      st[p->cas[i].status], "crl-number",
+			      st[p->cas[i].status], "production",
+			      p->cas[i].production, "source",
+			      p->cas[i].uploaded ? "uploaded" : "pki-dir",
+			      "crl-number",
 			      (json_int_t)p->cas[i].crl_number,
 			      "revoked-serials", (json_int_t)p->cas[i].nrevoked,
 			      "not-after",
@@ -456,6 +461,9 @@ static int uploaded_ca_add(struct bw_srv_policy *p, const char *dir, json_t *e,
 	}
 	snprintf(c->base, sizeof(c->base), "%s", name);
 	c->status = BW_SRV_CA_ENABLED;
+	/* production only when the upload said so */
+	c->production = json_is_true(json_object_get(e, "production"));
+	c->uploaded = 1;
 	p->ncas++;
 	return ca_crl_load(c, dir, crls, err);
 }

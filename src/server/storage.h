@@ -249,10 +249,12 @@ struct bw_store_ops {
 	/* [{"issuer", "number", "pem"}] */
 	int (*crl_list)(struct bw_store *s, json_t **out, struct bw_err *err);
 
-	/* Device CA certificates uploaded on the admin API (PEM by name). */
+	/* Device CA certificates uploaded on the admin API (PEM by name);
+	 * production: it may issue production certificates. */
 	int (*ca_put)(struct bw_store *s, const char *name, const uint8_t *pem,
-		      size_t len, int64_t now, struct bw_err *err);
-	/* [{"name", "pem"}] */
+		      size_t len, int production, int64_t now,
+		      struct bw_err *err);
+	/* [{"name", "pem", "production": bool}] */
 	int (*ca_list)(struct bw_store *s, json_t **out, struct bw_err *err);
 	/* A counter that grows with every change to the deny-list, uploaded
 	 * CRLs or uploaded device CAs, by any process on this database. */

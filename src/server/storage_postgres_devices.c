@@ -401,20 +401,22 @@ int bw_pg__crl_list(struct bw_store *s, json_t **out, struct bw_err *err)
 }
 
 int bw_pg__ca_put(struct bw_store *s, const char *name, const uint8_t *pem,
-		  size_t len, int64_t now, struct bw_err *err)
+		  size_t len, int production, int64_t now, struct bw_err *err)
 {
 	struct params p = {.n = 0};
 
 	p_text(&p, name);
 	p_bin(&p, pem, len);
 	p_i64(&p, now);
+	p_i64(&p, production ? 1 : 0);
 	return bw_pg__xq(PG(s), S_CA_PUT, &p, NULL, err, "ca put");
 }
 
 static json_t *ca_row_json(const PGresult *r, int i)
 {
-	return json_pack("{s:o,s:o}", "name", col_json_str(r, i, 0), "pem",
-			 bw_pg__col_json_bytes(r, i, 1));
+	return json_pack("{s:o,s:o,s:b}", "name", col_json_str(r, i, 0), "pem",
+			 bw_pg__col_json_bytes(r, i, 1), "production",
+			 strcmp(PQgetvalue(r, i, 2), "0") != 0);
 }
 
 int bw_pg__ca_list(struct bw_store *s, json_t **out, struct bw_err *err)

@@ -179,7 +179,7 @@ int bw_pg__crl_put(struct bw_store *s, const char *issuer, int64_t number,
 		   struct bw_err *err);
 int bw_pg__crl_list(struct bw_store *s, json_t **out, struct bw_err *err);
 int bw_pg__ca_put(struct bw_store *s, const char *name, const uint8_t *pem,
-		  size_t len, int64_t now, struct bw_err *err);
+		  size_t len, int production, int64_t now, struct bw_err *err);
 int bw_pg__ca_list(struct bw_store *s, json_t **out, struct bw_err *err);
 int bw_pg__identity_changes(struct bw_store *s, int64_t *out,
 			    struct bw_err *err);

@@ -151,6 +151,9 @@ const char *const bw_pg__migrations[] = {
      " win BIGINT NOT NULL, n BIGINT NOT NULL,"
      " PRIMARY KEY (limiter, key, win));"
      "CREATE INDEX rate_counts_win ON rate_counts (win);"),
+    /* 13: may an uploaded device CA issue production certificates */
+    ("ALTER TABLE device_cas ADD COLUMN production INTEGER NOT NULL"
+     " DEFAULT 0;"),
 };
 const int bw_pg__schema_version =
     (int)(sizeof(bw_pg__migrations) / sizeof(bw_pg__migrations[0]));
@@ -231,10 +234,11 @@ const char *const bw_pg__sql[S_NSTMT] = {
     [S_EV_TRIM] = "DELETE FROM events WHERE device = $1 AND id <= (SELECT id"
 		  " FROM events WHERE device = $1 ORDER BY id DESC LIMIT 1"
 		  " OFFSET $2)",
-    [S_CA_PUT] = "INSERT INTO device_cas (name, pem, uploaded)"
-		 " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE"
-		 " SET pem = $2, uploaded = $3",
-    [S_CA_LIST] = "SELECT name, pem FROM device_cas ORDER BY name",
+    [S_CA_PUT] = "INSERT INTO device_cas (name, pem, uploaded, production)"
+		 " VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE"
+		 " SET pem = $2, uploaded = $3, production = $4",
+    [S_CA_LIST] = "SELECT name, pem, production FROM device_cas ORDER BY"
+		  " name",
     [S_CRL_LIST] = "SELECT issuer, number, pem FROM crls ORDER BY issuer",
     [S_ROT_ADD] = "INSERT INTO rotations (uuid, old_fp, new_fp, serial,"
 		  " issuer, state, cert, requested) VALUES ($1, $2, $3, $4,"

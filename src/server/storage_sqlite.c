@@ -181,6 +181,10 @@ static const char *const migrations[] = {
      " win INTEGER NOT NULL, n INTEGER NOT NULL,"
      " PRIMARY KEY (limiter, key, win)) WITHOUT ROWID;"
      "CREATE INDEX rate_counts_win ON rate_counts (win);"),
+    /* 13: may an uploaded device CA issue production certificates (an
+     * explicit choice at upload; those uploaded before could not) */
+    ("ALTER TABLE device_cas ADD COLUMN production INTEGER NOT NULL"
+     " DEFAULT 0;"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -279,9 +283,10 @@ static const char *const sql[S_NSTMT] = {
     [S_EV_TRIM] = "DELETE FROM events WHERE device = ?1 AND id <= (SELECT id"
 		  " FROM events WHERE device = ?1 ORDER BY id DESC LIMIT 1"
 		  " OFFSET ?2)",
-    [S_CA_PUT] = "INSERT OR REPLACE INTO device_cas (name, pem, uploaded)"
-		 " VALUES (?1, ?2, ?3)",
-    [S_CA_LIST] = "SELECT name, pem FROM device_cas ORDER BY name",
+    [S_CA_PUT] = "INSERT OR REPLACE INTO device_cas (name, pem, uploaded,"
+		 " production) VALUES (?1, ?2, ?3, ?4)",
+    [S_CA_LIST] = "SELECT name, pem, production FROM device_cas ORDER BY"
+		  " name",
     [S_CRL_LIST] = "SELECT issuer, number, pem FROM crls ORDER BY issuer",
     [S_ROT_ADD] = "INSERT INTO rotations (uuid, old_fp, new_fp, serial,"
 		  " issuer, state, cert, requested) VALUES (?1, ?2, ?3, ?4,"
@@ -1053,7 +1058,8 @@ static int sq_crl_list(struct bw_store *s, json_t **out, struct bw_err *err)
 }
 
 static int sq_ca_put(struct bw_store *s, const char *name, const uint8_t *pem,
-		     size_t len, int64_t now, struct bw_err *err)
+		     size_t len, int production, int64_t now,
+		     struct bw_err *err)
 {
 	struct sq *q = SQ(s);
 	sqlite3_stmt *st = stmt(q, S_CA_PUT, err);
@@ -1063,6 +1069,7 @@ static int sq_ca_put(struct bw_store *s, const char *name, const uint8_t *pem,
 	bind_text(st, 1, name);
 	sqlite3_bind_blob(st, 2, pem, (int)len, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int(st, 4, production ? 1 : 0);
 	return run(q, st, err, "ca put");
 }
 
@@ -1087,9 +1094,10 @@ static int sq_identity_changes(struct bw_store *s, int64_t *out,
 
 static json_t *ca_row_json(sqlite3_stmt *st)
 {
-	return json_pack("{s:o,s:s%}", "name", col_json_str(st, 0), "pem",
+	return json_pack("{s:o,s:s%,s:b}", "name", col_json_str(st, 0), "pem",
 			 (const char *)sqlite3_column_blob(st, 1),
-			 (size_t)sqlite3_column_bytes(st, 1));
+			 (size_t)sqlite3_column_bytes(st, 1), "production",
+			 sqlite3_column_int(st, 2) != 0);
 }
 
 static int sq_ca_list(struct bw_store *s, json_t **out, struct bw_err *err)
