@@ -195,6 +195,36 @@ class Lifecycle(DeviceTest):
                   if path.endswith("/fw-2")]
         self.assertEqual(ranges[-1], None)  # from byte 0
 
+    def test_install_checks_the_download_and_the_slot_write(self):
+        """A download changed since pull is refused and dropped; a slot
+        that can not be written leaves it empty and the download kept."""
+        self.standard_repo()
+        self.assertExit(self.dev.run("pull"), OK)
+        dl = os.path.join(self.dev.state, "downloads")
+        img = [os.path.join(dl, f) for f in os.listdir(dl)][0]
+        with open(img, "r+b") as f:
+            f.write(b"\xff")
+        p = self.dev.run("install")
+        self.assertExit(p, VERIFY_FAILED)
+        self.assertIn("no longer matches its signed hash", p.stderr)
+        self.assertIn("download: none", self.dev.status())
+        self.assertEqual(os.listdir(dl), [])
+        # The slot path is a directory: the write fails.
+        self.assertExit(self.dev.run("pull"), OK)
+        if os.path.exists(self.dev.slot[1]):
+            os.remove(self.dev.slot[1])
+        os.mkdir(self.dev.slot[1])
+        p = self.dev.run("install")
+        self.assertExit(p, 1)
+        self.assertIn("installation failed", p.stderr)
+        st = self.dev.status()
+        self.assertIn("slot B: empty", st)
+        self.assertIn("pending: none", st)
+        self.assertIn("download: complete fw-2", st)
+        os.rmdir(self.dev.slot[1])
+        self.assertExit(self.dev.run("install"), REBOOT)
+        self.assertIn("slot B: pending", self.dev.status())
+
     def test_operator_cancels_pending_install(self):
         self.standard_repo()
         self.assertExit(self.dev.run("pull"), OK)
