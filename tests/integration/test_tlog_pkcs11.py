@@ -206,9 +206,11 @@ class TokenLogKey(unittest.TestCase):
 
     def start_fails(self, message, key=None, pin_file=None):
         srv = self.server(key, pin_file)
-        with self.assertRaises(AssertionError) as cm:
-            srv.start(timeout=30)
-        srv.kill()
+        try:
+            with self.assertRaises(AssertionError) as cm:
+                srv.start(timeout=30)
+        finally:
+            srv.kill()  # also when it started after all
         self.assertIn(message, str(cm.exception))
 
     def test_wrong_pin_stops_bulwarkd(self):
