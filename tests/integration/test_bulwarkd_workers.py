@@ -317,6 +317,21 @@ class SharedLimits(unittest.TestCase):
         finally:
             self.assertEqual((a.stop(), b.stop()), (0, 0))
 
+    def test_workers_0_is_one_per_cpu(self):
+        srv = c.Server(self.tmp, c.Tuf(),
+                       extra={"server": {"workers": "0"}}).start()
+        try:
+            want = min(os.cpu_count() or 1, 256)
+            got = []
+
+            def ready():
+                got[:] = children(srv.proc.pid)
+                return len(got) == want
+            self.assertIsNotNone(until(ready, 15), (got, want))
+            self.assertIn("starting %d worker(s)" % want, srv.logtext())
+        finally:
+            self.assertEqual(srv.stop(), 0)
+
     def test_registrations_at_once_over_two_workers(self):
         """16 registrations at once, spread over both workers by the
         kernel: every one is answered 201 and recorded (the processes
