@@ -22,11 +22,13 @@
 #include "bulwark/hash.h"
 #include "bulwark/identity.h"
 #include "bulwark/json.h"
+#include "bulwark/pki.h"
 #include "http.h"
 #include "log.h"
 #include "policy.h"
 #include "repo.h"
 #include "server.h"
+#include "recertify.h"
 #include "tls.h"
 #include "translog.h"
 #include "ui.h"
@@ -118,6 +120,7 @@ static int operator_may(enum evhttp_cmd_type cmd, const char *path)
 		int cmds;
 	} acts[] = {
 	    {"/devices/*/deny", EVHTTP_REQ_POST | EVHTTP_REQ_DELETE},
+	    {"/devices/*/recertify", EVHTTP_REQ_POST},
 	    {"/rotate-cert", EVHTTP_REQ_POST},
 	    {"/waves/*/pause", EVHTTP_REQ_POST},
 	    {"/waves/*/resume", EVHTTP_REQ_POST},
@@ -563,6 +566,50 @@ static void device_deny(struct bw_srv *srv, struct evhttp_request *req,
 }
 
 /* GET /devices, GET /devices/<uuid>, POST|DELETE /devices/<uuid>/deny */
+/* POST /devices/<uuid>/recertify {"csr": PEM}: 200 {"uuid", "serial",
+ * "certificate", "chain"} (bw_srv_recertify decides the rest). */
+static void recertify(struct bw_srv *srv, struct evhttp_request *req,
+		      const char *uuid, const char *who)
+{
+	struct bw_err err = {0};
+	json_t *b = body_json(req, &err), *csr = json_object_get(b, "csr");
+	char by[BW_SRV_TLOG_BY_MAX], *leaf = NULL, *ca = NULL, *serial = NULL;
+	size_t n1 = 0, n2 = 0;
+	X509 *cert = NULL;
+	int status = 400, rc = 0;
+
+	actor(srv, who, by);
+	if (!json_is_string(csr) || json_object_size(b) != 1)
+		rc = bw_err_set(&err, BW_EFORMAT, "need {\"csr\": PEM}");
+	else
+		rc = bw_srv_recertify(srv, uuid, json_string_value(csr),
+				      json_string_length(csr), by, &cert,
+				      &status, &err);
+	if (!rc && (bw_pki_cert_pem(cert, &leaf, &n1, &err) ||
+		    bw_pki_cert_pem(srv->reg_ca, &ca, &n2, &err) ||
+		    bw_pki_serial_hex(cert, &serial, &err)))
+		status = 500; /* bound and committed: the log has it */
+	if (status != 200) {
+		bw_srv_log(BW_SRV_LOG_NOTICE,
+			   "admin: re-certify of %s by %s refused: %s", uuid,
+			   who, err.msg);
+		bw_srv_http_json(req, status,
+				 json_pack("{s:s,s:s}", "error",
+					   bw_strerror(rc ? rc : BW_EIO),
+					   "reason", err.msg));
+	} else {
+		bw_srv_http_json(req, 200,
+				 json_pack("{s:s,s:s,s:s,s:s+}", "uuid", uuid,
+					   "serial", serial, "certificate",
+					   leaf, "chain", leaf, ca));
+	}
+	X509_free(cert);
+	free(leaf);
+	free(ca);
+	free(serial);
+	json_decref(b);
+}
+
 static void devices(struct bw_srv *srv, struct evhttp_request *req,
 		    const char *rest, struct evkeyvalq *q, const char *who)
 {
@@ -584,6 +631,10 @@ static void devices(struct bw_srv *srv, struct evhttp_request *req,
 			    cmd == EVHTTP_REQ_DELETE)) {
 			device_deny(srv, req, uuid, cmd == EVHTTP_REQ_POST,
 				    who);
+			return;
+		} else if (slash && !strcmp(slash, "/recertify") &&
+			   cmd == EVHTTP_REQ_POST) {
+			recertify(srv, req, uuid, who);
 			return;
 		} else if (slash || cmd != EVHTTP_REQ_GET) {
 			rc = bw_err_set(&err, BW_ENOTFOUND, "no such resource");

@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -103,6 +104,167 @@ class UploadedCaProductionTest(unittest.TestCase):
                          200)
         self.assertTrue(srv.refused(self.dev("pr-prod3", "local-ca-prodsite",
                                              True)))
+
+
+def write_key(path, key):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(c.serialization.Encoding.PEM,
+                                  c.serialization.PrivateFormat.PKCS8,
+                                  c.serialization.NoEncryption()))
+
+
+class RecertifyTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="bwd-recert-")
+        logkey = os.path.join(cls.dir, "log.pem")
+        c.run(c.BULWARK, "log", "key", "--generate", "--key", logkey,
+              "--name", "bulwark/acme", "--out",
+              os.path.join(cls.dir, "log.vkey"))
+        cls.srv = c.Server(cls.dir, c.Tuf(), extra={
+            "log": {"key": logkey, "origin": "bulwark/acme"}}).start()
+        cls.srv.seed(tag="prod")
+        cls.tokens = {}
+        for role in ("viewer", "operator"):
+            st, r = cls.srv.admin("POST", "/accounts",
+                                  {"role": role, "expires-in": 3600})
+            assert st == 201, r
+            path = os.path.join(cls.dir, role + ".token")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(fd, (r["token"] + "\n").encode())
+            os.close(fd)
+            cls.tokens[role] = (r["token"], path, r["id"])
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.srv.stop()
+        log = cls.srv.logtext()
+        shutil.rmtree(cls.dir)
+        assert rc == 0, "bulwarkd did not stop cleanly: %r\n%s" % (rc, log)
+
+    def registered(self, scope="ci"):
+        """A device registered over POST /sign, as its files on disk."""
+        uid = str(c.uuidlib.uuid4())
+        key = c.ec.generate_private_key(c.ec.SECP256R1())
+        st, tok = self.srv.admin("POST", "/tokens",
+                                 {"scope": scope, "expires-in": 600})
+        self.assertEqual(st, 201, tok)
+        st, r = self.srv.register(
+            {"uuid": uid, "hardware-id": "board",
+             "csr": c.csr_pem(uid, key=key,
+                              production=scope == "production")},
+            tok["token"])
+        self.assertEqual(st, 201, r)
+        return self.files(uid, "old", key, r["client.pem"])
+
+    def files(self, uid, tag, key, pem):
+        kpath = os.path.join(self.dir, "%s.%s.key" % (uid, tag))
+        cpath = os.path.join(self.dir, "%s.%s.pem" % (uid, tag))
+        write_key(kpath, key)
+        with open(cpath, "w") as f:
+            f.write(pem)
+        return {"uuid": uid, "key": kpath, "cert": cpath}
+
+    def recertify(self, uid, csr, role="operator"):
+        return self.srv.admin("POST", "/devices/%s/recertify" % uid,
+                              {"csr": csr}, token=self.tokens[role][0])
+
+    def test_operator_binds_a_new_certificate_with_the_cli(self):
+        srv = self.srv
+        old = self.registered()
+        uid = old["uuid"]
+        self.assertEqual(srv.device_get(old, "/device")[0], 200)
+        key = c.ec.generate_private_key(c.ec.SECP256R1())
+        csr = os.path.join(self.dir, uid + ".csr")
+        with open(csr, "w") as f:
+            f.write(c.csr_pem(uid, key=key))
+        out = os.path.join(self.dir, uid + ".cli.pem")
+        # a viewer may not
+        st, r = self.recertify(uid, open(csr).read(), role="viewer")
+        self.assertEqual(st, 403, r)
+        cli = [c.BULWARK, "devices", "recertify", uid.upper(), "--csr", csr,
+               "--server", "https://127.0.0.1:%d" % srv.admin_port,
+               "--ca-file", os.path.join(srv.pki, "factory_ca.pem")]
+        p = subprocess.run(cli + ["--token-file", self.tokens["viewer"][1]],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertFalse(os.path.exists(out))
+        p = subprocess.run(cli + ["--token-file", self.tokens["operator"][1],
+                                  "--out", out],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        new = {"uuid": uid, "cert": out,
+               "key": self.files(uid, "new", key, "")["key"]}
+        cert = c.load_cert(out)
+        self.assertEqual(cert.subject.get_attributes_for_oid(
+            c.NameOID.COMMON_NAME)[0].value, uid)
+        # the new certificate is accepted, the old one refused
+        st, _, dv = srv.device_get(new, "/device")
+        self.assertEqual((st, json.loads(dv)["uuid"]), (200, uid))
+        self.assertTrue(srv.refused(old))
+        st, d = srv.admin("GET", "/devices/" + uid)
+        self.assertEqual(d["serial"], "%X" % cert.serial_number)
+        # recorded for the operator and in the transparency log
+        st, evs = srv.admin("GET", "/events?device=" + uid)
+        changed = [e for e in evs
+                   if e["event"]["eventType"]["id"]
+                   == "bulwark.binding-changed"]
+        self.assertTrue(changed, evs)
+        self.assertIn("operator", json.dumps(changed))
+        by = "account:%d" % self.tokens["operator"][2]
+        logged = [(e["action"], e["by"]) for e in log_entries(srv)
+                  if e["objects"].get("uuid") == uid]
+        self.assertIn(("device.cert.issue", by), logged)
+        self.assertIn("device.bind", [a for a, _ in logged])
+
+    def test_production_device_stays_production(self):
+        old = self.registered("production")
+        uid = old["uuid"]
+        key = c.ec.generate_private_key(c.ec.SECP256R1())
+        st, r = self.recertify(uid, c.csr_pem(uid, key=key,
+                                              production=True))
+        self.assertEqual(st, 200, r)
+        new = self.files(uid, "new", key, r["chain"])
+        st, _, root = self.srv.device_get(new, "/repo/1.root.json")
+        self.assertEqual(
+            json.loads(root)["signed"]["roles"]["targets"]["threshold"], 2)
+        self.assertTrue(self.srv.refused(old))
+
+    def test_bad_requests_refused_and_nothing_changes(self):
+        srv = self.srv
+        old = self.registered()
+        uid = old["uuid"]
+        other = str(c.uuidlib.uuid4())
+        key = c.ec.generate_private_key(c.ec.SECP256R1())
+        good = c.csr_pem(uid, key=key)
+        cases = [
+            (uid, c.csr_pem(other, key=key), 400),   # CSR of another device
+            (uid, c.csr_pem(uid, key=key, ou="other"), 400),  # factory
+            (uid, c.csr_pem(uid, key=key, production=True), 403),  # CI dev
+            (uid, "not a CSR", 400),
+            (uid, good[:-40], 400),
+            (other, c.csr_pem(other, key=key), 404),  # unknown device
+            ("not-a-uuid", good, 404),
+        ]
+        for u, csr, want in cases:
+            st, r = self.recertify(u, csr)
+            self.assertEqual(st, want, (u, csr[:80], r))
+        for body in ({"csr": good, "extra": 1}, {"csr": 5}, {}, [good]):
+            st, r = srv.admin("POST", "/devices/%s/recertify" % uid, body,
+                              token=self.tokens["operator"][0])
+            self.assertEqual(st, 400, (body, r))
+        st, r = srv.admin("DELETE", "/devices/%s/recertify" % uid,
+                          token=self.tokens["operator"][0])
+        self.assertEqual(st, 403, r)  # not an operator action
+        # deny-listed devices are not re-certified
+        self.assertEqual(srv.admin("POST", "/devices/%s/deny" % uid,
+                                   {"reason": "t"})[0], 200)
+        self.assertEqual(self.recertify(uid, good)[0], 403)
+        self.assertEqual(srv.admin("DELETE", "/devices/%s/deny" % uid)[0],
+                         200)
+        # nothing of the above moved the binding
+        self.assertEqual(srv.device_get(old, "/device")[0], 200)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 /*
- * `bulwark devices list|show|deny|allow|rotate-cert|rotations`: devices
+ * `bulwark devices list|show|deny|allow|rotate-cert|recertify|rotations`:
+ * devices
  * known to bulwarkd and their certificate rotations, on
  * its admin API (docs/server.md, "Admin API").
  */
@@ -8,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bulwark/buf.h"
 #include "bulwark/identity.h"
+#include "bulwark/pki.h"
 #include "server_cli.h"
 
 #define PAGE 500
@@ -289,6 +292,84 @@ static int cmd_rotate_cert(int argc, char **argv)
 	return rc;
 }
 
+/* The request body {"csr": PEM} from a CSR file (PEM, bounded). */
+static int recertify_body(const char *prog, const char *file, char **body)
+{
+	struct bw_err err = {0};
+	struct bw_buf csr;
+	json_t *b = NULL;
+	int rc = BW_EXIT_OK;
+
+	*body = NULL;
+	bw_buf_init(&csr, BW_PKI_CSR_MAX);
+	if (bw_io_read_file(file, BW_PKI_CSR_MAX, &csr, &err) != 0)
+		rc = bw_cli_fail(prog, "%s: %s", file, err.msg);
+	else if (!(b = json_pack("{s:s%}", "csr", (const char *)csr.data,
+				 csr.len)) ||
+		 !(*body = json_dumps(b, JSON_COMPACT)))
+		rc = bw_cli_fail(prog, "%s: not a PEM text file", file);
+	json_decref(b);
+	bw_buf_dispose(&csr);
+	return rc;
+}
+
+static int cmd_recertify(int argc, char **argv)
+{
+	static const char *prog = "bulwark devices recertify";
+	struct bw_admin_client s = {0};
+	struct bw_err err = {0};
+	const char *uuid = NULL, *csr = NULL, *out = NULL;
+	const struct bw_cli_opt opts[] = {
+	    BW_ADMIN_OPTS(s),
+	    {"--csr", BW_CLI_STR, "FILE", "the device's CSR (PEM: CN = UUID, "
+	     "OU = factory, EC P-256)", &csr},
+	    {"--out", BW_CLI_STR, "FILE", "write the certificate and its CA "
+	     "here (default: stdout)", &out},
+	    BW_CLI_END,
+	};
+	const struct bw_cli_spec spec = {
+	    prog, "UUID --csr FILE --server URL [--out FILE]",
+	    "Bind a new certificate to an existing device (an operator's "
+	    "re-certify, for a\nlost or replaced key): the server checks the "
+	    "CSR as registration does, issues\nwith its registration CA "
+	    "(production as on record), binds it, refuses the\nold "
+	    "certificate from then on, and logs it (device.bind, "
+	    "device.cert.issue).\nOperator or admin token.",
+	    opts, &uuid, 1, 1};
+	char path[96], *body = NULL;
+	const char *pem = NULL;
+	json_t *ans = NULL;
+	long st = 0;
+	int done = 0, rc;
+
+	rc = bw_cli_parse(&spec, argc, argv, &done);
+	if (rc != BW_EXIT_OK || done)
+		return rc;
+	if (!uuid_ok(uuid))
+		return bw_cli_usage(prog, "not a device uuid: '%.64s'", uuid);
+	if (csr == NULL)
+		return bw_cli_usage(prog, "--csr FILE is required");
+	if ((rc = recertify_body(prog, csr, &body)) != BW_EXIT_OK)
+		return rc;
+	snprintf(path, sizeof(path), "/devices/%s/recertify", uuid);
+	rc = bw_admin_request(prog, &s, "POST", path, body, strlen(body), 0,
+			      &st, &ans);
+	pem = json_string_value(json_object_get(ans, "chain"));
+	if (rc == BW_EXIT_OK && pem == NULL)
+		rc = bw_cli_fail(prog, "the server's answer has no chain");
+	else if (rc == BW_EXIT_OK && out == NULL)
+		fputs(pem, stdout);
+	else if (rc == BW_EXIT_OK &&
+		 bw_io_write_atomic(out, pem, strlen(pem), 0644, &err) != 0)
+		rc = bw_cli_fail(prog, "%s: %s", out, err.msg);
+	if (rc == BW_EXIT_OK)
+		fprintf(stderr, "device %s re-certified (serial %s)\n", uuid,
+			json_string_value(json_object_get(ans, "serial")));
+	json_decref(ans);
+	free(body);
+	return rc;
+}
+
 static int cmd_rotations(int argc, char **argv)
 {
 	static const char *prog = "bulwark devices rotations";
@@ -339,6 +420,8 @@ int bw_cmd_devices(int argc, char **argv)
 	    {"allow", "take a device off the deny-list", cmd_allow},
 	    {"rotate-cert", "ask a device or a CA's devices to renew their "
 	     "certificate", cmd_rotate_cert},
+	    {"recertify", "bind a new certificate to a device (operator)",
+	     cmd_recertify},
 	    {"rotations", "certificate rotations (pending, completed)",
 	     cmd_rotations},
 	};
