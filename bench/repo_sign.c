@@ -46,7 +46,7 @@ static void fill_ci(struct bw_repo *r, size_t n)
 	json_t *sg = bw_repo__signed_new("targets", 2, time(NULL) + 86400);
 	json_t *t = json_object(), *env = NULL;
 	struct bw_signer *s = NULL;
-	struct bw_repo_txn tx;
+	struct bw_journal tx;
 	struct bw_err err = {0};
 	uint8_t *b = NULL;
 	size_t len = 0;
@@ -66,14 +66,14 @@ static void fill_ci(struct bw_repo *r, size_t n)
 			      "length", (json_int_t)(1000000 + i)));
 	}
 	json_object_set_new(sg, "targets", t);
-	bw_repo__txn_init(&tx, bw_repo_dir(r));
+	bw_journal_init(&tx, bw_repo_dir(r));
 	if (bw_repo__online(r, BW_ONLINE_TARGETS, &s, &err) ||
 	    bw_tuf_envelope_sign(sg, &s, 1, &env, &err) ||
 	    bw_repo__serialize(env, &b, &len, &err) ||
 	    bw_repo__publish(r, &tx, 0, NULL, b, len, 2, &err) ||
-	    bw_repo__txn_commit(&tx, &err))
+	    bw_journal_commit(&tx, &err))
 		die("fill CI targets", &err);
-	bw_repo__txn_dispose(&tx);
+	bw_journal_dispose(&tx);
 	json_decref(sg);
 	json_decref(env);
 	free(b);

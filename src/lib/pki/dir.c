@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "pki/pki_priv.h"
+#include "util/journal.h"
 
 #define CERT_FILE_MAX (64u * 1024u)
 #define URI_MAX 4096u
@@ -72,101 +73,25 @@ void bw_pki__txn_dispose(struct bw_pki__txn *t)
 	t->n = 0;
 }
 
-/* dir/<subdir of name>/.<basename>.bw-new */
-static int tmp_path(const char *dir, const char *name, char **out)
-{
-	const char *slash = strrchr(name, '/');
-	size_t need = strlen(dir) + strlen(name) + 16;
-	char *p = malloc(need);
-	int n;
-
-	*out = NULL;
-	if (p == NULL)
-		return BW_ENOMEM;
-	if (slash != NULL)
-		n = snprintf(p, need, "%s/%.*s/.%s.bw-new", dir,
-			     (int)(slash - name), name, slash + 1);
-	else
-		n = snprintf(p, need, "%s/.%s.bw-new", dir, name);
-	if (n < 0 || (size_t)n >= need) {
-		free(p);
-		return BW_ENOMEM;
-	}
-	*out = p;
-	return 0;
-}
-
-static void sync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-}
-
+/*
+ * Every staged file through the shared journal (util/journal.h): all are
+ * written and fsync'd as <name>.bw-new first; a failure there leaves the
+ * directory as it was. Once the journal is written the commit is decided
+ * and a kill is rolled forward by the next exclusive open (pki_open).
+ */
 int bw_pki__txn_commit(struct bw_pki__txn *t, const char *dir,
 		       struct bw_err *err)
 {
-	char **tmps = calloc(t->n + 1, sizeof(char *));
-	char *crldir = NULL;
-	int rc = 0, made_crl = 0;
-	size_t written = 0;
+	struct bw_journal j;
+	int rc = 0;
 
-	if (tmps == NULL)
-		return bw_err_set(err, BW_ENOMEM, "out of memory");
-	if (bw_path_join(dir, "crl", &crldir) != 0) {
-		rc = bw_err_set(err, BW_ENOMEM, "out of memory");
-		goto out;
-	}
-	if (mkdir(crldir, 0755) == 0)
-		made_crl = 1;
-	else if (errno != EEXIST) {
-		rc = bw_err_set(err, BW_EIO, "%s: %s", crldir, strerror(errno));
-		goto out;
-	}
-	/* Phase 1: every file to a temporary name (nothing visible yet). */
-	for (; written < t->n; written++) {
-		struct bw_pki__txn_file *f = &t->f[written];
-
-		if (tmp_path(dir, f->name, &tmps[written]) != 0) {
-			rc = bw_err_set(err, BW_ENOMEM, "out of memory");
-			break;
-		}
-		rc = bw_io_write_atomic(tmps[written], f->data, f->len,
-					f->mode, err);
-		if (rc != 0)
-			break;
-	}
-	if (rc != 0) {
-		for (size_t i = 0; i <= written && i < t->n; i++)
-			if (tmps[i] != NULL)
-				(void)unlink(tmps[i]);
-		if (made_crl)
-			(void)rmdir(crldir);
-		goto out;
-	}
-	/* Phase 2: renames within one file system. */
-	for (size_t i = 0; i < t->n; i++) {
-		char *final = NULL;
-
-		if (bw_path_join(dir, t->f[i].name, &final) != 0 ||
-		    rename(tmps[i], final) != 0) {
-			rc = bw_err_set(err, BW_EIO, "rename into %s/%s: %s",
-					dir, t->f[i].name, strerror(errno));
-			free(final);
-			goto out;
-		}
-		free(final);
-	}
-	sync_dir(crldir);
-	sync_dir(dir);
-out:
-	for (size_t i = 0; i < t->n; i++)
-		free(tmps[i]);
-	free(tmps);
-	free(crldir);
+	bw_journal_init(&j, dir);
+	for (size_t i = 0; rc == 0 && i < t->n; i++)
+		rc = bw_journal_put(&j, t->f[i].name, t->f[i].data, t->f[i].len,
+				    t->f[i].mode, err);
+	if (rc == 0)
+		rc = bw_journal_commit(&j, err);
+	bw_journal_dispose(&j);
 	return rc;
 }
 
@@ -419,6 +344,44 @@ static int lock_dir(struct bw_pki *pki, int how, struct bw_err *err)
 	return 0;
 }
 
+/*
+ * An interrupted commit (a journal left in the directory) is finished
+ * before anything is read, and only under the exclusive lock. A writer
+ * holds that lock already. A reader never reads a half-committed
+ * directory and never rolls forward under its shared lock: it converts
+ * to the exclusive lock (retried for at most SETTLE_TRIES x 10 ms while
+ * other readers finish or do the same), rolls forward, and converts back.
+ * If it cannot get the exclusive lock in that time it fails as "in use".
+ * (A failed conversion leaves no lock held, which lets a competing reader
+ * through first: flock(2) drops the old lock before taking the new.)
+ */
+#define SETTLE_TRIES 300
+
+static int settle(struct bw_pki *pki, int how, struct bw_err *err)
+{
+	struct timespec pause = {0, 10 * 1000 * 1000};
+	int rc, tries = 0;
+
+	if (how == LOCK_EX)
+		return bw_journal_recover(pki->dir, err);
+	if (!bw_journal_pending(pki->dir))
+		return 0;
+	while (flock(pki->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK || ++tries >= SETTLE_TRIES)
+			return bw_err_set(err, BW_ESTATE,
+					  "%s has an interrupted change and is "
+					  "in use by another bulwark process",
+					  pki->dir);
+		(void)nanosleep(&pause, NULL);
+	}
+	rc = bw_journal_recover(pki->dir, err);
+	if (flock(pki->lock_fd, LOCK_SH | LOCK_NB) != 0 && rc == 0)
+		rc = bw_err_set(err, BW_ESTATE,
+				"%s is in use by another bulwark process",
+				pki->dir);
+	return rc;
+}
+
 static int file_exists(const char *dir, const char *name)
 {
 	char *p = NULL;
@@ -496,6 +459,8 @@ static int pki_open(const char *dir, int how, struct bw_pki **out,
 	}
 	pki->lock_fd = -1;
 	rc = lock_dir(pki, how, err);
+	if (rc == 0)
+		rc = settle(pki, how, err);
 	if (rc != 0)
 		goto out;
 	if (bw_path_join(dir, "factory_ca.pem", &path) != 0) {
@@ -684,8 +649,6 @@ out:
 
 static int create_check(const struct bw_pki_create_opts *o, struct bw_err *err)
 {
-	static const char *const roots[] = {"factory_ca.pem", "factory_ca.key",
-					    "factory_ca.uri", "state.json"};
 	int rc;
 
 	if (o == NULL || o->dir == NULL || o->dir[0] == '\0')
@@ -697,11 +660,19 @@ static int create_check(const struct bw_pki_create_opts *o, struct bw_err *err)
 	if ((o->factory_key == NULL) != (o->factory_key_uri == NULL))
 		return bw_err_set(err, BW_EINVAL,
 				  "an HSM factory key needs its URI");
+	return 0;
+}
+
+static int roots_absent(const char *dir, struct bw_err *err)
+{
+	static const char *const roots[] = {"factory_ca.pem", "factory_ca.key",
+					    "factory_ca.uri", "state.json"};
+
 	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
-		if (file_exists(o->dir, roots[i]))
+		if (file_exists(dir, roots[i]))
 			return bw_err_set(err, BW_EEXIST,
 					  "%s/%s exists: refusing to overwrite "
-					  "an existing root of trust", o->dir,
+					  "an existing root of trust", dir,
 					  roots[i]);
 	return 0;
 }
@@ -760,6 +731,17 @@ static int create_stage(struct bw_pki *pki, const struct bw_pki_create_opts *o,
 	return rc;
 }
 
+/* Undo the mkdir of a create that failed (crl/ made by its staging). */
+static void remove_new_dir(const char *dir)
+{
+	char *crl = NULL;
+
+	if (bw_path_join(dir, "crl", &crl) == 0)
+		(void)rmdir(crl);
+	free(crl);
+	(void)rmdir(dir);
+}
+
 int bw_pki_create(const struct bw_pki_create_opts *o, struct bw_err *err)
 {
 	struct bw_pki *pki = NULL;
@@ -790,7 +772,9 @@ int bw_pki_create(const struct bw_pki_create_opts *o, struct bw_err *err)
 		if (rc != 0)
 			goto out;
 	}
-	rc = create_stage(pki, o, &t, err);
+	rc = roots_absent(o->dir, err);
+	if (rc == 0)
+		rc = create_stage(pki, o, &t, err);
 	if (rc != 0)
 		goto out;
 	if (mkdir(o->dir, 0700) == 0) {
@@ -799,9 +783,17 @@ int bw_pki_create(const struct bw_pki_create_opts *o, struct bw_err *err)
 		rc = bw_err_set(err, BW_EIO, "%s: %s", o->dir, strerror(errno));
 		goto out;
 	}
-	rc = bw_pki__txn_commit(&t, o->dir, err);
+	/* Under the writers' lock: finish a create that was interrupted
+	 * after its journal, then look again for a root of trust. */
+	rc = lock_dir(pki, LOCK_EX, err);
+	if (rc == 0)
+		rc = bw_journal_recover(o->dir, err);
+	if (rc == 0)
+		rc = roots_absent(o->dir, err);
+	if (rc == 0)
+		rc = bw_pki__txn_commit(&t, o->dir, err);
 	if (rc != 0 && made_dir)
-		(void)rmdir(o->dir);
+		remove_new_dir(o->dir);
 out:
 	bw_pki__txn_dispose(&t);
 	bw_pki_free(pki);

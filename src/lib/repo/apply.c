@@ -329,7 +329,7 @@ out:
 struct ap {
 	struct bw_repo *r;
 	struct bw_repo_proposal *p;
-	struct bw_repo_txn t;
+	struct bw_journal t;
 	uint8_t *root[2]; /* new ci, prod (served bytes) */
 	size_t rlen[2];
 };
@@ -370,7 +370,7 @@ static int ap_roots(struct ap *a, struct bw_err *err)
 		snprintf(rel, sizeof(rel), "%s/root/%lld.root.json", fl[i],
 			 (long long)a->r->root_version + 1);
 		if (rc == 0)
-			rc = bw_repo__txn_put(&a->t, rel, a->root[i],
+			rc = bw_journal_put(&a->t, rel, a->root[i],
 					      a->rlen[i], 0644, err);
 	}
 	return rc;
@@ -405,10 +405,10 @@ static int ap_online(struct ap *a, struct bw_err *err)
 		if (rc == 0)
 			rc = bw_repo__read(path, 65536, &b, &n, err);
 		if (rc == 0)
-			rc = bw_repo__txn_put(&a->t, rel, b, n, 0600, err);
+			rc = bw_journal_put(&a->t, rel, b, n, 0600, err);
 		snprintf(rel, sizeof(rel), "online/%s.pem.proposed", name);
 		if (rc == 0)
-			rc = bw_repo__txn_del(&a->t, rel, err);
+			rc = bw_journal_del(&a->t, rel, err);
 		if (rc == 0) {
 			bw_signer_free(a->r->online[i]);
 			a->r->online[i] = s; /* transferred */
@@ -552,7 +552,7 @@ int bw_repo_proposal_apply(struct bw_repo *r, struct bw_repo_proposal *p,
 	char **tags = NULL;
 	int rc;
 
-	bw_repo__txn_init(&a.t, r->dir);
+	bw_journal_init(&a.t, r->dir);
 	rc = ap_roots(&a, err);
 	if (rc == 0)
 		rc = ap_online(&a, err);
@@ -565,13 +565,13 @@ int bw_repo_proposal_apply(struct bw_repo *r, struct bw_repo_proposal *p,
 	if (rc == 0)
 		rc = ap_config(&a, err);
 	if (rc == 0)
-		rc = bw_repo__txn_commit(&a.t, err);
+		rc = bw_journal_commit(&a.t, err);
 	if (rc == 0) {
 		r->root_version++;
 		if (path != NULL)
 			rc = bw_io_remove(path, err);
 	}
-	bw_repo__txn_dispose(&a.t);
+	bw_journal_dispose(&a.t);
 	bw_repo_strv_free(tags);
 	free(a.root[0]);
 	free(a.root[1]);

@@ -48,13 +48,13 @@ static int store(struct bw_repo *r, const char *name, const json_t *root,
 		 const json_t *env, int partial, size_t *have, int64_t *need,
 		 struct bw_err *err)
 {
-	struct bw_repo_txn t;
+	struct bw_journal t;
 	char rel[96], prel[96];
 	uint8_t *b = NULL;
 	size_t n = 0;
 	int rc = bw_repo__count(root, "targets", env, have, need, err);
 
-	bw_repo__txn_init(&t, r->dir);
+	bw_journal_init(&t, r->dir);
 	snprintf(rel, sizeof(rel), "boot/%s.json", name);
 	snprintf(prel, sizeof(prel), "boot/%s.pending.json", name);
 	if (rc == 0)
@@ -65,13 +65,13 @@ static int store(struct bw_repo *r, const char *name, const json_t *root,
 				"another admin to finish with `bulwark sign "
 				"approve`)", name, *have, (long long)*need);
 	if (rc == 0)
-		rc = bw_repo__txn_put(&t, (int64_t)*have < *need ? prel : rel, b,
+		rc = bw_journal_put(&t, (int64_t)*have < *need ? prel : rel, b,
 				      n, 0644, err);
 	if (rc == 0 && (int64_t)*have >= *need)
-		rc = bw_repo__txn_del(&t, prel, err);
+		rc = bw_journal_del(&t, prel, err);
 	if (rc == 0)
-		rc = bw_repo__txn_commit(&t, err);
-	bw_repo__txn_dispose(&t);
+		rc = bw_journal_commit(&t, err);
+	bw_journal_dispose(&t);
 	free(b);
 	return rc;
 }

@@ -20,7 +20,7 @@
 struct init_ctx {
 	const struct bw_repo_init_opts *o;
 	struct bw_repo r; /* the staged workspace */
-	struct bw_repo_txn t;
+	struct bw_journal t;
 	char *keys_dir; /* where archives go */
 	struct bw_signer *root[MAX_OFFLINE];
 	struct bw_signer *tgt[MAX_OFFLINE];
@@ -249,15 +249,15 @@ static int build(struct init_ctx *c, struct bw_err *err)
 	if (rc == 0)
 		rc = config(c, err);
 	if (rc == 0)
-		rc = bw_repo__txn_put(&c->t, ".lock", "", 0, 0600, err);
+		rc = bw_journal_put(&c->t, ".lock", "", 0, 0600, err);
 	if (rc == 0)
-		rc = bw_repo__txn_commit(&c->t, err);
+		rc = bw_journal_commit(&c->t, err);
 	return rc;
 }
 
 static void init_dispose(struct init_ctx *c)
 {
-	bw_repo__txn_dispose(&c->t);
+	bw_journal_dispose(&c->t);
 	for (unsigned i = 0; i < MAX_OFFLINE; i++) {
 		bw_signer_free(c->root[i]);
 		bw_signer_free(c->tgt[i]);
@@ -342,7 +342,7 @@ static int ctx_setup(struct init_ctx *c, const struct bw_repo_init_opts *o,
 			   o->name, "key_type", type_name(o));
 	c->offline = json_object();
 	c->made = json_array();
-	bw_repo__txn_init(&c->t, stage);
+	bw_journal_init(&c->t, stage);
 	if (c->keys_dir == NULL || c->cfg == NULL || c->offline == NULL ||
 	    c->made == NULL)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");

@@ -132,7 +132,7 @@ static int cur_version(struct bw_repo *r, const char *fdir, const char *role,
 }
 
 /* Sign signed_obj with one online key and stage it as fdir/<role>.json. */
-static int stage_online(struct bw_repo *r, struct bw_repo_txn *t,
+static int stage_online(struct bw_repo *r, struct bw_journal *t,
 			const char *fdir, enum bw_repo_online role,
 			json_t *signed_obj, uint8_t **bytes, size_t *len,
 			struct bw_err *err)
@@ -149,12 +149,12 @@ static int stage_online(struct bw_repo *r, struct bw_repo_txn *t,
 		rc = bw_repo__serialize(env, bytes, len, err);
 	snprintf(rel, sizeof(rel), "%s/%s.json", fdir, online_names[role]);
 	if (rc == 0)
-		rc = bw_repo__txn_put(t, rel, *bytes, *len, 0644, err);
+		rc = bw_journal_put(t, rel, *bytes, *len, 0644, err);
 	json_decref(env);
 	return rc;
 }
 
-static int stage_timestamp(struct bw_repo *r, struct bw_repo_txn *t,
+static int stage_timestamp(struct bw_repo *r, struct bw_journal *t,
 			   const char *fdir, int64_t snap_v,
 			   const uint8_t *snap, size_t slen, struct bw_err *err)
 {
@@ -187,7 +187,7 @@ static int stage_timestamp(struct bw_repo *r, struct bw_repo_txn *t,
 	return rc;
 }
 
-int bw_repo__publish(struct bw_repo *r, struct bw_repo_txn *t, int prod,
+int bw_repo__publish(struct bw_repo *r, struct bw_journal *t, int prod,
 		     const char *tag, const uint8_t *targets, size_t tlen,
 		     int64_t tversion, struct bw_err *err)
 {
@@ -211,7 +211,7 @@ int bw_repo__publish(struct bw_repo *r, struct bw_repo_txn *t, int prod,
 	if (rc != 0)
 		return rc;
 	snprintf(rel, sizeof(rel), "%s/targets.json", fdir);
-	rc = bw_repo__txn_put(t, rel, targets, tlen, 0644, err);
+	rc = bw_journal_put(t, rel, targets, tlen, 0644, err);
 	sg = bw_repo__signed_new("snapshot", v + 1,
 				 bw_repo__now(r) + r->exp.snapshot);
 	if (rc == 0 &&

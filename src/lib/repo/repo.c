@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,33 +100,6 @@ static int lock_dir(struct bw_repo *r, struct bw_err *err)
 	return rc;
 }
 
-static int stray_cb(const char *p, const struct stat *st, int flag,
-		    struct FTW *f)
-{
-	size_t n = strlen(p), k = strlen(BW_REPO_NEW_SUFFIX);
-
-	(void)st;
-	(void)f;
-	if (flag == FTW_F && n > k &&
-	    strcmp(p + n - k, BW_REPO_NEW_SUFFIX) == 0)
-		(void)unlink(p);
-	return 0;
-}
-
-/*
- * Under the lock: finish a commit whose journal exists, then drop files
- * staged by a command that died before its journal (the workspace is as
- * that command found it).
- */
-static int tidy(struct bw_repo *r, struct bw_err *err)
-{
-	int rc = bw_repo__txn_recover(r->dir, err);
-
-	if (rc == 0)
-		(void)nftw(r->dir, stray_cb, 16, FTW_PHYS);
-	return rc;
-}
-
 int bw_repo_open(const char *dir, struct bw_repo **out, struct bw_err *err)
 {
 	struct bw_repo *r = calloc(1, sizeof(*r));
@@ -148,7 +120,7 @@ int bw_repo_open(const char *dir, struct bw_repo **out, struct bw_err *err)
 	if (rc == 0)
 		rc = lock_dir(r, err);
 	if (rc == 0)
-		rc = tidy(r, err);
+		rc = bw_journal_recover(r->dir, err);
 	if (rc == 0)
 		rc = bw_repo__read_json(p, BW_REPO_MAX_SMALL, &r->cfg, err);
 	if (rc == BW_ENOTFOUND)

@@ -28,11 +28,11 @@
 #include "bulwark/crypto.h"
 #include "bulwark/error.h"
 #include "bulwark/repo.h"
+#include "util/journal.h"
 
 #define BW_REPO_SPEC_VERSION "1.0.31"
 #define BW_REPO_MAX_META (64u * 1024u * 1024u)
 #define BW_REPO_MAX_SMALL (1024u * 1024u)
-#define BW_REPO_NEW_SUFFIX ".bw-new"
 #define BW_REPO_WARN_DAYS 30
 
 enum bw_repo_online {
@@ -52,29 +52,12 @@ struct bw_repo {
 	int lock_fd; /* DIR/.lock, flock'd while open; -1 if none */
 };
 
-/* A set of files to replace together (txn.c). */
-struct bw_repo_txn {
-	char *dir;
-	char **rel; /* relative paths staged as <rel>.bw-new */
-	size_t n, cap;
-	int committed;
-};
-
-void bw_repo__txn_init(struct bw_repo_txn *t, const char *dir);
-int bw_repo__txn_put(struct bw_repo_txn *t, const char *rel, const void *data,
-		     size_t len, mode_t mode, struct bw_err *err);
-int bw_repo__txn_put_json(struct bw_repo_txn *t, const char *rel,
+/*
+ * Several files are replaced together through the shared journal
+ * (util/journal.h: struct bw_journal, staged as <rel>.bw-new, the
+ * journal DIR/.txn). The repository's own helper: */
+int bw_repo__txn_put_json(struct bw_journal *t, const char *rel,
 			  const json_t *v, struct bw_err *err);
-/* Stage a removal: rel is deleted at commit. */
-int bw_repo__txn_del(struct bw_repo_txn *t, const char *rel,
-		     struct bw_err *err);
-/* Stage a copy of the file src (streamed, mode 0644). */
-int bw_repo__txn_put_copy(struct bw_repo_txn *t, const char *rel,
-			  const char *src, struct bw_err *err);
-int bw_repo__txn_commit(struct bw_repo_txn *t, struct bw_err *err);
-/* Remove what was staged (no-op after commit). */
-void bw_repo__txn_dispose(struct bw_repo_txn *t);
-int bw_repo__txn_recover(const char *dir, struct bw_err *err);
 
 /* util */
 char *bw_repo__path(const char *dir, const char *fmt, ...)
@@ -105,7 +88,7 @@ const char *bw_repo__online_name(enum bw_repo_online role);
 int bw_repo__flavour_dir(int prod, const char *tag, char *out, size_t len);
 /* Stage targets bytes (of version tversion; 0: read it from them) and
  * a new snapshot + timestamp for a flavour. */
-int bw_repo__publish(struct bw_repo *r, struct bw_repo_txn *t, int prod,
+int bw_repo__publish(struct bw_repo *r, struct bw_journal *t, int prod,
 		     const char *tag, const uint8_t *targets, size_t tlen,
 		     int64_t tversion, struct bw_err *err);
 /* Root signed parts of the latest version (new references). */

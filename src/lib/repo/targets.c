@@ -157,7 +157,7 @@ json_t *bw_repo__next_signed(const json_t *env, int64_t expires)
 }
 
 /* Sign sg with one online targets key and stage the publication. */
-static int publish_signed(struct bw_repo *r, struct bw_repo_txn *t, json_t *sg,
+static int publish_signed(struct bw_repo *r, struct bw_journal *t, json_t *sg,
 			  struct bw_err *err)
 {
 	struct bw_signer *s = NULL;
@@ -183,7 +183,7 @@ static int publish_signed(struct bw_repo *r, struct bw_repo_txn *t, json_t *sg,
 int bw_repo_targets_add(struct bw_repo *r, const struct bw_repo_target_opts *o,
 			struct bw_err *err)
 {
-	struct bw_repo_txn t;
+	struct bw_journal t;
 	struct file_info fi;
 	json_t *env = NULL, *sg = NULL, *custom = NULL, *ent = NULL;
 	char rel[BW_HASH_MAX_HEX + 16];
@@ -191,7 +191,7 @@ int bw_repo_targets_add(struct bw_repo *r, const struct bw_repo_target_opts *o,
 	char *p = NULL;
 	int rc;
 
-	bw_repo__txn_init(&t, r->dir);
+	bw_journal_init(&t, r->dir);
 	rc = check_target_opts(o, err);
 	if (rc == 0)
 		rc = custom_new(o, &custom, err);
@@ -222,13 +222,13 @@ int bw_repo_targets_add(struct bw_repo *r, const struct bw_repo_target_opts *o,
 	snprintf(rel, sizeof(rel), "targets/%s", fi.sha256);
 	p = bw_repo__path(r->dir, "%s", rel);
 	if (p != NULL && stat(p, &st) != 0)
-		rc = bw_repo__txn_put_copy(&t, rel, o->file, err);
+		rc = bw_journal_put_copy(&t, rel, o->file, 0644, err);
 	if (rc == 0)
 		rc = publish_signed(r, &t, sg, err);
 	if (rc == 0)
-		rc = bw_repo__txn_commit(&t, err);
+		rc = bw_journal_commit(&t, err);
 out:
-	bw_repo__txn_dispose(&t);
+	bw_journal_dispose(&t);
 	json_decref(env);
 	json_decref(sg);
 	json_decref(custom);
@@ -298,13 +298,13 @@ static int finish_prod(struct bw_repo *r, const char *tag,
 		       const json_t *root_env, json_t *env, int partial,
 		       size_t *have, int64_t *need, struct bw_err *err)
 {
-	struct bw_repo_txn t;
+	struct bw_journal t;
 	char rel[160];
 	uint8_t *b = NULL;
 	size_t n = 0;
 	int rc;
 
-	bw_repo__txn_init(&t, r->dir);
+	bw_journal_init(&t, r->dir);
 	rc = bw_repo__count(root_env, "targets", env, have, need, err);
 	snprintf(rel, sizeof(rel), "prod/tags/%s/pending-targets.json", tag);
 	if (rc == 0 && (int64_t)*have < *need && !partial)
@@ -325,11 +325,11 @@ static int finish_prod(struct bw_repo *r, const char *tag,
 			json_object_get(env, "signed"), "version")),
 		    err);
 		if (rc == 0)
-			rc = bw_repo__txn_del(&t, rel, err);
+			rc = bw_journal_del(&t, rel, err);
 	}
 	if (rc == 0)
-		rc = bw_repo__txn_commit(&t, err);
-	bw_repo__txn_dispose(&t);
+		rc = bw_journal_commit(&t, err);
+	bw_journal_dispose(&t);
 	free(b);
 	return rc;
 }

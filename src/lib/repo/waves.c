@@ -96,13 +96,13 @@ static int store(struct bw_repo *r, const char *name, const json_t *root_env,
 		 struct bw_err *err)
 {
 	struct bw_wave_charter *c = NULL;
-	struct bw_repo_txn t;
+	struct bw_journal t;
 	char rel[BW_WAVE_NAME_MAX + 32], prel[BW_WAVE_NAME_MAX + 32];
 	uint8_t *b = NULL;
 	size_t n = 0;
 	int rc;
 
-	bw_repo__txn_init(&t, r->dir);
+	bw_journal_init(&t, r->dir);
 	snprintf(rel, sizeof(rel), "waves/%s.json", name);
 	snprintf(prel, sizeof(prel), "waves/%s.pending.json", name);
 	rc = count(root_env, env, have, need, err);
@@ -117,14 +117,14 @@ static int store(struct bw_repo *r, const char *name, const json_t *root_env,
 				"to finish with `bulwark waves sign`)",
 				name, *have, (long long)*need);
 	if (rc == 0 && (int64_t)*have < *need)
-		rc = bw_repo__txn_put(&t, prel, b, n, 0644, err);
+		rc = bw_journal_put(&t, prel, b, n, 0644, err);
 	else if (rc == 0)
-		rc = bw_repo__txn_put(&t, rel, b, n, 0644, err);
+		rc = bw_journal_put(&t, rel, b, n, 0644, err);
 	if (rc == 0 && (int64_t)*have >= *need && partial >= 0)
-		rc = bw_repo__txn_del(&t, prel, err);
+		rc = bw_journal_del(&t, prel, err);
 	if (rc == 0)
-		rc = bw_repo__txn_commit(&t, err);
-	bw_repo__txn_dispose(&t);
+		rc = bw_journal_commit(&t, err);
+	bw_journal_dispose(&t);
 	bw_wave_charter_free(c);
 	free(b);
 	return rc;

@@ -704,7 +704,7 @@ static void test_pki_dir__create_open_and_atomic_failures(void **state)
 	{
 		char *trap = NULL;
 
-		assert_int_equal(bw_path_join(dir, ".state.json.bw-new", &trap),
+		assert_int_equal(bw_path_join(dir, "state.json.bw-new", &trap),
 				 0);
 		assert_int_equal(mkdir(trap, 0700), 0);
 		free(before);

@@ -97,12 +97,12 @@ static int teardown(void **state)
 static void test_repo_txn__dispose_leaves_nothing(void **state)
 {
 	struct fx *f = *state;
-	struct bw_repo_txn t;
+	struct bw_journal t;
 
-	bw_repo__txn_init(&t, f->tmp);
-	assert_int_equal(bw_repo__txn_put(&t, "a/x", "new", 3, 0644, NULL), 0);
+	bw_journal_init(&t, f->tmp);
+	assert_int_equal(bw_journal_put(&t, "a/x", "new", 3, 0644, NULL), 0);
 	assert_true(exists(f->tmp, "a/x.bw-new"));
-	bw_repo__txn_dispose(&t);
+	bw_journal_dispose(&t);
 	assert_false(exists(f->tmp, "a/x.bw-new"));
 	assert_false(exists(f->tmp, "a/x"));
 }
@@ -114,7 +114,7 @@ static void test_repo_txn__crash_after_each_rename(void **state)
 	static const char *const rel[] = {"c/one", "c/two", "c/three"};
 
 	for (size_t k = 0; k <= 3; k++) {
-		struct bw_repo_txn t;
+		struct bw_journal t;
 		char *jp = pathf(f->tmp, ".txn");
 		char j[256];
 
@@ -122,18 +122,18 @@ static void test_repo_txn__crash_after_each_rename(void **state)
 			char *p = pathf(f->tmp, rel[i]);
 
 			assert_int_equal(bw_io_mkdirs(f->tmp, 0755, NULL), 0);
-			bw_repo__txn_init(&t, f->tmp);
+			bw_journal_init(&t, f->tmp);
 			assert_int_equal(
-			    bw_repo__txn_put(&t, rel[i], "old", 3, 0644, NULL),
+			    bw_journal_put(&t, rel[i], "old", 3, 0644, NULL),
 			    0);
-			assert_int_equal(bw_repo__txn_commit(&t, NULL), 0);
-			bw_repo__txn_dispose(&t);
+			assert_int_equal(bw_journal_commit(&t, NULL), 0);
+			bw_journal_dispose(&t);
 			free(p);
 		}
-		bw_repo__txn_init(&t, f->tmp);
+		bw_journal_init(&t, f->tmp);
 		for (size_t i = 0; i < 3; i++)
 			assert_int_equal(
-			    bw_repo__txn_put(&t, rel[i], "new", 3, 0644, NULL),
+			    bw_journal_put(&t, rel[i], "new", 3, 0644, NULL),
 			    0);
 		/* what commit writes first: the journal */
 		snprintf(j, sizeof(j), "[\"%s\",\"%s\",\"%s\"]", rel[0], rel[1],
@@ -148,12 +148,12 @@ static void test_repo_txn__crash_after_each_rename(void **state)
 			free(n);
 			free(nn);
 		}
-		assert_int_equal(bw_repo__txn_recover(f->tmp, NULL), 0);
+		assert_int_equal(bw_journal_recover(f->tmp, NULL), 0);
 		for (size_t i = 0; i < 3; i++)
 			assert_true(file_eq(f->tmp, rel[i], "new"));
 		assert_false(exists(f->tmp, ".txn"));
 		t.committed = 1; /* rolled forward: nothing to clean */
-		bw_repo__txn_dispose(&t);
+		bw_journal_dispose(&t);
 		free(jp);
 	}
 }
