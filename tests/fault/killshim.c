@@ -69,17 +69,22 @@ static int creates(int flags)
 	return (flags & (O_CREAT | O_TRUNC)) != 0;
 }
 
+/* The mode argument of an open that creates (read only then). */
+#define OPEN_MODE(flags, mode)                                               \
+	do {                                                                 \
+		if (((flags) & (O_CREAT | O_TMPFILE)) != 0) {                \
+			va_list ap;                                          \
+			va_start(ap, flags);                                 \
+			(mode) = va_arg(ap, mode_t);                         \
+			va_end(ap);                                          \
+		}                                                            \
+	} while (0)
+
 int open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	if ((flags & (O_CREAT | O_TMPFILE)) != 0) {
-		va_list ap;
-
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
+	OPEN_MODE(flags, mode);
 	if (creates(flags))
 		step("open", path);
 	return NEXT(open)(path, flags, mode);
@@ -89,13 +94,7 @@ int open64(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	if ((flags & (O_CREAT | O_TMPFILE)) != 0) {
-		va_list ap;
-
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
+	OPEN_MODE(flags, mode);
 	if (creates(flags))
 		step("open", path);
 	return NEXT(open64)(path, flags, mode);
@@ -105,13 +104,7 @@ int openat(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	if ((flags & (O_CREAT | O_TMPFILE)) != 0) {
-		va_list ap;
-
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
+	OPEN_MODE(flags, mode);
 	if (creates(flags))
 		step("openat", path);
 	return NEXT(openat)(dirfd, path, flags, mode);
