@@ -3,6 +3,7 @@
  * profiles, expiry, CRLs, state.json parsing, serials, and the PKI
  * directory (all-or-nothing commits).
  */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 #include "bulwark/buf.h"
 #include "bulwark/pki.h"
 #include "pki/pki_priv.h"
+#include "util/journal.h"
 
 #define UUID "0b4f3e2a-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
 #define FACTORY "acme"
@@ -619,64 +622,118 @@ static char *digest_dir(const char *d)
 	return out;
 }
 
-static void test_pki_dir__create_open_and_atomic_failures(void **state)
+/* A PKI directory made by bw_pki_create (online CA, SAN "gw"). */
+struct dirfx {
+	char *top;
+	char *dir;
+	struct bw_pki_create_opts o;
+};
+
+static int dir_setup(void **state)
 {
-	char *top = tmpdir_make(), *dir = NULL, *before, *after, *pem = NULL;
 	static const char *const dns[] = {"gw"};
-	struct bw_pki_create_opts o = {0};
+	struct dirfx *f = calloc(1, sizeof(*f));
+	struct bw_err err = {0};
+
+	assert_non_null(f);
+	f->top = tmpdir_make();
+	assert_int_equal(bw_path_join(f->top, "pki", &f->dir), 0);
+	f->o.dir = f->dir;
+	f->o.factory = FACTORY;
+	f->o.sans.dns = dns;
+	f->o.sans.ndns = 1;
+	f->o.online_ca = 1;
+	f->o.now = NOW;
+	assert_int_equal(bw_pki_create(&f->o, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int dir_teardown(void **state)
+{
+	struct dirfx *f = *state;
+
+	rm_rf(f->top);
+	free(f->dir);
+	free(f->top);
+	free(f);
+	return 0;
+}
+
+/* A writer's open with the factory key loaded. */
+static struct bw_pki *open_writer(const char *dir)
+{
 	struct bw_pki *pki = NULL;
 	struct bw_err err = {0};
-	EVP_PKEY *dk = key_p256();
-	uint8_t *der = NULL;
-	size_t len = 0;
-	struct bw_pki_sign_opts so = {0};
-	struct bw_pki_device_sel sel = {0};
 
-	(void)state;
-	assert_int_equal(bw_path_join(top, "pki", &dir), 0);
-	o.dir = dir;
-	o.factory = FACTORY;
-	o.sans.dns = dns;
-	o.sans.ndns = 1;
-	o.online_ca = 1;
-	o.now = NOW;
-	assert_int_equal(bw_pki_create(&o, &err), 0);
-	before = digest_dir(dir);
-	assert_int_equal(bw_pki_create(&o, &err), BW_EEXIST);
-	after = digest_dir(dir);
+	assert_int_equal(bw_pki_open(dir, &pki, &err), 0);
+	assert_int_equal(bw_pki_load_factory_key(pki, &err), 0);
+	return pki;
+}
+
+static void test_pki_dir__create_refuses_existing_root(void **state)
+{
+	struct dirfx *f = *state;
+	struct bw_err err = {0};
+	char *before, *after;
+
+	before = digest_dir(f->dir);
+	assert_int_equal(bw_pki_create(&f->o, &err), BW_EEXIST);
+	after = digest_dir(f->dir);
 	assert_string_equal(before, after);
 	free(after);
+	free(before);
+}
 
-	{
-		/* readers share the directory; a writer waits for them */
-		struct bw_pki *r1 = NULL, *r2 = NULL, *w = NULL;
+/* readers share the directory; a writer waits for them */
+static void test_pki_dir__readers_share(void **state)
+{
+	struct dirfx *f = *state;
+	struct bw_pki *r1 = NULL, *r2 = NULL, *w = NULL;
+	struct bw_err err = {0};
 
-		assert_int_equal(bw_pki_open_shared(dir, &r1, &err), 0);
-		assert_int_equal(bw_pki_open_shared(dir, &r2, &err), 0);
-		assert_int_equal(bw_pki_open(dir, &w, &err), BW_ESTATE);
-		assert_null(w);
-		bw_pki_free(r1);
-		bw_pki_free(r2);
-	}
-	assert_int_equal(bw_pki_open(dir, &pki, &err), 0);
-	{
-		/* one process at a time per directory */
-		struct bw_pki *second = NULL;
+	assert_int_equal(bw_pki_open_shared(f->dir, &r1, &err), 0);
+	assert_int_equal(bw_pki_open_shared(f->dir, &r2, &err), 0);
+	assert_int_equal(bw_pki_open(f->dir, &w, &err), BW_ESTATE);
+	assert_null(w);
+	bw_pki_free(r1);
+	bw_pki_free(r2);
+}
 
-		assert_int_equal(bw_pki_open(dir, &second, &err), BW_ESTATE);
-		assert_null(second);
-		assert_non_null(strstr(err.msg, "in use"));
-		/* and no reader while a writer holds it */
-		assert_int_equal(bw_pki_open_shared(dir, &second, &err),
-				 BW_ESTATE);
-		assert_null(second);
-	}
+/* one process at a time per directory */
+static void test_pki_dir__one_writer(void **state)
+{
+	struct dirfx *f = *state;
+	struct bw_pki *pki = NULL, *second = NULL;
+	struct bw_err err = {0};
+
+	assert_int_equal(bw_pki_open(f->dir, &pki, &err), 0);
+	assert_int_equal(bw_pki_open(f->dir, &second, &err), BW_ESTATE);
+	assert_null(second);
+	assert_non_null(strstr(err.msg, "in use"));
+	/* and no reader while a writer holds it */
+	assert_int_equal(bw_pki_open_shared(f->dir, &second, &err), BW_ESTATE);
+	assert_null(second);
 	assert_string_equal(bw_pki_factory(pki), FACTORY);
 	assert_true(bw_pki_factory_key_is_file(pki));
 	/* nothing that needs the factory key works before it is loaded */
 	assert_int_equal(bw_pki_update_crls(pki, NOW, &err), BW_ESTATE);
-	assert_int_equal(bw_pki_load_factory_key(pki, &err), 0);
-	/* refused operations leave the directory unchanged */
+	bw_pki_free(pki);
+}
+
+/* refused operations leave the directory unchanged */
+static void test_pki_dir__refusals_leave_dir_unchanged(void **state)
+{
+	struct dirfx *f = *state;
+	struct bw_pki *pki = open_writer(f->dir);
+	struct bw_err err = {0};
+	struct bw_pki_sign_opts so = {0};
+	struct bw_pki_device_sel sel = {0};
+	EVP_PKEY *dk = key_p256();
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char *before = digest_dir(f->dir), *after, *pem = NULL;
+
 	assert_int_equal(bw_pki_add_device_ca(pki, 0, "bad/name", 0, NOW, NULL,
 					      &err),
 			 BW_EINVAL);
@@ -696,27 +753,53 @@ static void test_pki_dir__create_open_and_atomic_failures(void **state)
 					      NOW + 21L * 366 * BW_PKI_DAY,
 					      NULL, &err),
 			 BW_EEXPIRED);
-	after = digest_dir(dir);
+	after = digest_dir(f->dir);
 	assert_string_equal(before, after);
 	free(after);
-	/* a write that fails half-way (state.json, staged last) leaves the
-	 * directory as it was: the CRLs written before are not renamed */
-	{
-		char *trap = NULL;
+	free(before);
+	OPENSSL_free(der);
+	EVP_PKEY_free(dk);
+	bw_pki_free(pki);
+}
 
-		assert_int_equal(bw_path_join(dir, "state.json.bw-new", &trap),
-				 0);
-		assert_int_equal(mkdir(trap, 0700), 0);
-		free(before);
-		before = digest_dir(dir);
-		assert_int_not_equal(bw_pki_update_crls(pki, NOW, &err), 0);
-		after = digest_dir(dir);
-		assert_string_equal(before, after);
-		free(after);
-		assert_int_equal(rmdir(trap), 0);
-		free(trap);
-	}
-	/* a successful sign then revoke by uuid */
+/* a write that fails half-way (state.json, staged last) leaves the
+ * directory as it was: the CRLs written before are not renamed */
+static void test_pki_dir__failed_write_leaves_dir_unchanged(void **state)
+{
+	struct dirfx *f = *state;
+	struct bw_pki *pki = open_writer(f->dir);
+	struct bw_err err = {0};
+	char *trap = NULL, *before, *after;
+
+	assert_int_equal(bw_path_join(f->dir, "state.json.bw-new", &trap), 0);
+	assert_int_equal(mkdir(trap, 0700), 0);
+	before = digest_dir(f->dir);
+	assert_int_not_equal(bw_pki_update_crls(pki, NOW, &err), 0);
+	after = digest_dir(f->dir);
+	assert_string_equal(before, after);
+	free(after);
+	free(before);
+	assert_int_equal(rmdir(trap), 0);
+	free(trap);
+	bw_pki_free(pki);
+}
+
+/* a successful sign then revoke by uuid; reopened, the state persisted */
+static void test_pki_dir__sign_revoke_persist(void **state)
+{
+	struct dirfx *f = *state;
+	struct bw_pki *pki = open_writer(f->dir);
+	struct bw_err err = {0};
+	struct bw_pki_sign_opts so = {0};
+	struct bw_pki_device_sel sel = {0};
+	EVP_PKEY *dk = key_p256();
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char *pem = NULL;
+
+	sel.uuid = UUID;
+	csr_make(dk, UUID, FACTORY, "production", 0, NULL, &der, &len);
+	so.profile = BW_PKI_PROFILE_DEVICE;
 	so.production = 1;
 	assert_int_equal(bw_pki_sign_csr(pki, der, len, &so, NOW, &pem, &err),
 			 0);
@@ -726,15 +809,147 @@ static void test_pki_dir__create_open_and_atomic_failures(void **state)
 	bw_pki_free(pki);
 	pki = NULL;
 	/* reopen: state persisted */
-	assert_int_equal(bw_pki_open(dir, &pki, &err), 0);
+	assert_int_equal(bw_pki_open(f->dir, &pki, &err), 0);
 	assert_int_equal(pki->st.nrevoked, 1);
 	assert_int_equal(pki->st.nissued, 1);
 	bw_pki_free(pki);
-
 	OPENSSL_free(der);
 	EVP_PKEY_free(dk);
-	free(before);
+}
+
+/*
+ * An update_crls interrupted after its journal: dir holds the journal, the
+ * new files of copy (where the same update_crls completed) staged as
+ * <name>.bw-new, and the first of them already renamed into place.
+ */
+static void interrupt_update(const char *dir, const char *copy)
+{
+	static const char *const names[] = {"crl/factory_ca.crl",
+					    "crl/online-ca.crl", "crl/all.crl",
+					    "device-cas.pem", "state.json"};
+	struct bw_journal j;
+	char *jp = NULL, *first = NULL, *firstnew = NULL;
+	const char *list = "[\"crl/factory_ca.crl\",\"crl/online-ca.crl\","
+			   "\"crl/all.crl\",\"device-cas.pem\",\"state.json\"]";
+
+	bw_journal_init(&j, dir);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct bw_buf b;
+		char *src = NULL;
+
+		bw_buf_init(&b, 1u << 20);
+		assert_int_equal(bw_path_join(copy, names[i], &src), 0);
+		assert_int_equal(bw_io_read_file(src, 1u << 20, &b, NULL), 0);
+		assert_int_equal(bw_journal_put(&j, names[i], b.data, b.len,
+						0644, NULL),
+				 0);
+		bw_buf_dispose(&b);
+		free(src);
+	}
+	/* what the commit writes first, then one of its renames */
+	assert_int_equal(bw_path_join(dir, BW_JOURNAL_FILE, &jp), 0);
+	assert_int_equal(bw_io_write_atomic(jp, list, strlen(list), 0600,
+					    NULL),
+			 0);
+	assert_int_equal(bw_path_join(dir, names[0], &first), 0);
+	assert_int_equal(bw_path_join(dir, "crl/factory_ca.crl.bw-new",
+				      &firstnew),
+			 0);
+	assert_int_equal(rename(firstnew, first), 0);
+	j.committed = 1; /* decided: keep the staged files */
+	bw_journal_dispose(&j);
+	free(jp);
+	free(first);
+	free(firstnew);
+}
+
+/* Two copies of one PKI directory; the copy has had update_crls. */
+static void two_dirs(char **top, char **dir, char **copy)
+{
+	struct bw_pki_create_opts o = {0};
+	struct bw_pki *pki = NULL;
+	char cmd[1024];
+
+	static const char *const dns[] = {"gw"};
+
+	*top = tmpdir_make();
+	assert_int_equal(bw_path_join(*top, "pki", dir), 0);
+	assert_int_equal(bw_path_join(*top, "copy", copy), 0);
+	o.dir = *dir;
+	o.factory = FACTORY;
+	o.sans.dns = dns;
+	o.sans.ndns = 1;
+	o.online_ca = 1;
+	o.now = NOW;
+	assert_int_equal(bw_pki_create(&o, NULL), 0);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", *dir, *copy);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(bw_pki_open(*copy, &pki, NULL), 0);
+	assert_int_equal(bw_pki_load_factory_key(pki, NULL), 0);
+	assert_int_equal(bw_pki_update_crls(pki, NOW + 60, NULL), 0);
+	bw_pki_free(pki);
+}
+
+/* bulwarkd's shared open finds an interrupted commit: it finishes it
+ * under the exclusive lock before it reads anything. */
+static void test_pki_dir__reader_finishes_interrupted_commit(void **state)
+{
+	char *top, *dir, *copy, *want, *got;
+	struct bw_pki *r = NULL, *r2 = NULL;
+	struct bw_err err = {0};
+
+	(void)state;
+	two_dirs(&top, &dir, &copy);
+	want = digest_dir(copy);
+	interrupt_update(dir, copy);
+	assert_true(bw_journal_pending(dir));
+	assert_int_equal(bw_pki_open_shared(dir, &r, &err), 0);
+	assert_false(bw_journal_pending(dir));
+	got = digest_dir(dir);
+	assert_string_equal(want, got);
+	/* and it still shares the directory with other readers */
+	assert_int_equal(bw_pki_open_shared(dir, &r2, &err), 0);
+	bw_pki_free(r2);
+	bw_pki_free(r);
+	free(got);
+	free(want);
 	rm_rf(top);
+	free(copy);
+	free(dir);
+	free(top);
+}
+
+/* While another reader holds the directory the exclusive lock cannot be
+ * had: the reader that finds the journal refuses (bounded wait) rather
+ * than read a half-committed directory, and changes nothing. */
+static void test_pki_dir__reader_refuses_interrupted_commit_in_use(
+    void **state)
+{
+	char *top, *dir, *copy, *before, *after;
+	struct bw_pki *r = NULL;
+	struct bw_err err = {0};
+	int fd;
+
+	(void)state;
+	two_dirs(&top, &dir, &copy);
+	interrupt_update(dir, copy);
+	before = digest_dir(dir);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_SH | LOCK_NB), 0);
+	assert_int_equal(bw_pki_open_shared(dir, &r, &err), BW_ESTATE);
+	assert_null(r);
+	assert_non_null(strstr(err.msg, "interrupted"));
+	after = digest_dir(dir);
+	assert_string_equal(before, after);
+	close(fd);
+	assert_int_equal(bw_pki_open_shared(dir, &r, &err), 0);
+	assert_false(bw_journal_pending(dir));
+	bw_pki_free(r);
+	free(before);
+	free(after);
+	rm_rf(top);
+	free(copy);
 	free(dir);
 	free(top);
 }
@@ -752,7 +967,24 @@ int main(void)
 		cmocka_unit_test(test_pki_serial__leading_zero_nibble),
 		cmocka_unit_test(test_pki_state__parse_and_roundtrip),
 		cmocka_unit_test(test_pki_state__refusals),
-		cmocka_unit_test(test_pki_dir__create_open_and_atomic_failures),
+		cmocka_unit_test_setup_teardown(
+		    test_pki_dir__create_refuses_existing_root, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_pki_dir__readers_share,
+						dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_pki_dir__one_writer,
+						dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pki_dir__refusals_leave_dir_unchanged, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pki_dir__failed_write_leaves_dir_unchanged, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_pki_dir__sign_revoke_persist,
+						dir_setup, dir_teardown),
+		cmocka_unit_test(test_pki_dir__reader_finishes_interrupted_commit),
+		cmocka_unit_test(
+		    test_pki_dir__reader_refuses_interrupted_commit_in_use),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
