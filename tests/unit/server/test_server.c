@@ -184,12 +184,27 @@ static struct bw_store *store_open(const char *name)
 	return st;
 }
 
-static void test_server_storage__devices_deny_events(void **state)
+/* A store (file name) holding one production device d, put at first_seen 5. */
+static struct bw_store *store_with_device(const char *name,
+					  struct bw_device_rec *d)
+{
+	struct bw_store *st = store_open(name);
+	struct bw_err err = {0};
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->uuid, sizeof(d->uuid), "%s", UUID);
+	snprintf(d->tag, sizeof(d->tag), "prod");
+	d->production = 1;
+	d->first_seen = 5;
+	assert_int_equal(st->ops->device_put(st, d, &err), 0);
+	return st;
+}
+
+static void test_server_storage__device_put_get(void **state)
 {
 	struct bw_store *st = store_open("s1.db");
 	struct bw_device_rec d, g;
 	struct bw_err err = {0};
-	json_t *lst = NULL;
 
 	(void)state;
 	memset(&d, 0, sizeof(d));
@@ -202,7 +217,17 @@ static void test_server_storage__devices_deny_events(void **state)
 	assert_int_equal(st->ops->device_get(st, UUID, &g, &err), 0);
 	assert_string_equal(g.tag, "prod");
 	assert_int_equal(g.production, 1);
-	/* light transactions commit and roll back like the others */
+	bw_store_close(st);
+}
+
+/* light transactions commit and roll back like the others */
+static void test_server_storage__light_transactions(void **state)
+{
+	struct bw_device_rec d, g;
+	struct bw_store *st = store_with_device("s1.db", &d);
+	struct bw_err err = {0};
+
+	(void)state;
 	d.last_seen = 42;
 	assert_int_equal(st->ops->begin_light(st, &err), 0);
 	assert_int_equal(st->ops->device_put(st, &d, &err), 0);
@@ -216,6 +241,17 @@ static void test_server_storage__devices_deny_events(void **state)
 	assert_int_equal(g.last_seen, 42);
 	assert_int_equal(st->ops->begin(st, &err), 0);
 	assert_int_equal(st->ops->commit(st, &err), 0);
+	bw_store_close(st);
+}
+
+static void test_server_storage__deny_list(void **state)
+{
+	struct bw_device_rec d;
+	struct bw_store *st = store_with_device("s1.db", &d);
+	struct bw_err err = {0};
+	json_t *lst = NULL;
+
+	(void)state;
 	assert_int_equal(st->ops->deny_has(st, UUID, &err), 0);
 	assert_int_equal(st->ops->deny_set(st, UUID, 1, "lost", 7, &err), 0);
 	assert_int_equal(st->ops->deny_has(st, UUID, &err), 1);
@@ -226,7 +262,18 @@ static void test_server_storage__devices_deny_events(void **state)
 	json_decref(lst);
 	assert_int_equal(st->ops->deny_set(st, UUID, 0, NULL, 8, &err), 0);
 	assert_int_equal(st->ops->deny_has(st, UUID, &err), 0);
-	/* same event id twice: stored once */
+	bw_store_close(st);
+}
+
+/* same event id twice: stored once */
+static void test_server_storage__event_id_stored_once(void **state)
+{
+	struct bw_device_rec d;
+	struct bw_store *st = store_with_device("s1.db", &d);
+	struct bw_err err = {0};
+	json_t *lst = NULL;
+
+	(void)state;
 	assert_int_equal(st->ops->event_add(st, UUID, "e1", "T", 1,
 					    (const uint8_t *)"{}", 2, &err),
 			 0);
@@ -236,45 +283,55 @@ static void test_server_storage__devices_deny_events(void **state)
 	assert_int_equal(st->ops->event_list(st, UUID, 10, &lst, &err), 0);
 	assert_int_equal(json_array_size(lst), 1);
 	json_decref(lst);
-	/* records and the deny-list hold canonical uuids only */
-	{
-		struct bw_device_rec up = d;
+	bw_store_close(st);
+}
 
-		snprintf(up.uuid, sizeof(up.uuid), "%s",
-			 "0B4F3E2A-1C2D-4E5F-8A9B-0C1D2E3F4A5B");
-		assert_int_equal(st->ops->device_put(st, &up, &err),
-				 BW_EINVAL);
-		assert_int_equal(st->ops->deny_set(st, up.uuid, 1, "x", 9,
-						   &err),
-				 BW_EINVAL);
-		snprintf(up.uuid, sizeof(up.uuid), "%s", "u-1");
-		assert_int_equal(st->ops->device_put(st, &up, &err),
-				 BW_EINVAL);
-	}
-	/* a binding change moves the identity counter; telemetry does not */
-	{
-		int64_t n0 = -1, n1 = -1, n2 = -1;
+/* records and the deny-list hold canonical uuids only */
+static void test_server_storage__canonical_uuids_only(void **state)
+{
+	struct bw_device_rec d, up;
+	struct bw_store *st = store_with_device("s1.db", &d);
+	struct bw_err err = {0};
 
-		assert_int_equal(st->ops->identity_changes(st, &n0, &err), 0);
-		d.last_seen = 99;
-		snprintf(d.tag, sizeof(d.tag), "other");
-		assert_int_equal(st->ops->device_put(st, &d, &err), 0);
-		assert_int_equal(st->ops->identity_changes(st, &n1, &err), 0);
-		assert_true(n1 == n0);
-		snprintf(d.fingerprint, sizeof(d.fingerprint), "%064d", 1);
-		snprintf(d.ca_fingerprint, sizeof(d.ca_fingerprint), "%064d",
-			 2);
-		snprintf(d.ca_name, sizeof(d.ca_name), "online-ca");
-		snprintf(d.serial, sizeof(d.serial), "ABC");
-		assert_int_equal(st->ops->device_put(st, &d, &err), 0);
-		assert_int_equal(st->ops->identity_changes(st, &n2, &err), 0);
-		assert_true(n2 > n1);
-		assert_int_equal(st->ops->device_get(st, UUID, &g, &err), 0);
-		assert_string_equal(g.ca_name, "online-ca");
-		assert_string_equal(g.serial, "ABC");
-		assert_string_equal(g.ca_fingerprint, d.ca_fingerprint);
-		assert_string_equal(g.fingerprint, d.fingerprint);
-	}
+	(void)state;
+	up = d;
+	snprintf(up.uuid, sizeof(up.uuid), "%s",
+		 "0B4F3E2A-1C2D-4E5F-8A9B-0C1D2E3F4A5B");
+	assert_int_equal(st->ops->device_put(st, &up, &err), BW_EINVAL);
+	assert_int_equal(st->ops->deny_set(st, up.uuid, 1, "x", 9, &err),
+			 BW_EINVAL);
+	snprintf(up.uuid, sizeof(up.uuid), "%s", "u-1");
+	assert_int_equal(st->ops->device_put(st, &up, &err), BW_EINVAL);
+	bw_store_close(st);
+}
+
+/* a binding change moves the identity counter; telemetry does not */
+static void test_server_storage__identity_counter(void **state)
+{
+	struct bw_device_rec d, g;
+	struct bw_store *st = store_with_device("s1.db", &d);
+	struct bw_err err = {0};
+	int64_t n0 = -1, n1 = -1, n2 = -1;
+
+	(void)state;
+	assert_int_equal(st->ops->identity_changes(st, &n0, &err), 0);
+	d.last_seen = 99;
+	snprintf(d.tag, sizeof(d.tag), "other");
+	assert_int_equal(st->ops->device_put(st, &d, &err), 0);
+	assert_int_equal(st->ops->identity_changes(st, &n1, &err), 0);
+	assert_true(n1 == n0);
+	snprintf(d.fingerprint, sizeof(d.fingerprint), "%064d", 1);
+	snprintf(d.ca_fingerprint, sizeof(d.ca_fingerprint), "%064d", 2);
+	snprintf(d.ca_name, sizeof(d.ca_name), "online-ca");
+	snprintf(d.serial, sizeof(d.serial), "ABC");
+	assert_int_equal(st->ops->device_put(st, &d, &err), 0);
+	assert_int_equal(st->ops->identity_changes(st, &n2, &err), 0);
+	assert_true(n2 > n1);
+	assert_int_equal(st->ops->device_get(st, UUID, &g, &err), 0);
+	assert_string_equal(g.ca_name, "online-ca");
+	assert_string_equal(g.serial, "ABC");
+	assert_string_equal(g.ca_fingerprint, d.ca_fingerprint);
+	assert_string_equal(g.fingerprint, d.fingerprint);
 	bw_store_close(st);
 }
 
@@ -956,7 +1013,12 @@ int main(void)
 	    cmocka_unit_test(test_server_config__defaults_and_file),
 	    cmocka_unit_test(test_server_config__refusals),
 	    cmocka_unit_test(test_server_secret__modes),
-	    cmocka_unit_test(test_server_storage__devices_deny_events),
+	    cmocka_unit_test(test_server_storage__device_put_get),
+	    cmocka_unit_test(test_server_storage__light_transactions),
+	    cmocka_unit_test(test_server_storage__deny_list),
+	    cmocka_unit_test(test_server_storage__event_id_stored_once),
+	    cmocka_unit_test(test_server_storage__canonical_uuids_only),
+	    cmocka_unit_test(test_server_storage__identity_counter),
 	    cmocka_unit_test(test_server_storage__tokens),
 	    cmocka_unit_test(test_server_storage__metadata_and_schema),
 	    cmocka_unit_test(test_server_store__backends_same_schema_version),
