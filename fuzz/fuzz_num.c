@@ -1,7 +1,8 @@
 /*
  * Fuzz target: the decimal number parser (bw_num_read / bw_num_parse)
- * and the target path rule, with properties checked: a parsed value is
- * never above its maximum, and what it read was digits only.
+ * with its signed variant bw_num_parse_i64, and the target path rule,
+ * with properties checked: a parsed value is never outside its range,
+ * and what it read was digits only (after one '-' for the signed one).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +34,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (v > maxes[i] || p == s ||
 		     strspn(s, "0123456789") != (size_t)(p - s)))
 			abort();
+	}
+	{
+		static const int64_t lo[] = {INT64_MIN, -1, 0, 5};
+		static const int64_t hi[] = {INT64_MAX, 0, 3600, 5};
+		int64_t sv;
+
+		for (size_t i = 0; i < sizeof(lo) / sizeof(lo[0]); i++) {
+			const char *d = s + (s[0] == '-');
+
+			if (bw_num_parse_i64(s, lo[i], hi[i], &sv) == 0 &&
+			    (sv < lo[i] || sv > hi[i] || d[0] == '\0' ||
+			     strspn(d, "0123456789") != strlen(d) ||
+			     ((s[0] == '-') != (sv < 0) && sv != 0)))
+				abort();
+		}
 	}
 	(void)bw_tuf_target_path_is_safe((const char *)data, size);
 	return 0;

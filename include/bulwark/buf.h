@@ -148,6 +148,14 @@ int bw_hex_decode_alloc(const char *hex, size_t hexlen, uint8_t **out,
 int bw_num_read(const char **sp, uint64_t max, uint64_t *out);
 int bw_num_parse(const char *s, uint64_t max, uint64_t *out);
 
+/*
+ * The same rule for a signed whole string: an optional '-' then one or
+ * more digits (no '+', no "-" alone, no "-0" refused: it is 0), within
+ * [min, max] (min <= max). BW_EFORMAT as above; BW_ETOOBIG outside the
+ * range. *out is only written on success.
+ */
+int bw_num_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
 #ifdef __cplusplus
 }
 #endif

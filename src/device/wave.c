@@ -98,12 +98,16 @@ static int first_seen(const struct bw_dev *d, const struct bw_wave_charter *c,
 	bw_buf_init(&b, 64);
 	rc = bw_io_read_file(p, 64, &b, NULL);
 	if (rc == 0) {
-		char *end = NULL;
+		const char *q;
+		uint64_t v = 0;
 
 		bw_buf_append(&b, "", 1);
-		*out = (int64_t)strtoll((const char *)b.data, &end, 10);
-		if (end == (char *)b.data || *end != '\n' || *out <= 0)
+		q = (const char *)b.data;
+		if (bw_num_read(&q, INT64_MAX, &v) != 0 || *q != '\n' ||
+		    v == 0)
 			rc = bw_err_set(err, BW_EFORMAT, "%s is damaged", file);
+		else
+			*out = (int64_t)v;
 	} else {
 		*out = now;
 		snprintf(text, sizeof(text), "%" PRId64 "\n", now);

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "bulwark/buf.h"
 #include "storage.h"
 #include "storage_stmt.h"
 
@@ -91,12 +92,9 @@ static inline void col_copy(const PGresult *r, int row, int col, char *dst,
 /* Integers come back as text; a value that is not one reads as 0. */
 static inline int64_t col_i64_text(const char *v)
 {
-	char *end = NULL;
-	long long n = 0;
+	int64_t n = 0;
 
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	return (errno || end == v || *end) ? 0 : (int64_t)n;
+	return bw_num_parse_i64(v, INT64_MIN, INT64_MAX, &n) == 0 ? n : 0;
 }
 
 static inline int64_t col_i64(const PGresult *r, int row, int col)

@@ -46,3 +46,33 @@ int bw_num_parse(const char *s, uint64_t max, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+int bw_num_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	uint64_t mag = 0, lim;
+	int neg = s != NULL && s[0] == '-';
+	int rc;
+
+	if (s == NULL || min > max)
+		return BW_EFORMAT;
+	/* the magnitude allowed on this side of zero */
+	if (neg)
+		lim = min < 0 ? (uint64_t)(-(min + 1)) + 1 : 0;
+	else
+		lim = max > 0 ? (uint64_t)max : 0;
+	rc = bw_num_parse(s + neg, lim, &mag);
+	if (rc != 0)
+		return rc;
+	if (neg && mag != 0) {
+		int64_t v = -(int64_t)(mag - 1) - 1;
+
+		if (v > max)
+			return BW_ETOOBIG;
+		*out = v;
+		return 0;
+	}
+	if ((int64_t)mag < min || (int64_t)mag > max)
+		return BW_ETOOBIG;
+	*out = (int64_t)mag;
+	return 0;
+}

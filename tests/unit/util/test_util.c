@@ -760,6 +760,47 @@ static void test_util_num__read_stops_at_non_digit(void **state)
 	assert_int_equal(bw_num_read(&p, 1000, &v), BW_ETOOBIG);
 }
 
+static void test_util_num__signed_range(void **state)
+{
+	static const char *const bad[] = {"", "-", "+1", " -1", "--1", "- 1",
+					  "-1x", "1-"};
+	int64_t v = 77;
+
+	(void)state;
+	assert_int_equal(bw_num_parse_i64("-42", INT64_MIN, INT64_MAX, &v), 0);
+	assert_true(v == -42);
+	assert_int_equal(bw_num_parse_i64("42", INT64_MIN, INT64_MAX, &v), 0);
+	assert_true(v == 42);
+	assert_int_equal(bw_num_parse_i64("-0", 0, 10, &v), 0);
+	assert_true(v == 0);
+	assert_int_equal(bw_num_parse_i64("-9223372036854775808", INT64_MIN,
+					  INT64_MAX, &v),
+			 0);
+	assert_true(v == INT64_MIN);
+	assert_int_equal(bw_num_parse_i64("9223372036854775807", INT64_MIN,
+					  INT64_MAX, &v),
+			 0);
+	assert_true(v == INT64_MAX);
+	v = 77;
+	assert_int_equal(bw_num_parse_i64("-9223372036854775809", INT64_MIN,
+					  INT64_MAX, &v),
+			 BW_ETOOBIG);
+	assert_int_equal(bw_num_parse_i64("9223372036854775808", INT64_MIN,
+					  INT64_MAX, &v),
+			 BW_ETOOBIG);
+	assert_int_equal(bw_num_parse_i64("-1", 0, 10, &v), BW_ETOOBIG);
+	assert_int_equal(bw_num_parse_i64("11", 0, 10, &v), BW_ETOOBIG);
+	assert_int_equal(bw_num_parse_i64("-6", -5, -1, &v), BW_ETOOBIG);
+	assert_int_equal(bw_num_parse_i64("0", -5, -1, &v), BW_ETOOBIG);
+	assert_int_equal(bw_num_parse_i64("4", 5, 9, &v), BW_ETOOBIG);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(
+		    bw_num_parse_i64(bad[i], INT64_MIN, INT64_MAX, &v),
+		    BW_EFORMAT);
+	assert_true(v == 77); /* untouched on error */
+	assert_int_equal(bw_num_parse_i64(NULL, 0, 1, &v), BW_EFORMAT);
+}
+
 #define TMP_TEST(f)                                                            \
 	cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
@@ -768,6 +809,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_util_buf__append_and_terminate),
 	    cmocka_unit_test(test_util_num__digits_only),
+	    cmocka_unit_test(test_util_num__signed_range),
 	    cmocka_unit_test(test_util_num__maximum_per_call),
 	    cmocka_unit_test(test_util_num__read_stops_at_non_digit),
 	    cmocka_unit_test(test_util_buf__cap),
