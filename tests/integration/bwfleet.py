@@ -66,8 +66,8 @@ class FleetServer:
         with open(os.path.join(self.srv.targets_dir, name), "wb") as f:
             f.write(data)
 
-    def start_wave(self, name, steps):
-        """Upload a charter for steps [(admit_ppm, bake_seconds)]."""
+    def charter(self, name, steps):
+        """A signed charter for steps [(admit_ppm, bake_seconds)]: bytes."""
         signed = {"_type": "wave-charter", "spec_version": "1.0",
                   "version": 1, "name": name, "tag": TAG,
                   "expires": c.expires(30), "hardware_ids": [HW],
@@ -77,11 +77,13 @@ class FleetServer:
                   "targets": {"fw-wave-2": c.fileinfo(self.fw, {
                       "version": "2", "hardwareIds": [HW],
                       "tags": [TAG]})}}
-        raw = c.envelope(signed, [self.tuf.ci_targets,
-                                  self.tuf.offline_targets])
-        st, r = self.srv.admin("POST", "/waves", raw)
+        return c.envelope(signed, [self.tuf.ci_targets,
+                                   self.tuf.offline_targets])
+
+    def start_wave(self, name, steps):
+        """Upload a charter for steps [(admit_ppm, bake_seconds)]."""
+        st, r = self.srv.admin("POST", "/waves", self.charter(name, steps))
         assert st == 201, r
-        return signed
 
     def fleetsim(self, simdir, devices, *args, timeout=600):
         """Run bw-fleetsim; (process, report dict or None)."""

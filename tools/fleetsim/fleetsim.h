@@ -74,12 +74,14 @@ struct fs_device {
 	enum fs_outcome outcome;
 	int report_pending; /* outcome still in the device's event queue */
 	int slow_done;
+	int warm;        /* checked in once */
 };
 
 struct fs_opts {
 	const char *server_url, *admin_url, *admin_token_file, *ca_file;
 	const char *device_ca, *device_ca_key, *root_file;
 	const char *tag, *hardware_id, *workdir, *agent, *wave, *report;
+	const char *charter; /* uploaded once the fleet is warm, or NULL */
 	long devices, processes, threads, seed;
 	double poll_s, jitter_s, reboot_s, max_seconds, warmup_s;
 	double slow_s;
@@ -99,6 +101,8 @@ struct fs_fleet {
 	pthread_cond_t cond;
 	int stop;
 	double started, measure_from;
+	double wave_started; /* --charter uploaded, else started */
+	size_t warm;         /* devices that checked in once */
 	/* statistics, under lock */
 	uint64_t checkins, checkin_failures, send_failures, rounds;
 	float *lat;
@@ -126,6 +130,9 @@ void fs_admin_free(struct fs_admin *a);
 /* GET path on the admin API: *out the JSON body (status 200 only). */
 int fs_admin_get(struct fs_admin *a, const char *path, json_t **out,
 		 struct bw_err *err);
+/* POST body to path on the admin API; *status: the HTTP status. */
+int fs_admin_post(struct fs_admin *a, const char *path, const void *body,
+		  size_t len, long *status, struct bw_err *err);
 /* utime + stime of pid in seconds (/proc/<pid>/stat). */
 int fs_proc_cpu(long pid, double *out, struct bw_err *err);
 /* report.c: watch the wave (or just the clock) until the run ends, stop

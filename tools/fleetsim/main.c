@@ -147,6 +147,9 @@ static int parse(int argc, char **argv, struct fs_opts *o, int *done)
 	    {"--wave", BW_CLI_STR, "NAME",
 	     "watch this wave: the run ends when it stops (halted, cancelled, "
 	     "completed) or its last step has settled", &o->wave},
+	    {"--charter", BW_CLI_STR, "FILE",
+	     "upload this signed wave charter (POST /waves) once every device "
+	     "has checked in once; needs --wave", &o->charter},
 	    {"--report", BW_CLI_STR, "FILE", "write the JSON report here",
 	     &o->report},
 	    {"--devices", BW_CLI_STR, "N", "devices (default 100)", &r.devices},
@@ -247,6 +250,8 @@ static int parse(int argc, char **argv, struct fs_opts *o, int *done)
 	if (sum > 1000000)
 		return bw_cli_usage(PROG, "--install-error, --boot-fallback and "
 					  "--silent add up to more than 100");
+	if (o->charter && !o->wave)
+		return bw_cli_usage(PROG, "--charter needs --wave");
 	if (o->processes > o->devices)
 		return bw_cli_usage(PROG, "--processes is more than --devices");
 	return BW_EXIT_OK;

@@ -101,6 +101,32 @@ int fs_admin_get(struct fs_admin *a, const char *path, json_t **out,
 	return rc;
 }
 
+int fs_admin_post(struct fs_admin *a, const char *path, const void *body,
+		  size_t len, long *status, struct bw_err *err)
+{
+	struct bw_http_request req = {0};
+	struct bw_buf resp;
+	char *url = NULL;
+	size_t n = strlen(a->base) + strlen(path) + 1;
+	int rc;
+
+	if (!(url = malloc(n)))
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	snprintf(url, n, "%s%s", a->base, path);
+	req.url = url;
+	req.body = body;
+	req.body_len = len;
+	bw_buf_init(&resp, 1u << 20);
+	rc = bw_http_request(a->fetcher, &req, status, &resp, err);
+	if (!rc && *status >= 300)
+		rc = bw_err_set(err, BW_EINVAL, "POST %s: HTTP %ld: %.*s", path,
+				*status, (int)(resp.len > 200 ? 200 : resp.len),
+				resp.data ? (const char *)resp.data : "");
+	bw_buf_dispose(&resp);
+	free(url);
+	return rc;
+}
+
 int fs_proc_cpu(long pid, double *out, struct bw_err *err)
 {
 	char path[64];

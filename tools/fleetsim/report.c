@@ -23,6 +23,7 @@ struct fs_watch {
 	double cpu0, cpu1, cpu0_at;
 	int cpu_ok;
 	long admin_errors;
+	int failed;        /* the wave could not be started */
 	json_t *advances;   /* [{"step", "seen"}] as observed */
 };
 
@@ -37,7 +38,7 @@ static void nap(double s)
  * a few poll intervals: the last step has reached whom it will reach. */
 static int settled(struct fs_fleet *f, double now)
 {
-	double last = 0;
+	double last = f->wave_started;
 	int busy = 0;
 
 	pthread_mutex_lock(&f->lock);
@@ -59,6 +60,40 @@ static int is_stopped(const char *state)
 	return state && strcmp(state, "running") && strcmp(state, "paused");
 }
 
+/* Upload the charter once every device has checked in once: the wave
+ * meets a warm fleet (bound, connected), as a real one would. */
+static int start_wave(struct fs_fleet *f, struct fs_admin *a,
+		      double deadline, struct bw_err *err)
+{
+	struct bw_buf b;
+	long status = 0;
+	size_t warm = 0;
+	int rc;
+
+	while (fs_now() < deadline) {
+		pthread_mutex_lock(&f->lock);
+		warm = f->warm;
+		pthread_mutex_unlock(&f->lock);
+		if (warm >= f->n)
+			break;
+		nap(FS_WATCH_PERIOD);
+	}
+	if (warm < f->n)
+		return bw_err_set(err, BW_ESTATE, "only %zu of %zu devices "
+				  "checked in before the deadline", warm, f->n);
+	bw_buf_init(&b, 1u << 20);
+	rc = bw_io_read_file(f->o->charter, b.max, &b, err);
+	if (!rc)
+		rc = fs_admin_post(a, "/waves", b.data, b.len, &status, err);
+	bw_buf_dispose(&b);
+	if (!rc) {
+		pthread_mutex_lock(&f->lock);
+		f->wave_started = fs_now();
+		pthread_mutex_unlock(&f->lock);
+	}
+	return rc;
+}
+
 /* Watch until the wave stops or settles in its last step, or until the
  * deadline (traffic runs: the deadline only). */
 static void watch(struct fs_fleet *f, struct fs_admin *a, struct fs_watch *w)
@@ -70,6 +105,11 @@ static void watch(struct fs_fleet *f, struct fs_admin *a, struct fs_watch *w)
 	struct bw_err err = {0};
 
 	snprintf(path, sizeof(path), "/waves/%s", o->wave ? o->wave : "");
+	if (o->charter && start_wave(f, a, deadline, &err) != 0) {
+		fprintf(f->err, "bw-fleetsim: %s\n", err.msg);
+		w->failed = 1;
+		deadline = 0;
+	}
 	while (fs_now() < deadline) {
 		double now;
 		json_t *st = NULL;
@@ -218,6 +258,7 @@ static json_t *wave_report(struct fs_fleet *f, json_t *status,
 	json_object_set(out, "rule", json_object_get(status, "rule"));
 	json_object_set(out, "log", json_object_get(status, "log"));
 	json_object_set_new(out, "exposed", json_integer(exposed));
+	json_object_set_new(out, "started", json_real(f->wave_started));
 	json_object_set_new(out, "halt", halt);
 	json_object_set(out, "steps-seen", w->advances);
 	return out;
@@ -342,6 +383,10 @@ int fs_watch_and_report(struct fs_fleet *f, struct fs_admin *a,
 	w.advances = json_array();
 	watch(f, a, &w);
 	fs_run_stop(f, threads, nthreads);
+	if (w.failed) {
+		json_decref(w.advances);
+		return bw_err_set(err, BW_ESTATE, "the wave did not start");
+	}
 	r = json_pack("{s:I,s:f,s:o,s:o}", "seed", (json_int_t)f->o->seed,
 		      "poll-seconds", f->o->poll_s, "fleet", devices_report(f),
 		      "traffic", traffic_report(f, &w));

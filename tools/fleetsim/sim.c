@@ -142,13 +142,18 @@ static double next_poll(struct fs_fleet *f, struct fs_device *dv, double now)
 	return now + f->o->poll_s + j;
 }
 
-static void record_checkin(struct fs_fleet *f, double t0, double t1, int rc)
+static void record_checkin(struct fs_fleet *f, struct fs_device *dv,
+			   double t0, double t1, int rc)
 {
 	int failed = rc == BW_DEV_EXIT_CHECKIN_FAILED ||
 		     rc == BW_DEV_EXIT_TUF_FETCH_FAILED ||
 		     rc == BW_DEV_EXIT_FAIL;
 
 	pthread_mutex_lock(&f->lock);
+	if (!failed && !dv->warm) {
+		dv->warm = 1;
+		f->warm++;
+	}
 	if (t0 >= f->measure_from) {
 		f->checkins++;
 		f->checkin_failures += (uint64_t)failed;
@@ -175,12 +180,14 @@ static long queued(struct fs_device *dv)
 
 /* Outcomes and admissions are written under the lock: the watcher reads
  * them while the run goes on. An outcome has reached the server when the
- * device's event queue is empty; otherwise a later check-in sends it. */
+ * device's event queue is empty; otherwise a later check-in sends it.
+ * Its time is when the step that sent it began (sent_from): never later
+ * than the server received it, so a halt is never measured too fast. */
 static void outcome(struct fs_fleet *f, struct fs_device *dv,
-		    enum fs_outcome o)
+		    enum fs_outcome o, double sent_from)
 {
 	long left = o == FS_OUT_SILENT ? 0 : queued(dv);
-	double now = fs_now();
+	double now = sent_from;
 
 	pthread_mutex_lock(&f->lock);
 	if (dv->outcome == FS_OUT_NONE) { /* the wave counts the first one */
@@ -193,7 +200,8 @@ static void outcome(struct fs_fleet *f, struct fs_device *dv,
 	pthread_mutex_unlock(&f->lock);
 }
 
-static void report_sent(struct fs_fleet *f, struct fs_device *dv)
+static void report_sent(struct fs_fleet *f, struct fs_device *dv,
+			double sent_from)
 {
 	long left;
 	double now;
@@ -203,7 +211,7 @@ static void report_sent(struct fs_fleet *f, struct fs_device *dv)
 	pthread_mutex_unlock(&f->lock);
 	if (!left || queued(dv) != 0)
 		return;
-	now = fs_now();
+	now = sent_from;
 	pthread_mutex_lock(&f->lock);
 	dv->reported_at = now;
 	dv->report_pending = 0;
@@ -214,6 +222,7 @@ static void report_sent(struct fs_fleet *f, struct fs_device *dv)
 static void step_install(struct fs_fleet *f, struct fs_device *dv)
 {
 	int rc = run_op(f, dv, OP_PULL);
+	double t;
 
 	dv->phase = FS_POLL;
 	if (rc != BW_DEV_EXIT_OK) {
@@ -226,7 +235,7 @@ static void step_install(struct fs_fleet *f, struct fs_device *dv)
 		dv->boots = 0;
 		if (dv->fate == FS_FATE_SILENT) {
 			dv->phase = FS_DEAD; /* bricked: never heard again */
-			outcome(f, dv, FS_OUT_SILENT);
+			outcome(f, dv, FS_OUT_SILENT, 0);
 			return;
 		}
 		dv->phase = FS_REBOOT;
@@ -234,12 +243,13 @@ static void step_install(struct fs_fleet *f, struct fs_device *dv)
 		return;
 	}
 	/* the failure event is queued: the agent reports it now */
+	t = fs_now();
 	if (run_op(f, dv, OP_SEND) != BW_DEV_EXIT_OK) {
 		pthread_mutex_lock(&f->lock);
 		f->send_failures++;
 		pthread_mutex_unlock(&f->lock);
 	}
-	outcome(f, dv, FS_OUT_INSTALL_FAILED);
+	outcome(f, dv, FS_OUT_INSTALL_FAILED, t);
 	dv->next_at = next_poll(f, dv, fs_now());
 }
 
@@ -249,8 +259,8 @@ static void step_poll(struct fs_fleet *f, struct fs_device *dv)
 	int rc = run_op(f, dv, OP_CHECK);
 
 	t1 = fs_now();
-	record_checkin(f, t0, t1, rc);
-	report_sent(f, dv);
+	record_checkin(f, dv, t0, t1, rc);
+	report_sent(f, dv, t0);
 	if (rc != BW_DEV_EXIT_UPDATE_AVAILABLE) {
 		dv->next_at = next_poll(f, dv, t1);
 		return;
@@ -273,6 +283,7 @@ static void step_poll(struct fs_fleet *f, struct fs_device *dv)
  * confirms the new slot or records the fallback, and reports. */
 static void step_boot(struct fs_fleet *f, struct fs_device *dv)
 {
+	double t;
 	int rc;
 
 	power_off(dv);
@@ -284,15 +295,16 @@ static void step_boot(struct fs_fleet *f, struct fs_device *dv)
 		dv->next_at = fs_now() + f->o->reboot_s;
 		return;
 	}
+	t = fs_now();
 	rc = run_op(f, dv, OP_RUN);
 	if (rc == BW_DEV_EXIT_NEEDS_REBOOT) {
 		dv->next_at = fs_now() + f->o->reboot_s;
 		return;
 	}
 	if (rc == BW_DEV_EXIT_OK)
-		outcome(f, dv, FS_OUT_SUCCEEDED);
+		outcome(f, dv, FS_OUT_SUCCEEDED, t);
 	else if (rc == BW_DEV_EXIT_ROLLED_BACK)
-		outcome(f, dv, FS_OUT_ROLLED_BACK);
+		outcome(f, dv, FS_OUT_ROLLED_BACK, t);
 	dv->phase = FS_POLL;
 	dv->next_at = next_poll(f, dv, fs_now());
 }
@@ -377,6 +389,7 @@ int fs_run_start(struct fs_fleet *f, pthread_t *threads, size_t n,
 	double now = fs_now();
 
 	f->started = now;
+	f->wave_started = now;
 	f->measure_from = now + f->o->warmup_s;
 	/* first check-ins spread over one poll interval */
 	for (size_t i = 0; i < f->n; i++) {
