@@ -118,31 +118,43 @@ static const char *status_of(json_t *e)
 	return NULL;
 }
 
-int bw_srv_events_store(struct bw_store *store, const char *uuid,
-			const uint8_t *body, size_t len, size_t max_events,
+int bw_srv_events_parse(const uint8_t *body, size_t len, size_t max_events,
+			json_t **arr, struct bw_err *err)
+{
+	struct bw_json_limits lim = {.max_bytes = len + 1, .max_depth = 4};
+	json_t *e = NULL;
+	size_t i = 0;
+	int rc = 0;
+
+	*arr = NULL;
+	if ((rc = bw_json_parse(body, len, &lim, arr, err)))
+		return rc;
+	rc = bw_err_set(err, BW_EFORMAT, "events: not an array of events");
+	if (!json_is_array(*arr))
+		goto fail;
+	if (json_array_size(*arr) > max_events) {
+		rc = bw_err_set(err, BW_ETOOBIG, "events: more than %zu",
+				max_events);
+		goto fail;
+	}
+	json_array_foreach(*arr, i, e) if (!one_event_ok(e)) goto fail;
+	return 0;
+fail:
+	json_decref(*arr);
+	*arr = NULL;
+	return rc;
+}
+
+int bw_srv_events_write(struct bw_store *store, const char *uuid, json_t *arr,
 			int64_t keep, int64_t now, char *target,
 			size_t target_len, struct bw_err *err)
 {
-	struct bw_json_limits lim = {.max_bytes = len + 1, .max_depth = 4};
-	json_t *arr = NULL, *e = NULL;
 	const char *status = NULL;
 	uint8_t *bytes = NULL;
 	size_t i = 0, n = 0;
+	json_t *e = NULL;
 	int rc = 0;
 
-	if ((rc = bw_json_parse(body, len, &lim, &arr, err)))
-		return rc;
-	rc = bw_err_set(err, BW_EFORMAT, "events: not an array of events");
-	if (!json_is_array(arr))
-		goto out;
-	if (json_array_size(arr) > max_events) {
-		rc = bw_err_set(err, BW_ETOOBIG, "events: more than %zu",
-				max_events);
-		goto out;
-	}
-	json_array_foreach(arr, i, e) if (!one_event_ok(e)) goto out;
-	if ((rc = store->ops->begin_light(store, err)))
-		goto out;
 	json_array_foreach(arr, i, e)
 	{
 		free(bytes);
@@ -164,13 +176,29 @@ int bw_srv_events_store(struct bw_store *store, const char *uuid,
 	    (rc = store->ops->device_status_set(store, uuid, status, err)))
 		goto out;
 	/* a device can not fill the disk: only its newest events stay */
-	if (keep > 0 && (rc = store->ops->event_trim(store, uuid, keep, err)))
-		goto out;
-	rc = store->ops->commit(store, err);
+	if (keep > 0)
+		rc = store->ops->event_trim(store, uuid, keep, err);
 out:
+	free(bytes);
+	return rc;
+}
+
+int bw_srv_events_store(struct bw_store *store, const char *uuid,
+			const uint8_t *body, size_t len, size_t max_events,
+			int64_t keep, int64_t now, char *target,
+			size_t target_len, struct bw_err *err)
+{
+	json_t *arr = NULL;
+	int rc = bw_srv_events_parse(body, len, max_events, &arr, err);
+
+	if (rc)
+		return rc;
+	if (!(rc = store->ops->begin_light(store, err)) &&
+	    !(rc = bw_srv_events_write(store, uuid, arr, keep, now, target,
+				       target_len, err)))
+		rc = store->ops->commit(store, err);
 	if (rc)
 		store->ops->rollback(store);
-	free(bytes);
 	json_decref(arr);
 	return rc;
 }

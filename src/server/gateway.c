@@ -24,6 +24,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "est.h"
+#include "batch.h"
 #include "binding.h"
 #include "devcache.h"
 #include "log.h"
@@ -456,43 +457,99 @@ out:
 	free(path);
 }
 
+/*
+ * POST /events under group commit (batch.h): the events of every device
+ * that posts in one turn of the event loop are written in one light
+ * transaction, each device's in a savepoint of its own, and each device
+ * gets its 204 only after that commit (an acknowledged event is stored).
+ */
+struct ev_job {
+	struct bw_srv_batch_job job; /* first: the batch's handle */
+	struct evhttp_request *req;
+	char uuid[BW_STORE_UUID_MAX + 1];
+	char tag[BW_STORE_TAG_MAX + 1];
+	int production;
+	json_t *arr;
+	const uint8_t *body; /* the request's, alive until it is answered */
+	size_t len;
+	char target[BW_STORE_NAME_MAX + 1];
+	struct bw_err err;
+};
+
+static int ev_run(struct bw_srv *srv, struct bw_srv_batch_job *bj)
+{
+	struct ev_job *j = (struct ev_job *)bj;
+
+	return bw_srv_events_write(srv->store, j->uuid, j->arr,
+				   srv->cfg->events_per_device, time(NULL),
+				   j->target, sizeof(j->target), &j->err);
+}
+
+static void ev_done(struct bw_srv *srv, struct bw_srv_batch_job *bj, int rc,
+		    const struct bw_err *commit_err)
+{
+	struct ev_job *j = (struct ev_job *)bj;
+	struct bw_device_rec *dev = bw_srv_tls_device(j->req);
+	struct bw_err err = {0};
+
+	if (rc) {
+		bw_srv_log(BW_SRV_LOG_ERR, "events from %s not stored: %s",
+			   j->uuid, commit_err ? commit_err->msg : j->err.msg);
+		bw_srv_http_status(j->req, 500);
+		goto out;
+	}
+	if (j->target[0] && dev && !strcmp(dev->uuid, j->uuid) &&
+	    strcmp(dev->target, j->target)) {
+		snprintf(dev->target, sizeof(dev->target), "%s", j->target);
+		if (bw_srv_devcache_note(srv, dev->uuid, dev->last_seen, "",
+					 j->target, 0, &err))
+			bw_srv_log(BW_SRV_LOG_ERR, "device update: %s",
+				   err.msg);
+	}
+	if (j->production)
+		bw_srv_waves_note_events(srv, j->uuid, j->tag, j->body, j->len);
+	bw_srv_http_status(j->req, 204);
+out:
+	json_decref(j->arr);
+	free(j);
+}
+
 static void post_events(struct bw_srv *srv, struct evhttp_request *req,
 			const struct bw_srv_identity *id, const char *tag)
 {
-	struct bw_device_rec *dev = bw_srv_tls_device(req);
-	struct bw_err err = {0};
-	char target[BW_STORE_NAME_MAX + 1] = "";
+	struct ev_job *j = calloc(1, sizeof(*j));
 	size_t len = 0;
 	const uint8_t *body = bw_srv_http_body(req, &len);
 	int rc = 0;
 
-	if (!body) {
+	if (!body || !j) {
+		free(j);
 		bw_srv_http_status(req, 500);
 		return;
 	}
-	rc = bw_srv_events_store(srv->store, id->uuid, body, len,
-				 (size_t)srv->cfg->max_events,
-				 srv->cfg->events_per_device, time(NULL),
-				 target, sizeof(target), &err);
+	rc = bw_srv_events_parse(body, len, (size_t)srv->cfg->max_events,
+				 &j->arr, &j->err);
 	if (rc) {
 		bw_srv_log(BW_SRV_LOG_INFO, "events from %s refused: %s",
-			   id->uuid, err.msg);
-		bw_srv_http_status(req, rc == BW_ETOOBIG ? 413
-					: rc == BW_EIO	 ? 500
-							 : 400);
+			   id->uuid, j->err.msg);
+		bw_srv_http_status(req, rc == BW_ETOOBIG ? 413 : 400);
+		free(j);
 		return;
 	}
-	if (target[0] && dev && !strcmp(dev->uuid, id->uuid) &&
-	    strcmp(dev->target, target)) {
-		snprintf(dev->target, sizeof(dev->target), "%s", target);
-		if (bw_srv_devcache_note(srv, dev->uuid, dev->last_seen, "",
-					 target, 0, &err))
-			bw_srv_log(BW_SRV_LOG_ERR, "device update: %s",
-				   err.msg);
+	j->job.run = ev_run;
+	j->job.done = ev_done;
+	j->req = req;
+	snprintf(j->uuid, sizeof(j->uuid), "%s", id->uuid);
+	snprintf(j->tag, sizeof(j->tag), "%s", tag);
+	j->production = id->production;
+	j->body = body;
+	j->len = len;
+	if ((!srv->ev_batch && bw_srv_batch_new(srv, 1, &srv->ev_batch)) ||
+	    bw_srv_batch_add(srv->ev_batch, &j->job)) {
+		json_decref(j->arr);
+		free(j);
+		bw_srv_http_status(req, 500);
 	}
-	if (id->production)
-		bw_srv_waves_note_events(srv, id->uuid, tag, body, len);
-	bw_srv_http_status(req, 204);
 }
 
 static void get_device(struct bw_srv *srv, struct evhttp_request *req,

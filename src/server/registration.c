@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <event2/http.h>
 #include <openssl/crypto.h>
 
@@ -19,6 +18,7 @@
 #include "bulwark/json.h"
 #include "bulwark/pki.h"
 #include "http.h"
+#include "batch.h"
 #include "binding.h"
 #include "log.h"
 #include "policy.h"
@@ -565,17 +565,16 @@ static void refuse(struct evhttp_request *req, int status,
 }
 
 /*
- * Group commit: the registrations that arrive in one turn of the event
- * loop are enrolled in one transaction, each inside a savepoint of its
- * own (a refused one undoes only its part), and committed together: one
- * fsync for all of them. Each answer is sent only after that commit, so
- * a 201 still means the device, its certificate and the transparency
- * log entry are durable; if the commit fails, every one of them gets a
- * 500 and nothing is stored.
+ * Group commit (batch.h): the registrations that arrive in one turn of
+ * the event loop are enrolled in one transaction, each inside a savepoint
+ * of its own (a refused one undoes only its part), and committed
+ * together: one fsync for all of them. Each answer is sent only after
+ * that commit, so a 201 still means the device, its certificate and the
+ * transparency log entry are durable; if the commit fails, every one of
+ * them gets a 500 and nothing is stored.
  */
-#define REG_BATCH_MAX 64
-
 struct reg_job {
+	struct bw_srv_batch_job job; /* first: the batch's handle */
 	struct evhttp_request *req;
 	struct bw_srv_reg_req r; /* r.csr points into body */
 	json_t *body;
@@ -586,23 +585,6 @@ struct reg_job {
 	struct bw_err err;
 };
 
-struct bw_srv_regq {
-	struct reg_job *jobs[REG_BATCH_MAX];
-	size_t n;
-	struct event *ev;
-};
-
-static void job_free(struct reg_job *j)
-{
-	X509_free(j->cert);
-	json_decref(j->body);
-	if (j->token) {
-		OPENSSL_cleanse(j->token, strlen(j->token));
-		free(j->token);
-	}
-	free(j);
-}
-
 static void job_answer(struct bw_srv *srv, struct reg_job *j)
 {
 	if (j->rc) {
@@ -612,97 +594,43 @@ static void job_answer(struct bw_srv *srv, struct reg_job *j)
 			   j->r.uuid, j->tok.scope, (long long)j->tok.id);
 		bw_srv_http_json(j->req, 201, answer(srv, &j->r, j->cert));
 	}
-	job_free(j);
+	X509_free(j->cert);
+	json_decref(j->body);
+	if (j->token) {
+		OPENSSL_cleanse(j->token, strlen(j->token));
+		free(j->token);
+	}
+	free(j);
 }
 
-/* One job inside the batch's transaction (begun: txn_rc == 0). */
-static void job_enroll(struct bw_srv *srv, struct reg_job *j, int txn_rc)
+static int job_run(struct bw_srv *srv, struct bw_srv_batch_job *bj)
 {
-	const struct bw_store_ops *ops = srv->store->ops;
+	struct reg_job *j = (struct reg_job *)bj;
 
 	j->status = 500;
-	if ((j->rc = txn_rc) || (j->rc = ops->savepoint(srv->store, &j->err)))
-		return;
 	j->rc = enroll_in_txn(srv, j->token, &j->r, &j->cert, &j->tok,
 			      &j->status, &j->err);
-	if (!j->rc && (j->rc = ops->savepoint_release(srv->store, &j->err)))
+	return j->rc;
+}
+
+static void job_done(struct bw_srv *srv, struct bw_srv_batch_job *bj, int rc,
+		     const struct bw_err *commit_err)
+{
+	struct reg_job *j = (struct reg_job *)bj;
+
+	if (rc && !j->rc) { /* its savepoint or the transaction failed */
+		j->rc = rc;
 		j->status = 500;
+		if (commit_err)
+			j->err = *commit_err;
+		else
+			bw_err_set(&j->err, rc, "registration not stored");
+	}
 	if (j->rc) {
-		ops->savepoint_undo(srv->store);
 		X509_free(j->cert);
 		j->cert = NULL;
 	}
-}
-
-static void regq_run(evutil_socket_t fd, short what, void *arg)
-{
-	struct bw_srv *srv = arg;
-	struct bw_srv_regq *q = srv->regq;
-	struct reg_job *jobs[REG_BATCH_MAX];
-	struct bw_err err = {0};
-	size_t n = q->n, ok = 0;
-	int rc = 0;
-
-	(void)fd, (void)what;
-	memcpy(jobs, q->jobs, n * sizeof(jobs[0]));
-	q->n = 0;
-	rc = srv->store->ops->begin(srv->store, &err);
-	for (size_t i = 0; i < n; i++) {
-		if (rc)
-			jobs[i]->err = err;
-		job_enroll(srv, jobs[i], rc);
-		ok += jobs[i]->rc == 0;
-	}
-	if (!rc && ok && (rc = srv->store->ops->commit(srv->store, &err))) {
-		for (size_t i = 0; i < n; i++) {
-			if (jobs[i]->rc)
-				continue;
-			jobs[i]->rc = rc;
-			jobs[i]->status = 500;
-			jobs[i]->err = err;
-			X509_free(jobs[i]->cert);
-			jobs[i]->cert = NULL;
-		}
-	}
-	if (rc || !ok)
-		srv->store->ops->rollback(srv->store);
-	for (size_t i = 0; i < n; i++)
-		job_answer(srv, jobs[i]);
-}
-
-void bw_srv_registration_free(struct bw_srv *srv)
-{
-	struct bw_srv_regq *q = srv->regq;
-
-	if (!q)
-		return;
-	for (size_t i = 0; i < q->n; i++) /* never run: no answer owed */
-		job_free(q->jobs[i]);
-	if (q->ev)
-		event_free(q->ev);
-	free(q);
-	srv->regq = NULL;
-}
-
-/* Queue j for this turn's batch (run at once when the batch is full). */
-static int regq_add(struct bw_srv *srv, struct reg_job *j)
-{
-	struct bw_srv_regq *q = srv->regq;
-
-	if (!q) {
-		if (!(q = calloc(1, sizeof(*q))))
-			return BW_ENOMEM;
-		srv->regq = q;
-		q->ev = event_new(srv->base, -1, 0, regq_run, srv);
-	}
-	if (!q->ev)
-		return BW_ENOMEM;
-	if (q->n == REG_BATCH_MAX)
-		regq_run(-1, 0, srv);
-	q->jobs[q->n++] = j;
-	if (q->n == 1) /* after the callbacks already due in this turn */
-		event_active(q->ev, EV_TIMEOUT, 0);
-	return 0;
+	job_answer(srv, j);
 }
 
 static void sign(struct bw_srv *srv, struct evhttp_request *req)
@@ -726,9 +654,13 @@ static void sign(struct bw_srv *srv, struct evhttp_request *req)
 		return;
 	}
 	j->req = req;
+	j->job.run = job_run;
+	j->job.done = job_done;
 	if (!body || (rc = bw_json_parse(body, len, &lim, &j->body, &j->err)) ||
 	    (rc = bw_srv_registration_parse(j->body, &j->r, &j->err)) ||
-	    (rc = regq_add(srv, j))) {
+	    (!srv->reg_batch &&
+	     (rc = bw_srv_batch_new(srv, 0, &srv->reg_batch))) ||
+	    (rc = bw_srv_batch_add(srv->reg_batch, &j->job))) {
 		j->rc = rc ? rc : BW_ENOMEM;
 		j->status = rc == BW_ENOMEM ? 500 : 400;
 		job_answer(srv, j);

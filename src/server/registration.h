@@ -64,9 +64,6 @@ const char *bw_srv_registration_token(struct evhttp_request *req);
  */
 struct bw_srv;
 struct bw_token_use;
-/* Free the registration queue (server shutdown; nothing queued is
- * answered any more). */
-void bw_srv_registration_free(struct bw_srv *srv);
 int bw_srv_registration_enroll(struct bw_srv *srv, const char *token,
 			       const struct bw_srv_reg_req *r, X509 **cert,
 			       struct bw_token_use *tok, int *status,

@@ -19,6 +19,7 @@
 #include "bulwark/est.h"
 #include "bulwark/pkcs11.h"
 #include "bulwark/pki.h"
+#include "batch.h"
 #include "devcache.h"
 #include "est.h"
 #include "gateway.h"
@@ -635,6 +636,12 @@ int bw_srv_run(struct bw_srv *srv)
 		   bw_srv_policy_factory(srv->policy), srv->store->ops->name,
 		   srv->worker + 1, srv->nworkers, (long)getpid());
 	event_base_dispatch(srv->base);
+	/* writes queued in the last turn, answered while the listeners
+	 * still stand */
+	if (srv->reg_batch)
+		bw_srv_batch_run(srv->reg_batch);
+	if (srv->ev_batch)
+		bw_srv_batch_run(srv->ev_batch);
 	/* the last device telemetry (last seen, tags) before the store
 	 * closes */
 	if (bw_srv_devcache_flush(srv, &err))
@@ -678,7 +685,8 @@ void bw_srv_free(struct bw_srv *srv)
 		if (evs[i])
 			event_free(evs[i]);
 	bw_srv_devcache_free(srv->devcache); /* its timer before the base */
-	bw_srv_registration_free(srv);
+	bw_srv_batch_free(srv->reg_batch);
+	bw_srv_batch_free(srv->ev_batch);
 	if (srv->base)
 		event_base_free(srv->base);
 	for (int i = 0; i < 3; i++)

@@ -31,7 +31,7 @@ struct bw_srv_repo;
 struct bw_srv_idcache;
 struct bw_srv_metacache;
 struct bw_srv_devcache;
-struct bw_srv_regq;
+struct bw_srv_batch;
 
 struct bw_srv_listener {
 	struct bw_srv *srv;
@@ -67,7 +67,8 @@ struct bw_srv {
 	struct bw_srv_idcache *idcache;
 	struct bw_srv_metacache *metacache; /* gateway.c */
 	struct bw_srv_devcache *devcache;   /* devcache.c */
-	struct bw_srv_regq *regq;	    /* registration.c: group commit */
+	/* group commits (batch.h) of registrations and of device events */
+	struct bw_srv_batch *reg_batch, *ev_batch;
 	struct bw_srv_listener gw, admin, reg, est;
 	struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_resign,
 	    *ev_reload, *ev_drain, *ev_waves, *ev_idpoll;

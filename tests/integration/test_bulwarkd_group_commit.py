@@ -1,18 +1,21 @@
-"""Registrations under group commit (run on SQLite and, as
-integration_pg_test_bulwarkd_register_batch, on PostgreSQL).
+"""Registrations and device events under group commit (run on SQLite
+and, as integration_pg_test_bulwarkd_group_commit, on PostgreSQL).
 
-bulwarkd enrols the registrations that arrive together in one
-transaction, each in a savepoint of its own, and answers after the one
-commit. Many registrations sent at once show that:
+bulwarkd writes the registrations (and, separately, the device events)
+that arrive together in one transaction, each in a savepoint of its own,
+and answers after the one commit. Many requests sent at once show that:
 
 - every 201 is durable: its device record and its transparency-log entry
   are in the database;
 - a refused registration undoes only its own part: with a token of 3 uses,
   registrations of an already registered uuid (refused after the token
   was used) never take a use from the fresh ones, which all get 201;
-- nothing refused is stored.
+- nothing refused is stored;
+- every event acknowledged with 204 is stored, and a refused body
+  (400) among them changes nothing for the others.
 
 Environment: BW_BINARY_DIR (bulwarkd)."""
+import json
 import os
 import shutil
 import tempfile
@@ -102,6 +105,64 @@ class RegisterBatch(unittest.TestCase):
         self.assertEqual(self.stored(bad["uuid"]), (0, 0))
         # the token is used up: exactly its 3 uses went to the fresh ones
         self.assertEqual(self.srv.register(self.body(), tok)[0], 401)
+
+
+@unittest.skipUnless(os.path.exists(c.BULWARKD), "bulwarkd not built")
+class EventBatch(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="bw-evbatch-")
+        self.srv = c.Server(self.tmp, c.Tuf()).start()
+        self.srv.seed()
+
+    def tearDown(self):
+        rc = self.srv.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.assertEqual(rc, 0)
+
+    @staticmethod
+    def events(n):
+        return [{"id": str(c.uuidlib.uuid4()),
+                 "deviceTime": "2026-01-01T00:00:00Z",
+                 "eventType": {"id": "EcuDownloadStarted", "version": 0},
+                 "event": {"correlationId": "c1", "ecu": "x"}}
+                for _ in range(n)]
+
+    def test_every_204_is_stored(self):
+        devs = [c.device_cert(self.srv.pki, self.tmp, "d%d" % i)
+                for i in range(8)]
+        conns = [self.srv.device(d) for d in devs]
+        for conn in conns:  # connected and bound before the burst
+            conn.request("GET", "/device")
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+        bodies = [json.dumps(self.events(3)) for _ in devs]
+        bodies[5] = json.dumps([{"id": "x"}])  # refused: 400
+        out = [None] * len(devs)
+        go = threading.Barrier(len(devs))
+
+        def one(i):
+            go.wait()
+            conns[i].request("POST", "/events", body=bodies[i].encode())
+            r = conns[i].getresponse()
+            r.read()
+            out[i] = r.status
+        ts = [threading.Thread(target=one, args=(i,))
+              for i in range(len(devs))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        for conn in conns:
+            conn.close()
+        self.assertEqual(out, [204] * 5 + [400] + [204] * 2)
+        for i, d in enumerate(devs):
+            st, lst = self.srv.admin("GET", "/events?device=" + d["uuid"])
+            self.assertEqual(st, 200)
+            want = set() if i == 5 else {e["id"]
+                                         for e in json.loads(bodies[i])}
+            self.assertEqual({e["event"]["id"] for e in lst}, want,
+                             d["uuid"])
 
 
 if __name__ == "__main__":
