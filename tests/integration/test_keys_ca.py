@@ -422,6 +422,28 @@ class KeysCaTest(unittest.TestCase):
         files = [c["file"] for c in show["certificates"]]
         self.assertIn(kept[0], files)
 
+    def test_writer_waits_for_a_busy_directory(self):
+        """Another process holding the PKI directory for a moment (a
+        command, bulwarkd's reload) makes a writer wait, not fail."""
+        import fcntl
+        import threading
+        pki = self.fresh_pki("--online-ca")
+        csr, _, _ = device_csr(self.tmp, "busy-dev")
+        out = os.path.join(self.tmp, "busy-dev.pem")
+        fd = os.open(pki, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(fd, fcntl.LOCK_SH)  # what bulwarkd holds to read
+        t = threading.Timer(1.5, fcntl.flock, (fd, fcntl.LOCK_UN))
+        t0 = time.monotonic()
+        t.start()
+        try:
+            bw("sign", pki, csr, "--issuer", "online-ca", "-o", out)
+        finally:
+            t.join()
+            os.close(fd)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.4)
+        self.verify(out, untrusted=os.path.join(pki, "online-ca.pem"),
+                    pki=pki)
+
     def test_disable_enable_revoke_device_ca(self):
         pki = self.fresh_pki("--online-ca", "--local-ca")
         csr, _, _ = device_csr(self.tmp, "dis-dev")
@@ -589,8 +611,11 @@ class KeysCaTest(unittest.TestCase):
         fd = os.open(pki, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            t0 = time.monotonic()
             self.assert_fails_unchanged(["add-device-ca", pki, "--local"],
                                         "in use", pki=pki)
+            # it waited for the other process (10 s), then gave up
+            self.assertGreaterEqual(time.monotonic() - t0, 9.5)
         finally:
             os.close(fd)
         bw("add-device-ca", pki, "--local")

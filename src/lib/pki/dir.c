@@ -320,15 +320,27 @@ void bw_pki_free(struct bw_pki *pki)
 	free(pki);
 }
 
+/* How long a writer waits for the directory (others' commands and
+ * bulwarkd's reloads hold it for a moment), and how long a reader does:
+ * bulwarkd reloads from its event loop, so it waits little and keeps its
+ * current policy when the directory stays busy. */
+#define LOCK_WAIT_WRITER_MS 10000
+#define LOCK_WAIT_READER_MS 1000
+#define LOCK_RETRY_MS 20
+
 /*
  * One writer at a time: two operators changing the same directory at once
  * would lose one's state.json update. The lock is an flock on the
  * directory itself, so nothing is added to it. Readers that never write
  * (bulwarkd's trust policy) share it: several gateways or workers on one
  * host load the directory at once, and none while a writer holds it.
+ * A busy directory is waited for (bounded), not refused at once.
  */
 static int lock_dir(struct bw_pki *pki, int how, struct bw_err *err)
 {
+	int waited = 0;
+	int limit = how == LOCK_EX ? LOCK_WAIT_WRITER_MS : LOCK_WAIT_READER_MS;
+
 	pki->lock_fd = open(pki->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pki->lock_fd < 0 && errno == ENOENT)
 		return bw_err_set(err, BW_ENOTFOUND,
@@ -337,10 +349,16 @@ static int lock_dir(struct bw_pki *pki, int how, struct bw_err *err)
 	if (pki->lock_fd < 0)
 		return bw_err_set(err, BW_EIO, "%s: %s", pki->dir,
 				  strerror(errno));
-	if (flock(pki->lock_fd, how | LOCK_NB) != 0)
-		return bw_err_set(err, BW_ESTATE,
-				  "%s is in use by another bulwark process",
-				  pki->dir);
+	while (flock(pki->lock_fd, how | LOCK_NB) != 0) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) ||
+		    waited >= limit)
+			return bw_err_set(err, BW_ESTATE,
+					  "%s is in use by another bulwark "
+					  "process",
+					  pki->dir);
+		usleep(LOCK_RETRY_MS * 1000);
+		waited += LOCK_RETRY_MS;
+	}
 	return 0;
 }
 
