@@ -664,6 +664,9 @@ class TufJsInteropTest(RepoTestBase):
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
 
+HSM_PIN = "pin-Zq7-hsm"
+
+
 @unittest.skipUnless(shutil.which("softhsm2-util") and
                      os.path.exists(SOFTHSM_MODULE), "SoftHSM2 not installed")
 class HsmTest(RepoTestBase):
@@ -671,8 +674,11 @@ class HsmTest(RepoTestBase):
 
     def setUp(self):
         super().setUp()
-        self.env["SOFTHSM2_CONF"] = softhsm_token(self.path("hsm"), "tuf")
-        self.pin = self.write("pin", b"1234\n")
+        # a PIN no key id or URI can contain by chance (the test looks
+        # for it in what the commands write)
+        self.env["SOFTHSM2_CONF"] = softhsm_token(self.path("hsm"), "tuf",
+                                                  pin=HSM_PIN)
+        self.pin = self.write("pin", HSM_PIN.encode() + b"\n")
         os.chmod(self.pin, 0o600)
 
     def test_hsm_keys(self):
@@ -682,7 +688,7 @@ class HsmTest(RepoTestBase):
         locs = {k: v["location"] for k, v in cfg["offline_keys"].items()}
         self.assertTrue(all(l.startswith("pkcs11:token=tuf;")
                             for l in locs.values()))
-        self.assertNotIn("1234", json.dumps(cfg))
+        self.assertNotIn(HSM_PIN, json.dumps(cfg))
         self.assertFalse(os.path.exists(os.path.join(self.ws,
                                                      "offline-keys")))
         root = load(os.path.join(self.ws, "prod/root/1.root.json"))["signed"]
@@ -705,7 +711,7 @@ class HsmTest(RepoTestBase):
                 "production", "--keys", uri, "--hsm-pin-file", self.pin)
         # Root rotation signed by the HSM root key (PIN from the env).
         rkey = [v for v in locs.values() if "root" in v][0]
-        self.env["BULWARK_HSM_PIN"] = "1234"
+        self.env["BULWARK_HSM_PIN"] = HSM_PIN
         self.bw("keys", "tuf", "updates", "init")
         self.bw("keys", "tuf", "updates", "add-offline-key", "--role",
                 "root", "--out", self.path("r2.tar.gz"))
