@@ -14,6 +14,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "admin.h"
@@ -926,6 +927,83 @@ static void ca_upload(struct bw_srv *srv, struct evhttp_request *req,
 	reply_rc(req, rc, &err, 200);
 }
 
+/* A certificate of the size a device's is (a few kB). */
+#define ISSUED_PEM_MAX (64 * 1024)
+
+/*
+ * POST /pki/issued: a device certificate issued offline by `bulwark keys
+ * ca sign` (its PEM as the body), logged as device.cert.issue (how "keys
+ * ca sign", by the admin) so an offline issuance is in the transparency
+ * log before the device first connects. Only a certificate the gateway
+ * would accept now (a trusted device CA's, valid, not revoked, a device
+ * subject) is logged, and each one once: 201 {"index","uuid"} when
+ * logged, 200 with the index of its entry when it was logged already, 400
+ * (with the reason) when the gateway would refuse it.
+ */
+static void cert_issued(struct bw_srv *srv, struct evhttp_request *req,
+			const char *who)
+{
+	struct bw_store *st = srv->store;
+	struct bw_srv_identity id;
+	struct bw_err err = {0};
+	size_t len = 0;
+	const uint8_t *pem = bw_srv_http_body(req, &len);
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	uint64_t index = 0;
+	char by[BW_SRV_TLOG_BY_MAX];
+	int rc = 0, code = 201;
+
+	if (!pem || len == 0 || len > ISSUED_PEM_MAX ||
+	    !(bio = BIO_new_mem_buf(pem, (int)len)) ||
+	    !(x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		rc = bw_err_set(&err, BW_EFORMAT, "not a PEM certificate");
+	} else if ((rc = bw_srv_policy_check(srv->policy, x, time(NULL), &id,
+					     &err))) {
+		rc = BW_EFORMAT; /* 400: the reason says what is wrong */
+	} else if (id.production && !id.ca_production) {
+		rc = bw_err_set(&err, BW_EFORMAT,
+				"production certificate from device CA %s, "
+				"which may not issue production certificates",
+				id.ca);
+	} else if (!(rc = st->ops->begin(st, &err))) {
+		rc = st->ops->tlog_find_digest(st, id.fingerprint, &index,
+					       &err);
+		if (rc == 0) {
+			code = 200; /* logged already: once per certificate */
+		} else if (rc == BW_ENOTFOUND) {
+			json_t *o = json_pack(
+			    "{s:s, s:s, s:s, s:s, s:b, s:s}", "uuid", id.uuid,
+			    "ca", id.ca, "serial", id.serial, "sha256",
+			    id.fingerprint, "production", id.production, "how",
+			    "keys ca sign");
+
+			actor(srv, who, by);
+			rc = o ? bw_srv_tlog_append(st, "device.cert.issue", by,
+						    o, time(NULL), &index,
+						    &err)
+			       : bw_err_set(&err, BW_ENOMEM, "out of memory");
+			json_decref(o);
+		}
+		rc = finish(st, rc, &err);
+	}
+	BIO_free(bio);
+	X509_free(x);
+	if (rc) {
+		reply_rc(req, rc, &err, 0);
+		return;
+	}
+	if (code == 201)
+		bw_srv_log(BW_SRV_LOG_NOTICE,
+			   "admin: issuance of device %s (CA %s, serial %s) "
+			   "logged at %llu",
+			   id.uuid, id.ca, id.serial,
+			   (unsigned long long)index);
+	bw_srv_http_json(req, code,
+			 json_pack("{s:I, s:s}", "index", (json_int_t)index,
+				   "uuid", id.uuid));
+}
+
 int bw_srv_admin_rotate_request(struct bw_srv *srv, const char *uuid,
 				const char *ca, const char *who,
 				struct bw_err *err)
@@ -1204,6 +1282,8 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 	} else if (!strncmp(path, "/pki/ca/", 8) && cmd == EVHTTP_REQ_PUT &&
 		   strlen(path + 8) < 64) {
 		ca_upload(srv, req, path + 8, q);
+	} else if (!strcmp(path, "/pki/issued") && cmd == EVHTTP_REQ_POST) {
+		cert_issued(srv, req, who);
 	} else if (!strcmp(path, "/pki") && cmd == EVHTTP_REQ_GET) {
 		bw_srv_http_json(req, 200, bw_srv_admin_pki_json(srv));
 	} else if (!strcmp(path, "/status") && cmd == EVHTTP_REQ_GET) {

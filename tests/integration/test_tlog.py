@@ -162,6 +162,61 @@ class TlogTest(unittest.TestCase):
         self.fails("witness signatures", "verify", "--checkpoint", cp1,
                    "--witness-key", wv, "--witnesses", "1")
 
+    def test_offline_issuance_is_logged(self):
+        """keys ca sign --log-server logs a device certificate issued
+        offline (device.cert.issue, how "keys ca sign") once; the server
+        logs only what its gateway would accept."""
+        uid = str(uuidlib.uuid4())
+        csr = os.path.join(self.work, "d.csr")
+        with open(csr, "w") as f:
+            f.write(c.csr_pem(uid))
+        cert = os.path.join(self.work, "d.pem")
+        env = dict(os.environ, BULWARK_ADMIN_TOKEN_FILE=self.srv.token_file)
+        p = subprocess.run([c.BULWARK, "keys", "ca", "sign", self.srv.pki,
+                            csr, "--issuer", "online-ca", "-o", cert,
+                            "--log-server", self.url], capture_output=True,
+                           text=True, timeout=60, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("issuance logged in the transparency log", p.stderr)
+        shown = self.ok("show")
+        issued = [ln for ln in shown.splitlines()
+                  if "device.cert.issue" in ln and uid in ln]
+        self.assertEqual(len(issued), 1, shown)
+        self.assertIn("keys ca sign", issued[0])
+        self.assertIn("admin:", issued[0])
+        # the same certificate again: already logged, not twice
+        with open(cert, "rb") as f:
+            pem = f.read()
+        st, r = self.srv.admin("POST", "/pki/issued", pem)
+        self.assertEqual((st, r["uuid"]), (200, uid), r)
+        # refused, nothing logged: another CA's certificate, a production
+        # one from a CA that may not issue them, a revoked one, garbage
+        other = os.path.join(self.work, "other-pki")
+        c.make_pki(other)
+        foreign = c.device_cert(other, self.work, "foreign")
+        prod = c.device_cert(self.srv.pki, self.work, "prod-local",
+                             ca="local-ca", production=True)
+        revoked = c.device_cert(self.srv.pki, self.work, "revoked")
+        c.run(c.BULWARK, "keys", "ca", "revoke-device", self.srv.pki,
+              "--cert", revoked["cert"], "--issuer", "online-ca")
+        self.srv.hup()
+        size = self.size()
+        for d, why in ((foreign, "device CA"), (prod, "production"),
+                       (revoked, "revoked")):
+            with open(d["cert"], "rb") as f:
+                st, r = self.srv.admin("POST", "/pki/issued", f.read())
+            self.assertEqual(st, 400, r)
+            self.assertIn(why, r["reason"])
+        self.assertEqual(self.srv.admin("POST", "/pki/issued",
+                                        b"not a certificate")[0], 400)
+        self.assertEqual(self.size(), size)
+        # a viewer account may not
+        st, acc = self.srv.admin("POST", "/accounts", {
+            "role": "viewer", "expires-in": 600})
+        self.assertEqual(st, 201, acc)
+        self.assertEqual(self.srv.admin("POST", "/pki/issued", pem,
+                                        token=acc["token"])[0], 403)
+
     def size(self):
         st, body = self.srv.admin("GET", "/log/checkpoint")
         self.assertEqual(st, 200)

@@ -43,6 +43,39 @@ static int write_out(const char *prog, const char *path, const char *pem)
 	return BW_EXIT_OK;
 }
 
+/* POST the device certificate just issued to bulwarkd's admin API, which
+ * logs its issuance in the transparency log (s->ca_file defaults to
+ * dir/factory_ca.pem). */
+static int log_issued(const char *prog, struct bw_admin_client *s,
+		      const char *dir, const char *pem)
+{
+	json_t *out = NULL;
+	char *ca = NULL;
+	long status = 0;
+	int rc;
+
+	if ((rc = bw_admin_pki_ca_default(prog, s, dir, &ca)) != BW_EXIT_OK)
+		return rc;
+	rc = bw_admin_request(prog, s, "POST", "/pki/issued", pem, strlen(pem),
+			      0, &status, &out);
+	if (rc == BW_EXIT_OK)
+		fprintf(stderr, "%s: issuance %s the transparency log (entry "
+				"%lld)\n",
+			prog, status == 201 ? "logged in" : "already in",
+			(long long)json_integer_value(json_object_get(out,
+								      "index")));
+	else
+		fprintf(stderr, "%s: the certificate was issued and written "
+				"but not logged; the device's first connection "
+				"logs its binding\n",
+			prog);
+	json_decref(out);
+	if (ca != NULL)
+		s->ca_file = NULL;
+	free(ca);
+	return rc;
+}
+
 int bw_keysca_sign(int argc, char **argv)
 {
 	const char *prog = "bulwark keys ca sign";
@@ -50,6 +83,7 @@ int bw_keysca_sign(int argc, char **argv)
 	struct bw_cli_list dns = {0}, ip = {0};
 	struct bw_pki_sign_opts so = {0};
 	struct hsm_args h = {0};
+	struct bw_admin_client srv = {0};
 	int device = 0, server = 0, ca = 0, done = 0, rc;
 	const struct bw_cli_opt opts[] = {
 		{"--device", BW_CLI_FLAG, NULL, "device certificate (default): "
@@ -69,6 +103,15 @@ int bw_keysca_sign(int argc, char **argv)
 		{"--name", BW_CLI_STR, "N", "--ca: its name", &so.name},
 		{"-o", BW_CLI_STR, "FILE", "write the certificate here "
 		 "(default stdout)", &out},
+		{"--log-server", BW_CLI_STR, "URL", "--device: then log the "
+		 "issuance in bulwarkd's transparency log (its admin API)",
+		 &srv.server},
+		{"--token-file", BW_CLI_STR, "F", "--log-server: admin bearer "
+		 "token, mode 0600 (default: $" BW_ADMIN_TOKEN_ENV ")",
+		 &srv.token_file},
+		{"--server-ca", BW_CLI_STR, "F", "--log-server: CA of the "
+		 "server's TLS certificate (default: DIR/factory_ca.pem)",
+		 &srv.ca_file},
 		HSM_USE_OPTS(h),
 		BW_CLI_END,
 	};
@@ -79,7 +122,9 @@ int bw_keysca_sign(int argc, char **argv)
 		"OU=<factory>, and businessCategory=production only with\n"
 		"--production; no CA:TRUE or keyCertSign unless --ca. The\n"
 		"certificate's subject and extensions come from the profile,\n"
-		"never from the CSR.",
+		"never from the CSR. With --log-server, the device certificate\n"
+		"is then logged in bulwarkd's transparency log (device.cert.issue);\n"
+		"without it, the log records it when the device first connects.",
 		opts, pos, 2, 2};
 	struct ca_ctx c = {0};
 	struct bw_err err = {0};
@@ -105,6 +150,11 @@ int bw_keysca_sign(int argc, char **argv)
 	if ((so.profile == BW_PKI_PROFILE_DEVICE_CA) != (so.name != NULL))
 		return bw_cli_usage(prog, "--name goes with --ca (and --ca "
 				    "needs it)");
+	if (so.profile != BW_PKI_PROFILE_DEVICE && srv.server != NULL)
+		return bw_cli_usage(prog, "--log-server is for --device");
+	rc = bw_admin_ready(prog, &srv, 1);
+	if (rc != BW_EXIT_OK)
+		return rc;
 	rc = parse_days(prog, days_s, &so.days);
 	if (rc != BW_EXIT_OK)
 		return rc;
@@ -121,9 +171,11 @@ int bw_keysca_sign(int argc, char **argv)
 		rc = bw_cli_fail(prog, "%s: %s", pos[1], err.msg);
 	if (rc == BW_EXIT_OK)
 		rc = write_out(prog, out, pem);
-	free(pem);
 	bw_buf_dispose(&b);
-	bw_keysca_ctx_dispose(&c);
+	bw_keysca_ctx_dispose(&c); /* unlock DIR first: a local server may share it */
+	if (rc == BW_EXIT_OK && srv.server != NULL)
+		rc = log_issued(prog, &srv, pos[0], pem);
+	free(pem);
 	return rc;
 }
 

@@ -599,6 +599,19 @@ int bw_admin_push_crls(const char *prog, const struct bw_admin_client *s, const 
 	return rc;
 }
 
+int bw_admin_pki_ca_default(const char *prog, struct bw_admin_client *s,
+			    const char *dir, char **owned)
+{
+	*owned = NULL;
+	if (s->ca_file == NULL &&
+	    (getenv(BW_ADMIN_CA_ENV) == NULL || *getenv(BW_ADMIN_CA_ENV) == '\0')) {
+		if (bw_path_join(dir, "factory_ca.pem", owned) != 0)
+			return bw_cli_fail(prog, "out of memory");
+		s->ca_file = *owned;
+	}
+	return BW_EXIT_OK;
+}
+
 int bw_admin_pki_push(const char *prog, struct bw_admin_client *s, const char *dir)
 {
 	char *ca = NULL;
@@ -606,12 +619,8 @@ int bw_admin_pki_push(const char *prog, struct bw_admin_client *s, const char *d
 
 	if (s->server == NULL)
 		return BW_EXIT_OK;
-	if (s->ca_file == NULL &&
-	    (getenv(BW_ADMIN_CA_ENV) == NULL || *getenv(BW_ADMIN_CA_ENV) == '\0')) {
-		if (bw_path_join(dir, "factory_ca.pem", &ca) != 0)
-			return bw_cli_fail(prog, "out of memory");
-		s->ca_file = ca;
-	}
+	if ((rc = bw_admin_pki_ca_default(prog, s, dir, &ca)) != BW_EXIT_OK)
+		return rc;
 	rc = bw_admin_push_crls(prog, s, dir);
 	if (ca != NULL)
 		s->ca_file = NULL;

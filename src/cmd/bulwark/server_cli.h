@@ -66,6 +66,12 @@ struct bw_admin_client {
  */
 int bw_admin_pki_push(const char *prog, struct bw_admin_client *s, const char *dir);
 
+/* keys ca: s->ca_file defaults to dir/factory_ca.pem (unless
+ * $BULWARK_CA_FILE names one); *owned receives that path, to free (and
+ * s->ca_file to reset) after use. */
+int bw_admin_pki_ca_default(const char *prog, struct bw_admin_client *s,
+			    const char *dir, char **owned);
+
 /*
  * Send METHOD path (e.g. "/devices") with an optional body to s->server.
  * *status receives the HTTP status (0 when no answer came) and, when out
