@@ -119,8 +119,9 @@ publish_ci() {
 }
 
 # A device certified on the factory floor by the local device CA (key file;
-# it talks to the gateway with curl), with UUID $2 or a new one. Prints
-# nothing; files in $W/local/$1.
+# it talks to the gateway with curl), with UUID $2 or a new one; its
+# issuance is logged in the transparency log at once (--log-server).
+# Prints nothing; files in $W/local/$1.
 local_device() {
 	local d="$W/local/$1" uuid=${2:-}
 	mkdir -p "$d"
@@ -129,7 +130,9 @@ local_device() {
 		chmod 600 "$d/key.pem" &&
 		openssl req -new -key "$d/key.pem" -subj "/CN=$uuid/OU=demo" -out "$d/csr.pem" &&
 		"$BW" keys ca sign "$W/pki" "$d/csr.pem" --device --issuer local-ca \
-			--hsm-pin-file "$PIN" -o "$d/cert.pem" >/dev/null 2>&1 &&
+			--hsm-pin-file "$PIN" -o "$d/cert.pem" \
+			--log-server "https://127.0.0.1:$ADMIN_PORT" \
+			--token-file "$W/server/admin.token" >/dev/null 2>&1 &&
 		cat "$d/cert.pem" "$W/pki/local-ca.pem" >"$d/chain.pem" || fail "local-CA device $1"
 }
 

@@ -214,6 +214,10 @@ class System(unittest.TestCase):
                   "device.cert.reenroll", "device.cert.rotate",
                   "device.bind", "account.create"):
             self.assertIn(a, actions)
+        # certificates signed offline on the factory floor (keys ca sign
+        # --log-server) are logged at issuance
+        self.assertIn("keys ca sign", [r["objects"].get("how") for r in recs
+                                       if r["action"] == "device.cert.issue"])
         # the ceremony of step 8: root v3 signed by several offline keys
         v3 = [r for r in recs if r["action"] == "tuf.root.upload"
               and r["objects"]["version"] == 3]
