@@ -237,6 +237,35 @@ class EstServer(unittest.TestCase):
         st, _, body = self.reenroll(newdev, self.est.key("rot1-fourth"))
         self.assertEqual(st, 200, body)
 
+    def test_operator_recertify_supersedes_a_pending_rotation(self):
+        """A rotation issued over EST but never used must not take the
+        binding back after an operator re-certified the device."""
+        dev = self.device("rc-pending")
+        self.assertTrue(self.gateway_ok(dev))
+        k2 = self.est.key("rc-pending-rot")
+        st, _, body = self.reenroll(dev, k2)
+        self.assertEqual(st, 200, body)
+        [rot] = self.est.certs(body)
+        rot_dev = {"uuid": dev["uuid"], "key": k2,
+                   "cert": os.path.join(self.tmp, "rc-pending-rot.pem")}
+        with open(rot_dev["cert"], "wb") as f:
+            f.write(rot.public_bytes(serialization.Encoding.PEM))
+        k3 = self.est.key("rc-pending-op")
+        csr = sh("openssl", "req", "-new", "-key", k3, "-subj",
+                 self.subject(dev)).decode()
+        st, r = self.srv.admin("POST", "/devices/%s/recertify" % dev["uuid"],
+                               {"csr": csr})
+        self.assertEqual(st, 200, r)
+        op_dev = {"uuid": dev["uuid"], "key": k3,
+                  "cert": os.path.join(self.tmp, "rc-pending-op.pem")}
+        with open(op_dev["cert"], "w") as f:
+            f.write(r["certificate"])
+        self.assertTrue(self.srv.refused(rot_dev))
+        self.assertTrue(self.srv.refused(dev))
+        self.assertTrue(self.gateway_ok(op_dev))
+        st, rots = self.srv.admin("GET", "/rotations?state=superseded")
+        self.assertIn(dev["uuid"], [x["uuid"] for x in rots])
+
     def test_reenroll_refusals(self):
         """E12 E13 E14 E15 E16 E17 E24 E25 E26 E28 E29: every refusal has
         its status, a body that gives no reason, and a log line."""
