@@ -267,5 +267,53 @@ class RecertifyTest(unittest.TestCase):
         self.assertEqual(srv.device_get(old, "/device")[0], 200)
 
 
+class RecertifyPolicyTest(unittest.TestCase):
+    """Re-certify where this process may not issue what the record needs."""
+
+    def test_registration_ca_that_may_not_issue_production(self):
+        d = tempfile.mkdtemp(prefix="bwd-recert-pol-")
+        pki = c.make_pki(os.path.join(d, "pki"))
+        srv = c.Server(d, c.Tuf(), pki=pki)
+        try:
+            srv.start()
+            uid = str(c.uuidlib.uuid4())
+            st, tok = srv.admin("POST", "/tokens",
+                                {"scope": "production", "expires-in": 600})
+            st, r = srv.register({"uuid": uid, "hardware-id": "board",
+                                  "csr": c.csr_pem(uid, production=True)},
+                                 tok["token"])
+            self.assertEqual(st, 201, r)
+            self.assertEqual(srv.stop(), 0)
+            # the registration CA is replaced by a CI-only one
+            c.run(c.BULWARK, "keys", "ca", "add-device-ca", pki, "--online",
+                  "--ci-only")
+            srv.start()
+            st, r = srv.admin("POST", "/devices/%s/recertify" % uid,
+                              {"csr": c.csr_pem(uid, production=True)})
+            self.assertEqual(st, 403, r)
+            st, dv = srv.admin("GET", "/devices/" + uid)
+            self.assertTrue(dv["production"])
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.kill()
+            shutil.rmtree(d)
+
+    def test_no_registration_ca_in_this_process(self):
+        d = tempfile.mkdtemp(prefix="bwd-recert-role-")
+        srv = c.Server(d, c.Tuf(), roles="gateway,admin")
+        try:
+            srv.start()
+            dev = c.device_cert(srv.pki, d, "gw-only")
+            self.assertEqual(srv.device_get(dev, "/device")[0], 200)
+            st, r = srv.admin("POST", "/devices/%s/recertify" % dev["uuid"],
+                              {"csr": c.csr_pem(dev["uuid"])})
+            self.assertEqual(st, 409, r)
+            self.assertEqual(srv.device_get(dev, "/device")[0], 200)
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.kill()
+            shutil.rmtree(d)
+
+
 if __name__ == "__main__":
     unittest.main()
