@@ -443,6 +443,48 @@ class BadInputTest(RepoTestBase):
                 self.assertEqual(before, tree_state(self.ws))
             self.bw("keys", "tuf", "verify")
 
+    def test_killed_at_every_step(self):
+        """`targets add` killed before each of its steps that touch the
+        disk (build/bw_killshim.so, BW_KILL_AT=N, N = 1, 2, ... until it
+        completes): after the next open the workspace is entirely as
+        before or has exactly the files the completed command changed,
+        no journal or .bw-new file is left, and it verifies."""
+        small = self.write("small.bin", b"s" * 4096)
+        before = tree_state(self.ws)
+        work = self.path("work")
+        outcomes = []
+        for n in range(1, 400):
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(self.ws, work, symlinks=True)
+            env = dict(self.env, BULWARK_REPO=work, BW_KILL_AT=str(n),
+                       LD_PRELOAD=os.path.join(bwtest.BINARY_DIR,
+                                               "bw_killshim.so"))
+            p = subprocess.run([BULWARK, "targets", "add", small, "--name",
+                                "killed", "--version", "8", "--hardware-id",
+                                "hw"], env=env, capture_output=True,
+                               text=True, timeout=TIMEOUT)
+            env = dict(self.env, BULWARK_REPO=work)
+            run([BULWARK, "targets", "list"], check=0, env=env)
+            run([BULWARK, "keys", "tuf", "verify"], check=0, env=env)
+            after = tree_state(work)
+            left = [k for k in after if k.endswith(".bw-new") or
+                    k == ".txn" or ".tmp." in k]
+            self.assertEqual(left, [], p.stderr)
+            diff = {k for k in set(before) | set(after)
+                    if before.get(k) != after.get(k)}
+            if p.returncode != -9:
+                self.assertEqual(p.returncode, 0, p.stderr)
+                done = diff
+                break
+            outcomes.append((p.stderr.strip().splitlines()[-1], diff))
+        else:
+            self.fail("targets add not done after 400 steps")
+        self.assertTrue(done)
+        for msg, diff in outcomes:
+            self.assertIn(diff, (set(), done), msg)
+        self.assertIn(set(), [d for _m, d in outcomes])
+        self.assertIn(done, [d for _m, d in outcomes])
+
     def test_stale_pending(self):
         """Pending targets overtaken by a ceremony's re-signed v2."""
         self.bw("targets", "promote", "--version", "1", "--tag", "prod",
