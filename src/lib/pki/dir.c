@@ -367,30 +367,30 @@ static int lock_dir(struct bw_pki *pki, int how, struct bw_err *err)
  * before anything is read, and only under the exclusive lock. A writer
  * holds that lock already. A reader never reads a half-committed
  * directory and never rolls forward under its shared lock: it converts
- * to the exclusive lock (retried for at most SETTLE_TRIES x 10 ms while
+ * to the exclusive lock (retried for at most LOCK_WAIT_READER_MS while
  * other readers finish or do the same), rolls forward, and converts back.
  * If it cannot get the exclusive lock in that time it fails as "in use".
  * (A failed conversion leaves no lock held, which lets a competing reader
  * through first: flock(2) drops the old lock before taking the new.)
  */
-#define SETTLE_TRIES 300
-
 static int settle(struct bw_pki *pki, int how, struct bw_err *err)
 {
-	struct timespec pause = {0, 10 * 1000 * 1000};
-	int rc, tries = 0;
+	struct timespec pause = {0, LOCK_RETRY_MS * 1000 * 1000};
+	int rc, waited = 0;
 
 	if (how == LOCK_EX)
 		return bw_journal_recover(pki->dir, err);
 	if (!bw_journal_pending(pki->dir))
 		return 0;
 	while (flock(pki->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		if (errno != EWOULDBLOCK || ++tries >= SETTLE_TRIES)
+		if ((errno != EWOULDBLOCK && errno != EINTR) ||
+		    waited >= LOCK_WAIT_READER_MS)
 			return bw_err_set(err, BW_ESTATE,
 					  "%s has an interrupted change and is "
 					  "in use by another bulwark process",
 					  pki->dir);
 		(void)nanosleep(&pause, NULL);
+		waited += LOCK_RETRY_MS;
 	}
 	rc = bw_journal_recover(pki->dir, err);
 	if (flock(pki->lock_fd, LOCK_SH | LOCK_NB) != 0 && rc == 0)
