@@ -38,7 +38,11 @@ class FleetServer:
     def __init__(self, workdir, waves, extra=None, image_size=20000):
         self.dir = workdir
         self.tuf = c.Tuf()
-        sections = {"waves": waves, "server": {"log_level": "info"}}
+        # every simulated device connects from 127.0.0.1: the per-address
+        # connection cap (meant for real fleets) would refuse most of them
+        sections = {"waves": waves,
+                    "server": {"log_level": "info",
+                               "max_connections_per_address": "100000"}}
         for k, v in (extra or {}).items():
             sections.setdefault(k, {}).update(v)
         os.makedirs(os.path.join(workdir, "srv"), exist_ok=True)
