@@ -321,14 +321,26 @@ static void req_deadline_arm(struct conn *c, long seconds)
 		evtimer_add(c->req_timer, &tv);
 }
 
+/*
+ * After an answer: the next request must arrive whole within
+ * request_timeout on the listeners without client authentication (a
+ * stranger holds a connection no longer than that); a device that
+ * authenticated with its certificate may keep its connection for the
+ * idle timeout between check-ins (keep-alive), so a device polling at
+ * about request_timeout never races the server closing it.
+ */
 static void request_done(struct evhttp_request *req, void *arg)
 {
 	struct bw_srv *srv = arg;
 	struct conn *c = conn_of(bw_srv_tls_ssl(req));
+	long next = (long)srv->cfg->request_timeout;
 
 	srv->inflight--;
+	if (c && c->l->mtls == BW_SRV_TLS_CLIENT_REQUIRED &&
+	    srv->cfg->idle_timeout > next)
+		next = (long)srv->cfg->idle_timeout;
 	if (c)
-		req_deadline_arm(c, (long)srv->cfg->request_timeout);
+		req_deadline_arm(c, next);
 }
 
 void bw_srv_request_track(struct bw_srv *srv, struct evhttp_request *req)
@@ -371,9 +383,10 @@ static void hs_timeout_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * The request deadline: from the connection's start (handshake included)
  * or the previous answer, a whole request (head and body) must arrive
- * within request_timeout, however slowly its bytes trickle in (the idle
- * timeout restarts on every byte). Shut the socket as on the handshake
- * deadline.
+ * within request_timeout (after an answer to an authenticated device:
+ * the idle timeout, see request_done), however slowly its bytes trickle
+ * in (the idle timeout restarts on every byte). Shut the socket as on the
+ * handshake deadline.
  */
 static void req_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {

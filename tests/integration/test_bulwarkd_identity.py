@@ -364,6 +364,31 @@ class ListenerBudgetTest(unittest.TestCase):
             self.assertTrue(self.closed_within(s, 8), name)
             s.close()
 
+    def test_device_keeps_its_connection_between_check_ins(self):
+        """A device's kept-alive gateway connection outlives
+        request_timeout (3 s here) up to the idle timeout; a connection of
+        the registration listener (no client certificate) does not."""
+        dev = c.device_cert(self.srv.pki, self.dir, "keepalive-dev")
+        conn = self.srv.device(dev)
+        socks = []
+        try:
+            for _ in range(2):
+                conn.request("GET", "/device")
+                r = conn.getresponse()
+                r.read()
+                self.assertEqual(r.status, 200)
+                socks.append(conn.sock)
+                time.sleep(4.5)  # past request_timeout, within idle
+        finally:
+            conn.close()
+        self.assertIs(socks[0], socks[1])  # one connection, kept
+        s = self.srv.ctx().wrap_socket(socket.create_connection(
+            ("127.0.0.1", self.srv.reg_port), 5))
+        s.sendall(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIn(b"HTTP/1.1 ", s.recv(4096))
+        self.assertTrue(self.closed_within(s, 8))
+        s.close()
+
     def test_per_address_cap_on_unauthenticated_listeners(self):
         d = tempfile.mkdtemp(prefix="bwd-id-addr-")
         srv = c.Server(d, c.Tuf(), extra={

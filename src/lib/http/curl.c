@@ -166,6 +166,12 @@ static int setup_easy(struct curl_fetcher *cf, const struct bw_http_opts *o)
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, lst);
 	curl_easy_setopt(e, CURLOPT_USERAGENT,
 			 o->user_agent ? o->user_agent : "bulwark/" BW_VERSION);
+	/* Reuse a kept-alive connection only while the server surely keeps
+	 * it (bulwarkd: 30 s by default on listeners without client
+	 * certificates, its idle timeout on the gateway); an older one is
+	 * replaced by a fresh (resumed) handshake instead of racing the
+	 * server's close. */
+	curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 25L);
 	if (o->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
 	if (o->client_pkey != NULL) {
