@@ -173,6 +173,14 @@ int bw_pki_crl_build(X509 *ca, EVP_PKEY *ca_key,
 		     uint64_t crl_number, time_t now, long days,
 		     X509_CRL **out, struct bw_err *err);
 
+/*
+ * The name of a device CA (its file base in a PKI directory, its name in
+ * bulwarkd): "online-ca", "local-ca", or either followed by "-<name>" of
+ * at most BW_PKI_CA_NAME_MAX letters, digits, '-' and '_'. 1 if name is
+ * one; the one rule every program applies to a CA name it is given.
+ */
+int bw_pki_device_ca_name_ok(const char *name);
+
 /* Serial of a certificate as uppercase hex without leading zeros, the
  * canonical form of bw_pki_serial_normalize (malloc'd *out). */
 int bw_pki_serial_hex(const X509 *cert, char **out, struct bw_err *err);

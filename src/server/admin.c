@@ -1011,13 +1011,12 @@ int bw_srv_admin_rotate_request(struct bw_srv *srv, const char *uuid,
 	char norm[BW_UUID_BUF];
 	int rc = 0;
 
-	if ((!uuid == !ca) || (uuid && !uuid_norm(uuid, strlen(uuid), norm)) ||
-	    (ca && (!ca[0] || strlen(ca) >= 64 ||
-		    strspn(ca, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
-			       "vwxyz0123456789_-") != strlen(ca))))
+	if ((!uuid == !ca) || (uuid && !uuid_norm(uuid, strlen(uuid), norm)))
 		return bw_err_set(err, BW_EFORMAT,
 				  "need {\"uuid\": U} or {\"ca\": NAME}");
-	if (ca && !bw_srv_policy_ca_cert(srv->policy, ca))
+	/* a name that can not be a device CA's names none */
+	if (ca && (!bw_pki_device_ca_name_ok(ca) ||
+		   !bw_srv_policy_ca_cert(srv->policy, ca)))
 		return bw_err_set(err, BW_ENOTFOUND, "no such device CA");
 	if (uuid)
 		uuid = norm; /* one device, whatever case */

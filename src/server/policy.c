@@ -298,21 +298,6 @@ out:
 static int subject_get(X509_NAME *name, int nid, char *out, size_t outlen);
 
 /* [A-Za-z0-9_-]{1,32}, like the CA names `bulwark keys ca` writes. */
-static int ca_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > BW_PKI_CA_NAME_MAX + 16)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-		      s[i] == '_'))
-			return 0;
-	return strcmp(s, "factory_ca") != 0;
-}
-
 /* A device CA certificate: signed by the factory CA, CA:TRUE with
  * pathlen 0, OU = this factory, valid now. */
 static int ca_parse_check(const struct bw_srv_policy *p, const char *name,
@@ -326,7 +311,7 @@ static int ca_parse_check(const struct bw_srv_policy *p, const char *name,
 	int rc = BW_EFORMAT;
 
 	*out = NULL;
-	if (!ca_name_ok(name)) {
+	if (!bw_pki_device_ca_name_ok(name)) {
 		bw_err_set(err, rc, "bad CA name");
 		goto out;
 	}

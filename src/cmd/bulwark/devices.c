@@ -233,15 +233,6 @@ static int cmd_allow(int argc, char **argv)
 }
 
 /* A device CA file base goes into a JSON body: the server's rule. */
-static int ca_name_ok(const char *ca)
-{
-	size_t n = strlen(ca);
-
-	return n > 0 && n < 64 &&
-	       strspn(ca, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			  "0123456789_-") == n;
-}
-
 static int cmd_rotate_cert(int argc, char **argv)
 {
 	static const char *prog = "bulwark devices rotate-cert";
@@ -274,7 +265,7 @@ static int cmd_rotate_cert(int argc, char **argv)
 		return bw_cli_usage(prog, "give a UUID or --ca NAME (one)");
 	if (uuid != NULL && !uuid_ok(uuid))
 		return bw_cli_usage(prog, "not a device uuid: '%.64s'", uuid);
-	if (ca != NULL && !ca_name_ok(ca))
+	if (ca != NULL && !bw_pki_device_ca_name_ok(ca))
 		return bw_cli_usage(prog, "not a device CA name: '%.64s'", ca);
 	b = json_pack("{s:s}", uuid ? "uuid" : "ca", uuid ? uuid : ca);
 	if (b == NULL || (body = json_dumps(b, JSON_COMPACT)) == NULL) {

@@ -78,6 +78,11 @@ int bw_pki__base_ok(const char *base)
 	return 0;
 }
 
+int bw_pki_device_ca_name_ok(const char *name)
+{
+	return bw_pki__base_ok(name);
+}
+
 static int serial_ok(const char *s)
 {
 	size_t n = strlen(s);
