@@ -131,5 +131,28 @@ class FleetWave(unittest.TestCase):
         self.assertEqual(rep["fleet"]["outcomes"]["install-failed"], 0)
 
 
+@unittest.skipUnless(HAVE, "bw-fleetsim or bulwarkd not built")
+class FleetPolling(unittest.TestCase):
+    def test_long_lived_agents_keep_checking_in(self):
+        """Agents kept open between polls (as the daemon keeps its own)
+        check in every time although the server closes their idle
+        connections between polls (idle timeout 1 s, polls every 2 s):
+        a connection the server may have closed is never reused."""
+        tmp = tempfile.mkdtemp(prefix="bw-fleetsim-poll-")
+        fs = F.FleetServer(tmp, F.wave_config(2),
+                           extra={"server": {"idle_timeout": "1"}})
+        try:
+            p, rep = fs.fleetsim(os.path.join(tmp, "sim"), 5, "--poll", "2",
+                                 "--jitter", "0.5", "--max-seconds", "20",
+                                 "--seed", "3")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            t = rep["traffic"]
+            self.assertGreaterEqual(t["checkins"], 5 * 7, t)
+            self.assertEqual(t["checkin-failures"], 0, t)
+        finally:
+            self.assertEqual(fs.stop(), 0)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()

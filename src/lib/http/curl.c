@@ -166,12 +166,16 @@ static int setup_easy(struct curl_fetcher *cf, const struct bw_http_opts *o)
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, lst);
 	curl_easy_setopt(e, CURLOPT_USERAGENT,
 			 o->user_agent ? o->user_agent : "bulwark/" BW_VERSION);
-	/* Reuse a kept-alive connection only while the server surely keeps
-	 * it (bulwarkd: 30 s by default on listeners without client
-	 * certificates, its idle timeout on the gateway); an older one is
-	 * replaced by a fresh (resumed) handshake instead of racing the
-	 * server's close. */
-	curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 25L);
+	/* Reuse a kept-alive connection only for the requests of one
+	 * check-in (they follow each other within milliseconds; one idle
+	 * for a second is not reused, and bulwarkd keeps an idle connection
+	 * at least that long: idle_timeout >= 1 s); the next
+	 * check-in opens a fresh connection, with a resumed TLS session.
+	 * A connection left idle is closed by the server sooner or later
+	 * (bulwarkd: idle_timeout) with a TLS close_notify, which libcurl
+	 * 7.88 takes for a live connection: reusing it fails the request,
+	 * and a long-lived agent (the daemon) ran out of retries. */
+	curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 1L);
 	if (o->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
 	if (o->client_pkey != NULL) {
