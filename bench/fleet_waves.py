@@ -21,7 +21,6 @@ intervals. Exits 1 if a halt is missing or later than 2 poll intervals.
 
 Usage: fleet_waves.py BUILD_DIR [SEEDS] [DEVICES]
 """
-import json
 import os
 import shutil
 import statistics
