@@ -206,6 +206,11 @@ int bw_pki_key_pem(EVP_PKEY *key, char **out, size_t *len, struct bw_err *err);
 /* Load one PEM certificate (bounded). */
 int bw_pki_cert_load(const char *path, X509 **out, struct bw_err *err);
 
+/* A certificate from memory, PEM or DER, at most 64 KiB (untrusted input:
+ * BW_EFORMAT for anything else). */
+int bw_pki_cert_parse(const uint8_t *data, size_t len, X509 **out,
+		      struct bw_err *err);
+
 /*
  * Load a PKCS#8/traditional PEM private key file. Refuses a file readable
  * by group or others (BW_EINVAL) and a key that is not P-256.

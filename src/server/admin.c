@@ -14,7 +14,6 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "admin.h"
@@ -927,9 +926,6 @@ static void ca_upload(struct bw_srv *srv, struct evhttp_request *req,
 	reply_rc(req, rc, &err, 200);
 }
 
-/* A certificate of the size a device's is (a few kB). */
-#define ISSUED_PEM_MAX (64 * 1024)
-
 /*
  * POST /pki/issued: a device certificate issued offline by `bulwark keys
  * ca sign` (its PEM as the body), logged as device.cert.issue (how "keys
@@ -948,16 +944,15 @@ static void cert_issued(struct bw_srv *srv, struct evhttp_request *req,
 	struct bw_err err = {0};
 	size_t len = 0;
 	const uint8_t *pem = bw_srv_http_body(req, &len);
-	BIO *bio = NULL;
 	X509 *x = NULL;
 	uint64_t index = 0;
 	char by[BW_SRV_TLOG_BY_MAX];
 	int rc = 0, code = 201;
 
-	if (!pem || len == 0 || len > ISSUED_PEM_MAX ||
-	    !(bio = BIO_new_mem_buf(pem, (int)len)) ||
-	    !(x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-		rc = bw_err_set(&err, BW_EFORMAT, "not a PEM certificate");
+	if (!pem)
+		rc = bw_err_set(&err, BW_ENOMEM, "body");
+	else if ((rc = bw_pki_cert_parse(pem, len, &x, &err))) {
+		/* the reason says what is wrong */
 	} else if ((rc = bw_srv_policy_check(srv->policy, x, time(NULL), &id,
 					     &err))) {
 		rc = BW_EFORMAT; /* 400: the reason says what is wrong */
@@ -987,7 +982,6 @@ static void cert_issued(struct bw_srv *srv, struct evhttp_request *req,
 		}
 		rc = finish(st, rc, &err);
 	}
-	BIO_free(bio);
 	X509_free(x);
 	if (rc) {
 		reply_rc(req, rc, &err, 0);

@@ -297,14 +297,12 @@ out:
 
 static int subject_get(X509_NAME *name, int nid, char *out, size_t outlen);
 
-/* [A-Za-z0-9_-]{1,32}, like the CA names `bulwark keys ca` writes. */
 /* A device CA certificate: signed by the factory CA, CA:TRUE with
  * pathlen 0, OU = this factory, valid now. */
 static int ca_parse_check(const struct bw_srv_policy *p, const char *name,
 			  const uint8_t *pem, size_t len, X509 **out,
 			  struct bw_err *err)
 {
-	BIO *bio = NULL;
 	X509 *x = NULL;
 	char ou[BW_PKI_FACTORY_MAX + 1];
 	time_t now = time(NULL);
@@ -315,11 +313,9 @@ static int ca_parse_check(const struct bw_srv_policy *p, const char *name,
 		bw_err_set(err, rc, "bad CA name");
 		goto out;
 	}
-	if (len > 65536 || !(bio = BIO_new_mem_buf(pem, (int)len)) ||
-	    !(x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-		bw_err_set(err, rc, "not a PEM certificate");
+	if ((rc = bw_pki_cert_parse(pem, len, &x, err)))
 		goto out;
-	}
+	rc = BW_EFORMAT;
 	if (X509_check_issued(p->factory_ca, x) != X509_V_OK ||
 	    X509_verify(x, X509_get0_pubkey(p->factory_ca)) != 1) {
 		rc = bw_err_set(err, BW_ESIG, "not signed by the factory CA");
@@ -343,7 +339,6 @@ static int ca_parse_check(const struct bw_srv_policy *p, const char *name,
 	x = NULL; /* transferred */
 out:
 	X509_free(x);
-	BIO_free(bio);
 	return rc;
 }
 

@@ -188,8 +188,7 @@ int bw_pki_add_device_ca(struct bw_pki *pki, int online, const char *name,
 	return rc;
 }
 
-/* Parse a PEM or DER certificate (bounded). */
-static int cert_parse(const uint8_t *data, size_t len, X509 **out,
+int bw_pki_cert_parse(const uint8_t *data, size_t len, X509 **out,
 		      struct bw_err *err)
 {
 	const unsigned char *p = data;
@@ -344,7 +343,7 @@ static int revoke_by_cert(struct bw_pki *pki, const struct bw_pki_device_sel *s,
 	char *serial = NULL, uuid[BW_UUID_BUF];
 	int rc;
 
-	rc = cert_parse(s->cert, s->cert_len, &cert, err);
+	rc = bw_pki_cert_parse(s->cert, s->cert_len, &cert, err);
 	if (rc != 0)
 		return rc;
 	c = issuer_of(pki, cert);
