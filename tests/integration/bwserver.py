@@ -242,7 +242,11 @@ def csr_pem(uuid, ou=FACTORY, production=False, key=None):
 
 
 def port_free(port):
+    """Whether bulwarkd could listen on port now. It binds with
+    SO_REUSEADDR, so connections of its previous run still in TIME_WAIT
+    on that port do not count as "in use" (they would for a plain bind)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True

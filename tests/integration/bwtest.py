@@ -367,16 +367,24 @@ def until(pred, seconds):
     return None
 
 
+_ports_given = set()
+
+
 def free_port():
-    """A port nobody uses right now, for a server a test is about to start."""
+    """A port nobody uses right now, for a server a test is about to start.
+    Never one this process handed out before: a server takes its ports
+    only when it starts, so two picked in a row could otherwise be equal."""
     rng = random.SystemRandom()
     for _ in range(200):
         port = rng.randrange(_PORT_LOW, _PORT_HIGH)
+        if port in _ports_given:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _ports_given.add(port)
             return port
     raise RuntimeError("no free port in %d-%d" % (_PORT_LOW, _PORT_HIGH))
 
