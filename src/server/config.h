@@ -52,6 +52,7 @@ struct bw_srv_config {
 	int64_t last_seen_interval;
 	int64_t last_seen_flush_interval;
 	int64_t device_cache;
+	int64_t tls_session_cache; /* sessions kept by a one-process server */
 	int64_t policy_reload_interval;
 	int64_t identity_poll_interval;
 	/* tag of a production device that names none and has none on

@@ -583,6 +583,28 @@ int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert, const char *key,
 		bw_err_set(err, rc, "TLS ticket keys");
 		goto out;
 	}
+	/*
+	 * One process (no workers sharing ticket keys): sessions stay in
+	 * this process's memory and a ticket only names one. Resuming from
+	 * a sealed ticket makes OpenSSL 3.0 decode the session it holds,
+	 * the client certificate included, and decoding that certificate's
+	 * key costs about a third of a resumed check-in's CPU. Oldest
+	 * sessions are dropped beyond the cap (an expired one is refused
+	 * when it is looked up), so no periodic sweep of the whole cache.
+	 * A client that closes without close_notify would otherwise end
+	 * its connection in a fatal alert, and OpenSSL drops the session of
+	 * a connection that ended so: the end of the stream is read as a
+	 * close (every request is framed by its length or its chunks, so a
+	 * cut request is still incomplete and refused).
+	 */
+	if (!srv->have_ticket_keys && srv->cfg->tls_session_cache > 0) {
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET |
+					     SSL_OP_IGNORE_UNEXPECTED_EOF);
+		SSL_CTX_set_session_cache_mode(
+		    ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR);
+		SSL_CTX_sess_set_cache_size(ctx,
+					    (long)srv->cfg->tls_session_cache);
+	}
 	if ((rc = ctx_load_keys(ctx, cert, key, err)) ||
 	    (mtls && (rc = ctx_mtls(srv, ctx, mtls, err))))
 		goto out;
