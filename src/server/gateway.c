@@ -305,11 +305,17 @@ static void serve_meta(struct bw_srv *srv, struct evhttp_request *req,
 				  "pacman.tags) or set [gateway] default_tag");
 		return;
 	}
-	if (version == 0)
-		rc = meta_latest(srv, flavour, tag, role, &m, &err);
-	else
+	/* A numbered version at or above the newest (a client's probe for
+	 * the next root on every refresh, TUF 5.3.4) is answered from the
+	 * cache, as fresh as the newest itself; older ones are read. */
+	rc = meta_latest(srv, flavour, tag, role, &m, &err);
+	if (rc == 0 && version > m->version)
+		rc = BW_ENOTFOUND;
+	else if (rc == 0 && version != 0 && version < m->version) {
+		m = &own;
 		rc = srv->store->ops->meta_get(srv->store, flavour, tag, role,
 					       version, &own, &err);
+	}
 	if (rc) {
 		if (rc != BW_ENOTFOUND)
 			bw_srv_log(BW_SRV_LOG_ERR, "metadata: %s", err.msg);
