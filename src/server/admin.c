@@ -1284,8 +1284,11 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 			 bw_srv_repo_status(srv->repo, time(NULL), &out, &err)))
 			reply_rc(req, rc, &err, 200);
 		else
-			bw_srv_http_json(req, 200,
-					 json_pack("{s:o}", "repository", out));
+			bw_srv_http_json(
+			    req, 200,
+			    json_pack("{s:o,s:{s:I}}", "repository", out,
+				      "storage", "queries",
+				      (json_int_t)srv->store->queries));
 	} else if (!strcmp(path, "/releases") && cmd == EVHTTP_REQ_GET) {
 		if ((rc = bw_srv_admin_releases(srv, &out, &err)))
 			reply_rc(req, rc, &err, 200);

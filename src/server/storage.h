@@ -435,6 +435,9 @@ struct bw_store {
 	/* Metadata written through this handle (meta_put) so far: lets a
 	 * cache of this process tell that its copy is out of date. */
 	uint64_t meta_writes;
+	/* Statements sent to the database through this handle (the
+	 * benchmarks' queries per operation; GET /status shows it). */
+	uint64_t queries;
 };
 
 /*

@@ -64,6 +64,8 @@ static PGresult *exec_once(struct pg *q, enum bw_store_stmt id,
 		PQclear(r);
 		q->prepared[id] = 1;
 	}
+	if (q->queries)
+		(*q->queries)++;
 	return PQexecPrepared(q->conn, name, p->n, p->v, p->len, p->fmt, 0);
 }
 
@@ -205,6 +207,8 @@ static int exec(struct pg *q, const char *s, struct bw_err *err)
 	ExecStatusType st = PQresultStatus(r);
 	int rc = 0;
 
+	if (q->queries)
+		(*q->queries)++;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		rc = bw_pg__err(q, r, err, "postgresql");
 	PQclear(r);
@@ -266,6 +270,8 @@ static int pg_commit(struct bw_store *s, struct bw_err *err)
 	PGresult *r = PQexec(q->conn, "COMMIT");
 	int rc = 0;
 
+	if (q->queries)
+		(*q->queries)++;
 	/* a failed transaction's COMMIT answers ROLLBACK, not an error */
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		rc = bw_pg__err(q, r, err, "commit");
@@ -453,6 +459,7 @@ int bw_store_postgres_open(const char *url, struct bw_store **out,
 	}
 	s->ops = &postgres_ops;
 	s->backend = q;
+	q->queries = &s->queries;
 	/* the URL may carry a password: never put it in a message */
 	q->conn = PQconnectdb(url);
 	if (!q->conn || PQstatus(q->conn) != CONNECTION_OK) {

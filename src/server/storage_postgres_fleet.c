@@ -107,6 +107,8 @@ int bw_pg__device_query(struct bw_store *s, const struct bw_device_query *dq,
 		rc = bw_buf_append(&sqlb, "", 1);
 	if (rc)
 		goto out;
+	if (q->queries)
+		(*q->queries)++;
 	r = PQexecParams(q->conn, (const char *)sqlb.data, p.n, NULL, p.v,
 			 p.len, p.fmt, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {

@@ -31,6 +31,7 @@ struct pg {
 	PGconn *conn;
 	char prepared[S_NSTMT];
 	int in_txn;
+	uint64_t *queries; /* the handle's count (struct bw_store) */
 };
 
 static inline struct pg *PG(struct bw_store *s)

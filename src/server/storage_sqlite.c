@@ -373,6 +373,7 @@ struct sq {
 	sqlite3_stmt *st[S_NSTMT];
 	int in_txn;
 	int light; /* inside a begin_light transaction */
+	uint64_t *queries; /* the handle's count (struct bw_store) */
 };
 
 static struct sq *SQ(struct bw_store *s)
@@ -399,6 +400,8 @@ static sqlite3_stmt *stmt(struct sq *q, enum bw_store_stmt id, struct bw_err *er
 		db_err(q, err, "prepare");
 		return NULL;
 	}
+	if (q->queries)
+		(*q->queries)++;
 	sqlite3_reset(q->st[id]);
 	sqlite3_clear_bindings(q->st[id]);
 	return q->st[id];
@@ -448,6 +451,8 @@ static int exec(struct sq *q, const char *s, struct bw_err *err)
 	char *msg = NULL;
 	int rc = sqlite3_exec(q->db, s, NULL, NULL, &msg);
 
+	if (q->queries)
+		(*q->queries)++;
 	if (rc != SQLITE_OK) {
 		bw_err_set(err, BW_EIO, "sqlite: %s", msg ? msg : "error");
 		sqlite3_free(msg);
@@ -2258,6 +2263,7 @@ int bw_store_sqlite_open(const char *path, struct bw_store **out,
 		goto out;
 	s->ops = &sqlite_ops;
 	s->backend = q;
+	q->queries = &s->queries;
 	if (sqlite3_open_v2(path, &q->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				SQLITE_OPEN_NOMUTEX,
