@@ -216,6 +216,16 @@ class GatewayTest(c.SeededServerTest):
         st, dv = self.srv.admin("GET", "/devices/" + d["uuid"])
         self.assertEqual(dv["target"], "fw-ci-1")
 
+    def test_status_counts_database_statements(self):
+        st, r = self.srv.admin("GET", "/status")
+        self.assertEqual(st, 200, r)
+        before = r["storage"]["queries"]
+        d = self.dev("queries")
+        self.assertEqual(self.srv.device_get(d, "/device")[0], 200)
+        st, r = self.srv.admin("GET", "/status")
+        # GET /device reads the device's row; the binding wrote it
+        self.assertGreaterEqual(r["storage"]["queries"], before + 2)
+
     def test_session_resumption(self):
         d = self.dev("resume")
         ctx = self.srv.ctx(d["cert"], d["key"])
@@ -257,6 +267,12 @@ class AdminTest(c.SeededServerTest):
         self.assertEqual(st, 200, r)
         d = c.device_cert(self.srv.pki, self.dir, "rot")
         self.assertEqual(self.srv.device_get(d, "/repo/2.root.json")[2], v2)
+        # the older root is still read, the next one (a client's probe on
+        # every refresh, answered from the cache) does not exist yet
+        st, _, v1 = self.srv.device_get(d, "/repo/1.root.json")
+        self.assertEqual(st, 200)
+        self.assertEqual(json.loads(v1)["signed"]["version"], 1)
+        self.assertEqual(self.srv.device_get(d, "/repo/3.root.json")[0], 404)
         # production root is unaffected
         dp = c.device_cert(self.srv.pki, self.dir, "rotp", production=True)
         self.assertEqual(self.srv.device_get(dp, "/repo/2.root.json")[0], 404)
