@@ -307,9 +307,39 @@ static int ec_public_check(EVP_PKEY *pkey, struct bw_err *err)
  */
 static int key_set_spki(struct bw_key *key, struct bw_err *err)
 {
+	/*
+	 * RFC 8410: an Ed25519 SubjectPublicKeyInfo is this fixed prefix
+	 * and the 32 raw key bytes, exactly what i2d_PUBKEY writes. Built
+	 * here because i2d_PUBKEY looks up OpenSSL's encoders on every
+	 * call, which costs more CPU than verifying a signature and runs
+	 * for every key of every root a client loads.
+	 */
+	static const uint8_t ed25519_spki[] = {0x30, 0x2a, 0x30, 0x05, 0x06,
+					       0x03, 0x2b, 0x65, 0x70, 0x03,
+					       0x21, 0x00};
 	uint8_t *p = NULL;
 	int len;
 
+	if (key->type == BW_KEY_ED25519) {
+		size_t raw_len = ED25519_RAW_LEN;
+
+		p = OPENSSL_malloc(sizeof(ed25519_spki) + ED25519_RAW_LEN);
+		if (p == NULL)
+			return bw_err_set(err, BW_ENOMEM, "out of memory");
+		memcpy(p, ed25519_spki, sizeof(ed25519_spki));
+		if (EVP_PKEY_get_raw_public_key(key->pkey,
+						p + sizeof(ed25519_spki),
+						&raw_len) != 1 ||
+		    raw_len != ED25519_RAW_LEN) {
+			OPENSSL_free(p);
+			ERR_clear_error();
+			return bw_err_set(err, BW_ECRYPTO,
+					  "ed25519 public key export failed");
+		}
+		key->spki = p;
+		key->spki_len = sizeof(ed25519_spki) + ED25519_RAW_LEN;
+		return 0;
+	}
 	if (key->type == BW_KEY_ECDSA_P256 &&
 	    EVP_PKEY_set_utf8_string_param(
 		key->pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,

@@ -13,6 +13,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "bulwark/buf.h"
 #include "bulwark/crypto.h"
@@ -128,6 +129,15 @@ static void test_crypto_key_parse__ed25519(void **state)
 	assert_string_equal(key->public, RFC8032_PUB);
 	assert_non_null(key->pkey);
 	assert_int_equal(key->spki_len, 44); /* 12-byte header + 32 */
+	{
+		/* The SPKI built by hand is OpenSSL's own encoding. */
+		uint8_t *der = NULL;
+		int der_len = i2d_PUBKEY(key->pkey, &der);
+
+		assert_int_equal(der_len, 44);
+		assert_memory_equal(key->spki, der, 44);
+		OPENSSL_free(der);
+	}
 	expect_keyid(obj, key->keyid);
 	assert_int_equal(
 	    bw_key_verify(key, NULL, 0, RFC8032_SIG, strlen(RFC8032_SIG), NULL),
