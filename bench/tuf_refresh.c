@@ -12,6 +12,13 @@
  * independent TUF client (npm, installed by scripts/install-deps.sh), whose
  * Updater.refresh() does the same four roles over HTTP from a static
  * server on 127.0.0.1. Bounded: a fixed number of runs per measurement.
+ *
+ * A second table gives the warm refresh (nothing changed) per transport:
+ * file:// and http:// from the same static server on 127.0.0.1, wall
+ * time, CPU time (user + system) and peak RSS of the process, beside the
+ * cost of starting a process at all (/bin/true) and of starting this
+ * client without refreshing (--help). The load average is printed with
+ * the tables.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +42,7 @@
 #include "bulwark/tuf.h"
 
 #define RUNS 5
+#define WARM_RUNS 21 /* warm runs are short: more of them, steadier median */
 #define TUFJS_RUNS 3
 #define RUN_LIMIT_MS 120000.0 /* per measured process */
 
@@ -261,13 +269,17 @@ static int run_measured(char **argv)
 		}
 		usleep(100);
 	}
-	printf("%.3f %ld %d\n", now_ms() - t0, ru.ru_maxrss,
-	       WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+	printf("%.3f %ld %d %.3f\n", now_ms() - t0, ru.ru_maxrss,
+	       WIFEXITED(status) ? WEXITSTATUS(status) : 128,
+	       ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 +
+		   ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3);
 	return 0;
 }
 
-/* One measured command through --run; 0 and the figures, or -1. */
-static int measured(char *const cmd[], double *ms, long *kb)
+/* One measured command through --run; 0 and the figures, or -1
+ * (cpu_ms: user + system time of the process; may be NULL). */
+static int measured_cpu(char *const cmd[], double *ms, long *kb,
+			double *cpu_ms)
 {
 	char *args[16] = {g_self, "--run"};
 	posix_spawn_file_actions_t fa;
@@ -297,9 +309,16 @@ static int measured(char *const cmd[], double *ms, long *kb)
 
 		*ms = strtod(out, &end);
 		*kb = strtol(end, &end, 10);
-		rc = (int)strtol(end, NULL, 10);
+		rc = (int)strtol(end, &end, 10);
+		if (cpu_ms != NULL)
+			*cpu_ms = strtod(end, NULL);
 	}
 	return rc == 0 ? 0 : rc == 124 ? -2 : -1;
+}
+
+static int measured(char *const cmd[], double *ms, long *kb)
+{
+	return measured_cpu(cmd, ms, kb, NULL);
 }
 
 static void reset_mdir(const char *repo, const char *mdir)
@@ -340,6 +359,90 @@ static double median(double *v, int n)
 static long max_l(long a, long b)
 {
 	return a > b ? a : b;
+}
+
+/* Warm figures of one command: medians of WARM_RUNS, the highest RSS. */
+struct warm {
+	double ms, cpu_ms;
+	long kb;
+};
+
+static int warm_runs(char *const cmd[], struct warm *w)
+{
+	double t[WARM_RUNS], c[WARM_RUNS];
+	long kb;
+
+	w->kb = 0;
+	for (int i = 0; i < WARM_RUNS; i++) {
+		if (measured_cpu(cmd, &t[i], &kb, &c[i]) != 0)
+			return -1;
+		w->kb = max_l(w->kb, kb);
+	}
+	w->ms = median(t, WARM_RUNS);
+	w->cpu_ms = median(c, WARM_RUNS);
+	return 0;
+}
+
+static void print_load(void)
+{
+	char line[128] = "?";
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f != NULL) {
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		fclose(f);
+		line[strcspn(line, "\n")] = '\0';
+	}
+	printf("# load average (1, 5, 15 min ...): %s\n", line);
+}
+
+/* The second table's rows, printed after the first table. */
+static char warm_table[32][256];
+static int warm_rows;
+
+static void warm_row(const char *what, const char *transport,
+		     const struct warm *w)
+{
+	if (warm_rows < (int)(sizeof(warm_table) / sizeof(warm_table[0])))
+		snprintf(warm_table[warm_rows++], sizeof(warm_table[0]),
+			 "| %s | %s | %.2f | %.2f | %.1f |", what, transport,
+			 w->ms, w->cpu_ms, w->kb / 1024.0);
+}
+
+/* Warm refresh over file:// and over http:// (the static server). */
+static void warm_transports(const char *name, const char *repo,
+			    const char *mdir, int port)
+{
+	char url[PATH_MAX];
+	char *cmd[] = {g_client, "--metadata-dir", (char *)mdir,
+		       "--metadata-url", url, "refresh", NULL};
+	struct warm w;
+
+	snprintf(url, sizeof(url), "file://%s/", repo);
+	if (warm_runs(cmd, &w) != 0)
+		die("warm refresh (file://) failed", NULL);
+	warm_row(name, "file://", &w);
+	if (port <= 0)
+		return;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s/", port, name);
+	if (warm_runs(cmd, &w) != 0)
+		die("warm refresh (http://) failed", NULL);
+	warm_row(name, "http://127.0.0.1", &w);
+}
+
+/* What starting a process costs: /bin/true, and the client's --help. */
+static void start_floor(void)
+{
+	char t[] = "/bin/true", help[] = "--help";
+	char *tcmd[] = {t, NULL}, *hcmd[] = {g_client, help, NULL};
+	struct warm w;
+
+	if (warm_runs(tcmd, &w) == 0)
+		warm_row("(start a process: /bin/true)", "-", &w);
+	if (warm_runs(hcmd, &w) == 0)
+		warm_row("(start the client: bulwark-tuf-client --help)", "-",
+			 &w);
 }
 
 /* bulwark-tuf-client refresh, cold (fresh metadata dir) and warm. */
@@ -526,12 +629,14 @@ int main(int argc, char **argv)
 		if (bw_signer_keyfile_from_ed25519_seed(seed, &keys[i], &err) != 0)
 			die("key", &err);
 	}
-	srv = g_tufjs[0] ? http_server(base, port) : -1;
+	/* The static server: tuf-js's transport and the http:// warm rows. */
+	srv = http_server(base, port);
 	printf("# bench/tuf_refresh: bulwark-tuf-client refresh as a process "
 	       "(file://), median of %d runs; RSS = peak of the process; "
 	       "tuf-js: Updater.refresh() over HTTP on 127.0.0.1, median of "
 	       "%d%s\n", RUNS, TUFJS_RUNS,
 	       g_tufjs[0] ? "" : " (tuf-js not installed: skipped)");
+	print_load();
 	printf("| repository | targets.json bytes | cold ms | cold peak RSS MiB | "
 	       "warm ms | warm peak RSS MiB | floor ms (read + sha256 + verify) | "
 	       "cold / floor | tuf-js cold ms | tuf-js peak RSS MiB | "
@@ -553,8 +658,9 @@ int main(int argc, char **argv)
 		g_indent = cases[c].indent;
 		gen_repo(repo, cases[c].n, cases[c].bits);
 		client_runs(repo, mdir, &r);
+		warm_transports(cases[c].name, repo, mdir, srv > 0 ? port : 0);
 		floor_of(repo, &r);
-		if (srv > 0)
+		if (srv > 0 && g_tufjs[0] != '\0')
 			tufjs_runs(base, cases[c].name, jdir, port, &r);
 		printf("| %s | %zu | %.1f | %.1f | %.2f | %.1f | %.1f (%.1f + %.1f "
 		       "+ %.2f) | %.2f |",
@@ -572,6 +678,16 @@ int main(int argc, char **argv)
 			printf(" n/a | n/a | n/a |\n");
 		fflush(stdout);
 	}
+	start_floor();
+	printf("\n# warm refresh (nothing changed) per transport: "
+	       "bulwark-tuf-client refresh as a process, median of %d runs; "
+	       "CPU = user + system time of the process; http:// from a static "
+	       "server (python3 -m http.server) on 127.0.0.1\n", WARM_RUNS);
+	printf("| repository | transport | warm ms | warm CPU ms | "
+	       "peak RSS MiB |\n|---|---|---|---|---|\n");
+	for (int i = 0; i < warm_rows; i++)
+		printf("%s\n", warm_table[i]);
+	print_load();
 	if (srv > 0) {
 		kill(srv, SIGTERM);
 		waitpid(srv, NULL, 0);
