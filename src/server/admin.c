@@ -1286,9 +1286,12 @@ static void dispatch(struct bw_srv *srv, struct evhttp_request *req,
 		else
 			bw_srv_http_json(
 			    req, 200,
-			    json_pack("{s:o,s:{s:I}}", "repository", out,
-				      "storage", "queries",
-				      (json_int_t)srv->store->queries));
+			    json_pack("{s:o, s:{s:s, s:I, s:I}}", "repository",
+				      out, "storage", "backend",
+				      srv->store->ops->name, "queries",
+				      (json_int_t)srv->store->queries,
+				      "write-transactions",
+				      (json_int_t)srv->store->commits));
 	} else if (!strcmp(path, "/releases") && cmd == EVHTTP_REQ_GET) {
 		if ((rc = bw_srv_admin_releases(srv, &out, &err)))
 			reply_rc(req, rc, &err, 200);

@@ -22,18 +22,32 @@ struct bw_srv_batch {
 	size_t n;
 };
 
-/* One job in the begun transaction; its code (0: kept). */
-static int job_run(struct bw_srv *srv, struct bw_srv_batch_job *j)
+/* One job in the begun transaction: its code (0: its writes kept); *kept
+ * set when something of it stays (its writes, or what first wrote). */
+static int job_run(struct bw_srv *srv, struct bw_srv_batch_job *j, int *kept)
 {
 	const struct bw_store_ops *ops = srv->store->ops;
 	struct bw_err err = {0};
-	int rc = ops->savepoint(srv->store, &err);
+	int rc = 0, go = 1;
 
-	if (rc)
+	*kept = 0;
+	if (j->first) {
+		/* no savepoint of its own: a failed statement here fails
+		 * the whole transaction on PostgreSQL, and every job with it
+		 * (the commit fails), which is the honest answer */
+		if ((rc = j->first(srv, j, &go)))
+			return rc;
+		*kept = 1;
+		if (!go)
+			return BW_ESTATE;
+	}
+	if ((rc = ops->savepoint(srv->store, &err)))
 		return rc;
 	if (!(rc = j->run(srv, j)) &&
-	    !(rc = ops->savepoint_release(srv->store, &err)))
+	    !(rc = ops->savepoint_release(srv->store, &err))) {
+		*kept = 1;
 		return 0;
+	}
 	ops->savepoint_undo(srv->store);
 	return rc;
 }
@@ -55,8 +69,10 @@ void bw_srv_batch_run(struct bw_srv_batch *b)
 	rc = b->light ? ops->begin_light(srv->store, &err)
 		      : ops->begin(srv->store, &err);
 	for (size_t i = 0; i < n; i++) {
-		rcs[i] = rc ? rc : job_run(srv, jobs[i]);
-		ok += rcs[i] == 0;
+		int kept = 0;
+
+		rcs[i] = rc ? rc : job_run(srv, jobs[i], &kept);
+		ok += kept;
 	}
 	if (!rc && ok)
 		rc = ops->commit(srv->store, &err);

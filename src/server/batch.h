@@ -15,6 +15,11 @@ struct bw_srv;
 struct bw_srv_batch;
 
 struct bw_srv_batch_job {
+	/* Optional: writes that stay even when run fails or is skipped (a
+	 * request's rate-limit count), in the batch's transaction before the
+	 * job's savepoint. Nonzero: failed (the job fails with this code);
+	 * 0 with *go cleared: kept, run skipped and done gets BW_ESTATE. */
+	int (*first)(struct bw_srv *srv, struct bw_srv_batch_job *j, int *go);
 	/* The job's writes, inside the batch's transaction (and a savepoint
 	 * of its own). Nonzero: undone, and done gets this code. */
 	int (*run)(struct bw_srv *srv, struct bw_srv_batch_job *j);

@@ -45,5 +45,11 @@ int bw_srv_tag_parse(const char *h, char *out, size_t outlen);
 struct bw_srv;
 int bw_srv_rate_ok(struct bw_srv *srv, const char *limiter, const char *key,
 		   int64_t per_minute);
+/* The same count inside the caller's open transaction (it commits with
+ * the caller's writes): *within 1 if this request is within the budget.
+ * Nonzero: the count failed (*within 0). */
+int bw_srv_rate_count(struct bw_srv *srv, const char *limiter,
+		      const char *key, int64_t per_minute, int *within,
+		      struct bw_err *err);
 
 #endif

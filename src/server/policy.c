@@ -378,6 +378,65 @@ int bw_srv_policy_same(const struct bw_srv_policy *a,
 	return 1;
 }
 
+/* One field into the digest: its length, then its bytes, so that no two
+ * sequences of fields hash alike. */
+static int digest_field(struct bw_hash *h, const void *data, size_t len)
+{
+	uint64_t n = len;
+
+	return bw_hash_update(h, &n, sizeof(n)) ||
+	       (len && bw_hash_update(h, data, len));
+}
+
+static int digest_i64(struct bw_hash *h, int64_t v)
+{
+	return digest_field(h, &v, sizeof(v));
+}
+
+static int digest_cert(struct bw_hash *h, X509 *cert)
+{
+	unsigned char *der = NULL;
+	int len = cert ? i2d_X509(cert, &der) : 0;
+	int rc = len < 0 ? BW_ECRYPTO : digest_field(h, der, (size_t)len);
+
+	OPENSSL_free(der);
+	return rc;
+}
+
+int bw_srv_policy_digest(const struct bw_srv_policy *p,
+			 char hex[BW_HASH_MAX_HEX], struct bw_err *err)
+{
+	struct bw_hash *h = NULL;
+	uint8_t md[32];
+	int rc = bw_hash_new(BW_HASH_SHA256, &h);
+
+	hex[0] = '\0';
+	if (!rc)
+		rc = digest_field(h, p->factory, strlen(p->factory)) ||
+		     digest_i64(h, p->factory_crl_number) ||
+		     digest_cert(h, p->factory_ca) ||
+		     digest_i64(h, (int64_t)p->ncas);
+	for (size_t i = 0; !rc && i < p->ncas; i++) {
+		const struct ca *c = &p->cas[i];
+
+		rc = digest_field(h, c->base, strlen(c->base)) ||
+		     digest_i64(h, c->status) || digest_i64(h, c->production) ||
+		     digest_i64(h, c->crl_number) ||
+		     digest_i64(h, (int64_t)c->nrevoked) ||
+		     digest_cert(h, c->cert);
+		for (size_t j = 0; !rc && j < c->nrevoked; j++)
+			rc = digest_field(h, c->revoked[j],
+					  strlen(c->revoked[j]));
+	}
+	if (!rc)
+		rc = bw_hash_final(h, md);
+	bw_hash_free(h);
+	if (rc)
+		return bw_err_set(err, BW_ECRYPTO, "policy digest");
+	bw_hex_encode(md, sizeof(md), hex);
+	return 0;
+}
+
 json_t *bw_srv_policy_describe(const struct bw_srv_policy *p)
 {
 	static const char *const st[] = {"", "enabled", "disabled", "revoked"};

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "bulwark/error.h"
+#include "bulwark/hash.h"
 #include "storage.h"
 
 enum bw_srv_ca_status {
@@ -80,6 +81,11 @@ int64_t bw_srv_cert_not_after(const X509 *cert);
  * statuses, CRL numbers and revoked serials). */
 int bw_srv_policy_same(const struct bw_srv_policy *a,
 		       const struct bw_srv_policy *b);
+/* SHA-256 (hex) over everything bw_srv_policy_same compares: two loaded
+ * policies have the same digest exactly when they are the same. Names a
+ * policy in the store (pki_logged) across processes. */
+int bw_srv_policy_digest(const struct bw_srv_policy *p,
+			 char hex[BW_HASH_MAX_HEX], struct bw_err *err);
 
 /*
  * Only the factory CA (factory_ca.pem) and its name, for a registration

@@ -551,6 +551,10 @@ static void refuse(struct evhttp_request *req, int status,
 {
 	char who[40];
 
+	if (status == 429) { /* not logged: a flood would fill the log */
+		bw_srv_http_error(req, status, "too many requests");
+		return;
+	}
 	bw_srv_log(BW_SRV_LOG_NOTICE,
 		   "registration from %s (uuid %s) refused: %s",
 		   bw_srv_peer_addr(req),
@@ -572,10 +576,17 @@ static void refuse(struct evhttp_request *req, int status,
  * that commit, so a 201 still means the device, its certificate and the
  * transparency log entry are durable; if the commit fails, every one of
  * them gets a 500 and nothing is stored.
+ *
+ * The request's rate-limit count is written in the same transaction,
+ * before the registration's savepoint (job_count): a refused request,
+ * malformed or over the budget, still counts, and a registration is one
+ * write transaction, not a count committed on its own and then the
+ * registration.
  */
 struct reg_job {
 	struct bw_srv_batch_job job; /* first: the batch's handle */
 	struct evhttp_request *req;
+	char addr[64]; /* the client's address: its rate-limit key */
 	struct bw_srv_reg_req r; /* r.csr points into body */
 	json_t *body;
 	char *token;
@@ -603,10 +614,43 @@ static void job_answer(struct bw_srv *srv, struct reg_job *j)
 	free(j);
 }
 
+static int job_count(struct bw_srv *srv, struct bw_srv_batch_job *bj,
+		     int *go)
+{
+	struct reg_job *j = (struct reg_job *)bj;
+	int rc = bw_srv_rate_count(srv, "registration", j->addr,
+				   srv->cfg->reg_rate_per_minute, go, &j->err);
+
+	if (rc) {
+		j->status = 500;
+		return j->rc = rc;
+	}
+	if (!*go) {
+		j->status = 429;
+		j->rc = bw_err_set(&j->err, BW_ESTATE, "too many requests");
+	}
+	return 0;
+}
+
 static int job_run(struct bw_srv *srv, struct bw_srv_batch_job *bj)
 {
 	struct reg_job *j = (struct reg_job *)bj;
+	struct bw_json_limits lim = {.max_depth = 4};
+	size_t len = 0;
+	const uint8_t *body = bw_srv_http_body(j->req, &len);
+	int rc = 0;
 
+	j->status = 400;
+	lim.max_bytes = len + 1;
+	if (!j->token) {
+		j->status = 401;
+		return j->rc = bw_err_set(&j->err, BW_EINVAL, "no token");
+	}
+	if (!body)
+		return j->rc = bw_err_set(&j->err, BW_EFORMAT, "no body");
+	if ((rc = bw_json_parse(body, len, &lim, &j->body, &j->err)) ||
+	    (rc = bw_srv_registration_parse(j->body, &j->r, &j->err)))
+		return j->rc = rc;
 	j->status = 500;
 	j->rc = enroll_in_txn(srv, j->token, &j->r, &j->cert, &j->tok,
 			      &j->status, &j->err);
@@ -633,38 +677,34 @@ static void job_done(struct bw_srv *srv, struct bw_srv_batch_job *bj, int rc,
 	job_answer(srv, j);
 }
 
+/* Queue the request for this turn's batch; everything about it (its
+ * count, its token, its body) is decided there. */
 static void sign(struct bw_srv *srv, struct evhttp_request *req)
 {
-	struct bw_json_limits lim = {.max_depth = 4};
 	const char *token = bw_srv_registration_token(req);
-	size_t len = 0;
-	const uint8_t *body = bw_srv_http_body(req, &len);
 	struct reg_job *j = calloc(1, sizeof(*j));
-	struct bw_err err = {0};
-	struct bw_srv_reg_req r;
-	int rc = 0;
+	int rc = BW_ENOMEM;
 
-	memset(&r, 0, sizeof(r));
-	lim.max_bytes = len + 1;
-	if (!j || !(j->token = token ? strdup(token) : NULL)) {
-		rc = token ? bw_err_set(&err, BW_ENOMEM, "out of memory")
-			   : bw_err_set(&err, BW_EINVAL, "no token");
-		refuse(req, token ? 500 : 401, &r, &err);
-		free(j);
+	if (j && (!token || (j->token = strdup(token)))) {
+		j->req = req;
+		snprintf(j->addr, sizeof(j->addr), "%s",
+			 bw_srv_peer_addr(req));
+		j->job.first = job_count;
+		j->job.run = job_run;
+		j->job.done = job_done;
+		if ((srv->reg_batch ||
+		     !(rc = bw_srv_batch_new(srv, 0, &srv->reg_batch))) &&
+		    !(rc = bw_srv_batch_add(srv->reg_batch, &j->job)))
+			return;
+	}
+	if (!j) {
+		bw_srv_http_error(req, 500, "internal error");
 		return;
 	}
-	j->req = req;
-	j->job.run = job_run;
-	j->job.done = job_done;
-	if (!body || (rc = bw_json_parse(body, len, &lim, &j->body, &j->err)) ||
-	    (rc = bw_srv_registration_parse(j->body, &j->r, &j->err)) ||
-	    (!srv->reg_batch &&
-	     (rc = bw_srv_batch_new(srv, 0, &srv->reg_batch))) ||
-	    (rc = bw_srv_batch_add(srv->reg_batch, &j->job))) {
-		j->rc = rc ? rc : BW_ENOMEM;
-		j->status = rc == BW_ENOMEM ? 500 : 400;
-		job_answer(srv, j);
-	}
+	j->rc = rc;
+	j->status = 500;
+	bw_err_set(&j->err, rc, "out of memory");
+	job_answer(srv, j);
 }
 
 void bw_srv_registration_handle(struct evhttp_request *req, void *arg)
@@ -679,15 +719,15 @@ void bw_srv_registration_handle(struct evhttp_request *req, void *arg)
 	}
 	bw_srv_tls_track(req);
 	bw_srv_request_track(srv, req);
+	if (!strcmp(path, "/sign") &&
+	    evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
+		sign(srv, req); /* counted in the registration's transaction */
+		return;
+	}
+	/* every request on this listener counts against the budget */
 	if (!bw_srv_rate_ok(srv, "registration", bw_srv_peer_addr(req),
-			    srv->cfg->reg_rate_per_minute)) {
+			    srv->cfg->reg_rate_per_minute))
 		bw_srv_http_error(req, 429, "too many requests");
-		return;
-	}
-	if (strcmp(path, "/sign") ||
-	    evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+	else
 		bw_srv_http_error(req, 404, "no such resource");
-		return;
-	}
-	sign(srv, req);
 }

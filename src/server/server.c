@@ -308,10 +308,120 @@ static void identity_changes_poll(struct bw_srv *srv)
 	}
 }
 
+/*
+ * Workers 2..N: 0 once the transparency log holds the change to p.
+ * Worker 1 logs a PKI change and, in the same transaction, names the new
+ * policy (its digest) as the newest logged one; until then, or if an
+ * earlier entry names it but a newer one names the current policy (a
+ * change back that is not logged yet), BW_ESTATE. digest receives p's.
+ */
+static int policy_logged(struct bw_srv *srv, const struct bw_srv_policy *p,
+			 char digest[BW_HASH_MAX_HEX], struct bw_err *err)
+{
+	struct bw_store *st = srv->store;
+	char cur[BW_HASH_MAX_HEX];
+	int64_t s_new = 0, s_cur = 0;
+	int rc = bw_srv_policy_digest(p, digest, err);
+
+	if (rc || (rc = bw_srv_policy_digest(srv->policy, cur, err)))
+		return rc;
+	rc = st->ops->pki_logged_get(st, digest, &s_new, err);
+	if (rc == BW_ENOTFOUND)
+		return bw_err_set(err, BW_ESTATE,
+				  "no transparency log entry for it yet");
+	if (rc || ((rc = st->ops->pki_logged_get(st, cur, &s_cur, err)) &&
+		   rc != BW_ENOTFOUND))
+		return rc;
+	if (s_new <= s_cur)
+		return bw_err_set(err, BW_ESTATE,
+				  "no transparency log entry for the change "
+				  "back to it yet");
+	return 0;
+}
+
+/* Log what changes from the current policy to p (worker 1, and a server
+ * of one worker), or wait until that is logged (workers 2..N). 0: p may
+ * take effect. */
+static int policy_change_logged(struct bw_srv *srv,
+				const struct bw_srv_policy *p,
+				char digest[BW_HASH_MAX_HEX],
+				struct bw_err *err)
+{
+	json_t *before = NULL, *after = NULL;
+	int rc = 0;
+
+	if (srv->worker != 0)
+		return policy_logged(srv, p, digest, err);
+	if ((rc = bw_srv_policy_digest(p, digest, err)))
+		return rc;
+	before = bw_srv_policy_describe(srv->policy);
+	after = bw_srv_policy_describe(p);
+	rc = bw_srv_tlog_policy_diff(
+	    srv->store, before, after, srv->policy_by == NULL,
+	    srv->policy_by ? srv->policy_by : "server:pki-dir", digest,
+	    time(NULL), err);
+	json_decref(before);
+	json_decref(after);
+	return rc;
+}
+
+static void pki_wait_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Workers 2..N: a change waits for its log entry; re-check every second
+ * until the bound, then only at the next reload or identity change. */
+static void pki_wait(struct bw_srv *srv, const char *digest,
+		     const struct bw_err *why)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct timeval tv = {1, 0};
+
+	if (!srv->pki_wait_since || strcmp(srv->pki_wait_digest, digest)) {
+		snprintf(srv->pki_wait_digest, sizeof(srv->pki_wait_digest),
+			 "%s", digest);
+		srv->pki_wait_since = now;
+		bw_srv_log(BW_SRV_LOG_WARN,
+			   "PKI change (policy %.16s) waits for its "
+			   "transparency log entry, which worker 1 writes "
+			   "(%s); the current policy stays until the log "
+			   "holds it",
+			   digest, why->msg);
+	} else if (now - srv->pki_wait_since >= srv->pki_wait_bound) {
+		bw_srv_log(BW_SRV_LOG_ERR,
+			   "PKI change (policy %.16s) not applied: still no "
+			   "transparency log entry after %llds (%s); can "
+			   "worker 1 write to the database?",
+			   digest, (long long)(now - srv->pki_wait_since),
+			   why->msg);
+		return; /* the next reload or identity change re-checks */
+	}
+	if (!srv->ev_pkiwait)
+		srv->ev_pkiwait = evtimer_new(srv->base, pki_wait_cb, srv);
+	if (srv->ev_pkiwait)
+		evtimer_add(srv->ev_pkiwait, &tv);
+}
+
+/* The waiting change took effect (applied), or the directory went back
+ * to the current policy before it was logged. */
+static void pki_wait_done(struct bw_srv *srv, int applied)
+{
+	if (!srv->pki_wait_since)
+		return;
+	bw_srv_log(BW_SRV_LOG_NOTICE, "PKI change (policy %.16s) %s (waited %llds)",
+		   srv->pki_wait_digest,
+		   applied ? "applied: the transparency log holds it"
+			   : "withdrawn before it was logged",
+		   (long long)((int64_t)time(NULL) - srv->pki_wait_since));
+	srv->pki_wait_since = 0;
+	srv->pki_wait_digest[0] = '\0';
+	if (srv->ev_pkiwait)
+		evtimer_del(srv->ev_pkiwait);
+}
+
 int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err)
 {
 	struct bw_srv_policy *p = NULL;
 	X509_STORE *st = NULL;
+	char digest[BW_HASH_MAX_HEX];
 	int rc = 0;
 
 	srv->generation++; /* deny-list changes apply even if this fails */
@@ -319,23 +429,22 @@ int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err)
 	if ((rc = policy_open(srv, &p, err)))
 		return rc;
 	if (!bw_srv_policy_same(srv->policy, p)) {
-		/* logged before it takes effect; unlogged, it does not. Every
-		 * worker reads the same PKI directory: worker 0 logs. */
-		json_t *before = bw_srv_policy_describe(srv->policy);
-		json_t *after = bw_srv_policy_describe(p);
-
-		if (srv->worker == 0)
-			rc = bw_srv_tlog_policy_diff(
-			    srv->store, before, after, srv->policy_by == NULL,
-			    srv->policy_by ? srv->policy_by : "server:pki-dir",
-			    time(NULL), err);
-		json_decref(before);
-		json_decref(after);
-		if (rc) {
+		/* logged before it takes effect; unlogged, it does not.
+		 * Every worker reads the same PKI directory: worker 1 logs,
+		 * the others apply it once the log holds it. */
+		digest[0] = '\0';
+		if ((rc = policy_change_logged(srv, p, digest, err))) {
 			bw_srv_policy_free(p);
+			if (srv->worker != 0 && digest[0]) {
+				pki_wait(srv, digest, err);
+				return BW_ESTATE;
+			}
 			return rc;
 		}
 		srv->id_epoch++; /* cached identity decisions no longer hold */
+		pki_wait_done(srv, 1);
+	} else {
+		pki_wait_done(srv, 0);
 	}
 	if (srv->gw.ctx && (st = bw_srv_policy_store(p)) != NULL) {
 		SSL_CTX_set1_cert_store(srv->gw.ctx, st);
@@ -349,8 +458,11 @@ int bw_srv_policy_reload(struct bw_srv *srv, struct bw_err *err)
 static void reload_policy(struct bw_srv *srv)
 {
 	struct bw_err err = {0};
+	int rc = bw_srv_policy_reload(srv, &err);
 
-	if (bw_srv_policy_reload(srv, &err))
+	if (rc == BW_ESTATE && srv->pki_wait_since)
+		return; /* logged by pki_wait */
+	if (rc)
 		bw_srv_log(BW_SRV_LOG_ERR,
 			   "PKI reload failed, keeping the "
 			   "current policy: %s",
@@ -358,6 +470,12 @@ static void reload_policy(struct bw_srv *srv)
 	else
 		bw_srv_log(BW_SRV_LOG_DEBUG, "PKI reloaded (generation %lu)",
 			   srv->generation);
+}
+
+static void pki_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	reload_policy(arg);
 }
 
 /*
@@ -604,6 +722,10 @@ int bw_srv_run(struct bw_srv *srv)
 	int rc = 0;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* a PKI change waits (workers 2..N) at most until worker 1's next
+	 * periodic reload has logged it and this one has seen that */
+	srv->pki_wait_bound = srv->cfg->policy_reload_interval +
+			      srv->cfg->identity_poll_interval + 5;
 	if ((rc = start_listeners(srv, &err))) {
 		bw_srv_log(BW_SRV_LOG_ERR, "%s", err.msg);
 		return rc;
@@ -665,7 +787,7 @@ static void listener_free(struct bw_srv_listener *l)
 
 void bw_srv_free(struct bw_srv *srv)
 {
-	struct event *evs[8];
+	struct event *evs[9];
 
 	if (!srv)
 		return;
@@ -674,6 +796,7 @@ void bw_srv_free(struct bw_srv *srv)
 	evs[4] = srv->ev_reload, evs[5] = srv->ev_drain;
 	evs[6] = srv->ev_waves;
 	evs[7] = srv->ev_idpoll;
+	evs[8] = srv->ev_pkiwait;
 	listener_free(&srv->gw);
 	listener_free(&srv->admin);
 	listener_free(&srv->reg);
@@ -681,7 +804,7 @@ void bw_srv_free(struct bw_srv *srv)
 	for (int i = 0; i < 4; i++)
 		if (srv->listen_fd[i] >= 0)
 			close(srv->listen_fd[i]);
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 9; i++)
 		if (evs[i])
 			event_free(evs[i]);
 	bw_srv_devcache_free(srv->devcache); /* its timer before the base */

@@ -18,6 +18,7 @@
 
 #include "bulwark/crypto.h"
 #include "bulwark/error.h"
+#include "bulwark/hash.h"
 #include "config.h"
 #include "storage.h"
 
@@ -85,6 +86,13 @@ struct bw_srv {
 	 * Worker 0 owns the admin listener and the jobs that must run once
 	 * (timestamp re-signing, wave evaluation, logging PKI changes). */
 	int worker, nworkers;
+	/* Workers 2..N: a changed PKI policy waiting for worker 1's
+	 * transparency-log entry (bw_srv_policy_reload): its digest, since
+	 * when (0: none waits), and the timer that re-checks every second
+	 * until pki_wait_bound seconds have passed. */
+	char pki_wait_digest[BW_HASH_MAX_HEX];
+	int64_t pki_wait_since, pki_wait_bound;
+	struct event *ev_pkiwait;
 	int listen_fd[4]; /* gateway, admin, registration, EST; -1: bind */
 	/* TLS session ticket keys shared by every worker (secret), so a
 	 * device resumes whichever worker takes its next connection; unset:

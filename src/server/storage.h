@@ -427,6 +427,15 @@ struct bw_store_ops {
 	int (*rate_hit)(struct bw_store *s, const char *limiter,
 			const char *key, int64_t win, int64_t *count,
 			struct bw_err *err);
+
+	/* PKI policies whose changes the transparency log holds, by
+	 * bw_srv_policy_digest. put (inside the transaction of the log
+	 * entries): this digest is now the newest logged policy (its seq
+	 * above every other). get: its seq; BW_ENOTFOUND if never logged. */
+	int (*pki_logged_put)(struct bw_store *s, const char *digest,
+			      int64_t now, struct bw_err *err);
+	int (*pki_logged_get)(struct bw_store *s, const char *digest,
+			      int64_t *seq, struct bw_err *err);
 };
 
 struct bw_store {
@@ -438,6 +447,9 @@ struct bw_store {
 	/* Statements sent to the database through this handle (the
 	 * benchmarks' queries per operation; GET /status shows it). */
 	uint64_t queries;
+	/* Write transactions this handle committed (SQLite: its commit
+	 * hook, so also a write outside BEGIN; PostgreSQL: every COMMIT). */
+	uint64_t commits;
 };
 
 /*

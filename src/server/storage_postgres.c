@@ -277,6 +277,8 @@ static int pg_commit(struct bw_store *s, struct bw_err *err)
 		rc = bw_pg__err(q, r, err, "commit");
 	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
 		rc = bw_err_set(err, BW_EIO, "commit: transaction aborted");
+	else
+		s->commits++;
 	PQclear(r);
 	q->in_txn = 0;
 	return rc;
@@ -378,6 +380,8 @@ static const struct bw_store_ops postgres_ops = {
     .tlog_checkpoint_get = bw_pg__tlog_checkpoint_get,
     .tlog_checkpoint_witnessed = bw_pg__tlog_checkpoint_witnessed,
     .tlog_find_digest = bw_pg__tlog_find_digest,
+    .pki_logged_put = bw_pg__pki_logged_put,
+    .pki_logged_get = bw_pg__pki_logged_get,
     .ci_target_add = bw_pg__ci_target_add,
     .rate_hit = bw_pg__rate_hit,
 };

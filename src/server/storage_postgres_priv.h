@@ -280,5 +280,9 @@ int bw_pg__tlog_checkpoint_witnessed(struct bw_store *s, uint64_t min,
 				     size_t *len, struct bw_err *err);
 int bw_pg__tlog_find_digest(struct bw_store *s, const char *hex,
 			    uint64_t *index, struct bw_err *err);
+int bw_pg__pki_logged_put(struct bw_store *s, const char *digest,
+			  int64_t now, struct bw_err *err);
+int bw_pg__pki_logged_get(struct bw_store *s, const char *digest,
+			  int64_t *seq, struct bw_err *err);
 
 #endif

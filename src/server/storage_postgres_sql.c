@@ -154,6 +154,12 @@ const char *const bw_pg__migrations[] = {
     /* 13: may an uploaded device CA issue production certificates */
     ("ALTER TABLE device_cas ADD COLUMN production INTEGER NOT NULL"
      " DEFAULT 0;"),
+    /* 14: the PKI policies whose changes the transparency log holds (see
+     * the SQLite schema) */
+    ("CREATE TABLE pki_logged (digest TEXT PRIMARY KEY,"
+     " seq BIGINT NOT NULL, logged BIGINT NOT NULL);"
+     "CREATE TRIGGER pki_logged_chg AFTER INSERT OR UPDATE ON pki_logged"
+     " FOR EACH STATEMENT EXECUTE FUNCTION bw_identity_bump();"),
 };
 const int bw_pg__schema_version =
     (int)(sizeof(bw_pg__migrations) / sizeof(bw_pg__migrations[0]));
@@ -340,6 +346,12 @@ const char *const bw_pg__sql[S_NSTMT] = {
 		   " VALUES ($1, $2, $3, 1) ON CONFLICT (limiter, key, win)"
 		   " DO UPDATE SET n = rate_counts.n + 1 RETURNING n",
     [S_RATE_EXPIRE] = "DELETE FROM rate_counts WHERE win < $1",
+    [S_PKI_LOGGED_PUT] = "INSERT INTO pki_logged (digest, seq, logged)"
+			 " VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1"
+			 " FROM pki_logged), $2) ON CONFLICT (digest) DO"
+			 " UPDATE SET seq = excluded.seq,"
+			 " logged = excluded.logged",
+    [S_PKI_LOGGED_GET] = "SELECT seq FROM pki_logged WHERE digest = $1",
     [S_TLOG_CP_GET] = "SELECT size, note FROM tlog_checkpoints"
 		      " WHERE size = $1",
 };

@@ -159,6 +159,37 @@ int bw_pg__tlog_checkpoint_witnessed(struct bw_store *s, uint64_t min,
 	return rc;
 }
 
+int bw_pg__pki_logged_put(struct bw_store *s, const char *digest,
+			  int64_t now, struct bw_err *err)
+{
+	struct params p = {.n = 0};
+
+	p_text(&p, digest);
+	p_i64(&p, now);
+	return bw_pg__xq(PG(s), S_PKI_LOGGED_PUT, &p, NULL, err,
+			 "pki_logged put");
+}
+
+int bw_pg__pki_logged_get(struct bw_store *s, const char *digest,
+			  int64_t *seq, struct bw_err *err)
+{
+	struct params p = {.n = 0};
+	PGresult *r = NULL;
+	int rc = 0;
+
+	*seq = 0;
+	p_text(&p, digest);
+	if ((rc = bw_pg__xq(PG(s), S_PKI_LOGGED_GET, &p, &r, err,
+			    "pki_logged get")))
+		return rc;
+	if (PQntuples(r) == 1)
+		*seq = col_i64(r, 0, 0);
+	else
+		rc = bw_err_set(err, BW_ENOTFOUND, "policy not logged");
+	PQclear(r);
+	return rc;
+}
+
 int bw_pg__tlog_find_digest(struct bw_store *s, const char *hex,
 			    uint64_t *index, struct bw_err *err)
 {

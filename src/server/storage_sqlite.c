@@ -185,6 +185,16 @@ static const char *const migrations[] = {
      * explicit choice at upload; those uploaded before could not) */
     ("ALTER TABLE device_cas ADD COLUMN production INTEGER NOT NULL"
      " DEFAULT 0;"),
+    /* 14: the PKI policies (bw_srv_policy_digest) whose changes the
+     * transparency log holds, written in the transaction of their log
+     * entries; seq orders them. Every write moves the identity counter,
+     * so the other processes re-check at their next identity poll. */
+    ("CREATE TABLE pki_logged (digest TEXT PRIMARY KEY,"
+     " seq INTEGER NOT NULL, logged INTEGER NOT NULL);"
+     "CREATE TRIGGER pki_logged_ins AFTER INSERT ON pki_logged BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"
+     "CREATE TRIGGER pki_logged_upd AFTER UPDATE ON pki_logged BEGIN"
+     " UPDATE identity_changes SET n = n + 1; END;"),
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -366,6 +376,12 @@ static const char *const sql[S_NSTMT] = {
 		   " VALUES (?1, ?2, ?3, 1) ON CONFLICT (limiter, key, win)"
 		   " DO UPDATE SET n = rate_counts.n + 1 RETURNING n",
     [S_RATE_EXPIRE] = "DELETE FROM rate_counts WHERE win < ?1",
+    [S_PKI_LOGGED_PUT] = "INSERT INTO pki_logged (digest, seq, logged)"
+			 " VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1"
+			 " FROM pki_logged), ?2) ON CONFLICT (digest) DO"
+			 " UPDATE SET seq = excluded.seq,"
+			 " logged = excluded.logged",
+    [S_PKI_LOGGED_GET] = "SELECT seq FROM pki_logged WHERE digest = ?1",
 };
 
 struct sq {
@@ -1640,6 +1656,43 @@ static int sq_rate_hit(struct bw_store *s, const char *limiter,
 	return 0;
 }
 
+/* ---- PKI policies in the transparency log ------------------------------ */
+
+static int sq_pki_logged_put(struct bw_store *s, const char *digest,
+			     int64_t now, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_PKI_LOGGED_PUT, err);
+
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, digest);
+	sqlite3_bind_int64(st, 2, now);
+	return run(q, st, err, "pki_logged put");
+}
+
+static int sq_pki_logged_get(struct bw_store *s, const char *digest,
+			     int64_t *seq, struct bw_err *err)
+{
+	struct sq *q = SQ(s);
+	sqlite3_stmt *st = stmt(q, S_PKI_LOGGED_GET, err);
+	int rc;
+
+	*seq = 0;
+	if (!st)
+		return BW_EIO;
+	bind_text(st, 1, digest);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? bw_err_set(err, BW_ENOTFOUND, "policy "
+					      "not logged")
+				 : db_err(q, err, "pki_logged get");
+}
+
 /* ---- waves ------------------------------------------------------------- */
 
 static const char *const wave_state_names[] = {
@@ -2191,6 +2244,8 @@ static const struct bw_store_ops sqlite_ops = {
     .tlog_checkpoint_get = sq_tlog_checkpoint_get,
     .tlog_checkpoint_witnessed = sq_tlog_checkpoint_witnessed,
     .tlog_find_digest = sq_tlog_find_digest,
+    .pki_logged_put = sq_pki_logged_put,
+    .pki_logged_get = sq_pki_logged_get,
 };
 
 /* ---- open and migrate -------------------------------------------------- */
@@ -2251,6 +2306,14 @@ int bw_store_schema_version(void)
 	return SCHEMA_VERSION;
 }
 
+/* SQLite calls this for every transaction that writes, just before it
+ * commits (0: go on). */
+static int commit_count(void *arg)
+{
+	((struct bw_store *)arg)->commits++;
+	return 0;
+}
+
 int bw_store_sqlite_open(const char *path, struct bw_store **out,
 			 struct bw_err *err)
 {
@@ -2273,6 +2336,7 @@ int bw_store_sqlite_open(const char *path, struct bw_store **out,
 		goto out;
 	}
 	sqlite3_busy_timeout(q->db, 5000);
+	sqlite3_commit_hook(q->db, commit_count, s);
 	if ((rc = exec(q, "PRAGMA journal_mode=WAL", err)) ||
 	    (rc = exec(q, "PRAGMA synchronous=FULL", err)) ||
 	    (rc = exec(q, "PRAGMA foreign_keys=ON", err)) ||

@@ -78,6 +78,8 @@ enum bw_store_stmt {
 	S_TLOG_FIND,
 	S_RATE_HIT,
 	S_RATE_EXPIRE,
+	S_PKI_LOGGED_PUT,
+	S_PKI_LOGGED_GET,
 	S_NSTMT
 };
 

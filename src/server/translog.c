@@ -372,7 +372,8 @@ static int ca_diff(struct bw_store *st, const json_t *was, const json_t *now_c,
 
 int bw_srv_tlog_policy_diff(struct bw_store *st, const json_t *before,
 			    const json_t *after, int log_new, const char *by,
-			    int64_t now, struct bw_err *err)
+			    const char *digest, int64_t now,
+			    struct bw_err *err)
 {
 	const json_t *c;
 	size_t i;
@@ -389,6 +390,8 @@ int bw_srv_tlog_policy_diff(struct bw_store *st, const json_t *before,
 		if (rc)
 			break;
 	}
+	if (!rc)
+		rc = st->ops->pki_logged_put(st, digest, now, err);
 	if (!rc)
 		rc = st->ops->commit(st, err);
 	if (rc)

@@ -78,12 +78,16 @@ int bw_srv_tlog_witnessed_put(struct bw_store *st, struct bw_signer *key,
  * CA of after (bw_srv_policy_describe form) whose status differs from
  * before, "pki.ca.enable" / "pki.ca.disable" / "pki.ca.revoke"; with
  * log_new, "pki.ca.add" for one that was not in before; for a CA whose
- * CRL number moved, "pki.crl.install". Nothing is written when nothing
- * changed.
+ * CRL number moved, "pki.crl.install". No entry is written when nothing
+ * of that changed. In the same transaction, digest (bw_srv_policy_digest
+ * of the new policy) becomes the newest logged policy (pki_logged_put):
+ * the other processes on this database apply that policy only once this
+ * commits.
  */
 int bw_srv_tlog_policy_diff(struct bw_store *st, const json_t *before,
 			    const json_t *after, int log_new, const char *by,
-			    int64_t now, struct bw_err *err);
+			    const char *digest, int64_t now,
+			    struct bw_err *err);
 
 /* A reader over the store's tree nodes (for bulwark/tlog.h proofs). */
 void bw_srv_tlog_reader(struct bw_store *st, struct bw_tlog_reader *r);

@@ -12,6 +12,11 @@ worker processes on SO_REUSEPORT sockets.
   every worker, on open and new connections, within
   gateway.identity_poll_interval;
 - SIGHUP reaches every worker (each reloads its PKI);
+- a PKI-directory change takes effect on no worker while worker 1 cannot
+  write its transparency-log entry (the log table refuses inserts): a
+  device of a device CA just revoked in the directory is still judged by
+  the logged policy on every connection, and refused on every worker
+  once the revocation is logged;
 - SIGTERM stops every worker and the supervisor, and a SIGKILLed
   supervisor takes its workers with it: no process is left behind;
 - the registration rate limit is one budget for both workers, and for two
@@ -257,6 +262,79 @@ class TwoWorkers(unittest.TestCase):
             10), self.srv.logtext()[-2000:])
         self.assertIn("SIGHUP: forwarded to 2 worker(s)", self.srv.logtext())
         self.assertEqual(self.srv.device_get(self.dev, "/device")[0], 200)
+
+    def log_readonly(self, on):
+        """Make the transparency log refuse (on) or take (off) entries."""
+        if c.PG:
+            self.srv.query(
+                "CREATE OR REPLACE FUNCTION test_tlog_ro() RETURNS trigger"
+                " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION"
+                " 'transparency log read-only for the test'; END $$;"
+                "CREATE TRIGGER test_tlog_ro BEFORE INSERT ON tlog_leaves"
+                " FOR EACH ROW EXECUTE FUNCTION test_tlog_ro()" if on else
+                "DROP TRIGGER test_tlog_ro ON tlog_leaves")
+        else:
+            self.srv.query(
+                "CREATE TRIGGER test_tlog_ro BEFORE INSERT ON tlog_leaves"
+                " BEGIN SELECT RAISE(ABORT, 'transparency log read-only"
+                " for the test'); END" if on else
+                "DROP TRIGGER test_tlog_ro")
+
+    def ca_logged(self, name):
+        """Transparency-log entries whose text holds name."""
+        if c.PG:
+            q = ("SELECT COUNT(*) FROM tlog_leaves WHERE position('%s' in"
+                 " convert_from(entry, 'UTF8')) > 0" % name)
+        else:
+            q = ("SELECT COUNT(*) FROM tlog_leaves WHERE"
+                 " instr(CAST(entry AS TEXT), '%s') > 0" % name)
+        return int(self.srv.query(q)[0][0])
+
+    def served_everywhere(self, dev, want):
+        """want (True: served, False: refused) on 16 new connections,
+        which the kernel spreads over both workers."""
+        return [not self.srv.refused(dev, "/device")
+                for _ in range(16)] == [want] * 16
+
+    def test_unlogged_pki_change_takes_effect_on_no_worker(self):
+        c.run(c.BULWARK, "keys", "ca", "add-device-ca", self.srv.pki,
+              "--local", "--name", "site9")
+        site = c.device_cert(self.srv.pki, self.tmp, "site9-dev",
+                             ca="local-ca-site9")
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.assertIsNotNone(until(
+            lambda: self.served_everywhere(site, True), POLL + 10),
+            self.srv.logtext()[-3000:])
+        # the log can no longer be written; the CA is revoked
+        self.log_readonly(True)
+        c.run(c.BULWARK, "keys", "ca", "revoke-device-ca", self.srv.pki,
+              "--ca", "local-ca-site9")
+        reloads = self.srv.logtext().count("PKI reloaded")
+        self.srv.proc.send_signal(signal.SIGHUP)
+        # both workers reloaded: worker 1 failed to log the change,
+        # worker 2 waits for the entry (or, wrongly, applied it)
+        self.assertIsNotNone(until(lambda: (
+            "PKI reload failed" in self.srv.logtext() and
+            ("waits for its transparency log entry" in self.srv.logtext()
+             or self.srv.logtext().count("PKI reloaded") > reloads)),
+            10), self.srv.logtext()[-3000:])
+        # unlogged, the revocation takes effect on no worker: every
+        # connection is judged by the logged policy
+        self.assertTrue(self.served_everywhere(site, True),
+                        "a worker applied an unlogged PKI change")
+        self.assertEqual(self.ca_logged("pki.ca.revoke"), 0)
+        self.assertIn("waits for its transparency log entry",
+                      self.srv.logtext())
+        # the log works again: worker 1 logs the change at its next
+        # reload, worker 2 applies it once its poll sees the entry
+        self.log_readonly(False)
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.assertIsNotNone(until(
+            lambda: self.served_everywhere(site, False), POLL + 10),
+            self.srv.logtext()[-3000:])
+        self.assertEqual(self.ca_logged("pki.ca.revoke"), 1)
+        self.assertIn("applied: the transparency log holds it",
+                      self.srv.logtext())
 
     def test_sigterm_stops_every_worker(self):
         pids = children(self.srv.proc.pid)
