@@ -411,7 +411,8 @@ static void test_server_storage__metadata_and_schema(void **state)
 
 		snprintf(
 		    cmd, sizeof(cmd),
-		    "sqlite3 %s 'DROP TRIGGER devices_bind;"
+		    "sqlite3 %s 'DROP TABLE pki_logged;"
+		    " DROP TRIGGER devices_bind;"
 		    " ALTER TABLE devices DROP COLUMN ca_name;"
 		    " ALTER TABLE devices DROP COLUMN ca_fingerprint;"
 		    " ALTER TABLE devices DROP COLUMN serial;"
@@ -533,6 +534,36 @@ static void test_server_storage__rate_counts(void **state)
 		if (pclose(p) == 0)
 			assert_string_equal(out, "0\n");
 	}
+}
+
+/* Logged PKI policies: a put makes its digest the newest (its seq above
+ * every other, also when it was logged before) and moves the identity
+ * counter; an unknown digest is not found. */
+static void test_server_storage__pki_logged(void **state)
+{
+	struct bw_store *st = store_open("pki_logged.db");
+	struct bw_err err = {0};
+	int64_t a = 0, b = 0, a2 = 0, n0 = 0, n1 = 0;
+
+	(void)state;
+	assert_int_equal(st->ops->pki_logged_get(st, "aa", &a, &err),
+			 BW_ENOTFOUND);
+	assert_int_equal(st->ops->identity_changes(st, &n0, &err), 0);
+	assert_int_equal(st->ops->pki_logged_put(st, "aa", 1, &err), 0);
+	assert_int_equal(st->ops->identity_changes(st, &n1, &err), 0);
+	assert_true(n1 > n0);
+	assert_int_equal(st->ops->pki_logged_put(st, "bb", 2, &err), 0);
+	assert_int_equal(st->ops->pki_logged_get(st, "aa", &a, &err), 0);
+	assert_int_equal(st->ops->pki_logged_get(st, "bb", &b, &err), 0);
+	assert_true(b > a);
+	/* back to aa: logged again, newest again */
+	assert_int_equal(st->ops->identity_changes(st, &n0, &err), 0);
+	assert_int_equal(st->ops->pki_logged_put(st, "aa", 3, &err), 0);
+	assert_int_equal(st->ops->identity_changes(st, &n1, &err), 0);
+	assert_true(n1 > n0);
+	assert_int_equal(st->ops->pki_logged_get(st, "aa", &a2, &err), 0);
+	assert_true(a2 > b);
+	bw_store_close(st);
 }
 
 /* ---- parsers ---------------------------------------------------------------
@@ -1023,6 +1054,7 @@ int main(void)
 	    cmocka_unit_test(test_server_storage__metadata_and_schema),
 	    cmocka_unit_test(test_server_store__backends_same_schema_version),
 	    cmocka_unit_test(test_server_storage__rate_counts),
+	    cmocka_unit_test(test_server_storage__pki_logged),
 	    cmocka_unit_test(test_server_parsers__range),
 	    cmocka_unit_test(test_server_parsers__paths_tags_names),
 	    cmocka_unit_test(test_server_events__validation),
