@@ -703,6 +703,41 @@ static double server_cpu(void)
 	return t;
 }
 
+/* CPU seconds this process (the client threads) used so far. */
+static double client_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* The machine's idle and total jiffies so far (all CPUs, /proc/stat):
+ * idle time during a case means neither the server nor the client had
+ * work, i.e. latency that no CPU figure shows. */
+static void machine_jiffies(double *idle, double *total)
+{
+	unsigned long long v[10] = {0};
+	FILE *f = fopen("/proc/stat", "r");
+	char line[512];
+
+	*idle = *total = 0;
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f) && !strncmp(line, "cpu ", 4)) {
+		char *p = line + 4;
+
+		for (int i = 0; i < 10; i++) {
+			v[i] = strtoull(p, &p, 10);
+			*total += (double)v[i];
+		}
+		*idle = (double)(v[3] + v[4]); /* idle + iowait */
+	}
+	fclose(f);
+}
+
 /* Database transactions so far (PostgreSQL only; -1 otherwise). */
 static long db_xacts(void)
 {
@@ -718,6 +753,8 @@ static void run_mode(int mode, const char *name, const char *unit)
 	struct worker w[MAX_THREADS];
 	long ok = 0, fail = 0, reused = 0;
 	double t0 = 0, dt = 0, cpu0 = server_cpu(), cpu1 = 0;
+	double ccpu0 = client_cpu(), ccpu1 = 0, id0 = 0, tot0 = 0, id1 = 0,
+	       tot1 = 0;
 	long x0 = db_xacts(), x1 = 0;
 	char xs[32] = "-", ls[48];
 
@@ -727,6 +764,7 @@ static void run_mode(int mode, const char *name, const char *unit)
 	B.stop = 0;
 	lat_n = 0;
 	memset(w, 0, sizeof(w));
+	machine_jiffies(&id0, &tot0);
 	t0 = now_s();
 	for (int i = 0; i < B.nthreads; i++) {
 		w[i].idx = i;
@@ -742,15 +780,19 @@ static void run_mode(int mode, const char *name, const char *unit)
 	}
 	dt = now_s() - t0;
 	cpu1 = server_cpu();
+	ccpu1 = client_cpu();
+	machine_jiffies(&id1, &tot1);
 	lat_report(ls, sizeof(ls));
 	/* minus 1: the reading's own transaction */
 	if (x0 >= 0 && ok && (x1 = db_xacts()) >= 0)
 		snprintf(xs, sizeof(xs), "%.3f",
 			 (double)(x1 - x0 - 1) / (double)ok);
-	printf("| %-34s | %8.0f %-7s | %16.1f | %8ld | %6ld | %-11s | %s | %s "
-	       "|\n",
+	printf("| %-34s | %8.0f %-7s | %16.1f | %16.1f | %7.0f%% | %8ld | "
+	       "%6ld | %-11s | %s | %s |\n",
 	       name, ok / dt, unit, ok ? (cpu1 - cpu0) * 1e6 / (double)ok : 0.0,
-	       ok, fail,
+	       ok ? (ccpu1 - ccpu0) * 1e6 / (double)ok : 0.0,
+	       tot1 > tot0 ? (id1 - id0) * 100.0 / (tot1 - tot0) : 0.0, ok,
+	       fail,
 	       mode == M_RESUMED
 		   ? (reused * 2 >= ok ? "resumed" : "NOT resumed")
 		   : "",
@@ -788,9 +830,9 @@ static void print_header(const char *server)
 	       "case, ECDSA P-256 client certificates\n\n",
 	       server, B.ndev, B.nthreads, B.seconds);
 	printf("| case                               | rate             |"
-	       " server CPU µs/op |       ok |  fails | | DB xact/op |"
-	       " p50 / p99 ms |\n"
-	       "|---|---|---|---|---|---|---|---|\n");
+	       " server CPU µs/op | client CPU µs/op | machine idle |"
+	       "       ok |  fails | | DB xact/op | p50 / p99 ms |\n"
+	       "|---|---|---|---|---|---|---|---|---|---|\n");
 }
 
 /* ---- processes ----------------------------------------------------------- */

@@ -553,6 +553,30 @@ fail:
 	return bw_err_set(err, BW_ENOMEM, "TLS trust store");
 }
 
+/*
+ * The chain this server sends, decided once: the certificates after the
+ * leaf in the certificate file, or, when the file has none, the ones the
+ * trust store holds up to (not including) the root. Without this OpenSSL
+ * rebuilds and verifies the chain from the trust store on every full
+ * handshake (X509_verify_cert, a signature check per handshake) and sends
+ * the root too, which every client already holds as its anchor and
+ * ignores: about 400 bytes more in the server's first flight and more
+ * work for the client.
+ */
+static void ctx_own_chain(SSL_CTX *ctx)
+{
+	STACK_OF(X509) *chain = NULL;
+
+	if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 &&
+	    sk_X509_num(chain) == 0)
+		(void)SSL_CTX_build_cert_chain(
+		    ctx, SSL_BUILD_CHAIN_FLAG_NO_ROOT |
+			     SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR |
+			     SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
+	ERR_clear_error();
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+}
+
 int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert, const char *key,
 		       int mtls, SSL_CTX **out, struct bw_err *err)
 {
@@ -608,6 +632,7 @@ int bw_srv_tls_ctx_new(struct bw_srv *srv, const char *cert, const char *key,
 	if ((rc = ctx_load_keys(ctx, cert, key, err)) ||
 	    (mtls && (rc = ctx_mtls(srv, ctx, mtls, err))))
 		goto out;
+	ctx_own_chain(ctx);
 	*out = ctx;
 	ctx = NULL; /* transferred */
 out:

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -225,6 +226,26 @@ class GatewayTest(c.SeededServerTest):
         st, r = self.srv.admin("GET", "/status")
         # GET /device reads the device's row; the binding wrote it
         self.assertGreaterEqual(r["storage"]["queries"], before + 2)
+
+    def test_server_sends_its_certificate_without_the_root(self):
+        # the gateway and the registration listener send their own
+        # certificate only (it is issued by the factory root, which every
+        # client holds as its trust anchor); the chain still verifies
+        d = self.dev("chain")
+        ca = os.path.join(self.srv.pki, "factory_ca.pem")
+        for port, client in ((self.srv.gw_port, ["-cert", d["cert"],
+                                                  "-key", d["key"]]),
+                             (self.srv.reg_port, [])):
+            r = subprocess.run(
+                ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                 "-CAfile", ca, "-showcerts", "-verify_return_error",
+                 "-tls1_3"] + client,
+                input=b"", capture_output=True, timeout=30)
+            out = r.stdout.decode(errors="replace")
+            self.assertEqual(r.returncode, 0, out + r.stderr.decode())
+            self.assertIn("Verify return code: 0 (ok)", out)
+            self.assertEqual(out.count("-----BEGIN CERTIFICATE-----"), 1,
+                             out)
 
     def test_session_resumption(self):
         d = self.dev("resume")
