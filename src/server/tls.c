@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <openssl/err.h>
@@ -36,6 +37,7 @@ struct conn {
 	struct bw_srv *srv;
 	struct bw_srv_listener *l;
 	struct bufferevent *bev;
+	struct evbuffer_cb_entry *out_cb; /* out_added_cb on bev's output */
 	struct event *hs_timer;
 	struct event *req_timer; /* the request deadline */
 	int in_request;		 /* a handler has the current request */
@@ -67,6 +69,11 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
 	if (!c)
 		return;
+	/* called from the bufferevent's destructor (its buffers are still
+	 * there) or before it had one */
+	if (c->out_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev),
+					 c->out_cb);
 	if (c->hs_timer)
 		event_free(c->hs_timer);
 	if (c->req_timer)
@@ -441,6 +448,32 @@ static void info_cb(const SSL *ssl, int where, int ret)
 	c->addr_slot = slot;
 }
 
+/*
+ * An answer queued on an open TLS connection is written in the same loop
+ * turn. bufferevent_openssl on a socket only adds its write event when
+ * output is queued and writes once epoll reports the socket writable: one
+ * more epoll_wait and two epoll_ctl per answer, and the answer leaves a
+ * turn later. Activating that write event runs its own writer (SSL_write,
+ * and EPOLLOUT only if the socket is full) now; with the changelist
+ * (bw_srv_event_base_new) the event's add and its removal once the output
+ * is empty cancel out. libevent has no call for this (bufferevent_flush is
+ * a no-op for OpenSSL bufferevents), hence the event from
+ * bufferevent_struct.h.
+ */
+static void out_added_cb(struct evbuffer *buf,
+			 const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+	SSL *ssl = NULL;
+
+	(void)buf;
+	if (info->n_added == 0)
+		return;
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (ssl && SSL_is_init_finished(ssl))
+		event_active(&c->bev->ev_write, EV_WRITE, 1);
+}
+
 static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 {
 	struct bw_srv_listener *l = arg;
@@ -475,6 +508,8 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) /* ssl and c were freed with it */
 		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	c->out_cb =
+	    evbuffer_add_cb(bufferevent_get_output(c->bev), out_added_cb, c);
 	c->hs_timer = evtimer_new(base, hs_timeout_cb, c);
 	if (c->hs_timer)
 		evtimer_add(c->hs_timer, &tv);
