@@ -22,8 +22,12 @@
  * Then (unless --no-nginx; --nginx is the default) it stops bulwarkd and
  * runs the same client, the same certificates and the same timestamp.json
  * (saved as a file) against nginx, the bar bulwarkd is held to: one worker,
- * mutual TLS with the same server certificate and CA bundle, ETag on, session
- * tickets on, in a temporary prefix. Without an nginx binary those rows are
+ * mutual TLS with the same server certificate and CA bundle, ETag on,
+ * resumption as bulwarkd does it (one process: OpenSSL's session cache,
+ * tickets naming a session; several workers: sealed session tickets), in a
+ * temporary prefix; --nginx-file-cache adds open_file_cache (nginx then
+ * keeps the document's descriptor and stat() result, as bulwarkd keeps the
+ * metadata in memory). Without an nginx binary those rows are
  * skipped with a message. Both servers are stopped on every exit path (SIGTERM,
  * then SIGKILL after 5 s).
  *
@@ -38,7 +42,8 @@
  * with worker_processes N; the CPU column sums every worker.
  *
  * Usage: bench_gateway [--seconds S] [--devices N] [--threads T] [--max M]
- *                      [--nginx | --no-nginx] [--postgres] [--gateways G]
+ *                      [--nginx | --no-nginx] [--nginx-file-cache]
+ *                      [--postgres] [--gateways G]
  *                      [--workers N]
  *                      [--case full|resumed|keepalive|register]...
  * (--case, repeatable: only these cases; all by default)
@@ -101,6 +106,7 @@ static struct {
 	pid_t cpu_pids[MAX_CPU_PIDS]; /* whose CPU time is counted per op */
 	int postgres;		/* --postgres */
 	struct bench_pg pg;
+	int ngx_file_cache; /* --nginx-file-cache: open_file_cache on */
 	int nginx;    /* also measure nginx (default; --no-nginx: not) */
 	unsigned cases; /* bit per M_* case to run (--case; default all) */
 	pid_t parent; /* cleanup runs in this process only */
@@ -987,13 +993,23 @@ static void nginx_files(const char *conf)
 		"  ssl_certificate_key %1$s/tls.key;\n"
 		"  ssl_client_certificate %1$s/ngx-ca.pem;\n"
 		"  ssl_verify_client on;\n  ssl_verify_depth 2;\n"
-		"  ssl_session_tickets on;\n"
-		"  root %1$s/www;\n"
+		"%5$s"
+		"  root %1$s/www;\n%6$s"
 		"  location = /repo/timestamp.json { etag on; }\n"
 		"  location / { return 404; }\n }\n}\n",
 		B.dir, B.port,
 		/* the worker must read the 0700 temporary directory */
-		geteuid() == 0 ? "user root;\n" : "", B.nworkers);
+		geteuid() == 0 ? "user root;\n" : "", B.nworkers,
+		/* resumption as bulwarkd does it: one process keeps its
+		 * sessions in OpenSSL's own cache (server.tls_session_cache,
+		 * the ticket only names the session); several workers seal
+		 * them in tickets (shared ticket keys) */
+		B.nworkers == 1 ? "  ssl_session_cache builtin:131072;\n"
+				  "  ssl_session_tickets off;\n"
+				: "  ssl_session_tickets on;\n",
+		B.ngx_file_cache ? "  open_file_cache max=64 inactive=60s;\n"
+				   "  open_file_cache_valid 60s;\n"
+				 : "");
 	if (fclose(f))
 		die(conf);
 }
@@ -1093,8 +1109,10 @@ static void run_nginx(void)
 	fetch_timestamp(0);
 	snprintf(title, sizeof(title),
 		 "nginx (%s), %d worker%s, same "
-		 "certificates, same timestamp.json, ETag",
-		 bin, B.nworkers, B.nworkers > 1 ? "s" : "");
+		 "certificates, same timestamp.json, ETag, %s%s",
+		 bin, B.nworkers, B.nworkers > 1 ? "s" : "",
+		 B.nworkers == 1 ? "session cache" : "session tickets",
+		 B.ngx_file_cache ? ", open_file_cache" : "");
 	print_header(title);
 	run_mode(M_FULL, "full mTLS handshake + GET (304)", "conn/s");
 	run_mode(M_RESUMED, "resumed TLS 1.3 + GET (304)", "conn/s");
@@ -1136,6 +1154,8 @@ static void args(int argc, char **argv)
 			B.nthreads = (int)v;
 		else if (!strcmp(argv[i], "--max") && v >= 1 && v <= 10000000)
 			B.max_ops = v;
+		else if (!strcmp(argv[i], "--nginx-file-cache"))
+			B.ngx_file_cache = 1, i--;
 		else if (!strcmp(argv[i], "--postgres"))
 			B.postgres = 1, i--;
 		else if (!strcmp(argv[i], "--gateways") && v >= 1 &&
@@ -1149,7 +1169,8 @@ static void args(int argc, char **argv)
 		else
 			die("usage: bench_gateway [--seconds 1..60] [--devices "
 			    "1..1000] [--threads 1..16] [--max N] "
-			    "[--nginx|--no-nginx] [--postgres] [--gateways "
+			    "[--nginx|--no-nginx] [--nginx-file-cache] "
+			    "[--postgres] [--gateways "
 			    "1..4] [--workers 1..8] [--case "
 			    "full|resumed|keepalive|register]...");
 	}
