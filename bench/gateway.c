@@ -43,6 +43,7 @@
  *
  * Usage: bench_gateway [--seconds S] [--devices N] [--threads T] [--max M]
  *                      [--nginx | --no-nginx] [--nginx-file-cache]
+ *                      [--nginx-first]
  *                      [--postgres] [--gateways G]
  *                      [--workers N]
  *                      [--case full|resumed|keepalive|register]...
@@ -107,6 +108,7 @@ static struct {
 	int postgres;		/* --postgres */
 	struct bench_pg pg;
 	int ngx_file_cache; /* --nginx-file-cache: open_file_cache on */
+	int ngx_first;	    /* --nginx-first: nginx's cases before bulwarkd's */
 	int nginx;    /* also measure nginx (default; --no-nginx: not) */
 	unsigned cases; /* bit per M_* case to run (--case; default all) */
 	pid_t parent; /* cleanup runs in this process only */
@@ -1178,6 +1180,8 @@ static void args(int argc, char **argv)
 			B.max_ops = v;
 		else if (!strcmp(argv[i], "--nginx-file-cache"))
 			B.ngx_file_cache = 1, i--;
+		else if (!strcmp(argv[i], "--nginx-first"))
+			B.ngx_first = 1, i--;
 		else if (!strcmp(argv[i], "--postgres"))
 			B.postgres = 1, i--;
 		else if (!strcmp(argv[i], "--gateways") && v >= 1 &&
@@ -1192,6 +1196,7 @@ static void args(int argc, char **argv)
 			die("usage: bench_gateway [--seconds 1..60] [--devices "
 			    "1..1000] [--threads 1..16] [--max N] "
 			    "[--nginx|--no-nginx] [--nginx-file-cache] "
+			    "[--nginx-first] "
 			    "[--postgres] [--gateways "
 			    "1..4] [--workers 1..8] [--case "
 			    "full|resumed|keepalive|register]...");
@@ -1234,6 +1239,22 @@ int main(int argc, char **argv)
 	B.port = B.gw_ports[0];
 	fetch_timestamp(1);
 	warm_up();
+	if (B.nginx && B.ngx_first) {
+		/* the same cases on nginx first (bulwarkd idles meanwhile):
+		 * alternating the order between runs shows any drift of the
+		 * machine during a run */
+		pid_t pids[sizeof(B.cpu_pids) / sizeof(B.cpu_pids[0])];
+		char etag[sizeof(B.etag)];
+		int n = B.ncpu;
+
+		memcpy(pids, B.cpu_pids, sizeof(pids));
+		memcpy(etag, B.etag, sizeof(etag));
+		run_nginx();
+		memcpy(B.cpu_pids, pids, sizeof(pids));
+		memcpy(B.etag, etag, sizeof(etag));
+		B.ncpu = n;
+		B.port = B.gw_ports[0];
+	}
 	{
 		char title[200];
 
@@ -1256,7 +1277,7 @@ int main(int argc, char **argv)
 	}
 	printf("\nserver peak RSS: %ld KiB; clean exit: %s\n", ru.ru_maxrss,
 	       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes" : "no");
-	if (B.nginx)
+	if (B.nginx && !B.ngx_first)
 		run_nginx();
 	free(B.ts_body);
 	return 0;
