@@ -76,6 +76,8 @@ static void sh(const char *cmd)
 
 /* ---- repository ----------------------------------------------------------- */
 
+static int g_indent; /* write indented JSON (python-tuf's layout) */
+
 static void put(const char *name, json_t *signed_obj, size_t *len_out)
 {
 	struct bw_signer *signers[1] = {key};
@@ -85,9 +87,19 @@ static void put(const char *name, json_t *signed_obj, size_t *len_out)
 	size_t len = 0;
 	char path[256];
 
-	if (bw_tuf_envelope_sign(signed_obj, signers, 1, &env, &err) != 0 ||
-	    bw_json_canonical_alloc(env, &bytes, &len, &err) != 0)
+	if (bw_tuf_envelope_sign(signed_obj, signers, 1, &env, &err) != 0)
 		die(err.msg);
+	if (g_indent) {
+		/* python-tuf's layout: indent 1, sorted keys, ": " */
+		char *text = json_dumps(env, JSON_INDENT(1) | JSON_SORT_KEYS);
+
+		if (text == NULL)
+			die("indent");
+		len = strlen(text);
+		bytes = (uint8_t *)text;
+	} else if (bw_json_canonical_alloc(env, &bytes, &len, &err) != 0) {
+		die(err.msg);
+	}
 	snprintf(path, sizeof(path), "%s/srv/repo/%s", dir, name);
 	if (bw_io_write_atomic(path, bytes, len, 0644, &err) != 0)
 		die(err.msg);
@@ -677,11 +689,12 @@ static void refresh_rss(size_t n)
 	t[2] = median_run(cprep, ccmd, 0, &c[2], &rss[2]);
 	t[1] = median_run(NULL, cmd, 16, &c[1], &rss[1]);
 	t[3] = median_run(NULL, ccmd, 0, &c[3], &rss[3]);
-	printf("\n%zu targets, all for this device, file://, median of %d "
-	       "runs each (peak RSS: the highest run):\n\n"
+	printf("\n%zu targets, all for this device, %s JSON, file://, median "
+	       "of %d runs each (peak RSS: the highest run):\n\n"
 	       "| process | cold ms | cold CPU ms | cold peak RSS MiB | warm ms "
 	       "| warm CPU ms | warm peak RSS MiB |\n"
-	       "|---|---|---|---|---|---|---|\n", n, REFRESH_RUNS);
+	       "|---|---|---|---|---|---|---|\n", n,
+	       g_indent ? "indented" : "compact canonical", REFRESH_RUNS);
 	printf("| `bulwark-device check` | %.1f | %.1f | %.1f | %.1f | %.1f | "
 	       "%.1f |\n", t[0] * 1e3, c[0] * 1e3, rss[0] / 1024.0, t[1] * 1e3,
 	       c[1] * 1e3, rss[1] / 1024.0);
@@ -731,6 +744,8 @@ int main(int argc, char **argv)
 	printf("# device_download\n\n");
 	if (getenv("BW_BENCH_RSS_ONLY") == NULL)
 		throughput((size_t)mb);
+	refresh_rss(100000);
+	g_indent = 1;
 	refresh_rss(100000);
 	bw_signer_free(key);
 	if (getenv("BW_BENCH_KEEP") != NULL) {

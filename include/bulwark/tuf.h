@@ -22,6 +22,7 @@
 #include "bulwark/error.h"
 #include "bulwark/fetch.h"
 #include "bulwark/hash.h"
+#include "bulwark/json.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -188,6 +189,57 @@ int bw_tuf_updater_targets_foreach(struct bw_tuf_updater *u,
 				   int (*fn)(void *ctx,
 					     const struct bw_tuf_target *t),
 				   void *ctx, struct bw_err *err);
+
+/*
+ * Selecting targets in the one pass that reads the top-level targets role
+ * (a program that wants a few of 100,000 targets by their custom fields
+ * then never parses an entry twice). The selector sees each target's
+ * "custom" values as the streaming parser reports them, while the role is
+ * read and BEFORE its signature is checked: nothing it sees is trusted
+ * until bw_tuf_updater_selected_foreach hands the target out after a
+ * successful refresh. Delegated roles are not passed to it.
+ */
+struct bw_tuf_selector {
+	void *ctx;
+	/* A pass over the top-level targets role begins (a refresh may make
+	 * two: a cached copy that turns out stale, then the fetched one):
+	 * forget what the last pass kept. */
+	void (*begin)(void *ctx);
+	/* A value inside one target's "custom" object; depth 1 for custom's
+	 * own members, 2 inside them, ... Containers are reported as they
+	 * open and again as they close (BW_JSON_EV_OBJECT / _ARRAY). 0 goes
+	 * on, a negative BW_E* code stops the pass with it. */
+	int (*custom)(void *ctx, const struct bw_json_event *ev, size_t depth);
+	/* The target's entry closed and passed the library's own checks
+	 * (length, hashes): > 0 keeps the target with that value, 0 leaves
+	 * it, a negative BW_E* code stops the pass. */
+	int64_t (*end)(void *ctx, const uint8_t *name, size_t name_len);
+};
+
+/* Set before bw_tuf_updater_refresh (s is copied; its ctx must outlive u). */
+void bw_tuf_updater_set_selector(struct bw_tuf_updater *u,
+				 const struct bw_tuf_selector *s);
+
+/* A top-level target the selector kept, from verified metadata. */
+struct bw_tuf_selected {
+	const char *path;   /* as in the metadata (UTF-8, NUL-terminated) */
+	uint64_t length;
+	int has_sha256;     /* hashes lists "sha256" */
+	uint8_t sha256[32];
+	int64_t value;      /* what the selector's end returned */
+};
+
+/*
+ * After a successful refresh: call fn, in name order, for every top-level
+ * target the selector kept in the pass that read the trusted role (the
+ * entry valid during that call only). fn returns 0 to go on, or a value
+ * that stops the walk and is returned. BW_ESTATE without trusted targets
+ * or when no selector was set.
+ */
+int bw_tuf_updater_selected_foreach(struct bw_tuf_updater *u,
+				    int (*fn)(void *ctx,
+					      const struct bw_tuf_selected *t),
+				    void *ctx, struct bw_err *err);
 
 /* Trusted version of a top-level role after refresh ("root", "timestamp",
  * "snapshot", "targets"); 0 if none is trusted. */

@@ -24,6 +24,7 @@
 #include "bootcheck.h"
 #include "bootenv.h"
 #include "lifecycle.h"
+#include "select.h"
 
 #define DEFAULT_KEY_LABEL "bulwark-device"
 
@@ -205,87 +206,45 @@ int bw_dev_version_cmp(const char *a, const char *b)
 	return c < 0 ? -1 : c > 0;
 }
 
-static int json_has_string(const json_t *arr, const char *want)
+/* The rule is select.c's, over the parser's events: a wave's custom
+ * object (a tree) is serialized and streamed through it. */
+static int feed_match(void *ctx, const struct bw_json_event *ev)
 {
-	size_t i;
-	json_t *v;
-
-	if (!json_is_array(arr))
-		return 0;
-	json_array_foreach(arr, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
-			return 1;
+	if (ev->depth > 0)
+		bw_dev_match_event(ctx, ev, ev->depth);
 	return 0;
-}
-
-/* custom.version: a string (aktualizr) or a non-negative integer. */
-static int custom_version(const json_t *v, char *out, size_t cap)
-{
-	if (json_is_string(v) && json_string_length(v) > 0 &&
-	    json_string_length(v) < cap) {
-		snprintf(out, cap, "%s", json_string_value(v));
-		return 1;
-	}
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		snprintf(out, cap, "%lld", (long long)json_integer_value(v));
-		return 1;
-	}
-	return 0;
-}
-
-/* Names and versions end up on terminals and in logs: no control bytes
- * (UTF-8 is fine). A target that carries them is not one we install. */
-static int no_controls(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
 }
 
 int bw_dev_target_matches(const struct bw_dev_config *c, const char *name,
 			  uint64_t length, const void *custom_json,
 			  struct bw_dev_target *t)
 {
-	const json_t *cu = custom_json, *fw;
-	int64_t sv = -1;
+	struct bw_json_limits lim = {0};
+	struct bw_dev_match m;
+	struct bw_err err = {0};
+	struct bw_buf out;
+	const char *why;
+	uint8_t *text = NULL;
+	size_t len = 0;
+	int r = 0;
 
 	memset(t, 0, sizeof(*t));
 	t->bootfw = -1;
-	if (!json_is_object(cu) || strlen(name) >= sizeof(t->name) ||
-	    !no_controls(name))
+	if (!json_is_object((const json_t *)custom_json) ||
+	    bw_json_serialize(custom_json, &text, &len, &err) != 0)
 		return 0;
-	if (!json_has_string(json_object_get(cu, "hardwareIds"),
-			     c->hardware_id))
-		return 0;
-	/* A tagged device sees only targets carrying its tag. */
-	if (c->tag != NULL &&
-	    !json_has_string(json_object_get(cu, "tags"), c->tag))
-		return 0;
-	if (!custom_version(json_object_get(cu, "version"), t->version,
-			    sizeof(t->version)) || !no_controls(t->version))
-		return 0;
-	fw = json_object_get(cu, "bootfirmware_version");
-	if (json_is_integer(fw) && json_integer_value(fw) >= 0)
-		t->bootfw = json_integer_value(fw);
-	else if (json_is_string(fw)) {
-		uint64_t v = 0;
-
-		if (bw_num_parse(json_string_value(fw), INT64_MAX, &v) != 0)
-			return 0;
-		t->bootfw = (int64_t)v;
-	} else if (fw != NULL) {
-		return 0; /* present but unreadable: not ours to guess */
-	}
-	/* custom.boot.secure_version is the same anti-rollback counter. */
-	if (bw_dev_boot_secure_version(cu, &sv) != 0 ||
-	    (sv >= 0 && t->bootfw >= 0 && t->bootfw != sv))
-		return 0;
-	if (sv >= 0)
-		t->bootfw = sv;
-	snprintf(t->name, sizeof(t->name), "%s", name);
-	t->length = length;
-	return 1;
+	lim.max_bytes = len;
+	bw_buf_init(&out, len + 1);
+	bw_dev_match_init(&m, c);
+	if (bw_json_canonical_stream_buf(text, len, &lim, &out, feed_match, &m,
+					 &err) == 0)
+		r = bw_dev_match_end(&m, (const uint8_t *)name, strlen(name), t,
+				     &why) == 1;
+	bw_buf_dispose(&out);
+	free(text);
+	if (r)
+		t->length = length;
+	return r;
 }
 
 int bw_dev_bootfw_refused(const struct bw_dev *d, const struct bw_dev_target *t)

@@ -58,6 +58,12 @@ static const char *const migrations[] = {
 	"DROP TABLE listing;"
 	"ALTER TABLE listing_v4 RENAME TO listing;"
 	"UPDATE agent SET listing_key = '', best_for = NULL",
+	/* v5: the listing in chunks of packed records (see "the listing"
+	 * below): 100k targets are ~140 rows, not 100,000. Old rows are
+	 * dropped; the next check writes the listing again. */
+	"DROP TABLE listing;"
+	"CREATE TABLE listing(first TEXT PRIMARY KEY, data BLOB NOT NULL);"
+	"UPDATE agent SET listing_key = '', best_for = NULL",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -411,10 +417,28 @@ int bw_dev_state_listing_key(sqlite3 *db, char *out, size_t cap)
 
 /* ---- the listing, written while the targets are walked ------------------ */
 
+/*
+ * The listing is stored in chunks of about LISTING_CHUNK bytes, each row
+ * holding consecutive targets in name order (first: the first name in it)
+ * packed as records:
+ *   u8 bytes of the name shared with the previous record's (0 for a
+ *   chunk's first), u8 length of the rest, the rest of the name,
+ *   u8 version length, version, length (LEB128), bootfw (zigzag LEB128).
+ * No digest: what `pull` downloads and records is what TUF verifies at
+ * that moment (the listing is what `list` shows and `check` chose from).
+ * 100,000 targets are ~140 rows instead of 100,000 (one B-tree insert per
+ * row was most of what a cold check added to the TUF refresh); one name
+ * is found by one index seek and a scan of one chunk.
+ */
+#define LISTING_CHUNK (64u * 1024u)
+
 struct bw_dev_listing_tx {
 	sqlite3 *db;
-	sqlite3_stmt *insert; /* one statement for every row */
+	sqlite3_stmt *insert; /* one statement for every chunk */
 	sqlite3_stmt *failed;
+	struct bw_buf chunk;
+	char first[BW_DEV_NAME_MAX]; /* of the chunk being filled */
+	char last[BW_DEV_NAME_MAX];  /* names must come in order */
 };
 
 void bw_dev_state_listing_abort(struct bw_dev_listing_tx *tx)
@@ -424,6 +448,7 @@ void bw_dev_state_listing_abort(struct bw_dev_listing_tx *tx)
 	sqlite3_finalize(tx->insert);
 	sqlite3_finalize(tx->failed);
 	sqlite3_exec(tx->db, "ROLLBACK", NULL, NULL, NULL);
+	bw_buf_dispose(&tx->chunk);
 	free(tx);
 }
 
@@ -438,16 +463,17 @@ int bw_dev_state_listing_begin(sqlite3 *db, struct bw_dev_listing_tx **out,
 	if (tx == NULL)
 		return bw_err_set(err, BW_ENOMEM, "out of memory");
 	tx->db = db;
+	bw_buf_init(&tx->chunk, 2 * LISTING_CHUNK);
 	rc = exec(db, "BEGIN IMMEDIATE", err);
 	if (rc != 0) {
+		bw_buf_dispose(&tx->chunk);
 		free(tx);
 		return rc;
 	}
 	rc = exec(db, "DELETE FROM listing", err);
 	if (rc == 0 &&
-	    (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO listing"
-				" VALUES(?, ?, ?, ?, ?)", -1, &tx->insert,
-				NULL) != SQLITE_OK ||
+	    (sqlite3_prepare_v2(db, "INSERT INTO listing VALUES(?, ?)", -1,
+				&tx->insert, NULL) != SQLITE_OK ||
 	     sqlite3_prepare_v2(db, "SELECT 1 FROM failed_target WHERE"
 				" name = ?", -1, &tx->failed, NULL) !=
 		     SQLITE_OK))
@@ -460,26 +486,81 @@ int bw_dev_state_listing_begin(sqlite3 *db, struct bw_dev_listing_tx **out,
 	return 0;
 }
 
-int bw_dev_state_listing_add(struct bw_dev_listing_tx *tx,
-			     const struct bw_dev_target *t, struct bw_err *err)
+static int flush_chunk(struct bw_dev_listing_tx *tx, struct bw_err *err)
 {
 	sqlite3_stmt *s = tx->insert;
-	uint8_t sha[32];
 	int rc;
 
-	if (bw_hex_decode(t->sha256, strlen(t->sha256), sha, sizeof(sha)) != 0)
-		return bw_err_set(err, BW_EINVAL, "listing: %.128s: bad sha256",
-				  t->name);
-	sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, t->version, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)t->length);
-	sqlite3_bind_blob(s, 4, sha, sizeof(sha), SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, t->bootfw);
+	if (tx->chunk.len == 0)
+		return 0;
+	sqlite3_bind_text(s, 1, tx->first, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, tx->chunk.data, (int)tx->chunk.len,
+			  SQLITE_STATIC);
 	rc = sqlite3_step(s) == SQLITE_DONE ? 0
 					     : db_fail(tx->db, err, "listing");
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
+	tx->chunk.len = 0;
 	return rc;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	for (; v >= 0x80; v >>= 7)
+		*p++ = (uint8_t)(v | 0x80);
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* 0, or BW_EIO past e or beyond 64 bits. */
+static int get_varint(const uint8_t **p, const uint8_t *e, uint64_t *v)
+{
+	const uint8_t *q = *p;
+
+	*v = 0;
+	for (unsigned shift = 0; q < e && shift < 64; shift += 7) {
+		*v |= (uint64_t)(*q & 0x7f) << shift;
+		if ((*q++ & 0x80) == 0) {
+			*p = q;
+			return 0;
+		}
+	}
+	return BW_EIO;
+}
+
+int bw_dev_state_listing_add(struct bw_dev_listing_tx *tx,
+			     const struct bw_dev_target *t, struct bw_err *err)
+{
+	size_t nl = strlen(t->name), vl = strlen(t->version), shared = 0;
+	uint8_t rec[3 + BW_DEV_NAME_MAX + BW_DEV_VERSION_MAX + 20];
+	uint8_t *p = rec;
+	uint64_t fw = t->bootfw < 0 ? ((uint64_t)(-(t->bootfw + 1)) << 1) | 1
+				    : (uint64_t)t->bootfw << 1;
+
+	if (nl == 0 || nl >= BW_DEV_NAME_MAX || vl >= BW_DEV_VERSION_MAX)
+		return bw_err_set(err, BW_EINVAL, "listing: %.128s: bad name "
+				  "or version", t->name);
+	if (tx->last[0] != '\0' && strcmp(tx->last, t->name) >= 0)
+		return bw_err_set(err, BW_EINVAL, "listing: %.128s: not in "
+				  "name order", t->name);
+	if (tx->chunk.len > 0)
+		while (shared < nl && tx->last[shared] == t->name[shared])
+			shared++;
+	*p++ = (uint8_t)shared;
+	*p++ = (uint8_t)(nl - shared);
+	memcpy(p, t->name + shared, nl - shared);
+	p += nl - shared;
+	*p++ = (uint8_t)vl;
+	memcpy(p, t->version, vl);
+	p += vl;
+	p = put_varint(p, t->length);
+	p = put_varint(p, fw);
+	if (tx->chunk.len == 0)
+		memcpy(tx->first, t->name, nl + 1);
+	memcpy(tx->last, t->name, nl + 1);
+	if (bw_buf_append(&tx->chunk, rec, (size_t)(p - rec)) != 0)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	return tx->chunk.len >= LISTING_CHUNK ? flush_chunk(tx, err) : 0;
 }
 
 int bw_dev_state_listing_is_failed(struct bw_dev_listing_tx *tx,
@@ -522,8 +603,10 @@ int bw_dev_state_listing_commit(struct bw_dev_listing_tx *tx, int64_t checkin,
 				const struct bw_dev_target *best,
 				struct bw_err *err)
 {
-	int rc = set_checkin(tx->db, checkin, key ? key : "", err);
+	int rc = flush_chunk(tx, err);
 
+	if (rc == 0)
+		rc = set_checkin(tx->db, checkin, key ? key : "", err);
 	if (rc == 0)
 		rc = set_best(tx->db, running, best, err);
 	sqlite3_finalize(tx->insert);
@@ -535,6 +618,7 @@ int bw_dev_state_listing_commit(struct bw_dev_listing_tx *tx, int64_t checkin,
 		bw_dev_state_listing_abort(tx);
 		return rc;
 	}
+	bw_buf_dispose(&tx->chunk);
 	free(tx);
 	bw_dev_durable("listing");
 	return 0;
@@ -558,31 +642,136 @@ int bw_dev_state_listing_any(sqlite3 *db, int *any, struct bw_err *err)
 	return rc ? db_fail(db, err, "listing") : 0;
 }
 
-static int listing_walk(sqlite3 *db, const char *sql, const char *arg,
-			bw_dev_listing_fn fn, void *ctx, struct bw_err *err)
+/*
+ * The next record of a chunk at *p (end at e) into t, whose name holds
+ * the previous record's ("" before a chunk's first). 0, or BW_EIO when
+ * the chunk is damaged.
+ */
+static int next_record(const uint8_t **p, const uint8_t *e,
+		       struct bw_dev_target *t)
+{
+	const uint8_t *q = *p;
+	size_t shared, rest, vl;
+	uint64_t len, fw;
+
+	if (e - q < 2)
+		return BW_EIO;
+	shared = q[0];
+	rest = q[1];
+	q += 2;
+	if (shared > strlen(t->name) || shared + rest == 0 ||
+	    shared + rest >= sizeof(t->name) || (size_t)(e - q) < rest + 1)
+		return BW_EIO;
+	memcpy(t->name + shared, q, rest);
+	t->name[shared + rest] = '\0';
+	q += rest;
+	vl = *q++;
+	if (vl >= sizeof(t->version) || (size_t)(e - q) < vl)
+		return BW_EIO;
+	memcpy(t->version, q, vl);
+	t->version[vl] = '\0';
+	q += vl;
+	if (get_varint(&q, e, &len) != 0 || get_varint(&q, e, &fw) != 0)
+		return BW_EIO;
+	t->length = len;
+	t->bootfw = (fw & 1) ? -(int64_t)(fw >> 1) - 1 : (int64_t)(fw >> 1);
+	*p = q;
+	return 0;
+}
+
+/* The failed targets' names, sorted (they are few: one per rollback). */
+struct failed_set {
+	char **names;
+	size_t n;
+};
+
+static void failed_set_free(struct failed_set *fs)
+{
+	for (size_t i = 0; i < fs->n; i++)
+		free(fs->names[i]);
+	free(fs->names);
+	fs->names = NULL;
+	fs->n = 0;
+}
+
+static int failed_set_load(sqlite3 *db, struct failed_set *fs,
+			   struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	size_t cap = 0;
+	int rc;
+
+	fs->names = NULL;
+	fs->n = 0;
+	if (sqlite3_prepare_v2(db, "SELECT name FROM failed_target ORDER BY"
+			       " name", -1, &s, NULL) != SQLITE_OK)
+		return db_fail(db, err, "failed target");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(s, 0);
+		char *c;
+
+		if (fs->n == cap) {
+			char **g = realloc(fs->names, (cap ? cap * 2 : 16) *
+							      sizeof(*g));
+
+			if (g == NULL)
+				break;
+			fs->names = g;
+			cap = cap ? cap * 2 : 16;
+		}
+		c = strdup(name ? (const char *)name : "");
+		if (c == NULL)
+			break;
+		fs->names[fs->n++] = c;
+	}
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW) {
+		failed_set_free(fs);
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	}
+	if (rc != SQLITE_DONE) {
+		failed_set_free(fs);
+		return db_fail(db, err, "failed target");
+	}
+	return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, *(char *const *)b);
+}
+
+static int failed_has(const struct failed_set *fs, const char *name)
+{
+	return fs->n > 0 && bsearch(name, fs->names, fs->n,
+				    sizeof(*fs->names), cmp_name) != NULL;
+}
+
+/* Every stored target in name order, with its failed flag. */
+static int walk_all(sqlite3 *db, const struct failed_set *fs,
+		    bw_dev_listing_fn fn, void *ctx, struct bw_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	struct bw_dev_target t;
 	int rc, cb = 0;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT data FROM listing ORDER BY first",
+			       -1, &s, NULL) != SQLITE_OK)
 		return db_fail(db, err, "listing");
-	if (arg != NULL)
-		sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
 	while (cb == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		/* The sha256 is stored as its 32 bytes (blob, then its size:
-		 * the order SQLite keeps the pointer valid in). */
-		const void *sha = sqlite3_column_blob(s, 3);
-		char hex[65];
+		/* blob, then its size: the order that keeps the pointer */
+		const uint8_t *p = sqlite3_column_blob(s, 0);
+		const uint8_t *e = p + sqlite3_column_bytes(s, 0);
 
-		if (sha == NULL || sqlite3_column_bytes(s, 3) != 32) {
-			rc = SQLITE_CORRUPT;
-			break;
+		memset(&t, 0, sizeof(t));
+		while (cb == 0 && p != NULL && p < e) {
+			if (next_record(&p, e, &t) != 0) {
+				cb = bw_err_set(err, BW_EIO, "listing: a "
+						"damaged chunk");
+				break;
+			}
+			cb = fn(ctx, &t, failed_has(fs, t.name));
 		}
-		bw_hex_encode(sha, 32, hex);
-		read_target(s, 0, &t);
-		memcpy(t.sha256, hex, sizeof(hex));
-		cb = fn(ctx, &t, sqlite3_column_int(s, 5));
 	}
 	if (cb == 0 && rc != SQLITE_DONE)
 		cb = db_fail(db, err, "listing");
@@ -590,59 +779,95 @@ static int listing_walk(sqlite3 *db, const char *sql, const char *arg,
 	return cb;
 }
 
-#define LISTING_COLUMNS \
-	"l.name, l.version, l.length, l.sha256, l.bootfw, f.name IS NOT NULL"
+/* The stored target named name: one index seek, one chunk. */
+static int find_name(sqlite3 *db, const char *name, struct bw_dev_target *out,
+		     int *found, struct bw_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*found = 0;
+	if (sqlite3_prepare_v2(db, "SELECT data FROM listing WHERE first <= ?"
+			       " ORDER BY first DESC LIMIT 1", -1, &s,
+			       NULL) != SQLITE_OK)
+		return db_fail(db, err, "listing");
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const uint8_t *p = sqlite3_column_blob(s, 0);
+		const uint8_t *e = p + sqlite3_column_bytes(s, 0);
+
+		rc = 0;
+		memset(out, 0, sizeof(*out));
+		while (p != NULL && p < e && !*found) {
+			if (next_record(&p, e, out) != 0) {
+				rc = bw_err_set(err, BW_EIO, "listing: a "
+						"damaged chunk");
+				break;
+			}
+			*found = strcmp(out->name, name) == 0;
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = db_fail(db, err, "listing");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
 
 int bw_dev_state_listing_foreach(sqlite3 *db, int only_failed,
 				 bw_dev_listing_fn fn, void *ctx,
 				 struct bw_err *err)
 {
-	return listing_walk(
-		/* CROSS JOIN: walk the few failed targets, never the
-		 * listing (SQLite keeps that order). */
-		db, only_failed ? "SELECT " LISTING_COLUMNS " FROM failed_target"
-				  " f CROSS JOIN listing l ON l.name = f.name"
-				  " ORDER BY l.name"
-				: "SELECT " LISTING_COLUMNS " FROM listing l"
-				  " LEFT JOIN failed_target f ON f.name ="
-				  " l.name ORDER BY l.name",
-		NULL, fn, ctx, err);
+	struct failed_set fs;
+	struct bw_dev_target t;
+	int rc = failed_set_load(db, &fs, err), found;
+
+	if (rc != 0)
+		return rc;
+	if (!only_failed) {
+		rc = walk_all(db, &fs, fn, ctx, err);
+	} else {
+		/* the few failed targets, never the whole listing */
+		for (size_t i = 0; rc == 0 && i < fs.n; i++) {
+			rc = find_name(db, fs.names[i], &t, &found, err);
+			if (rc == 0 && found)
+				rc = fn(ctx, &t, 1);
+		}
+	}
+	failed_set_free(&fs);
+	return rc;
 }
 
-struct first {
+struct by_version {
+	const char *version;
 	struct bw_dev_target *out;
 	int found;
 };
 
-static int take_first(void *ctx, const struct bw_dev_target *t, int failed)
+static int take_version(void *ctx, const struct bw_dev_target *t, int failed)
 {
-	struct first *f = ctx;
+	struct by_version *v = ctx;
 
 	(void)failed;
-	*f->out = *t;
-	f->found = 1;
+	if (strcmp(t->version, v->version) != 0)
+		return 0;
+	*v->out = *t;
+	v->found = 1;
 	return 1; /* stop */
-}
-
-static int listing_first(sqlite3 *db, const char *sql, const char *arg,
-			 struct bw_dev_target *out, int *found,
-			 struct bw_err *err)
-{
-	struct first f = {out, 0};
-	int rc = listing_walk(db, sql, arg, take_first, &f, err);
-
-	*found = f.found;
-	return f.found ? 0 : rc;
 }
 
 int bw_dev_state_listing_find_version(sqlite3 *db, const char *version,
 				      struct bw_dev_target *out, int *found,
 				      struct bw_err *err)
 {
-	return listing_first(db, "SELECT " LISTING_COLUMNS " FROM listing l"
-			     " LEFT JOIN failed_target f ON f.name = l.name"
-			     " WHERE l.version = ? ORDER BY l.name LIMIT 1",
-			     version, out, found, err);
+	struct by_version v = {version, out, 0};
+	struct failed_set none = {NULL, 0};
+	int rc = walk_all(db, &none, take_version, &v, err);
+
+	*found = v.found;
+	return v.found ? 0 : rc;
 }
 
 int bw_dev_state_best_load(sqlite3 *db, const char *running,
@@ -668,9 +893,7 @@ int bw_dev_state_best_load(sqlite3 *db, const char *running,
 		return db_fail(db, err, "best target");
 	if (!*stored || name[0] == '\0')
 		return 0;
-	rc = listing_first(db, "SELECT " LISTING_COLUMNS " FROM listing l"
-			   " LEFT JOIN failed_target f ON f.name = l.name"
-			   " WHERE l.name = ?", name, best, have, err);
+	rc = find_name(db, name, best, have, err);
 	/* A stored name the listing no longer holds answers nothing. */
 	if (rc == 0 && !*have)
 		*stored = 0;

@@ -77,9 +77,10 @@ int bw_dev_state_listing_key(sqlite3 *db, char *out, size_t cap);
 int bw_dev_state_checkin(sqlite3 *db, int64_t checkin, struct bw_err *err);
 
 /*
- * Replacing the listing of targets for this device, one transaction, one
- * row at a time (memory does not grow with the number of targets):
- * begin, add each target, commit (or abort). Commit also records the
+ * Replacing the listing of targets for this device, one transaction,
+ * targets added in name order and written in chunks (memory does not
+ * grow with the number of targets): begin, add each target, commit (or
+ * abort). Commit also records the
  * check-in time, what the listing was built from (key) and the answer
  * for it: best (NULL: nothing newer) as decided for the running version.
  * Commit and abort free tx. While tx is open, is_failed answers from the
@@ -88,6 +89,8 @@ int bw_dev_state_checkin(sqlite3 *db, int64_t checkin, struct bw_err *err);
 struct bw_dev_listing_tx;
 int bw_dev_state_listing_begin(sqlite3 *db, struct bw_dev_listing_tx **out,
 			       struct bw_err *err);
+/* t's name, version, length and bootfw (not its sha256: listed targets
+ * come back with sha256 "", pull takes TUF's). */
 int bw_dev_state_listing_add(struct bw_dev_listing_tx *tx,
 			     const struct bw_dev_target *t, struct bw_err *err);
 int bw_dev_state_listing_is_failed(struct bw_dev_listing_tx *tx,
@@ -103,7 +106,7 @@ void bw_dev_state_listing_abort(struct bw_dev_listing_tx *tx);
  * non-zero return stops the walk and is returned. */
 typedef int (*bw_dev_listing_fn)(void *ctx, const struct bw_dev_target *t,
 				 int failed);
-/* The stored listing in name order, one row in memory at a time; with
+/* The stored listing in name order, one chunk in memory at a time; with
  * only_failed, only the targets that failed here before. */
 int bw_dev_state_listing_foreach(sqlite3 *db, int only_failed,
 				 bw_dev_listing_fn fn, void *ctx,

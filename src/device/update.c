@@ -17,10 +17,12 @@
 #include "events.h"
 #include "transparency.h"
 #include "bootcheck.h"
+#include "select.h"
 #include "update.h"
 #include "wave.h"
 
 #define MAX_MATCHES 100000
+#define MAX_SKIP_NOTES 10
 
 /* What a failed refresh means to the operator (exit code and hint). */
 static int refresh_exit(int rc)
@@ -71,6 +73,19 @@ static int beats(const struct bw_dev *d, const struct bw_dev_target *t,
 						   best->version) > 0);
 }
 
+/*
+ * The device's selection, made while the TUF library reads targets.json
+ * (bw_tuf_selector): for each target of this hardware id and tag, its
+ * version and boot firmware version are kept here (the library keeps its
+ * name, length and sha256); nothing is used before the role verified.
+ */
+struct selecting {
+	struct bw_dev_match m;
+	struct bw_buf kept;   /* records: int64 bootfw, u8 length, version */
+	size_t skipped;       /* ours by hardware id, but not installable */
+	char notes[MAX_SKIP_NOTES][400];
+};
+
 /* What a check found: whether any target is listed for this device, the
  * one to install, and the accepted wave's targets (this run only). */
 struct found {
@@ -79,7 +94,85 @@ struct found {
 	struct bw_dev_target best;
 	struct bw_dev_target *wave;
 	size_t nwave;
+	struct selecting *sel; /* lives as long as the updater */
 };
+
+static void sel_begin(void *ctx)
+{
+	struct selecting *s = ctx;
+
+	s->kept.len = 0;
+	s->skipped = 0;
+	bw_dev_match_init(&s->m, s->m.cfg);
+}
+
+static int sel_custom(void *ctx, const struct bw_json_event *ev, size_t depth)
+{
+	struct selecting *s = ctx;
+
+	bw_dev_match_event(&s->m, ev, depth);
+	return 0;
+}
+
+static int64_t sel_end(void *ctx, const uint8_t *name, size_t name_len)
+{
+	struct selecting *s = ctx;
+	struct bw_dev_target t;
+	const char *why;
+	size_t at = s->kept.len, vl;
+	uint8_t rec[sizeof(t.bootfw) + 1 + BW_DEV_VERSION_MAX];
+	int r = bw_dev_match_end(&s->m, name, name_len, &t, &why);
+
+	if (r < 0) {
+		if (s->skipped < MAX_SKIP_NOTES)
+			snprintf(s->notes[s->skipped], sizeof(s->notes[0]),
+				 "%.*s: %s", (int)(name_len > 128 ? 128
+								  : name_len),
+				 (const char *)name, why);
+		s->skipped++;
+		return 0;
+	}
+	if (r == 0)
+		return 0;
+	vl = strlen(t.version); /* < BW_DEV_VERSION_MAX */
+	memcpy(rec, &t.bootfw, sizeof(t.bootfw));
+	rec[sizeof(t.bootfw)] = (uint8_t)vl;
+	memcpy(rec + sizeof(t.bootfw) + 1, t.version, vl);
+	if (bw_buf_append(&s->kept, rec, sizeof(t.bootfw) + 1 + vl) != 0)
+		return BW_ENOMEM;
+	return (int64_t)at + 1;
+}
+
+/* The selector for this run's updater (f->sel owns what it keeps). */
+static int select_for(struct bw_dev *d, struct bw_tuf_updater *u,
+		      struct found *f, struct bw_err *err)
+{
+	struct bw_tuf_selector s = {0};
+
+	f->sel = calloc(1, sizeof(*f->sel));
+	if (f->sel == NULL)
+		return bw_err_set(err, BW_ENOMEM, "out of memory");
+	bw_buf_init(&f->sel->kept, SIZE_MAX);
+	bw_dev_match_init(&f->sel->m, &d->cfg);
+	s.ctx = f->sel;
+	s.begin = sel_begin;
+	s.custom = sel_custom;
+	s.end = sel_end;
+	bw_tuf_updater_set_selector(u, &s);
+	return 0;
+}
+
+/* The targets of this hardware id that can not be installed, and why
+ * (from verified metadata: said only after the refresh succeeded). */
+static void report_skipped(const struct selecting *s)
+{
+	for (size_t i = 0; i < s->skipped && i < MAX_SKIP_NOTES; i++)
+		fprintf(stderr, "bulwark-device: target skipped: %s\n",
+			s->notes[i]);
+	if (s->skipped > MAX_SKIP_NOTES)
+		fprintf(stderr, "bulwark-device: %zu more targets skipped\n",
+			s->skipped - MAX_SKIP_NOTES);
+}
 
 struct walk {
 	struct bw_dev *d;
@@ -89,18 +182,28 @@ struct walk {
 	struct bw_err *err;
 };
 
-/* One verified target: stored when it is this device's, and weighed. */
-static int walk_one(void *ctx, const struct bw_tuf_target *t)
+/* One verified target of this device: stored, and weighed. */
+static int walk_one(void *ctx, const struct bw_tuf_selected *t)
 {
 	struct walk *w = ctx;
+	const struct bw_buf *kept = &w->f->sel->kept;
 	struct bw_dev_target m;
+	size_t at = (size_t)(t->value - 1), n = strlen(t->path), vl;
 	int rc, failed = 0;
 
-	if (w->n >= MAX_MATCHES ||
-	    !bw_dev_target_matches(&w->d->cfg, t->path, t->length, t->custom,
-				   &m) ||
-	    !sha256_hex(t, m.sha256))
+	if (w->n >= MAX_MATCHES || !t->has_sha256)
 		return 0;
+	/* the record sel_end kept: bootfw, version length, version */
+	if (at + sizeof(m.bootfw) + 1 > kept->len ||
+	    (vl = kept->data[at + sizeof(m.bootfw)]) >= sizeof(m.version) ||
+	    at + sizeof(m.bootfw) + 1 + vl > kept->len || n >= sizeof(m.name))
+		return bw_err_set(w->err, BW_ESTATE, "selection out of step");
+	memcpy(&m.bootfw, kept->data + at, sizeof(m.bootfw));
+	memcpy(m.version, kept->data + at + sizeof(m.bootfw) + 1, vl);
+	m.version[vl] = '\0';
+	memcpy(m.name, t->path, n + 1);
+	m.sha256[0] = '\0'; /* TUF's at download time (see download()) */
+	m.length = t->length;
 	rc = bw_dev_state_listing_add(w->tx, &m, w->err);
 	if (rc == 0 && beats(w->d, &m, w->f->have_best ? &w->f->best : NULL))
 		rc = bw_dev_state_listing_is_failed(w->tx, m.name, &failed,
@@ -128,11 +231,12 @@ static int rebuild(struct bw_dev *d, struct bw_tuf_updater *u, const char *key,
 
 	if (rc != 0)
 		return rc;
-	rc = bw_tuf_updater_targets_foreach(u, walk_one, &w, err);
+	rc = bw_tuf_updater_selected_foreach(u, walk_one, &w, err);
 	if (rc != 0) {
 		bw_dev_state_listing_abort(w.tx);
 		return rc;
 	}
+	report_skipped(f->sel);
 	f->any = w.n > 0;
 	return bw_dev_state_listing_commit(w.tx, (int64_t)time(NULL), key,
 					   current_version(d),
@@ -216,6 +320,8 @@ static int refresh(struct bw_dev *d, struct bw_tuf_updater **u,
 		rc = bw_tuf_updater_new(d->mdir, d->cfg.metadata_url, d->ddir,
 					d->cfg.targets_url, fe, NULL, u, err);
 	if (rc == 0)
+		rc = select_for(d, *u, f, err);
+	if (rc == 0)
 		rc = bw_tuf_updater_refresh(*u, err);
 	if (rc != 0)
 		return rc;
@@ -282,6 +388,10 @@ static void found_dispose(struct found *f)
 	free(f->wave);
 	f->wave = NULL;
 	f->nwave = 0;
+	if (f->sel != NULL)
+		bw_buf_dispose(&f->sel->kept);
+	free(f->sel);
+	f->sel = NULL;
 }
 
 int bw_dev_check(struct bw_dev *d, int print)
@@ -442,33 +552,38 @@ static int refuse_boot(struct bw_dev *d, const struct bw_err *why)
 }
 
 static int download(struct bw_dev *d, struct bw_tuf_updater *u,
-		    const struct bw_dev_target *t)
+		    const struct bw_dev_target *listed)
 {
 	const struct bw_tuf_target *tt = NULL;
+	struct bw_dev_target v = *listed, *t = &v;
 	struct bw_err err = {0};
 	struct bar bar = {-1};
 	char hex[65];
 	int rc;
 
-	if (d->st.dl_state == BW_DEV_DL_DONE && strcmp(d->st.dl.name, t->name) == 0
-	    && strcmp(d->st.dl.sha256, t->sha256) == 0 &&
-	    access(d->st.dl_path, R_OK) == 0) {
-		printf("%s already downloaded\n", t->name);
-		return BW_DEV_EXIT_OK;
-	}
 	rc = bw_tuf_updater_get_target(u, t->name, &tt, &err);
 	/* Not in the production targets: the accepted wave's, pinned by its
 	 * offline-signed charter. */
 	if (rc == BW_ENOTFOUND && (tt = bw_dev_wave_target(d, t->name)) != NULL)
 		rc = 0;
-	/* What gets recorded (and later checked against the slot) must be
-	 * what TUF verifies now; a stale listing is not trusted over it. */
+	/* What gets recorded (and later checked against the slot) is what
+	 * TUF verifies now: its sha256 (the stored listing keeps none), and
+	 * a stale listing is not trusted over it. */
 	if (rc == 0 && (tt->length != t->length || !sha256_hex(tt, hex) ||
-			strcmp(hex, t->sha256) != 0))
+			(t->sha256[0] != '\0' && strcmp(hex, t->sha256) != 0)))
 		rc = bw_err_set(&err, BW_ESTATE, "%.128s: the stored listing "
 				"differs from the metadata; run check", t->name);
-	if (rc == 0)
+	if (rc == 0) {
+		memcpy(t->sha256, hex, sizeof(hex));
+		if (d->st.dl_state == BW_DEV_DL_DONE &&
+		    strcmp(d->st.dl.name, t->name) == 0 &&
+		    strcmp(d->st.dl.sha256, t->sha256) == 0 &&
+		    access(d->st.dl_path, R_OK) == 0) {
+			printf("%s already downloaded\n", t->name);
+			return BW_DEV_EXIT_OK;
+		}
 		rc = begin_download(d, t, &err);
+	}
 	if (rc != 0) {
 		fprintf(stderr, "bulwark-device: %s\n", err.msg);
 		return rc == BW_ENOTFOUND ? BW_DEV_EXIT_TARGET_NOT_FOUND

@@ -317,6 +317,38 @@ int bw_tuf_updater_targets_foreach(struct bw_tuf_updater *u,
 	return rc;
 }
 
+int bw_tuf_updater_selected_foreach(struct bw_tuf_updater *u,
+				    int (*fn)(void *ctx,
+					      const struct bw_tuf_selected *t),
+				    void *ctx, struct bw_err *err)
+{
+	const struct bw_tuf_md *md;
+	int rc;
+
+	if (!u->refreshed || u->refresh_rc != 0)
+		return bw_err_set(err, BW_ESTATE, "no trusted targets");
+	rc = bw_tuf__ensure_targets(u, err);
+	if (rc != 0)
+		return rc;
+	md = u->targets;
+	if (!md->selected)
+		return bw_err_set(err, BW_ESTATE, "targets were read without "
+				  "a selector");
+	for (size_t i = 0; rc == 0 && i < md->ntsel; i++) {
+		const struct bw_tuf_tsel *k = &md->tsel[i];
+		struct bw_tuf_selected t = {
+			.path = md->tnames + md->tidx[k->at].name_off,
+			.length = k->length,
+			.has_sha256 = k->has_sha256,
+			.value = k->value,
+		};
+
+		memcpy(t.sha256, k->sha256, sizeof(t.sha256));
+		rc = fn(ctx, &t);
+	}
+	return rc;
+}
+
 /* ---- download ----------------------------------------------------------- */
 
 int bw_tuf__target_local_path(struct bw_tuf_updater *u,

@@ -780,6 +780,7 @@ void bw_tuf__md_free(struct bw_tuf_md *md)
 	free(md->canon_env);
 	free(md->tidx);
 	free(md->tnames);
+	free(md->tsel);
 	if (md->tmp_path != NULL)
 		unlink(md->tmp_path);
 	free(md->tmp_path);

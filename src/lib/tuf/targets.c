@@ -39,7 +39,9 @@ struct walk {
 	int in_signed, in_targets, in_entry, in_hashes;
 	int has_length, has_hashes;
 	size_t nhashes;
-	const uint8_t *entry_name;
+	/* the entry's name for messages (a copy: the parser's key arena
+	 * may move while the entry is read) */
+	char entry_name[129];
 	size_t entry_name_len;
 
 	/* results; offsets of targets are relative to the targets object,
@@ -51,6 +53,14 @@ struct walk {
 	size_t targets_rel, targets_len;
 	int have_targets, have_signed, have_sigs;
 	size_t signed_off, signed_len, sigs_off, sigs_len;
+
+	/* the program's selection (top-level role only): the entry being
+	 * read, and what the selector kept, in the order entries came */
+	const struct bw_tuf_selector *sel;
+	int in_custom;
+	struct bw_tuf_tsel cur;
+	struct bw_tuf_tsel *kept;
+	size_t nkept, capkept;
 };
 
 static int key_is(const struct bw_json_event *ev, const char *k)
@@ -63,8 +73,7 @@ static int key_is(const struct bw_json_event *ev, const char *k)
 static int entry_fail(struct walk *w, const char *what)
 {
 	return bw_err_set(w->err, BW_EFORMAT, "target %.*s: %s",
-			  (int)(w->entry_name_len > 128 ? 128 : w->entry_name_len),
-			  (const char *)w->entry_name, what);
+			  (int)w->entry_name_len, w->entry_name, what);
 }
 
 /* hashes.<alg>: a string; for an algorithm we know, its hex digest. */
@@ -86,6 +95,10 @@ static int check_hash(struct walk *w, const struct bw_json_event *ev)
 	if (bw_hex_decode((const char *)ev->text + 1, ev->len - 2, d,
 			  bw_hash_alg_len(a)) != 0)
 		return entry_fail(w, "a digest is not hex of its length");
+	if (a == BW_HASH_SHA256) {
+		memcpy(w->cur.sha256, d, sizeof(w->cur.sha256));
+		w->cur.has_sha256 = 1;
+	}
 	return 0;
 }
 
@@ -96,6 +109,7 @@ static int check_field(struct walk *w, const struct bw_json_event *ev)
 		if (ev->type != BW_JSON_EV_INTEGER || ev->integer < 0)
 			return entry_fail(w, "\"length\" must be an integer >= 0");
 		w->has_length = 1;
+		w->cur.length = (uint64_t)ev->integer;
 	} else if (key_is(ev, "hashes")) {
 		if (ev->type != BW_JSON_EV_OBJECT_START)
 			return entry_fail(w, "hashes must be a non-empty object");
@@ -105,7 +119,87 @@ static int check_field(struct walk *w, const struct bw_json_event *ev)
 	} else if (key_is(ev, "custom")) {
 		if (ev->type != BW_JSON_EV_OBJECT_START)
 			return entry_fail(w, "custom must be an object");
+		w->in_custom = w->sel != NULL;
 	}
+	return 0;
+}
+
+/* The entry closed and passed the checks: does the selector keep it? */
+static int select_entry(struct walk *w, const struct bw_json_event *ev)
+{
+	int64_t v = w->sel->end(w->sel->ctx, ev->key, ev->key_len);
+
+	if (v < 0)
+		return bw_err_set(w->err, (int)v, "target %.*s: selection "
+				  "failed", (int)w->entry_name_len,
+				  w->entry_name);
+	if (v == 0)
+		return 0;
+	if (w->nkept == w->capkept) {
+		size_t cap = w->capkept ? w->capkept * 2 : 256;
+		struct bw_tuf_tsel *n = realloc(w->kept, cap * sizeof(*n));
+
+		if (n == NULL)
+			return bw_err_set(w->err, BW_ENOMEM, "out of memory");
+		w->kept = n;
+		w->capkept = cap;
+	}
+	/* Its name's place in the parser's key arena: the targets object's
+	 * members keep it when they are sorted, so the index finds it. */
+	w->cur.at = (size_t)(ev->key - ev->keys);
+	w->cur.entry = UINT32_MAX;
+	w->cur.value = v;
+	w->kept[w->nkept++] = w->cur;
+	return 0;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = ((const struct bw_tuf_tsel *)b)->at;
+
+	return x < y ? -1 : x > y;
+}
+
+static int by_entry(const void *a, const void *b)
+{
+	size_t x = ((const struct bw_tuf_tsel *)a)->at;
+	size_t y = ((const struct bw_tuf_tsel *)b)->at;
+
+	return x < y ? -1 : x > y;
+}
+
+/* What the selector kept, from key offsets to index entries (kept is in
+ * the order the entries came, so key offsets only grow), in name order. */
+static int kept_to_index(struct walk *w, const struct bw_json_event *ev)
+{
+	int sorted = 1;
+	size_t j = 0;
+
+	if (ev->nmembers >= UINT32_MAX)
+		return bw_err_set(w->err, BW_ETOOBIG, "too many targets");
+	/* Entries that came in name order (canonical and most indented
+	 * files): one merge; else a binary search per name. */
+	for (size_t i = 0; i < ev->nmembers && j < w->nkept; i++)
+		if (ev->members[i].key_off == w->kept[j].at)
+			w->kept[j++].entry = (uint32_t)i;
+	for (size_t i = 0; j < w->nkept && i < ev->nmembers; i++) {
+		size_t key = ev->members[i].key_off;
+		struct bw_tuf_tsel *k = bsearch(&key, w->kept, w->nkept,
+						sizeof(*w->kept), by_key);
+
+		if (k != NULL)
+			k->entry = (uint32_t)i;
+	}
+	for (j = 0; j < w->nkept; j++) {
+		if (w->kept[j].entry == UINT32_MAX)
+			return bw_err_set(w->err, BW_EFORMAT,
+					  "a selected target is not indexed");
+		w->kept[j].at = w->kept[j].entry;
+		if (j > 0 && w->kept[j].at < w->kept[j - 1].at)
+			sorted = 0;
+	}
+	if (!sorted)
+		qsort(w->kept, w->nkept, sizeof(*w->kept), by_entry);
 	return 0;
 }
 
@@ -132,7 +226,7 @@ static int take_index(struct walk *w, const struct bw_json_event *ev)
 		at += m->key_len + 1;
 	}
 	w->nidx = ev->nmembers;
-	return 0;
+	return w->sel != NULL ? kept_to_index(w, ev) : 0;
 }
 
 static const struct bw_json_member *member(const struct bw_json_event *ev,
@@ -155,12 +249,18 @@ static int on_close(struct walk *w, const struct bw_json_event *ev)
 		w->in_hashes = 0;
 		if (w->nhashes == 0)
 			return entry_fail(w, "hashes must be a non-empty object");
+	} else if (ev->depth == D_FIELD && w->in_custom) {
+		w->in_custom = 0;
+	} else if (ev->depth > D_FIELD && w->in_custom) {
+		return w->sel->custom(w->sel->ctx, ev, ev->depth - D_FIELD);
 	} else if (ev->depth == D_ENTRY && w->in_entry) {
 		w->in_entry = 0;
 		if (!w->has_length)
 			return entry_fail(w, "\"length\" must be an integer >= 0");
 		if (!w->has_hashes)
 			return entry_fail(w, "hashes must be a non-empty object");
+		if (w->sel != NULL)
+			return select_entry(w, ev);
 	} else if (ev->depth == D_TARGETS && w->in_targets) {
 		w->in_targets = 0;
 		w->have_targets = 1;
@@ -204,16 +304,21 @@ static int on_event(void *ctx, const struct bw_json_event *ev)
 					  "targets must be an object");
 		w->in_targets = 1;
 	} else if (ev->depth == D_ENTRY && w->in_targets) {
-		w->entry_name = ev->key;
-		w->entry_name_len = ev->key_len;
+		w->entry_name_len = ev->key_len < sizeof(w->entry_name) - 1
+					    ? ev->key_len
+					    : sizeof(w->entry_name) - 1;
+		memcpy(w->entry_name, ev->key, w->entry_name_len);
 		if (!opens)
 			return entry_fail(w, "must be an object");
 		w->in_entry = 1;
 		w->has_length = w->has_hashes = 0;
+		memset(&w->cur, 0, sizeof(w->cur));
 	} else if (ev->depth == D_FIELD && w->in_entry) {
 		return check_field(w, ev);
 	} else if (ev->depth == D_HASH && w->in_hashes) {
 		return check_hash(w, ev);
+	} else if (ev->depth > D_FIELD && w->in_custom) {
+		return w->sel->custom(w->sel->ctx, ev, ev->depth - D_FIELD);
 	}
 	return 0;
 }
@@ -417,8 +522,12 @@ static int finish_md(struct bw_tuf_md *md, struct walk *w, const char *what,
 	md->ntidx = w->nidx;
 	md->tnames = w->names;
 	md->targets_off = w->signed_off + w->targets_rel;
+	md->selected = w->sel != NULL;
+	md->tsel = w->kept;
+	md->ntsel = w->nkept;
 	w->idx = NULL;
 	w->names = NULL;
+	w->kept = NULL;
 	return 0;
 }
 
@@ -436,6 +545,7 @@ static int md_done(struct bw_tuf_md *md, struct walk *w, int rc,
 {
 	free(w->idx);
 	free(w->names);
+	free(w->kept);
 	if (rc != 0) {
 		bw_tuf__md_free(md);
 		return rc;
@@ -446,10 +556,11 @@ static int md_done(struct bw_tuf_md *md, struct walk *w, int rc,
 
 int bw_tuf__targets_load(const char *path, uint64_t max,
 			 const struct bw_tuf_metafile *mf, const char *what,
+			 const struct bw_tuf_selector *sel,
 			 struct bw_tuf_md **out, struct bw_err *err)
 {
 	struct file_reader r = {.fd = -1, .max = max};
-	struct walk w = {0};
+	struct walk w = {.sel = sel};
 	struct bw_tuf_md *md = md_new();
 	int rc;
 
@@ -462,6 +573,8 @@ int bw_tuf__targets_load(const char *path, uint64_t max,
 				"%s: %s", path, strerror(errno));
 	else
 		rc = reader_init(&r, mf, err);
+	if (rc == 0 && sel != NULL && sel->begin != NULL)
+		sel->begin(sel->ctx);
 	if (rc == 0)
 		rc = stream_md(read_file, &r, max, md, &w, err);
 	if (rc == BW_ETOOBIG && r.got > max)

@@ -107,6 +107,20 @@ struct bw_tuf_md {
 	size_t targets_off; /* of the "targets" object in canon_env */
 	char *tmp_path;     /* fetched bytes not yet persisted (unlinked on free) */
 	struct bw_tuf_delegations *deleg; /* NULL when none */
+	/* top-level targets read with a selector: what it kept, name order */
+	int selected;
+	struct bw_tuf_tsel *tsel;
+	size_t ntsel;
+};
+
+/* One target a selector kept: its index entry and what the pass read. */
+struct bw_tuf_tsel {
+	size_t at;          /* while reading: key offset; then index entry */
+	uint64_t length;
+	int64_t value;
+	uint8_t sha256[32];
+	uint32_t entry;     /* its index entry (UINT32_MAX: not yet found) */
+	uint8_t has_sha256;
 };
 
 /* One target of a targets role: its name and its entry's canonical text. */
@@ -156,6 +170,7 @@ int bw_tuf__md_parse_tree(struct bw_tuf_md *md, struct bw_err *err);
  */
 int bw_tuf__targets_load(const char *path, uint64_t max,
 			 const struct bw_tuf_metafile *mf, const char *what,
+			 const struct bw_tuf_selector *sel,
 			 struct bw_tuf_md **out, struct bw_err *err);
 /* The same from bytes in memory (md->raw takes them over; b left empty). */
 int bw_tuf__targets_from_buf(struct bw_buf *b, struct bw_tuf_md **out,

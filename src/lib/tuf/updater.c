@@ -484,6 +484,7 @@ static int fetch_targets_role(struct bw_tuf_updater *u, const char *role,
 			      const struct bw_tuf_metafile *mf,
 			      const struct bw_tuf_keyring *kr,
 			      const struct bw_tuf_role_keys *rk,
+			      const struct bw_tuf_selector *sel,
 			      struct bw_tuf_md **out, struct bw_err *err)
 {
 	size_t max = u->cfg.max_targets_bytes;
@@ -510,7 +511,7 @@ static int fetch_targets_role(struct bw_tuf_updater *u, const char *role,
 	if (rc != 0)
 		return rc;
 	bw_tuf__log(u, BW_LOG_DEBUG, "fetched %s", role);
-	rc = bw_tuf__targets_load(tmp, max, NULL, role, &md, err);
+	rc = bw_tuf__targets_load(tmp, max, NULL, role, sel, &md, err);
 	if (rc != 0) {
 		unlink(tmp);
 		free(tmp);
@@ -541,7 +542,8 @@ static struct bw_tuf_md *cached_targets_role(struct bw_tuf_updater *u,
 					     const char *role, const char *file,
 					     const struct bw_tuf_metafile *mf,
 					     const struct bw_tuf_keyring *kr,
-					     const struct bw_tuf_role_keys *rk)
+					     const struct bw_tuf_role_keys *rk,
+					     const struct bw_tuf_selector *sel)
 {
 	struct bw_tuf_md *md = NULL;
 	struct bw_err err;
@@ -551,7 +553,7 @@ static struct bw_tuf_md *cached_targets_role(struct bw_tuf_updater *u,
 	if (bw_path_join(u->mdir, file, &path) != 0)
 		return NULL;
 	rc = bw_tuf__targets_load(path, u->cfg.max_targets_bytes, mf, role,
-				  &md, &err);
+				  sel, &md, &err);
 	free(path);
 	if (rc != 0) {
 		if (rc != BW_ENOTFOUND)
@@ -576,6 +578,11 @@ int bw_tuf__load_targets_role(struct bw_tuf_updater *u, const char *role,
 	const struct bw_tuf_metafile *mf;
 	struct bw_tuf_md *md = NULL;
 	char *quoted = NULL, *file = NULL, *metaname = NULL;
+	/* Only the top-level role is read with the program's selector. */
+	const struct bw_tuf_selector *sel =
+		u->has_selector && rk == &u->root->roles[BW_TUF_TARGETS]
+			? &u->selector
+			: NULL;
 	int rc;
 
 	*out = NULL;
@@ -595,9 +602,10 @@ int bw_tuf__load_targets_role(struct bw_tuf_updater *u, const char *role,
 	}
 	/* A cached copy that still verifies and is the version snapshot
 	 * names needs no download. */
-	md = cached_targets_role(u, role, file, mf, kr, rk);
+	md = cached_targets_role(u, role, file, mf, kr, rk, sel);
 	if (md == NULL) {
-		rc = fetch_targets_role(u, role, quoted, mf, kr, rk, &md, err);
+		rc = fetch_targets_role(u, role, quoted, mf, kr, rk, sel, &md,
+					err);
 		/* TUF 5.6.6: persist. */
 		if (rc == 0)
 			rc = bw_tuf__persist(u, file, md, err);
@@ -616,6 +624,13 @@ out:
 }
 
 /* ---- updater life cycle ------------------------------------------------ */
+
+void bw_tuf_updater_set_selector(struct bw_tuf_updater *u,
+				 const struct bw_tuf_selector *s)
+{
+	u->selector = *s;
+	u->has_selector = 1;
+}
 
 static int64_t default_now(void *ctx)
 {

@@ -32,6 +32,8 @@ struct bw_tuf_updater {
 	const struct bw_tuf_target **list; /* top-level listing, filled as
 					      it is read (borrowed) */
 	size_t nlist;
+	struct bw_tuf_selector selector; /* for the top-level targets role */
+	int has_selector;
 };
 
 void bw_tuf__log(struct bw_tuf_updater *u, enum bw_log_level level,

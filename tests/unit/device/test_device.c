@@ -233,7 +233,8 @@ static void test_device_state__failed_and_listing(void **state)
 							   NULL), 0);
 	assert_int_equal(found, 1);
 	assert_string_equal(t.name, "c");
-	assert_string_equal(t.sha256, ts[2].sha256); /* stored as 32 bytes */
+	/* no digest stored: pull records the one TUF verifies then */
+	assert_string_equal(t.sha256, "");
 	assert_int_equal(t.length, 1234);
 	assert_int_equal(bw_dev_state_listing_find_version(db, "9", &t, &found,
 							   NULL), 0);
@@ -260,16 +261,84 @@ static void test_device_state__failed_and_listing(void **state)
 	bw_dev_state_listing_abort(tx);
 	assert_int_equal(bw_dev_state_listing_any(db, &any, NULL), 0);
 	assert_int_equal(any, 1);
-	/* A damaged row is an error, never a short digest. */
-	assert_int_equal(sqlite3_exec(db, "UPDATE listing SET sha256 = x'00'"
-				      " WHERE name = 'b'", NULL, NULL, NULL),
-			 SQLITE_OK);
+	/* Names come in order (a chunk is found by its first name). */
+	assert_int_equal(bw_dev_state_listing_begin(db, &tx, NULL), 0);
+	assert_int_equal(bw_dev_state_listing_add(tx, &ts[1], NULL), 0);
+	assert_int_equal(bw_dev_state_listing_add(tx, &ts[0], NULL), BW_EINVAL);
+	assert_int_equal(bw_dev_state_listing_add(tx, &ts[1], NULL), BW_EINVAL);
+	bw_dev_state_listing_abort(tx);
+	/* A damaged chunk is an error, never a short digest. */
+	assert_int_equal(sqlite3_exec(db, "UPDATE listing SET data = "
+				      "substr(data, 1, length(data) - 5)",
+				      NULL, NULL, NULL), SQLITE_OK);
 	names[0] = '\0';
 	assert_int_equal(bw_dev_state_listing_foreach(db, 0, collect_names,
 						      names, NULL), BW_EIO);
 	assert_int_equal(save_listing(db, NULL, 0, "4|hw|", NULL), 0);
 	assert_int_equal(bw_dev_state_listing_any(db, &any, NULL), 0);
 	assert_int_equal(any, 0);
+	sqlite3_close(db);
+}
+
+static int count_rows(void *ctx, int n, char **v, char **c)
+{
+	(void)n;
+	(void)v;
+	(void)c;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* 20,000 targets span many chunks: every one is found by name (the seek
+ * lands on the right chunk), failed ones anywhere are reported. */
+static void test_device_state__listing_chunks(void **state)
+{
+	sqlite3 *db = open_db(*state);
+	struct bw_dev_listing_tx *tx = NULL;
+	struct bw_dev_target t, best;
+	char name[64], names[64] = "";
+	int have, stored, n = 0;
+
+	assert_int_equal(bw_dev_state_listing_begin(db, &tx, NULL), 0);
+	for (int i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "fw-%05d-%s.img", i,
+			 i % 2 ? "long-name-to-fill-chunks" : "x");
+		t = target(name, "1");
+		t.bootfw = i;
+		assert_int_equal(bw_dev_state_listing_add(tx, &t, NULL), 0);
+	}
+	assert_int_equal(bw_dev_state_listing_commit(tx, 1, "1|hw|", "", NULL,
+						     NULL), 0);
+	assert_int_equal(sqlite3_exec(db, "SELECT 1 FROM listing", count_rows,
+				      &n, NULL), SQLITE_OK);
+	assert_true(n > 3);
+	for (int i = 0; i < 20000; i += 29) {
+		snprintf(name, sizeof(name), "fw-%05d-%s.img", i,
+			 i % 2 ? "long-name-to-fill-chunks" : "x");
+		t = target(name, "1");
+		assert_int_equal(bw_dev_state_best_save(db, "0", &t, NULL), 0);
+		assert_int_equal(bw_dev_state_best_load(db, "0", &best, &have,
+							&stored, NULL), 0);
+		assert_int_equal(have, 1);
+		assert_string_equal(best.name, name);
+		assert_int_equal(best.bootfw, i);
+	}
+	/* a name between two stored ones is not found */
+	t = target("fw-00002-y.img", "1");
+	assert_int_equal(bw_dev_state_best_save(db, "0", &t, NULL), 0);
+	assert_int_equal(bw_dev_state_best_load(db, "0", &best, &have, &stored,
+						NULL), 0);
+	assert_int_equal(have, 0);
+	t = target("fw-19999-long-name-to-fill-chunks.img", "1");
+	assert_int_equal(bw_dev_state_mark_failed(db, &t, NULL), 0);
+	t = target("fw-00000-x.img", "1");
+	assert_int_equal(bw_dev_state_mark_failed(db, &t, NULL), 0);
+	t = target("zz-not-listed", "1");
+	assert_int_equal(bw_dev_state_mark_failed(db, &t, NULL), 0);
+	assert_int_equal(bw_dev_state_listing_foreach(db, 1, collect_names,
+						      names, NULL), 0);
+	assert_string_equal(names, "fw-00000-x.img!;"
+			    "fw-19999-long-name-to-fill-chunks.img!;");
 	sqlite3_close(db);
 }
 
@@ -652,6 +721,7 @@ int main(void)
 		FX(test_device_state__newer_schema_refused),
 		FX(test_device_state__migrates_v1),
 		FX(test_device_state__failed_and_listing),
+		FX(test_device_state__listing_chunks),
 		FX(test_device_state__stored_answer),
 		FX(test_device_events__bounded_and_wire_format),
 		cmocka_unit_test(test_device_config__parse),
