@@ -307,6 +307,35 @@ class Lifecycle(DeviceTest):
         self.assertEqual(sha(self.dev.slot[1]),
                          hashlib.sha256(self.v1).hexdigest())
 
+    def test_malformed_custom_skipped_with_a_message(self):
+        """A target for this hardware id whose custom fields can not be
+        read is skipped, said once on stderr, never offered or listed;
+        one for another board is not mentioned."""
+        self.repo.add("fw-1", image("fw-1", 1000), "1")
+        bad = {"fw-7": {"hardwareIds": "board-x"},
+               "fw-8": {"bootfirmware_version": "abc"},
+               "fw-9": {"version": {"major": 9}},
+               "fw-6": {"boot": {"secure_version": 3}},
+               "other-9": {"version": {"major": 9}, "hardwareIds": ["b-y"]}}
+        for name, fields in bad.items():
+            self.repo.add(name, image(name, 1000), "9")
+            self.repo.targets[name]["custom"].update(fields)
+        self.repo.publish()
+        p = self.dev.run("check")
+        self.assertExit(p, UPDATE)
+        self.assertIn("update available: fw-1", p.stdout)
+        self.assertIn("target skipped: fw-7: custom.hardwareIds is not an "
+                      "array", p.stderr)
+        self.assertIn("target skipped: fw-8: custom.bootfirmware_version",
+                      p.stderr)
+        self.assertIn("target skipped: fw-9: custom.version", p.stderr)
+        self.assertIn("target skipped: fw-6: custom.boot must be", p.stderr)
+        self.assertNotIn("other-9", p.stderr + p.stdout)
+        p = self.dev.run("list")
+        for name in bad:
+            self.assertNotIn(name, p.stdout)
+        self.assertIn("fw-1", p.stdout)
+
     def test_boot_firmware_anti_rollback(self):
         self.standard_repo(bootfw=5)
         self.update_to_v2()

@@ -23,6 +23,7 @@
 #include "bulwark/buf.h"
 #include "crash.h"
 #include "events.h"
+#include "select.h"
 #include "bootenv.h"
 
 /* ---- fixtures -------------------------------------------------------------- */
@@ -523,6 +524,125 @@ static void test_device_match__custom(void **state)
 			       "[\"hw\"],\"tags\":[\"main\"]}", &t), 0);
 }
 
+static int feed(void *ctx, const struct bw_json_event *ev)
+{
+	if (ev->depth > 0)
+		bw_dev_match_event(ctx, ev, ev->depth);
+	return 0;
+}
+
+/* The selection as check makes it: custom's events from the streaming
+ * parser, then the entry's end. */
+static int select_custom(const char *tag, const char *custom,
+			 struct bw_dev_target *t, const char **why)
+{
+	struct bw_dev_config c;
+	struct bw_dev_match m;
+	struct bw_buf out;
+	int r;
+
+	bw_dev_config_init(&c);
+	c.hardware_id = "hw";
+	c.tag = (char *)tag;
+	bw_dev_match_init(&m, &c);
+	bw_buf_init(&out, 1 << 20);
+	assert_int_equal(bw_json_canonical_stream_buf(custom, strlen(custom),
+						      NULL, &out, feed, &m,
+						      NULL), 0);
+	bw_buf_dispose(&out);
+	r = bw_dev_match_end(&m, (const uint8_t *)"fw-1", 4, t, why);
+	/* the match is ready for the next target */
+	assert_int_equal(m.hw + m.tag + m.version_ok + m.fw_bad, 0);
+	return r;
+}
+
+static void test_device_select__one_pass(void **state)
+{
+	static const struct {
+		const char *tag, *custom;
+		int want;
+		const char *why; /* part of the message, for -1 */
+	} cases[] = {
+		{"main", "{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":[\"main\"]}", 1, NULL},
+		/* another hardware id, another tag: never selected */
+		{"main", "{\"version\":\"3\",\"hardwareIds\":[\"hw2\",\"h\"],"
+			 "\"tags\":[\"main\"]}", 0, NULL},
+		{"main", "{\"version\":\"3\",\"hardwareIds\":[[\"hw\"]],"
+			 "\"tags\":[\"main\"]}", 0, NULL},
+		{"main", "{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":[\"beta\",\"mai\"]}", 0, NULL},
+		{"main", "{\"version\":\"3\",\"hardwareIds\":[\"hw\"]}", 0,
+		 NULL},
+		{"main", "{\"version\":\"3\",\"other\":{\"hardwareIds\":"
+			 "[\"hw\"],\"tags\":[\"main\"]}}", 0, NULL},
+		/* an untagged device takes any tag */
+		{NULL, "{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+		       "\"tags\":[\"beta\"]}", 1, NULL},
+		/* malformed fields: skipped, and why */
+		{"main", "{\"version\":\"3\",\"hardwareIds\":\"hw\"}", -1,
+		 "custom.hardwareIds is not an array"},
+		{"main", "{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":\"main\"}", -1, "custom.tags is not an array"},
+		{"main", "{\"version\":{\"v\":3},\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":[\"main\"]}", -1, "custom.version"},
+		{"main", "{\"version\":\"\",\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":[\"main\"]}", -1, "custom.version"},
+		{"main", "{\"hardwareIds\":[\"hw\"],\"tags\":[\"main\"]}", -1,
+		 "custom.version"},
+		{"main", "{\"version\":-2,\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":[\"main\"]}", -1, "custom.version"},
+		{"main", "{\"version\":\"3\\u0007\",\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":[\"main\"]}", -1, "control characters"},
+		{"main", "{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":[\"main\"],\"bootfirmware_version\":\"x\"}",
+		 -1, "custom.bootfirmware_version"},
+		{"main", "{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":[\"main\"],\"bootfirmware_version\":null}",
+		 -1, "custom.bootfirmware_version"},
+		{"main", "{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":[\"main\"],\"boot\":{\"secure_version\":2}}",
+		 -1, "custom.boot must be"},
+		{"main", "{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":[\"main\"],\"boot\":[]}", -1,
+		 "custom.boot must be"},
+		{"main", "{\"version\":\"3\",\"hardwareIds\":[\"hw\"],"
+			 "\"tags\":[\"main\"],\"bootfirmware_version\":1,"
+			 "\"boot\":{\"secure_version\":2,\"artifacts\":[]}}", -1,
+		 "differ"},
+	};
+	struct bw_dev_target t;
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = select_custom(cases[i].tag, cases[i].custom, &t, &why);
+
+		if (r != cases[i].want)
+			fail_msg("case %zu: %d, want %d", i, r, cases[i].want);
+		if (r < 0)
+			assert_non_null(strstr(why, cases[i].why));
+		if (r == 1) {
+			assert_string_equal(t.name, "fw-1");
+			assert_string_equal(t.version, "3");
+		}
+	}
+	/* values: integer version, boot firmware from either field */
+	assert_int_equal(select_custom("main", "{\"version\":12,\"hardwareIds"
+				       "\":[\"hw\"],\"tags\":[\"main\"],"
+				       "\"boot\":{\"secure_version\":7,"
+				       "\"artifacts\":[]}}", &t, &why), 1);
+	assert_string_equal(t.version, "12");
+	assert_int_equal(t.bootfw, 7);
+	assert_int_equal(select_custom("main", "{\"version\":\"1.\\\"2\","
+				       "\"hardwareIds\":[\"x\",\"hw\"],"
+				       "\"tags\":[\"main\"],"
+				       "\"bootfirmware_version\":\"9\"}", &t,
+				       &why), 1);
+	assert_string_equal(t.version, "1.\"2"); /* escapes undone */
+	assert_int_equal(t.bootfw, 9);
+}
+
 /* ---- recovery and the crash hook ---------------------------------------- */
 
 static void write_config(struct fx *f, char *path, size_t cap)
@@ -730,6 +850,7 @@ int main(void)
 		cmocka_unit_test(test_device_bootenv__vars_text),
 		cmocka_unit_test(test_device_match__versions),
 		cmocka_unit_test(test_device_match__custom),
+		cmocka_unit_test(test_device_select__one_pass),
 		FX(test_device_recover__torn_install),
 		FX(test_device_lock__one_writer),
 		cmocka_unit_test(test_device_crash__hook_kills_at_nth_write),

@@ -391,6 +391,180 @@ static void test_updater_targets__malformed_entry(void **state)
 	}
 }
 
+/* ---- selection in the pass that reads targets.json ---------------------- */
+
+/* Keeps a target whose custom.pick is 1; values count the kept ones in
+ * the order the file lists them. */
+struct picker {
+	int pick, ends, begins;
+	int64_t next;
+};
+
+static void pick_begin(void *ctx)
+{
+	struct picker *p = ctx;
+
+	p->begins++;
+	p->next = 0;
+}
+
+static int pick_custom(void *ctx, const struct bw_json_event *ev, size_t depth)
+{
+	struct picker *p = ctx;
+
+	if (depth == 1 && ev->key_len == 4 && memcmp(ev->key, "pick", 4) == 0)
+		p->pick = ev->type == BW_JSON_EV_INTEGER && ev->integer == 1;
+	return 0;
+}
+
+static int64_t pick_end(void *ctx, const uint8_t *name, size_t len)
+{
+	struct picker *p = ctx;
+	int keep = p->pick;
+
+	(void)name;
+	(void)len;
+	p->ends++;
+	p->pick = 0;
+	return keep ? ++p->next : 0;
+}
+
+struct picked {
+	char names[256];
+	int64_t values[8];
+	size_t n;
+};
+
+static int collect_picked(void *ctx, const struct bw_tuf_selected *t)
+{
+	struct picked *p = ctx;
+	uint8_t want[32];
+	size_t len = strlen(p->names);
+
+	snprintf(p->names + len, sizeof(p->names) - len, "%s=%llu;", t->path,
+		 (unsigned long long)t->length);
+	/* the sha256 the verified entry lists (content is the name) */
+	bw_hash_buf(BW_HASH_SHA256, t->path, strlen(t->path), want);
+	assert_true(t->has_sha256);
+	assert_memory_equal(t->sha256, want, 32);
+	p->values[p->n++] = t->value;
+	return 0;
+}
+
+/* targets.json written with its targets in reverse name order (the
+ * parser sorts them), signed by signer. */
+static void put_unsorted_targets(struct repo *r, struct bw_signer *signer)
+{
+	static const char *const names[] = {"e.bin", "d.bin", "c.bin", "b.bin",
+					    "a.bin"};
+	static const char *const custom[] = {
+		"{\"pick\":1,\"z\":[{\"pick\":0}]}", "{\"pick\":0}", NULL,
+		"{\"other\":{\"pick\":1}}", "{\"z\":2,\"pick\":1}"};
+	json_t *t = repo_targets_signed(1, REPO_EXPIRES), *env = NULL;
+	char *text;
+
+	for (size_t i = 0; i < 5; i++) {
+		char hex[BW_HASH_MAX_HEX], file[64];
+		json_t *e;
+
+		bw_hash_buf_hex(BW_HASH_SHA256, names[i], strlen(names[i]), hex);
+		e = json_pack("{s:I,s:{s:s}}", "length",
+			      (json_int_t)(100 + i), "hashes", "sha256", hex);
+		if (custom[i] != NULL)
+			json_object_set_new(e, "custom",
+					    json_loads(custom[i], 0, NULL));
+		json_object_set_new(json_object_get(t, "targets"), names[i], e);
+		snprintf(file, sizeof(file), "targets/%s", names[i]);
+		repo_put(r, file, names[i], strlen(names[i]));
+	}
+	assert_int_equal(bw_tuf_envelope_sign(t, &signer, 1, &env, NULL), 0);
+	text = json_dumps(env, JSON_COMPACT); /* insertion order */
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"e.bin\""));
+	assert_true(strstr(text, "\"e.bin\"") < strstr(text, "\"a.bin\""));
+	repo_put(r, "metadata/targets.json", text, strlen(text));
+	free(text);
+	json_decref(env);
+	json_decref(t);
+}
+
+static void test_updater_targets__selector(void **state)
+{
+	struct picker pk = {0};
+	struct bw_tuf_selector sel = {&pk, pick_begin, pick_custom, pick_end};
+	struct picked got = {0};
+	struct client c = {0};
+	struct repo r;
+	struct bw_err err;
+	char *dir;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	put_unsorted_targets(&r, r.targets);
+	dir = repo_client_dir(&r);
+	assert_int_equal(client_open(&c, &r, dir, &err), 0);
+	bw_tuf_updater_set_selector(c.u, &sel);
+	/* nothing before a refresh */
+	assert_int_equal(bw_tuf_updater_selected_foreach(c.u, collect_picked,
+							 &got, &err),
+			 BW_ESTATE);
+	assert_int_equal(bw_tuf_updater_refresh(c.u, &err), 0);
+	assert_int_equal(pk.begins, 1);
+	assert_int_equal(pk.ends, 5); /* every entry, in the file's order */
+	assert_int_equal(bw_tuf_updater_selected_foreach(c.u, collect_picked,
+							 &got, &err), 0);
+	/* in name order, each with its own length, digest and value: e.bin
+	 * came first in the file (value 1), a.bin last (value 2) */
+	assert_string_equal(got.names, "a.bin=104;e.bin=100;");
+	assert_int_equal(got.values[0], 2);
+	assert_int_equal(got.values[1], 1);
+	bw_tuf_updater_free(c.u);
+
+	/* Without a selector, there is no selection to walk. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(client_open(&c, &r, dir, &err), 0);
+	assert_int_equal(bw_tuf_updater_refresh(c.u, &err), 0);
+	assert_int_equal(bw_tuf_updater_selected_foreach(c.u, collect_picked,
+							 &got, &err),
+			 BW_ESTATE);
+	bw_tuf_updater_free(c.u);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
+/* The selector sees a role before its signature is checked; nothing of
+ * a role that does not verify is ever handed out. */
+static void test_updater_targets__selector_unverified(void **state)
+{
+	struct picker pk = {0};
+	struct bw_tuf_selector sel = {&pk, pick_begin, pick_custom, pick_end};
+	struct picked got = {0};
+	struct client c = {0};
+	struct repo r;
+	struct bw_err err;
+	char *dir;
+
+	(void)state;
+	repo_init(&r);
+	repo_build_basic(&r);
+	put_unsorted_targets(&r, r.snapshot); /* not a targets key */
+	dir = repo_client_dir(&r);
+	assert_int_equal(client_open(&c, &r, dir, &err), 0);
+	bw_tuf_updater_set_selector(c.u, &sel);
+	assert_int_equal(bw_tuf_updater_refresh(c.u, &err), BW_ESIG);
+	assert_int_equal(pk.ends, 5); /* it was read... */
+	assert_int_equal(bw_tuf_updater_selected_foreach(c.u, collect_picked,
+							 &got, &err),
+			 BW_ESTATE);
+	assert_int_equal(got.n, 0); /* ...and nothing of it is handed out */
+	bw_tuf_updater_free(c.u);
+	repo_rmrf(dir);
+	free(dir);
+	repo_dispose(&r);
+}
+
 /* Root chain: version must be exactly N+1, signed by old and new keys. */
 static void test_updater_root__chain(void **state)
 {
@@ -1050,6 +1224,8 @@ int main(void)
 		cmocka_unit_test(test_updater_targets__threshold),
 		cmocka_unit_test(test_updater_signatures__duplicate_keyid),
 		cmocka_unit_test(test_updater_targets__malformed_entry),
+		cmocka_unit_test(test_updater_targets__selector),
+		cmocka_unit_test(test_updater_targets__selector_unverified),
 		cmocka_unit_test(test_updater_root__chain),
 		cmocka_unit_test(test_updater_root__rotation_drops_cached_timestamp),
 		cmocka_unit_test(test_updater_root__rotation_drops_cached_snapshot),
