@@ -224,8 +224,7 @@ void bw_tuf_updater_set_selector(struct bw_tuf_updater *u,
 struct bw_tuf_selected {
 	const char *path;   /* as in the metadata (UTF-8, NUL-terminated) */
 	uint64_t length;
-	int has_sha256;     /* hashes lists "sha256" */
-	uint8_t sha256[32];
+	int has_sha256;     /* hashes lists "sha256" (get_target has it) */
 	int64_t value;      /* what the selector's end returned */
 };
 

@@ -77,7 +77,7 @@ static int beats(const struct bw_dev *d, const struct bw_dev_target *t,
  * The device's selection, made while the TUF library reads targets.json
  * (bw_tuf_selector): for each target of this hardware id and tag, its
  * version and boot firmware version are kept here (the library keeps its
- * name, length and sha256); nothing is used before the role verified.
+ * name and length); nothing is used before the role verified.
  */
 struct selecting {
 	struct bw_dev_match m;

@@ -343,7 +343,6 @@ int bw_tuf_updater_selected_foreach(struct bw_tuf_updater *u,
 			.value = k->value,
 		};
 
-		memcpy(t.sha256, k->sha256, sizeof(t.sha256));
 		rc = fn(ctx, &t);
 	}
 	return rc;

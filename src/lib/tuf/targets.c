@@ -95,10 +95,8 @@ static int check_hash(struct walk *w, const struct bw_json_event *ev)
 	if (bw_hex_decode((const char *)ev->text + 1, ev->len - 2, d,
 			  bw_hash_alg_len(a)) != 0)
 		return entry_fail(w, "a digest is not hex of its length");
-	if (a == BW_HASH_SHA256) {
-		memcpy(w->cur.sha256, d, sizeof(w->cur.sha256));
+	if (a == BW_HASH_SHA256)
 		w->cur.has_sha256 = 1;
-	}
 	return 0;
 }
 

@@ -118,7 +118,6 @@ struct bw_tuf_tsel {
 	size_t at;          /* while reading: key offset; then index entry */
 	uint64_t length;
 	int64_t value;
-	uint8_t sha256[32];
 	uint32_t entry;     /* its index entry (UINT32_MAX: not yet found) */
 	uint8_t has_sha256;
 };
