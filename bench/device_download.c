@@ -625,7 +625,7 @@ static void write_many(size_t n)
 	_exit(0);
 }
 
-#define REFRESH_RUNS 5
+#define REFRESH_RUNS 7
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -634,29 +634,44 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Median wall time of REFRESH_RUNS runs of cmd (after prep, untimed,
- * each time when not NULL); *cpu gets the median CPU time (user +
- * system: what the process itself needed, whatever else runs), *rss_kib
- * the highest peak RSS. */
-static double median_run(const char *prep, const char *cmd, int want_rc,
-			 double *cpu, long *rss_kib)
-{
+/* One timed command: run after prep (untimed, when not NULL). */
+struct timed_cmd {
+	const char *prep, *cmd;
+	int want_rc;
 	double t[REFRESH_RUNS], c[REFRESH_RUNS];
+	long rss_kib; /* the highest peak RSS */
+};
+
+static void run_once(struct timed_cmd *x, int i)
+{
 	long rss = 0;
 
-	*rss_kib = 0;
+	if (x->prep != NULL)
+		sh(x->prep);
+	x->t[i] = timed(x->cmd, &rss, x->want_rc);
+	x->c[i] = last_cpu_s;
+	if (rss > x->rss_kib)
+		x->rss_kib = rss;
+}
+
+/* Median wall time of x's runs; *cpu the median CPU time (user + system:
+ * what the process itself needed, whatever else runs). */
+static double median_of(struct timed_cmd *x, double *cpu)
+{
+	qsort(x->t, REFRESH_RUNS, sizeof(x->t[0]), cmp_double);
+	qsort(x->c, REFRESH_RUNS, sizeof(x->c[0]), cmp_double);
+	*cpu = x->c[REFRESH_RUNS / 2];
+	return x->t[REFRESH_RUNS / 2];
+}
+
+/* REFRESH_RUNS runs of a and b, one of each in turn, so that both see
+ * the same load whatever else the machine does. */
+static void run_pair(struct timed_cmd *a, struct timed_cmd *b)
+{
 	for (int i = 0; i < REFRESH_RUNS; i++) {
-		if (prep != NULL)
-			sh(prep);
-		t[i] = timed(cmd, &rss, want_rc);
-		c[i] = last_cpu_s;
-		if (rss > *rss_kib)
-			*rss_kib = rss;
+		run_once(a, i);
+		run_once(b, i);
 	}
-	qsort(t, REFRESH_RUNS, sizeof(t[0]), cmp_double);
-	qsort(c, REFRESH_RUNS, sizeof(c[0]), cmp_double);
-	*cpu = c[REFRESH_RUNS / 2];
-	return t[REFRESH_RUNS / 2];
 }
 
 /*
@@ -684,11 +699,19 @@ static void refresh_rss(size_t n)
 	snprintf(ccmd, sizeof(ccmd), "exec %s/../bulwark-tuf-client "
 		 "--metadata-dir %s/client --metadata-url file://%s/srv/repo "
 		 "refresh 2>/dev/null", bindir, dir, dir);
-	/* One after the other, so both see about the same load. */
-	t[0] = median_run(prep, cmd, 16, &c[0], &rss[0]);
-	t[2] = median_run(cprep, ccmd, 0, &c[2], &rss[2]);
-	t[1] = median_run(NULL, cmd, 16, &c[1], &rss[1]);
-	t[3] = median_run(NULL, ccmd, 0, &c[3], &rss[3]);
+	struct timed_cmd x[4] = {
+		{.prep = prep, .cmd = cmd, .want_rc = 16},
+		{.prep = NULL, .cmd = cmd, .want_rc = 16},
+		{.prep = cprep, .cmd = ccmd, .want_rc = 0},
+		{.prep = NULL, .cmd = ccmd, .want_rc = 0}};
+
+	/* Cold check and cold client in turn, then warm and warm. */
+	run_pair(&x[0], &x[2]);
+	run_pair(&x[1], &x[3]);
+	for (int i = 0; i < 4; i++) {
+		t[i] = median_of(&x[i], &c[i]);
+		rss[i] = x[i].rss_kib;
+	}
 	printf("\n%zu targets, all for this device, %s JSON, file://, median "
 	       "of %d runs each (peak RSS: the highest run):\n\n"
 	       "| process | cold ms | cold CPU ms | cold peak RSS MiB | warm ms "

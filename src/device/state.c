@@ -145,6 +145,11 @@ int bw_dev_state_open(const char *path, sqlite3 **out, struct bw_err *err)
 		return rc;
 	}
 	sqlite3_busy_timeout(db, 5000);
+	/* The WAL is folded into the database by SQLite's own checkpoint
+	 * once it holds 1000 pages, not at every exit: a check that writes
+	 * a new listing would otherwise write it twice and sync twice more
+	 * before it returns. Durability is the WAL's (synchronous=FULL). */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	/* FULL: a commit is on disk when it returns (WAL's NORMAL could lose
 	 * the last commit on power loss, e.g. "pending" after a slot write). */
 	rc = exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
