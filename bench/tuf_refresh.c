@@ -20,6 +20,7 @@
  * client without refreshing (--help). The load average is printed with
  * the tables.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -431,17 +432,42 @@ static void warm_transports(const char *name, const char *repo,
 	warm_row(name, "http://127.0.0.1", &w);
 }
 
-/* What starting a process costs: /bin/true, and the client's --help. */
+/*
+ * --load-libcurl: load libcurl as the fetcher does at its first http(s)
+ * request (dlopen + curl_global_init) and exit; --load-nothing: exit. The
+ * difference of the two is what loading libcurl costs a process.
+ */
+static int load_libcurl(void)
+{
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	long (*global_init)(long);
+
+	if (h == NULL)
+		return 1;
+	*(void **)&global_init = dlsym(h, "curl_global_init");
+	/* CURL_GLOBAL_DEFAULT is 3 (SSL | WIN32), as the fetcher asks. */
+	return global_init == NULL || global_init(3) != 0;
+}
+
+/* What starting a process costs: /bin/true, the client's --help, and
+ * loading libcurl into a process. */
 static void start_floor(void)
 {
-	char t[] = "/bin/true", help[] = "--help";
+	char t[] = "/bin/true", help[] = "--help", none[] = "--load-nothing",
+	     curl[] = "--load-libcurl";
 	char *tcmd[] = {t, NULL}, *hcmd[] = {g_client, help, NULL};
+	char *ncmd[] = {g_self, none, NULL}, *ccmd[] = {g_self, curl, NULL};
 	struct warm w;
 
 	if (warm_runs(tcmd, &w) == 0)
 		warm_row("(start a process: /bin/true)", "-", &w);
 	if (warm_runs(hcmd, &w) == 0)
 		warm_row("(start the client: bulwark-tuf-client --help)", "-",
+			 &w);
+	if (warm_runs(ncmd, &w) == 0)
+		warm_row("(this bench's binary, doing nothing)", "-", &w);
+	if (warm_runs(ccmd, &w) == 0)
+		warm_row("(the same, loading libcurl as the fetcher does)", "-",
 			 &w);
 }
 
@@ -621,6 +647,10 @@ int main(int argc, char **argv)
 
 	if (argc >= 3 && strcmp(argv[1], "--run") == 0)
 		return run_measured(argv + 2);
+	if (argc == 2 && strcmp(argv[1], "--load-nothing") == 0)
+		return 0;
+	if (argc == 2 && strcmp(argv[1], "--load-libcurl") == 0)
+		return load_libcurl();
 	find_programs(argv[0]);
 	if (mkdtemp(base) == NULL)
 		die("mkdtemp", NULL);
