@@ -406,7 +406,8 @@ static void pki_wait_done(struct bw_srv *srv, int applied)
 {
 	if (!srv->pki_wait_since)
 		return;
-	bw_srv_log(BW_SRV_LOG_NOTICE, "PKI change (policy %.16s) %s (waited %llds)",
+	bw_srv_log(BW_SRV_LOG_NOTICE,
+		   "PKI change (policy %.16s) %s (waited %llds)",
 		   srv->pki_wait_digest,
 		   applied ? "applied: the transparency log holds it"
 			   : "withdrawn before it was logged",
