@@ -308,6 +308,13 @@ static int admit(struct bw_srv *srv, const struct bw_wave_rec *w,
 	    bw_wave_charter_step_of(c, uuid, &step, NULL) ||
 	    (int64_t)step > w->step)
 		return 0;
+	/* a device the throttle turns away costs no write transaction: the
+	 * count is read first, and again inside the admission's own */
+	rc = st->ops->wave_admitted_since(st, w->name, now - 59, &recent, err);
+	if (rc)
+		return rc;
+	if (recent >= srv->cfg->wave_admit_per_minute)
+		return 0; /* throttled: next poll */
 	rc = st->ops->begin(st, err);
 	if (!rc)
 		rc = st->ops->wave_admitted_since(st, w->name, now - 59, &recent,
