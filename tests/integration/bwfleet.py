@@ -45,6 +45,7 @@ class FleetServer:
                                "max_connections_per_address": "100000"}}
         for k, v in (extra or {}).items():
             sections.setdefault(k, {}).update(v)
+        self.sections = sections  # for another gateway on this database
         os.makedirs(os.path.join(workdir, "srv"), exist_ok=True)
         self.srv = c.Server(os.path.join(workdir, "srv"), self.tuf,
                             extra=sections)
@@ -89,10 +90,11 @@ class FleetServer:
         st, r = self.srv.admin("POST", "/waves", self.charter(name, steps))
         assert st == 201, r
 
-    def fleetsim(self, simdir, devices, *args, timeout=600):
-        """Run bw-fleetsim; (process, report dict or None)."""
+    def fleetsim(self, simdir, devices, *args, timeout=600, srv=None):
+        """Run bw-fleetsim against srv (default: this fixture's
+        bulwarkd); (process, report dict or None)."""
         report = os.path.join(simdir + ".json")
-        s = self.srv
+        s = srv or self.srv
         cmd = [FLEETSIM,
                "--server", "https://127.0.0.1:%d" % s.gw_port,
                "--admin", "https://127.0.0.1:%d" % s.admin_port,

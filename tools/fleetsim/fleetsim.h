@@ -105,6 +105,7 @@ struct fs_fleet {
 	size_t warm;         /* devices that checked in once */
 	/* statistics, under lock */
 	uint64_t checkins, checkin_failures, send_failures, rounds;
+	uint64_t downloads, download_failures; /* pulls in the window */
 	float *lat;
 	size_t nlat;
 	FILE *err; /* the simulator's own messages (stderr before redirect) */

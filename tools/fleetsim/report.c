@@ -302,9 +302,11 @@ static json_t *traffic_report(struct fs_fleet *f, const struct fs_watch *w)
 		p50 = f->lat[(f->nlat - 1) / 2];
 		p99 = f->lat[(size_t)((double)(f->nlat - 1) * 0.99)];
 	}
-	t = json_pack("{s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "checkins",
+	t = json_pack("{s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "checkins",
 		      (json_int_t)f->checkins, "checkin-failures",
-		      (json_int_t)f->checkin_failures, "event-send-failures",
+		      (json_int_t)f->checkin_failures, "downloads",
+		      (json_int_t)f->downloads, "download-failures",
+		      (json_int_t)f->download_failures, "event-send-failures",
 		      (json_int_t)f->send_failures, "seconds", secs,
 		      "checkins-per-s", secs > 0 ? (double)f->checkins / secs : 0,
 		      "latency-p50-ms", p50 * 1e3, "latency-p99-ms", p99 * 1e3);

@@ -221,9 +221,17 @@ static void report_sent(struct fs_fleet *f, struct fs_device *dv,
 /* Download (the slow part is over) and install; then reboot, or report. */
 static void step_install(struct fs_fleet *f, struct fs_device *dv)
 {
+	double t = fs_now();
 	int rc = run_op(f, dv, OP_PULL);
-	double t;
 
+	if (t >= f->measure_from) {
+		pthread_mutex_lock(&f->lock);
+		if (rc == BW_DEV_EXIT_OK)
+			f->downloads++;
+		else
+			f->download_failures++;
+		pthread_mutex_unlock(&f->lock);
+	}
 	dv->phase = FS_POLL;
 	if (rc != BW_DEV_EXIT_OK) {
 		dv->next_at = next_poll(f, dv, fs_now());
