@@ -97,16 +97,19 @@ class Registrations(threading.Thread):
     """New devices registering at REG_RATE, from `start` for `seconds`
     (bounded: at most REG_RATE * seconds), over the given servers."""
 
-    def __init__(self, servers, token, start, seconds):
+    def __init__(self, servers, token, seconds):
         super().__init__(daemon=True)
         self.servers, self.token = servers, token
-        self.start_at, self.seconds = start, seconds
+        self.start_at, self.seconds = None, seconds
+        self.go = threading.Event()
         self.ok = self.failed = 0
         self.errors = []
 
     def run(self):
         n = int(REG_RATE * self.seconds)
-        time.sleep(max(0.0, self.start_at - time.monotonic()))
+        if not self.go.wait(timeout=900):
+            return
+        self.start_at = time.monotonic()
         for i in range(n):
             due = self.start_at + i / REG_RATE
             time.sleep(max(0.0, due - time.monotonic()))
@@ -166,20 +169,27 @@ def one_run(kind, tmp, simtop):
             st, r = fs.srv.admin("POST", "/tokens", {
                 "scope": "ci", "expires-in": 3600, "uses": 100000})
             assert st == 201, r
-            reg = Registrations(servers, r["token"], t0 + WARMUP,
-                                SECONDS - WARMUP - 5)
+            reg = Registrations(servers, r["token"], SECONDS - WARMUP - 5)
             reg.start()
-        # the window's start: database counters and CPU at WARMUP
+        # the window's start: database counters and CPU at WARMUP after
+        # the simulators' own start (they open devices.log once their
+        # devices' certificates are issued, then start the clock)
         marks = {}
 
         def mark():
-            time.sleep(max(0.0, t0 + WARMUP - time.monotonic()))
+            logs = [os.path.join(d, "devices.log") for _, d, _ in sims]
+            while time.monotonic() - t0 < 900 and \
+                    not all(os.path.exists(x) for x in logs):
+                time.sleep(0.05)
+            time.sleep(WARMUP)
             marks["cpu"] = [cpu_seconds(s.proc.pid) for s in servers]
             marks["q"] = [queries(s) for s in servers]
             marks["ev"] = events_stored(fs.srv)
             if fs.srv.pg:
                 marks["tx"] = pg_commits(fs.srv)
                 marks["tables"] = table_use(fs.srv)
+            if reg:
+                reg.go.set()
         mt = threading.Thread(target=mark, daemon=True)
         mt.start()
         results = [None] * len(sims)
@@ -207,6 +217,7 @@ def one_run(kind, tmp, simtop):
                 if sc - s0 or wr - w0:
                     tables[k] = [sc - s0, wr - w0]
         if reg:
+            reg.go.set()
             reg.join(timeout=60)
     finally:
         codes = [s.stop() for s in reversed(servers)]
@@ -267,6 +278,7 @@ def main():
             if not lines:
                 print(p.stderr[-3000:])
                 return 1
+            print(lines[-1], file=sys.stderr)
             rows.append(json.loads(lines[-1]))
         return table(rows)
     for kind in RUNS:
