@@ -38,6 +38,8 @@ struct conn {
 	struct bw_srv_listener *l;
 	struct bufferevent *bev;
 	struct evbuffer_cb_entry *out_cb; /* out_added_cb on bev's output */
+	struct evbuffer_cb_entry *in_cb;  /* in_added_cb on bev's input */
+	struct event *kick; /* reads what OpenSSL holds (read_kick) */
 	struct event *hs_timer;
 	struct event *req_timer; /* the request deadline */
 	int in_request;		 /* a handler has the current request */
@@ -61,6 +63,8 @@ struct bw_srv_addrcount {
 
 static int g_conn_idx = -1;
 
+static void read_kick(struct conn *c);
+
 static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 			 long argl, void *argp)
 {
@@ -74,6 +78,11 @@ static void conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 	if (c->out_cb)
 		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev),
 					 c->out_cb);
+	if (c->in_cb)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev),
+					 c->in_cb);
+	if (c->kick)
+		event_free(c->kick);
 	if (c->hs_timer)
 		event_free(c->hs_timer);
 	if (c->req_timer)
@@ -346,8 +355,10 @@ static void request_done(struct evhttp_request *req, void *arg)
 	if (c && c->l->mtls == BW_SRV_TLS_CLIENT_REQUIRED &&
 	    srv->cfg->idle_timeout > next)
 		next = (long)srv->cfg->idle_timeout;
-	if (c)
+	if (c) {
 		req_deadline_arm(c, next);
+		read_kick(c);
+	}
 }
 
 void bw_srv_request_track(struct bw_srv *srv, struct evhttp_request *req)
@@ -409,8 +420,54 @@ static void req_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * Read-ahead. OpenSSL reads a whole flight from the socket at once
+ * (SSL_CTX_set_read_ahead) instead of two read()s per TLS record (its
+ * 5-byte header, then its body). But records it has already taken off the
+ * socket are invisible to epoll, and libevent's OpenSSL bufferevent only
+ * drains the rest of the current record (SSL_pending), so whenever OpenSSL
+ * may hold more (SSL_has_pending) at a point where libevent stops reading
+ * or starts reading again, the connection is kicked: its read event is
+ * activated as if the socket were readable. The points: the end of the
+ * handshake (a request sent with the client's Finished), every read (a
+ * second record read with the first), an answer queued (evhttp enables
+ * reading again) and a request completed.
+ */
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	(void)fd, (void)what;
+	/* only while the bufferevent reads (its read event added): not
+	 * while evhttp holds reading off (a later kick comes when it
+	 * resumes), nor once the bufferevent is being freed */
+	if (ssl && SSL_is_init_finished(ssl) && SSL_has_pending(ssl) &&
+	    event_pending(&c->bev->ev_read, EV_READ, NULL))
+		event_active(&c->bev->ev_read, EV_READ, 1);
+}
+
+/* Activated, not called: the bufferevent may be in the middle of
+ * switching its events from the handshake to the open connection. */
+static void read_kick(struct conn *c)
+{
+	SSL *ssl = c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+
+	if (c->kick && ssl && SSL_has_pending(ssl))
+		event_active(c->kick, EV_TIMEOUT, 1);
+}
+
+static void in_added_cb(struct evbuffer *buf,
+			const struct evbuffer_cb_info *info, void *arg)
+{
+	(void)buf;
+	if (info->n_added)
+		read_kick(arg);
+}
+
 /* At the start of the handshake (the socket is known by then): count the
- * peer's address, or shut the connection when it is over its cap. */
+ * peer's address, or shut the connection when it is over its cap. At its
+ * end: read what OpenSSL already holds. */
 static void info_cb(const SSL *ssl, int where, int ret)
 {
 	struct conn *c = conn_of((SSL *)ssl);
@@ -421,6 +478,8 @@ static void info_cb(const SSL *ssl, int where, int ret)
 	long slot;
 
 	(void)ret;
+	if ((where & SSL_CB_HANDSHAKE_DONE) && c)
+		read_kick(c);
 	if (!(where & SSL_CB_HANDSHAKE_START) || !c || c->addr_slot != -1 ||
 	    !c->l->per_addr || fd < 0)
 		return;
@@ -470,8 +529,10 @@ static void out_added_cb(struct evbuffer *buf,
 	if (info->n_added == 0)
 		return;
 	ssl = bufferevent_openssl_get_ssl(c->bev);
-	if (ssl && SSL_is_init_finished(ssl))
+	if (ssl && SSL_is_init_finished(ssl)) {
 		event_active(&c->bev->ev_write, EV_WRITE, 1);
+		read_kick(c);
+	}
 }
 
 static struct bufferevent *bev_cb(struct event_base *base, void *arg)
@@ -510,6 +571,11 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	c->out_cb =
 	    evbuffer_add_cb(bufferevent_get_output(c->bev), out_added_cb, c);
+	c->in_cb =
+	    evbuffer_add_cb(bufferevent_get_input(c->bev), in_added_cb, c);
+	c->kick = event_new(base, -1, 0, kick_cb, c);
+	if (!c->kick) /* nothing could read what OpenSSL read ahead */
+		SSL_set_read_ahead(ssl, 0);
 	c->hs_timer = evtimer_new(base, hs_timeout_cb, c);
 	if (c->hs_timer)
 		evtimer_add(c->hs_timer, &tv);
@@ -740,8 +806,9 @@ int bw_srv_listener_start(struct bw_srv *srv, struct bw_srv_listener *l,
 			close(fd);
 			return bw_err_set(err, BW_ENOMEM, "out of memory");
 		}
-		SSL_CTX_set_info_callback(l->ctx, info_cb);
 	}
+	SSL_CTX_set_info_callback(l->ctx, info_cb);
+	SSL_CTX_set_read_ahead(l->ctx, 1);
 	l->http = evhttp_new(srv->base);
 	if (!l->http) {
 		close(fd);

@@ -247,6 +247,67 @@ class GatewayTest(c.SeededServerTest):
             self.assertEqual(out.count("-----BEGIN CERTIFICATE-----"), 1,
                              out)
 
+    def test_records_that_arrive_together_are_all_answered(self):
+        # the request in the same segment as the client's Finished, then
+        # two requests in one segment: every byte OpenSSL reads ahead is
+        # served without waiting for more input (or for a timeout)
+        d = self.dev("together")
+        ctx = self.srv.ctx(d["cert"], d["key"])
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(inc, out, server_side=False)
+        sock = c.socket.create_connection(("127.0.0.1", self.srv.gw_port),
+                                          timeout=5)
+        req = b"GET /device HTTP/1.1\r\nHost: x\r\n\r\n"
+
+        def whole(got):  # complete answers in got, and their statuses
+            sts = []
+            while b"\r\n\r\n" in got:
+                head, rest = got.split(b"\r\n\r\n", 1)
+                n = int(head.lower().split(b"content-length:")[1]
+                        .split(b"\r\n")[0])
+                if len(rest) < n:
+                    break
+                sts.append(int(head.split(b" ")[1]))
+                got = rest[n:]
+            return sts
+
+        def answers(n):
+            got = b""
+            deadline = time.time() + 5
+            while len(whole(got)) < n:
+                self.assertLess(time.time(), deadline, got)
+                try:
+                    got += tls.read(65536)
+                    continue
+                except ssl.SSLWantReadError:
+                    pass
+                data = sock.recv(65536)
+                self.assertTrue(data, got)
+                inc.write(data)
+            return got
+
+        try:
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    if out.pending:
+                        sock.sendall(out.read())
+                    data = sock.recv(65536)
+                    self.assertTrue(data)
+                    inc.write(data)
+            tls.write(req)  # queued behind the client's Finished
+            sock.sendall(out.read())
+            self.assertEqual(whole(answers(1)), [200])
+            tls.write(req)
+            tls.write(req)  # two records, one segment
+            sock.sendall(out.read())
+            self.assertEqual(whole(answers(2)), [200, 200])
+        finally:
+            sock.close()
+
     def test_session_resumption(self):
         d = self.dev("resume")
         ctx = self.srv.ctx(d["cert"], d["key"])
