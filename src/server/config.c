@@ -62,7 +62,7 @@ static const struct key keys[] = {
     DUR("server", "shutdown_grace", shutdown_grace, 0, 3600, "8"),
     INT("server", "workers", workers, 0, 256, "1"),
     INT("server", "tls_session_cache", tls_session_cache, 0, 10000000,
-	"131072"),
+	"32768"),
     INT("server", "max_header_bytes", max_header_bytes, 1024, 1048576, "8192"),
     {"server", "log_level", K_LEVEL, OFF(log_level), 0, 0, 0, "info"},
     STR("storage", "url", storage_url, ""),
