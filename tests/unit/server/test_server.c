@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "helper_tmpdir.h"
+
 #include <openssl/crypto.h>
 
 #include "bulwark/json.h"
@@ -1026,16 +1028,13 @@ static int setup(void **state)
 {
 	(void)state;
 	snprintf(g_tmp, sizeof(g_tmp), "/tmp/bw-srv-unit-XXXXXX");
-	return mkdtemp(g_tmp) ? 0 : -1;
+	return bw_test_tmpdir_make(g_tmp);
 }
 
 static int teardown(void **state)
 {
-	char cmd[300];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_tmp);
-	return system(cmd) == 0 ? 0 : -1;
+	return bw_test_tmpdir_remove(g_tmp);
 }
 
 int main(void)

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "helper_tmpdir.h"
+
 #include "devcache.h"
 #include "server.h"
 #include "storage.h"
@@ -173,16 +175,13 @@ static void test_server_devcache__no_cache(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(g_tmp) ? 0 : -1;
+	return bw_test_tmpdir_make(g_tmp);
 }
 
 static int teardown(void **state)
 {
-	char cmd[300];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_tmp);
-	return system(cmd) == 0 ? 0 : -1;
+	return bw_test_tmpdir_remove(g_tmp);
 }
 
 int main(void)

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "helper_tmpdir.h"
+
 #include "bulwark/tlog.h"
 #include "storage.h"
 #include "translog.h"
@@ -245,16 +247,13 @@ static void test_server_translog__actor_names(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(g_tmp) ? 0 : -1;
+	return bw_test_tmpdir_make(g_tmp);
 }
 
 static int teardown(void **state)
 {
-	char cmd[300];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_tmp);
-	return system(cmd) == 0 ? 0 : -1;
+	return bw_test_tmpdir_remove(g_tmp);
 }
 
 int main(void)
